@@ -1,0 +1,84 @@
+# Parley — GNU make build.  `make` builds parleyd and parleyctl into build/;
+# `make test` installs missing Debian packages, builds, and runs every test
+# (unit, integration, and the integration tests again under ASan+UBSan).
+
+CC ?= gcc
+BUILD ?= build
+PREFIX ?= /usr/local
+SAN ?=
+OPT ?= -O2
+PKGS := libuv expat openssl sqlite3 lmdb libconfig
+
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+               -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -g -MMD -MP -I.
+CFLAGS += $(CFLAGS_BASE) $(OPT) $(SAN)
+LDFLAGS += $(SAN)
+LDLIBS := -luv -lexpat -lssl -lcrypto -lsqlite3 -llmdb -lconfig -lpthread -lm
+
+CORE_SRC := $(filter-out server/main.c,$(wildcard server/*.c)) $(wildcard xep/*.c) \
+            $(wildcard storage/*.c storage/*/*.c) $(wildcard modules/*.c modules/*/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+ITEST_SRC := $(wildcard tests/integration/*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+.PHONY: all test unit integration asan-integration deps install clean run format
+
+all: $(BUILD)/parleyd $(BUILD)/parleyctl
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libparley.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/parleyd: $(BUILD)/server/main.o $(BUILD)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
+
+$(BUILD)/tests/%: tests/integration/%.c tests/integration/harness.h $(BUILD)/libparley.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lstrophe $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(BUILD)/unit-tests
+	CK_FORK=yes $(BUILD)/unit-tests
+
+integration: all $(ITEST_BIN)
+	scripts/run-integration.sh $(BUILD)
+
+# The integration suite again on a build with AddressSanitizer + UBSan.
+asan-integration:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" integration
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) asan-integration
+
+run: deps all
+	scripts/run-demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/parleyd $(BUILD)/parleyctl $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

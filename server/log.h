@@ -1,0 +1,43 @@
+/* log.h — structured logs: one event a line, "key=value" (or JSON) fields.
+ *
+ *   ts=2026-11-22T17:20:00.123Z level=info event=c2s.auth ok=1 jid=alice@demo.local ip=127.0.0.1
+ *
+ * A logger is a value owned by the server context (no globals); the level
+ * and the per-account trace list can change at run time (SIGHUP). */
+#ifndef PL_LOG_H
+#define PL_LOG_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+enum { PL_LOG_ERROR = 0, PL_LOG_WARN = 1, PL_LOG_INFO = 2, PL_LOG_DEBUG = 3 };
+
+typedef struct pl_log {
+    int level;
+    int json;
+    FILE *out; /* stderr by default */
+    char **trace; /* bare JIDs traced at debug whatever the level */
+    size_t ntrace;
+} pl_log_t;
+
+void pl_log_init(pl_log_t *log, int level, int json);
+/* Replaces the trace list (copies the strings). */
+void pl_log_set_trace(pl_log_t *log, char *const *jids, size_t n);
+void pl_log_deinit(pl_log_t *log);
+/* "error"|"warn"|"info"|"debug" -> level, or -1. */
+int pl_log_level_parse(const char *s);
+int pl_log_enabled(const pl_log_t *log, int level);
+/* 1 when `bare_jid` is on the trace list. */
+int pl_log_traced(const pl_log_t *log, const char *bare_jid);
+
+/* `fields` is a printf format producing space-separated key=value pairs;
+ * use pl_log_q() for values that may contain spaces or quotes. */
+void pl_log(const pl_log_t *log, int level, const char *event, const char *fields, ...)
+    __attribute__((format(printf, 4, 5)));
+void pl_logv(const pl_log_t *log, int level, const char *event, const char *fields, va_list ap);
+
+/* Quotes a value for key=value output into buf ("..." with \" and \\ and
+ * control characters escaped, truncated to the buffer).  Returns buf. */
+const char *pl_log_q(char *buf, size_t len, const char *value);
+
+#endif

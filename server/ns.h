@@ -1,0 +1,27 @@
+/* ns.h — every XML namespace string the core and modules use, defined once. */
+#ifndef PL_NS_H
+#define PL_NS_H
+
+#define PL_NS_STREAMS "http://etherx.jabber.org/streams"
+#define PL_NS_CLIENT "jabber:client"
+#define PL_NS_SERVER "jabber:server"
+#define PL_NS_COMPONENT "jabber:component:accept"
+#define PL_NS_XML "http://www.w3.org/XML/1998/namespace"
+#define PL_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
+#define PL_NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define PL_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define PL_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define PL_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define PL_NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define PL_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define PL_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define PL_NS_PING "urn:xmpp:ping"
+#define PL_NS_VERSION "jabber:iq:version"
+#define PL_NS_TIME "urn:xmpp:time"
+#define PL_NS_REGISTER "jabber:iq:register"
+#define PL_NS_REGISTER_FEATURE "http://jabber.org/features/iq-register"
+#define PL_NS_DATA_FORMS "jabber:x:data"
+#define PL_NS_CAPS "http://jabber.org/protocol/caps"
+#define PL_NS_DELAY "urn:xmpp:delay"
+
+#endif

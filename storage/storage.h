@@ -1,0 +1,107 @@
+/* storage.h — Parley's storage layer: an LMDB environment for hot state and a
+ * SQLite database (WAL) for history, behind repository functions.
+ *
+ * Threads: reads (pl_accounts_get, pl_kv_get) are synchronous and safe from
+ * any thread; they use short LMDB read transactions.  Writes from the event
+ * loops go through pl_storage_write: the job runs on the storage thread inside
+ * a batch (one LMDB write transaction plus one SQLite transaction for every
+ * job queued meanwhile — group commit), and its `done` callback runs on the
+ * submitting loop after the batch is durably committed.  Tools (parleyctl,
+ * tests) open the storage with `threaded = 0` and use pl_storage_write_sync.
+ *
+ * Modules never include lmdb.h or sqlite3.h: they get named key-value stores
+ * (pl_kv_t) and, later, repositories such as the archive. */
+#ifndef PL_STORAGE_H
+#define PL_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "../server/buf.h"
+#include "../server/scram.h"
+
+typedef struct pl_storage pl_storage_t;
+typedef struct pl_storage_port pl_storage_port_t;
+typedef struct pl_wtxn pl_wtxn_t;
+typedef struct pl_kv pl_kv_t;
+
+typedef struct pl_storage_opts {
+    const char *dir;      /* data directory; created (0700) if missing */
+    size_t lmdb_map_size; /* bytes; 0 = 1 GiB */
+    int threaded;         /* 1: start the storage thread (server); 0: synchronous (tools) */
+    unsigned commit_interval_ms; /* group-commit window, default 2 */
+} pl_storage_opts_t;
+
+/* Opens (creating and migrating as needed).  On failure returns negative and
+ * puts a readable message in *error (caller frees). */
+int pl_storage_open(pl_storage_t **out, const pl_storage_opts_t *opts, char **error);
+/* Drains queued writes, commits, stops the thread, closes both databases. */
+void pl_storage_close(pl_storage_t **stp);
+/* Schema versions in force (for logs and `parleyctl`). */
+int pl_storage_schema_versions(pl_storage_t *st, int *lmdb_version, int *sqlite_version);
+
+/* A loop's connection to the storage thread: `done` callbacks of writes
+ * submitted through the port run on that loop.  Close the port before the
+ * loop ends (it closes its uv handle asynchronously). */
+int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **out);
+void pl_storage_port_close(pl_storage_port_t *port);
+
+typedef int (*pl_storage_run_fn)(pl_wtxn_t *txn, void *ud);
+typedef void (*pl_storage_done_fn)(void *ud, int status);
+
+/* Queues a write.  `run` executes on the storage thread inside the current
+ * batch (a negative return aborts only this job's changes: each job runs in a
+ * nested LMDB transaction and a SQLite savepoint); `done` runs on the port's
+ * loop after commit with run's status, or a negative error if the commit
+ * failed.  `done` runs exactly once.  Returns 0, or negative if the storage is
+ * closing (then neither callback runs). */
+int pl_storage_write(pl_storage_port_t *port, pl_storage_run_fn run, pl_storage_done_fn done,
+                     void *ud);
+/* The same, synchronously on the calling thread (storage opened with
+ * threaded = 0, or at start-up before the thread runs). */
+int pl_storage_write_sync(pl_storage_t *st, pl_storage_run_fn run, void *ud);
+
+/* ---- named key-value stores (LMDB sub-databases) ---- */
+/* Opens or creates the store `name` (e.g. "roster", "offline").  The handle
+ * lives as long as the storage. */
+int pl_storage_kv(pl_storage_t *st, const char *name, pl_kv_t **out);
+/* 1 found (value copied into *val, replacing its contents), 0 absent, <0 error. */
+int pl_kv_get(pl_kv_t *kv, const void *key, size_t klen, pl_buf_t *val);
+int pl_kv_put(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen, const void *val,
+              size_t vlen);
+/* 1 deleted, 0 absent, <0 error. */
+int pl_kv_del(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen);
+/* Visits keys starting with `prefix` in key order (read transaction); stop
+ * by returning non-zero from `fn`.  Returns the number visited or <0. */
+typedef int (*pl_kv_visit_fn)(void *ud, const void *key, size_t klen, const void *val,
+                              size_t vlen);
+int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud);
+
+/* ---- accounts repository ---- */
+enum { PL_ACCOUNT_DISABLED = 1u << 0 };
+
+typedef struct pl_account {
+    char jid[3 * 1024 + 2]; /* bare JID, normalised */
+    uint32_t flags;
+    int64_t created; /* unix seconds */
+    pl_scram_keys_t sha1;
+    pl_scram_keys_t sha256;
+} pl_account_t;
+
+/* 1 found, 0 absent, <0 error. */
+int pl_accounts_get(pl_storage_t *st, const char *bare_jid, pl_account_t *out);
+/* Inside a write job.  put replaces; del returns 1 deleted / 0 absent. */
+int pl_accounts_put(pl_wtxn_t *txn, const pl_account_t *acc);
+int pl_accounts_del(pl_wtxn_t *txn, const char *bare_jid);
+/* Visits accounts of `domain` (NULL: all) in JID order. */
+typedef int (*pl_accounts_visit_fn)(void *ud, const pl_account_t *acc);
+int pl_accounts_list(pl_storage_t *st, const char *domain, pl_accounts_visit_fn fn, void *ud);
+/* Fills both SCRAM key sets from a password (iterations from the caller). */
+int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations);
+
+/* The storage a write job runs against (to reach other repositories). */
+pl_storage_t *pl_wtxn_storage(pl_wtxn_t *txn);
+
+#endif
