@@ -8,7 +8,7 @@
 #include "buf.h"
 #include "util.h"
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 
 void pl_log_init(pl_log_t *log, int level, int json)
 {
@@ -45,7 +45,10 @@ int pl_log_level_parse(const char *s)
     return -1;
 }
 
-int pl_log_enabled(const pl_log_t *log, int level) { return log && level <= log->level; }
+int pl_log_enabled(const pl_log_t *log, int level)
+{
+    return log && (level == PL_LOG_TRACE || level <= log->level);
+}
 
 int pl_log_traced(const pl_log_t *log, const char *bare_jid)
 {
@@ -121,7 +124,7 @@ static void fields_to_json(pl_buf_t *out, const char *s)
 
 void pl_logv(const pl_log_t *log, int level, const char *event, const char *fields, va_list ap)
 {
-    if (!log || level > log->level)
+    if (!pl_log_enabled(log, level))
         return;
     char ts[40];
     pl_format_time(pl_now_ms(), ts, sizeof(ts), 1);

@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-enum { PL_LOG_ERROR = 0, PL_LOG_WARN = 1, PL_LOG_INFO = 2, PL_LOG_DEBUG = 3 };
+/* PL_LOG_TRACE is printed whatever the level: it is used for the traffic of
+ * traced accounts (log.trace in the config). */
+enum { PL_LOG_ERROR = 0, PL_LOG_WARN = 1, PL_LOG_INFO = 2, PL_LOG_DEBUG = 3, PL_LOG_TRACE = 4 };
 
 typedef struct pl_log {
     int level;

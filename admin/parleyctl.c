@@ -1,0 +1,222 @@
+/* parleyctl.c — the operator's command line: accounts and who is online.
+ * It talks to the running server over its control socket; when no server
+ * is running, account commands open the storage directly. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "modules/registry.h"
+#include "server/accounts-admin.h"
+#include "server/config.h"
+#include "server/control.h"
+#include "server/util.h"
+#include "storage/storage.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: parleyctl [-c FILE] COMMAND\n"
+          "  user add JID [PASSWORD]     create an account (password read from stdin if omitted)\n"
+          "  user del JID                delete an account and end its sessions\n"
+          "  user passwd JID [PASSWORD]  set a new password\n"
+          "  user list [DOMAIN]          list accounts\n"
+          "  online                      list connected sessions (server must be running)\n",
+          f);
+}
+
+/* Reads a password from stdin: without echo on a terminal, else one line. */
+static char *read_password(void)
+{
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fputs("Password: ", stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (n <= 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* Sends the words to the control socket and prints the answer.  Returns
+ * the exit code, or -1 when no server is listening. */
+static int via_server(const char *path, char **words, size_t n)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        close(fd);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        close(fd);
+        return -1;
+    }
+    pl_buf_t req;
+    pl_buf_init(&req);
+    for (size_t i = 0; i < n; i++)
+        pl_buf_append(&req, words[i], strlen(words[i]) + 1);
+    pl_buf_append(&req, "", 1);
+    if (n == 0)
+        pl_buf_append(&req, "", 1);
+    ssize_t w = write(fd, req.data, req.len);
+    pl_buf_deinit(&req);
+    if (w < 0) {
+        close(fd);
+        return -1;
+    }
+    pl_buf_t ans;
+    pl_buf_init(&ans);
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof(buf))) > 0)
+        pl_buf_append(&ans, buf, (size_t)r);
+    close(fd);
+    const char *text = pl_buf_cstr(&ans);
+    int rc;
+    if (strncmp(text, "ok\n", 3) == 0) {
+        fputs(text + 3, stdout);
+        rc = 0;
+    } else {
+        fprintf(stderr, "parleyctl: %s", text[0] ? text : "no answer from server\n");
+        rc = 1;
+    }
+    pl_buf_deinit(&ans);
+    return rc;
+}
+
+static int print_account(void *ud, const pl_account_t *acc)
+{
+    (void)ud;
+    printf("%s%s\n", acc->jid, (acc->flags & PL_ACCOUNT_DISABLED) ? " (disabled)" : "");
+    return 0;
+}
+
+/* The same commands against the storage, for when the server is down. */
+static int direct(const pl_config_t *c, char **words, size_t n)
+{
+    pl_storage_t *st = NULL;
+    char *error = NULL;
+    pl_storage_opts_t so = {.dir = c->data_dir, .lmdb_map_size = (size_t)c->lmdb_map_size};
+    if (pl_storage_open(&st, &so, &error) != 0) {
+        fprintf(stderr, "parleyctl: %s\n", error ? error : "cannot open storage");
+        free(error);
+        return 1;
+    }
+    int rc = 0;
+    if (strcmp(words[1], "list") == 0) {
+        pl_accounts_list(st, n > 2 ? words[2] : NULL, print_account, NULL);
+    } else {
+        pl_admin_op_t op = strcmp(words[1], "add") == 0   ? PL_ADMIN_ADD
+                           : strcmp(words[1], "del") == 0 ? PL_ADMIN_DEL
+                                                          : PL_ADMIN_PASSWD;
+        const char **hosts = pl_xcalloc(c->nhosts, sizeof(char *));
+        uint32_t iterations = 10000;
+        for (size_t i = 0; i < c->nhosts; i++) {
+            hosts[i] = c->hosts[i].name;
+            if (strstr(words[2], c->hosts[i].name))
+                iterations = (uint32_t)c->hosts[i].scram_iterations;
+        }
+        pl_admin_job_t job;
+        if (pl_admin_job_init(&job, op, words[2], n > 3 ? words[3] : NULL, iterations, hosts,
+                              c->nhosts) != 0 ||
+            pl_storage_write_sync(st, pl_admin_job_run, &job) != 0) {
+            fprintf(stderr, "parleyctl: %s\n", job.error[0] ? job.error : "storage failure");
+            rc = 1;
+        } else {
+            printf("%s: %s\n", job.bare,
+                   op == PL_ADMIN_ADD ? "added" : op == PL_ADMIN_DEL ? "deleted" : "password changed");
+        }
+        pl_admin_job_free(&job);
+        free(hosts);
+    }
+    pl_storage_close(&st);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int i = 1;
+    if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
+        config_path = argv[i + 1];
+        i += 2;
+    }
+    char **words = argv + i;
+    size_t n = (size_t)(argc - i);
+    if (n == 0 || strcmp(words[0], "-h") == 0 || strcmp(words[0], "--help") == 0) {
+        usage(n == 0 ? stderr : stdout);
+        return n == 0 ? 2 : 0;
+    }
+    int is_user = strcmp(words[0], "user") == 0 && n >= 2;
+    int needs_jid = is_user && (!strcmp(words[1], "add") || !strcmp(words[1], "del") ||
+                                !strcmp(words[1], "passwd"));
+    if (!(strcmp(words[0], "online") == 0 && n == 1) &&
+        !(is_user && strcmp(words[1], "list") == 0 && n <= 3) &&
+        !(needs_jid && n >= 3 && n <= 4 && (strcmp(words[1], "del") != 0 || n == 3))) {
+        usage(stderr);
+        return 2;
+    }
+    char *error = NULL;
+    pl_config_t *c = pl_config_load(config_path, pl_module_registry, pl_module_registry_size, &error);
+    if (!c) {
+        fprintf(stderr, "%s\n", error ? error : "parleyctl: invalid configuration");
+        free(error);
+        return 1;
+    }
+    /* A password left off the command line comes from stdin, so it does not
+     * show up in the process list or shell history. */
+    char *typed = NULL;
+    char *full[4];
+    if (needs_jid && strcmp(words[1], "del") != 0 && n == 3) {
+        typed = read_password();
+        if (!typed || !*typed) {
+            fprintf(stderr, "parleyctl: no password given\n");
+            free(typed);
+            pl_config_free(&c);
+            return 1;
+        }
+        full[0] = words[0];
+        full[1] = words[1];
+        full[2] = words[2];
+        full[3] = typed;
+        words = full;
+        n = 4;
+    }
+    int rc = via_server(c->control_socket, words, n);
+    if (rc < 0) {
+        if (strcmp(words[0], "online") == 0) {
+            fprintf(stderr, "parleyctl: the server is not running (no control socket at %s)\n",
+                    c->control_socket);
+            rc = 1;
+        } else {
+            rc = direct(c, words, n);
+        }
+    }
+    if (typed) {
+        memset(typed, 0, strlen(typed));
+        free(typed);
+    }
+    pl_config_free(&c);
+    return rc;
+}

@@ -1,0 +1,12 @@
+/* registry.c — every module compiled into parleyd, in one table.  The
+ * config enables them per host; the core orders them by dependency. */
+#include "registry.h"
+
+extern const pl_module_desc_t pl_mod_disco, pl_mod_ping, pl_mod_version, pl_mod_time,
+    pl_mod_register;
+
+const pl_module_desc_t *const pl_module_registry[] = {
+    &pl_mod_disco, &pl_mod_ping, &pl_mod_version, &pl_mod_time, &pl_mod_register,
+};
+
+const size_t pl_module_registry_size = sizeof(pl_module_registry) / sizeof(pl_module_registry[0]);

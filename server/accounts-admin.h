@@ -1,0 +1,31 @@
+/* accounts-admin.h — account administration shared by the server's control
+ * socket and by parleyctl when the server is not running: each operation is
+ * a storage write job, run on the storage thread (server) or synchronously
+ * (parleyctl). */
+#ifndef PL_ACCOUNTS_ADMIN_H
+#define PL_ACCOUNTS_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pl_wtxn pl_wtxn_t;
+
+typedef enum pl_admin_op { PL_ADMIN_ADD = 1, PL_ADMIN_DEL, PL_ADMIN_PASSWD } pl_admin_op_t;
+
+typedef struct pl_admin_job {
+    pl_admin_op_t op;
+    char *bare;     /* normalised bare JID */
+    char *password; /* wiped and freed by pl_admin_job_free */
+    uint32_t iterations;
+    char error[256]; /* set when run fails */
+} pl_admin_job_t;
+
+/* Validates the JID for an account on one of `hosts` and fills the job;
+ * returns 0 or -1 with job->error set. */
+int pl_admin_job_init(pl_admin_job_t *job, pl_admin_op_t op, const char *jid, const char *password,
+                      uint32_t iterations, const char *const *hosts, size_t nhosts);
+void pl_admin_job_free(pl_admin_job_t *job);
+/* The storage job: returns 0, or negative with job->error set. */
+int pl_admin_job_run(pl_wtxn_t *txn, void *job);
+
+#endif

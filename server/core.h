@@ -1,0 +1,318 @@
+/* core.h — the server's private structures: the server context, hosts,
+ * event loops, sessions and the session table.  Only server/ includes this;
+ * modules see these types as opaque and use server.h / module.h. */
+#ifndef PL_CORE_H
+#define PL_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "jid.h"
+#include "log.h"
+#include "map.h"
+#include "route-rules.h"
+#include "module.h"
+#include "ns.h"
+#include "scram.h"
+#include "server.h"
+#include "stanza.h"
+#include "tls.h"
+#include "xml.h"
+
+typedef struct pl_storage pl_storage_t;
+typedef struct pl_storage_port pl_storage_port_t;
+typedef struct pl_loop pl_loop_t;
+
+/* ---- modules on a host ---- */
+struct pl_module_ctx {
+    const pl_module_desc_t *desc;
+    pl_host_t *host;
+    const void *conf;
+    void *data;
+    size_t state_offset; /* into pl_session_t.mod_state */
+    pl_kv_t **stores;    /* parallel to desc->stores */
+    int started;
+};
+
+typedef struct pl_hook_entry {
+    const pl_hook_def_t *def;
+    pl_module_ctx_t *mod;
+} pl_hook_entry_t;
+
+struct pl_host {
+    pl_server_t *server;
+    char *name;
+    const pl_host_conf_t *conf;
+    pl_module_ctx_t *mods;
+    size_t nmods;
+    pl_hook_entry_t *hooks[PL_EV__COUNT]; /* sorted by priority, highest first */
+    size_t nhooks[PL_EV__COUNT];
+    size_t session_state_size;
+};
+
+/* ---- components (XEP-0114) ---- */
+typedef struct pl_component {
+    char *domain;
+    char *secret;
+    pl_host_t *host;         /* the tenant the component belongs to */
+    pl_session_t *session;   /* the connected stream, or NULL (guarded by server->comp_lock) */
+} pl_component_t;
+
+/* ---- per-IP bookkeeping for limits ---- */
+typedef struct pl_ip_state {
+    unsigned connections;
+    unsigned auth_failures;
+    uint64_t blocked_until_ms; /* monotonic */
+    uint64_t last_failure_ms;
+} pl_ip_state_t;
+
+typedef struct pl_account_state {
+    unsigned auth_failures;
+    uint64_t blocked_until_ms;
+    uint64_t last_failure_ms;
+} pl_account_state_t;
+
+/* ---- the session table: bare JID -> bound sessions, sharded ---- */
+#define PL_SESSION_SHARDS 64
+
+typedef struct pl_session_list {
+    pl_session_t **items;
+    size_t n, cap;
+} pl_session_list_t;
+
+typedef struct pl_session_shard {
+    pthread_mutex_t lock;
+    pl_map_t by_bare; /* bare JID -> pl_session_list_t* */
+} pl_session_shard_t;
+
+/* ---- the server context ---- */
+struct pl_server {
+    pl_config_t *config;
+    pl_log_t log;
+    pl_storage_t *storage;
+    pthread_mutex_t tls_lock;
+    pl_tls_ctx_t *tls; /* swapped on reload under tls_lock */
+    pl_host_t **hosts;
+    size_t nhosts;
+    pl_map_t hosts_by_name; /* read-only after start */
+    pthread_mutex_t comp_lock;
+    pl_map_t components; /* domain -> pl_component_t* */
+    pl_session_shard_t shards[PL_SESSION_SHARDS];
+    pthread_mutex_t limits_lock;
+    pl_map_t ip_state;      /* ip -> pl_ip_state_t* */
+    pl_map_t account_state; /* bare JID -> pl_account_state_t* */
+    pl_limits_conf_t limits; /* copied from config; replaced on reload */
+    pl_loop_t **loops;
+    size_t nloops;
+    atomic_uint_fast64_t next_session_id;
+    atomic_int shutting_down;
+    atomic_size_t session_count;
+    int exit_code;
+    const pl_module_desc_t *const *registry;
+    size_t nregistry;
+    pl_config_t *reloaded; /* the newest generation read by SIGHUP */
+    uv_signal_t sig_hup, sig_term, sig_int;
+    struct pl_control *control;
+};
+
+/* ---- one event loop ---- */
+typedef struct pl_inbox_item {
+    struct pl_inbox_item *next;
+    pl_session_t *session; /* holds a reference */
+    pl_stanza_t *stanza;   /* holds a reference; NULL = close request */
+} pl_inbox_item_t;
+
+struct pl_loop {
+    pl_server_t *server;
+    unsigned index;
+    uv_loop_t uv;
+    uv_thread_t thread;
+    uv_async_t wake; /* cross-loop deliveries and commands */
+    pthread_mutex_t inbox_lock;
+    pl_inbox_item_t *inbox_head, *inbox_tail;
+    atomic_int stop_requested;
+    uv_check_t flush_check; /* writes queued during this iteration go out here */
+    uv_idle_t flush_idle;   /* keeps poll from blocking while writes are queued */
+    pl_session_t *dirty;    /* sessions with queued output */
+    uv_tcp_t *listeners;
+    pl_listen_kind_t *listener_kinds;
+    size_t nlisteners;
+    uv_timer_t housekeeping;
+    pl_storage_port_t *storage_port;
+    char readbuf[65536]; /* shared by every connection on the loop: reads are
+                            processed synchronously, so one buffer suffices */
+    int readbuf_busy;
+    pl_session_t *sessions; /* every live session of this loop (doubly linked) */
+};
+
+/* ---- a stream: client (c2s) or component ---- */
+typedef enum pl_session_kind { PL_SESSION_C2S = 1, PL_SESSION_COMPONENT } pl_session_kind_t;
+
+typedef enum pl_c2s_state {
+    PL_ST_WAIT_STREAM = 0, /* expecting a stream header */
+    PL_ST_TLS_HANDSHAKE,   /* after <proceed/> or on a direct-TLS port */
+    PL_ST_FEATURES,        /* header answered, features sent, expecting starttls/auth/bind */
+    PL_ST_SASL,            /* SCRAM exchange in progress */
+    PL_ST_AUTH_PENDING,    /* waiting on an async check (PLAIN hashing) */
+    PL_ST_ACTIVE,          /* resource bound */
+    PL_ST_CLOSING,
+} pl_c2s_state_t;
+
+struct pl_session {
+    atomic_int refs;
+    uint64_t id;
+    pl_session_kind_t kind;
+    pl_loop_t *loop;
+    pl_server_t *server;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int handles_open;
+    pl_session_t *loop_prev, *loop_next; /* loop->sessions */
+    pl_session_t *dirty_next;
+    int dirty;
+    char ip[64];
+    int port_kind; /* pl_listen_kind_t of the listener */
+    /* transport */
+    pl_tls_t *tls;
+    int tls_wanted;  /* STARTTLS proceed sent: the next bytes are TLS */
+    pl_buf_t out;    /* plaintext queued this iteration */
+    size_t write_pending; /* bytes handed to uv_write, not yet written */
+    pl_xml_parser_t *xml;
+    int stream_open; /* we sent our stream header */
+    int closing;
+    /* stream */
+    pl_c2s_state_t state;
+    char stream_id[24];
+    pl_host_t *host;
+    int secure;
+    int authenticated;
+    int restart_pending;
+    pl_jid_t jid; /* bare after SASL, full after bind */
+    /* SASL */
+    pl_scram_server_t scram;
+    int scram_active;
+    unsigned auth_attempts;
+    /* routing state (guarded by the shard lock for readers on other loops) */
+    int bound;
+    int available;
+    int priority;
+    int in_table;
+    pl_stanza_t *presence; /* last broadcast presence */
+    /* limits */
+    double tokens;
+    uint64_t tokens_at_ms;
+    uint64_t last_rx_ms;
+    int ping_outstanding;
+    char ping_id[20];
+    int over_limit; /* connection refused by a per-IP bound: error at stream open */
+    /* component */
+    pl_component_t *component;
+    /* module per-session slots */
+    unsigned char *mod_state;
+    int traced;
+};
+
+/* ---- internal API between core files ---- */
+/* server.c */
+pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *registry,
+                           size_t nregistry);
+int pl_server_run(pl_server_t *srv);
+void pl_server_free(pl_server_t *srv);
+void pl_server_reload(pl_server_t *srv);
+
+/* loop.c */
+extern _Thread_local pl_loop_t *pl_current_loop;
+int pl_loops_start(pl_server_t *srv, char **error);
+void pl_loops_run(pl_server_t *srv);
+/* Asks every loop to end its sessions with system-shutdown and stop. */
+void pl_loops_stop(pl_server_t *srv);
+void pl_loops_free(pl_server_t *srv);
+void pl_loop_mark_dirty(pl_session_t *s);
+void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st);
+
+/* session.c — common stream machinery */
+pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_kind);
+pl_session_t *pl_session_ref(pl_session_t *s);
+void pl_session_unref(pl_session_t **sp);
+void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle);
+/* Writes our stream header (new stream id per restart is the caller's). */
+void pl_session_open_stream(pl_session_t *s, const char *from);
+/* Queues raw text (already serialised). */
+void pl_session_send_raw(pl_session_t *s, const char *data, size_t len);
+void pl_session_send_str(pl_session_t *s, const char *text);
+/* Queues a stanza (serialised once, cached on the stanza). */
+void pl_session_send(pl_session_t *s, const pl_stanza_t *st);
+/* Sends a stream error (opening the stream first if needed) and closes. */
+void pl_session_stream_error(pl_session_t *s, const char *condition, const char *text);
+/* Closes the stream gracefully (</stream:stream>) and the connection. */
+void pl_session_close(pl_session_t *s, const char *reason);
+void pl_session_flush(pl_session_t *s);
+void pl_session_start_tls(pl_session_t *s);
+/* Delivers a routed stanza to this session (on its own loop). */
+void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st);
+int pl_session_rate_ok(pl_session_t *s);
+
+/* c2s.c / component.c */
+void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);
+void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st);
+void pl_c2s_on_tls_ready(pl_session_t *s);
+void pl_c2s_timer(pl_session_t *s);
+void pl_c2s_on_close(pl_session_t *s);
+void pl_component_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);
+void pl_component_on_stanza(pl_session_t *s, pl_stanza_t *st);
+void pl_component_on_close(pl_session_t *s);
+
+/* sessions.c — the table */
+void pl_sessions_init(pl_server_t *srv);
+void pl_sessions_deinit(pl_server_t *srv);
+/* Adds a bound session; if a session with the same full JID exists it is
+ * returned (with a reference) so the caller can replace it. */
+pl_session_t *pl_sessions_add(pl_server_t *srv, pl_session_t *s);
+void pl_sessions_remove(pl_server_t *srv, pl_session_t *s);
+/* Snapshot of the sessions of a bare JID (each with a reference) and, when
+ * `cand` is not NULL, of their routing state; returns the count (<= max). */
+size_t pl_sessions_get(pl_server_t *srv, const char *bare, pl_session_t **out,
+                       pl_route_candidate_t *cand, size_t max);
+/* The session of one full JID, with a reference, or NULL. */
+pl_session_t *pl_sessions_find(pl_server_t *srv, const pl_jid_t *full);
+size_t pl_sessions_count_bare(pl_server_t *srv, const char *bare);
+void pl_sessions_each(pl_server_t *srv, void (*fn)(void *ud, pl_session_t *s), void *ud);
+/* Availability changes made under the shard lock. */
+void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority);
+
+/* router.c */
+void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,
+                     pl_session_t *origin);
+/* Sends an error reply for `st` back to its sender (never for type=error). */
+void pl_router_bounce(pl_server_t *srv, const pl_stanza_t *st, pl_stanza_err_t cond,
+                      const char *text);
+
+/* hooks.c */
+int pl_hosts_create(pl_server_t *srv, char **error);
+int pl_hosts_start(pl_server_t *srv, char **error);
+void pl_hosts_stop(pl_server_t *srv);
+pl_host_t *pl_server_host(pl_server_t *srv, const char *domain);
+/* Runs the hooks of `ev` on `host` for a stanza; returns PL_DONE if one
+ * claimed it. */
+pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t *st,
+                              const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
+                              unsigned target);
+void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s);
+
+/* limits.c */
+/* Counts a new connection from ip; 0 ok, -1 over the per-IP bound. */
+int pl_limits_conn_open(pl_server_t *srv, const char *ip);
+void pl_limits_conn_close(pl_server_t *srv, const char *ip);
+/* Milliseconds the IP/account must still wait before another attempt. */
+uint64_t pl_limits_auth_wait(pl_server_t *srv, const char *ip, const char *bare);
+void pl_limits_auth_result(pl_server_t *srv, const char *ip, const char *bare, int ok);
+void pl_limits_gc(pl_server_t *srv);
+void pl_limits_free(pl_server_t *srv);
+/* The wait after `failures` failures when `allowed` are free (exposed for
+ * the unit tests): 0, then 1 s doubling up to max_ms. */
+uint64_t pl_limits_backoff_ms(unsigned failures, long long allowed, long long max_ms);
+
+#endif
