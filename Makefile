@@ -20,8 +20,9 @@ CORE_SRC := $(filter-out server/main.c,$(wildcard server/*.c)) $(wildcard xep/*.
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-ITEST_SRC := $(wildcard tests/integration/*.c)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+HARNESS_OBJ := $(BUILD)/tests/integration/harness.o
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 .PHONY: all test unit integration asan-integration deps install clean run format
@@ -45,9 +46,9 @@ $(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
-$(BUILD)/tests/%: tests/integration/%.c tests/integration/harness.h $(BUILD)/libparley.a
+$(BUILD)/tests/%: tests/integration/%.c $(HARNESS_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lstrophe $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(HARNESS_OBJ) $(BUILD)/libparley.a $(LDFLAGS) -lstrophe $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
