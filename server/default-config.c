@@ -1,0 +1,45 @@
+/* default-config.c — the configuration parleyd runs with when it is given no
+ * file: a single demo host on the standard ports, with paths relative to the
+ * current directory.  It doubles as a commented starting point for a file. */
+#include "default-config.h"
+
+const char *pl_default_config_text(void)
+{
+    return "# Parley configuration (libconfig syntax).  See docs/CONFIG.md for every key.\n"
+           "# Relative paths are resolved against the directory of this file.\n"
+           "\n"
+           "data_dir = \"data\";\n"
+           "loops = 1;\n"
+           "\n"
+           "log = {\n"
+           "  level = \"info\";   # error | warn | info | debug\n"
+           "  format = \"text\";  # text (key=value) | json\n"
+           "};\n"
+           "\n"
+           "tls = {\n"
+           "  cert = \"data/tls/cert.pem\";\n"
+           "  key = \"data/tls/key.pem\";\n"
+           "};\n"
+           "\n"
+           "listen = (\n"
+           "  { type = \"c2s\"; address = \"0.0.0.0\"; port = 5222; },\n"
+           "  { type = \"c2s-tls\"; address = \"0.0.0.0\"; port = 5223; },\n"
+           "  { type = \"component\"; address = \"127.0.0.1\"; port = 5347; }\n"
+           ");\n"
+           "\n"
+           "hosts = (\n"
+           "  {\n"
+           "    name = \"demo.local\";\n"
+           "    modules = {\n"
+           "      disco = {};\n"
+           "      ping = {};\n"
+           "      version = {};\n"
+           "      time = {};\n"
+           "      register = {};\n"
+           "    };\n"
+           "    components = (\n"
+           "      { domain = \"bot.demo.local\"; secret = \"demo-component-secret\"; }\n"
+           "    );\n"
+           "  }\n"
+           ");\n";
+}
