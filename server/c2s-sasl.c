@@ -300,7 +300,8 @@ void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
         pl_buf_puts(b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>");
         if (pl_tls_channel_binding(s->tls, PL_CB_TLS_EXPORTER, cb, sizeof(cb)))
             pl_buf_puts(b, "<channel-binding type='tls-exporter'/>");
-        pl_buf_puts(b, "<channel-binding type='tls-server-end-point'/></sasl-channel-binding>");
+        pl_buf_puts(b, "<channel-binding type='tls-server-end-point'/>"
+                       "<channel-binding type='tls-unique'/></sasl-channel-binding>");
     }
 }
 

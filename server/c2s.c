@@ -71,18 +71,6 @@ void pl_c2s_on_tls_ready(pl_session_t *s)
     pl_xml_parser_reset(s->xml);
 }
 
-static pl_stanza_t *iq_result(const pl_stanza_t *iq, const char *to)
-{
-    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-    pl_build_attr(b, "type", "result");
-    const char *id = pl_stanza_attr(iq, "id");
-    if (id)
-        pl_build_attr(b, "id", id);
-    if (to)
-        pl_build_attr(b, "to", to);
-    return pl_build_finish(b);
-}
-
 static void send_stanza_error(pl_session_t *s, const pl_stanza_t *st, pl_stanza_err_t cond,
                               const char *text)
 {

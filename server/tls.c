@@ -252,6 +252,16 @@ size_t pl_tls_channel_binding(pl_tls_t *t, int cb_type, uint8_t *out, size_t cap
             return 0;
         return 32;
     }
+    if (cb_type == PL_CB_TLS_UNIQUE) {
+        /* RFC 5929: the first Finished message of the handshake, which is
+         * the client's unless the session was resumed.  RFC 9266 leaves it
+         * undefined on TLS 1.3, but common clients (Python's ssl, hence
+         * slixmpp) still use it there with this same definition; we accept
+         * it for interoperability and prefer tls-exporter when offered. */
+        size_t n = SSL_session_reused(t->ssl) ? SSL_get_finished(t->ssl, out, cap)
+                                              : SSL_get_peer_finished(t->ssl, out, cap);
+        return n <= cap ? n : 0;
+    }
     if (cb_type == PL_CB_TLS_SERVER_END_POINT) {
         if (t->ctx->endpoint_len == 0 || cap < t->ctx->endpoint_len)
             return 0;
