@@ -5,7 +5,10 @@
  * " & ' / : < > @ or whitespace/control characters; the domainpart is
  * lower-cased, a trailing dot is removed, and it must be a valid hostname or
  * IP literal; the resourcepart is kept as given (OpaqueString) but must be
- * valid UTF-8 without control characters.  Each part is 1..1023 bytes. */
+ * valid UTF-8 without control characters.  Each part is 1..1023 bytes.
+ * The case mapping is self-contained and covers Latin (Basic, Latin-1,
+ * Extended-A, Extended Additional), Greek, Cyrillic, Armenian and fullwidth
+ * ASCII; other scripts pass through unchanged (see jid.c). */
 #ifndef PL_JID_H
 #define PL_JID_H
 

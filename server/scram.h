@@ -61,7 +61,8 @@ typedef enum pl_scram_err {
 typedef struct pl_scram_server {
     pl_scram_hash_t hash;
     int plus;                 /* mechanism is -PLUS */
-    int server_supports_plus; /* we advertised -PLUS (for the 'y' flag check) */
+    int server_supports_plus; /* we advertised -PLUS on this connection (for the
+                                 'y' flag check: 'y' then means a downgrade) */
     pl_cb_type_t cb_type;     /* requested by the client (from the gs2 header) */
     char *username;           /* as sent, after =2C/=3D decoding and SASLprep */
     char *authzid;            /* NULL if none */
@@ -82,18 +83,24 @@ int pl_scram_server_client_first(pl_scram_server_t *s, const char *msg, size_t l
 int pl_scram_server_first(pl_scram_server_t *s, const pl_scram_keys_t *keys, char **out);
 int pl_scram_server_client_final(pl_scram_server_t *s, const char *msg, size_t len,
                                  const uint8_t *cb_data, size_t cb_len, char **out);
-/* Test hook: fixes the server nonce part instead of drawing a random one. */
+/* Test hook: fixes the server nonce part instead of drawing a random one.
+ * Call it before or after client_first, but before server_first; a nonce
+ * that is not printable ASCII without ',' aborts. */
 void pl_scram_server_set_nonce(pl_scram_server_t *s, const char *server_nonce);
 
 /* PLAIN (RFC 4616): splits "authzid\0authcid\0passwd".  Pointers go into a
- * heap copy returned in *copy (caller frees).  Returns 0 or -1. */
+ * heap copy returned in *copy (caller frees).  Returns 0 or -1.  *authzid is
+ * NULL when empty; authcid and passwd must be non-empty; each field is at
+ * most 1023 bytes and no further NUL is allowed.  On failure *copy is NULL. */
 int pl_sasl_plain_parse(const char *msg, size_t len, char **copy, const char **authzid,
                         const char **authcid, const char **passwd);
 /* Verifies a password against stored keys in constant time: 1 match, 0 no. */
 int pl_scram_verify_password(pl_scram_hash_t h, const pl_scram_keys_t *keys, const char *password);
 
 /* Base64 helpers (OpenSSL EVP).  Return a new heap string / buffer, NULL on
- * bad input. */
+ * bad input.  Decoding is strict (no whitespace, '=' only as final padding)
+ * and NUL-terminates its result beyond *out_len; "" decodes to an empty,
+ * non-NULL buffer. */
 char *pl_base64_encode(const uint8_t *data, size_t len);
 uint8_t *pl_base64_decode(const char *s, size_t len, size_t *out_len);
 
