@@ -127,7 +127,7 @@ static int account_keys(pl_session_t *s, const char *bare, pl_scram_hash_t h, pl
 static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char *mech,
                         const uint8_t *msg, size_t len)
 {
-    pl_scram_server_init(&s->scram, h, plus, 1);
+    pl_scram_server_init(&s->scram, h, plus, s->tls != NULL);
     s->scram_active = 1;
     if (pl_scram_server_client_first(&s->scram, (const char *)msg, len) != 0) {
         auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, NULL);
