@@ -1,0 +1,25 @@
+/* lmdb-private.h — the LMDB half of the storage, as storage.c and the
+ * repositories inside storage/ see it: environment set-up, schema migrations,
+ * read transactions and error mapping. */
+#ifndef PL_LMDB_PRIVATE_H
+#define PL_LMDB_PRIVATE_H
+
+#include "../storage-private.h"
+
+/* LMDB return code -> negative errno (-ENOSPC for a full map, -EINVAL for a
+ * bad key size, -EIO for corruption and the rest). */
+int pl_lmdb_errno(int rc);
+int pl_lmdb_env_open(pl_storage_t *st, const char *path, size_t map_size, char **error);
+/* Inside the start-up write transaction: opens the meta database and reads
+ * the stored version (0 on a fresh environment). */
+int pl_lmdb_schema_read(pl_storage_t *st, MDB_txn *txn, int *version, char **error);
+/* Runs the migrations after `from`, records the version, opens the
+ * repositories' databases. */
+int pl_lmdb_schema_migrate(pl_storage_t *st, MDB_txn *txn, int from, char **error);
+/* A short read transaction (MDB_RDONLY; usable from any thread thanks to
+ * MDB_NOTLS).  End it with mdb_txn_abort. */
+int pl_lmdb_read_begin(pl_storage_t *st, MDB_txn **out);
+/* Frees the named-store handles and closes the environment. */
+void pl_lmdb_close(pl_storage_t *st);
+
+#endif

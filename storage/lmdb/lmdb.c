@@ -1,0 +1,345 @@
+/* lmdb.c — the hot half of the storage: one LMDB environment in <dir>/hot,
+ * its schema version and migrations (meta database), and the named key-value
+ * stores that modules use (pl_kv_*). */
+#include "lmdb-private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../server/util.h"
+
+#define META_DB "meta"
+#define ACCOUNTS_DB "accounts"
+#define SCHEMA_KEY "schema_version"
+#define STORE_NAME_MAX 128
+
+int pl_lmdb_errno(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_PAGE_FULL:
+        return -ENOSPC;
+    case MDB_DBS_FULL:
+    case MDB_READERS_FULL:
+    case MDB_TLS_FULL:
+        return -EMFILE;
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_DBI:
+    case MDB_INCOMPATIBLE:
+        return -EINVAL;
+    case MDB_MAP_RESIZED:
+        return -EAGAIN;
+    case MDB_NOTFOUND:
+        return -ENOENT;
+    default:
+        /* Positive values are errno values from the system. */
+        return rc > 0 ? -rc : -EIO;
+    }
+}
+
+/* ---- environment ---- */
+
+int pl_lmdb_env_open(pl_storage_t *st, const char *path, size_t map_size, char **error)
+{
+    MDB_env *env = NULL;
+    int rc = mdb_env_create(&env);
+    if (rc != 0)
+        return pl_storage_fail(error, pl_lmdb_errno(rc), "cannot create LMDB environment: %s",
+                               mdb_strerror(rc));
+    /* Every reader is a short transaction, but loops, the storage thread and
+     * a parleyctl next to the server may all read at once. */
+    if ((rc = mdb_env_set_mapsize(env, map_size)) != 0 ||
+        (rc = mdb_env_set_maxdbs(env, PL_STORAGE_MAX_DBS)) != 0 ||
+        (rc = mdb_env_set_maxreaders(env, 256)) != 0) {
+        mdb_env_close(env);
+        return pl_storage_fail(error, pl_lmdb_errno(rc), "cannot configure LMDB environment %s: %s",
+                               path, mdb_strerror(rc));
+    }
+    /* MDB_NOTLS: read transactions are not bound to a thread, so any loop
+     * can read while the storage thread writes.  No MDB_NOSYNC/NOMETASYNC:
+     * a commit returns after fsync, which is what lets the server acknowledge
+     * a stanza once its batch has committed.  The lock file keeps working
+     * across processes (parleyctl beside parleyd). */
+    rc = mdb_env_open(env, path, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        mdb_env_close(env);
+        return pl_storage_fail(error, pl_lmdb_errno(rc), "cannot open LMDB environment %s: %s",
+                               path, mdb_strerror(rc));
+    }
+    /* Reader slots left behind by a process killed mid-read would pin old
+     * pages forever; clear them now. */
+    int dead = 0;
+    mdb_reader_check(env, &dead);
+    st->env = env;
+    st->max_key = (size_t)mdb_env_get_maxkeysize(env);
+    return 0;
+}
+
+void pl_lmdb_close(pl_storage_t *st)
+{
+    for (size_t i = 0; i < st->nkvs; i++) {
+        free(st->kvs[i]->name);
+        free(st->kvs[i]);
+        st->kvs[i] = NULL;
+    }
+    st->nkvs = 0;
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+}
+
+int pl_lmdb_read_begin(pl_storage_t *st, MDB_txn **out)
+{
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, out);
+    return rc ? pl_lmdb_errno(rc) : 0;
+}
+
+/* ---- schema ---- */
+
+static const char *env_path(MDB_env *env)
+{
+    const char *path = NULL;
+    if (mdb_env_get_path(env, &path) != 0 || !path)
+        return "?";
+    return path;
+}
+
+/* Each step moves the environment from version - 1 to version, inside the
+ * start-up write transaction; a failure aborts the whole open. */
+typedef int (*lmdb_step_fn)(pl_storage_t *st, MDB_txn *txn);
+
+static int step_create_accounts(pl_storage_t *st, MDB_txn *txn)
+{
+    MDB_dbi dbi;
+    return mdb_dbi_open(txn, ACCOUNTS_DB, MDB_CREATE, &dbi);
+}
+
+static const struct lmdb_migration {
+    int version;
+    const char *what;
+    lmdb_step_fn run;
+} lmdb_migrations[] = {
+    {.version = 1, .what = "create the accounts database", .run = step_create_accounts},
+};
+
+int pl_lmdb_schema_read(pl_storage_t *st, MDB_txn *txn, int *version, char **error)
+{
+    const char *path = env_path(st->env);
+    int rc = mdb_dbi_open(txn, META_DB, MDB_CREATE, &st->meta_dbi);
+    if (rc != 0)
+        return pl_storage_fail(error, pl_lmdb_errno(rc), "cannot open the meta database in %s: %s",
+                               path, mdb_strerror(rc));
+    MDB_val k = {.mv_size = strlen(SCHEMA_KEY), .mv_data = SCHEMA_KEY}, v;
+    rc = mdb_get(txn, st->meta_dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *version = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return pl_storage_fail(error, pl_lmdb_errno(rc), "cannot read the schema version in %s: %s",
+                               path, mdb_strerror(rc));
+    /* Stored as decimal text so mdb_dump shows it plainly. */
+    char text[16];
+    int ok = v.mv_size > 0 && v.mv_size < sizeof(text);
+    if (ok) {
+        memcpy(text, v.mv_data, v.mv_size);
+        text[v.mv_size] = '\0';
+        ok = strspn(text, "0123456789") == v.mv_size && v.mv_size <= 9;
+    }
+    if (!ok)
+        return pl_storage_fail(error, -EIO, "corrupt schema version in the meta database of %s",
+                               path);
+    *version = atoi(text);
+    return 0;
+}
+
+int pl_lmdb_schema_migrate(pl_storage_t *st, MDB_txn *txn, int from, char **error)
+{
+    const char *path = env_path(st->env);
+    int rc;
+    for (size_t i = 0; i < sizeof(lmdb_migrations) / sizeof(lmdb_migrations[0]); i++) {
+        const struct lmdb_migration *m = &lmdb_migrations[i];
+        if (m->version <= from)
+            continue;
+        if ((rc = m->run(st, txn)) != 0)
+            return pl_storage_fail(error, pl_lmdb_errno(rc),
+                                   "LMDB migration %d (%s) failed in %s: %s", m->version, m->what,
+                                   path, mdb_strerror(rc));
+    }
+    if (from != PL_LMDB_SCHEMA_VERSION) {
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%d", PL_LMDB_SCHEMA_VERSION);
+        MDB_val k = {.mv_size = strlen(SCHEMA_KEY), .mv_data = SCHEMA_KEY};
+        MDB_val v = {.mv_size = (size_t)n, .mv_data = text};
+        if ((rc = mdb_put(txn, st->meta_dbi, &k, &v, 0)) != 0)
+            return pl_storage_fail(error, pl_lmdb_errno(rc),
+                                   "cannot record the schema version in %s: %s", path,
+                                   mdb_strerror(rc));
+    }
+    /* Without MDB_CREATE: after the migrations it must exist. */
+    if ((rc = mdb_dbi_open(txn, ACCOUNTS_DB, 0, &st->accounts_dbi)) != 0)
+        return pl_storage_fail(error, pl_lmdb_errno(rc),
+                               "cannot open the accounts database in %s: %s", path,
+                               mdb_strerror(rc));
+    st->lmdb_version = PL_LMDB_SCHEMA_VERSION;
+    return 0;
+}
+
+/* ---- named stores ---- */
+
+static pl_kv_t *kv_find(pl_storage_t *st, const char *name)
+{
+    for (size_t i = 0; i < st->nkvs; i++)
+        if (strcmp(st->kvs[i]->name, name) == 0)
+            return st->kvs[i];
+    return NULL;
+}
+
+int pl_storage_kv(pl_storage_t *st, const char *name, pl_kv_t **out)
+{
+    *out = NULL;
+    size_t len = name ? strnlen(name, STORE_NAME_MAX + 1) : 0;
+    if (len == 0 || len > STORE_NAME_MAX || strcmp(name, META_DB) == 0 ||
+        strcmp(name, ACCOUNTS_DB) == 0)
+        return -EINVAL;
+
+    pthread_mutex_lock(&st->kv_lock);
+    *out = kv_find(st, name);
+    pthread_mutex_unlock(&st->kv_lock);
+    if (*out)
+        return 0;
+
+    /* Creating a named database needs a write transaction.  write_lock comes
+     * first so that a job calling this gets -EDEADLK at once instead of
+     * blocking a thread that waits for the batch.  Only write_lock holders
+     * add handles, so the second lookup stays true while we create; kv_lock
+     * is never held across LMDB's own writer lock. */
+    int rc = pthread_mutex_lock(&st->write_lock);
+    if (rc != 0)
+        return -rc;
+    pthread_mutex_lock(&st->kv_lock);
+    pl_kv_t *kv = kv_find(st, name);
+    pthread_mutex_unlock(&st->kv_lock);
+    if (!kv && st->nkvs >= PL_STORAGE_MAX_DBS) {
+        rc = MDB_DBS_FULL;
+    } else if (!kv) {
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc == 0) {
+            rc = mdb_dbi_open(txn, name, MDB_CREATE, &dbi);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+        }
+        if (rc == 0) {
+            kv = pl_xcalloc(1, sizeof(*kv));
+            kv->st = st;
+            kv->dbi = dbi;
+            kv->name = pl_xstrdup(name);
+            pthread_mutex_lock(&st->kv_lock);
+            st->kvs[st->nkvs++] = kv;
+            pthread_mutex_unlock(&st->kv_lock);
+        }
+    }
+    pthread_mutex_unlock(&st->write_lock);
+    *out = kv;
+    return kv ? 0 : pl_lmdb_errno(rc);
+}
+
+static int key_ok(const pl_kv_t *kv, size_t klen)
+{
+    return klen > 0 && klen <= kv->st->max_key;
+}
+
+static int kv_get_in(MDB_txn *txn, pl_kv_t *kv, const void *key, size_t klen, pl_buf_t *val)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+    int rc = mdb_get(txn, kv->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return pl_lmdb_errno(rc);
+    pl_buf_reset(val);
+    pl_buf_append(val, v.mv_data, v.mv_size);
+    return 1;
+}
+
+int pl_kv_get(pl_kv_t *kv, const void *key, size_t klen, pl_buf_t *val)
+{
+    if (!key_ok(kv, klen))
+        return -EINVAL;
+    MDB_txn *txn;
+    int rc = pl_lmdb_read_begin(kv->st, &txn);
+    if (rc != 0)
+        return rc;
+    rc = kv_get_in(txn, kv, key, klen, val);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int pl_kv_txn_get(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen, pl_buf_t *val)
+{
+    if (txn->st != kv->st || !key_ok(kv, klen))
+        return -EINVAL;
+    return kv_get_in(txn->txn, kv, key, klen, val);
+}
+
+int pl_kv_put(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen, const void *val,
+              size_t vlen)
+{
+    if (txn->st != kv->st || !key_ok(kv, klen))
+        return -EINVAL;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    return pl_lmdb_errno(mdb_put(txn->txn, kv->dbi, &k, &v, 0));
+}
+
+int pl_kv_del(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen)
+{
+    if (txn->st != kv->st || !key_ok(kv, klen))
+        return -EINVAL;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    int rc = mdb_del(txn->txn, kv->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc ? pl_lmdb_errno(rc) : 1;
+}
+
+int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud)
+{
+    /* No key is longer than max_key, so a longer prefix matches nothing (and
+     * LMDB would refuse it as a cursor position). */
+    if (plen > kv->st->max_key)
+        return 0;
+    MDB_txn *txn;
+    int rc = pl_lmdb_read_begin(kv->st, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, kv->dbi, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return pl_lmdb_errno(rc);
+    }
+    MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
+    int n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
+            break;
+        n++;
+        if (fn(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return pl_lmdb_errno(rc);
+    return n;
+}
