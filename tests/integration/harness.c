@@ -526,6 +526,32 @@ static int set_nodelay(xmpp_conn_t *conn, void *sock)
     return setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+static int conn_failed(void *ud) { return *(int *)ud; }
+
+static void on_probe(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error, xmpp_stream_error_t *se,
+                     void *ud)
+{
+    (void)conn, (void)ev, (void)error, (void)se;
+    *(int *)ud = 1;
+}
+
+/* libstrophe 0.12.2 allocates the stream-management state only in
+ * xmpp_connect_client(), and a component connection then crashes on its
+ * first stanza after the handshake (NULL sm_state).  Borrow one from a
+ * client connection that fails at once against a closed port. */
+static void give_sm_state(xmpp_ctx_t *ctx, xmpp_conn_t *conn)
+{
+    xmpp_conn_t *probe = xmpp_conn_new(ctx);
+    int done = 0;
+    xmpp_conn_set_jid(probe, "probe@example.test");
+    if (xmpp_connect_client(probe, "127.0.0.1", (unsigned short)free_port(), on_probe, &done) == 0)
+        h_run_until(ctx, conn_failed, &done, 5000);
+    xmpp_sm_state_t *sm = done ? xmpp_conn_get_sm_state(probe) : NULL;
+    if (sm && xmpp_conn_set_sm_state(conn, sm) != 0)
+        xmpp_free_sm_state(sm);
+    xmpp_conn_release(probe);
+}
+
 h_client_t *h_client_new(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, const char *password,
                          int mode)
 {
@@ -539,6 +565,7 @@ h_client_t *h_client_new(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, cons
     xmpp_conn_set_sockopt_callback(c->conn, set_nodelay);
     int rc;
     if (mode == H_COMPONENT) {
+        give_sm_state(ctx, c->conn);
         rc = xmpp_connect_component(c->conn, "127.0.0.1", (unsigned short)srv->comp_port, on_conn, c);
     } else {
         long flags = XMPP_CONN_FLAG_TRUST_TLS | XMPP_CONN_FLAG_DISABLE_SM |
@@ -880,6 +907,14 @@ int h_raw_wait(h_raw_t *r, const char *needle, int timeout_ms)
         if (r->eof || raw_fill(r, deadline) < 0)
             return 0;
     }
+}
+
+int h_raw_poll(h_raw_t *r)
+{
+    int got = 0;
+    while (!r->eof && raw_fill(r, 0) > 0)
+        got = 1;
+    return got;
 }
 
 int h_raw_wait_eof(h_raw_t *r, int timeout_ms)

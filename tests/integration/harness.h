@@ -182,6 +182,8 @@ int h_raw_sendf(h_raw_t *r, const char *fmt, ...) __attribute__((format(printf, 
 /* Waits until `needle` appears after the last match; 1 found, 0 not (closed
  * or timed out).  The search position moves past the match. */
 int h_raw_wait(h_raw_t *r, const char *needle, int timeout_ms);
+/* Reads whatever has arrived without waiting; 1 when something did. */
+int h_raw_poll(h_raw_t *r);
 /* Waits until the peer closes the connection; 1 when it did. */
 int h_raw_wait_eof(h_raw_t *r, int timeout_ms);
 /* Sends a client stream header for `domain` and waits for the features. */
