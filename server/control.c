@@ -118,6 +118,13 @@ static void job_done(void *ud, int status)
     c->job_active = 0;
 }
 
+/* The storage job gets the connection; the admin job lives inside it. */
+static int run_job(pl_wtxn_t *txn, void *ud)
+{
+    ctl_conn_t *c = ud;
+    return pl_admin_job_run(txn, &c->job);
+}
+
 static void start_job(ctl_conn_t *c, pl_admin_op_t op, const char *jid, const char *password)
 {
     pl_server_t *srv = c->srv;
@@ -135,7 +142,7 @@ static void start_job(ctl_conn_t *c, pl_admin_op_t op, const char *jid, const ch
     int rc = pl_admin_job_init(&c->job, op, jid, password, iterations, hosts, srv->nhosts);
     free(hosts);
     c->job_active = 1;
-    if (rc != 0 || pl_storage_write(srv->loops[0]->storage_port, pl_admin_job_run, job_done, c) != 0) {
+    if (rc != 0 || pl_storage_write(srv->loops[0]->storage_port, run_job, job_done, c) != 0) {
         job_done(c, -1);
         return;
     }
