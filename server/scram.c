@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "utf8.h"
 #include "util.h"
 
 /* Iterations announced for accounts that do not exist; it should match what
@@ -87,41 +88,6 @@ uint8_t *pl_base64_decode(const char *s, size_t len, size_t *out_len)
 
 /* ---- SASLprep ---- */
 
-/* Decodes one well-formed UTF-8 code point (no overlongs, surrogates or
- * values past U+10FFFF) and advances *i.  The same decoder lives in jid.c;
- * util.h has no UTF-8 helpers to share yet. */
-static int utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
-{
-    unsigned char c = s[*i];
-    size_t need;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        (*i)++;
-        return 0;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        need = 1, v = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2, v = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3, v = c & 0x07, min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (len - *i - 1 < need)
-        return -1;
-    for (size_t k = 1; k <= need; k++) {
-        unsigned char d = s[*i + k];
-        if ((d & 0xc0) != 0x80)
-            return -1;
-        v = (v << 6) | (d & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return -1;
-    *cp = v;
-    *i += need + 1;
-    return 0;
-}
 
 /* RFC 3454 table B.1, "commonly mapped to nothing". */
 static int maps_to_nothing(uint32_t cp)
@@ -151,7 +117,7 @@ char *pl_saslprep(const char *s)
     while (i < len) {
         size_t start = i;
         uint32_t cp;
-        if (utf8_next(u, len, &i, &cp) != 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        if (pl_utf8_next(u, len, &i, &cp) != 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             goto bad;
         if (maps_to_nothing(cp))
             continue;
@@ -310,7 +276,7 @@ static int text_ok(const char *s)
     size_t len = strlen(s), i = 0;
     while (i < len) {
         uint32_t cp;
-        if (utf8_next(u, len, &i, &cp) != 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        if (pl_utf8_next(u, len, &i, &cp) != 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return 0;
     }
     return 1;
