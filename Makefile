@@ -22,7 +22,8 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
-HARNESS_OBJ := $(BUILD)/tests/integration/harness.o
+HARNESS_SRC := $(wildcard tests/integration/harness*.c)
+HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 .PHONY: all test unit integration asan-integration deps install clean run format
@@ -46,6 +47,8 @@ $(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
+# Kept between builds rather than deleted as intermediates.
+.SECONDARY: $(HARNESS_OBJ)
 $(BUILD)/tests/%: tests/integration/%.c $(HARNESS_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(HARNESS_OBJ) $(BUILD)/libparley.a $(LDFLAGS) -lstrophe $(LDLIBS)

@@ -32,6 +32,8 @@ void h_run_test(const char *name, h_test_fn fn, h_server_t *srv);
 /* Prints "<prog>: N passed, N failed", removes the temp directories when all
  * passed, and returns the exit code. */
 int h_finish(const char *prog);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int h_free_port(void);
 /* Milliseconds on a monotonic clock. */
 long long h_now_ms(void);
 /* A fresh stanza id, "h1", "h2", ... (static buffer rotation of 8). */
@@ -40,9 +42,9 @@ const char *h_id(void);
 /* ---- the server under test ---- */
 
 typedef struct h_server_opts {
-    const char *limits;      /* settings inside limits = { ... }, may be NULL */
-    const char *host_extra;  /* extra settings for host example.test, may be NULL */
-    const char *log_level;   /* default "debug" */
+    const char *limits;          /* settings inside limits = { ... }, may be NULL */
+    const char *host_extra;      /* extra settings for host example.test, may be NULL */
+    const char *log_level;       /* default "debug" */
     const char *const *accounts; /* "jid", "password" pairs, NULL-terminated */
 } h_server_opts_t;
 
@@ -136,13 +138,13 @@ void h_send(h_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* What h_wait looks for; NULL fields match anything. */
 typedef struct h_match {
-    const char *name;  /* "message", "iq", "presence" */
+    const char *name; /* "message", "iq", "presence" */
     const char *type;
     const char *id;
     const char *from;
-    const char *body;  /* exact <body/> text */
+    const char *body;     /* exact <body/> text */
     const char *child_ns; /* a direct child in this namespace */
-    const char *error; /* <error/> holding this condition */
+    const char *error;    /* <error/> holding this condition */
 } h_match_t;
 
 int h_matches(xmpp_stanza_t *st, const h_match_t *m);
@@ -194,11 +196,11 @@ int h_raw_tls_handshake(h_raw_t *r, int min_version, int max_version);
 int h_raw_starttls(h_raw_t *r, const char *domain);
 
 typedef struct h_scram {
-    const char *mech;     /* "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"... */
-    const char *user;     /* localpart */
+    const char *mech; /* "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"... */
+    const char *user; /* localpart */
     const char *password;
-    const char *cb_type;  /* "tls-exporter" / "tls-server-end-point" for -PLUS */
-    int corrupt_cb;       /* flip a bit of the channel-binding data */
+    const char *cb_type;    /* -PLUS: "tls-exporter", "tls-server-end-point", "tls-unique" */
+    int corrupt_cb;         /* flip a bit of the channel-binding data */
     int claim_no_server_cb; /* send the 'y' flag (downgrade claim) */
 } h_scram_t;
 

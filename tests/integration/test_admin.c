@@ -7,9 +7,14 @@
 
 #include "harness.h"
 
+/* jid, password */
+// clang-format off
 static const char *const accounts[] = {
-    "alice@example.test", "alice-pw", "bob@example.test", "bob-pw", NULL,
+    "alice@example.test", "alice-pw",
+    "bob@example.test", "bob-pw",
+    NULL,
 };
+// clang-format on
 
 /* parleyctl with up to three words after -c CONF; output in out. */
 static int ctl(h_server_t *srv, const char *input, char *out, size_t len, const char *a,

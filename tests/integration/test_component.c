@@ -5,9 +5,13 @@
 
 #include "harness.h"
 
+/* jid, password */
+// clang-format off
 static const char *const accounts[] = {
-    "alice@example.test", "alice-pw", NULL,
+    "alice@example.test", "alice-pw",
+    NULL,
 };
+// clang-format on
 
 static h_client_t *connect_bot(xmpp_ctx_t *ctx, h_server_t *srv)
 {
@@ -67,22 +71,29 @@ static void users_reach_the_component(h_server_t *srv)
     h_client_t *alice = bot ? h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0) : NULL;
     if (alice) {
         h_send(alice, "<message to='bot.example.test' type='chat'><body>hi bot</body></message>");
-        h_send(alice, "<message to='anything@bot.example.test' type='chat'><body>hi user of bot</body>"
-                      "</message>");
-        got(bot, &(h_match_t){.name = "message", .body = "hi bot", .from = "alice@example.test/home"},
+        h_send(alice,
+               "<message to='anything@bot.example.test' type='chat'><body>hi user of bot</body>"
+               "</message>");
+        got(bot,
+            &(h_match_t){.name = "message", .body = "hi bot", .from = "alice@example.test/home"},
             "message to the component's domain");
-        got(bot, &(h_match_t){.name = "message", .body = "hi user of bot",
-                              .from = "alice@example.test/home"},
+        got(bot,
+            &(h_match_t){
+                .name = "message", .body = "hi user of bot", .from = "alice@example.test/home"},
             "message to a JID at the component");
         /* An IQ goes through and the component's answer comes back. */
         h_send(alice, "<iq type='get' id='q1' to='anything@bot.example.test'>"
                       "<query xmlns='jabber:iq:version'/></iq>");
-        if (got(bot, &(h_match_t){.name = "iq", .id = "q1", .type = "get"}, "IQ to the component")) {
+        if (got(bot, &(h_match_t){.name = "iq", .id = "q1", .type = "get"},
+                "IQ to the component")) {
             h_send(bot, "<iq type='result' id='q1' from='anything@bot.example.test' "
                         "to='alice@example.test/home'><query xmlns='jabber:iq:version'>"
                         "<name>Bot</name></query></iq>");
-            got(alice, &(h_match_t){.name = "iq", .id = "q1", .type = "result",
-                                    .from = "anything@bot.example.test"},
+            got(alice,
+                &(h_match_t){.name = "iq",
+                             .id = "q1",
+                             .type = "result",
+                             .from = "anything@bot.example.test"},
                 "the component's IQ answer");
         }
     }
@@ -103,8 +114,9 @@ static void component_reaches_users(h_server_t *srv)
             "message from the component's domain");
         h_send(bot, "<message from='+15551234@bot.example.test/sms' to='alice@example.test/home' "
                     "type='chat'><body>sms reply</body></message>");
-        got(alice, &(h_match_t){.name = "message", .body = "sms reply",
-                                .from = "+15551234@bot.example.test/sms"},
+        got(alice,
+            &(h_match_t){
+                .name = "message", .body = "sms reply", .from = "+15551234@bot.example.test/sms"},
             "message from a JID at the component");
     }
     h_client_free(alice);
@@ -123,7 +135,8 @@ static void component_cannot_send_as_others(h_server_t *srv)
         CHECK(h_wait_disconnect(bot, 5000));
         CHECK_MSG(bot->stream_error == XMPP_SE_INVALID_FROM, "stream error %d", bot->stream_error);
         /* Nothing reached alice: a later server round trip would come after it. */
-        xmpp_stanza_t *r = h_iq(alice, "get", "example.test", "<ping xmlns='urn:xmpp:ping'/>", 5000);
+        xmpp_stanza_t *r =
+            h_iq(alice, "get", "example.test", "<ping xmlns='urn:xmpp:ping'/>", 5000);
         CHECK(r != NULL);
         if (r)
             xmpp_stanza_release(r);
@@ -164,7 +177,8 @@ static void reconnecting_component_replaces_old_stream(h_server_t *srv)
         CHECK(h_wait_disconnect(old, 5000));
         CHECK_MSG(old->stream_error == XMPP_SE_CONFLICT, "stream error %d", old->stream_error);
         h_send(alice, "<message to='bot.example.test' type='chat'><body>new bot?</body></message>");
-        got(fresh, &(h_match_t){.name = "message", .body = "new bot?"}, "message to the new stream");
+        got(fresh, &(h_match_t){.name = "message", .body = "new bot?"},
+            "message to the new stream");
     }
     h_client_free(alice);
     h_client_free(fresh);

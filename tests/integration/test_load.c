@@ -75,14 +75,16 @@ static void two_hundred_clients_message_in_a_ring(h_server_t *srv)
         /* Initial presence, and a round trip so it has been applied
          * before anyone sends to a bare JID. */
         for (int i = 0; i < NCLIENTS; i++)
-            h_send(w.c[i], "<presence/><iq type='get' id='ready'><ping xmlns='urn:xmpp:ping'/></iq>");
+            h_send(w.c[i],
+                   "<presence/><iq type='get' id='ready'><ping xmlns='urn:xmpp:ping'/></iq>");
         CHECK(h_run_until(ctx, all_ponged, &w, 60000));
         char out[65536];
         int rc = h_ctl(srv, NULL, out, sizeof(out), (const char *[]){"online", NULL});
         int online = 0;
         for (char *p = out; (p = strstr(p, "@example.test/")); p++)
             online++;
-        CHECK_MSG(rc == 0 && online == NCLIENTS, "parleyctl online: rc %d, %d sessions", rc, online);
+        CHECK_MSG(rc == 0 && online == NCLIENTS, "parleyctl online: rc %d, %d sessions", rc,
+                  online);
         t0 = h_now_ms();
         for (int i = 0; i < NCLIENTS; i++) {
             char body[64];

@@ -6,9 +6,14 @@
 
 #include "harness.h"
 
+/* jid, password */
+// clang-format off
 static const char *const accounts[] = {
-    "alice@example.test", "alice-pw", "bob@example.test", "bob-pw", NULL,
+    "alice@example.test", "alice-pw",
+    "bob@example.test", "bob-pw",
+    NULL,
 };
+// clang-format on
 
 static int is_result(xmpp_stanza_t *st)
 {
@@ -60,8 +65,8 @@ static void expect_login_refused(h_server_t *srv, const char *jid, const char *p
     CHECK(c->disconnected);
     char bare[128];
     snprintf(bare, sizeof(bare), "jid=%s", jid);
-    CHECK(h_log_wait(srv, mark, 3000, "event=c2s.auth", "ok=0", bare, "reason=not-authorized",
-                     NULL));
+    CHECK(
+        h_log_wait(srv, mark, 3000, "event=c2s.auth", "ok=0", bare, "reason=not-authorized", NULL));
     CHECK(!h_log_has(srv, mark, "event=c2s.auth", "ok=1", NULL));
     h_client_free(c);
     h_ctx_free(ctx);
@@ -89,8 +94,8 @@ static void same_resource_replaces_first_session(h_server_t *srv)
         CHECK(second->connected);
         h_send(bob, "<message to='alice@example.test/same' type='chat'><body>still there?</body>"
                     "</message>");
-        xmpp_stanza_t *m = h_wait(second, &(h_match_t){.name = "message", .body = "still there?"},
-                                  5000);
+        xmpp_stanza_t *m =
+            h_wait(second, &(h_match_t){.name = "message", .body = "still there?"}, 5000);
         CHECK_MSG(m != NULL, "the new session did not get the message");
         if (m)
             xmpp_stanza_release(m);
@@ -108,7 +113,8 @@ static void server_picks_resource_for_bare_jid(h_server_t *srv)
     h_client_t *b = a ? h_login(ctx, srv, "alice@example.test", "alice-pw", 0) : NULL;
     if (b) {
         const char *prefix = "alice@example.test/";
-        CHECK_MSG(strncmp(h_jid(a), prefix, strlen(prefix)) == 0 && strlen(h_jid(a)) > strlen(prefix),
+        CHECK_MSG(strncmp(h_jid(a), prefix, strlen(prefix)) == 0 &&
+                      strlen(h_jid(a)) > strlen(prefix),
                   "bound %s", h_jid(a));
         CHECK_MSG(strcmp(h_jid(a), h_jid(b)) != 0, "both got %s", h_jid(a));
         CHECK(a->connected && b->connected);
@@ -153,7 +159,8 @@ static void raw_plain_login_over_tls(h_server_t *srv)
     char cond[256], jid[256];
     if (CHECK(h_raw_connect(&r, srv->c2s_port)) && CHECK(h_raw_starttls(&r, "example.test"))) {
         CHECK(strstr(r.buf, "<mechanism>PLAIN</mechanism>") != NULL);
-        CHECK_MSG(h_raw_plain(&r, "alice", "alice-pw", cond, sizeof(cond)) == H_AUTH_OK, "%s", cond);
+        CHECK_MSG(h_raw_plain(&r, "alice", "alice-pw", cond, sizeof(cond)) == H_AUTH_OK, "%s",
+                  cond);
         CHECK(h_raw_bind(&r, "example.test", "plain", jid, sizeof(jid)));
         CHECK_MSG(strcmp(jid, "alice@example.test/plain") == 0, "bound %s", jid);
     }
@@ -176,8 +183,8 @@ static void scram_plus_with(h_server_t *srv, const char *cb_type)
     h_raw_t r;
     char cond[256];
     size_t mark = h_log_mark(srv);
-    h_scram_t p = {.mech = "SCRAM-SHA-256-PLUS", .user = "alice", .password = "alice-pw",
-                   .cb_type = cb_type};
+    h_scram_t p = {
+        .mech = "SCRAM-SHA-256-PLUS", .user = "alice", .password = "alice-pw", .cb_type = cb_type};
     CHECK_MSG(raw_scram_login(srv, &p, cond, sizeof(cond), &r) == H_AUTH_OK, "%s: %s", cb_type,
               cond);
     CHECK(h_log_has(srv, mark, "event=c2s.auth", "ok=1", "mechanism=SCRAM-SHA-256-PLUS", NULL));
@@ -198,14 +205,24 @@ static void scram_plus_tls_exporter(h_server_t *srv)
     scram_plus_with(srv, "tls-exporter");
 }
 
+/* RFC 9266 leaves tls-unique undefined on TLS 1.3, but the server accepts
+ * it there (with the RFC 5929 meaning) for clients such as slixmpp. */
+static void scram_plus_tls_unique(h_server_t *srv)
+{
+    scram_plus_with(srv, "tls-unique");
+}
+
 static void scram_plus_wrong_channel_binding_fails(h_server_t *srv)
 {
-    static const char *const types[] = {"tls-exporter", "tls-server-end-point"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const types[] = {"tls-exporter", "tls-server-end-point", "tls-unique"};
+    for (int i = 0; i < 3; i++) {
         h_raw_t r;
         char cond[256];
-        h_scram_t p = {.mech = "SCRAM-SHA-256-PLUS", .user = "alice", .password = "alice-pw",
-                       .cb_type = types[i], .corrupt_cb = 1};
+        h_scram_t p = {.mech = "SCRAM-SHA-256-PLUS",
+                       .user = "alice",
+                       .password = "alice-pw",
+                       .cb_type = types[i],
+                       .corrupt_cb = 1};
         CHECK_MSG(raw_scram_login(srv, &p, cond, sizeof(cond), &r) == H_AUTH_FAILED, "%s: %s",
                   types[i], cond);
         h_raw_close(&r);
@@ -218,8 +235,8 @@ static void scram_downgrade_claim_fails(h_server_t *srv)
 {
     h_raw_t r;
     char cond[256];
-    h_scram_t p = {.mech = "SCRAM-SHA-256", .user = "alice", .password = "alice-pw",
-                   .claim_no_server_cb = 1};
+    h_scram_t p = {
+        .mech = "SCRAM-SHA-256", .user = "alice", .password = "alice-pw", .claim_no_server_cb = 1};
     CHECK_MSG(raw_scram_login(srv, &p, cond, sizeof(cond), &r) == H_AUTH_FAILED, "%s", cond);
     h_raw_close(&r);
 }
@@ -262,8 +279,21 @@ static void tls_1_2_is_accepted(h_server_t *srv)
         CHECK(h_raw_open_stream(&r, "example.test"))) {
         CHECK(strstr(r.buf, "<mechanism>SCRAM-SHA-256</mechanism>") != NULL);
         CHECK(!strstr(r.buf, "type='tls-exporter'"));
-        h_scram_t p = {.mech = "SCRAM-SHA-256-PLUS", .user = "alice", .password = "alice-pw",
+        h_scram_t p = {.mech = "SCRAM-SHA-256-PLUS",
+                       .user = "alice",
+                       .password = "alice-pw",
                        .cb_type = "tls-server-end-point"};
+        CHECK_MSG(h_raw_scram(&r, &p, cond, sizeof(cond)) == H_AUTH_OK, "%s", cond);
+    }
+    h_raw_close(&r);
+    /* tls-unique is well defined on TLS 1.2. */
+    if (CHECK(h_raw_connect(&r, srv->tls_port)) &&
+        CHECK(h_raw_tls_handshake(&r, TLS1_2_VERSION, TLS1_2_VERSION)) &&
+        CHECK(h_raw_open_stream(&r, "example.test"))) {
+        h_scram_t p = {.mech = "SCRAM-SHA-1-PLUS",
+                       .user = "alice",
+                       .password = "alice-pw",
+                       .cb_type = "tls-unique"};
         CHECK_MSG(h_raw_scram(&r, &p, cond, sizeof(cond)) == H_AUTH_OK, "%s", cond);
     }
     h_raw_close(&r);
@@ -289,6 +319,7 @@ int main(int argc, char **argv)
         H_RUN(raw_plain_wrong_password_fails, &srv);
         H_RUN(scram_plus_tls_server_end_point, &srv);
         H_RUN(scram_plus_tls_exporter, &srv);
+        H_RUN(scram_plus_tls_unique, &srv);
         H_RUN(scram_plus_wrong_channel_binding_fails, &srv);
         H_RUN(scram_downgrade_claim_fails, &srv);
         H_RUN(plain_refused_before_tls, &srv);

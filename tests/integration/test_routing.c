@@ -5,10 +5,16 @@
 
 #include "harness.h"
 
+/* jid, password */
+// clang-format off
 static const char *const accounts[] = {
-    "alice@example.test", "alice-pw", "bob@example.test", "bob-pw",
-    "carol@example.test", "carol-pw", "mallory@example.test", "mallory-pw", NULL,
+    "alice@example.test", "alice-pw",
+    "bob@example.test", "bob-pw",
+    "carol@example.test", "carol-pw",
+    "mallory@example.test", "mallory-pw",
+    NULL,
 };
+// clang-format on
 
 /* Waits for a message with `body`; checks it arrived and came from `from`. */
 static int got(h_client_t *c, const char *body, const char *from)
@@ -31,8 +37,8 @@ static void not_got(h_client_t *sender, h_client_t *c, const char *body)
     const char *marker = h_id();
     h_send(sender, "<message to='%s'><body>%s</body></message>", h_jid(c), marker);
     got(c, marker, NULL);
-    CHECK_MSG(h_count(c, &(h_match_t){.name = "message", .body = body}) == 0,
-              "'%s' reached %s", body, h_jid(c));
+    CHECK_MSG(h_count(c, &(h_match_t){.name = "message", .body = body}) == 0, "'%s' reached %s",
+              body, h_jid(c));
 }
 
 /* Sends a message and waits for the error that comes back. */
@@ -56,7 +62,8 @@ static void message_to_bare_jid_arrives(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
     h_client_t *bob = alice ? h_login(ctx, srv, "bob@example.test/desk", "bob-pw", 0) : NULL;
     if (bob) {
-        h_send(alice, "<message to='bob@example.test' type='chat'><body>hello bare</body></message>");
+        h_send(alice,
+               "<message to='bob@example.test' type='chat'><body>hello bare</body></message>");
         got(bob, "hello bare", "alice@example.test/home");
     }
     h_client_free(bob);
@@ -132,7 +139,8 @@ static void unavailable_resource_gets_no_bare_messages(h_server_t *srv)
         CHECK(pong != NULL);
         if (pong)
             xmpp_stanza_release(pong);
-        h_send(alice, "<message to='bob@example.test' type='chat'><body>are you in?</body></message>");
+        h_send(alice,
+               "<message to='bob@example.test' type='chat'><body>are you in?</body></message>");
         got(on, "are you in?", NULL);
         not_got(alice, off, "are you in?");
     }
@@ -179,8 +187,8 @@ static void iq_to_unknown_resource_bounces(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
     h_client_t *bob = alice ? h_login(ctx, srv, "bob@example.test/desk", "bob-pw", 0) : NULL;
     if (bob) {
-        xmpp_stanza_t *r = h_iq(alice, "get", "bob@example.test/gone",
-                                "<query xmlns='jabber:iq:version'/>", 5000);
+        xmpp_stanza_t *r =
+            h_iq(alice, "get", "bob@example.test/gone", "<query xmlns='jabber:iq:version'/>", 5000);
         if (CHECK_MSG(r != NULL, "no answer")) {
             const char *c = h_error_condition(r);
             CHECK_MSG(c && strcmp(c, "service-unavailable") == 0, "condition %s", c ? c : "none");
@@ -201,14 +209,20 @@ static void iq_between_full_jids_round_trips(h_server_t *srv)
     if (bob) {
         h_send(alice, "<iq type='get' id='v1' to='bob@example.test/desk'>"
                       "<query xmlns='jabber:iq:version'/></iq>");
-        xmpp_stanza_t *q = h_wait(bob, &(h_match_t){.name = "iq", .type = "get", .id = "v1",
-                                                    .from = "alice@example.test/home"}, 5000);
+        xmpp_stanza_t *q =
+            h_wait(bob,
+                   &(h_match_t){
+                       .name = "iq", .type = "get", .id = "v1", .from = "alice@example.test/home"},
+                   5000);
         if (CHECK_MSG(q != NULL, "bob did not get the IQ")) {
             h_send(bob, "<iq type='result' id='v1' to='alice@example.test/home'>"
                         "<query xmlns='jabber:iq:version'><name>BobClient</name></query></iq>");
             xmpp_stanza_release(q);
-            xmpp_stanza_t *r = h_wait(alice, &(h_match_t){.name = "iq", .type = "result", .id = "v1",
-                                                          .from = "bob@example.test/desk"}, 5000);
+            xmpp_stanza_t *r = h_wait(
+                alice,
+                &(h_match_t){
+                    .name = "iq", .type = "result", .id = "v1", .from = "bob@example.test/desk"},
+                5000);
             if (CHECK_MSG(r != NULL, "alice did not get bob's answer")) {
                 char *name = h_child_text(r, "name");
                 CHECK(name && strcmp(name, "BobClient") == 0);

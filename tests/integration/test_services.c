@@ -9,10 +9,15 @@
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
 
+/* jid, password */
+// clang-format off
 static const char *const accounts[] = {
-    "alice@example.test", "alice-pw", "carol@example.test", "carol-pw",
-    "dave@other.test", "dave-pw", NULL,
+    "alice@example.test", "alice-pw",
+    "carol@example.test", "carol-pw",
+    "dave@other.test", "dave-pw",
+    NULL,
 };
+// clang-format on
 
 static int is_type(xmpp_stanza_t *st, const char *type)
 {
@@ -26,7 +31,8 @@ static int query_has(xmpp_stanza_t *iq, const char *name, const char *attr, cons
                      const char *attr2, const char *value2)
 {
     xmpp_stanza_t *q = iq ? xmpp_stanza_get_child_by_name(iq, "query") : NULL;
-    for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k)) {
+    for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
+         k = xmpp_stanza_get_next(k)) {
         if (!xmpp_stanza_is_tag(k) || strcmp(xmpp_stanza_get_name(k), name) != 0)
             continue;
         const char *v = xmpp_stanza_get_attribute(k, attr);
@@ -46,12 +52,13 @@ static void disco_info_lists_server_identity_and_features(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
-    xmpp_stanza_t *r = alice ? h_iq(alice, "get", "example.test",
-                                    "<query xmlns='" NS_INFO "'/>", 5000) : NULL;
+    xmpp_stanza_t *r =
+        alice ? h_iq(alice, "get", "example.test", "<query xmlns='" NS_INFO "'/>", 5000) : NULL;
     if (CHECK(is_type(r, "result"))) {
         CHECK(query_has(r, "identity", "category", "server", "type", "im"));
-        static const char *const want[] = {"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:time",
-                                           "jabber:iq:register", NS_INFO, NS_ITEMS};
+        static const char *const want[] = {"urn:xmpp:ping", "jabber:iq:version",
+                                           "urn:xmpp:time", "jabber:iq:register",
+                                           NS_INFO,         NS_ITEMS};
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
             CHECK_MSG(has_feature(r, want[i]), "feature %s missing", want[i]);
     }
@@ -65,8 +72,8 @@ static void disco_items_lists_the_component(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
-    xmpp_stanza_t *r = alice ? h_iq(alice, "get", "example.test",
-                                    "<query xmlns='" NS_ITEMS "'/>", 5000) : NULL;
+    xmpp_stanza_t *r =
+        alice ? h_iq(alice, "get", "example.test", "<query xmlns='" NS_ITEMS "'/>", 5000) : NULL;
     if (CHECK(is_type(r, "result")))
         CHECK(query_has(r, "item", "jid", "bot.example.test", NULL, NULL));
     if (r)
@@ -79,8 +86,9 @@ static void disco_info_on_own_account(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
-    xmpp_stanza_t *r = alice ? h_iq(alice, "get", "alice@example.test",
-                                    "<query xmlns='" NS_INFO "'/>", 5000) : NULL;
+    xmpp_stanza_t *r =
+        alice ? h_iq(alice, "get", "alice@example.test", "<query xmlns='" NS_INFO "'/>", 5000)
+              : NULL;
     if (CHECK(is_type(r, "result"))) {
         CHECK(query_has(r, "identity", "category", "account", "type", "registered"));
         CHECK(!query_has(r, "identity", "category", "server", NULL, NULL));
@@ -139,7 +147,8 @@ static void unknown_namespace_is_service_unavailable(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
     xmpp_stanza_t *r = alice ? h_iq(alice, "get", "example.test",
-                                    "<query xmlns='urn:example:nothing-here'/>", 5000) : NULL;
+                                    "<query xmlns='urn:example:nothing-here'/>", 5000)
+                             : NULL;
     if (CHECK(is_type(r, "error"))) {
         const char *c = h_error_condition(r);
         CHECK_MSG(c && strcmp(c, "service-unavailable") == 0, "condition %s", c ? c : "none");
@@ -176,7 +185,8 @@ static void idle_clients_are_pinged_and_silent_ones_dropped(h_server_t *srv)
     if (alice) {
         CHECK_MSG(alice->pings >= 2, "alice saw %d pings", alice->pings);
         CHECK(alice->connected);
-        xmpp_stanza_t *r = h_iq(alice, "get", "example.test", "<ping xmlns='urn:xmpp:ping'/>", 5000);
+        xmpp_stanza_t *r =
+            h_iq(alice, "get", "example.test", "<ping xmlns='urn:xmpp:ping'/>", 5000);
         CHECK(is_type(r, "result"));
         if (r)
             xmpp_stanza_release(r);
@@ -202,7 +212,9 @@ static void password_change_in_band(h_server_t *srv)
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/home", "carol-pw", 0);
     xmpp_stanza_t *r = carol ? h_iq(carol, "set", NULL,
                                     "<query xmlns='jabber:iq:register'><username>carol</username>"
-                                    "<password>carol-new-pw</password></query>", 5000) : NULL;
+                                    "<password>carol-new-pw</password></query>",
+                                    5000)
+                             : NULL;
     CHECK_MSG(is_type(r, "result"), "password change not confirmed");
     if (r)
         xmpp_stanza_release(r);
@@ -218,7 +230,9 @@ static void someone_elses_password_cannot_be_changed(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/home", "alice-pw", 0);
     xmpp_stanza_t *r = alice ? h_iq(alice, "set", NULL,
                                     "<query xmlns='jabber:iq:register'><username>carol</username>"
-                                    "<password>stolen</password></query>", 5000) : NULL;
+                                    "<password>stolen</password></query>",
+                                    5000)
+                             : NULL;
     CHECK(is_type(r, "error"));
     if (r)
         xmpp_stanza_release(r);
