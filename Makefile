@@ -61,7 +61,7 @@ unit: $(BUILD)/unit-tests
 
 integration: all $(ITEST_BIN)
 	scripts/run-integration.sh $(BUILD)
-	/usr/bin/python3 tests/integration/interop_slixmpp.py $(BUILD)
+	scripts/run-interop.sh $(BUILD)
 
 # The integration suite again on a build with AddressSanitizer + UBSan.
 asan-integration:

@@ -122,7 +122,7 @@ static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *
         if (old->loop == s->loop)
             pl_session_stream_error(old, "conflict", "replaced by a new connection");
         else
-            pl_loop_post(old->loop, old, NULL);
+            pl_loop_post_close(old->loop, old, "conflict", "replaced by a new connection");
         pl_session_unref(&old);
     }
     s->mod_state = s->host->session_state_size ? pl_xcalloc(1, s->host->session_state_size) : NULL;
@@ -177,13 +177,16 @@ static int from_ok(pl_session_t *s, const char *from)
 
 static int handle_iq_response_to_server(pl_session_t *s, const pl_stanza_t *st, const char *type)
 {
-    /* Results and errors addressed to the server answer our pings. */
+    /* Results and errors addressed to the server answer our pings (others
+     * go on to the router, which matches them to pl_server_send_iq). */
     if (strcmp(type, "result") != 0 && strcmp(type, "error") != 0)
         return 0;
     const char *id = pl_stanza_attr(st, "id");
-    if (s->ping_outstanding && id && strcmp(id, s->ping_id) == 0)
+    if (s->ping_outstanding && id && strcmp(id, s->ping_id) == 0) {
         s->ping_outstanding = 0;
-    return 1;
+        return 1;
+    }
+    return 0;
 }
 
 static void handle_active(pl_session_t *s, pl_stanza_t *st)
@@ -248,7 +251,9 @@ static void handle_active(pl_session_t *s, pl_stanza_t *st)
                 prio = -128;
             if (prio > 127)
                 prio = 127;
-            pl_sessions_set_presence(srv, s, available, (int)prio);
+            pl_stanza_t *kept = pl_stanza_readdress(st, s->jid.full, NULL);
+            pl_sessions_set_presence(srv, s, available, (int)prio, available ? kept : NULL);
+            pl_stanza_unref(&kept);
         }
     }
     pl_stanza_t *stamped = pl_stanza_readdress(st, s->jid.full, PL_KEEP);

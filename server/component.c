@@ -88,7 +88,7 @@ static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
         if (old->loop == s->loop)
             pl_session_stream_error(old, "conflict", "replaced by a new connection");
         else
-            pl_loop_post(old->loop, old, NULL);
+            pl_loop_post_close(old->loop, old, "conflict", "replaced by a new connection");
         pl_session_unref(&old);
     }
     s->authenticated = 1;

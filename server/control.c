@@ -84,7 +84,7 @@ static void kick_sessions(pl_server_t *srv, const char *bare)
         if (list[i]->loop == pl_current_loop)
             pl_session_stream_error(list[i], "not-authorized", "the account was deleted");
         else
-            pl_loop_post(list[i]->loop, list[i], NULL);
+            pl_loop_post_close(list[i]->loop, list[i], "not-authorized", "the account was deleted");
         pl_session_unref(&list[i]);
     }
 }

@@ -114,15 +114,25 @@ struct pl_server {
     const pl_module_desc_t *const *registry;
     size_t nregistry;
     pl_config_t *reloaded; /* the newest generation read by SIGHUP */
+    pthread_mutex_t req_lock;
+    pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
+    struct pl_mod_timer *mod_timers; /* pl_module_every, run on loop 0 */
+    uv_timer_t tick;                 /* one-second tick on loop 0 */
+    uint64_t next_iq_id;
     uv_signal_t sig_hup, sig_term, sig_int;
     struct pl_control *control;
 };
 
 /* ---- one event loop ---- */
+/* Work handed to a loop by another thread: a stanza for one of its
+ * sessions, a stream error to end one of them, or a call. */
 typedef struct pl_inbox_item {
     struct pl_inbox_item *next;
-    pl_session_t *session; /* holds a reference */
-    pl_stanza_t *stanza;   /* holds a reference; NULL = close request */
+    pl_session_t *session; /* holds a reference (NULL for calls) */
+    pl_stanza_t *stanza;   /* holds a reference, or NULL */
+    char *condition, *text; /* stream error to end `session` with (when no stanza) */
+    void (*call)(void *ud, pl_stanza_t *st); /* a call on the loop, given `stanza` */
+    void *ud;
 } pl_inbox_item_t;
 
 struct pl_loop {
@@ -200,6 +210,7 @@ struct pl_session {
     int available;
     int priority;
     int in_table;
+    unsigned res_flags;    /* PL_RES_* marks for modules */
     pl_stanza_t *presence; /* last broadcast presence */
     /* limits */
     double tokens;
@@ -231,7 +242,13 @@ void pl_loops_run(pl_server_t *srv);
 void pl_loops_stop(pl_server_t *srv);
 void pl_loops_free(pl_server_t *srv);
 void pl_loop_mark_dirty(pl_session_t *s);
+/* Hands a stanza (reference consumed) to a session on another loop. */
 void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st);
+/* Ends a session on another loop with a stream error. */
+void pl_loop_post_close(pl_loop_t *loop, pl_session_t *s, const char *condition, const char *text);
+/* Runs fn(ud, st) on `loop` (st: a reference consumed after the call; may be NULL). */
+void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *ud,
+                  pl_stanza_t *st);
 
 /* session.c — common stream machinery */
 pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_kind);
@@ -280,8 +297,9 @@ size_t pl_sessions_get(pl_server_t *srv, const char *bare, pl_session_t **out,
 pl_session_t *pl_sessions_find(pl_server_t *srv, const pl_jid_t *full);
 size_t pl_sessions_count_bare(pl_server_t *srv, const char *bare);
 void pl_sessions_each(pl_server_t *srv, void (*fn)(void *ud, pl_session_t *s), void *ud);
-/* Availability changes made under the shard lock. */
-void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority);
+/* Availability and the last broadcast presence, changed under the shard lock. */
+void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority,
+                              const pl_stanza_t *presence);
 
 /* router.c */
 void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,
@@ -301,6 +319,16 @@ pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t 
                               const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
                               unsigned target);
 void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s);
+
+/* requests.c — IQs the server sends, and module timers */
+void pl_requests_init(pl_server_t *srv);
+/* Starts the one-second tick on loop 0 (on that loop's thread, before it runs). */
+void pl_requests_start(pl_server_t *srv);
+void pl_requests_stop(pl_server_t *srv);
+void pl_requests_free(pl_server_t *srv);
+/* An IQ result/error addressed to the server or an account's bare JID: 1 if
+ * it answered a pending request (and was consumed). */
+int pl_requests_answer(pl_server_t *srv, const pl_stanza_t *st, const pl_jid_t *from);
 
 /* limits.c */
 /* Counts a new connection from ip; 0 ok, -1 over the per-IP bound. */

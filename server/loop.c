@@ -50,12 +50,8 @@ static void flush_all(uv_check_t *h)
     uv_idle_stop(&loop->flush_idle);
 }
 
-void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st)
+static void post_item(pl_loop_t *loop, pl_inbox_item_t *it)
 {
-    pl_inbox_item_t *it = pl_xmalloc(sizeof(*it));
-    it->next = NULL;
-    it->session = pl_session_ref(s);
-    it->stanza = st;
     pthread_mutex_lock(&loop->inbox_lock);
     int was_empty = loop->inbox_head == NULL;
     if (loop->inbox_tail)
@@ -69,26 +65,65 @@ void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st)
         uv_async_send(&loop->wake);
 }
 
+void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st)
+{
+    pl_inbox_item_t *it = pl_xcalloc(1, sizeof(*it));
+    it->session = pl_session_ref(s);
+    it->stanza = st;
+    post_item(loop, it);
+}
+
+void pl_loop_post_close(pl_loop_t *loop, pl_session_t *s, const char *condition, const char *text)
+{
+    pl_inbox_item_t *it = pl_xcalloc(1, sizeof(*it));
+    it->session = pl_session_ref(s);
+    it->condition = pl_xstrdup(condition);
+    it->text = text ? pl_xstrdup(text) : NULL;
+    post_item(loop, it);
+}
+
+void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *ud,
+                  pl_stanza_t *st)
+{
+    pl_inbox_item_t *it = pl_xcalloc(1, sizeof(*it));
+    it->call = fn;
+    it->ud = ud;
+    it->stanza = st;
+    post_item(loop, it);
+}
+
 static void stop_loop(pl_loop_t *loop);
 
-static void on_wake(uv_async_t *h)
+/* Runs everything queued for the loop; 1 if there was anything. */
+static int drain_inbox(pl_loop_t *loop)
 {
-    pl_loop_t *loop = h->data;
     pthread_mutex_lock(&loop->inbox_lock);
     pl_inbox_item_t *it = loop->inbox_head;
     loop->inbox_head = loop->inbox_tail = NULL;
     pthread_mutex_unlock(&loop->inbox_lock);
+    int any = it != NULL;
     while (it) {
         pl_inbox_item_t *next = it->next;
-        if (it->stanza)
+        if (it->call)
+            it->call(it->ud, it->stanza);
+        else if (it->stanza)
             pl_session_deliver(it->session, it->stanza);
-        else /* a newer session took this one's full JID on another loop */
-            pl_session_stream_error(it->session, "conflict", "replaced by a new connection");
+        else
+            pl_session_stream_error(it->session, it->condition, it->text);
         pl_stanza_unref(&it->stanza);
         pl_session_unref(&it->session);
+        free(it->condition);
+        free(it->text);
         free(it);
         it = next;
     }
+    return any;
+}
+
+static void on_wake(uv_async_t *h)
+{
+    pl_loop_t *loop = h->data;
+    drain_inbox(loop);
     if (atomic_load(&loop->stop_requested))
         stop_loop(loop);
 }
@@ -286,6 +321,8 @@ static void close_walk(uv_handle_t *h, void *arg)
  * loop run out once the goodbyes are written. */
 static void stop_loop(pl_loop_t *loop)
 {
+    if (loop->index == 0)
+        pl_requests_stop(loop->server);
     for (size_t i = 0; i < loop->nlisteners; i++)
         if (!uv_is_closing((uv_handle_t *)&loop->listeners[i]))
             uv_close((uv_handle_t *)&loop->listeners[i], NULL);
@@ -320,6 +357,16 @@ void pl_loops_stop(pl_server_t *srv)
 /* After uv_run returned: close what is left and free the loops. */
 void pl_loops_free(pl_server_t *srv)
 {
+    /* Calls still queued run now (every pl_loop_call runs exactly once);
+     * stanzas for sessions that are gone are dropped by delivery. */
+    for (int round = 0, any = 1; any && round < 16; round++) {
+        any = 0;
+        for (size_t i = 0; i < srv->nloops; i++) {
+            pl_current_loop = srv->loops[i];
+            any |= drain_inbox(srv->loops[i]);
+        }
+    }
+    pl_current_loop = NULL;
     for (size_t i = 0; i < srv->nloops; i++) {
         pl_loop_t *loop = srv->loops[i];
         uv_walk(&loop->uv, close_walk, NULL);

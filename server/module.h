@@ -178,6 +178,11 @@ void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text);
  * address; from/to must be set. */
 void pl_route(pl_server_t *srv, pl_stanza_t *st);
 
+/* Calls fn(ctx) every interval_ms (resolution: one second) on the first
+ * event loop, until the module stops.  Call from init or start.  Since hook
+ * handlers run on every loop, state fn shares with them needs a lock. */
+int pl_module_every(pl_module_ctx_t *ctx, unsigned interval_ms, void (*fn)(pl_module_ctx_t *ctx));
+
 /* Logging from a module, tagged with its name. */
 void pl_module_log(const pl_module_ctx_t *ctx, int level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

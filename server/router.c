@@ -14,10 +14,7 @@
 
 static void deliver(pl_session_t *s, const pl_stanza_t *st)
 {
-    if (s->loop == pl_current_loop)
-        pl_session_deliver(s, st);
-    else
-        pl_loop_post(s->loop, s, pl_stanza_ref(st));
+    pl_session_send_stanza(s, st);
 }
 
 void pl_router_bounce(pl_server_t *srv, const pl_stanza_t *st, pl_stanza_err_t cond,
@@ -154,6 +151,13 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
     if (route_to_component(srv, st, to))
         return;
     pl_host_t *host = pl_server_host(srv, to->domain);
+    if (host && kind == PL_KIND_IQ && !to->resource) {
+        /* Answers to IQs the server (or a module for an account) sent. */
+        const char *type = pl_stanza_attr(st, "type");
+        if (type && (!strcmp(type, "result") || !strcmp(type, "error")) &&
+            pl_requests_answer(srv, st, from))
+            return;
+    }
     if (!host) {
         /* No server-to-server links: other domains are unreachable. */
         pl_router_bounce(srv, st, PL_ERR_REMOTE_SERVER_NOT_FOUND, "no route to that domain");

@@ -122,6 +122,7 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pl_map_init(&srv->ip_state);
     pl_map_init(&srv->account_state);
     pl_sessions_init(srv);
+    pl_requests_init(srv);
     return srv;
 }
 
@@ -177,6 +178,7 @@ int pl_server_run(pl_server_t *srv)
         goto fail;
     if (pl_control_start(srv, &error) != 0)
         goto fail;
+    pl_requests_start(srv);
     uv_loop_t *main_loop = &srv->loops[0]->uv;
     uv_signal_init(main_loop, &srv->sig_hup);
     uv_signal_init(main_loop, &srv->sig_term);
@@ -211,6 +213,7 @@ void pl_server_free(pl_server_t *srv)
         pl_storage_close(&srv->storage);
     pl_tls_ctx_unref(&srv->tls);
     pl_sessions_deinit(srv);
+    pl_requests_free(srv);
     pl_limits_free(srv);
     pl_map_deinit(&srv->components);
     pl_map_deinit(&srv->hosts_by_name);

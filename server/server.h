@@ -37,6 +37,57 @@ const pl_jid_t *pl_session_jid(const pl_session_t *s);
 pl_host_t *pl_session_host(const pl_session_t *s);
 const char *pl_session_ip(const pl_session_t *s);
 int pl_session_is_available(const pl_session_t *s);
+/* A number that grows with every new connection (older sessions have
+ * smaller ids). */
+unsigned long long pl_session_id(const pl_session_t *s);
+
+/* ---- an account's bound resources, from any loop ----
+ * Module handlers run on the loop of the session a stanza came from, so a
+ * module must never touch another session's module state.  What others may
+ * need to know about a session lives in the core, under the session table's
+ * lock, and is read through this snapshot. */
+
+/* Per-session marks kept by the core for modules (set by the session's own
+ * loop, read by anyone through pl_server_resources). */
+enum {
+    PL_RES_ROSTER = 1u << 0,   /* asked for its roster: gets roster pushes (RFC 6121 §2.1.6) */
+    PL_RES_INITIAL = 1u << 1,  /* sent initial presence (and so received probes' answers) */
+    PL_RES_MODULE1 = 1u << 8,  /* free for modules from here up, by agreement */
+};
+
+typedef struct pl_resource {
+    pl_session_t *session; /* holds a reference */
+    const pl_jid_t *jid;   /* the session's full JID; stable while referenced */
+    int available;         /* sent available presence and not unavailable since */
+    int priority;
+    unsigned flags;        /* PL_RES_* */
+    pl_stanza_t *presence; /* its last broadcast presence (a reference), or NULL */
+} pl_resource_t;
+
+/* Snapshot of the bound sessions of `bare` (at most `max`); returns how many.
+ * Release with pl_resources_release. */
+size_t pl_server_resources(pl_server_t *srv, const char *bare, pl_resource_t *out, size_t max);
+void pl_resources_release(pl_resource_t *r, size_t n);
+/* Sends a stanza to exactly this session, whichever loop it lives on (from,
+ * to and everything else as given: nothing is checked or rewritten). */
+void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st);
+/* Ends the session's stream with a stream error, from any loop. */
+void pl_session_kick(pl_session_t *s, const char *condition, const char *text);
+/* Sets and clears PL_RES_* marks on a session (its own loop only). */
+void pl_session_set_flags(pl_session_t *s, unsigned set, unsigned clear);
+unsigned pl_session_flags(pl_session_t *s);
+/* The last presence the session broadcast (a new reference, or NULL). */
+pl_stanza_t *pl_session_presence(pl_session_t *s);
+
+/* ---- requests the server itself sends ---- */
+/* Sends an IQ get/set from the server (its 'from' is the host or an account
+ * bare JID on it; 'to' must be set; an 'id' is assigned).  `done` runs once
+ * on the loop that asked, with the result or error stanza, or with NULL
+ * when nothing came back within timeout_ms (resolution about one second).
+ * Returns 0, or <0 when the stanza lacks from/to. */
+typedef void (*pl_iq_done_fn)(void *ud, const pl_stanza_t *response);
+int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl_iq_done_fn done,
+                      void *ud);
 
 /* Changes an account's password (SCRAM keys with the host's iteration
  * count) asynchronously; `done` runs on the calling loop with 0 or <0. */

@@ -458,3 +458,20 @@ const pl_jid_t *pl_session_jid(const pl_session_t *s) { return &s->jid; }
 pl_host_t *pl_session_host(const pl_session_t *s) { return s->host; }
 const char *pl_session_ip(const pl_session_t *s) { return s->ip; }
 int pl_session_is_available(const pl_session_t *s) { return s->available; }
+unsigned long long pl_session_id(const pl_session_t *s) { return (unsigned long long)s->id; }
+
+void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st)
+{
+    if (s->loop == pl_current_loop)
+        pl_session_deliver(s, st);
+    else
+        pl_loop_post(s->loop, s, pl_stanza_ref(st));
+}
+
+void pl_session_kick(pl_session_t *s, const char *condition, const char *text)
+{
+    if (s->loop == pl_current_loop)
+        pl_session_stream_error(s, condition, text);
+    else
+        pl_loop_post_close(s->loop, s, condition, text);
+}

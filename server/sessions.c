@@ -140,13 +140,74 @@ size_t pl_sessions_count_bare(pl_server_t *srv, const char *bare)
     return n;
 }
 
-void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority)
+void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority,
+                              const pl_stanza_t *presence)
 {
     pl_session_shard_t *sh = shard_for(srv, s->jid.bare);
+    pl_stanza_t *old;
     pthread_mutex_lock(&sh->lock);
     s->available = available;
     s->priority = priority;
+    old = s->presence;
+    s->presence = presence ? pl_stanza_ref(presence) : NULL;
     pthread_mutex_unlock(&sh->lock);
+    pl_stanza_unref(&old);
+}
+
+/* ---- the module-facing view (server.h) ---- */
+size_t pl_server_resources(pl_server_t *srv, const char *bare, pl_resource_t *out, size_t max)
+{
+    pl_session_shard_t *sh = shard_for(srv, bare);
+    size_t n = 0;
+    pthread_mutex_lock(&sh->lock);
+    pl_session_list_t *l = pl_map_get(&sh->by_bare, bare);
+    for (size_t i = 0; l && i < l->n && n < max; i++) {
+        pl_session_t *s = l->items[i];
+        out[n++] = (pl_resource_t){
+            .session = pl_session_ref(s),
+            .jid = &s->jid,
+            .available = s->available,
+            .priority = s->priority,
+            .flags = s->res_flags,
+            .presence = s->presence ? pl_stanza_ref(s->presence) : NULL,
+        };
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return n;
+}
+
+void pl_resources_release(pl_resource_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pl_stanza_unref(&r[i].presence);
+        pl_session_unref(&r[i].session);
+    }
+}
+
+void pl_session_set_flags(pl_session_t *s, unsigned set, unsigned clear)
+{
+    pl_session_shard_t *sh = shard_for(s->server, s->jid.bare);
+    pthread_mutex_lock(&sh->lock);
+    s->res_flags = (s->res_flags & ~clear) | set;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+unsigned pl_session_flags(pl_session_t *s)
+{
+    pl_session_shard_t *sh = shard_for(s->server, s->jid.bare);
+    pthread_mutex_lock(&sh->lock);
+    unsigned f = s->res_flags;
+    pthread_mutex_unlock(&sh->lock);
+    return f;
+}
+
+pl_stanza_t *pl_session_presence(pl_session_t *s)
+{
+    pl_session_shard_t *sh = shard_for(s->server, s->jid.bare);
+    pthread_mutex_lock(&sh->lock);
+    pl_stanza_t *p = s->presence ? pl_stanza_ref(s->presence) : NULL;
+    pthread_mutex_unlock(&sh->lock);
+    return p;
 }
 
 /* Visits every bound session (for `parleyctl online`); the callback runs

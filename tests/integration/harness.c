@@ -239,14 +239,15 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "hosts = (\n"
             "  { name = \"example.test\";\n"
             "    %s\n"
-            "    modules = { disco = {}; ping = {}; version = {}; time = {}; register = {}; };\n"
+            "    modules = { disco = {}; ping = {}; version = {}; time = {}; register = {}; %s };\n"
             "    components = ( { domain = \"bot.example.test\"; secret = \"s3cret\"; } ); },\n"
             "  { name = \"other.test\";\n"
             "    modules = { disco = {}; ping = {}; }; }\n"
             ");\n",
             log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
             srv->opts.limits ? srv->opts.limits : "",
-            srv->opts.host_extra ? srv->opts.host_extra : "");
+            srv->opts.host_extra ? srv->opts.host_extra : "",
+            srv->opts.modules ? srv->opts.modules : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -44,6 +44,7 @@ const char *h_id(void);
 typedef struct h_server_opts {
     const char *limits;          /* settings inside limits = { ... }, may be NULL */
     const char *host_extra;      /* extra settings for host example.test, may be NULL */
+    const char *modules;         /* more modules for example.test, e.g. "roster = {};" */
     const char *log_level;       /* default "debug" */
     const char *const *accounts; /* "jid", "password" pairs, NULL-terminated */
 } h_server_opts_t;
