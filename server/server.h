@@ -89,6 +89,15 @@ typedef void (*pl_iq_done_fn)(void *ud, const pl_stanza_t *response);
 int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl_iq_done_fn done,
                       void *ud);
 
+/* Queues a storage write job (storage/storage.h, pl_storage_write) through
+ * the calling loop's storage port: `run` executes on the storage thread in
+ * the next group commit, `done` back on this loop once it is durable.  Only
+ * from a loop thread (a hook handler, a timer, a done callback).  0 or <0
+ * (then neither callback runs). */
+typedef struct pl_wtxn pl_wtxn_t;
+int pl_server_write(pl_server_t *srv, int (*run)(pl_wtxn_t *txn, void *ud),
+                    void (*done)(void *ud, int status), void *ud);
+
 /* Changes an account's password (SCRAM keys with the host's iteration
  * count) asynchronously; `done` runs on the calling loop with 0 or <0. */
 int pl_server_set_password(pl_server_t *srv, const char *bare, const char *password,

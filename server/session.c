@@ -2,10 +2,12 @@
  * TLS into the XML parser, queueing output and writing it once per loop
  * iteration, stream errors and orderly close.  What the stream means
  * (client or component) lives in c2s.c and component.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
+#include "storage/storage.h"
 #include "util.h"
 
 #define PL_MAX_WRITE_PENDING (8u << 20) /* a peer this far behind is dropped */
@@ -459,6 +461,15 @@ pl_host_t *pl_session_host(const pl_session_t *s) { return s->host; }
 const char *pl_session_ip(const pl_session_t *s) { return s->ip; }
 int pl_session_is_available(const pl_session_t *s) { return s->available; }
 unsigned long long pl_session_id(const pl_session_t *s) { return (unsigned long long)s->id; }
+
+int pl_server_write(pl_server_t *srv, int (*run)(pl_wtxn_t *txn, void *ud),
+                    void (*done)(void *ud, int status), void *ud)
+{
+    (void)srv;
+    if (!pl_current_loop || !pl_current_loop->storage_port)
+        return -EINVAL;
+    return pl_storage_write(pl_current_loop->storage_port, run, done, ud);
+}
 
 void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st)
 {
