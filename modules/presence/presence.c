@@ -368,11 +368,15 @@ static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
         return PL_DONE;
     }
     int unavailable = strcmp(hc->type, "unavailable") == 0;
-    int initial = !unavailable && !(pl_session_flags(hc->session) & PL_RES_INITIAL);
+    int was_available = (pl_session_flags(hc->session) & PL_RES_INITIAL) != 0;
+    int initial = !unavailable && !was_available;
     contacts_t c;
     contacts_load(presence_roster(hc->module), hc->from->bare, &c);
     pl_stanza_t *st = pl_stanza_readdress(hc->stanza, hc->from->full, NULL);
-    broadcast(hc->server, st, hc->from, hc->session, &c, unavailable);
+    /* Unavailable from a resource nobody saw available goes only to the
+     * directed-presence recipients. */
+    if (!unavailable || was_available)
+        broadcast(hc->server, st, hc->from, hc->session, &c, unavailable);
     if (initial) {
         pl_session_set_flags(hc->session, PL_RES_INITIAL, 0);
         initial_extras(hc, &c);

@@ -325,6 +325,12 @@ pl_hook_result_t presence_in_subscription(pl_hook_ctx_t *hc)
         return PL_PASS;
     if (strcmp(hc->from->bare, hc->to->bare) == 0)
         return PL_DONE;
+    const presence_conf_t *conf = pl_module_conf(hc->module);
+    const char *why;
+    if (presence_check(hc->stanza, (size_t)conf->max_status, &why) != 0) {
+        pl_reply_error(hc, PL_ERR_BAD_REQUEST, why); /* from a component */
+        return PL_DONE;
+    }
     if (!pl_server_account_exists(hc->server, hc->to->bare)) {
         /* Nobody to ask: a request is refused at once (RFC 6121 §3.1.3). */
         if (presence_sub_kind(hc->type) == SUB_SUBSCRIBE) {
