@@ -479,6 +479,10 @@ static const pl_conf_def_t conf[] = {
     {0},
 };
 
+/* Subscriptions live in roster items and clients learn of them through
+ * roster pushes, which only the roster module's clients ask for. */
+static const char *const requires[] = {"roster", NULL};
+
 // clang-format off
 static const pl_hook_def_t hooks[] = {
     /* The user's own subscription stanzas: update the roster, then send. */
@@ -522,6 +526,7 @@ const pl_module_desc_t pl_mod_presence = {
     .name = "presence",
     .abi = PL_MODULE_ABI,
     .description = "Presence and subscriptions (RFC 6121 §3-4) with Parley's product states",
+    .requires = requires,
     .conf = conf,
     .conf_size = sizeof(presence_conf_t),
     .hooks = hooks,
