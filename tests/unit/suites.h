@@ -16,5 +16,6 @@ PL_SUITE(router_suite);
 PL_SUITE(limits_suite);
 PL_SUITE(caps_suite);
 PL_SUITE(roster_suite);
+PL_SUITE(presence_suite);
 
 #endif
