@@ -35,7 +35,10 @@ static const char *attr_or_empty(const pl_xml_t *e, const char *name)
 }
 
 /* '<' inside a string would make the separator ambiguous. */
-static int bad_string(const char *s) { return strchr(s, '<') != NULL; }
+static int bad_string(const char *s)
+{
+    return strchr(s, '<') != NULL;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -157,8 +160,7 @@ static int append_identities(const pl_xml_t *query, pl_buf_t *out)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && cmp_identity(&ids[i - 1], &ids[i]) == 0)
             return -1;
-        pl_buf_printf(out, "%s/%s/%s/%s<", ids[i].category, ids[i].type, ids[i].lang,
-                      ids[i].name);
+        pl_buf_printf(out, "%s/%s/%s/%s<", ids[i].category, ids[i].type, ids[i].lang, ids[i].name);
     }
     return 0;
 }

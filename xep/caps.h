@@ -16,8 +16,8 @@ enum {
     PL_CAPS_MAX_IDENTITIES = 64,
     PL_CAPS_MAX_FEATURES = 1024,
     PL_CAPS_MAX_FORMS = 16,
-    PL_CAPS_MAX_FIELDS = 64, /* per form */
-    PL_CAPS_MAX_VALUES = 64, /* per field */
+    PL_CAPS_MAX_FIELDS = 64,   /* per form */
+    PL_CAPS_MAX_VALUES = 64,   /* per field */
     PL_CAPS_MAX_HASH_B64 = 96, /* base64 of a SHA-512 digest, with room */
 };
 

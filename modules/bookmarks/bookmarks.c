@@ -62,9 +62,8 @@ static void send_reply(convert_t *c, pl_stanza_t *st)
 /* The condition of an error answer (or internal-server-error). */
 static int condition_of(const pl_stanza_t *response)
 {
-    static const int conds[] = {PL_ERR_BAD_REQUEST,    PL_ERR_CONFLICT,
-                                PL_ERR_FORBIDDEN,      PL_ERR_ITEM_NOT_FOUND,
-                                PL_ERR_NOT_ACCEPTABLE, PL_ERR_NOT_ALLOWED,
+    static const int conds[] = {PL_ERR_BAD_REQUEST,     PL_ERR_CONFLICT,       PL_ERR_FORBIDDEN,
+                                PL_ERR_ITEM_NOT_FOUND,  PL_ERR_NOT_ACCEPTABLE, PL_ERR_NOT_ALLOWED,
                                 PL_ERR_POLICY_VIOLATION};
     const pl_xml_t *err =
         response ? pl_xml_child(pl_stanza_root(response), "error", PL_NS_CLIENT) : NULL;
@@ -393,11 +392,19 @@ static const char *const account_features[] = {NS_BOOKMARKS "#compat", NULL};
 static const char *const requires[] = {"pep", NULL};
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = NS_PRIVATE,
-     .element = "query", .type = "get", .priority = PL_PRIO_HANDLER + 50,
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = NS_PRIVATE,
+     .element = "query",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER + 50,
      .handler = private_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = NS_PRIVATE,
-     .element = "query", .type = "set", .priority = PL_PRIO_HANDLER + 50,
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = NS_PRIVATE,
+     .element = "query",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER + 50,
      .handler = private_set},
     {0},
 };

@@ -131,8 +131,7 @@ static int presence_caps(const pl_stanza_t *presence, pl_caps_ref_t *ref)
     return presence && pl_caps_from_presence(pl_stanza_root(presence), ref);
 }
 
-int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence,
-                 const char *feature)
+int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence, const char *feature)
 {
     pl_caps_ref_t ref;
     if (!presence_caps(presence, &ref))
@@ -270,10 +269,9 @@ static void on_answer(void *ud, const pl_stanza_t *response)
     pep_state_t *st = a->st;
     pep_caps_t *c = st->caps;
     const char *type = response ? pl_stanza_attr(response, "type") : NULL;
-    const pl_xml_t *query =
-        type && !strcmp(type, "result")
-            ? pl_xml_child(pl_stanza_root(response), "query", PL_NS_DISCO_INFO)
-            : NULL;
+    const pl_xml_t *query = type && !strcmp(type, "result")
+                                ? pl_xml_child(pl_stanza_root(response), "query", PL_NS_DISCO_INFO)
+                                : NULL;
     int verified = query && a->hash && pl_caps_verify(query, a->hash, a->ver) == 1;
     pthread_mutex_lock(&c->lock);
     caps_pending_t *p = pl_map_del(&c->pending, a->key);

@@ -136,9 +136,8 @@ int pep_node_txn_get(pl_wtxn_t *txn, pep_state_t *st, const char *owner, const c
     pl_buf_t k, v;
     pl_buf_init(&k);
     pl_buf_init(&v);
-    int found = pep_node_key(&k, owner, node) == 0
-                    ? pl_kv_txn_get(txn, st->nodes, k.data, k.len, &v)
-                    : 0;
+    int found =
+        pep_node_key(&k, owner, node) == 0 ? pl_kv_txn_get(txn, st->nodes, k.data, k.len, &v) : 0;
     int rc = node_read(found, &v, out);
     pl_buf_deinit(&k);
     pl_buf_deinit(&v);
@@ -199,8 +198,7 @@ pl_stanza_t *pep_item_get(pep_state_t *st, const char *owner, const char *node, 
     pl_buf_init(&k);
     pl_buf_init(&v);
     pl_stanza_t *item = NULL;
-    if (pep_item_key(&k, owner, node, id) == 0 &&
-        pl_kv_get(st->items, k.data, k.len, &v) == 1)
+    if (pep_item_key(&k, owner, node, id) == 0 && pl_kv_get(st->items, k.data, k.len, &v) == 1)
         item = pl_stored_xml_decode(v.data, v.len);
     pl_buf_deinit(&k);
     pl_buf_deinit(&v);

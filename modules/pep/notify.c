@@ -29,8 +29,8 @@ static const char *domain_of(const char *bare)
     return at ? at + 1 : bare;
 }
 
-int pep_may_read(pep_state_t *st, const char *owner, const char *node,
-                 const pep_node_conf_t *conf, const char *requester)
+int pep_may_read(pep_state_t *st, const char *owner, const char *node, const pep_node_conf_t *conf,
+                 const char *requester)
 {
     if (strcmp(owner, requester) == 0)
         return 1;
@@ -44,11 +44,10 @@ int pep_may_read(pep_state_t *st, const char *owner, const char *node,
     }
     switch (effective.access) {
     case PEP_ACCESS_OPEN:
-        return strcmp(domain_of(owner), domain_of(requester)) == 0 || has_from(st, owner, requester);
-    case PEP_ACCESS_PRESENCE:
-        return has_from(st, owner, requester);
-    case PEP_ACCESS_WHITELIST:
-        return 0;
+        return strcmp(domain_of(owner), domain_of(requester)) == 0 ||
+               has_from(st, owner, requester);
+    case PEP_ACCESS_PRESENCE: return has_from(st, owner, requester);
+    case PEP_ACCESS_WHITELIST: return 0;
     }
     return 0;
 }
@@ -149,8 +148,8 @@ void pep_notify(pep_state_t *st, const char *owner, const char *node, pep_access
 
 /* Sends the owner's last item of `node` to one resource if it exists, may
  * be read by `reader` and is not configured send_last = never. */
-static void send_last_item(pep_state_t *st, const char *owner, const char *node,
-                           const char *reader, const char *full, pl_session_t *s)
+static void send_last_item(pep_state_t *st, const char *owner, const char *node, const char *reader,
+                           const char *full, pl_session_t *s)
 {
     pep_node_t n;
     if (pep_node_get(st, owner, node, &n) != 1) {

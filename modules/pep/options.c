@@ -15,7 +15,10 @@ static const char *const access_names[] = {
     [PEP_ACCESS_WHITELIST] = "whitelist",
 };
 
-const char *pep_access_name(pep_access_t a) { return access_names[a]; }
+const char *pep_access_name(pep_access_t a)
+{
+    return access_names[a];
+}
 
 /* The single value of a field, or NULL (none, or more than one). */
 static const char *single_value(const pl_xml_t *field, pl_buf_t *buf)

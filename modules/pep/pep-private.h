@@ -100,8 +100,7 @@ int pep_node_put(pl_wtxn_t *txn, pep_state_t *st, const char *owner, const char 
                  const pep_node_t *n);
 /* Appends (or moves to the end) an id; removes the oldest beyond max,
  * returning them in *dropped (caller frees each and the array). */
-void pep_node_push_id(pep_node_t *n, const char *id, long max, char ***dropped,
-                      size_t *ndropped);
+void pep_node_push_id(pep_node_t *n, const char *id, long max, char ***dropped, size_t *ndropped);
 /* 1 removed, 0 not there. */
 int pep_node_remove_id(pep_node_t *n, const char *id);
 /* The stored payload of an item (a new reference), or NULL. */
@@ -132,8 +131,8 @@ const char *pep_access_name(pep_access_t a);
 
 /* ---- notify.c: access and delivery ---- */
 /* 1 when `requester` (a bare JID) may read the owner's node. */
-int pep_may_read(pep_state_t *st, const char *owner, const char *node,
-                 const pep_node_conf_t *conf, const char *requester);
+int pep_may_read(pep_state_t *st, const char *owner, const char *node, const pep_node_conf_t *conf,
+                 const char *requester);
 /* Sends <message type='headline'><event>…</event></message> (the `event`
  * element is copied) from the owner to the owner's available resources and
  * to the available resources of contacts allowed by the access model whose
@@ -157,8 +156,7 @@ pl_hook_result_t pep_owner_set(pl_hook_ctx_t *hc);
 pep_caps_t *pep_caps_new(size_t max_entries);
 void pep_caps_free(pep_caps_t *c);
 /* 1 when the resource (its last presence) advertises the feature. */
-int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence,
-                 const char *feature);
+int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence, const char *feature);
 /* The node names the resource's caps mark +notify: 1 known (*out holds *n
  * heap strings, freed with pep_strings_free), 0 no caps in the presence,
  * -1 caps not known yet. */

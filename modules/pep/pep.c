@@ -20,7 +20,10 @@ typedef struct pep_session {
     char ver[PL_CAPS_MAX_HASH_B64];
 } pep_session_t;
 
-static pep_state_t *state_of(pl_hook_ctx_t *hc) { return pl_module_data(hc->module); }
+static pep_state_t *state_of(pl_hook_ctx_t *hc)
+{
+    return pl_module_data(hc->module);
+}
 
 /* PL_EV_PRE_ROUTE, broadcast available presence (no 'to'): the first one of
  * a session, or one with new caps, gets the last items of the nodes it
@@ -136,35 +139,78 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_item_size", .type = PL_CONF_SIZE, .offset = offsetof(pep_conf_t, max_item_size),
-     .def = "64k", .min = 256, .max = 1024 * 1024,
+    {.key = "max_item_size",
+     .type = PL_CONF_SIZE,
+     .offset = offsetof(pep_conf_t, max_item_size),
+     .def = "64k",
+     .min = 256,
+     .max = 1024 * 1024,
      .help = "largest item payload, serialised, in bytes"},
-    {.key = "max_nodes", .type = PL_CONF_INT, .offset = offsetof(pep_conf_t, max_nodes),
-     .def = "100", .min = 1, .max = 10000, .help = "nodes per account"},
-    {.key = "max_items", .type = PL_CONF_INT, .offset = offsetof(pep_conf_t, max_items),
-     .def = "256", .min = 1, .max = 10000,
+    {.key = "max_nodes",
+     .type = PL_CONF_INT,
+     .offset = offsetof(pep_conf_t, max_nodes),
+     .def = "100",
+     .min = 1,
+     .max = 10000,
+     .help = "nodes per account"},
+    {.key = "max_items",
+     .type = PL_CONF_INT,
+     .offset = offsetof(pep_conf_t, max_items),
+     .def = "256",
+     .min = 1,
+     .max = 10000,
      .help = "highest pubsub#max_items a node may have (\"max\" means this)"},
-    {.key = "caps_cache_size", .type = PL_CONF_INT,
-     .offset = offsetof(pep_conf_t, caps_cache_size), .def = "10000", .min = 16,
-     .max = 1000000, .help = "verified entity-capabilities entries kept (least recently used go)"},
+    {.key = "caps_cache_size",
+     .type = PL_CONF_INT,
+     .offset = offsetof(pep_conf_t, caps_cache_size),
+     .def = "10000",
+     .min = 16,
+     .max = 1000000,
+     .help = "verified entity-capabilities entries kept (least recently used go)"},
     {0},
 };
 
 static const char *const wants[] = {"roster", "presence", NULL};
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_BARE | PL_TO_SELF, .ns = PEP_NS_PUBSUB, .element = "pubsub",
-     .type = "get", .priority = PL_PRIO_HANDLER, .handler = pep_pubsub_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_BARE | PL_TO_SELF, .ns = PEP_NS_PUBSUB, .element = "pubsub",
-     .type = "set", .priority = PL_PRIO_HANDLER, .handler = pep_pubsub_set},
-    {.event = PL_EV_IQ, .targets = PL_TO_BARE | PL_TO_SELF, .ns = PEP_NS_OWNER, .element = "pubsub",
-     .type = "get", .priority = PL_PRIO_HANDLER, .handler = pep_owner_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_BARE | PL_TO_SELF, .ns = PEP_NS_OWNER, .element = "pubsub",
-     .type = "set", .priority = PL_PRIO_HANDLER, .handler = pep_owner_set},
-    {.event = PL_EV_PRE_ROUTE, .targets = PL_TO_HOST, .type = "",
-     .priority = PL_PRIO_OBSERVER, .handler = presence_available},
-    {.event = PL_EV_PRE_ROUTE, .targets = PL_TO_HOST, .type = "unavailable",
-     .priority = PL_PRIO_OBSERVER, .handler = presence_unavailable},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_BARE | PL_TO_SELF,
+     .ns = PEP_NS_PUBSUB,
+     .element = "pubsub",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = pep_pubsub_get},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_BARE | PL_TO_SELF,
+     .ns = PEP_NS_PUBSUB,
+     .element = "pubsub",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = pep_pubsub_set},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_BARE | PL_TO_SELF,
+     .ns = PEP_NS_OWNER,
+     .element = "pubsub",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = pep_owner_get},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_BARE | PL_TO_SELF,
+     .ns = PEP_NS_OWNER,
+     .element = "pubsub",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = pep_owner_set},
+    {.event = PL_EV_PRE_ROUTE,
+     .targets = PL_TO_HOST,
+     .type = "",
+     .priority = PL_PRIO_OBSERVER,
+     .handler = presence_available},
+    {.event = PL_EV_PRE_ROUTE,
+     .targets = PL_TO_HOST,
+     .type = "unavailable",
+     .priority = PL_PRIO_OBSERVER,
+     .handler = presence_unavailable},
     {.event = PL_EV_SESSION_CLOSED, .priority = PL_PRIO_OBSERVER, .handler = session_closed},
     {0},
 };

@@ -35,7 +35,7 @@ typedef struct job {
     const pl_xml_t *payload_el;
     pep_options_t opts;
     int have_opts;
-    int notify; /* retract: notify='true' */
+    int notify;           /* retract: notify='true' */
     pep_node_conf_t conf; /* the node's configuration after the job */
 } job_t;
 
@@ -74,14 +74,17 @@ static pl_hook_result_t fail(pl_hook_ctx_t *hc, int cond, const char *app, const
 
 static pl_hook_result_t unsupported(pl_hook_ctx_t *hc, const char *feature)
 {
-    pl_reply(hc, error_stanza(hc->id, PL_ERR_FEATURE_NOT_IMPLEMENTED, "unsupported", feature,
-                              NULL));
+    pl_reply(hc,
+             error_stanza(hc->id, PL_ERR_FEATURE_NOT_IMPLEMENTED, "unsupported", feature, NULL));
     return PL_DONE;
 }
 
 /* ---- checks ---- */
 
-static pep_state_t *state_of(pl_hook_ctx_t *hc) { return pl_module_data(hc->module); }
+static pep_state_t *state_of(pl_hook_ctx_t *hc)
+{
+    return pl_module_data(hc->module);
+}
 
 /* The service addressed: the account in 'to', or the sender's own. */
 static const char *service_of(const pl_hook_ctx_t *hc)
@@ -165,9 +168,7 @@ static void job_reply_status(job_t *j, int status)
         cond = PL_ERR_CONFLICT;
         app = "precondition-not-met";
         break;
-    case -ENOENT:
-        cond = PL_ERR_ITEM_NOT_FOUND;
-        break;
+    case -ENOENT: cond = PL_ERR_ITEM_NOT_FOUND; break;
     case -EEXIST:
         cond = PL_ERR_CONFLICT;
         text = "the node exists";
@@ -241,9 +242,7 @@ static int run_job(pl_wtxn_t *txn, void *ud)
     int rc = found < 0 ? found : 0;
     if (rc == 0) {
         switch (j->kind) {
-        case JOB_PUBLISH:
-            rc = run_publish(txn, j, &n, found);
-            break;
+        case JOB_PUBLISH: rc = run_publish(txn, j, &n, found); break;
         case JOB_CREATE:
             if (found) {
                 rc = -EEXIST;
@@ -330,21 +329,14 @@ static void job_done(void *ud, int status)
     job_reply_result(j, j->kind == JOB_PUBLISH);
     pl_stanza_t *ev = NULL;
     switch (j->kind) {
-    case JOB_PUBLISH:
-        ev = pep_event_item(j->node, j->item_id, j->payload_el);
-        break;
+    case JOB_PUBLISH: ev = pep_event_item(j->node, j->item_id, j->payload_el); break;
     case JOB_RETRACT:
         if (j->notify)
             ev = simple_event("items", j->node, j->item_id);
         break;
-    case JOB_DELETE:
-        ev = simple_event("delete", j->node, NULL);
-        break;
-    case JOB_PURGE:
-        ev = simple_event("purge", j->node, NULL);
-        break;
-    default:
-        break;
+    case JOB_DELETE: ev = simple_event("delete", j->node, NULL); break;
+    case JOB_PURGE: ev = simple_event("purge", j->node, NULL); break;
+    default: break;
     }
     if (ev) {
         pep_notify(j->st, j->owner, j->node, j->conf.access, pl_stanza_root(ev));
@@ -366,8 +358,7 @@ static pl_hook_result_t job_submit(pl_hook_ctx_t *hc, job_t *j)
 
 /* Reads an optional data form inside `parent` (publish-options or
  * configure).  0 none or valid, -1 invalid (answered). */
-static int read_options(pl_hook_ctx_t *hc, const pl_xml_t *parent, const char *form_type,
-                        job_t *j)
+static int read_options(pl_hook_ctx_t *hc, const pl_xml_t *parent, const char *form_type, job_t *j)
 {
     const pl_xml_t *x = parent ? pl_xml_child(parent, "x", PL_NS_DATA_FORMS) : NULL;
     if (!x)

@@ -99,7 +99,10 @@ static int attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
     return v && strcmp(v, want) == 0;
 }
 
-static int is_type(xmpp_stanza_t *st, const char *type) { return attr_eq(st, "type", type); }
+static int is_type(xmpp_stanza_t *st, const char *type)
+{
+    return attr_eq(st, "type", type);
+}
 
 static int error_is(xmpp_stanza_t *st, const char *cond, const char *pubsub_cond)
 {
@@ -222,7 +225,8 @@ static int answer_disco(h_client_t *c, const caps_t *caps, int timeout_ms)
     const char *node = xmpp_stanza_get_attribute(child(q, "query", NS_INFO), "node");
     CHECK_MSG(node && strncmp(node, CAPS_NODE "#", strlen(CAPS_NODE) + 1) == 0, "node asked: %s",
               node ? node : "");
-    h_send(c, "<iq type='result' id='%s' to='%s'><query xmlns='" NS_INFO "' node='%s'>%s</query></iq>",
+    h_send(c,
+           "<iq type='result' id='%s' to='%s'><query xmlns='" NS_INFO "' node='%s'>%s</query></iq>",
            xmpp_stanza_get_id(q), xmpp_stanza_get_from(q), node ? node : "", caps->features);
     xmpp_stanza_release(q);
     return 1;
@@ -245,8 +249,9 @@ static h_client_t *login(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, cons
     if (r)
         xmpp_stanza_release(r);
     if (caps)
-        h_send(c, "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='" CAPS_NODE
-                  "' ver='%s'/></presence>",
+        h_send(c,
+               "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='" CAPS_NODE
+               "' ver='%s'/></presence>",
                caps->ver);
     else
         h_send(c, "<presence/>");
@@ -295,11 +300,13 @@ static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const 
 
 /* Publishes `payload` as item `id` of `node` (options: extra XML after
  * </publish>, e.g. publish-options); returns the answer. */
-static xmpp_stanza_t *publish(h_client_t *c, const char *node, const char *id,
-                              const char *payload, const char *options)
+static xmpp_stanza_t *publish(h_client_t *c, const char *node, const char *id, const char *payload,
+                              const char *options)
 {
     char *xml = malloc(strlen(payload) + (options ? strlen(options) : 0) + 1024);
-    sprintf(xml, "<pubsub xmlns='" NS_PUBSUB "'><publish node='%s'><item%s%s%s>%s</item></publish>%s</pubsub>",
+    sprintf(xml,
+            "<pubsub xmlns='" NS_PUBSUB
+            "'><publish node='%s'><item%s%s%s>%s</item></publish>%s</pubsub>",
             node, id ? " id='" : "", id ? id : "", id ? "'" : "", payload, options ? options : "");
     xmpp_stanza_t *r = h_iq(c, "set", NULL, xml, 5000);
     free(xml);
@@ -331,10 +338,10 @@ static xmpp_stanza_t *get_items(h_client_t *c, const char *owner, const char *no
     return h_iq(c, "get", owner, xml, 5000);
 }
 
-#define OPTIONS(fields)                                                                         \
-    "<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "          \
-    "type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" \
-    fields "</x></publish-options>"
+#define OPTIONS(fields)                                                                            \
+    "<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "              \
+    "type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></"             \
+    "field>" fields "</x></publish-options>"
 #define FIELD(var, value) "<field var='" var "'><value>" value "</value></field>"
 
 #define NICK(n) "<nick xmlns='" NS_NICK "'>" n "</nick>"
@@ -352,16 +359,18 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
     }
     xmpp_stanza_t *r = publish(alice, NS_NICK, "current", NICK("Alice A."), NULL);
     if (CHECK(is_type(r, "result"))) {
-        xmpp_stanza_t *item = child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB),
-                                    "item", NS_PUBSUB);
+        xmpp_stanza_t *item =
+            child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
         CHECK(attr_eq(item, "id", "current"));
     }
     if (r)
         xmpp_stanza_release(r);
     /* The owner hears of its own publication. */
-    CHECK(wait_event(alice, &(event_want_t){.from = "alice@example.test", .node = NS_NICK,
-                                            .text_name = "nick", .text = "Alice A."},
-                     3000));
+    CHECK(wait_event(
+        alice,
+        &(event_want_t){
+            .from = "alice@example.test", .node = NS_NICK, .text_name = "nick", .text = "Alice A."},
+        3000));
     r = get_items(alice, NULL, NS_NICK, NULL);
     CHECK(is_type(r, "result") && has_text(r, "nick", "Alice A."));
     if (r)
@@ -372,8 +381,8 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
         xmpp_stanza_release(r);
     /* Without an id the server makes one; a node nobody created is not found. */
     r = publish(alice, NS_MOOD, NULL, MOOD("happy"), NULL);
-    xmpp_stanza_t *item = child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item",
-                                NS_PUBSUB);
+    xmpp_stanza_t *item =
+        child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
     const char *gen = item ? xmpp_stanza_get_id(item) : NULL;
     CHECK(is_type(r, "result") && gen && strlen(gen) >= 8);
     if (r)
@@ -423,8 +432,8 @@ static void notifications_follow_notify_caps(h_server_t *srv)
     drain(carol);
     drain(dave);
     CHECK(publish_ok(bob, NS_NICK, "current", NICK("Bobby"), NULL));
-    event_want_t ev = {.from = "bob@example.test", .node = NS_NICK, .text_name = "nick",
-                       .text = "Bobby"};
+    event_want_t ev = {
+        .from = "bob@example.test", .node = NS_NICK, .text_name = "nick", .text = "Bobby"};
     CHECK_MSG(wait_event(carol, &ev, 3000), "carol/one got no event");
     CHECK_MSG(wait_event(carol2, &ev, 3000), "carol/two got no event");
     CHECK_MSG(wait_event(bob, &ev, 3000), "the owner got no event");
@@ -491,19 +500,20 @@ static void access_models(h_server_t *srv)
     if (r)
         xmpp_stanza_release(r);
     /* Only the contact got events; the stranger (with +notify) got none. */
-    CHECK(wait_event(frank, &(event_want_t){.from = "erin@example.test",
-                                            .node = "urn:example:presence-node"},
-                     3000));
+    CHECK(wait_event(
+        frank, &(event_want_t){.from = "erin@example.test", .node = "urn:example:presence-node"},
+        3000));
     settle(gina);
     CHECK(count_events(gina, &(event_want_t){.from = "erin@example.test",
                                              .node = "urn:example:presence-node"}) == 0);
-    CHECK(count_events(gina, &(event_want_t){.from = "erin@example.test",
-                                             .node = "urn:example:open"}) == 0);
+    CHECK(count_events(
+              gina, &(event_want_t){.from = "erin@example.test", .node = "urn:example:open"}) == 0);
     /* Nobody may publish to someone else's service. */
-    xmpp_stanza_t *p = h_iq(frank, "set", "erin@example.test",
-                            "<pubsub xmlns='" NS_PUBSUB "'><publish node='urn:example:open'>"
-                            "<item id='x'><x xmlns='urn:example'>evil</x></item></publish></pubsub>",
-                            5000);
+    xmpp_stanza_t *p =
+        h_iq(frank, "set", "erin@example.test",
+             "<pubsub xmlns='" NS_PUBSUB "'><publish node='urn:example:open'>"
+             "<item id='x'><x xmlns='urn:example'>evil</x></item></publish></pubsub>",
+             5000);
     CHECK(error_is(p, "forbidden", NULL));
     if (p)
         xmpp_stanza_release(p);
@@ -565,9 +575,9 @@ static void avatar_metadata_and_data(h_server_t *srv)
                      "</metadata>",
                      NULL));
     /* kate hears of the metadata, then fetches the data by id */
-    CHECK(wait_event(kate, &(event_want_t){.from = "judy@example.test",
-                                           .node = "urn:xmpp:avatar:metadata"},
-                     3000));
+    CHECK(wait_event(
+        kate, &(event_want_t){.from = "judy@example.test", .node = "urn:xmpp:avatar:metadata"},
+        3000));
     char inner[128];
     snprintf(inner, sizeof(inner), "<item id='%s'/>", hash);
     xmpp_stanza_t *r = get_items(kate, "judy@example.test", "urn:xmpp:avatar:data", inner);
@@ -582,13 +592,14 @@ static void avatar_metadata_and_data(h_server_t *srv)
     /* metadata opened to everyone: the data node follows */
     CHECK(publish_ok(judy, "urn:xmpp:avatar:metadata", "open-config",
                      "<metadata xmlns='urn:xmpp:avatar:metadata'/>", NULL));
-    xmpp_stanza_t *c = h_iq(judy, "set", NULL,
-                            "<pubsub xmlns='" NS_OWNER "'><configure node='urn:xmpp:avatar:metadata'>"
-                            "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
-                            "type='hidden'><value>http://jabber.org/protocol/pubsub#node_config"
-                            "</value></field>" FIELD("pubsub#access_model", "open") "</x>"
-                            "</configure></pubsub>",
-                            5000);
+    xmpp_stanza_t *c =
+        h_iq(judy, "set", NULL,
+             "<pubsub xmlns='" NS_OWNER "'><configure node='urn:xmpp:avatar:metadata'>"
+             "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
+             "type='hidden'><value>http://jabber.org/protocol/pubsub#node_config"
+             "</value></field>" FIELD("pubsub#access_model", "open") "</x>"
+                                                                     "</configure></pubsub>",
+             5000);
     CHECK(is_type(c, "result"));
     if (c)
         xmpp_stanza_release(c);
@@ -615,8 +626,11 @@ static void vcard4_publish_and_read(h_server_t *srv)
                      "<vcard xmlns='urn:ietf:params:xml:ns:vcard-4.0'><fn><text>Mike Mole</text>"
                      "</fn><email><text>mike@example.test</text></email></vcard>",
                      NULL));
-    CHECK(wait_event(nina, &(event_want_t){.from = "mike@example.test", .node = "urn:xmpp:vcard4",
-                                           .text_name = "text", .text = "Mike Mole"},
+    CHECK(wait_event(nina,
+                     &(event_want_t){.from = "mike@example.test",
+                                     .node = "urn:xmpp:vcard4",
+                                     .text_name = "text",
+                                     .text = "Mike Mole"},
                      3000));
     xmpp_stanza_t *r = get_items(nina, "mike@example.test", "urn:xmpp:vcard4", NULL);
     CHECK(is_type(r, "result") && has_text(r, "text", "Mike Mole"));
@@ -654,8 +668,8 @@ static void oversize_and_malformed_publishes_refused(h_server_t *srv)
         xmpp_stanza_release(r);
     /* a form without FORM_TYPE */
     r = publish(oscar, "urn:example:f", "1", "<x xmlns='urn:example'/>",
-                "<publish-options><x xmlns='jabber:x:data' type='submit'>"
-                FIELD("pubsub#persist_items", "true") "</x></publish-options>");
+                "<publish-options><x xmlns='jabber:x:data' type='submit'>" FIELD(
+                    "pubsub#persist_items", "true") "</x></publish-options>");
     CHECK(error_is(r, "bad-request", NULL));
     if (r)
         xmpp_stanza_release(r);
@@ -718,8 +732,9 @@ static void retract_and_max_items(h_server_t *srv)
     if (r)
         xmpp_stanza_release(r);
     char req[256];
-    snprintf(req, sizeof(req), "<pubsub xmlns='" NS_PUBSUB "'><items node='urn:example:list' "
-                               "max_items='1'/></pubsub>");
+    snprintf(req, sizeof(req),
+             "<pubsub xmlns='" NS_PUBSUB "'><items node='urn:example:list' "
+             "max_items='1'/></pubsub>");
     r = h_iq(pat, "get", NULL, req, 5000);
     item_ids(r, ids, sizeof(ids));
     CHECK_MSG(strcmp(ids, "d") == 0, "max_items=1 gave %s", ids);
@@ -733,9 +748,10 @@ static void retract_and_max_items(h_server_t *srv)
     CHECK(is_type(r, "result"));
     if (r)
         xmpp_stanza_release(r);
-    CHECK(wait_event(pat, &(event_want_t){.from = "pat@example.test", .node = "urn:example:list",
-                                          .retract = "c"},
-                     3000));
+    CHECK(wait_event(
+        pat,
+        &(event_want_t){.from = "pat@example.test", .node = "urn:example:list", .retract = "c"},
+        3000));
     r = get_items(pat, NULL, "urn:example:list", NULL);
     item_ids(r, ids, sizeof(ids));
     CHECK_MSG(strcmp(ids, "b,d") == 0, "after retract: %s", ids);
@@ -751,7 +767,8 @@ static void retract_and_max_items(h_server_t *srv)
     /* configure: the form shows the node's settings; the owner only */
     r = h_iq(pat, "get", NULL,
              "<pubsub xmlns='" NS_OWNER "'><configure node='urn:example:list'/></pubsub>", 5000);
-    CHECK(is_type(r, "result") && has_text(r, "value", "http://jabber.org/protocol/pubsub#node_config"));
+    CHECK(is_type(r, "result") &&
+          has_text(r, "value", "http://jabber.org/protocol/pubsub#node_config"));
     if (r)
         xmpp_stanza_release(r);
     /* purge empties the node, delete removes it */
@@ -798,8 +815,8 @@ static void too_many_nodes_refused(h_server_t *srv)
         xmpp_stanza_release(r);
     /* publishing again to an existing node is fine */
     CHECK(publish_ok(quinn, "urn:example:n1", "2", "<x xmlns='urn:example'/>", NULL));
-    r = h_iq(quinn, "set", NULL, "<pubsub xmlns='" NS_OWNER "'><delete node='urn:example:n2'/></pubsub>",
-             5000);
+    r = h_iq(quinn, "set", NULL,
+             "<pubsub xmlns='" NS_OWNER "'><delete node='urn:example:n2'/></pubsub>", 5000);
     CHECK(is_type(r, "result"));
     if (r)
         xmpp_stanza_release(r);
@@ -808,10 +825,9 @@ static void too_many_nodes_refused(h_server_t *srv)
     h_ctx_free(ctx);
 }
 
-#define BOOKMARK_OPTIONS                                                                        \
-    OPTIONS(FIELD("pubsub#persist_items", "true") FIELD("pubsub#max_items", "max")              \
-                FIELD("pubsub#send_last_published_item", "never")                               \
-                    FIELD("pubsub#access_model", "whitelist"))
+#define BOOKMARK_OPTIONS                                                                           \
+    OPTIONS(FIELD("pubsub#persist_items", "true") FIELD("pubsub#max_items", "max") FIELD(          \
+        "pubsub#send_last_published_item", "never") FIELD("pubsub#access_model", "whitelist"))
 
 static int storage_has(xmpp_stanza_t *r, const char *jid, const char *nick)
 {
@@ -867,7 +883,8 @@ static void bookmarks_through_private_storage(h_server_t *srv)
         xmpp_stanza_release(r);
     r = h_iq(rita, "get", NULL,
              "<query xmlns='" NS_PRIVATE "'><storage xmlns='storage:bookmarks'/></query>", 5000);
-    CHECK(storage_has(r, "tea@muc.example.test", "R") && storage_has(r, "news@muc.example.test", NULL) &&
+    CHECK(storage_has(r, "tea@muc.example.test", "R") &&
+          storage_has(r, "news@muc.example.test", NULL) &&
           !storage_has(r, "council@muc.example.test", NULL));
     if (r)
         xmpp_stanza_release(r);

@@ -124,8 +124,7 @@ END_TEST
 /* Each of these is ill-formed by §5.4 (or ambiguous) and must not verify. */
 static const char *const malformed[] = {
     /* duplicate identity */
-    Q_OPEN "<identity category='client' type='pc'/><identity category='client' type='pc'/>"
-           Q_CLOSE,
+    Q_OPEN "<identity category='client' type='pc'/><identity category='client' type='pc'/>" Q_CLOSE,
     /* duplicate feature */
     Q_OPEN "<feature var='a'/><feature var='a'/>" Q_CLOSE,
     /* feature without var */
