@@ -280,6 +280,9 @@ void pl_session_close(pl_session_t *s, const char *reason)
 {
     if (s->closing)
         return;
+    /* Closing from here on: a write that fails while the last bytes are
+     * flushed (the peer reset the connection) must not close again. */
+    s->closing = 1;
     if (s->stream_open && !uv_is_closing((uv_handle_t *)&s->tcp))
         pl_session_send_raw(s, "</stream:stream>", 16);
     pl_session_flush(s);
@@ -290,7 +293,6 @@ void pl_session_close(pl_session_t *s, const char *reason)
         write_bytes(s, cipher.data, cipher.len);
         pl_buf_deinit(&cipher);
     }
-    s->closing = 1;
     s->state = PL_ST_CLOSING;
     pl_xml_parser_stop(s->xml);
     if (s->kind == PL_SESSION_COMPONENT)

@@ -15,5 +15,6 @@ PL_SUITE(config_suite);
 PL_SUITE(router_suite);
 PL_SUITE(limits_suite);
 PL_SUITE(roster_suite);
+PL_SUITE(presence_suite);
 
 #endif
