@@ -46,7 +46,10 @@ typedef struct blocking_data {
     pl_roster_t *roster;
 } blocking_data_t;
 
-static blocking_data_t *data_of(const pl_module_ctx_t *ctx) { return pl_module_data(ctx); }
+static blocking_data_t *data_of(const pl_module_ctx_t *ctx)
+{
+    return pl_module_data(ctx);
+}
 
 /* ---- keys and lookups ---- */
 
@@ -141,7 +144,8 @@ static int item_covers(const pl_jid_t *item, const pl_jid_t *j)
     size_t dl = strlen(j->domain), il = strlen(item->domain);
     if (dl == il)
         return strcmp(j->domain, item->domain) == 0;
-    return dl > il && j->domain[dl - il - 1] == '.' && strcmp(j->domain + dl - il, item->domain) == 0;
+    return dl > il && j->domain[dl - il - 1] == '.' &&
+           strcmp(j->domain + dl - il, item->domain) == 0;
 }
 
 /* ---- the list record ---- */
@@ -209,11 +213,11 @@ typedef struct change {
     pl_kv_t *kv;
     change_op_t op;
     long long max_items;
-    pl_stanza_t *request; /* the client's IQ, for the reply */
-    char *owner;          /* bare JID */
-    char *requester;      /* full JID */
-    char *reply_from;     /* the request's 'to', or the host */
-    jids_t items;         /* normalised, sorted, unique; "unblock all": what was removed */
+    pl_stanza_t *request;   /* the client's IQ, for the reply */
+    char *owner;            /* bare JID */
+    char *requester;        /* full JID */
+    char *reply_from;       /* the request's 'to', or the host */
+    jids_t items;           /* normalised, sorted, unique; "unblock all": what was removed */
     unsigned char *changed; /* per item: really added / removed by this change */
 } change_t;
 
@@ -555,8 +559,7 @@ static void change_done(void *ud, int status)
         snprintf(text, sizeof(text), "a blocklist holds at most %lld JIDs", conf->max_items);
         reply_later(c, pl_stanza_error(c->request, PL_ERR_NOT_ACCEPTABLE, text));
     } else if (status < 0) {
-        pl_module_log(c->module, PL_LOG_ERROR, "write_failed", "jid=%s error=%d", c->owner,
-                      status);
+        pl_module_log(c->module, PL_LOG_ERROR, "write_failed", "jid=%s error=%d", c->owner, status);
         reply_later(c, pl_stanza_error(c->request, PL_ERR_INTERNAL_SERVER_ERROR, NULL));
     } else {
         pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
@@ -568,7 +571,9 @@ static void change_done(void *ud, int status)
         push_change(c);
         presence_effects(c);
         pl_module_log(c->module, PL_LOG_INFO,
-                      c->op == OP_BLOCK ? "block" : c->op == OP_UNBLOCK ? "unblock" : "unblock_all",
+                      c->op == OP_BLOCK     ? "block"
+                      : c->op == OP_UNBLOCK ? "unblock"
+                                            : "unblock_all",
                       "jid=%s items=%zu", c->owner, c->items.n);
     }
     change_free(c);
@@ -690,13 +695,12 @@ static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
     c->changed = pl_xcalloc(c->items.n + 1, 1);
     c->request = pl_stanza_ref(hc->stanza);
     c->requester = pl_xstrdup(hc->from->full);
-    c->reply_from = pl_xstrdup(pl_stanza_attr(hc->stanza, "to") ? hc->to->full
-                                                                 : pl_host_name(hc->host));
+    c->reply_from =
+        pl_xstrdup(pl_stanza_attr(hc->stanza, "to") ? hc->to->full : pl_host_name(hc->host));
     int rc = pl_server_write(hc->server, change_run, change_done, c);
     if (rc != 0) {
-        pl_reply_error(hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT
-                                         : PL_ERR_INTERNAL_SERVER_ERROR,
-                       NULL);
+        pl_reply_error(
+            hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
         change_free(c);
     }
     return PL_DONE;
@@ -811,8 +815,12 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_items", .type = PL_CONF_INT, .offset = offsetof(blocking_conf_t, max_items),
-     .def = "1000", .min = 1, .max = 100000,
+    {.key = "max_items",
+     .type = PL_CONF_INT,
+     .offset = offsetof(blocking_conf_t, max_items),
+     .def = "1000",
+     .min = 1,
+     .max = 100000,
      .help = "JIDs one blocklist may hold; more are refused with not-acceptable"},
     {0},
 };

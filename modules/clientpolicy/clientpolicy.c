@@ -11,7 +11,13 @@
 
 #define POLICY_MAX_RESOURCES 64 /* the router's fan-out bound per account */
 
-typedef enum client_kind { KIND_DESKTOP = 0, KIND_MOBILE, KIND_WEB, KIND_OTHER, KIND__COUNT } client_kind_t;
+typedef enum client_kind {
+    KIND_DESKTOP = 0,
+    KIND_MOBILE,
+    KIND_WEB,
+    KIND_OTHER,
+    KIND__COUNT
+} client_kind_t;
 
 static const char *const kind_names[KIND__COUNT] = {"desktop", "mobile", "web", "other"};
 
@@ -56,8 +62,7 @@ static pl_hook_result_t policy_bound(pl_hook_ctx_t *hc)
             kind_of_resource(res[i].jid->resource) != kind)
             continue;
         size_t at = nsame++;
-        while (at > 0 &&
-               pl_session_id(res[same[at - 1]].session) > pl_session_id(res[i].session)) {
+        while (at > 0 && pl_session_id(res[same[at - 1]].session) > pl_session_id(res[i].session)) {
             same[at] = same[at - 1];
             at--;
         }
@@ -70,8 +75,8 @@ static pl_hook_result_t policy_bound(pl_hook_ctx_t *hc)
         char text[256];
         snprintf(text, sizeof(text), "replaced by a newer %s client (resource %.180s)",
                  kind_names[kind], me->resource);
-        pl_module_log(hc->module, PL_LOG_INFO, "replaced", "jid=%s kind=%s old=%s new=%s",
-                      me->bare, kind_names[kind], old->jid->full, me->full);
+        pl_module_log(hc->module, PL_LOG_INFO, "replaced", "jid=%s kind=%s old=%s new=%s", me->bare,
+                      kind_names[kind], old->jid->full, me->full);
         pl_session_kick(old->session, "conflict", text);
     }
     pl_resources_release(res, n);
@@ -104,7 +109,8 @@ static const pl_hook_def_t hooks[] = {
 const pl_module_desc_t pl_mod_client_policy = {
     .name = "client_policy",
     .abi = PL_MODULE_ABI,
-    .description = "Sessions per client kind and account (MC-1): a newer client replaces the oldest",
+    .description =
+        "Sessions per client kind and account (MC-1): a newer client replaces the oldest",
     .conf = conf,
     .conf_size = sizeof(policy_conf_t),
     .hooks = hooks,

@@ -64,7 +64,10 @@ static const char *blocking_iq(h_client_t *c, const char *type, const char *payl
     xmpp_stanza_t *r = h_iq(c, type, NULL, payload, 5000);
     const char *cond = r ? h_error_condition(r) : NULL;
     snprintf(out, sizeof(out), "%s",
-             !r ? "timeout" : attr_eq(r, "type", "result") ? "result" : cond ? cond : "error");
+             !r                             ? "timeout"
+             : attr_eq(r, "type", "result") ? "result"
+             : cond                         ? cond
+                                            : "error");
     if (r)
         xmpp_stanza_release(r);
     return out;
@@ -91,7 +94,8 @@ static void blocklist(h_client_t *c, char *out, size_t len)
     xmpp_stanza_t *l =
         r && attr_eq(r, "type", "result") ? xmpp_stanza_get_child_by_name(r, "blocklist") : NULL;
     snprintf(out, len, "%s", l ? "" : "?");
-    for (xmpp_stanza_t *k = l ? xmpp_stanza_get_children(l) : NULL; k; k = xmpp_stanza_get_next(k)) {
+    for (xmpp_stanza_t *k = l ? xmpp_stanza_get_children(l) : NULL; k;
+         k = xmpp_stanza_get_next(k)) {
         const char *jid = xmpp_stanza_is_tag(k) ? xmpp_stanza_get_attribute(k, "jid") : NULL;
         if (jid && strlen(out) + strlen(jid) + 2 < len) {
             strcat(out, jid);
@@ -313,16 +317,17 @@ static void messages_blocked_in_both_directions(h_server_t *srv)
     CHECK(block(erin, "frank@example.test"));
     drain(erin);
     send_message(frank, "erin@example.test", "m1", "hello?");
-    xmpp_stanza_t *e = h_wait(frank, &(h_match_t){.name = "message", .type = "error", .id = "m1"},
-                              5000);
+    xmpp_stanza_t *e =
+        h_wait(frank, &(h_match_t){.name = "message", .type = "error", .id = "m1"}, 5000);
     const char *cond = e ? h_error_condition(e) : NULL;
     CHECK_MSG(cond && strcmp(cond, "service-unavailable") == 0, "frank's bounce: %s",
               cond ? cond : "none");
     if (e)
         xmpp_stanza_release(e);
     send_message(frank, "erin@example.test/home", "m2", "hello again?");
-    e = h_wait(frank, &(h_match_t){.name = "message", .type = "error", .id = "m2",
-                                   .error = "service-unavailable"},
+    e = h_wait(frank,
+               &(h_match_t){
+                   .name = "message", .type = "error", .id = "m2", .error = "service-unavailable"},
                5000);
     CHECK_MSG(e != NULL, "message to the full JID not bounced");
     if (e)
@@ -406,9 +411,11 @@ static void domain_and_full_jid_items(h_server_t *srv)
     drain(ivan);
 
     send_message(oscar, "ivan@example.test", "d1", "from the blocked domain");
-    xmpp_stanza_t *e = h_wait(oscar, &(h_match_t){.name = "message", .type = "error", .id = "d1",
-                                                  .error = "service-unavailable"},
-                              5000);
+    xmpp_stanza_t *e =
+        h_wait(oscar,
+               &(h_match_t){
+                   .name = "message", .type = "error", .id = "d1", .error = "service-unavailable"},
+               5000);
     CHECK_MSG(e != NULL, "the domain item did not stop oscar@other.test");
     if (e)
         xmpp_stanza_release(e);
@@ -471,7 +478,8 @@ static void bad_input_and_limits_are_refused(h_server_t *srv)
     r = blocking_iq(kim, "set",
                     "<block xmlns='" NS_BLOCKING "'><item jid='kim@example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "blocking yourself: %s", r);
-    r = blocking_iq(kim, "set", "<block xmlns='" NS_BLOCKING "'><item jid='example.test'/></block>");
+    r = blocking_iq(kim, "set",
+                    "<block xmlns='" NS_BLOCKING "'><item jid='example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "blocking your server: %s", r);
     CHECK_MSG(list_len(kim) == 0, "a refused block left items behind");
 
@@ -497,7 +505,8 @@ static void bad_input_and_limits_are_refused(h_server_t *srv)
     CHECK(list_len(kim) == 5);
 
     /* Someone else's server cannot answer for kim's list. */
-    xmpp_stanza_t *st = h_iq(kim, "get", "other.test", "<blocklist xmlns='" NS_BLOCKING "'/>", 5000);
+    xmpp_stanza_t *st =
+        h_iq(kim, "get", "other.test", "<blocklist xmlns='" NS_BLOCKING "'/>", 5000);
     CHECK_MSG(st && attr_eq(st, "type", "error"), "other.test answered a blocklist get");
     if (st)
         xmpp_stanza_release(st);
@@ -570,8 +579,8 @@ static void non_subscribers_get_no_unavailable(h_server_t *srv)
     CHECK_MSG(count_from(olga, "presence", "ned@") == 0, "olga is no contact but saw ned");
     /* Directed presence to a blocked JID is refused like any stanza. */
     h_send(ned, "<presence to='olga@example.test' id='p1'/>");
-    xmpp_stanza_t *e = h_wait(ned, &(h_match_t){.name = "presence", .type = "error", .id = "p1"},
-                              5000);
+    xmpp_stanza_t *e =
+        h_wait(ned, &(h_match_t){.name = "presence", .type = "error", .id = "p1"}, 5000);
     CHECK_MSG(is_blocked_error(e), "directed presence to a blocked JID not refused");
     if (e)
         xmpp_stanza_release(e);

@@ -56,7 +56,8 @@ static void second_desktop_replaces_the_first(h_server_t *srv)
         h_client_t *d = h_login(ctx, srv, "alice@example.test/desktop-D", "pw", 0);
         CHECK_MSG(h_raw_wait(&raw, "<conflict", 5000), "no conflict stream error: %s",
                   raw.buf ? raw.buf : "");
-        CHECK_MSG(raw.buf && strstr(raw.buf, "replaced by a newer desktop client (resource desktop-D)"),
+        CHECK_MSG(raw.buf &&
+                      strstr(raw.buf, "replaced by a newer desktop client (resource desktop-D)"),
                   "stream error text: %s", raw.buf ? raw.buf : "");
         CHECK(h_raw_wait_eof(&raw, 5000));
         CHECK(alive(d));
