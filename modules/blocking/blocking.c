@@ -329,6 +329,7 @@ static int run_unblock_all(pl_wtxn_t *txn, change_t *c, jids_t *cur, pl_buf_t *k
     jids_free(&c->items);
     c->items = *cur;
     memset(cur, 0, sizeof(*cur));
+    free(c->changed);
     c->changed = pl_xcalloc(c->items.n + 1, 1);
     memset(c->changed, 1, c->items.n);
     jids_t none = {0};
