@@ -148,16 +148,16 @@ static pl_hook_result_t roster_get(pl_hook_ctx_t *hc)
 typedef struct roster_set {
     pl_server_t *server;
     pl_roster_t *roster;
-    char *user;    /* bare JID of the account */
-    char *to;      /* full JID of the resource that asked */
-    char *id;      /* its IQ id */
+    char *user; /* bare JID of the account */
+    char *to;   /* full JID of the resource that asked */
+    char *id;   /* its IQ id */
     int remove;
     long long max_items;
     pl_roster_item_t item; /* the request (jid, name, groups); after the job, what to push */
     /* Set by the job. */
     pl_stanza_err_t error;
     const char *error_text;
-    unsigned old_sub;      /* a removed item's subscription, for the presence it implies */
+    unsigned old_sub; /* a removed item's subscription, for the presence it implies */
     int old_ask, old_pending_in;
 } roster_set_t;
 
@@ -236,7 +236,14 @@ static int set_run_update(pl_wtxn_t *txn, roster_set_t *rs)
 static int set_run(pl_wtxn_t *txn, void *ud)
 {
     roster_set_t *rs = ud;
-    return rs->remove ? set_run_remove(txn, rs) : set_run_update(txn, rs);
+    int rc = rs->remove ? set_run_remove(txn, rs) : set_run_update(txn, rs);
+    if (rc == -ENAMETOOLONG) {
+        /* A valid JID can be up to 3 KiB; a storage key only 511 bytes. */
+        rs->error = PL_ERR_NOT_ACCEPTABLE;
+        rs->error_text = "that JID is too long for a roster item";
+        rc = 0;
+    }
+    return rc;
 }
 
 static void send_presence(pl_server_t *srv, const char *from, const char *to, const char *type)

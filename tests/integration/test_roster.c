@@ -62,7 +62,8 @@ static int item_count(xmpp_stanza_t *iq)
 static xmpp_stanza_t *item_of(xmpp_stanza_t *iq, const char *jid)
 {
     xmpp_stanza_t *q = query_of(iq);
-    for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k)) {
+    for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
+         k = xmpp_stanza_get_next(k)) {
         const char *j = xmpp_stanza_is_tag(k) ? xmpp_stanza_get_attribute(k, "jid") : NULL;
         if (j && strcmp(j, jid) == 0)
             return k;
@@ -132,8 +133,8 @@ static int set_ok(h_client_t *c, const char *item)
  * have no 'from'). */
 static xmpp_stanza_t *wait_push(h_client_t *c, int timeout_ms)
 {
-    xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "iq", .type = "set", .child_ns = NS_ROSTER},
-                              timeout_ms);
+    xmpp_stanza_t *p =
+        h_wait(c, &(h_match_t){.name = "iq", .type = "set", .child_ns = NS_ROSTER}, timeout_ms);
     if (p) {
         const char *from = xmpp_stanza_get_from(p);
         char bare[128];
@@ -256,7 +257,8 @@ static void add_rename_regroup_remove_push_to_every_interested_resource(h_server
     release(&pb);
 
     /* Move to two other groups; no name removes the name. */
-    CHECK(set_ok(a, "<item jid='bob@example.test'><group>Work</group><group>Family</group></item>"));
+    CHECK(
+        set_ok(a, "<item jid='bob@example.test'><group>Work</group><group>Family</group></item>"));
     pa = wait_push(a, 5000);
     pb = wait_push(b, 5000);
     if (CHECK(pa && pb)) {
@@ -376,8 +378,8 @@ static void reconnect_with_version_gets_only_changes(h_server_t *srv)
 
     /* A version this server never issued, or no usable one: the full
      * roster with the current version. */
-    static const char *const bogus[] = {"abc", "99999999", "", "-1", "12x",
-                                        "123456789012345678901234567890"};
+    static const char *const bogus[] = {"abc", "99999999", "",
+                                        "-1",  "12x",      "123456789012345678901234567890"};
     for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
         r = roster_get(c, bogus[i]);
         if (CHECK_MSG(is_type(r, "result"), "ver '%s'", bogus[i])) {
@@ -411,7 +413,11 @@ static void bad_roster_sets_are_refused(h_server_t *srv)
     for (int i = 0; i < 33; i++)
         sprintf(many_groups + strlen(many_groups), "<group>g%d</group>", i);
     strcat(many_groups, "</item>");
-    char *named = NULL;
+    char *named = NULL, long_jid[700];
+    memset(long_jid, 'j', 600);
+    strcpy(long_jid + 600, "@example.test");
+    char long_item[800];
+    snprintf(long_item, sizeof(long_item), "<item jid='%s'/>", long_jid);
     if (asprintf(&named, "<item jid='n@example.test' name='%s'/>", long_name) < 0)
         named = NULL;
 
@@ -428,6 +434,7 @@ static void bad_roster_sets_are_refused(h_server_t *srv)
         {"<item jid='d@example.test'><group>A</group><group>A</group></item>", "bad-request"},
         {"<item jid='e@example.test'><group></group></item>", "not-acceptable"},
         {"<item jid='nobody@example.test' subscription='remove'/>", "item-not-found"},
+        {long_item, "not-acceptable"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (!cases[i].item)
