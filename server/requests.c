@@ -61,8 +61,15 @@ int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl
                       void *ud)
 {
     const char *from = pl_stanza_attr(iq, "from"), *to = pl_stanza_attr(iq, "to");
-    pl_jid_t to_j;
+    pl_jid_t to_j, from_j;
     if (!from || !to || pl_jid_parse(&to_j, to) != 0) {
+        pl_stanza_unref(&iq);
+        return -1;
+    }
+    /* Both addresses are parsed now: they point into the stanza, which
+     * is released below once its copy is built. */
+    if (pl_jid_parse(&from_j, from) != 0) {
+        pl_jid_deinit(&to_j);
         pl_stanza_unref(&iq);
         return -1;
     }
@@ -89,11 +96,8 @@ int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl
         pl_build_copy(b, c);
     pl_stanza_unref(&iq);
     pl_stanza_t *sent = pl_build_finish(b);
-    pl_jid_t from_j;
-    if (pl_jid_parse(&from_j, from) == 0) {
-        pl_router_route(srv, sent, &from_j, &to_j, NULL);
-        pl_jid_deinit(&from_j);
-    }
+    pl_router_route(srv, sent, &from_j, &to_j, NULL);
+    pl_jid_deinit(&from_j);
     pl_stanza_unref(&sent);
     pl_jid_deinit(&to_j);
     return 0;

@@ -107,12 +107,8 @@ static void ask(convert_t *c, pl_stanza_t *pubsub_payload, const char *type, pl_
     pl_build_attr(b, "to", c->user);
     pl_build_copy(b, pl_stanza_root(pubsub_payload));
     pl_stanza_unref(&pubsub_payload);
-    /* Our own reference stays until the call returns: pl_server_send_iq
-     * reads the 'from' attribute after releasing the one it was given. */
-    pl_stanza_t *iq = pl_build_finish(b);
-    if (pl_server_send_iq(c->server, pl_stanza_ref(iq), STEP_TIMEOUT_MS, done, c) != 0)
+    if (pl_server_send_iq(c->server, pl_build_finish(b), STEP_TIMEOUT_MS, done, c) != 0)
         fail(c, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
-    pl_stanza_unref(&iq);
 }
 
 static void ask_items(convert_t *c, pl_iq_done_fn done)
