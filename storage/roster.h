@@ -59,7 +59,9 @@ void pl_roster_item_clear(pl_roster_item_t *it); /* frees the strings, keeps not
 /* Deep copy (dst is overwritten, not cleared). */
 void pl_roster_item_copy(pl_roster_item_t *dst, const pl_roster_item_t *src);
 
-/* 1 found (in_roster or not; never a tombstone), 0 absent, <0 error. */
+/* 1 found (in_roster or not; never a tombstone), 0 absent, <0 error.
+ * `out` must be initialised (pl_roster_item_init): its old contents are
+ * freed first, and it is left empty unless 1 is returned. */
 int pl_roster_get(pl_roster_t *r, const char *user, const char *contact, pl_roster_item_t *out);
 /* The same inside a write job, seeing the job's own changes. */
 int pl_roster_txn_get(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const char *contact,
@@ -69,7 +71,9 @@ int pl_roster_txn_get(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const ch
 int64_t pl_roster_put(pl_wtxn_t *txn, pl_roster_t *r, const char *user, pl_roster_item_t *it);
 /* Inside a write job: removes the item, leaving a tombstone at the next
  * version (returned, >0); 0 when there was no item; <0 error.  Removing an
- * item with in_roster = 0 leaves no tombstone (nobody saw it) and returns 0. */
+ * item with in_roster = 0 leaves no tombstone (nobody saw it) and returns 0
+ * — unless that hidden record replaced a visible item or a tombstone (see
+ * pl_roster_changes): then a tombstone stays and its version is returned. */
 int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const char *contact);
 
 /* The user's current roster version (0 for a user who never had a roster). */
@@ -87,7 +91,9 @@ long pl_roster_count(pl_roster_t *r, const char *user);
  * (since <= current and not older than the kept tombstones) visits the
  * visible items and tombstones (removed = 1) with ver > since, oldest change
  * first, and returns 1; returns 0 when the client must get the full roster
- * (fn not called); <0 error. */
+ * (fn not called); <0 error.  since == current returns 1 at once.  A hidden
+ * (in_roster = 0) record written over a visible item or a tombstone is
+ * reported as a removal too, so the removal it replaced is not lost. */
 int pl_roster_changes(pl_roster_t *r, const char *user, uint64_t since, pl_roster_visit_fn fn,
                       void *ud);
 
@@ -97,7 +103,8 @@ int pl_roster_changes(pl_roster_t *r, const char *user, uint64_t since, pl_roste
 int pl_roster_diff_possible(uint64_t current, uint64_t diff_floor, uint64_t since);
 
 /* Record format (exposed for the unit tests): encode appends to out;
- * decode fills `it` (initialised by the caller) and returns 0 or -EBADMSG. */
+ * decode fills `it` (initialised by the caller; old contents freed) and
+ * returns 0 or -EBADMSG (then `it` is left empty). */
 void pl_roster_item_encode(const pl_roster_item_t *it, pl_buf_t *out);
 int pl_roster_item_decode(const void *data, size_t len, pl_roster_item_t *it);
 

@@ -14,5 +14,6 @@ PL_SUITE(storage_suite);
 PL_SUITE(config_suite);
 PL_SUITE(router_suite);
 PL_SUITE(limits_suite);
+PL_SUITE(roster_suite);
 
 #endif
