@@ -55,6 +55,8 @@ static int reserved_ns(const char *ns)
 /* Only the user's own account: no 'to', or 'to' = the user's bare JID. */
 static int for_oneself(const pl_hook_ctx_t *hc)
 {
+    if (!hc->from->local)
+        return 0; /* components and servers have no private storage */
     if (!pl_stanza_attr(hc->stanza, "to"))
         return 1;
     return hc->to->local && !hc->to->resource && strcmp(hc->to->bare, hc->from->bare) == 0;

@@ -102,8 +102,10 @@ typedef enum vcard_target { VCARD_OWN, VCARD_SERVER, VCARD_OTHER } vcard_target_
 
 static vcard_target_t target_of(const pl_hook_ctx_t *hc)
 {
+    /* A component asking with no 'to' asks the server: only accounts have
+     * vCards here. */
     if (!pl_stanza_attr(hc->stanza, "to"))
-        return VCARD_OWN;
+        return hc->from->local ? VCARD_OWN : VCARD_SERVER;
     if (!hc->to->local)
         return VCARD_SERVER;
     return strcmp(hc->to->bare, hc->from->bare) == 0 ? VCARD_OWN : VCARD_OTHER;
