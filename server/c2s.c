@@ -20,6 +20,9 @@ static void send_features(pl_session_t *s)
     } else {
         pl_buf_puts(&b, "<bind xmlns='" PL_NS_BIND "'/>"
                         "<session xmlns='" PL_NS_SESSION "'><optional/></session>");
+        for (size_t m = 0; m < s->host->nmods; m++)
+            for (const char *const *f = s->host->mods[m].desc->stream_features; f && *f; f++)
+                pl_buf_puts(&b, *f);
     }
     pl_buf_puts(&b, "</stream:features>");
     pl_session_send_raw(s, b.data, b.len);

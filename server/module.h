@@ -111,6 +111,10 @@ typedef struct pl_module_desc {
     int (*reload)(pl_module_ctx_t *ctx, const void *old_conf);
     /* Per-session state slot: zeroed bytes reserved in every session. */
     size_t session_state_size;
+    /* Stream features offered to clients after authentication, next to
+     * <bind/>, while the module is enabled on the host: raw XML snippets,
+     * e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>". */
+    const char *const *stream_features;
 } pl_module_desc_t;
 
 /* ---- what a handler gets ---- */

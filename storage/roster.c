@@ -423,6 +423,16 @@ long pl_roster_count(pl_roster_t *r, const char *user)
     return rc < 0 ? rc : (long)m.nvisible;
 }
 
+long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
+{
+    pl_kv_t *kv = kv_of(r);
+    if (txn->st != kv->st)
+        return -EINVAL;
+    meta_t m;
+    int rc = meta_read(txn->txn, kv, user, &m);
+    return rc < 0 ? rc : (long)m.nvisible;
+}
+
 typedef struct list_ctx {
     int all;
     pl_roster_visit_fn fn;

@@ -86,6 +86,9 @@ typedef int (*pl_roster_visit_fn)(void *ud, const pl_roster_item_t *it);
 int pl_roster_list(pl_roster_t *r, const char *user, int all, pl_roster_visit_fn fn, void *ud);
 /* Number of visible items. */
 long pl_roster_count(pl_roster_t *r, const char *user);
+/* The same inside a write job, counting the job's own changes (for a
+ * roster size limit checked where the item is written). */
+long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user);
 
 /* XEP-0237: what changed after version `since`.  When a diff is possible
  * (since <= current and not older than the kept tombstones) visits the

@@ -204,7 +204,9 @@ START_TEST(test_record_damaged)
     pl_buf_deinit(&buf);
 
     /* An empty JID is not an item. */
-    static const unsigned char empty_jid[] = {1, 0x20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const unsigned char empty_jid[] = {1, 0x20, 0, 0, 0, 0, 0, 0, 0, 1, /* format, flags, ver */
+                                              0, 0, 0, 0,                   /* jid: "" */
+                                              0, 0, 0, 0};                  /* name, groups, status */
     ck_assert_int_eq(decodes(empty_jid, sizeof(empty_jid)), -EBADMSG);
 }
 END_TEST
