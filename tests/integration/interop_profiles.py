@@ -13,7 +13,7 @@ from slixmpp.xmlstream import ElementBase
 from parley_interop import check, main, settle
 
 PLUGINS = ("xep_0054", "xep_0153", "xep_0049", "xep_0012")
-MODULES = "presence = {}; vcard = {}; private = {}; last = {};"
+MODULES = "roster = {}; presence = {}; vcard = {}; private = {}; last = {};"
 AVATAR = bytes(range(256)) * 3  # 768 bytes: several base64 lines, all byte values
 
 
