@@ -6,7 +6,10 @@
 
 #include "server/xml.h"
 
-void pl_stored_xml_encode(const pl_xml_t *e, pl_buf_t *out) { pl_xml_serialize(e, "", out); }
+void pl_stored_xml_encode(const pl_xml_t *e, pl_buf_t *out)
+{
+    pl_xml_serialize(e, "", out);
+}
 
 typedef struct decode_state {
     pl_stanza_t *element;

@@ -40,16 +40,21 @@ static void last_write_free(last_write_t *w)
     free(w);
 }
 
+/* The job owns its data and frees it here: `run` executes for every
+ * accepted job, while `done` is dropped when the loop's storage port closes
+ * first (a session closing as the server shuts down). */
 static int last_write_run(pl_wtxn_t *txn, void *ud)
 {
     last_write_t *w = ud;
-    return pl_kv_put(txn, w->kv, w->bare, strlen(w->bare), w->record.data, w->record.len);
+    int rc = pl_kv_put(txn, w->kv, w->bare, strlen(w->bare), w->record.data, w->record.len);
+    last_write_free(w);
+    return rc;
 }
 
 static void last_write_done(void *ud, int status)
 {
+    (void)ud;     /* freed by last_write_run */
     (void)status; /* a lost record only makes the answer older */
-    last_write_free(ud);
 }
 
 /* 1 when some session of `bare` is available. */
@@ -197,10 +202,18 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_LAST,
-     .element = "query", .type = "get", .priority = PL_PRIO_HANDLER, .handler = last_get},
-    {.event = PL_EV_PRESENCE, .targets = PL_TO_HOST, .type = "unavailable",
-     .priority = PL_PRIO_HANDLER + 50, .handler = last_unavailable},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = PL_NS_LAST,
+     .element = "query",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = last_get},
+    {.event = PL_EV_PRESENCE,
+     .targets = PL_TO_HOST,
+     .type = "unavailable",
+     .priority = PL_PRIO_HANDLER + 50,
+     .handler = last_unavailable},
     {.event = PL_EV_SESSION_CLOSED, .priority = PL_PRIO_OBSERVER, .handler = last_session_closed},
     {0},
 };

@@ -11,12 +11,12 @@
 
 #define PL_NS_PARLEY_DIRECTORY "urn:parley:directory:0"
 
-#define DIRECTORY_MAX_GROUPS 256      /* <group/> entries in <group-order/> */
-#define DIRECTORY_MAX_CONTACTS 1000   /* <contact/> entries */
+#define DIRECTORY_MAX_GROUPS 256    /* <group/> entries in <group-order/> */
+#define DIRECTORY_MAX_CONTACTS 1000 /* <contact/> entries */
 #define DIRECTORY_MAX_CONTACT_GROUPS 32
-#define DIRECTORY_MAX_ID 64           /* bytes in a contact id */
-#define DIRECTORY_MAX_FIELD 1024      /* bytes in a name, phone, email, org, group name */
-#define DIRECTORY_MAX_NOTE 4096       /* bytes in a note */
+#define DIRECTORY_MAX_ID 64      /* bytes in a contact id */
+#define DIRECTORY_MAX_FIELD 1024 /* bytes in a name, phone, email, org, group name */
+#define DIRECTORY_MAX_NOTE 4096  /* bytes in a note */
 
 /* Checks a <directory/> element.  Returns 0 when it follows the format, or
  * -1 with a sentence for the client in `why` (at most whylen bytes). */

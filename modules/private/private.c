@@ -18,7 +18,7 @@
 #include "xep/stored-xml.h"
 
 #define PL_NS_PRIVATE "jabber:iq:private"
-#define PRIVATE_KEY_MAX 511   /* LMDB's key limit */
+#define PRIVATE_KEY_MAX 511    /* LMDB's key limit */
 #define PRIVATE_MAX_PER_SET 32 /* elements one set may carry */
 
 typedef struct private_conf {
@@ -55,6 +55,8 @@ static int reserved_ns(const char *ns)
 /* Only the user's own account: no 'to', or 'to' = the user's bare JID. */
 static int for_oneself(const pl_hook_ctx_t *hc)
 {
+    if (!hc->from->local)
+        return 0; /* components and servers have no private storage */
     if (!pl_stanza_attr(hc->stanza, "to"))
         return 1;
     return hc->to->local && !hc->to->resource && strcmp(hc->to->bare, hc->from->bare) == 0;
@@ -154,8 +156,8 @@ static void private_set_free(private_set_t *p)
 
 /* The answer, sent once the change is durable (or was refused inside the
  * job).  A request with no 'to' is answered from the user's bare JID. */
-static void reply_after_commit(pl_server_t *srv, const pl_stanza_t *req, const char *bare,
-                               int cond, const char *text)
+static void reply_after_commit(pl_server_t *srv, const pl_stanza_t *req, const char *bare, int cond,
+                               const char *text)
 {
     const char *to = pl_stanza_attr(req, "to");
     pl_stanza_t *reply;
@@ -289,19 +291,38 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_size", .type = PL_CONF_SIZE, .offset = offsetof(private_conf_t, max_size),
-     .def = "64k", .min = 256, .max = 1024 * 1024,
+    {.key = "max_size",
+     .type = PL_CONF_SIZE,
+     .offset = offsetof(private_conf_t, max_size),
+     .def = "64k",
+     .min = 256,
+     .max = 1024 * 1024,
      .help = "largest stored element, serialised, in bytes"},
-    {.key = "max_items", .type = PL_CONF_INT, .offset = offsetof(private_conf_t, max_items),
-     .def = "100", .min = 1, .max = 10000, .help = "stored elements per account"},
+    {.key = "max_items",
+     .type = PL_CONF_INT,
+     .offset = offsetof(private_conf_t, max_items),
+     .def = "100",
+     .min = 1,
+     .max = 10000,
+     .help = "stored elements per account"},
     {0},
 };
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_PRIVATE,
-     .element = "query", .type = "get", .priority = PL_PRIO_HANDLER, .handler = private_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_PRIVATE,
-     .element = "query", .type = "set", .priority = PL_PRIO_HANDLER, .handler = private_set},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = PL_NS_PRIVATE,
+     .element = "query",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = private_get},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = PL_NS_PRIVATE,
+     .element = "query",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = private_set},
     {0},
 };
 

@@ -102,8 +102,10 @@ typedef enum vcard_target { VCARD_OWN, VCARD_SERVER, VCARD_OTHER } vcard_target_
 
 static vcard_target_t target_of(const pl_hook_ctx_t *hc)
 {
+    /* A component asking with no 'to' asks the server: only accounts have
+     * vCards here. */
     if (!pl_stanza_attr(hc->stanza, "to"))
-        return VCARD_OWN;
+        return hc->from->local ? VCARD_OWN : VCARD_SERVER;
     if (!hc->to->local)
         return VCARD_SERVER;
     return strcmp(hc->to->bare, hc->from->bare) == 0 ? VCARD_OWN : VCARD_OTHER;
@@ -401,20 +403,36 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_size", .type = PL_CONF_SIZE, .offset = offsetof(vcard_conf_t, max_size),
-     .def = "64k", .min = 1024, .max = 1024 * 1024,
+    {.key = "max_size",
+     .type = PL_CONF_SIZE,
+     .offset = offsetof(vcard_conf_t, max_size),
+     .def = "64k",
+     .min = 1024,
+     .max = 1024 * 1024,
      .help = "largest vCard, serialised, in bytes (the stanza size limit applies as well)"},
-    {.key = "notify_interval", .type = PL_CONF_INT,
-     .offset = offsetof(vcard_conf_t, notify_interval), .def = "600", .min = 1, .max = 86400,
+    {.key = "notify_interval",
+     .type = PL_CONF_INT,
+     .offset = offsetof(vcard_conf_t, notify_interval),
+     .def = "600",
+     .min = 1,
+     .max = 86400,
      .help = "seconds between batches of contact-information update notices"},
     {0},
 };
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_VCARD,
-     .type = "get", .priority = PL_PRIO_HANDLER, .handler = vcard_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_VCARD,
-     .type = "set", .priority = PL_PRIO_HANDLER, .handler = vcard_set},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = PL_NS_VCARD,
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = vcard_get},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
+     .ns = PL_NS_VCARD,
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = vcard_set},
     {0},
 };
 

@@ -92,7 +92,10 @@ static int never(void *ud)
 }
 
 /* Keeps the clients of `ctx` running for `ms` milliseconds. */
-static void pump(xmpp_ctx_t *ctx, int ms) { h_run_until(ctx, never, NULL, ms); }
+static void pump(xmpp_ctx_t *ctx, int ms)
+{
+    h_run_until(ctx, never, NULL, ms);
+}
 
 typedef struct session_pair {
     xmpp_ctx_t *ctx;
@@ -147,8 +150,7 @@ static void vcard_set_then_get_own(h_server_t *srv)
         CHECK_MSG(fn && strcmp(fn, "Alice Liddell") == 0, "FN '%s'", fn ? fn : "");
         free(fn);
         char *user = vcard_field(p.a, "alice@example.test", "USERID");
-        CHECK_MSG(user && strcmp(user, "alice@example.test") == 0, "USERID '%s'",
-                  user ? user : "");
+        CHECK_MSG(user && strcmp(user, "alice@example.test") == 0, "USERID '%s'", user ? user : "");
         free(user);
     }
     close_pair(&p);
@@ -252,9 +254,9 @@ static void vcard_malformed_is_bad_request(h_server_t *srv)
  * picture; another client reading the vCard gets that exact picture. */
 static void vcard_photo_hash_round_trip(h_server_t *srv)
 {
-    static const unsigned char png[] = {0x89, 'P',  'N',  'G',  '\r', '\n', 0x1a, '\n', 0,    0,
-                                        0,    13,   'I',  'H',  'D',  'R',  0,    0,    0,    1,
-                                        0,    0,    0,    1,    8,    6,    0,    0,    0,    0x1f,
+    static const unsigned char png[] = {0x89, 'P',  'N',  'G',  '\r', '\n', 0x1a, '\n', 0, 0,
+                                        0,    13,   'I',  'H',  'D',  'R',  0,    0,    0, 1,
+                                        0,    0,    0,    1,    8,    6,    0,    0,    0, 0x1f,
                                         0x15, 0xc4, 0x89, 0xfe, 0xed, 0xfa, 0xce};
     char hash[41];
     sha1_hex(png, sizeof(png), hash);
@@ -279,10 +281,11 @@ static void vcard_photo_hash_round_trip(h_server_t *srv)
     if (iq_ok(p.a, "set", NULL, payload)) {
         h_send(p.a, "<presence><x xmlns='vcard-temp:x:update'><photo>%s</photo></x></presence>",
                hash);
-        xmpp_stanza_t *pres = h_wait(
-            p.b, &(h_match_t){.name = "presence", .from = "gina@example.test/home",
-                              .child_ns = "vcard-temp:x:update"},
-            5000);
+        xmpp_stanza_t *pres = h_wait(p.b,
+                                     &(h_match_t){.name = "presence",
+                                                  .from = "gina@example.test/home",
+                                                  .child_ns = "vcard-temp:x:update"},
+                                     5000);
         char *advertised = pres ? h_child_text(pres, "photo") : NULL;
         CHECK_MSG(advertised && strcmp(advertised, hash) == 0, "advertised '%s'",
                   advertised ? advertised : "");
@@ -300,8 +303,7 @@ static void vcard_photo_hash_round_trip(h_server_t *srv)
             char got[41] = "";
             if (len >= 0)
                 sha1_hex(raw, (size_t)len - pad, got);
-            CHECK_MSG(advertised && strcmp(got, advertised) == 0, "stored photo hashes to %s",
-                      got);
+            CHECK_MSG(advertised && strcmp(got, advertised) == 0, "stored photo hashes to %s", got);
         }
         free(binval);
         free(advertised);
@@ -326,7 +328,9 @@ static void vcard_change_notice_reaches_subscribed_contacts_only(h_server_t *srv
     if (carol && subscribe(p.b, p.a, "frank@example.test", "bob@example.test")) {
         /* Let a batch pass so earlier changes are out of the way. */
         pump(p.ctx, 1500);
-        h_match_t notice = {.name = "message", .type = "headline", .from = "frank@example.test",
+        h_match_t notice = {.name = "message",
+                            .type = "headline",
+                            .from = "frank@example.test",
                             .child_ns = NS_CONTACTS};
         while (h_count(p.b, &notice) > 0)
             xmpp_stanza_release(h_wait(p.b, &notice, 0));
@@ -450,8 +454,8 @@ static void private_limits_size_and_count(h_server_t *srv)
     iq_fails(p.a, "set", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:4'>4</a></query>",
              "not-acceptable");
     iq_ok(p.a, "set", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:2'>two</a></query>");
-    xmpp_stanza_t *r = h_iq(p.a, "get", NULL,
-                            "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:4'/></query>", 5000);
+    xmpp_stanza_t *r =
+        h_iq(p.a, "get", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:4'/></query>", 5000);
     char *four = is_type(r, "result") ? h_child_text(r, "a") : NULL;
     CHECK_MSG(four && !four[0], "the refused element was stored: '%s'", four ? four : "(error)");
     free(four);
@@ -567,8 +571,8 @@ static void last_logout_time_and_status(h_server_t *srv)
     h_send(p.a, "<presence type='unavailable'><status>Gone fishing</status></presence>");
     h_client_free(p.a);
     p.a = NULL;
-    h_client_t *quiet = h_client_new(p.ctx, srv, "frank@example.test/quiet", "frank-pw",
-                                     H_STARTTLS);
+    h_client_t *quiet =
+        h_client_new(p.ctx, srv, "frank@example.test/quiet", "frank-pw", H_STARTTLS);
     if (CHECK(h_client_wait_login(quiet, 10000))) {
         xmpp_stanza_t *r = h_iq(quiet, "get", NULL, "<query xmlns='" NS_LAST "'/>", 5000);
         CHECK_MSG(is_type(r, "result"), "own last activity after logout");
