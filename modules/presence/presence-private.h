@@ -11,8 +11,8 @@
 #include "storage/roster.h"
 
 #define PRESENCE_NS "urn:parley:presence"
-#define PRESENCE_STATE_MAX 64      /* bytes in <state value='...'/> */
-#define PRESENCE_MAX_RESOURCES 64  /* resources of one account looked at */
+#define PRESENCE_STATE_MAX 64     /* bytes in <state value='...'/> */
+#define PRESENCE_MAX_RESOURCES 64 /* resources of one account looked at */
 
 typedef struct presence_conf {
     long long max_status; /* bytes of one <status/> */
@@ -47,12 +47,12 @@ presence_sub_kind_t presence_sub_kind(const char *type);
 
 /* What a subscription stanza does besides changing the item. */
 typedef struct presence_sub_effect {
-    int store;       /* the item changed: write it (or remove it, below) */
-    int remove;      /* nothing left worth keeping in an invisible item */
-    int route;       /* outbound: send the stanza on to the contact */
-    int deliver;     /* inbound: deliver it to the user's available resources */
-    int auto_reply;  /* inbound subscribe: answer 'subscribed' for the user */
-    int to_added;    /* the user now receives the contact's presence */
+    int store;        /* the item changed: write it (or remove it, below) */
+    int remove;       /* nothing left worth keeping in an invisible item */
+    int route;        /* outbound: send the stanza on to the contact */
+    int deliver;      /* inbound: deliver it to the user's available resources */
+    int auto_reply;   /* inbound subscribe: answer 'subscribed' for the user */
+    int to_added;     /* the user now receives the contact's presence */
     int from_removed; /* the contact no longer receives the user's presence */
 } presence_sub_effect_t;
 

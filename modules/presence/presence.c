@@ -279,8 +279,7 @@ static void directed_clear(presence_session_t *ps)
 /* Unavailable to every directed-presence recipient that is not a
  * subscriber (those had it with the broadcast). */
 static void directed_unavailable(presence_session_t *ps, pl_server_t *srv,
-                                 const pl_stanza_t *unavail, const char *full,
-                                 const contacts_t *c)
+                                 const pl_stanza_t *unavail, const char *full, const contacts_t *c)
 {
     for (size_t i = 0; ps && i < ps->ndirected; i++) {
         pl_jid_t j;
@@ -359,8 +358,7 @@ static void initial_extras(pl_hook_ctx_t *hc, const contacts_t *c)
  * The core has recorded availability, priority and the stanza already. */
 static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
 {
-    if (!hc->session || !hc->from->local || !hc->from->resource ||
-        pl_stanza_attr(hc->stanza, "to"))
+    if (!hc->session || !hc->from->local || !hc->from->resource || pl_stanza_attr(hc->stanza, "to"))
         return PL_DONE; /* presence to the server itself: nothing to do */
     const char *why;
     if (presence_check(hc->stanza, conf_max_status(hc->module), &why) != 0) {
@@ -384,8 +382,8 @@ static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
     if (unavailable) {
         /* The next available presence is initial again (RFC 6121 §4.2). */
         pl_session_set_flags(hc->session, 0, PL_RES_INITIAL);
-        directed_unavailable(session_state(hc->module, hc->session), hc->server, st,
-                             hc->from->full, &c);
+        directed_unavailable(session_state(hc->module, hc->session), hc->server, st, hc->from->full,
+                             &c);
     }
     pl_stanza_unref(&st);
     contacts_free(&c);
@@ -423,8 +421,8 @@ static pl_hook_result_t presence_probe(pl_hook_ctx_t *hc)
         pl_roster_item_t it;
         pl_roster_item_init(&it);
         pl_roster_t *r = presence_roster(hc->module);
-        allowed = r && pl_roster_get(r, hc->to->bare, hc->from->bare, &it) == 1 &&
-                  (it.sub & PL_SUB_FROM);
+        allowed =
+            r && pl_roster_get(r, hc->to->bare, hc->from->bare, &it) == 1 && (it.sub & PL_SUB_FROM);
         pl_roster_item_clear(&it);
     }
     if (!allowed)
@@ -473,8 +471,12 @@ static int presence_start(pl_module_ctx_t *ctx)
 }
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_status", .type = PL_CONF_SIZE, .offset = offsetof(presence_conf_t, max_status),
-     .def = "1024", .min = 1, .max = 65536,
+    {.key = "max_status",
+     .type = PL_CONF_SIZE,
+     .offset = offsetof(presence_conf_t, max_status),
+     .def = "1024",
+     .min = 1,
+     .max = 65536,
      .help = "bytes of text in one <status/>; longer presence is refused with bad-request"},
     {0},
 };

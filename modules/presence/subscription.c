@@ -163,12 +163,12 @@ typedef struct sub_job {
     pl_roster_t *roster;
     int inbound;
     presence_sub_kind_t kind;
-    char *user;          /* whose roster item changes */
-    char *contact;       /* the item's JID */
-    char *status;        /* inbound subscribe: the request's text */
-    pl_stanza_t *stanza; /* addressed from the sender's bare JID to the other's */
+    char *user;            /* whose roster item changes */
+    char *contact;         /* the item's JID */
+    char *status;          /* inbound subscribe: the request's text */
+    pl_stanza_t *stanza;   /* addressed from the sender's bare JID to the other's */
     pl_roster_item_t item; /* the item after the change */
-    int pushed;          /* a visible part of the item changed */
+    int pushed;            /* a visible part of the item changed */
     presence_sub_effect_t effect;
 } sub_job_t;
 

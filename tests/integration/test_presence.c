@@ -369,7 +369,8 @@ static void request_to_offline_contact_comes_at_login(h_server_t *srv)
         pres_want_t req = {.from = "gina@example.test", .type = "subscribe"};
         CHECK_MSG(count_pred(hank, is_presence, &req) == 0, "nothing before initial presence");
         h_send(hank, "<presence/>");
-        pres_want_t req_text = {.from = "gina@example.test", .type = "subscribe", .status = "please"};
+        pres_want_t req_text = {
+            .from = "gina@example.test", .type = "subscribe", .status = "please"};
         CHECK_MSG(wait_pred(hank, is_presence, &req_text, 5000), "request kept with its text");
         CHECK_MSG(!roster_has(hank, "gina@example.test", "none", NULL),
                   "a pending request is not a roster item");
@@ -499,7 +500,8 @@ out:
 static void own_resources_see_each_other(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
-    h_client_t *a = login(ctx, srv, "rita@example.test/desk", "<presence><show>dnd</show></presence>");
+    h_client_t *a =
+        login(ctx, srv, "rita@example.test/desk", "<presence><show>dnd</show></presence>");
     h_client_t *b = a ? login(ctx, srv, "rita@example.test/phone", "<presence/>") : NULL;
     if (!a || !b)
         goto out;
@@ -527,8 +529,8 @@ static void busy_and_secondary_states_pass_through(h_server_t *srv)
     make_mutual(sam, "sam@example.test", tina, "tina@example.test");
     h_send(sam, "<presence><show>dnd</show><status>signature</status>"
                 "<state xmlns='" NS_STATE "' value='busy'/></presence>");
-    pres_want_t busy = {.from = "sam@example.test/s", .show = "dnd", .state = "busy",
-                        .status = "signature"};
+    pres_want_t busy = {
+        .from = "sam@example.test/s", .show = "dnd", .state = "busy", .status = "signature"};
     CHECK(wait_pred(tina, is_presence, &busy, 5000));
     h_send(sam, "<presence><show>dnd</show><state xmlns='" NS_STATE "' value='in-call'/>"
                 "</presence>");
@@ -563,12 +565,13 @@ static void invalid_state_and_long_status_are_refused(h_server_t *srv)
     memset(long_status, 's', 1025);
     long_status[1025] = 0;
     char bad[5][1300];
-    snprintf(bad[0], sizeof(bad[0]), "<presence><state xmlns='" NS_STATE "' value='busy'/>"
-                                     "<state xmlns='" NS_STATE "' value='in-call'/></presence>");
+    snprintf(bad[0], sizeof(bad[0]),
+             "<presence><state xmlns='" NS_STATE "' value='busy'/>"
+             "<state xmlns='" NS_STATE "' value='in-call'/></presence>");
     snprintf(bad[1], sizeof(bad[1]),
              "<presence><state xmlns='" NS_STATE "' value='busy' colour='red'/></presence>");
-    snprintf(bad[2], sizeof(bad[2]), "<presence><state xmlns='" NS_STATE "' value='%s'/></presence>",
-             long_value);
+    snprintf(bad[2], sizeof(bad[2]),
+             "<presence><state xmlns='" NS_STATE "' value='%s'/></presence>", long_value);
     snprintf(bad[3], sizeof(bad[3]), "<presence><status>%s</status></presence>", long_status);
     snprintf(bad[4], sizeof(bad[4]), "<presence><mood xmlns='" NS_STATE "'/></presence>");
     for (int i = 0; i < 5; i++) {
@@ -599,7 +602,8 @@ static void probe_answered_only_for_subscribers(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *wendy = login(ctx, srv, "wendy@example.test/w", "<presence/>");
-    h_client_t *xena = login(ctx, srv, "xena@example.test/x", "<presence><status>xs</status></presence>");
+    h_client_t *xena =
+        login(ctx, srv, "xena@example.test/x", "<presence><status>xs</status></presence>");
     h_client_t *yuri = login(ctx, srv, "yuri@example.test/y", "<presence/>");
     if (!wendy || !xena || !yuri)
         goto out;
