@@ -115,6 +115,9 @@ typedef struct pl_module_desc {
      * <bind/>, while the module is enabled on the host: raw XML snippets,
      * e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>". */
     const char *const *stream_features;
+    /* Disco identities on user@host (e.g. pubsub/pep), next to the core's
+     * account/registered. */
+    const pl_identity_t *account_identities;
 } pl_module_desc_t;
 
 /* ---- what a handler gets ---- */

@@ -42,14 +42,17 @@ void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, 
     }
 }
 
-void pl_host_each_identity(const pl_host_t *h,
+void pl_host_each_identity(const pl_host_t *h, int account,
                            void (*fn)(void *ud, const char *category, const char *type,
                                       const char *name),
                            void *ud)
 {
-    for (size_t m = 0; m < h->nmods; m++)
-        for (const pl_identity_t *id = h->mods[m].desc->identities; id && id->category; id++)
+    for (size_t m = 0; m < h->nmods; m++) {
+        const pl_module_desc_t *d = h->mods[m].desc;
+        for (const pl_identity_t *id = account ? d->account_identities : d->identities;
+             id && id->category; id++)
             fn(ud, id->category, id->type, id->name);
+    }
 }
 
 void pl_host_each_component(const pl_host_t *h, void (*fn)(void *ud, const char *domain), void *ud)

@@ -26,8 +26,9 @@ int pl_server_account_exists(pl_server_t *srv, const char *bare);
  * disco#info.  The callback is called once per item. */
 void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, const char *var),
                           void *ud);
-void pl_host_each_identity(const pl_host_t *h, void (*fn)(void *ud, const char *category,
-                                                          const char *type, const char *name),
+void pl_host_each_identity(const pl_host_t *h, int account,
+                           void (*fn)(void *ud, const char *category, const char *type,
+                                      const char *name),
                            void *ud);
 /* Component domains attached to the host (disco#items). */
 void pl_host_each_component(const pl_host_t *h, void (*fn)(void *ud, const char *domain),

@@ -56,8 +56,8 @@ static pl_hook_result_t disco_info(pl_hook_ctx_t *hc)
         add_identity(b, "account", "registered", NULL);
     } else {
         add_identity(b, "server", "im", "Parley");
-        pl_host_each_identity(hc->host, add_identity, b);
     }
+    pl_host_each_identity(hc->host, account, add_identity, b);
     pl_host_each_feature(hc->host, account, add_feature, b);
     pl_reply(hc, pl_build_finish(b));
     return PL_DONE;

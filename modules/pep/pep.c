@@ -225,6 +225,7 @@ const pl_module_desc_t pl_mod_pep = {
     .features = account_features,
     .account_features = account_features,
     .identities = identities,
+    .account_identities = identities,
     .stores = stores,
     .hooks = hooks,
     .init = NULL,

@@ -391,17 +391,22 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
     CHECK(error_is(r, "item-not-found", NULL));
     if (r)
         xmpp_stanza_release(r);
-    /* Disco of the account advertises PEP. */
+    /* Disco of the account advertises PEP: the pubsub/pep identity
+     * (XEP-0163 section 4) next to account/registered, and the features. */
     r = h_iq(alice, "get", "alice@example.test", "<query xmlns='" NS_INFO "'/>", 5000);
-    int publish_feature = 0, options_feature = 0, compat = 0;
+    int publish_feature = 0, options_feature = 0, compat = 0, pep_identity = 0, registered = 0;
     xmpp_stanza_t *q = child(r, "query", NS_INFO);
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
          k = xmpp_stanza_get_next(k)) {
         publish_feature |= attr_eq(k, "var", NS_PUBSUB "#publish");
         options_feature |= attr_eq(k, "var", NS_PUBSUB "#publish-options");
         compat |= attr_eq(k, "var", NS_BOOKMARKS "#compat");
+        pep_identity |= attr_eq(k, "category", "pubsub") && attr_eq(k, "type", "pep");
+        registered |= attr_eq(k, "category", "account") && attr_eq(k, "type", "registered");
     }
     CHECK(publish_feature && options_feature && compat);
+    CHECK_MSG(pep_identity && registered, "account disco#info: pubsub/pep %d, account %d",
+              pep_identity, registered);
     if (r)
         xmpp_stanza_release(r);
     h_client_free(alice);
