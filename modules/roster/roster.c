@@ -16,6 +16,8 @@
 #include "storage/roster.h"
 #include "xep/roster.h"
 
+#define ROSTER_MAX_RESOURCES 64 /* resources of one account told of a removal */
+
 typedef struct roster_conf {
     long long max_items;
 } roster_conf_t;
@@ -255,6 +257,24 @@ static void send_presence(pl_server_t *srv, const char *from, const char *to, co
     pl_route(srv, pl_build_finish(b));
 }
 
+/* The contact loses its subscription to the user's presence: it sees every
+ * available resource of the user go unavailable (RFC 6121 §3.3.2). */
+static void send_unavailable(pl_server_t *srv, const char *user, const char *to)
+{
+    pl_resource_t res[ROSTER_MAX_RESOURCES];
+    size_t n = pl_server_resources(srv, user, res, ROSTER_MAX_RESOURCES);
+    for (size_t i = 0; i < n; i++) {
+        if (!res[i].available)
+            continue;
+        pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
+        pl_build_attr(b, "type", "unavailable");
+        pl_build_attr(b, "from", res[i].jid->full);
+        pl_build_attr(b, "to", to);
+        pl_route(srv, pl_build_finish(b));
+    }
+    pl_resources_release(res, n);
+}
+
 static void set_reply(roster_set_t *rs, int status)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
@@ -289,6 +309,8 @@ static void set_done(void *ud, int status)
             send_presence(rs->server, rs->user, rs->item.jid, "unsubscribe");
         if (rs->remove && ((rs->old_sub & PL_SUB_FROM) || rs->old_pending_in))
             send_presence(rs->server, rs->user, rs->item.jid, "unsubscribed");
+        if (rs->remove && (rs->old_sub & PL_SUB_FROM))
+            send_unavailable(rs->server, rs->user, rs->item.jid);
     }
     set_free(rs);
 }
@@ -379,9 +401,8 @@ static pl_hook_result_t roster_set(pl_hook_ctx_t *hc)
     rs->max_items = conf->max_items;
     int rc = pl_server_write(hc->server, set_run, set_done, rs);
     if (rc != 0) {
-        pl_reply_error(hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT
-                                         : PL_ERR_INTERNAL_SERVER_ERROR,
-                       NULL);
+        pl_reply_error(
+            hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
         set_free(rs);
     }
     return PL_DONE;
@@ -413,20 +434,39 @@ static int roster_start(pl_module_ctx_t *ctx)
 }
 
 static const pl_conf_def_t conf[] = {
-    {.key = "max_items", .type = PL_CONF_INT, .offset = offsetof(roster_conf_t, max_items),
-     .def = "5000", .min = 1, .max = 100000, .help = "roster items per account"},
+    {.key = "max_items",
+     .type = PL_CONF_INT,
+     .offset = offsetof(roster_conf_t, max_items),
+     .def = "5000",
+     .min = 1,
+     .max = 100000,
+     .help = "roster items per account"},
     {0},
 };
 
 static const char *const stream_features[] = {"<ver xmlns='" PL_NS_ROSTER_VER "'/>", NULL};
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_SELF, .ns = PL_NS_ROSTER, .element = "query",
-     .type = "get", .priority = PL_PRIO_HANDLER, .handler = roster_get},
-    {.event = PL_EV_IQ, .targets = PL_TO_SELF, .ns = PL_NS_ROSTER, .element = "query",
-     .type = "set", .priority = PL_PRIO_HANDLER, .handler = roster_set},
-    {.event = PL_EV_PRE_ROUTE, .targets = PL_TO_BARE | PL_TO_FULL, .ns = PL_NS_ROSTER,
-     .element = "query", .type = "set", .priority = PL_PRIO_FILTER,
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SELF,
+     .ns = PL_NS_ROSTER,
+     .element = "query",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = roster_get},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SELF,
+     .ns = PL_NS_ROSTER,
+     .element = "query",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = roster_set},
+    {.event = PL_EV_PRE_ROUTE,
+     .targets = PL_TO_BARE | PL_TO_FULL,
+     .ns = PL_NS_ROSTER,
+     .element = "query",
+     .type = "set",
+     .priority = PL_PRIO_FILTER,
      .handler = roster_stranger_push},
     {0},
 };

@@ -29,6 +29,7 @@ static const char *const accounts[] = {
     "uma@example.test", "pw", "vic@example.test", "pw",
     "wendy@example.test", "pw", "xena@example.test", "pw",
     "yuri@example.test", "pw", "zoe@example.test", "pw",
+    "amy@example.test", "pw", "ben@example.test", "pw",
     NULL,
 };
 // clang-format on
@@ -354,6 +355,51 @@ out:
     h_ctx_free(ctx);
 }
 
+/* Removing a contact from the roster cancels both subscriptions (RFC 6121
+ * §2.5.2): the contact is told, its roster follows, and each side sees the
+ * other go unavailable. */
+static void roster_remove_cancels_both_ways(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *amy = login(ctx, srv, "amy@example.test/a", "<presence/>");
+    h_client_t *ben = login(ctx, srv, "ben@example.test/b", "<presence/>");
+    if (!amy || !ben)
+        goto out;
+    make_mutual(amy, "amy@example.test", ben, "ben@example.test");
+    xmpp_stanza_t *r = h_iq(amy, "set", NULL,
+                            "<query xmlns='" NS_ROSTER "'><item jid='ben@example.test' "
+                            "subscription='remove'/></query>",
+                            5000);
+    CHECK(r && attr_eq(r, "type", "result"));
+    if (r)
+        xmpp_stanza_release(r);
+    push_want_t g = {.jid = "ben@example.test", .sub = "remove"};
+    CHECK(wait_pred(amy, is_push, &g, 5000));
+    pres_want_t uns = {.from = "amy@example.test", .type = "unsubscribe"};
+    pres_want_t unsd = {.from = "amy@example.test", .type = "unsubscribed"};
+    CHECK_MSG(wait_pred(ben, is_presence, &uns, 5000), "ben is told of the unsubscribe");
+    CHECK_MSG(wait_pred(ben, is_presence, &unsd, 5000), "ben is told of the unsubscribed");
+    pres_want_t g_gone = {.from = "amy@example.test/a", .type = "unavailable"};
+    CHECK_MSG(wait_pred(ben, is_presence, &g_gone, 5000), "ben sees amy go unavailable");
+    pres_want_t h_gone = {.from = "ben@example.test/b", .type = "unavailable"};
+    CHECK_MSG(wait_pred(amy, is_presence, &h_gone, 5000), "amy sees ben go unavailable");
+    settle(ben);
+    CHECK(roster_has(ben, "amy@example.test", "none", NULL));
+    /* Neither hears the other's presence any more. */
+    drain(amy);
+    drain(ben);
+    h_send(amy, "<presence><show>away</show></presence>");
+    h_send(ben, "<presence><show>away</show></presence>");
+    settle(amy);
+    settle(ben);
+    CHECK(count_pred(ben, is_any_presence_from, "amy@example.test") == 0);
+    CHECK(count_pred(amy, is_any_presence_from, "ben@example.test") == 0);
+out:
+    h_client_free(amy);
+    h_client_free(ben);
+    h_ctx_free(ctx);
+}
+
 static void request_to_offline_contact_comes_at_login(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
@@ -655,6 +701,7 @@ int main(int argc, char **argv)
         H_RUN(subscription_handshake_then_mutual, &srv);
         H_RUN(preapproval_answers_the_request_at_once, &srv);
         H_RUN(unsubscribe_unsubscribed_and_denial, &srv);
+        H_RUN(roster_remove_cancels_both_ways, &srv);
         H_RUN(request_to_offline_contact_comes_at_login, &srv);
         H_RUN(login_probes_bring_contacts_presence, &srv);
         H_RUN(broadcast_reaches_subscribers_only, &srv);
