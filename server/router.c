@@ -144,6 +144,10 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
     if (!kind)
         return;
     pl_host_t *from_host = from && from->domain ? pl_server_host(srv, from->domain) : NULL;
+    /* A component's stanzas meet the policy hooks of the tenant it belongs
+     * to (blocking, filters), as a local user's do. */
+    if (!from_host && origin && origin->kind == PL_SESSION_COMPONENT && origin->component)
+        from_host = origin->component->host;
     unsigned target = target_bits(st, from, to);
     if (from_host && origin &&
         pl_hooks_run(from_host, PL_EV_PRE_ROUTE, st, from, to, origin, target) == PL_DONE)

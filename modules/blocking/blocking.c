@@ -733,17 +733,17 @@ static int is_request(const pl_hook_ctx_t *hc)
     return strcmp(hc->type, "get") == 0 || strcmp(hc->type, "set") == 0;
 }
 
-/* PL_EV_PRE_ROUTE: every stanza a local session sends with a 'to'.
- * Refuses what goes to a JID the user blocked, and IQs to an account that
- * blocked the user (IQs to a full JID meet no hook on the recipient's
- * side, so both directions are decided here). */
+/* PL_EV_PRE_ROUTE: every stanza a local session or a component sends with
+ * a 'to'.  Refuses what a user sends to a JID they blocked, and IQs to an
+ * account that blocked the sender (IQs to a full JID meet no hook on the
+ * recipient's side, so both directions are decided here). */
 static pl_hook_result_t blocking_outbound(pl_hook_ctx_t *hc)
 {
-    if (!hc->session || !hc->from->local || !pl_stanza_attr(hc->stanza, "to"))
+    if (!hc->session || !pl_stanza_attr(hc->stanza, "to"))
         return PL_PASS;
     pl_kv_t *kv = data_of(hc->module)->kv;
     int iq = strcmp(pl_stanza_name(hc->stanza), "iq") == 0;
-    if (blocking_covers(kv, hc->from->bare, hc->to)) {
+    if (hc->from->local && blocking_covers(kv, hc->from->bare, hc->to)) {
         /* Errors and IQ results are not answered, only held back. */
         if (strcmp(hc->type, "error") != 0 && (!iq || is_request(hc)))
             reply_blocked(hc);

@@ -18,7 +18,7 @@ static const char *const accounts[] = {
     "gina@example.test", "pw", "hank@example.test", "pw", "ivan@example.test", "pw",
     "judy@example.test", "pw", "kim@example.test", "pw", "leo@example.test", "pw",
     "mia@example.test", "pw", "ned@example.test", "pw", "olga@example.test", "pw",
-    "oscar@other.test", "pw",
+    "oscar@other.test", "pw", "pia@example.test", "pw",
     NULL,
 };
 // clang-format on
@@ -397,6 +397,56 @@ out:
     h_ctx_free(ctx);
 }
 
+/* A component (bot.example.test) is blocked like anyone: its IQs to a user
+ * who blocked its domain get service-unavailable and never arrive, from
+ * the domain itself or from a JID at it. */
+static void component_iqs_respect_the_block(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *pia = h_login(ctx, srv, "pia@example.test/home", "pw", 0);
+    h_client_t *bot =
+        pia ? h_client_new(ctx, srv, "bot.example.test", "s3cret", H_COMPONENT) : NULL;
+    if (!bot || !CHECK_MSG(h_client_wait_login(bot, 10000), "component handshake"))
+        goto out;
+    h_send(bot, "<iq type='get' id='v1' from='bot.example.test' to='pia@example.test/home'>"
+                "<query xmlns='jabber:iq:version'/></iq>");
+    xmpp_stanza_t *st = h_wait(pia, &(h_match_t){.name = "iq", .id = "v1"}, 5000);
+    CHECK_MSG(st != NULL, "before the block the bot's IQ arrives");
+    if (st)
+        xmpp_stanza_release(st);
+    CHECK(block(pia, "bot.example.test"));
+    drain(pia);
+    drain(bot);
+    h_send(bot, "<iq type='get' id='v2' from='bot.example.test' to='pia@example.test/home'>"
+                "<query xmlns='jabber:iq:version'/></iq>");
+    st = h_wait(bot, &(h_match_t){.name = "iq", .id = "v2", .error = "service-unavailable"}, 5000);
+    CHECK_MSG(st != NULL, "the bot's IQ to the full JID is refused with service-unavailable");
+    if (st)
+        xmpp_stanza_release(st);
+    h_send(bot, "<iq type='get' id='v3' from='agent@bot.example.test' to='pia@example.test'>"
+                "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    st = h_wait(bot, &(h_match_t){.name = "iq", .id = "v3", .error = "service-unavailable"}, 5000);
+    CHECK_MSG(st != NULL, "an IQ from a JID at the blocked domain is refused too");
+    if (st)
+        xmpp_stanza_release(st);
+    settle(pia);
+    CHECK_MSG(count_from(pia, "iq", "bot.example.test") == 0 &&
+                  count_from(pia, "iq", "agent@bot.example.test") == 0,
+              "a blocked component's IQ reached the user");
+    /* Unblocked, the bot reaches her again. */
+    CHECK(unblock(pia, "bot.example.test"));
+    h_send(bot, "<iq type='get' id='v4' from='bot.example.test' to='pia@example.test/home'>"
+                "<query xmlns='jabber:iq:version'/></iq>");
+    st = h_wait(pia, &(h_match_t){.name = "iq", .id = "v4"}, 5000);
+    CHECK_MSG(st != NULL, "after the unblock the bot's IQ arrives");
+    if (st)
+        xmpp_stanza_release(st);
+out:
+    h_client_free(bot);
+    h_client_free(pia);
+    h_ctx_free(ctx);
+}
+
 static void domain_and_full_jid_items(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
@@ -607,6 +657,7 @@ int main(int argc, char **argv)
         H_RUN(changes_are_pushed_to_resources_that_asked, &srv);
         H_RUN(messages_blocked_in_both_directions, &srv);
         H_RUN(iqs_blocked_in_both_directions, &srv);
+        H_RUN(component_iqs_respect_the_block, &srv);
         H_RUN(domain_and_full_jid_items, &srv);
         H_RUN(bad_input_and_limits_are_refused, &srv);
         H_RUN(blocked_contact_sees_the_user_offline, &srv);
