@@ -26,7 +26,7 @@
 
 typedef struct vcard_conf {
     long long max_size;
-    long long notify_interval; /* seconds */
+    long long notify_interval; /* milliseconds */
 } vcard_conf_t;
 
 /* Users whose vCard changed since the last batch.  Handlers on every loop
@@ -380,7 +380,7 @@ static int vcard_start(pl_module_ctx_t *ctx)
         m->roster = NULL;
     }
     pl_module_set_data(ctx, m);
-    return pl_module_every(ctx, (unsigned)(conf->notify_interval * 1000), vcard_tick);
+    return pl_module_every(ctx, (unsigned)conf->notify_interval, vcard_tick);
 }
 
 static void vcard_stop(pl_module_ctx_t *ctx)
@@ -411,12 +411,12 @@ static const pl_conf_def_t conf[] = {
      .max = 1024 * 1024,
      .help = "largest vCard, serialised, in bytes (the stanza size limit applies as well)"},
     {.key = "notify_interval",
-     .type = PL_CONF_INT,
+     .type = PL_CONF_DURATION,
      .offset = offsetof(vcard_conf_t, notify_interval),
-     .def = "600",
-     .min = 1,
-     .max = 86400,
-     .help = "seconds between batches of contact-information update notices"},
+     .def = "10m",
+     .min = 100,
+     .max = 86400000LL,
+     .help = "time between batches of contact-information update notices"},
     {0},
 };
 
