@@ -74,7 +74,7 @@ test: deps
 	$(MAKE) asan-integration
 
 run: deps all
-	scripts/run-demo.sh $(BUILD)
+	scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
