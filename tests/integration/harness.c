@@ -225,7 +225,11 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
     FILE *f = fopen(srv->conf, "w");
     if (!f)
         return -1;
+    /* PARLEY_TEST_LOOPS runs the whole suite with that many event loops, so
+     * one test's clients land on different loops (SO_REUSEPORT). */
+    const char *loops = getenv("PARLEY_TEST_LOOPS");
     fprintf(f,
+            "loops = %d;\n"
             "data_dir = \"data\";\n"
             "control_socket = \"data/parleyd.sock\";\n"
             "log = { level = \"%s\"; };\n"
@@ -244,7 +248,7 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "  { name = \"other.test\";\n"
             "    modules = { disco = {}; ping = {}; }; }\n"
             ");\n",
-            log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
+            loops && atoi(loops) > 0 ? atoi(loops) : 1, log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
             srv->opts.limits ? srv->opts.limits : "",
             srv->opts.host_extra ? srv->opts.host_extra : "",
             srv->opts.modules ? srv->opts.modules : "");
