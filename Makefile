@@ -26,7 +26,7 @@ HARNESS_SRC := $(wildcard tests/integration/harness*.c)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
-.PHONY: all test unit integration asan-integration deps install clean run format
+.PHONY: all test unit integration integration-loops asan-integration deps install clean run format
 
 all: $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -63,6 +63,12 @@ integration: all $(ITEST_BIN)
 	scripts/run-integration.sh $(BUILD)
 	scripts/run-interop.sh $(BUILD)
 
+# The integration suite again with two event loops, so the clients of one
+# test are spread over loops and every cross-loop path is taken.
+integration-loops: all $(ITEST_BIN)
+	PARLEY_TEST_LOOPS=2 scripts/run-integration.sh $(BUILD)
+	PARLEY_TEST_LOOPS=2 scripts/run-interop.sh $(BUILD)
+
 # The integration suite again on a build with AddressSanitizer + UBSan.
 asan-integration:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" integration
@@ -71,6 +77,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) integration-loops
 	$(MAKE) asan-integration
 
 run: deps all

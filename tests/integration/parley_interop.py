@@ -71,7 +71,10 @@ class Server:
         self.port = free_port()
         self.conf = os.path.join(self.tmp, "parley.conf")
         with open(self.conf, "w") as f:
-            f.write(f'''data_dir = "data";
+            # PARLEY_TEST_LOOPS: as in harness.c, the number of event loops.
+            loops = int(os.environ.get("PARLEY_TEST_LOOPS", "1") or "1")
+            f.write(f'''loops = {max(loops, 1)};
+data_dir = "data";
 log = {{ level = "info"; }};
 tls = {{ cert = "tls/cert.pem"; key = "tls/key.pem"; }};
 listen = ( {{ type = "c2s"; address = "127.0.0.1"; port = {self.port}; }} );
