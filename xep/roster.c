@@ -12,14 +12,10 @@
 static const char *subscription_name(unsigned sub)
 {
     switch (sub & PL_SUB_BOTH) {
-    case PL_SUB_TO:
-        return "to";
-    case PL_SUB_FROM:
-        return "from";
-    case PL_SUB_BOTH:
-        return "both";
-    default:
-        return "none";
+    case PL_SUB_TO: return "to";
+    case PL_SUB_FROM: return "from";
+    case PL_SUB_BOTH: return "both";
+    default: return "none";
     }
 }
 
@@ -45,11 +41,13 @@ void pl_roster_item_xml(pl_builder_t *b, const pl_roster_item_t *it)
     pl_build_up(b);
 }
 
-static pl_stanza_t *push_stanza(const char *user, const char *to, const pl_roster_item_t *it)
+pl_stanza_t *pl_roster_push_stanza(const char *user, const char *to, const pl_roster_item_t *it,
+                                   const char *id_prefix)
 {
-    char id[24], ver[24];
-    memcpy(id, "push-", 5);
-    pl_random_id(id + 5, 12);
+    char id[32], ver[24];
+    snprintf(id, 13, "%s", id_prefix);
+    size_t n = strlen(id);
+    pl_random_id(id + n, 12);
     snprintf(ver, sizeof(ver), "%" PRIu64, it->ver);
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "set");
@@ -87,7 +85,7 @@ void pl_roster_push(pl_server_t *srv, const char *user, const pl_roster_item_t *
     for (size_t i = 0; i < n; i++) {
         if (!(res[i].flags & PL_RES_ROSTER))
             continue;
-        pl_stanza_t *push = push_stanza(user, res[i].jid->full, it);
+        pl_stanza_t *push = pl_roster_push_stanza(user, res[i].jid->full, it, "push-");
         pl_session_send_stanza(res[i].session, push);
         pl_stanza_unref(&push);
     }

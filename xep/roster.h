@@ -16,6 +16,11 @@
  * approved, and <group/> children. */
 void pl_roster_item_xml(pl_builder_t *b, const pl_roster_item_t *it);
 
+/* One roster push from `user` (bare) to `to` (a full JID) carrying `it` and
+ * its version; the id is `id_prefix` (at most 12 bytes) and a random part. */
+pl_stanza_t *pl_roster_push_stanza(const char *user, const char *to, const pl_roster_item_t *it,
+                                   const char *id_prefix);
+
 /* Sends a roster push (RFC 6121 §2.1.6: iq type='set' from the bare JID,
  * <query ver='it->ver'> with one item) to every resource of `user` that has
  * asked for its roster (PL_RES_ROSTER).  Call after the change committed. */

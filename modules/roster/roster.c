@@ -89,23 +89,6 @@ static int collect_change(void *ud, const pl_roster_item_t *it)
     return 0;
 }
 
-static pl_stanza_t *push_stanza(const char *user, const char *to, const pl_roster_item_t *it)
-{
-    char id[24], ver[24];
-    memcpy(id, "diff-", 5);
-    pl_random_id(id + 5, 12);
-    snprintf(ver, sizeof(ver), "%" PRIu64, it->ver);
-    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-    pl_build_attr(b, "type", "set");
-    pl_build_attr(b, "id", id);
-    pl_build_attr(b, "from", user);
-    pl_build_attr(b, "to", to);
-    pl_build_child(b, "query", PL_NS_ROSTER);
-    pl_build_attr(b, "ver", ver);
-    pl_roster_item_xml(b, it);
-    return pl_build_finish(b);
-}
-
 static pl_hook_result_t roster_get(pl_hook_ctx_t *hc)
 {
     pl_roster_t *r = pl_module_data(hc->module);
@@ -132,7 +115,8 @@ static pl_hook_result_t roster_get(pl_hook_ctx_t *hc)
          * resource only (the others are up to date), oldest first. */
         pl_reply_result(hc, NULL);
         for (size_t i = 0; i < c.n; i++) {
-            pl_stanza_t *push = push_stanza(hc->from->bare, hc->from->full, &c.items[i]);
+            pl_stanza_t *push =
+                pl_roster_push_stanza(hc->from->bare, hc->from->full, &c.items[i], "diff-");
             pl_session_send_stanza(hc->session, push);
             pl_stanza_unref(&push);
         }

@@ -311,6 +311,35 @@ int h_count(h_client_t *c, const h_match_t *m)
     return n;
 }
 
+void h_run_for(xmpp_ctx_t *ctx, int ms)
+{
+    long long deadline = h_now_ms() + ms;
+    while (h_now_ms() < deadline)
+        xmpp_run_once(ctx, 5);
+}
+
+void h_settle(h_client_t *c)
+{
+    h_run_for(c->ctx, 300);
+    xmpp_stanza_t *pong = h_iq(c, "get", NULL, "<ping xmlns='urn:xmpp:ping'/>", 5000);
+    if (pong)
+        xmpp_stanza_release(pong);
+}
+
+void h_drain(h_client_t *c)
+{
+    h_settle(c);
+    for (size_t i = 0; i < c->ninbox; i++)
+        xmpp_stanza_release(c->inbox[i]);
+    c->ninbox = 0;
+}
+
+int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
+{
+    const char *v = st ? xmpp_stanza_get_attribute(st, name) : NULL;
+    return want ? v && strcmp(v, want) == 0 : v == NULL;
+}
+
 xmpp_stanza_t *h_iq(h_client_t *c, const char *type, const char *to, const char *payload,
                     int timeout_ms)
 {

@@ -132,6 +132,14 @@ const char *h_jid(h_client_t *c);
 /* Runs the context's loop until cond(ud) is true or timeout_ms pass;
  * returns the final value of cond. */
 int h_run_until(xmpp_ctx_t *ctx, int (*cond)(void *ud), void *ud, int timeout_ms);
+/* Runs the context's loop for ms milliseconds. */
+void h_run_for(xmpp_ctx_t *ctx, int ms);
+/* Lets the server finish what it was doing (write jobs included) and
+ * flushes what it sent to `c`: a short pause, then a ping round trip.
+ * Not for components (their IQs need a 'from'). */
+void h_settle(h_client_t *c);
+/* h_settle, then forgets everything in the client's inbox. */
+void h_drain(h_client_t *c);
 /* Runs until the client is disconnected; 1 when it is. */
 int h_wait_disconnect(h_client_t *c, int timeout_ms);
 /* Sends raw XML text (printf-style). */
@@ -160,6 +168,9 @@ xmpp_stanza_t *h_iq(h_client_t *c, const char *type, const char *to, const char 
 /* The defined condition in a stanza's <error/> ("service-unavailable"),
  * or NULL.  Points into the stanza. */
 const char *h_error_condition(xmpp_stanza_t *st);
+/* 1 when attribute `name` of `st` equals `want`; with want NULL, when the
+ * attribute is absent. */
+int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want);
 /* Text of the first child named `name` (any namespace), heap string
  * freed with free(), NULL if absent. */
 char *h_child_text(xmpp_stanza_t *st, const char *name);

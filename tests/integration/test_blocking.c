@@ -25,37 +25,6 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-static void run_for(xmpp_ctx_t *ctx, int ms)
-{
-    long long deadline = h_now_ms() + ms;
-    while (h_now_ms() < deadline)
-        xmpp_run_once(ctx, 5);
-}
-
-/* Lets the server finish (write jobs included) and flushes what it sent
- * to `c`: a pause, then a round trip. */
-static void settle(h_client_t *c)
-{
-    run_for(c->ctx, 300);
-    xmpp_stanza_t *pong = h_iq(c, "get", NULL, "<ping xmlns='urn:xmpp:ping'/>", 5000);
-    if (pong)
-        xmpp_stanza_release(pong);
-}
-
-static void drain(h_client_t *c)
-{
-    settle(c);
-    for (size_t i = 0; i < c->ninbox; i++)
-        xmpp_stanza_release(c->inbox[i]);
-    c->ninbox = 0;
-}
-
-static int attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
-{
-    const char *v = st ? xmpp_stanza_get_attribute(st, name) : NULL;
-    return want ? v && strcmp(v, want) == 0 : v == NULL;
-}
-
 /* Sends a blocking IQ (no 'to') and returns the answer's type ("result",
  * or the error condition), "timeout" when none came. */
 static const char *blocking_iq(h_client_t *c, const char *type, const char *payload)
@@ -64,10 +33,10 @@ static const char *blocking_iq(h_client_t *c, const char *type, const char *payl
     xmpp_stanza_t *r = h_iq(c, type, NULL, payload, 5000);
     const char *cond = r ? h_error_condition(r) : NULL;
     snprintf(out, sizeof(out), "%s",
-             !r                             ? "timeout"
-             : attr_eq(r, "type", "result") ? "result"
-             : cond                         ? cond
-                                            : "error");
+             !r                               ? "timeout"
+             : h_attr_eq(r, "type", "result") ? "result"
+             : cond                           ? cond
+                                              : "error");
     if (r)
         xmpp_stanza_release(r);
     return out;
@@ -92,7 +61,7 @@ static void blocklist(h_client_t *c, char *out, size_t len)
 {
     xmpp_stanza_t *r = h_iq(c, "get", NULL, "<blocklist xmlns='" NS_BLOCKING "'/>", 5000);
     xmpp_stanza_t *l =
-        r && attr_eq(r, "type", "result") ? xmpp_stanza_get_child_by_name(r, "blocklist") : NULL;
+        r && h_attr_eq(r, "type", "result") ? xmpp_stanza_get_child_by_name(r, "blocklist") : NULL;
     snprintf(out, len, "%s", l ? "" : "?");
     for (xmpp_stanza_t *k = l ? xmpp_stanza_get_children(l) : NULL; k;
          k = xmpp_stanza_get_next(k)) {
@@ -134,13 +103,13 @@ typedef struct push_want {
 
 static int is_push(xmpp_stanza_t *st, const push_want_t *w)
 {
-    if (strcmp(xmpp_stanza_get_name(st), "iq") != 0 || !attr_eq(st, "type", "set"))
+    if (strcmp(xmpp_stanza_get_name(st), "iq") != 0 || !h_attr_eq(st, "type", "set"))
         return 0;
     xmpp_stanza_t *e = xmpp_stanza_get_child_by_name_and_ns(st, w->element, NS_BLOCKING);
     if (!e)
         return 0;
     xmpp_stanza_t *item = xmpp_stanza_get_child_by_name(e, "item");
-    return w->jid ? item && attr_eq(item, "jid", w->jid) : item == NULL;
+    return w->jid ? item && h_attr_eq(item, "jid", w->jid) : item == NULL;
 }
 
 static int wait_push(h_client_t *c, const char *element, const char *jid, int timeout_ms)
@@ -198,11 +167,11 @@ static h_client_t *login_presence(xmpp_ctx_t *ctx, h_server_t *srv, const char *
         return NULL;
     }
     xmpp_stanza_t *r = h_iq(c, "get", NULL, "<query xmlns='" NS_ROSTER "'/>", 5000);
-    CHECK_MSG(attr_eq(r, "type", "result"), "roster of %s", jid);
+    CHECK_MSG(h_attr_eq(r, "type", "result"), "roster of %s", jid);
     if (r)
         xmpp_stanza_release(r);
     h_send(c, "<presence/>");
-    settle(c);
+    h_settle(c);
     return c;
 }
 
@@ -226,8 +195,8 @@ static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const 
     CHECK(wait_presence(a, b_bare, "subscribe", 5000));
     h_send(a, "<presence type='subscribed' to='%s'/>", b_bare);
     CHECK(wait_presence(b, a_bare, "subscribed", 5000));
-    drain(a);
-    drain(b);
+    h_drain(a);
+    h_drain(b);
 }
 
 /* ---- tests ---- */
@@ -264,7 +233,7 @@ static void blocklist_get_block_unblock_and_unblock_all(h_server_t *srv)
     xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
     int found = 0;
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
-        found |= xmpp_stanza_is_tag(k) && attr_eq(k, "var", NS_BLOCKING);
+        found |= xmpp_stanza_is_tag(k) && h_attr_eq(k, "var", NS_BLOCKING);
     CHECK_MSG(found, "urn:xmpp:blocking not in the server's disco#info");
     if (r)
         xmpp_stanza_release(r);
@@ -283,13 +252,13 @@ static void changes_are_pushed_to_resources_that_asked(h_server_t *srv)
         goto out;
     CHECK(list_len(one) == 0);
     CHECK(list_len(two) == 0);
-    drain(one);
-    drain(two);
-    drain(three);
+    h_drain(one);
+    h_drain(two);
+    h_drain(three);
     CHECK(block(one, "x@example.test"));
     CHECK_MSG(wait_push(two, "block", "x@example.test", 5000), "no block push on /two");
     CHECK_MSG(wait_push(one, "block", "x@example.test", 5000), "no block push on /one");
-    settle(three);
+    h_settle(three);
     CHECK_MSG(count_from(three, "iq", "dave@example.test") == 0,
               "/three never asked for the blocklist but got a push");
     CHECK(unblock(two, "x@example.test"));
@@ -315,7 +284,7 @@ static void messages_blocked_in_both_directions(h_server_t *srv)
     if (!erin || !frank)
         goto out;
     CHECK(block(erin, "frank@example.test"));
-    drain(erin);
+    h_drain(erin);
     send_message(frank, "erin@example.test", "m1", "hello?");
     xmpp_stanza_t *e =
         h_wait(frank, &(h_match_t){.name = "message", .type = "error", .id = "m1"}, 5000);
@@ -332,7 +301,7 @@ static void messages_blocked_in_both_directions(h_server_t *srv)
     CHECK_MSG(e != NULL, "message to the full JID not bounced");
     if (e)
         xmpp_stanza_release(e);
-    settle(erin);
+    h_settle(erin);
     CHECK_MSG(count_from(erin, "message", "frank@") == 0, "a message from frank reached erin");
 
     send_message(erin, "frank@example.test", "m3", "go away");
@@ -340,7 +309,7 @@ static void messages_blocked_in_both_directions(h_server_t *srv)
     CHECK_MSG(is_blocked_error(e), "erin's message to frank: no not-acceptable+blocked");
     if (e)
         xmpp_stanza_release(e);
-    settle(frank);
+    h_settle(frank);
     CHECK_MSG(count_from(frank, "message", "erin@") == 0, "erin's message reached frank");
 
     CHECK(unblock(erin, "frank@example.test"));
@@ -364,11 +333,11 @@ static void iqs_blocked_in_both_directions(h_server_t *srv)
         goto out;
     const char *disco = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
     xmpp_stanza_t *r = h_iq(hank, "get", "gina@example.test", disco, 5000);
-    CHECK_MSG(attr_eq(r, "type", "result"), "before the block the account answers");
+    CHECK_MSG(h_attr_eq(r, "type", "result"), "before the block the account answers");
     if (r)
         xmpp_stanza_release(r);
     CHECK(block(gina, "hank@example.test"));
-    drain(gina);
+    h_drain(gina);
 
     r = h_iq(hank, "get", "gina@example.test", disco, 5000);
     const char *cond = r ? h_error_condition(r) : NULL;
@@ -382,14 +351,14 @@ static void iqs_blocked_in_both_directions(h_server_t *srv)
               cond ? cond : "none");
     if (r)
         xmpp_stanza_release(r);
-    settle(gina);
+    h_settle(gina);
     CHECK_MSG(count_from(gina, "iq", "hank@") == 0, "hank's IQ reached gina");
 
     r = h_iq(gina, "get", "hank@example.test/home", "<query xmlns='jabber:iq:version'/>", 5000);
     CHECK_MSG(is_blocked_error(r), "gina's IQ to hank: no not-acceptable+blocked");
     if (r)
         xmpp_stanza_release(r);
-    settle(hank);
+    h_settle(hank);
     CHECK_MSG(count_from(hank, "iq", "gina@") == 0, "gina's IQ reached hank");
 out:
     h_client_free(gina);
@@ -415,9 +384,9 @@ static void component_iqs_respect_the_block(h_server_t *srv)
     if (st)
         xmpp_stanza_release(st);
     CHECK(block(pia, "bot.example.test"));
-    drain(pia);
+    h_drain(pia);
     /* (A component has no 'from' of its own for drain's ping: just wait.) */
-    run_for(bot->ctx, 300);
+    h_run_for(bot->ctx, 300);
     h_send(bot, "<iq type='get' id='v2' from='bot.example.test' to='pia@example.test/home'>"
                 "<query xmlns='jabber:iq:version'/></iq>");
     st = h_wait(bot, &(h_match_t){.name = "iq", .id = "v2", .error = "service-unavailable"}, 5000);
@@ -430,7 +399,7 @@ static void component_iqs_respect_the_block(h_server_t *srv)
     CHECK_MSG(st != NULL, "an IQ from a JID at the blocked domain is refused too");
     if (st)
         xmpp_stanza_release(st);
-    settle(pia);
+    h_settle(pia);
     CHECK_MSG(count_from(pia, "iq", "bot.example.test") == 0 &&
                   count_from(pia, "iq", "agent@bot.example.test") == 0,
               "a blocked component's IQ reached the user");
@@ -459,7 +428,7 @@ static void domain_and_full_jid_items(h_server_t *srv)
         goto out;
     CHECK(block(ivan, "other.test"));
     CHECK(block(ivan, "judy@example.test/phone"));
-    drain(ivan);
+    h_drain(ivan);
 
     send_message(oscar, "ivan@example.test", "d1", "from the blocked domain");
     xmpp_stanza_t *e =
@@ -487,7 +456,7 @@ static void domain_and_full_jid_items(h_server_t *srv)
     CHECK_MSG(e != NULL, "another resource of the same account was blocked too");
     if (e)
         xmpp_stanza_release(e);
-    settle(ivan);
+    h_settle(ivan);
     CHECK(count_from(ivan, "message", "judy@example.test/phone") == 0);
     CHECK(count_from(ivan, "message", "oscar@") == 0);
 
@@ -558,7 +527,7 @@ static void bad_input_and_limits_are_refused(h_server_t *srv)
     /* Someone else's server cannot answer for kim's list. */
     xmpp_stanza_t *st =
         h_iq(kim, "get", "other.test", "<blocklist xmlns='" NS_BLOCKING "'/>", 5000);
-    CHECK_MSG(st && attr_eq(st, "type", "error"), "other.test answered a blocklist get");
+    CHECK_MSG(st && h_attr_eq(st, "type", "error"), "other.test answered a blocklist get");
     if (st)
         xmpp_stanza_release(st);
 out:
@@ -578,15 +547,15 @@ static void blocked_contact_sees_the_user_offline(h_server_t *srv)
     /* Control: presence flows before the block. */
     h_send(leo, "<presence><show>chat</show></presence>");
     CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000), "no presence before block");
-    drain(mia);
+    h_drain(mia);
 
     CHECK(block(leo, "mia@example.test"));
     CHECK_MSG(wait_presence(mia, "leo@example.test/home", "unavailable", 5000),
               "mia did not see leo go offline at block time");
     h_send(leo, "<presence><show>away</show></presence>");
     h_send(mia, "<presence><show>dnd</show></presence>");
-    settle(leo);
-    settle(mia);
+    h_settle(leo);
+    h_settle(mia);
     CHECK_MSG(count_from(mia, "presence", "leo@") == 0, "leo's presence reached mia");
     CHECK_MSG(count_from(leo, "presence", "mia@") == 0, "mia's presence reached leo");
 
@@ -595,18 +564,18 @@ static void blocked_contact_sees_the_user_offline(h_server_t *srv)
     mia = login_presence(ctx, srv, "mia@example.test/again");
     if (!mia)
         goto out;
-    settle(mia);
+    h_settle(mia);
     CHECK_MSG(count_from(mia, "presence", "leo@") == 0, "leo's presence answered mia's probe");
-    settle(leo);
+    h_settle(leo);
     CHECK_MSG(count_from(leo, "presence", "mia@") == 0, "mia's login presence reached leo");
-    drain(leo);
+    h_drain(leo);
 
     CHECK(unblock(leo, "mia@example.test"));
     CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000),
               "after unblock mia did not get leo's presence");
     CHECK_MSG(wait_presence(leo, "mia@example.test/again", NULL, 5000),
               "after unblock leo did not get mia's presence");
-    drain(mia);
+    h_drain(mia);
     h_send(leo, "<presence><show>xa</show></presence>");
     CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000),
               "presence does not flow after unblock");
@@ -624,9 +593,9 @@ static void non_subscribers_get_no_unavailable(h_server_t *srv)
     h_client_t *olga = login_presence(ctx, srv, "olga@example.test/home");
     if (!ned || !olga)
         goto out;
-    drain(olga);
+    h_drain(olga);
     CHECK(block(ned, "olga@example.test"));
-    settle(olga);
+    h_settle(olga);
     CHECK_MSG(count_from(olga, "presence", "ned@") == 0, "olga is no contact but saw ned");
     /* Directed presence to a blocked JID is refused like any stanza. */
     h_send(ned, "<presence to='olga@example.test' id='p1'/>");
@@ -635,7 +604,7 @@ static void non_subscribers_get_no_unavailable(h_server_t *srv)
     CHECK_MSG(is_blocked_error(e), "directed presence to a blocked JID not refused");
     if (e)
         xmpp_stanza_release(e);
-    settle(olga);
+    h_settle(olga);
     CHECK(count_from(olga, "presence", "ned@") == 0);
 out:
     h_client_free(ned);

@@ -14,13 +14,6 @@ static const char *const accounts[] = {
 };
 // clang-format on
 
-static void run_for(xmpp_ctx_t *ctx, int ms)
-{
-    long long deadline = h_now_ms() + ms;
-    while (h_now_ms() < deadline)
-        xmpp_run_once(ctx, 5);
-}
-
 /* Still logged in: the connection is up and answers a ping. */
 static int alive(h_client_t *c)
 {
@@ -75,7 +68,7 @@ static void desktop_and_mobile_coexist(h_server_t *srv)
     h_client_t *d = h_login(ctx, srv, "bob@example.test/desktop-1", "pw", 0);
     h_client_t *m = h_login(ctx, srv, "bob@example.test/mobile-1", "pw", 0);
     h_client_t *w = h_login(ctx, srv, "bob@example.test/web-1", "pw", 0);
-    run_for(ctx, 300);
+    h_run_for(ctx, 300);
     CHECK_MSG(alive(d), "desktop ended by a mobile or web login");
     CHECK_MSG(alive(m), "mobile ended");
     CHECK_MSG(alive(w), "web ended");
@@ -101,7 +94,7 @@ static void other_resources_are_unlimited(h_server_t *srv)
     h_client_t *c[4];
     for (int i = 0; i < 4; i++)
         c[i] = h_login(ctx, srv, jids[i], "pw", 0);
-    run_for(ctx, 300);
+    h_run_for(ctx, 300);
     for (int i = 0; i < 4; i++)
         CHECK_MSG(alive(c[i]), "%s was ended", jids[i]);
     for (int i = 0; i < 4; i++)
@@ -116,7 +109,7 @@ static void configured_limit_of_two(h_server_t *srv)
     size_t mark = h_log_mark(srv);
     h_client_t *w1 = h_login(ctx, srv, "dave@example.test/web-1", "pw", 0);
     h_client_t *w2 = h_login(ctx, srv, "dave@example.test/web-2", "pw", 0);
-    run_for(ctx, 300);
+    h_run_for(ctx, 300);
     CHECK_MSG(alive(w1) && alive(w2), "two web clients are allowed");
     h_client_t *w3 = h_login(ctx, srv, "dave@example.test/web", "pw", 0);
     CHECK_MSG(replaced(w1), "the oldest web client was not replaced");

@@ -69,39 +69,9 @@ static const caps_t caps_liar = {
 
 /* ---- stanza helpers ---- */
 
-static void run_for(xmpp_ctx_t *ctx, int ms)
-{
-    long long deadline = h_now_ms() + ms;
-    while (h_now_ms() < deadline)
-        xmpp_run_once(ctx, 5);
-}
-
-/* Lets the server finish (write jobs included) and flushes what it sent. */
-static void settle(h_client_t *c)
-{
-    run_for(c->ctx, 300);
-    xmpp_stanza_t *pong = h_iq(c, "get", NULL, "<ping xmlns='urn:xmpp:ping'/>", 5000);
-    if (pong)
-        xmpp_stanza_release(pong);
-}
-
-static void drain(h_client_t *c)
-{
-    settle(c);
-    for (size_t i = 0; i < c->ninbox; i++)
-        xmpp_stanza_release(c->inbox[i]);
-    c->ninbox = 0;
-}
-
-static int attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
-{
-    const char *v = st ? xmpp_stanza_get_attribute(st, name) : NULL;
-    return v && strcmp(v, want) == 0;
-}
-
 static int is_type(xmpp_stanza_t *st, const char *type)
 {
-    return attr_eq(st, "type", type);
+    return h_attr_eq(st, "type", type);
 }
 
 static int error_is(xmpp_stanza_t *st, const char *cond, const char *pubsub_cond)
@@ -168,14 +138,14 @@ typedef struct event_want {
 
 static int is_event(xmpp_stanza_t *st, const event_want_t *w)
 {
-    if (strcmp(xmpp_stanza_get_name(st), "message") != 0 || !attr_eq(st, "type", "headline") ||
-        !attr_eq(st, "from", w->from))
+    if (strcmp(xmpp_stanza_get_name(st), "message") != 0 || !h_attr_eq(st, "type", "headline") ||
+        !h_attr_eq(st, "from", w->from))
         return 0;
     xmpp_stanza_t *items = child(child(st, "event", NS_EVENT), "items", NS_EVENT);
-    if (!items || !attr_eq(items, "node", w->node))
+    if (!items || !h_attr_eq(items, "node", w->node))
         return 0;
     if (w->retract)
-        return attr_eq(child(items, "retract", NS_EVENT), "id", w->retract);
+        return h_attr_eq(child(items, "retract", NS_EVENT), "id", w->retract);
     xmpp_stanza_t *item = child(items, "item", NS_EVENT);
     return item && (!w->text || has_text(item, w->text_name, w->text));
 }
@@ -258,7 +228,7 @@ static h_client_t *login(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, cons
     int asked = caps ? answer_disco(c, caps, expect == ASK_NO ? 800 : 3000) : 0;
     if (expect != ASK_ANY)
         CHECK_MSG(asked == expect, "%s: disco#info asked %d, expected %d", jid, asked, expect);
-    settle(c);
+    h_settle(c);
     return c;
 }
 
@@ -269,7 +239,7 @@ static int wait_presence(h_client_t *c, const char *from, const char *type, int 
         for (size_t i = 0; i < c->ninbox; i++) {
             xmpp_stanza_t *st = c->inbox[i];
             const char *t = xmpp_stanza_get_type(st);
-            if (strcmp(xmpp_stanza_get_name(st), "presence") == 0 && attr_eq(st, "from", from) &&
+            if (strcmp(xmpp_stanza_get_name(st), "presence") == 0 && h_attr_eq(st, "from", from) &&
                 t && strcmp(t, type) == 0) {
                 memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
                 c->ninbox--;
@@ -294,8 +264,8 @@ static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const 
     CHECK(wait_presence(a, b_bare, "subscribe", 5000));
     h_send(a, "<presence type='subscribed' to='%s'/>", b_bare);
     CHECK(wait_presence(b, a_bare, "subscribed", 5000));
-    drain(a);
-    drain(b);
+    h_drain(a);
+    h_drain(b);
 }
 
 /* Publishes `payload` as item `id` of `node` (options: extra XML after
@@ -361,7 +331,7 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
     if (CHECK(is_type(r, "result"))) {
         xmpp_stanza_t *item =
             child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
-        CHECK(attr_eq(item, "id", "current"));
+        CHECK(h_attr_eq(item, "id", "current"));
     }
     if (r)
         xmpp_stanza_release(r);
@@ -398,11 +368,11 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
     xmpp_stanza_t *q = child(r, "query", NS_INFO);
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
          k = xmpp_stanza_get_next(k)) {
-        publish_feature |= attr_eq(k, "var", NS_PUBSUB "#publish");
-        options_feature |= attr_eq(k, "var", NS_PUBSUB "#publish-options");
-        compat |= attr_eq(k, "var", NS_BOOKMARKS "#compat");
-        pep_identity |= attr_eq(k, "category", "pubsub") && attr_eq(k, "type", "pep");
-        registered |= attr_eq(k, "category", "account") && attr_eq(k, "type", "registered");
+        publish_feature |= h_attr_eq(k, "var", NS_PUBSUB "#publish");
+        options_feature |= h_attr_eq(k, "var", NS_PUBSUB "#publish-options");
+        compat |= h_attr_eq(k, "var", NS_BOOKMARKS "#compat");
+        pep_identity |= h_attr_eq(k, "category", "pubsub") && h_attr_eq(k, "type", "pep");
+        registered |= h_attr_eq(k, "category", "account") && h_attr_eq(k, "type", "registered");
     }
     CHECK(publish_feature && options_feature && compat);
     CHECK_MSG(pep_identity && registered, "account disco#info: pubsub/pep %d, account %d",
@@ -434,15 +404,15 @@ static void notifications_follow_notify_caps(h_server_t *srv)
     /* one question per ver, whichever resource showed it first */
     CHECK_MSG(h_log_count(srv, mark, "event=pep.caps_ask") <= 2, "asked %d times",
               h_log_count(srv, mark, "event=pep.caps_ask"));
-    drain(carol);
-    drain(dave);
+    h_drain(carol);
+    h_drain(dave);
     CHECK(publish_ok(bob, NS_NICK, "current", NICK("Bobby"), NULL));
     event_want_t ev = {
         .from = "bob@example.test", .node = NS_NICK, .text_name = "nick", .text = "Bobby"};
     CHECK_MSG(wait_event(carol, &ev, 3000), "carol/one got no event");
     CHECK_MSG(wait_event(carol2, &ev, 3000), "carol/two got no event");
     CHECK_MSG(wait_event(bob, &ev, 3000), "the owner got no event");
-    settle(dave);
+    h_settle(dave);
     CHECK_MSG(count_events(dave, &ev) == 0, "dave's client did not ask for nick events");
 out:
     h_client_free(carol2);
@@ -508,7 +478,7 @@ static void access_models(h_server_t *srv)
     CHECK(wait_event(
         frank, &(event_want_t){.from = "erin@example.test", .node = "urn:example:presence-node"},
         3000));
-    settle(gina);
+    h_settle(gina);
     CHECK(count_events(gina, &(event_want_t){.from = "erin@example.test",
                                              .node = "urn:example:presence-node"}) == 0);
     CHECK(count_events(
@@ -550,7 +520,7 @@ static void last_item_sent_on_presence(h_server_t *srv)
     /* A resource without +notify gets nothing. */
     h_client_t *quiet = login(ctx, srv, "ivan@example.test/c", &caps_quiet, ASK_ANY);
     if (quiet) {
-        settle(quiet);
+        h_settle(quiet);
         CHECK(count_events(quiet, &ev) == 0);
     }
     h_client_free(quiet);
@@ -745,7 +715,7 @@ static void retract_and_max_items(h_server_t *srv)
     CHECK_MSG(strcmp(ids, "d") == 0, "max_items=1 gave %s", ids);
     if (r)
         xmpp_stanza_release(r);
-    drain(pat);
+    h_drain(pat);
     r = h_iq(pat, "set", NULL,
              "<pubsub xmlns='" NS_PUBSUB "'><retract node='urn:example:list' notify='true'>"
              "<item id='c'/></retract></pubsub>",
@@ -839,7 +809,7 @@ static int storage_has(xmpp_stanza_t *r, const char *jid, const char *nick)
     xmpp_stanza_t *st = child(child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks");
     for (xmpp_stanza_t *k = st ? xmpp_stanza_get_children(st) : NULL; k;
          k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && attr_eq(k, "jid", jid))
+        if (xmpp_stanza_is_tag(k) && h_attr_eq(k, "jid", jid))
             return !nick || has_text(k, "nick", nick);
     return 0;
 }
@@ -866,7 +836,7 @@ static void bookmarks_through_private_storage(h_server_t *srv)
     xmpp_stanza_t *conf =
         child(child(child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks"), "conference",
               "storage:bookmarks");
-    CHECK(attr_eq(conf, "autojoin", "true") && attr_eq(conf, "name", "Council"));
+    CHECK(h_attr_eq(conf, "autojoin", "true") && h_attr_eq(conf, "name", "Council"));
     if (r)
         xmpp_stanza_release(r);
     /* XEP-0048 write replaces the set: one new, the old one gone */

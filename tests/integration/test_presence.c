@@ -75,39 +75,6 @@ static int count_pred(h_client_t *c, pred_fn p, const void *arg)
     return n;
 }
 
-static void run_for(xmpp_ctx_t *ctx, int ms)
-{
-    long long deadline = h_now_ms() + ms;
-    while (h_now_ms() < deadline)
-        xmpp_run_once(ctx, 5);
-}
-
-/* Lets the server finish what it was doing (write jobs included) and
- * flushes what it sent to `c`: a pause, then a round trip. */
-static void settle(h_client_t *c)
-{
-    run_for(c->ctx, 300);
-    xmpp_stanza_t *pong = h_iq(c, "get", NULL, "<ping xmlns='urn:xmpp:ping'/>", 5000);
-    if (pong)
-        xmpp_stanza_release(pong);
-}
-
-static void drain(h_client_t *c)
-{
-    settle(c);
-    for (size_t i = 0; i < c->ninbox; i++)
-        xmpp_stanza_release(c->inbox[i]);
-    c->ninbox = 0;
-}
-
-static int attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
-{
-    const char *v = xmpp_stanza_get_attribute(st, name);
-    if (!want)
-        return v == NULL;
-    return v && strcmp(v, want) == 0;
-}
-
 static int child_text_eq(xmpp_stanza_t *st, const char *name, const char *want)
 {
     if (!want)
@@ -126,14 +93,15 @@ typedef struct push_want {
 static int is_push(xmpp_stanza_t *st, const void *arg)
 {
     const push_want_t *w = arg;
-    if (strcmp(xmpp_stanza_get_name(st), "iq") != 0 || !attr_eq(st, "type", "set"))
+    if (strcmp(xmpp_stanza_get_name(st), "iq") != 0 || !h_attr_eq(st, "type", "set"))
         return 0;
     xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(st, "query", NS_ROSTER);
     xmpp_stanza_t *item = q ? xmpp_stanza_get_child_by_name(q, "item") : NULL;
-    return item && attr_eq(item, "jid", w->jid) && attr_eq(item, "subscription", w->sub) &&
-           attr_eq(item, "ask", w->ask) &&
-           (w->approved ? attr_eq(item, "approved", w->approved)
-                        : !attr_eq(item, "approved", "true") && !attr_eq(item, "approved", "1"));
+    return item && h_attr_eq(item, "jid", w->jid) && h_attr_eq(item, "subscription", w->sub) &&
+           h_attr_eq(item, "ask", w->ask) &&
+           (w->approved
+                ? h_attr_eq(item, "approved", w->approved)
+                : !h_attr_eq(item, "approved", "true") && !h_attr_eq(item, "approved", "1"));
 }
 
 /* A presence; type NULL = available; other NULL fields match anything. */
@@ -144,14 +112,14 @@ typedef struct pres_want {
 static int is_presence(xmpp_stanza_t *st, const void *arg)
 {
     const pres_want_t *w = arg;
-    if (strcmp(xmpp_stanza_get_name(st), "presence") != 0 || !attr_eq(st, "from", w->from) ||
-        !attr_eq(st, "type", w->type))
+    if (strcmp(xmpp_stanza_get_name(st), "presence") != 0 || !h_attr_eq(st, "from", w->from) ||
+        !h_attr_eq(st, "type", w->type))
         return 0;
     if (!child_text_eq(st, "show", w->show) || !child_text_eq(st, "status", w->status))
         return 0;
     if (w->state) {
         xmpp_stanza_t *s = xmpp_stanza_get_child_by_name_and_ns(st, "state", NS_STATE);
-        if (!s || !attr_eq(s, "value", w->state))
+        if (!s || !h_attr_eq(s, "value", w->state))
             return 0;
     }
     return 1;
@@ -167,7 +135,7 @@ static int is_any_presence_from(xmpp_stanza_t *st, const void *arg)
 static int is_presence_error(xmpp_stanza_t *st, const void *arg)
 {
     const char *cond = h_error_condition(st);
-    return strcmp(xmpp_stanza_get_name(st), "presence") == 0 && attr_eq(st, "type", "error") &&
+    return strcmp(xmpp_stanza_get_name(st), "presence") == 0 && h_attr_eq(st, "type", "error") &&
            cond && strcmp(cond, arg) == 0;
 }
 
@@ -183,12 +151,12 @@ static h_client_t *login(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, cons
         return NULL;
     }
     xmpp_stanza_t *r = h_iq(c, "get", NULL, "<query xmlns='" NS_ROSTER "'/>", 5000);
-    CHECK_MSG(r && attr_eq(r, "type", "result"), "roster of %s", jid);
+    CHECK_MSG(r && h_attr_eq(r, "type", "result"), "roster of %s", jid);
     if (r)
         xmpp_stanza_release(r);
     if (presence)
         h_send(c, "%s", presence);
-    settle(c);
+    h_settle(c);
     return c;
 }
 
@@ -212,8 +180,8 @@ static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const 
     CHECK(wait_pred(a, is_presence, &sub_b, 5000));
     send_sub(a, "subscribed", b_bare);
     CHECK(wait_pred(b, is_presence, &ok_a, 5000));
-    drain(a);
-    drain(b);
+    h_drain(a);
+    h_drain(b);
 }
 
 /* The <item/> for `jid` in the client's roster, checked against sub/ask. */
@@ -223,8 +191,8 @@ static int roster_has(h_client_t *c, const char *jid, const char *sub, const cha
     xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name_and_ns(r, "query", NS_ROSTER) : NULL;
     int found = 0;
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && attr_eq(k, "jid", jid))
-            found = attr_eq(k, "subscription", sub) && attr_eq(k, "ask", ask);
+        if (xmpp_stanza_is_tag(k) && h_attr_eq(k, "jid", jid))
+            found = h_attr_eq(k, "subscription", sub) && h_attr_eq(k, "ask", ask);
     if (r)
         xmpp_stanza_release(r);
     return found;
@@ -287,7 +255,7 @@ static void preapproval_answers_the_request_at_once(h_server_t *srv)
     send_sub(carol, "subscribed", "dave@example.test");
     push_want_t c1 = {.jid = "dave@example.test", .sub = "none", .approved = "true"};
     CHECK_MSG(wait_pred(carol, is_push, &c1, 5000), "push with approved='true'");
-    settle(dave);
+    h_settle(dave);
     pres_want_t any_carol = {.from = "carol@example.test", .type = "subscribed"};
     CHECK_MSG(count_pred(dave, is_presence, &any_carol) == 0,
               "a pre-approval is not sent to the contact");
@@ -297,7 +265,7 @@ static void preapproval_answers_the_request_at_once(h_server_t *srv)
     CHECK(wait_pred(dave, is_presence, &carols, 5000));
     push_want_t c2 = {.jid = "dave@example.test", .sub = "from"};
     CHECK(wait_pred(carol, is_push, &c2, 5000));
-    settle(carol);
+    h_settle(carol);
     pres_want_t req = {.from = "dave@example.test", .type = "subscribe"};
     CHECK_MSG(count_pred(carol, is_presence, &req) == 0, "carol is not asked");
 out:
@@ -344,10 +312,10 @@ static void unsubscribe_unsubscribed_and_denial(h_server_t *srv)
     CHECK_MSG(wait_pred(erin, is_push, &e2, 5000), "ask cleared after the refusal");
     CHECK(roster_has(erin, "frank@example.test", "none", NULL));
     /* A cancelled subscription is not broadcast to any more. */
-    drain(erin);
+    h_drain(erin);
     h_send(frank, "<presence><status>after</status></presence>");
-    settle(frank);
-    settle(erin);
+    h_settle(frank);
+    h_settle(erin);
     CHECK(count_pred(erin, is_any_presence_from, "frank@example.test") == 0);
 out:
     h_client_free(erin);
@@ -370,7 +338,7 @@ static void roster_remove_cancels_both_ways(h_server_t *srv)
                             "<query xmlns='" NS_ROSTER "'><item jid='ben@example.test' "
                             "subscription='remove'/></query>",
                             5000);
-    CHECK(r && attr_eq(r, "type", "result"));
+    CHECK(r && h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     push_want_t g = {.jid = "ben@example.test", .sub = "remove"};
@@ -383,15 +351,15 @@ static void roster_remove_cancels_both_ways(h_server_t *srv)
     CHECK_MSG(wait_pred(ben, is_presence, &g_gone, 5000), "ben sees amy go unavailable");
     pres_want_t h_gone = {.from = "ben@example.test/b", .type = "unavailable"};
     CHECK_MSG(wait_pred(amy, is_presence, &h_gone, 5000), "amy sees ben go unavailable");
-    settle(ben);
+    h_settle(ben);
     CHECK(roster_has(ben, "amy@example.test", "none", NULL));
     /* Neither hears the other's presence any more. */
-    drain(amy);
-    drain(ben);
+    h_drain(amy);
+    h_drain(ben);
     h_send(amy, "<presence><show>away</show></presence>");
     h_send(ben, "<presence><show>away</show></presence>");
-    settle(amy);
-    settle(ben);
+    h_settle(amy);
+    h_settle(ben);
     CHECK(count_pred(ben, is_any_presence_from, "amy@example.test") == 0);
     CHECK(count_pred(amy, is_any_presence_from, "ben@example.test") == 0);
 out:
@@ -408,10 +376,10 @@ static void request_to_offline_contact_comes_at_login(h_server_t *srv)
         goto out;
     h_send(gina, "<presence type='subscribe' to='hank@example.test'><status>please</status>"
                  "</presence>");
-    settle(gina);
+    h_settle(gina);
     h_client_t *hank = login(ctx, srv, "hank@example.test/h", NULL);
     if (hank) {
-        settle(hank);
+        h_settle(hank);
         pres_want_t req = {.from = "gina@example.test", .type = "subscribe"};
         CHECK_MSG(count_pred(hank, is_presence, &req) == 0, "nothing before initial presence");
         h_send(hank, "<presence/>");
@@ -440,7 +408,7 @@ static void login_probes_bring_contacts_presence(h_server_t *srv)
         goto out;
     make_mutual(ivan, "ivan@example.test", judy, "judy@example.test");
     h_send(judy, "<presence><show>xa</show><status>far away</status></presence>");
-    settle(judy);
+    h_settle(judy);
     h_client_free(ivan);
     ivan = login(ctx, srv, "ivan@example.test/i2", "<presence/>");
     if (ivan) {
@@ -464,7 +432,7 @@ static void broadcast_reaches_subscribers_only(h_server_t *srv)
     if (!kate || !leo || !mike)
         goto out;
     make_mutual(kate, "kate@example.test", leo, "leo@example.test");
-    drain(mike);
+    h_drain(mike);
     h_send(kate, "<presence><show>away</show><status>lunch</status><priority>5</priority>"
                  "</presence>");
     pres_want_t want = {.from = "kate@example.test/k", .show = "away", .status = "lunch"};
@@ -482,8 +450,8 @@ static void broadcast_reaches_subscribers_only(h_server_t *srv)
     h_send(kate, "<presence><show>chat</show></presence>");
     pres_want_t chat = {.from = "kate@example.test/k", .show = "chat"};
     CHECK(wait_pred(leo, is_presence, &chat, 5000));
-    settle(kate);
-    settle(mike);
+    h_settle(kate);
+    h_settle(mike);
     CHECK_MSG(count_pred(mike, is_any_presence_from, "kate@example.test") == 0,
               "no presence for a non-subscriber");
 out:
@@ -509,7 +477,7 @@ static void directed_presence_and_its_unavailable(h_server_t *srv)
     CHECK_MSG(wait_pred(oscar, is_presence, &bye, 5000), "unavailable at disconnect");
     /* A probe without a subscription is not answered. */
     h_send(oscar, "<presence type='probe' to='zoe@example.test'/>");
-    settle(oscar);
+    h_settle(oscar);
     CHECK(count_pred(oscar, is_any_presence_from, "zoe@example.test") == 0);
 out:
     h_client_free(nina);
@@ -527,7 +495,7 @@ static void dropped_connection_sends_unavailable(h_server_t *srv)
     make_mutual(pat, "pat@example.test", quinn, "quinn@example.test");
     h_client_free(pat);
     pat = NULL;
-    drain(quinn);
+    h_drain(quinn);
     h_raw_t raw;
     if (CHECK(h_raw_login(&raw, srv, "pat", "pw", "raw"))) {
         h_raw_sendf(&raw, "<presence><status>raw</status></presence>");
@@ -627,8 +595,8 @@ static void invalid_state_and_long_status_are_refused(h_server_t *srv)
     /* Also as directed presence. */
     h_send(uma, "<presence to='vic@example.test/v'><status>%s</status></presence>", long_status);
     CHECK(wait_pred(uma, is_presence_error, "bad-request", 5000));
-    settle(uma);
-    settle(vic);
+    h_settle(uma);
+    h_settle(vic);
     CHECK_MSG(count_pred(vic, is_any_presence_from, "uma@example.test") == 0,
               "refused presence is not broadcast");
     /* Exactly at the limits is fine. */
@@ -661,11 +629,11 @@ static void probe_answered_only_for_subscribers(h_server_t *srv)
     send_sub(xena, "subscribed", "wendy@example.test");
     pres_want_t xs = {.from = "xena@example.test/x", .status = "xs"};
     CHECK(wait_pred(wendy, is_presence, &xs, 5000));
-    drain(wendy);
+    h_drain(wendy);
     h_send(wendy, "<presence type='probe' to='xena@example.test'/>");
     CHECK_MSG(wait_pred(wendy, is_presence, &xs, 5000), "probe answered for a subscriber");
     h_send(yuri, "<presence type='probe' to='xena@example.test'/>");
-    settle(yuri);
+    h_settle(yuri);
     CHECK_MSG(count_pred(yuri, is_any_presence_from, "xena@example.test") == 0,
               "probe without subscription not answered");
     /* xena leaves and comes back: wendy is told both times. */
@@ -676,7 +644,7 @@ static void probe_answered_only_for_subscribers(h_server_t *srv)
     pres_want_t on = {.from = "xena@example.test/x"};
     CHECK_MSG(wait_pred(wendy, is_presence, &on, 5000), "told when xena comes online");
     if (xena) {
-        settle(xena);
+        h_settle(xena);
         CHECK_MSG(count_pred(xena, is_any_presence_from, "wendy@example.test") == 0,
                   "xena does not see wendy's presence");
     }

@@ -17,7 +17,7 @@
 
 /* vcard max_size 2k, private max_size 1k and 3 items, notices every second. */
 #define MODULES                                                                                    \
-    "roster = {}; presence = {}; vcard = { notify_interval = \"1s\"; max_size = \"2k\"; };"             \
+    "roster = {}; presence = {}; vcard = { notify_interval = \"1s\"; max_size = \"2k\"; };"        \
     " private = { max_size = \"1k\"; max_items = 3; }; last = {};"
 
 // clang-format off
