@@ -73,8 +73,9 @@ static int check_ip(const void *field, char *err, size_t errlen)
 static const pl_conf_def_t top_defs[] = {
     {.key = "data_dir", .type = PL_CONF_STRING, .offset = offsetof(pl_config_t, data_dir),
      .def = "data", .validate = check_nonempty, .help = "where accounts, archives and files live"},
-    {.key = "loops", .type = PL_CONF_INT, .offset = offsetof(pl_config_t, loops), .def = "1",
-     .min = 1, .max = 256, .help = "number of event loops (threads serving connections)"},
+    {.key = "loops", .type = PL_CONF_INT, .offset = offsetof(pl_config_t, loops), .def = "0",
+     .min = 0, .max = 256,
+     .help = "number of event loops (threads serving connections); 0 = one per CPU core"},
     {.key = "control_socket", .type = PL_CONF_STRING,
      .offset = offsetof(pl_config_t, control_socket), .validate = check_nonempty,
      .help = "UNIX socket for parleyctl; default <data_dir>/parleyd.sock"},

@@ -236,6 +236,9 @@ void pl_server_reload(pl_server_t *srv);
 
 /* loop.c */
 extern _Thread_local pl_loop_t *pl_current_loop;
+/* How many loops `loops = configured` means: itself, or for 0 one per CPU
+ * core the process may run on. */
+size_t pl_loops_wanted(long long configured);
 int pl_loops_start(pl_server_t *srv, char **error);
 void pl_loops_run(pl_server_t *srv);
 /* Asks every loop to end its sessions with system-shutdown and stop. */

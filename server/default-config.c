@@ -9,7 +9,7 @@ const char *pl_default_config_text(void)
            "# Relative paths are resolved against the directory of this file.\n"
            "\n"
            "data_dir = \"data\";\n"
-           "loops = 1;\n"
+           "loops = 0;          # event loops; 0 = one per CPU core\n"
            "\n"
            "log = {\n"
            "  level = \"info\";   # error | warn | info | debug\n"

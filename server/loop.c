@@ -3,6 +3,7 @@
  * inbox for stanzas routed to its sessions from other loops, and one flush of
  * queued output per iteration. */
 #include <arpa/inet.h>
+#include <sched.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -281,9 +282,21 @@ static void loop_thread(void *arg)
     uv_run(&loop->uv, UV_RUN_DEFAULT);
 }
 
+size_t pl_loops_wanted(long long configured)
+{
+    if (configured > 0)
+        return (size_t)configured;
+    /* 0: one loop per core this process may run on. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (size_t)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)(n < 256 ? n : 256) : 1;
+}
+
 int pl_loops_start(pl_server_t *srv, char **error)
 {
-    srv->nloops = (size_t)(srv->config->loops > 0 ? srv->config->loops : 1);
+    srv->nloops = pl_loops_wanted(srv->config->loops);
     srv->loops = pl_xcalloc(srv->nloops, sizeof(pl_loop_t *));
     for (size_t i = 0; i < srv->nloops; i++) {
         srv->loops[i] = pl_xcalloc(1, sizeof(pl_loop_t));

@@ -170,7 +170,7 @@ START_TEST(default_config_loads)
     ck_assert_str_eq(c->control_socket, "data/parleyd.sock");
     ck_assert_str_eq(c->log_level, "info");
     ck_assert_str_eq(c->log_format, "text");
-    ck_assert_int_eq(c->loops, 1);
+    ck_assert_int_eq(c->loops, 0); /* one per core */
     ck_assert_int_eq(c->lmdb_map_size, 1LL << 30);
     ck_assert_uint_eq(c->nlisten, 3);
     ck_assert_int_eq(c->listen[0].kind, PL_LISTEN_C2S);
@@ -334,7 +334,7 @@ START_TEST(types_and_bounds_are_checked)
     expect_error_free(HEAD HOST "loops = \"4\";\n",
                       "t.cfg:4: 'loops' must be an integer (got a string)");
     expect_error_free(HEAD HOST "loops = 300;\n",
-                      "t.cfg:4: 'loops' must be between 1 and 256 (got 300)");
+                      "t.cfg:4: 'loops' must be between 0 and 256 (got 300)");
     expect_error_free(HEAD HOST "log = { level = \"verbose\"; };\n",
                       "t.cfg:4: log: 'level': \"verbose\" is not one of error, warn, info, debug");
     expect_error_free(HEAD HOST "log = { format = 3; };\n",
@@ -453,7 +453,7 @@ START_TEST(all_errors_are_collected)
 {
     char *err = expect_error("tls = { cert = \"c\"; };\n"        /* 1: no key */
                              "listen = ( { type = \"x\"; } );\n" /* 2: bad type */
-                             "loops = 0;\n"                      /* 3: bounds */
+                             "loops = -1;\n"                     /* 3: bounds */
                              "hosts = ( { name = \"a.local\";\n" /* 4 */
                              "  modules = { nope = {}; };\n"     /* 5: unknown module */
                              "  auth = { allow_plain = 1; };\n"  /* 6: type */
@@ -464,7 +464,7 @@ START_TEST(all_errors_are_collected)
     const char *in_order[] = {
         "t.cfg:1: tls: missing 'key'",
         "t.cfg:2: listen entry: 'type': \"x\" is not one of",
-        "t.cfg:3: 'loops' must be between 1 and 256 (got 0)",
+        "t.cfg:3: 'loops' must be between 0 and 256 (got -1)",
         "t.cfg:5: unknown module 'nope'",
         "t.cfg:6: host 'a.local' auth: 'allow_plain' must be true",
     };
