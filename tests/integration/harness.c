@@ -284,7 +284,9 @@ static int server_setup(h_server_t *srv)
     return 0;
 }
 
-static int server_launch(h_server_t *srv)
+/* Starts parleyd on the prepared directory and waits for it to log
+ * event=server.ready after log offset `mark`. */
+static int server_launch(h_server_t *srv, size_t mark)
 {
     int logfd = open(srv->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     int nullfd = open("/dev/null", O_RDONLY);
@@ -299,7 +301,7 @@ static int server_launch(h_server_t *srv)
     srv->running = 1;
     long long deadline = h_now_ms() + 10000;
     while (h_now_ms() < deadline) {
-        if (h_log_has(srv, 0, "event=server.ready", NULL))
+        if (h_log_has(srv, mark, "event=server.ready", NULL))
             return 0;
         if (h_server_wait_exit(srv, 0))
             break;
@@ -313,7 +315,7 @@ int h_server_start(h_server_t *srv, const h_server_opts_t *opts)
     memset(srv, 0, sizeof(*srv));
     srv->opts = *opts;
     begin_case("start_server");
-    int rc = server_setup(srv) == 0 ? server_launch(srv) : -1;
+    int rc = server_setup(srv) == 0 ? server_launch(srv, 0) : -1;
     end_case();
     return rc;
 }
@@ -355,6 +357,22 @@ void h_server_stop(h_server_t *srv)
         CHECK_MSG(0, "the server never started");
     }
     end_case();
+}
+
+int h_server_restart(h_server_t *srv)
+{
+    if (!CHECK(srv->running))
+        return -1;
+    kill(srv->pid, SIGTERM);
+    if (!CHECK_MSG(h_server_wait_exit(srv, 15000), "parleyd did not exit after SIGTERM")) {
+        kill(srv->pid, SIGKILL);
+        h_server_wait_exit(srv, 5000);
+        return -1;
+    }
+    if (!CHECK_MSG(WIFEXITED(srv->status) && WEXITSTATUS(srv->status) == 0,
+                   "wait status 0x%x before the restart", srv->status))
+        return -1;
+    return server_launch(srv, h_log_mark(srv));
 }
 
 long h_server_rss_kb(h_server_t *srv)

@@ -70,6 +70,9 @@ void h_server_stop(h_server_t *srv);
 int h_server_write_config(h_server_t *srv, const char *log_level);
 /* Waits for the process to exit; returns 1 when it did within timeout_ms. */
 int h_server_wait_exit(h_server_t *srv, int timeout_ms);
+/* Stops the server cleanly (SIGTERM) and starts it again on the same data
+ * directory, config and ports; 0 once it is ready. */
+int h_server_restart(h_server_t *srv);
 /* Resident set size of the server in KiB, -1 if unknown. */
 long h_server_rss_kb(h_server_t *srv);
 
