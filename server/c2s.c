@@ -140,8 +140,9 @@ static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *
     pl_stanza_t *reply = pl_build_finish(b);
     pl_session_send(s, reply);
     pl_stanza_unref(&reply);
-    pl_log(&srv->log, PL_LOG_INFO, "c2s.bind", "session=%llu jid=%s ip=%s tls=%s",
-           (unsigned long long)s->id, s->jid.full, s->ip, s->tls ? pl_tls_version(s->tls) : "none");
+    pl_log(&srv->log, PL_LOG_INFO, "c2s.bind", "session=%llu jid=%s ip=%s tls=%s loop=%u",
+           (unsigned long long)s->id, s->jid.full, s->ip, s->tls ? pl_tls_version(s->tls) : "none",
+           s->loop->index);
     /* From now on the timer watches for idleness instead of login time. */
     pl_c2s_timer(s);
     pl_hooks_session_event(s->host, PL_EV_SESSION_BOUND, s);

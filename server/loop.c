@@ -253,6 +253,16 @@ static int open_listeners(pl_server_t *srv, char **error)
     for (size_t i = 0; i < c->nlisten; i++) {
         pl_listen_conf_t *lc = &c->listen[i];
         int port = lc->port;
+        if (reuse && port != 0) {
+            /* SO_REUSEPORT would let this server share the port with another
+             * process of the same user (a second parleyd) without a word:
+             * a plain bind first proves the port is ours alone. */
+            int probe_port = 0;
+            int probe = bind_socket(lc->address, port, 0, &probe_port, error);
+            if (probe < 0)
+                return -1;
+            close(probe);
+        }
         for (size_t l = 0; l < srv->nloops; l++) {
             pl_loop_t *loop = srv->loops[l];
             int bound = 0;

@@ -248,8 +248,11 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "  { name = \"other.test\";\n"
             "    modules = { disco = {}; ping = {}; }; }\n"
             ");\n",
-            loops && atoi(loops) > 0 ? atoi(loops) : 1, log_level, srv->c2s_port, srv->tls_port,
-            srv->comp_port, srv->opts.limits ? srv->opts.limits : "",
+            srv->opts.loops > 0        ? srv->opts.loops
+            : loops && atoi(loops) > 0 ? atoi(loops)
+                                       : 1,
+            log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
+            srv->opts.limits ? srv->opts.limits : "",
             srv->opts.host_extra ? srv->opts.host_extra : "",
             srv->opts.modules ? srv->opts.modules : "");
     return fclose(f) == 0 ? 0 : -1;

@@ -47,6 +47,7 @@ typedef struct h_server_opts {
     const char *modules;         /* more modules for example.test, e.g. "roster = {};" */
     const char *log_level;       /* default "debug" */
     const char *const *accounts; /* "jid", "password" pairs, NULL-terminated */
+    int loops;                   /* event loops; 0 = $PARLEY_TEST_LOOPS or 1 */
 } h_server_opts_t;
 
 struct h_server {
