@@ -1,6 +1,8 @@
 # Parley — GNU make build.  `make` builds parleyd and parleyctl into build/;
+# `make bench` builds the load generator build/parley-bench;
 # `make test` installs missing Debian packages, builds, and runs every test
-# (unit, integration, and the integration tests again under ASan+UBSan).
+# (unit, integration, a load-generator smoke run, and the integration tests
+# again under ASan+UBSan).
 
 CC ?= gcc
 BUILD ?= build
@@ -25,8 +27,11 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 HARNESS_SRC := $(wildcard tests/integration/harness*.c)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+# The load generator talks to any XMPP server: it links no Parley code.
+BENCH_LIBS := -luv -lexpat -lssl -lcrypto -lpthread -lm
 
-.PHONY: all test unit integration integration-loops asan-integration deps install clean run format
+.PHONY: all test unit integration integration-loops asan-integration bench bench-smoke deps install clean run format
 
 all: $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -43,6 +48,9 @@ $(BUILD)/parleyd: $(BUILD)/server/main.o $(BUILD)/libparley.a
 
 $(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/parley-bench: $(BENCH_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
@@ -69,6 +77,13 @@ integration-loops: all $(ITEST_BIN)
 	PARLEY_TEST_LOOPS=2 scripts/run-integration.sh $(BUILD)
 	PARLEY_TEST_LOOPS=2 scripts/run-interop.sh $(BUILD)
 
+bench: $(BUILD)/parley-bench
+
+# A few sessions and messages against a real parleyd: proves the load
+# generator works end to end (figures come from `make bench` runs, not here).
+bench-smoke: all bench
+	scripts/bench-smoke.sh $(BUILD)
+
 # The integration suite again on a build with AddressSanitizer + UBSan.
 asan-integration:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" integration
@@ -78,6 +93,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) integration-loops
+	$(MAKE) bench-smoke
 	$(MAKE) asan-integration
 
 run: deps all

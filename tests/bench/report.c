@@ -1,0 +1,343 @@
+/* report.c — merging the workers' figures and printing them: a table, then
+ * one line "BENCH-JSON {...}" whose fields docs/BENCHMARK.md describes.
+ * Rates are counts over the phase they belong to; latencies are
+ * percentiles of the histograms, never means alone. */
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const bench_fail_names[BENCH_FAIL_COUNT] = {
+    [BENCH_FAIL_FDLIMIT] = "fd-limit",    [BENCH_FAIL_SOURCE] = "source-address",
+    [BENCH_FAIL_CONNECT] = "connect",     [BENCH_FAIL_TLS] = "tls",
+    [BENCH_FAIL_STREAM] = "stream-error", [BENCH_FAIL_FEATURES] = "features",
+    [BENCH_FAIL_AUTH] = "auth",           [BENCH_FAIL_BIND] = "bind",
+    [BENCH_FAIL_ROSTER] = "roster",       [BENCH_FAIL_TIMEOUT] = "timeout",
+    [BENCH_FAIL_CLOSED] = "closed",       [BENCH_FAIL_XML] = "xml",
+};
+
+void bench_stats_init(bench_stats_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    bench_hist_init(&s->login);
+    bench_hist_init(&s->chat);
+    bench_hist_init(&s->pres);
+}
+
+/* Earliest non-zero stamp. */
+static uint64_t min_set(uint64_t a, uint64_t b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return a < b ? a : b;
+}
+
+void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
+{
+    for (int i = 0; i < BENCH_C_COUNT; i++)
+        into->c[i] += from->c[i];
+    for (int i = 0; i < BENCH_FAIL_COUNT; i++)
+        into->fail[i] += from->fail[i];
+    bench_hist_merge(&into->login, &from->login);
+    bench_hist_merge(&into->chat, &from->chat);
+    bench_hist_merge(&into->pres, &from->pres);
+    into->login_t0 = min_set(into->login_t0, from->login_t0);
+    into->run_t0 = min_set(into->run_t0, from->run_t0);
+    if (from->login_t1 > into->login_t1)
+        into->login_t1 = from->login_t1;
+    if (from->run_t1 > into->run_t1)
+        into->run_t1 = from->run_t1;
+    if (from->last_recv > into->last_recv)
+        into->last_recv = from->last_recv;
+    into->gen_cpu_s += from->gen_cpu_s;
+    into->gen_rss_kb += from->gen_rss_kb;
+    into->gen_hwm_kb += from->gen_hwm_kb;
+    if (!into->first_error[0])
+        memcpy(into->first_error, from->first_error, sizeof(into->first_error));
+}
+
+uint64_t bench_error_count(const bench_stats_t *s)
+{
+    return s->c[BENCH_C_LOGIN_FAILED] + s->c[BENCH_C_LOST] + s->c[BENCH_C_CHAT_ERRORS] +
+           s->c[BENCH_C_PRES_ERRORS] + s->c[BENCH_C_IQ_ERRORS];
+}
+
+/* ---- derived figures ---- */
+
+static double span_s(uint64_t t0, uint64_t t1)
+{
+    return t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
+}
+static double per_s(uint64_t n, double s)
+{
+    return s > 0 ? (double)n / s : 0;
+}
+static double ms(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+typedef struct figures {
+    double login_s, login_rate;
+    double run_s, recv_s;
+    uint64_t chat_lost, pres_expected;
+    double chat_sent_rate, chat_recv_rate, pres_sent_rate, pres_recv_rate;
+    long rss_per_session_b;
+    double rss_slope_b;
+    int have_per_session, have_slope;
+} figures_t;
+
+/* Least-squares slope of server RSS against sessions, in bytes per
+ * session: the growth that extrapolates, whatever the server's base size. */
+static int curve_slope(const bench_run_t *r, double *slope)
+{
+    if (r->ncurve < 2)
+        return 0;
+    double n = r->ncurve, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (uint32_t i = 0; i < r->ncurve; i++) {
+        double x = (double)r->curve[i].sessions, y = (double)r->curve[i].rss_kb * 1024.0;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+    }
+    double den = n * sxx - sx * sx;
+    if (den <= 0)
+        return 0;
+    *slope = (n * sxy - sx * sy) / den;
+    return 1;
+}
+
+static void derive(const bench_opts_t *o, const bench_stats_t *s, const bench_run_t *r,
+                   figures_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    int cycling = o->scenario == BENCH_LOGIN && !o->keep;
+    f->login_s = cycling ? span_s(s->run_t0, s->run_t1) : span_s(s->login_t0, s->login_t1);
+    f->login_rate = per_s(s->c[BENCH_C_LOGIN_OK], f->login_s);
+    f->run_s = span_s(s->run_t0, s->run_t1);
+    uint64_t recv_end = s->last_recv > s->run_t1 ? s->last_recv : s->run_t1;
+    f->recv_s = span_s(s->run_t0, recv_end);
+    uint64_t accounted = s->c[BENCH_C_CHAT_RECV] + s->c[BENCH_C_CHAT_ERRORS];
+    f->chat_lost = s->c[BENCH_C_CHAT_SENT] > accounted ? s->c[BENCH_C_CHAT_SENT] - accounted : 0;
+    f->pres_expected = s->c[BENCH_C_PRES_SENT] * o->roster_size;
+    f->chat_sent_rate = per_s(s->c[BENCH_C_CHAT_SENT], f->run_s);
+    f->chat_recv_rate = per_s(s->c[BENCH_C_CHAT_RECV], f->recv_s);
+    f->pres_sent_rate = per_s(s->c[BENCH_C_PRES_SENT], f->run_s);
+    f->pres_recv_rate = per_s(s->c[BENCH_C_PRES_RECV], f->recv_s);
+    if (r->have_server) {
+        /* Memory per session: the end of the hold if there was one (the
+         * server has settled by then), else the moment all were in. */
+        const bench_procstat_t *at = r->have_run_end ? &r->srv_run_end : &r->srv_held;
+        uint64_t online = r->have_run_end ? r->online_run_end : r->online_held;
+        if ((r->have_run_end || r->have_held) && online > 0 && at->rss_kb >= 0 &&
+            r->srv_base.rss_kb >= 0) {
+            f->rss_per_session_b = (at->rss_kb - r->srv_base.rss_kb) * 1024 / (long)online;
+            f->have_per_session = 1;
+        }
+        f->have_slope = curve_slope(r, &f->rss_slope_b);
+    }
+}
+
+/* ---- the table ---- */
+
+static void table_latency(const char *what, uint64_t count, double rate, const bench_hist_t *h)
+{
+    if (h->count == 0) {
+        printf("  %-20s %10llu %10.1f %9s\n", what, (unsigned long long)count, rate, "-");
+        return;
+    }
+    printf("  %-20s %10llu %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f\n", what, (unsigned long long)count,
+           rate, ms(bench_hist_quantile(h, 0.5)), ms(bench_hist_quantile(h, 0.9)),
+           ms(bench_hist_quantile(h, 0.99)), ms(bench_hist_quantile(h, 0.999)), ms(h->max_us));
+}
+
+static void print_table(const bench_opts_t *o, const bench_stats_t *s, const bench_run_t *r,
+                        const figures_t *f)
+{
+    printf("\nparley-bench %s: %s port %d, domain %s, %s, %s; %u accounts from %u; %d "
+           "process(es) x %d loop(s); %.1f s\n",
+           bench_scenario_name(o->scenario), o->host, o->port, o->domain, bench_tls_name(o->tls),
+           bench_mech_name(o->mech), o->users, o->first, r->procs, r->threads, r->wall_s);
+    printf("  %-20s %10s %10s %9s %9s %9s %9s %9s\n", "", "count", "per s", "p50 ms", "p90 ms",
+           "p99 ms", "p99.9 ms", "max ms");
+    table_latency("logins", s->c[BENCH_C_LOGIN_OK], f->login_rate, &s->login);
+    if (s->c[BENCH_C_CHAT_SENT]) {
+        printf("  %-20s %10llu %10.1f\n", "messages sent",
+               (unsigned long long)s->c[BENCH_C_CHAT_SENT], f->chat_sent_rate);
+        table_latency("messages delivered", s->c[BENCH_C_CHAT_RECV], f->chat_recv_rate, &s->chat);
+    }
+    if (s->c[BENCH_C_PRES_SENT]) {
+        printf("  %-20s %10llu %10.1f\n", "presence sent",
+               (unsigned long long)s->c[BENCH_C_PRES_SENT], f->pres_sent_rate);
+        table_latency("presence delivered", s->c[BENCH_C_PRES_RECV], f->pres_recv_rate, &s->pres);
+    }
+    if (o->scenario == BENCH_SETUP_ROSTERS)
+        printf("  rosters: %llu subscriptions asked, %llu of %llu accounts complete (r = %u)\n",
+               (unsigned long long)s->c[BENCH_C_SUB_SENT],
+               (unsigned long long)s->c[BENCH_C_SUB_DONE],
+               (unsigned long long)s->c[BENCH_C_LOGIN_OK], o->roster_size);
+    printf("  sessions: peak %llu online, %llu lost after login\n",
+           (unsigned long long)r->peak_online, (unsigned long long)s->c[BENCH_C_LOST]);
+    if (s->c[BENCH_C_CHAT_SENT])
+        printf("  messages: %llu bounced, %llu not delivered by the end of the drain\n",
+               (unsigned long long)s->c[BENCH_C_CHAT_ERRORS], (unsigned long long)f->chat_lost);
+    if (s->c[BENCH_C_PRES_SENT])
+        printf("  presence: %llu delivered of %llu expected (r = %u), %llu errors\n",
+               (unsigned long long)s->c[BENCH_C_PRES_RECV], (unsigned long long)f->pres_expected,
+               o->roster_size, (unsigned long long)s->c[BENCH_C_PRES_ERRORS]);
+
+    printf("  login failures:");
+    int any = 0;
+    for (int i = 0; i < BENCH_FAIL_COUNT; i++)
+        if (s->fail[i]) {
+            printf(" %s %llu", bench_fail_names[i], (unsigned long long)s->fail[i]);
+            any = 1;
+        }
+    uint64_t abandoned =
+        s->c[BENCH_C_LOGIN_STARTED] - s->c[BENCH_C_LOGIN_OK] - s->c[BENCH_C_LOGIN_FAILED];
+    printf("%s", any ? "" : " none");
+    if (abandoned)
+        printf(" (%llu still in progress at the end, not counted)", (unsigned long long)abandoned);
+    printf("\n");
+    if (s->first_error[0])
+        printf("  first error: %s\n", s->first_error);
+
+    if (r->have_server) {
+        printf("  server pid %d: cpu %.2f s (measured phase %.2f s), rss %ld KiB (before %ld, "
+               "peak %ld)\n",
+               (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s,
+               r->have_run_end ? r->srv_run_end.cpu_s - r->srv_held.cpu_s : 0.0, r->srv_end.rss_kb,
+               r->srv_base.rss_kb, r->srv_end.hwm_kb);
+        if (f->have_per_session)
+            printf("  server memory: %ld bytes per session (%llu sessions)", f->rss_per_session_b,
+                   (unsigned long long)(r->have_run_end ? r->online_run_end : r->online_held));
+        if (f->have_slope)
+            printf("%s growth %.0f bytes per added session over %u samples",
+                   f->have_per_session ? ";" : "  server memory:", f->rss_slope_b, r->ncurve);
+        if (f->have_per_session || f->have_slope)
+            printf("\n");
+    }
+    printf("  generator: cpu %.2f s, rss %ld KiB, peak %ld KiB%s\n", s->gen_cpu_s, s->gen_rss_kb,
+           s->gen_hwm_kb, r->procs > 1 ? " (summed over processes)" : "");
+}
+
+/* ---- the JSON line ---- */
+
+static void json_latency(FILE *j, const bench_hist_t *h)
+{
+    fprintf(j, "{\"count\":%llu", (unsigned long long)h->count);
+    if (h->count)
+        fprintf(j,
+                ",\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+                "\"min\":%.3f,\"max\":%.3f",
+                ms(h->sum_us / h->count), ms(bench_hist_quantile(h, 0.5)),
+                ms(bench_hist_quantile(h, 0.9)), ms(bench_hist_quantile(h, 0.99)),
+                ms(bench_hist_quantile(h, 0.999)), ms(h->min_us), ms(h->max_us));
+    fputc('}', j);
+}
+
+static void json_procstat(FILE *j, const char *key, const bench_procstat_t *p)
+{
+    fprintf(j, ",\"%s\":{\"cpu_s\":%.2f,\"rss_kb\":%ld}", key, p->cpu_s, p->rss_kb);
+}
+
+static void print_json(const bench_opts_t *o, const bench_stats_t *s, const bench_run_t *r,
+                       const figures_t *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *j = open_memstream(&text, &len);
+    if (!j)
+        return;
+    fprintf(j,
+            "{\"version\":1,\"scenario\":\"%s\",\"label\":\"%s\",\"host\":\"%s\",\"port\":%d,"
+            "\"domain\":\"%s\",\"tls\":\"%s\",\"sasl\":\"%s\",\"users\":%u,\"first\":%u,"
+            "\"procs\":%d,\"threads\":%d,\"source_addrs\":%d,\"rate\":%.1f,\"concurrency\":%u,"
+            "\"duration_s\":%.3f,\"interval_s\":%.3f,\"neighbours\":%u,\"roster_size\":%u,"
+            "\"body_size\":%u,\"wall_s\":%.3f",
+            bench_scenario_name(o->scenario), o->label, o->host, o->port, o->domain,
+            bench_tls_name(o->tls), bench_mech_name(o->mech), o->users, o->first, r->procs,
+            r->threads, o->source_addrs, o->rate, o->concurrency, o->duration_s, o->interval_s,
+            o->neighbours, o->roster_size, o->body_bytes, r->wall_s);
+    fprintf(j, ",\"sessions\":{\"peak\":%llu,\"lost\":%llu}", (unsigned long long)r->peak_online,
+            (unsigned long long)s->c[BENCH_C_LOST]);
+    fprintf(j,
+            ",\"login\":{\"started\":%llu,\"ok\":%llu,\"failed\":%llu,\"elapsed_s\":%.3f,"
+            "\"per_s\":%.1f,\"latency_ms\":",
+            (unsigned long long)s->c[BENCH_C_LOGIN_STARTED],
+            (unsigned long long)s->c[BENCH_C_LOGIN_OK],
+            (unsigned long long)s->c[BENCH_C_LOGIN_FAILED], f->login_s, f->login_rate);
+    json_latency(j, &s->login);
+    fprintf(j, "},\"failures\":{");
+    for (int i = 0; i < BENCH_FAIL_COUNT; i++)
+        fprintf(j, "%s\"%s\":%llu", i ? "," : "", bench_fail_names[i],
+                (unsigned long long)s->fail[i]);
+    fprintf(j,
+            "},\"chat\":{\"sent\":%llu,\"delivered\":%llu,\"errors\":%llu,"
+            "\"undelivered\":%llu,\"sent_per_s\":%.1f,\"delivered_per_s\":%.1f,"
+            "\"latency_ms\":",
+            (unsigned long long)s->c[BENCH_C_CHAT_SENT],
+            (unsigned long long)s->c[BENCH_C_CHAT_RECV],
+            (unsigned long long)s->c[BENCH_C_CHAT_ERRORS], (unsigned long long)f->chat_lost,
+            f->chat_sent_rate, f->chat_recv_rate);
+    json_latency(j, &s->chat);
+    fprintf(j,
+            "},\"presence\":{\"sent\":%llu,\"delivered\":%llu,\"expected\":%llu,"
+            "\"errors\":%llu,\"sent_per_s\":%.1f,\"delivered_per_s\":%.1f,\"latency_ms\":",
+            (unsigned long long)s->c[BENCH_C_PRES_SENT],
+            (unsigned long long)s->c[BENCH_C_PRES_RECV], (unsigned long long)f->pres_expected,
+            (unsigned long long)s->c[BENCH_C_PRES_ERRORS], f->pres_sent_rate, f->pres_recv_rate);
+    json_latency(j, &s->pres);
+    fprintf(j, "},\"rosters\":{\"subscribe_sent\":%llu,\"complete\":%llu,\"iq_errors\":%llu}",
+            (unsigned long long)s->c[BENCH_C_SUB_SENT], (unsigned long long)s->c[BENCH_C_SUB_DONE],
+            (unsigned long long)s->c[BENCH_C_IQ_ERRORS]);
+    fprintf(j, ",\"measured_s\":%.3f", f->run_s);
+    if (r->have_server) {
+        fprintf(j,
+                ",\"server\":{\"pid\":%d,\"cpu_s\":%.2f,\"cpu_run_s\":%.2f,\"rss_kb\":%ld,"
+                "\"hwm_kb\":%ld,\"rss_base_kb\":%ld",
+                (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s,
+                r->have_run_end ? r->srv_run_end.cpu_s - r->srv_held.cpu_s : 0.0, r->srv_end.rss_kb,
+                r->srv_end.hwm_kb, r->srv_base.rss_kb);
+        if (r->have_held)
+            fprintf(j, ",\"rss_held_kb\":%ld,\"sessions_held\":%llu", r->srv_held.rss_kb,
+                    (unsigned long long)r->online_held);
+        if (r->have_run_end)
+            fprintf(j, ",\"rss_run_end_kb\":%ld,\"sessions_run_end\":%llu", r->srv_run_end.rss_kb,
+                    (unsigned long long)r->online_run_end);
+        if (f->have_per_session)
+            fprintf(j, ",\"rss_per_session_b\":%ld", f->rss_per_session_b);
+        if (f->have_slope)
+            fprintf(j, ",\"rss_slope_b\":%.0f", f->rss_slope_b);
+        fprintf(j, ",\"rss_curve\":[");
+        for (uint32_t i = 0; i < r->ncurve; i++)
+            fprintf(j, "%s[%llu,%ld]", i ? "," : "", (unsigned long long)r->curve[i].sessions,
+                    r->curve[i].rss_kb);
+        fprintf(j, "]");
+        json_procstat(j, "base", &r->srv_base);
+        fprintf(j, "}");
+    } else {
+        fprintf(j, ",\"server\":null");
+    }
+    fprintf(j, ",\"generator\":{\"cpu_s\":%.2f,\"rss_kb\":%ld,\"hwm_kb\":%ld}", s->gen_cpu_s,
+            s->gen_rss_kb, s->gen_hwm_kb);
+    fprintf(j, ",\"bytes\":{\"in\":%llu,\"out\":%llu}", (unsigned long long)s->c[BENCH_C_BYTES_IN],
+            (unsigned long long)s->c[BENCH_C_BYTES_OUT]);
+    fprintf(j, ",\"errors\":%llu}", (unsigned long long)bench_error_count(s));
+    fclose(j);
+    printf("BENCH-JSON %s\n", text);
+    free(text);
+}
+
+void bench_report(const bench_opts_t *o, const bench_stats_t *s, const bench_run_t *r)
+{
+    figures_t f;
+    derive(o, s, r, &f);
+    print_table(o, s, r, &f);
+    print_json(o, s, r, &f);
+    fflush(stdout);
+}
