@@ -146,7 +146,8 @@ typedef struct bench_user {
     uint32_t n;               /* the account number used in the patterns */
     bench_conn_t *conn;       /* the current connection, or NULL */
     bench_scram_keys_t *keys; /* SCRAM key cache, heap, NULL until first login */
-    uint16_t subscribed;      /* setup-rosters: <subscribed/> received */
+    uint8_t *contacts;        /* setup-rosters: a bit per contact known mutual, heap */
+    uint32_t mutual;          /* setup-rosters: bits set in `contacts` */
     uint8_t setup_sent;       /* setup-rosters: requests sent */
     uint8_t failed;           /* hold/chat/presence: its login failed */
 } bench_user_t;

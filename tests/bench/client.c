@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bench.h"
 
@@ -242,7 +243,9 @@ static void stanza_begin(bench_conn_t *c, const char *name, const char **attrs)
     }
 }
 
-static void child_begin(bench_conn_t *c, bench_stanza_t *st, const char *name)
+static void mark_mutual(bench_conn_t *c, const char *jid);
+
+static void child_begin(bench_conn_t *c, bench_stanza_t *st, const char *name, const char **attrs)
 {
     int d = c->depth;
     if (st->kind == K_FEATURES) {
@@ -270,6 +273,20 @@ static void child_begin(bench_conn_t *c, bench_stanza_t *st, const char *name)
     if (d == 4 && st->in_error) {
         if (!st->cond[0] && in_ns(name, NS_STANZAS) && strcmp(local_name(name), "text") != 0)
             snprintf(st->cond, sizeof(st->cond), "%s", local_name(name));
+        return;
+    }
+    if (d == 4 && st->kind == K_IQ && st->payload == P_ROSTER && is(name, NS_ROSTER, "item") &&
+        (st->type == T_RESULT || st->type == T_SET)) {
+        /* The roster, or a push: what is mutual already needs no asking. */
+        const char *jid = NULL, *sub = NULL;
+        for (const char **a = attrs; a[0]; a += 2) {
+            if (strcmp(a[0], "jid") == 0)
+                jid = a[1];
+            else if (strcmp(a[0], "subscription") == 0)
+                sub = a[1];
+        }
+        if (jid && sub && strcmp(sub, "both") == 0)
+            mark_mutual(c, jid);
         return;
     }
     if (d != 3)
@@ -302,7 +319,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     if (c->depth == 2)
         stanza_begin(c, name, attrs);
     else if (c->st)
-        child_begin(c, c->st, name);
+        child_begin(c, c->st, name, attrs);
 }
 
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
@@ -626,13 +643,6 @@ static void on_presence(bench_conn_t *c, bench_stanza_t *st)
             sendf(c, "<presence to='%s' type='subscribed'/>", bare);
         }
         break;
-    case T_SUBSCRIBED:
-        if (++c->user->subscribed == o->roster_size) {
-            w->stats.c[BENCH_C_SUB_DONE]++;
-            if (o->scenario == BENCH_SETUP_ROSTERS)
-                atomic_fetch_add_explicit(&w->a_recv, 1, memory_order_relaxed);
-        }
-        break;
     case T_ERROR: w->stats.c[BENCH_C_PRES_ERRORS]++; break;
     case T_NONE:
     case T_UNAVAILABLE:
@@ -800,13 +810,16 @@ void bench_client_setup_roster(bench_conn_t *c)
 {
     bench_worker_t *w = c->w;
     const bench_opts_t *o = w->o;
+    bench_user_t *u = c->user;
     int64_t half = o->roster_size / 2;
     char name[256], piece[1024];
     size_t used = 0;
+    u->setup_sent = 1;
     for (int64_t d = -half; d <= half; d++) {
-        if (d == 0)
+        int k = (int)(d < 0 ? d + half : d + half - 1);
+        if (d == 0 || (u->contacts && (u->contacts[k / 8] & (1u << (k % 8)))))
             continue;
-        bench_user_name(o, bench_neighbour(o, c->user->n, d), name, sizeof(name));
+        bench_user_name(o, bench_neighbour(o, u->n, d), name, sizeof(name));
         int n = snprintf(piece, sizeof(piece),
                          "<iq type='set' id='rs%lld'><query xmlns='" NS_ROSTER
                          "'><item jid='%s@%s'/></query></iq>"
@@ -818,5 +831,47 @@ void bench_client_setup_roster(bench_conn_t *c)
     }
     if (used)
         bench_conn_send(c, w->sbuf, used);
-    c->user->setup_sent = 1;
+}
+
+/* setup-rosters: the place (0 .. r-1) of bare or full `jid` among the
+ * contacts of account n (its r/2 neighbours on each side), or -1. */
+static int contact_index(const bench_opts_t *o, uint32_t n, const char *jid)
+{
+    const char *at = strchr(jid, '@');
+    size_t bare = strcspn(jid, "/");
+    size_t dlen = strlen(o->domain);
+    if (!at || (size_t)(at - jid) >= bare || bare - (size_t)(at - jid) - 1 != dlen ||
+        strncasecmp(at + 1, o->domain, dlen) != 0)
+        return -1;
+    size_t llen = (size_t)(at - jid);
+    int64_t half = o->roster_size / 2;
+    char name[256];
+    for (int64_t d = -half; d <= half; d++) {
+        if (d == 0)
+            continue;
+        bench_user_name(o, bench_neighbour(o, n, d), name, sizeof(name));
+        /* Servers may have lower-cased the localpart (PRECIS). */
+        if (strlen(name) == llen && strncasecmp(name, jid, llen) == 0)
+            return (int)(d < 0 ? d + half : d + half - 1);
+    }
+    return -1;
+}
+
+static void mark_mutual(bench_conn_t *c, const char *jid)
+{
+    bench_worker_t *w = c->w;
+    const bench_opts_t *o = w->o;
+    bench_user_t *u = c->user;
+    if (o->scenario != BENCH_SETUP_ROSTERS)
+        return;
+    if (!u->contacts && !(u->contacts = calloc((o->roster_size + 7) / 8, 1)))
+        return;
+    int k = contact_index(o, u->n, jid);
+    if (k < 0 || (u->contacts[k / 8] & (1u << (k % 8))))
+        return;
+    u->contacts[k / 8] |= (uint8_t)(1u << (k % 8));
+    if (++u->mutual == o->roster_size) {
+        w->stats.c[BENCH_C_SUB_DONE]++;
+        atomic_fetch_add_explicit(&w->a_recv, 1, memory_order_relaxed);
+    }
 }

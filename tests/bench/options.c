@@ -442,6 +442,10 @@ static int check_together(bench_opts_t *o)
             return -1;
         }
     }
+    if (o->scenario == BENCH_SETUP_ROSTERS && !o->roster_get) {
+        fprintf(stderr, "parley-bench: setup-rosters reads the roster: drop --no-roster\n");
+        return -1;
+    }
     if ((o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE) && o->interval_s <= 0) {
         fprintf(stderr, "parley-bench: --interval must be above 0\n");
         return -1;

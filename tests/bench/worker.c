@@ -202,8 +202,11 @@ static void finish(bench_worker_t *w, bench_group_t *g)
 
 static void enter_close(bench_worker_t *w)
 {
+    uint64_t now = bench_now_ns();
+    if (w->stats.run_t0 && !w->stats.run_t1)
+        w->stats.run_t1 = now; /* stopped early: setup complete, or interrupted */
     w->phase = BENCH_PH_CLOSE;
-    w->phase_t0 = bench_now_ns();
+    w->phase_t0 = now;
     for (uint32_t i = 0; i < w->nusers; i++)
         if (w->users[i].conn)
             bench_conn_close(w->users[i].conn);
@@ -420,8 +423,10 @@ void bench_group_finish(bench_group_t *g, bench_stats_t *out)
         bench_worker_t *w = g->workers[i];
         uv_thread_join(&w->thread);
         bench_stats_merge(out, &w->stats);
-        for (uint32_t k = 0; k < w->nusers; k++)
+        for (uint32_t k = 0; k < w->nusers; k++) {
             free(w->users[k].keys);
+            free(w->users[k].contacts);
+        }
         free(w->users);
         uv_loop_close(&w->loop);
         uv_mutex_destroy(&g->wake_lock[i]);
