@@ -2,9 +2,11 @@
  * It talks to the running server over its control socket; when no server
  * is running, account commands open the storage directly. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -24,6 +26,8 @@ static void usage(FILE *f)
           "  user del JID                delete an account and end its sessions\n"
           "  user passwd JID [PASSWORD]  set a new password\n"
           "  user list [DOMAIN]          list accounts\n"
+          "  user import FILE            create many accounts: one 'JID PASSWORD' per line\n"
+          "                              ('-' reads stdin; existing accounts are skipped)\n"
           "  online                      list connected sessions (server must be running)\n",
           f);
 }
@@ -112,6 +116,112 @@ static int print_account(void *ud, const pl_account_t *acc)
     return 0;
 }
 
+/* The SCRAM iteration count of the host an account JID belongs to. */
+static uint32_t iterations_for(const pl_config_t *c, const char *jid)
+{
+    const char *at = strrchr(jid, '@');
+    const char *domain = at ? at + 1 : jid;
+    for (size_t i = 0; i < c->nhosts; i++)
+        if (strcasecmp(domain, c->hosts[i].name) == 0)
+            return (uint32_t)c->hosts[i].scram_iterations;
+    return 10000;
+}
+
+/* One write transaction's worth of accounts for `user import`. */
+typedef struct import_batch {
+    pl_admin_job_t jobs[500];
+    size_t n;
+    size_t added, existing;
+    const char *failed; /* the storage error that ended the batch, if any */
+} import_batch_t;
+
+static int import_run(pl_wtxn_t *txn, void *ud)
+{
+    import_batch_t *b = ud;
+    for (size_t i = 0; i < b->n; i++) {
+        if (pl_admin_job_run(txn, &b->jobs[i]) == 0) {
+            b->added++;
+        } else if (strstr(b->jobs[i].error, "already exists")) {
+            b->existing++;
+        } else {
+            b->failed = b->jobs[i].error;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int import_flush(pl_storage_t *st, import_batch_t *b, size_t *added, size_t *existing)
+{
+    b->added = b->existing = 0;
+    b->failed = NULL;
+    int rc = b->n ? pl_storage_write_sync(st, import_run, b) : 0;
+    if (rc != 0)
+        fprintf(stderr, "parleyctl: import stopped: %s (the last %zu accounts were not written)\n",
+                b->failed ? b->failed : "storage failure", b->n);
+    else {
+        *added += b->added;
+        *existing += b->existing;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        pl_admin_job_free(&b->jobs[i]);
+    b->n = 0;
+    return rc;
+}
+
+/* `user import FILE`: accounts in batches of a few hundred per write
+ * transaction, so tens of thousands take seconds rather than one commit
+ * each.  The storage is opened directly (LMDB and SQLite both allow a
+ * second process), so this works whether or not the server is running. */
+static int import_accounts(const pl_config_t *c, pl_storage_t *st, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "parleyctl: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    const char **hosts = pl_xcalloc(c->nhosts ? c->nhosts : 1, sizeof(char *));
+    for (size_t i = 0; i < c->nhosts; i++)
+        hosts[i] = c->hosts[i].name;
+    import_batch_t *b = pl_xcalloc(1, sizeof(*b));
+    size_t added = 0, existing = 0, bad = 0, lineno = 0;
+    int rc = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        char *save = NULL;
+        char *jid = strtok_r(line, " \t\r\n", &save);
+        if (!jid || jid[0] == '#')
+            continue;
+        char *password = strtok_r(NULL, "\r\n", &save);
+        while (password && (*password == ' ' || *password == '\t'))
+            password++;
+        pl_admin_job_t *job = &b->jobs[b->n];
+        if (pl_admin_job_init(job, PL_ADMIN_ADD, jid, password, iterations_for(c, jid), hosts,
+                              c->nhosts) != 0) {
+            fprintf(stderr, "parleyctl: %s line %zu: %s\n", path, lineno, job->error);
+            pl_admin_job_free(job);
+            bad++;
+            continue;
+        }
+        if (++b->n == sizeof(b->jobs) / sizeof(b->jobs[0]))
+            rc = import_flush(st, b, &added, &existing);
+    }
+    if (rc == 0)
+        rc = import_flush(st, b, &added, &existing);
+    if (line) {
+        OPENSSL_cleanse(line, cap);
+        free(line);
+    }
+    if (f != stdin)
+        fclose(f);
+    free(b);
+    free(hosts);
+    printf("%zu added, %zu already existed, %zu rejected\n", added, existing, bad);
+    return rc != 0 || bad ? 1 : 0;
+}
+
 /* The same commands against the storage, for when the server is down. */
 static int direct(const pl_config_t *c, char **words, size_t n)
 {
@@ -124,19 +234,18 @@ static int direct(const pl_config_t *c, char **words, size_t n)
         return 1;
     }
     int rc = 0;
-    if (strcmp(words[1], "list") == 0) {
+    if (strcmp(words[1], "import") == 0) {
+        rc = import_accounts(c, st, words[2]);
+    } else if (strcmp(words[1], "list") == 0) {
         pl_accounts_list(st, n > 2 ? words[2] : NULL, print_account, NULL);
     } else {
         pl_admin_op_t op = strcmp(words[1], "add") == 0   ? PL_ADMIN_ADD
                            : strcmp(words[1], "del") == 0 ? PL_ADMIN_DEL
                                                           : PL_ADMIN_PASSWD;
         const char **hosts = pl_xcalloc(c->nhosts, sizeof(char *));
-        uint32_t iterations = 10000;
-        for (size_t i = 0; i < c->nhosts; i++) {
+        uint32_t iterations = iterations_for(c, words[2]);
+        for (size_t i = 0; i < c->nhosts; i++)
             hosts[i] = c->hosts[i].name;
-            if (strstr(words[2], c->hosts[i].name))
-                iterations = (uint32_t)c->hosts[i].scram_iterations;
-        }
         pl_admin_job_t job;
         if (pl_admin_job_init(&job, op, words[2], n > 3 ? words[3] : NULL, iterations, hosts,
                               c->nhosts) != 0 ||
@@ -171,7 +280,8 @@ int main(int argc, char **argv)
     int is_user = strcmp(words[0], "user") == 0 && n >= 2;
     int needs_jid = is_user && (!strcmp(words[1], "add") || !strcmp(words[1], "del") ||
                                 !strcmp(words[1], "passwd"));
-    if (!(strcmp(words[0], "online") == 0 && n == 1) &&
+    int is_import = is_user && strcmp(words[1], "import") == 0 && n == 3;
+    if (!(strcmp(words[0], "online") == 0 && n == 1) && !is_import &&
         !(is_user && strcmp(words[1], "list") == 0 && n <= 3) &&
         !(needs_jid && n >= 3 && n <= 4 && (strcmp(words[1], "del") != 0 || n == 3))) {
         usage(stderr);
@@ -203,7 +313,7 @@ int main(int argc, char **argv)
         words = full;
         n = 4;
     }
-    int rc = via_server(c->control_socket, words, n);
+    int rc = is_import ? -1 : via_server(c->control_socket, words, n);
     if (rc < 0) {
         if (strcmp(words[0], "online") == 0) {
             fprintf(stderr, "parleyctl: the server is not running (no control socket at %s)\n",

@@ -165,8 +165,10 @@ int h_run_prog(const char *prog, const char *input, char *out, size_t outlen,
     for (; argv[n - 1] && n < 31; n++)
         args[n] = (char *)argv[n - 1];
     args[n] = NULL;
+    /* Close-on-exec, so the child holds only the ends dup2'ed onto its
+     * stdin/stdout: a program that reads stdin to the end sees EOF. */
     int in[2], outp[2];
-    if (pipe(in) != 0 || pipe(outp) != 0)
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0)
         return -1;
     pid_t pid = spawn(path, args, in[0], outp[1]);
     close(in[0]);

@@ -121,6 +121,30 @@ static void user_del_ends_live_session(h_server_t *srv)
     CHECK(!strstr(out, "frank@example.test"));
 }
 
+/* Bulk creation from stdin while the server runs: good lines become
+ * accounts that can log in, existing ones are skipped, bad ones reported. */
+static void user_import_creates_many_accounts(h_server_t *srv)
+{
+    char out[4096];
+    const char *input = "# bulk accounts\n"
+                        "imp1@example.test imp-pw-1\n"
+                        "\n"
+                        "imp2@example.test  pass with spaces\n"
+                        "erin@example.test other\n"
+                        "imp3@elsewhere.test x\n"
+                        "imp4@example.test\n";
+    int rc = ctl(srv, input, out, sizeof(out), "user", "import", "-", NULL);
+    CHECK_MSG(rc == 1, "rc %d: bad lines must make the exit status non-zero", rc);
+    CHECK_MSG(strstr(out, "2 added, 1 already existed, 2 rejected"), "%s", out);
+    CHECK_MSG(strstr(out, "line 6: host 'elsewhere.test' is not configured"), "%s", out);
+    CHECK_MSG(strstr(out, "line 7: a password is required"), "%s", out);
+    CHECK(can_login(srv, "imp1@example.test", "imp-pw-1"));
+    CHECK(can_login(srv, "imp2@example.test", "pass with spaces"));
+    CHECK(!can_login(srv, "erin@example.test", "other"));
+    rc = ctl(srv, NULL, out, sizeof(out), "user", "import", "/nonexistent/users.txt", NULL);
+    CHECK_MSG(rc == 1 && strstr(out, "cannot read /nonexistent/users.txt"), "rc %d: %s", rc, out);
+}
+
 static void admin_errors_are_reported(h_server_t *srv)
 {
     char out[4096];
@@ -262,6 +286,7 @@ int main(int argc, char **argv)
         H_RUN(online_lists_sessions, &srv);
         H_RUN(user_passwd_changes_password, &srv);
         H_RUN(user_del_ends_live_session, &srv);
+        H_RUN(user_import_creates_many_accounts, &srv);
         H_RUN(admin_errors_are_reported, &srv);
         H_RUN(check_config_reports_file_and_line, &srv);
         H_RUN(sighup_reloads_and_keeps_serving, &srv);
