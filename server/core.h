@@ -151,6 +151,7 @@ struct pl_loop {
     pl_listen_kind_t *listener_kinds;
     size_t nlisteners;
     uv_timer_t housekeeping;
+    unsigned housekeeping_ticks;
     pl_storage_port_t *storage_port;
     char readbuf[65536]; /* shared by every connection on the loop: reads are
                             processed synchronously, so one buffer suffices */
@@ -216,6 +217,7 @@ struct pl_session {
     double tokens;
     uint64_t tokens_at_ms;
     uint64_t last_rx_ms;
+    int asleep; /* idle: parser and buffers given back (pl_session_sleep) */
     int ping_outstanding;
     char ping_id[20];
     int over_limit; /* connection refused by a per-IP bound: error at stream open */
@@ -270,6 +272,9 @@ void pl_session_stream_error(pl_session_t *s, const char *condition, const char 
 /* Closes the stream gracefully (</stream:stream>) and the connection. */
 void pl_session_close(pl_session_t *s, const char *reason);
 void pl_session_flush(pl_session_t *s);
+/* For a session idle a while: gives back the XML parser and the TLS and
+ * output buffers, which come back on the next bytes.  Returns 1 if it slept. */
+int pl_session_sleep(pl_session_t *s);
 void pl_session_start_tls(pl_session_t *s);
 /* Delivers a routed stanza to this session (on its own loop). */
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st);

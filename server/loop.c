@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,11 +145,36 @@ static void on_connection(uv_stream_t *server, int status)
     pl_session_accept(s, server);
 }
 
+/* Housekeeping runs every PL_HOUSEKEEPING_MS; a session that has sent
+ * nothing for PL_SLEEP_AFTER_MS is put to sleep (its parser and buffers
+ * given back, about half its memory), so the memory of a mostly idle
+ * server is that of its sleeping sessions. */
+#define PL_HOUSEKEEPING_MS 1000
+#define PL_SLEEP_AFTER_MS 1000
+#define PL_LIMITS_GC_EVERY 10 /* ticks */
+/* When a sweep slept this many sessions, the freed memory is handed back
+ * to the kernel (glibc keeps freed pages mapped until asked). */
+#define PL_TRIM_AFTER_SLEEPS 256
+
+static void sleep_idle_sessions(pl_loop_t *loop)
+{
+    uint64_t now = pl_mono_ms();
+    unsigned slept = 0;
+    for (pl_session_t *s = loop->sessions; s; s = s->loop_next)
+        if (!s->asleep && now - s->last_rx_ms >= PL_SLEEP_AFTER_MS)
+            slept += (unsigned)pl_session_sleep(s);
+#ifdef __GLIBC__
+    if (slept >= PL_TRIM_AFTER_SLEEPS)
+        malloc_trim(0);
+#endif
+}
+
 static void on_housekeeping(uv_timer_t *t)
 {
     pl_loop_t *loop = t->data;
-    if (loop->index == 0)
+    if (loop->index == 0 && ++loop->housekeeping_ticks % PL_LIMITS_GC_EVERY == 0)
         pl_limits_gc(loop->server);
+    sleep_idle_sessions(loop);
 }
 
 /* Binds a listening socket by hand so SO_REUSEPORT can spread connections
@@ -234,7 +262,7 @@ static int loop_init(pl_server_t *srv, pl_loop_t *loop, unsigned index)
     loop->flush_idle.data = loop;
     uv_timer_init(&loop->uv, &loop->housekeeping);
     loop->housekeeping.data = loop;
-    uv_timer_start(&loop->housekeeping, on_housekeeping, 10000, 10000);
+    uv_timer_start(&loop->housekeeping, on_housekeeping, PL_HOUSEKEEPING_MS, PL_HOUSEKEEPING_MS);
     return 0;
 }
 

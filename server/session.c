@@ -307,6 +307,19 @@ void pl_session_close(pl_session_t *s, const char *reason)
         uv_timer_start(&s->timer, on_timer, PL_CLOSE_GRACE_MS, 0);
 }
 
+int pl_session_sleep(pl_session_t *s)
+{
+    if (s->closing || s->asleep || s->out.len || s->write_pending || s->tls_wanted)
+        return 0;
+    if (!pl_xml_parser_sleep(s->xml))
+        return 0;
+    if (s->tls)
+        pl_tls_sleep(s->tls);
+    pl_buf_deinit(&s->out);
+    s->asleep = 1;
+    return 1;
+}
+
 static void feed_plain(pl_session_t *s, const char *data, size_t len)
 {
     if (len == 0 || s->closing)
@@ -331,6 +344,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     s->last_rx_ms = pl_mono_ms();
     s->ping_outstanding = 0;
+    s->asleep = 0; /* the parser wakes itself on these bytes */
     if (!s->tls) {
         feed_plain(s, buf->base, (size_t)nread);
         return;

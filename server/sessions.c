@@ -145,11 +145,13 @@ void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, 
 {
     pl_session_shard_t *sh = shard_for(srv, s->jid.bare);
     pl_stanza_t *old;
+    /* Kept until the next change, often for hours: a compact copy. */
+    pl_stanza_t *kept = presence ? pl_stanza_compact(presence) : NULL;
     pthread_mutex_lock(&sh->lock);
     s->available = available;
     s->priority = priority;
     old = s->presence;
-    s->presence = presence ? pl_stanza_ref(presence) : NULL;
+    s->presence = kept;
     pthread_mutex_unlock(&sh->lock);
     pl_stanza_unref(&old);
 }

@@ -99,6 +99,95 @@ static unsigned put_address(pl_arena_t *a, pl_attr_t *slot, const char *name, co
     return 1;
 }
 
+/* ---- compact copies ---- */
+
+/* What pl_arena_alloc takes for n bytes. */
+static size_t arena_bytes(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    return n ? n : 16;
+}
+
+static size_t str_bytes(const char *s) { return s ? arena_bytes(strlen(s) + 1) : 0; }
+
+/* The arena space a deep copy of `e`, its descendants and its following
+ * siblings takes (the same sums compact_copy makes). */
+static size_t tree_bytes(const pl_xml_t *e, const char *parent_ns)
+{
+    size_t n = 0;
+    for (; e; e = e->next) {
+        n += arena_bytes(sizeof(pl_xml_t));
+        if (e->kind == PL_XML_TEXT) {
+            n += arena_bytes(e->text_len + 1);
+            continue;
+        }
+        n += str_bytes(e->name);
+        if (e->ns[0] && !(parent_ns && strcmp(e->ns, parent_ns) == 0))
+            n += str_bytes(e->ns);
+        if (e->nattrs)
+            n += arena_bytes(e->nattrs * sizeof(pl_attr_t));
+        for (unsigned i = 0; i < e->nattrs; i++)
+            n += str_bytes(e->attrs[i].name) + str_bytes(e->attrs[i].ns) +
+                 str_bytes(e->attrs[i].value);
+        n += tree_bytes(e->children, e->ns);
+    }
+    return n;
+}
+
+static const char *copy_str(pl_arena_t *a, const char *s) { return s ? pl_arena_strdup(a, s) : NULL; }
+
+static const pl_xml_t *compact_copy(pl_arena_t *a, const pl_xml_t *e, const char *parent_ns)
+{
+    const pl_xml_t *first = NULL;
+    pl_xml_t *prev = NULL;
+    for (; e; e = e->next) {
+        pl_xml_t *c = pl_arena_zalloc(a, sizeof(*c));
+        c->kind = e->kind;
+        if (e->kind == PL_XML_TEXT) {
+            c->text = pl_arena_strndup(a, e->text, e->text_len);
+            c->text_len = e->text_len;
+        } else {
+            c->name = copy_str(a, e->name);
+            if (!e->ns[0])
+                c->ns = "";
+            else if (parent_ns && strcmp(e->ns, parent_ns) == 0)
+                c->ns = parent_ns;
+            else
+                c->ns = copy_str(a, e->ns);
+            if (e->nattrs) {
+                pl_attr_t *attrs = pl_arena_alloc(a, e->nattrs * sizeof(*attrs));
+                for (unsigned i = 0; i < e->nattrs; i++) {
+                    attrs[i].name = copy_str(a, e->attrs[i].name);
+                    attrs[i].ns = copy_str(a, e->attrs[i].ns);
+                    attrs[i].value = copy_str(a, e->attrs[i].value);
+                }
+                c->attrs = attrs;
+                c->nattrs = e->nattrs;
+            }
+            c->children = compact_copy(a, e->children, c->ns);
+        }
+        if (prev)
+            prev->next = c;
+        else
+            first = c;
+        prev = c;
+    }
+    return first;
+}
+
+pl_stanza_t *pl_stanza_compact(const pl_stanza_t *s)
+{
+    const pl_xml_t *root = s->root;
+    /* The root alone, not its siblings (a frozen root has none anyway). */
+    pl_xml_t lone = *root;
+    lone.next = NULL;
+    size_t need = arena_bytes(sizeof(pl_stanza_t)) + tree_bytes(&lone, NULL);
+    pl_arena_t *a;
+    pl_stanza_t *c = stanza_alloc(need, &a);
+    pl_stanza_freeze(c, compact_copy(a, &lone, NULL), s->wire_size);
+    return c;
+}
+
 pl_stanza_t *pl_stanza_readdress(const pl_stanza_t *s, const char *from, const char *to)
 {
     const pl_xml_t *old = s->root;

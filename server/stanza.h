@@ -62,6 +62,11 @@ size_t pl_stanza_wire_size(const pl_stanza_t *s);
 #define PL_KEEP ((const char *)1)
 pl_stanza_t *pl_stanza_readdress(const pl_stanza_t *s, const char *from, const char *to);
 
+/* A deep copy in one allocation of exactly the size it needs, sharing
+ * nothing: for stanzas kept a long time (a session's presence), which would
+ * otherwise hold the parser's whole first block or their base stanza. */
+pl_stanza_t *pl_stanza_compact(const pl_stanza_t *s);
+
 /* Serialised bytes of the whole stanza, computed on first use and cached
  * (thread-safe).  Valid as long as the caller holds a reference. */
 const char *pl_stanza_bytes(const pl_stanza_t *s, size_t *len);

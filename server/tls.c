@@ -141,6 +141,17 @@ void pl_tls_ctx_unref(pl_tls_ctx_t **cp)
     free(c);
 }
 
+static void new_bios(pl_tls_t *t)
+{
+    t->in = BIO_new(BIO_s_mem());
+    t->out = BIO_new(BIO_s_mem());
+    if (!t->in || !t->out)
+        pl_die("out of memory creating TLS buffers");
+    BIO_set_mem_eof_return(t->in, -1);
+    BIO_set_mem_eof_return(t->out, -1);
+    SSL_set_bio(t->ssl, t->in, t->out); /* frees the previous pair */
+}
+
 pl_tls_t *pl_tls_new(pl_tls_ctx_t *ctx)
 {
     pl_tls_t *t = pl_xcalloc(1, sizeof(*t));
@@ -148,13 +159,21 @@ pl_tls_t *pl_tls_new(pl_tls_ctx_t *ctx)
     t->ssl = SSL_new(ctx->ssl);
     if (!t->ssl)
         pl_die("SSL_new failed");
-    t->in = BIO_new(BIO_s_mem());
-    t->out = BIO_new(BIO_s_mem());
-    BIO_set_mem_eof_return(t->in, -1);
-    BIO_set_mem_eof_return(t->out, -1);
-    SSL_set_bio(t->ssl, t->in, t->out);
+    new_bios(t);
     SSL_set_accept_state(t->ssl);
     return t;
+}
+
+int pl_tls_sleep(pl_tls_t *t)
+{
+    /* A memory BIO keeps its largest buffer for good; swapping in an empty
+     * pair gives that back.  Only once the handshake is over and nothing is
+     * waiting in either direction, so no byte is lost. */
+    if (!SSL_is_init_finished(t->ssl) || BIO_ctrl_pending(t->in) || BIO_ctrl_pending(t->out) ||
+        SSL_pending(t->ssl))
+        return 0;
+    new_bios(t);
+    return 1;
 }
 
 void pl_tls_free(pl_tls_t *t)

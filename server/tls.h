@@ -38,6 +38,9 @@ int pl_tls_write(pl_tls_t *t, const char *data, size_t len, pl_buf_t *out);
 /* Appends a close_notify alert to `out`. */
 void pl_tls_shutdown(pl_tls_t *t, pl_buf_t *out);
 int pl_tls_established(const pl_tls_t *t);
+/* Releases the buffers an idle established connection does not need;
+ * returns 1 if it did. */
+int pl_tls_sleep(pl_tls_t *t);
 /* "TLSv1.3" etc. and the cipher name, once established. */
 const char *pl_tls_version(const pl_tls_t *t);
 const char *pl_tls_cipher(const pl_tls_t *t);

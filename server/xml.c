@@ -57,6 +57,13 @@ struct pl_xml_parser {
     pl_buf_t text;    /* character data not yet turned into a node */
     unsigned nsdecls; /* namespace declarations seen for the next element */
     char *content_ns; /* default namespace declared on the stream root */
+    /* The stream root's start tag exactly as the peer sent it, so an idle
+     * stream can give its expat parser back (pl_xml_parser_sleep) and a new
+     * one can be brought to the same state by replaying this tag. */
+    char *root_tag;
+    size_t root_tag_len;
+    int asleep;    /* no expat parser until the next feed */
+    int replaying; /* parsing root_tag: the stream is not opened again */
 
     /* Byte positions on the current expat parser (which counts from 0).
      * Outside a stanza everything before `mark` has been consumed; inside
@@ -174,6 +181,23 @@ static int check_shape(pl_xml_parser_t *p, const char *name, const char **atts, 
 
 /* ---- the stream root ---- */
 
+/* Copies the root start tag out of expat's buffer.  Expat keeps the bytes
+ * of the current event there (XML_CONTEXT_BYTES, on in every distribution
+ * build); without them the stream simply never sleeps. */
+static void keep_root_tag(pl_xml_parser_t *p)
+{
+    free(p->root_tag);
+    p->root_tag = NULL;
+    p->root_tag_len = 0;
+    int offset = 0, size = 0;
+    const char *ctx = XML_GetInputContext(p->xp, &offset, &size);
+    int len = XML_GetCurrentByteCount(p->xp);
+    if (!ctx || len <= 0 || offset < 0 || offset + len > size)
+        return;
+    p->root_tag = pl_xstrndup(ctx + offset, (size_t)len);
+    p->root_tag_len = (size_t)len;
+}
+
 static void open_stream(pl_xml_parser_t *p, const char *name, const char **atts)
 {
     size_t urilen;
@@ -201,6 +225,11 @@ static void open_stream(pl_xml_parser_t *p, const char *name, const char **atts)
     }
     p->depth = 1;
     p->mark = p->resume_at = event_end(p);
+    if (p->replaying) {
+        free(uri);
+        return;
+    }
+    keep_root_tag(p);
     if (p->cb.stream_open)
         p->cb.stream_open(p->ud, &h);
     free(uri);
@@ -434,6 +463,10 @@ static void reset_now(pl_xml_parser_t *p)
     pl_buf_reset(&p->text);
     free(p->content_ns);
     p->content_ns = NULL;
+    free(p->root_tag);
+    p->root_tag = NULL;
+    p->root_tag_len = 0;
+    p->asleep = 0;
     p->state = ST_OK;
     p->halted = p->reset_pending = p->err_pending = 0;
     p->depth = p->nsdecls = 0;
@@ -466,7 +499,9 @@ pl_xml_parser_t *pl_xml_parser_new(const pl_xml_limits_t *limits, const pl_xml_c
 
 static void destroy(pl_xml_parser_t *p)
 {
-    XML_ParserFree(p->xp);
+    if (p->xp)
+        XML_ParserFree(p->xp);
+    free(p->root_tag);
     pl_stanza_unref(&p->st);
     pl_buf_deinit(&p->text);
     free(p->content_ns);
@@ -576,10 +611,48 @@ static int feed_all(pl_xml_parser_t *p, const char *data, size_t len)
     return p->state == ST_ERROR ? -1 : 0;
 }
 
+int pl_xml_parser_sleep(pl_xml_parser_t *p)
+{
+    /* Only between stanzas, with every byte fed so far consumed: then the
+     * whole parse state is "inside the root element", which the root tag
+     * alone recreates. */
+    if (p->asleep || p->in_feed || p->state != ST_OK || p->depth != 1 || p->st ||
+        !p->root_tag || p->fed != p->mark || p->text.len)
+        return p->asleep;
+    XML_ParserFree(p->xp);
+    p->xp = NULL;
+    free(p->frames);
+    p->frames = NULL;
+    p->nframes = 0;
+    pl_buf_deinit(&p->text);
+    p->asleep = 1;
+    return 1;
+}
+
+/* A fresh expat parser that has read the root start tag again. */
+static void wake(pl_xml_parser_t *p)
+{
+    p->asleep = 0;
+    p->xp = expat_new(p);
+    p->depth = p->nsdecls = 0;
+    p->replaying = 1;
+    p->in_expat = 1;
+    enum XML_Status status = XML_Parse(p->xp, p->root_tag, (int)p->root_tag_len, XML_FALSE);
+    p->in_expat = 0;
+    p->replaying = 0;
+    p->fed = p->mark = p->resume_at = p->root_tag_len;
+    if (status != XML_STATUS_OK || p->depth != 1 || p->err_pending)
+        raise_error(p, PL_XML_ERR_NOT_WELL_FORMED, "the stream could not be resumed");
+}
+
 int pl_xml_parser_feed(pl_xml_parser_t *p, const char *data, size_t len)
 {
     if (p->in_feed)
         pl_die("pl_xml_parser_feed called from one of its own callbacks");
+    if (p->state == ST_ERROR)
+        return -1;
+    if (p->asleep && len > 0 && p->state == ST_OK)
+        wake(p);
     if (p->state == ST_ERROR)
         return -1;
     p->in_feed = 1;

@@ -60,6 +60,11 @@ void pl_xml_parser_reset(pl_xml_parser_t *p);
  * or dropped after stop).  Returns 0, or -1 once the stream is in error. */
 int pl_xml_parser_feed(pl_xml_parser_t *p, const char *data, size_t len);
 void pl_xml_parser_stop(pl_xml_parser_t *p);
+/* Gives the expat parser and its buffers back while the stream is idle:
+ * only between stanzas with nothing half-read.  The next feed brings a new
+ * parser to the same place by replaying the stream's root tag, invisibly to
+ * the callbacks.  Returns 1 if the parser is asleep. */
+int pl_xml_parser_sleep(pl_xml_parser_t *p);
 const char *pl_xml_error_condition(pl_xml_error_t err);
 
 #endif

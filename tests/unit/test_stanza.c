@@ -252,6 +252,38 @@ START_TEST(readdress_shares_children)
 }
 END_TEST
 
+/* A compact copy writes the same bytes and shares nothing: it outlives the
+ * stanza (and the readdressed chain) it was made from. */
+START_TEST(compact_copy_is_the_same_stanza)
+{
+    const char *xml = "<presence xml:lang='fr' id='p&amp;1'><show>dnd</show>"
+                      "<status>in a call &lt;3</status><c xmlns='http://jabber.org/protocol/caps' "
+                      "hash='sha-1' node='n' ver='v='/><x xmlns:a='urn:a' a:k='v'><y "
+                      "xmlns=''/><a:z>t</a:z></x><state xmlns='urn:parley:presence'>"
+                      "call</state></presence>";
+    pl_stanza_t *orig = parse(xml);
+    pl_stanza_t *ra = pl_stanza_readdress(orig, "juliet@example.com/balcony", PL_KEEP);
+    char *want = strdup(bytes_of(ra));
+    pl_stanza_t *c = pl_stanza_compact(ra);
+    pl_stanza_unref(&orig);
+    pl_stanza_unref(&ra);
+    ck_assert_str_eq(bytes_of(c), want);
+    ck_assert_uint_eq(pl_stanza_wire_size(c), strlen(xml));
+    const pl_xml_t *caps = pl_xml_child(pl_stanza_root(c), "c", "http://jabber.org/protocol/caps");
+    ck_assert_ptr_nonnull(caps);
+    ck_assert_str_eq(pl_xml_attr(caps, "ver"), "v=");
+    ck_assert_ptr_nonnull(pl_xml_child(pl_stanza_root(c), "show", PL_NS_CLIENT));
+    free(want);
+    pl_stanza_unref(&c);
+
+    pl_stanza_t *empty = pl_build_finish(pl_build_new("presence", NULL));
+    pl_stanza_t *ce = pl_stanza_compact(empty);
+    ck_assert_str_eq(bytes_of(ce), "<presence/>");
+    pl_stanza_unref(&empty);
+    pl_stanza_unref(&ce);
+}
+END_TEST
+
 START_TEST(refcounts)
 {
     pl_stanza_t *s = parse("<presence/>");
@@ -337,6 +369,7 @@ Suite *stanza_suite(void)
     tcase_add_test(tc, serialize_by_hand);
     tcase_add_test(tc, navigation);
     tcase_add_test(tc, readdress_shares_children);
+    tcase_add_test(tc, compact_copy_is_the_same_stanza);
     tcase_add_test(tc, refcounts);
     tcase_add_test(tc, bytes_are_cached);
     tcase_add_test(tc, threads_share_a_stanza);

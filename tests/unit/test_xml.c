@@ -199,6 +199,99 @@ START_TEST(stream_events)
 }
 END_TEST
 
+/* Like run_chunked, but the parser is put to sleep after every feed. */
+static char *run_chunked_sleeping(const char *s, size_t len, size_t chunk, int *slept)
+{
+    rec_t r;
+    rec_init(&r, NULL);
+    for (size_t off = 0; off < len; off += chunk) {
+        feed(&r, s + off, len - off < chunk ? len - off : chunk);
+        if (r.parser)
+            *slept += pl_xml_parser_sleep(r.parser);
+    }
+    char *out = strdup(pl_buf_cstr(&r.log));
+    rec_deinit(&r);
+    return out;
+}
+
+/* A parser that sleeps whenever it can (between stanzas) and wakes on the
+ * next bytes sees exactly what one that never sleeps sees. */
+START_TEST(sleeping_changes_nothing)
+{
+    size_t len = strlen(realistic);
+    char *ref = run_chunked(NULL, realistic, len, len);
+    int slept = 0;
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        char *got = run_chunked_sleeping(realistic, len, chunk, &slept);
+        ck_assert_msg(strcmp(got, ref) == 0, "chunk %zu:\n%s\nvs awake:\n%s", chunk, got, ref);
+        free(got);
+    }
+    ck_assert_int_gt(slept, 50); /* it did sleep, many times */
+    free(ref);
+}
+END_TEST
+
+/* Sleep only at a stanza boundary; the prefixes the root declared still
+ * resolve after waking, and the peer's own closing tag still matches. */
+START_TEST(sleep_only_between_stanzas)
+{
+    rec_t r;
+    rec_init(&r, NULL);
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 0); /* no stream yet */
+    feeds(&r, "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' "
+              "xmlns:f='urn:foo' to='example.com' version='1.0'>");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 1);
+    feeds(&r, "<message><body>half");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 0);
+    feeds(&r, "</body></message><pres");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 0); /* a tag is half-read */
+    feeds(&r, "ence/>");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 1);
+    feeds(&r, "<f:x a='1'/>");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 1);
+    feeds(&r, "</s:stream>");
+    ck_assert_str_eq(pl_buf_cstr(&r.log),
+                     "open stream|http://etherx.jabber.org/streams|ct=jabber:client|to=example.com|"
+                     "from=-|id=-|v=1.0|lang=-\n"
+                     "stanza 36 <message><body>half</body></message>\n"
+                     "stanza 11 <presence/>\n"
+                     "stanza 12 <x xmlns='urn:foo' a='1'/>\n"
+                     "close\n");
+    ck_assert_int_eq(r.opens, 1);
+    ck_assert_int_eq(r.errors, 0);
+    rec_deinit(&r);
+}
+END_TEST
+
+/* The byte bound still counts from the stanza's start after a wake-up, and
+ * errors after waking are the same stream errors. */
+START_TEST(sleep_keeps_limits_and_errors)
+{
+    pl_xml_limits_t lim;
+    pl_xml_limits_default(&lim);
+    lim.max_stanza_bytes = 200;
+    rec_t r;
+    rec_init(&r, &lim);
+    feeds(&r, HEADER);
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 1);
+    feeds(&r, "<message><body>");
+    for (int i = 0; i < 10; i++)
+        feeds(&r, "0123456789012345678901234567890123456789");
+    ck_assert_int_eq(r.errors, 1);
+    ck_assert_int_eq(r.err, PL_XML_ERR_POLICY_VIOLATION);
+    rec_deinit(&r);
+
+    rec_init(&r, NULL);
+    feeds(&r, HEADER "<presence/>");
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 1);
+    feeds(&r, "<message></iq>");
+    ck_assert_int_eq(r.errors, 1);
+    ck_assert_int_eq(r.err, PL_XML_ERR_NOT_WELL_FORMED);
+    ck_assert_int_eq(pl_xml_parser_sleep(r.parser), 0); /* never after an error */
+    rec_deinit(&r);
+}
+END_TEST
+
 START_TEST(split_every_byte)
 {
     check_all_splits(realistic);
@@ -787,6 +880,9 @@ Suite *xml_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, stream_events);
     tcase_add_test(tc, split_every_byte);
+    tcase_add_test(tc, sleeping_changes_nothing);
+    tcase_add_test(tc, sleep_only_between_stanzas);
+    tcase_add_test(tc, sleep_keeps_limits_and_errors);
     tcase_add_test(tc, wire_size_is_bytes_on_the_wire);
     tcase_add_test(tc, namespaces);
     tcase_add_test(tc, content_namespaces_become_client);
