@@ -51,6 +51,7 @@ struct pl_host {
     pl_hook_entry_t *hooks[PL_EV__COUNT]; /* sorted by priority, highest first */
     size_t nhooks[PL_EV__COUNT];
     size_t session_state_size;
+    int stamp_ids; /* an enabled module asked for XEP-0359 stanza-ids on messages */
 };
 
 /* ---- components (XEP-0114) ---- */
@@ -108,6 +109,7 @@ struct pl_server {
     pl_loop_t **loops;
     size_t nloops;
     atomic_uint_fast64_t next_session_id;
+    atomic_uint_fast64_t last_id; /* pl_server_new_id: the last value handed out */
     atomic_int shutting_down;
     atomic_size_t session_count;
     int exit_code;

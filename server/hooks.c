@@ -51,6 +51,8 @@ int pl_hosts_create(pl_server_t *srv, char **error)
             ctx->host = h;
             ctx->state_offset = h->session_state_size;
             h->session_state_size += (ctx->desc->session_state_size + 15) & ~(size_t)15;
+            if (ctx->desc->stanza_ids)
+                h->stamp_ids = 1;
         }
         index_hooks(h);
         srv->hosts[i] = h;

@@ -118,6 +118,11 @@ typedef struct pl_module_desc {
     /* Disco identities on user@host (e.g. pubsub/pep), next to the core's
      * account/registered. */
     const pl_identity_t *account_identities;
+    /* 1: messages to this host's accounts carry a server-assigned XEP-0359
+     * <stanza-id by='user@host'/> (see pl_server_new_id) before any message
+     * hook runs, for modules that store them (archive, offline) and for
+     * clients that drop redelivered copies by it. */
+    int stanza_ids;
 } pl_module_desc_t;
 
 /* ---- what a handler gets ---- */

@@ -23,5 +23,6 @@
 #define PL_NS_DATA_FORMS "jabber:x:data"
 #define PL_NS_CAPS "http://jabber.org/protocol/caps"
 #define PL_NS_DELAY "urn:xmpp:delay"
+#define PL_NS_SID "urn:xmpp:sid:0"
 
 #endif

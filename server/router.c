@@ -93,17 +93,49 @@ static void to_server(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t 
         pl_router_bounce(host->server, st, PL_ERR_SERVICE_UNAVAILABLE, NULL);
 }
 
+static int not_forged_id(void *ud, const pl_xml_t *child)
+{
+    if (strcmp(child->name, "stanza-id") != 0 || strcmp(child->ns, PL_NS_SID) != 0)
+        return 1;
+    const char *by = pl_xml_attr(child, "by");
+    return !by || strcmp(by, (const char *)ud) != 0;
+}
+
+/* XEP-0359: the recipient's server names each message it takes for an
+ * account, once, before any hook sees it, so the archive, the offline store
+ * and every copy a client receives carry the same id.  A stanza-id the
+ * sender wrote under the same 'by' is a forgery and is dropped. */
+static pl_stanza_t *stamp_stanza_id(pl_server_t *srv, const pl_stanza_t *st, const char *bare)
+{
+    char id[PL_ID_SIZE];
+    pl_server_new_id(srv, id);
+    pl_builder_t *b = pl_build_from(st, not_forged_id, (void *)bare);
+    pl_build_child(b, "stanza-id", PL_NS_SID);
+    pl_build_attr(b, "by", bare);
+    pl_build_attr(b, "id", id);
+    pl_build_up(b);
+    return pl_build_finish(b);
+}
+
 static void to_account(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t *st,
                        const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
                        unsigned target)
 {
     pl_server_t *srv = host->server;
     const char *type = pl_stanza_attr(st, "type");
+    pl_stanza_t *stamped = NULL;
+    if (kind == PL_KIND_MESSAGE && host->stamp_ids && !(type && !strcmp(type, "error")) &&
+        !(type && !strcmp(type, "groupchat"))) {
+        stamped = stamp_stanza_id(srv, st, to->bare);
+        st = stamped;
+    }
     /* Message and presence hooks (blocking, subscriptions, archive...) see
      * the stanza before delivery and may consume it. */
     if (kind != PL_KIND_IQ &&
-        pl_hooks_run(host, event_for(kind), st, from, to, origin, target) == PL_DONE)
+        pl_hooks_run(host, event_for(kind), st, from, to, origin, target) == PL_DONE) {
+        pl_stanza_unref(&stamped);
         return;
+    }
     pl_session_t *sessions[PL_MAX_FANOUT];
     pl_route_candidate_t cand[PL_MAX_FANOUT];
     unsigned char selected[PL_MAX_FANOUT];
@@ -135,6 +167,7 @@ static void to_account(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t
     }
     for (size_t i = 0; i < n; i++)
         pl_session_unref(&sessions[i]);
+    pl_stanza_unref(&stamped);
 }
 
 void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "accounts-admin.h"
 #include "control.h"
@@ -29,6 +30,44 @@ int pl_server_account_exists(pl_server_t *srv, const char *bare)
     int exists = rc == 1 && !(acc->flags & PL_ACCOUNT_DISABLED);
     free(acc);
     return exists;
+}
+
+static const char id_digits[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void pl_id_format(unsigned long long value, char out[PL_ID_SIZE])
+{
+    for (int i = PL_ID_SIZE - 2; i >= 0; i--) {
+        out[i] = id_digits[value & 31];
+        value >>= 5;
+    }
+    out[PL_ID_SIZE - 1] = '\0';
+}
+
+unsigned long long pl_id_value(const char *id)
+{
+    unsigned long long v = 0;
+    size_t i = 0;
+    for (; id[i] && i < PL_ID_SIZE - 1; i++) {
+        const char *d = strchr(id_digits, id[i]);
+        if (!d || !*d)
+            return 0;
+        if (i == 0 && d - id_digits > 15)
+            return 0; /* 13 digits carry 65 bits: the first holds only 4 */
+        v = v << 5 | (unsigned long long)(d - id_digits);
+    }
+    return i == PL_ID_SIZE - 1 && !id[i] ? v : 0;
+}
+
+void pl_server_new_id(pl_server_t *srv, char out[PL_ID_SIZE])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint_fast64_t now = (uint_fast64_t)ts.tv_sec * 1000000u + (uint_fast64_t)ts.tv_nsec / 1000u;
+    uint_fast64_t last = atomic_load(&srv->last_id), next;
+    do
+        next = now > last ? now : last + 1;
+    while (!atomic_compare_exchange_weak(&srv->last_id, &last, next));
+    pl_id_format(next, out);
 }
 
 void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, const char *var),

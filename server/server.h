@@ -22,6 +22,19 @@ pl_storage_t *pl_server_storage(pl_server_t *srv);
 size_t pl_server_session_count(const pl_server_t *srv);
 /* 1 if `bare` has an account on a local host. */
 int pl_server_account_exists(pl_server_t *srv, const char *bare);
+
+/* A new identifier, unique on this server and increasing in time: 13
+ * characters of Crockford base32 (0-9, A-Z without I L O U) encoding a
+ * 64-bit count of microseconds since 1970, bumped by one when two ids fall
+ * in the same microsecond, so ids sort as strings in the order they were
+ * made.  Unique across restarts as long as the clock does not go back.  For
+ * XEP-0359 stanza-ids, archive and offline keys. */
+#define PL_ID_SIZE 14
+void pl_server_new_id(pl_server_t *srv, char out[PL_ID_SIZE]);
+/* The value an id encodes (its microsecond time), or 0 if `id` is not one. */
+unsigned long long pl_id_value(const char *id);
+/* Writes the id of `value` (the inverse of pl_id_value). */
+void pl_id_format(unsigned long long value, char out[PL_ID_SIZE]);
 /* Disco features/identities of every module enabled on the host, for
  * disco#info.  The callback is called once per item. */
 void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, const char *var),

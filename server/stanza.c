@@ -533,6 +533,38 @@ void pl_build_copy(pl_builder_t *b, const pl_xml_t *e)
     build_append(b, copy_tree(b->arena, e, build_top(b)->el->ns));
 }
 
+pl_builder_t *pl_build_from(const pl_stanza_t *s, int (*keep)(void *ud, const pl_xml_t *child),
+                            void *ud)
+{
+    const pl_xml_t *src = pl_stanza_root(s);
+    pl_builder_t *b = pl_xcalloc(1, sizeof(*b));
+    b->s = stanza_alloc(pl_stanza_wire_size(s) + 512, &b->arena);
+    pl_xml_t *root = pl_arena_zalloc(b->arena, sizeof(*root));
+    root->kind = PL_XML_ELEMENT;
+    root->name = pl_arena_strdup(b->arena, src->name);
+    root->ns = pl_arena_strdup(b->arena, src->ns ? src->ns : "");
+    b->root = root;
+    build_push(b, root);
+    /* The root's attributes are copied as they are, namespaced ones too;
+     * none can be added afterwards since children follow. */
+    if (src->nattrs) {
+        pl_attr_t *attrs = pl_arena_alloc(b->arena, src->nattrs * sizeof(*attrs));
+        for (unsigned i = 0; i < src->nattrs; i++) {
+            attrs[i].name = pl_arena_strdup(b->arena, src->attrs[i].name);
+            attrs[i].ns = src->attrs[i].ns ? pl_arena_strdup(b->arena, src->attrs[i].ns) : NULL;
+            attrs[i].value = pl_arena_strdup(b->arena, src->attrs[i].value);
+        }
+        root->attrs = attrs;
+        root->nattrs = src->nattrs;
+        build_top(b)->attrs = attrs;
+        build_top(b)->attrs_cap = src->nattrs;
+    }
+    for (const pl_xml_t *c = src->children; c; c = c->next)
+        if (!keep || c->kind != PL_XML_ELEMENT || keep(ud, c))
+            build_append(b, copy_tree(b->arena, c, root->ns));
+    return b;
+}
+
 void pl_build_up(pl_builder_t *b)
 {
     if (b->depth <= 1)

@@ -108,6 +108,13 @@ void pl_build_text(pl_builder_t *b, const char *text, size_t len);
 /* Deep-copies an existing element (and its subtree) as a child of the
  * current element. */
 void pl_build_copy(pl_builder_t *b, const pl_xml_t *e);
+/* Starts a builder holding a deep copy of `s`'s root: its name, namespace,
+ * attributes and each child element for which `keep` (NULL: all) returns
+ * non-zero; text children are kept.  The current element is the root, so
+ * what is built next is appended after the copied children (a delay stamp,
+ * a stanza-id).  Attributes cannot be added: use pl_stanza_readdress. */
+pl_builder_t *pl_build_from(const pl_stanza_t *s, int (*keep)(void *ud, const pl_xml_t *child),
+                            void *ud);
 void pl_build_up(pl_builder_t *b);
 pl_stanza_t *pl_build_finish(pl_builder_t *b);
 void pl_build_abort(pl_builder_t *b);

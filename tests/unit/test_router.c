@@ -1,9 +1,12 @@
 /* test_router.c — RFC 6121 §8.5 delivery rules (server/route-rules.c): who
  * receives a stanza addressed to a local account. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "server/core.h"
 #include "server/route-rules.h"
+#include "server/server.h"
 #include "suites.h"
 
 static const pl_route_candidate_t two[] = {
@@ -121,6 +124,35 @@ START_TEST(presence_to_bare_reaches_available_whatever_priority)
 }
 END_TEST
 
+/* Server ids: strictly increasing, sorted as strings, and they parse back. */
+START_TEST(ids_increase_and_sort_as_strings)
+{
+    pl_server_t *srv = calloc(1, sizeof(*srv));
+    char prev[PL_ID_SIZE] = "", id[PL_ID_SIZE];
+    unsigned long long prev_v = 0;
+    for (int i = 0; i < 10000; i++) {
+        pl_server_new_id(srv, id);
+        ck_assert_uint_eq(strlen(id), PL_ID_SIZE - 1);
+        unsigned long long v = pl_id_value(id);
+        ck_assert(v > prev_v);
+        ck_assert_int_gt(strcmp(id, prev), 0);
+        prev_v = v;
+        memcpy(prev, id, sizeof(id));
+    }
+    char back[PL_ID_SIZE];
+    pl_id_format(prev_v, back);
+    ck_assert_str_eq(back, prev);
+    pl_id_format(0, back);
+    ck_assert_str_eq(back, "0000000000000");
+    ck_assert_uint_eq(pl_id_value("0000000000001"), 1);
+    ck_assert_uint_eq(pl_id_value("000000000000I"), 0); /* not a digit */
+    ck_assert_uint_eq(pl_id_value("000000000001"), 0);  /* too short */
+    ck_assert_uint_eq(pl_id_value("00000000000001"), 0); /* too long */
+    ck_assert_uint_eq(pl_id_value("G000000000000"), 0); /* more than 64 bits */
+    free(srv);
+}
+END_TEST
+
 Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -134,6 +166,7 @@ Suite *router_suite(void)
     tcase_add_test(tc, nonexistent_account);
     tcase_add_test(tc, groupchat_to_account_refused);
     tcase_add_test(tc, presence_to_bare_reaches_available_whatever_priority);
+    tcase_add_test(tc, ids_increase_and_sort_as_strings);
     suite_add_tcase(s, tc);
     return s;
 }

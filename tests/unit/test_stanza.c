@@ -284,6 +284,39 @@ START_TEST(compact_copy_is_the_same_stanza)
 }
 END_TEST
 
+static int drop_by_a(void *ud, const pl_xml_t *c)
+{
+    (void)ud;
+    const char *by = pl_xml_attr(c, "by");
+    return !(strcmp(c->name, "stanza-id") == 0 && by && strcmp(by, "a@x") == 0);
+}
+
+START_TEST(build_from_filters_children_and_appends)
+{
+    pl_stanza_t *orig = parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
+                              "<stanza-id xmlns='urn:xmpp:sid:0' by='a@x' id='forged'/>"
+                              "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/></message>");
+    pl_builder_t *b = pl_build_from(orig, drop_by_a, NULL);
+    pl_build_child(b, "delay", PL_NS_DELAY);
+    pl_build_attr(b, "stamp", "2026-11-23T00:00:00Z");
+    pl_build_up(b);
+    pl_stanza_t *copy = pl_build_finish(b);
+    pl_stanza_unref(&orig);
+    ck_assert_str_eq(bytes_of(copy),
+                     "<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
+                     "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/>"
+                     "<delay xmlns='urn:xmpp:delay' stamp='2026-11-23T00:00:00Z'/></message>");
+    pl_stanza_unref(&copy);
+
+    /* No filter: a plain deep copy. */
+    pl_stanza_t *p = parse("<presence><show>away</show></presence>");
+    pl_stanza_t *same = pl_build_finish(pl_build_from(p, NULL, NULL));
+    ck_assert_str_eq(bytes_of(same), bytes_of(p));
+    pl_stanza_unref(&p);
+    pl_stanza_unref(&same);
+}
+END_TEST
+
 START_TEST(refcounts)
 {
     pl_stanza_t *s = parse("<presence/>");
@@ -370,6 +403,7 @@ Suite *stanza_suite(void)
     tcase_add_test(tc, navigation);
     tcase_add_test(tc, readdress_shares_children);
     tcase_add_test(tc, compact_copy_is_the_same_stanza);
+    tcase_add_test(tc, build_from_filters_children_and_appends);
     tcase_add_test(tc, refcounts);
     tcase_add_test(tc, bytes_are_cached);
     tcase_add_test(tc, threads_share_a_stanza);
