@@ -10,7 +10,7 @@ set -u -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-build=${BUILD:-$root/build}
+build=${BUILD:-$root/build} # when BUILD is not given, the script runs make itself
 py=/usr/bin/python3
 domain=bench.test
 
@@ -34,7 +34,7 @@ install=1
 usage() {
     cat <<EOF
 usage: scripts/bench-compare.sh [options]
-  --quick              small sizes, about two minutes: --users 500 --sessions 1000 --duration 3
+  --quick              small sizes, about two minutes: --users 500 --sessions 1000 --duration 2
   --users N            accounts for login, chat and presence (default $users)
   --sessions N         idle sessions held by the hold scenario (default $sessions)
   --duration SEC       measured seconds per run (default $duration)
@@ -64,7 +64,7 @@ say() { echo "bench-compare: $*" >&2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick)
-        users=500 sessions=1000 duration=3
+        users=500 sessions=1000 duration=2
         shift
         ;;
     --users | --sessions | --duration | --runs | --only | --scenarios | --loops | --roster-size | \
@@ -243,8 +243,13 @@ mkdir -p "$data" "$results/logs"
 chmod 755 "$data"
 install_servers
 
+if [ -z "${BUILD:-}" ]; then
+    say "building Parley and the load generator (make all bench)"
+    make -C "$root" -j"$(nproc)" all bench >"$workdir/make.log" 2>&1 ||
+        die "make all bench failed (see $workdir/make.log)"
+fi
 [ -x "$build/parleyd" ] && [ -x "$build/parleyctl" ] && [ -x "$build/parley-bench" ] ||
-    die "build Parley and the load generator first: make all bench"
+    die "no parleyd, parleyctl or parley-bench in $build: make all bench"
 
 tls=$workdir/tls
 if [ ! -s "$tls/cert.pem" ]; then
@@ -435,11 +440,18 @@ start() {
         sleep 0.1
     done
     if [ "$name" = ejabberd ]; then
-        srv_pid=$(pgrep -P "$srv_child" -x beam.smp | head -n 1)
+        srv_pid=$(descendants "$srv_child" | sed -n 's/:beam.smp$//p' | head -n 1)
         [ -n "$srv_pid" ] || { say "ejabberd: no beam.smp under pid $srv_child"; stop_server; return 1; }
         ejabberd_accounts
     fi
     say "$name started (pid $srv_pid, port $port)"
+    # What TLS the server negotiates with an OpenSSL client like the generator (once per server).
+    if ! grep -q "^$name:" "$results/tls.txt" 2>/dev/null; then
+        echo "$name: $(timeout 10 openssl s_client -connect "127.0.0.1:$port" -starttls xmpp \
+            -xmpphost "$domain" -brief </dev/null 2>&1 |
+            sed -n 's/^Protocol version: //p; s/^Ciphersuite: //p; s/^Peer signature type: //p' |
+            paste -sd ' ')" >>"$results/tls.txt"
+    fi
     return 0
 }
 
@@ -561,6 +573,7 @@ for name in parley prosody ejabberd; do
 done
 
 [ -s "$raw" ] || die "no figures were collected"
+sed 's/^/bench-compare: TLS of /' "$results/tls.txt" >&2
 "$py" "$here/bench-table.py" "$raw" | tee "$results/table.txt"
 "$py" "$here/bench-table.py" --markdown "$raw" >"$results/table.md"
 say "all done in $((SECONDS - t_all)) s; raw lines: $raw; table: $results/table.txt"
