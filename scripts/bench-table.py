@@ -75,7 +75,7 @@ FIGURES = [
     ("chat", "chat latency p50 ms", lambda r: get(r, "chat", "latency_ms", "p50"), LOWER, 2),
     ("chat", "chat latency p99 ms", lambda r: get(r, "chat", "latency_ms", "p99"), LOWER, 2),
     ("chat", "server CPU us per message", server_cpu_per_msg_us, LOWER, 2),
-    ("chat", "messages lost or bounced", chat_loss, NEUTRAL, 0),
+    ("chat", "msgs undelivered or bounced", chat_loss, NEUTRAL, 0),
     ("presence", "presence deliveries/s", lambda r: get(r, "presence", "delivered_per_s"), HIGHER, 0),
     ("presence", "presence latency p50 ms", lambda r: get(r, "presence", "latency_ms", "p50"), LOWER, 2),
     ("presence", "presence latency p99 ms", lambda r: get(r, "presence", "latency_ms", "p99"), LOWER, 2),
@@ -118,7 +118,8 @@ def ratio(parley, other, better):
         num, den = other, parley
     if den == 0:
         return "-"
-    return "{:.2f}".format(num / den)
+    r = num / den
+    return "{:,.0f}".format(r) if r >= 100 else "{:.2f}".format(r)
 
 
 def build_rows(runs, labels, base):
@@ -182,7 +183,7 @@ def summary(run):
         parts.append("peak {} sessions, {} B/session".format(
             get(run, "sessions", "peak"), fmt(get(run, "server", "rss_per_session_b"), 0)))
     if s == "chat":
-        parts.append("{} sent/s, {} delivered/s, p50 {} ms, p99 {} ms, {} lost".format(
+        parts.append("{} sent/s, {} delivered/s, p50 {} ms, p99 {} ms, {} undelivered".format(
             fmt(get(run, "chat", "sent_per_s"), 0), fmt(get(run, "chat", "delivered_per_s"), 0),
             fmt(get(run, "chat", "latency_ms", "p50"), 2),
             fmt(get(run, "chat", "latency_ms", "p99"), 2), chat_loss(run)))
