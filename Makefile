@@ -1,5 +1,7 @@
 # Parley — GNU make build.  `make` builds parleyd and parleyctl into build/;
 # `make bench` builds the load generator build/parley-bench;
+# `make bench-compare` runs it against Parley, Prosody and ejabberd side by side
+# (ARGS="--quick" for a short run; not part of `make test`);
 # `make test` installs missing Debian packages, builds, and runs every test
 # (unit, integration, a load-generator smoke run, and the integration tests
 # again under ASan+UBSan).
@@ -31,7 +33,7 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 # The load generator talks to any XMPP server: it links no Parley code.
 BENCH_LIBS := -luv -lexpat -lssl -lcrypto -lpthread -lm
 
-.PHONY: all test unit integration integration-loops asan-integration bench bench-smoke deps install clean run format
+.PHONY: all test unit integration integration-loops asan-integration bench bench-smoke bench-compare deps install clean run format
 
 all: $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -83,6 +85,13 @@ bench: $(BUILD)/parley-bench
 # generator works end to end (figures come from `make bench` runs, not here).
 bench-smoke: all bench
 	scripts/bench-smoke.sh $(BUILD)
+
+# Parley, Prosody and ejabberd under the same scenarios, one after the other, with
+# a table of medians and ratios (docs/PERFORMANCE.md).  Installs Prosody and
+# ejabberd from Debian when missing; runs as root.  ARGS passes options, e.g.
+# `make bench-compare ARGS=--quick`.
+bench-compare: all bench
+	BUILD=$(abspath $(BUILD)) scripts/bench-compare.sh $(ARGS)
 
 # The integration suite again on a build with AddressSanitizer + UBSan.
 asan-integration:
