@@ -101,6 +101,15 @@ static int not_forged_id(void *ud, const pl_xml_t *child)
     return !by || strcmp(by, (const char *)ud) != 0;
 }
 
+static int has_own_id(const pl_stanza_t *st, const char *bare)
+{
+    for (const pl_xml_t *c = pl_xml_child(pl_stanza_root(st), "stanza-id", PL_NS_SID); c;
+         c = pl_xml_next(c, "stanza-id", PL_NS_SID))
+        if (!not_forged_id((void *)bare, c))
+            return 1;
+    return 0;
+}
+
 /* XEP-0359: the recipient's server names each message it takes for an
  * account, once, before any hook sees it, so the archive, the offline store
  * and every copy a client receives carry the same id.  A stanza-id the
@@ -124,8 +133,12 @@ static void to_account(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t
     pl_server_t *srv = host->server;
     const char *type = pl_stanza_attr(st, "type");
     pl_stanza_t *stamped = NULL;
+    /* A message the server routes again (stream management handing back a
+     * dead session's unacknowledged stanzas) keeps the id it was given, so a
+     * client can recognise the copy. */
+    int server_resend = !origin && has_own_id(st, to->bare);
     if (kind == PL_KIND_MESSAGE && host->stamp_ids && !(type && !strcmp(type, "error")) &&
-        !(type && !strcmp(type, "groupchat"))) {
+        !(type && !strcmp(type, "groupchat")) && !server_resend) {
         stamped = stamp_stanza_id(srv, st, to->bare);
         st = stamped;
     }
