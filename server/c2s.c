@@ -19,7 +19,8 @@ static void send_features(pl_session_t *s)
         pl_c2s_sasl_features(s, &b);
     } else {
         pl_buf_puts(&b, "<bind xmlns='" PL_NS_BIND "'/>"
-                        "<session xmlns='" PL_NS_SESSION "'><optional/></session>");
+                        "<session xmlns='" PL_NS_SESSION "'><optional/></session>"
+                        "<sm xmlns='" PL_NS_SM "'/>");
         for (size_t m = 0; m < s->host->nmods; m++)
             for (const char *const *f = s->host->mods[m].desc->stream_features; f && *f; f++)
                 pl_buf_puts(&b, *f);
@@ -197,6 +198,7 @@ static void handle_active(pl_session_t *s, pl_stanza_t *st)
 {
     pl_server_t *srv = s->server;
     const pl_xml_t *root = pl_stanza_root(st);
+    pl_sm_count_in(s);
     if (strcmp(root->ns, PL_NS_CLIENT) != 0 ||
         (strcmp(root->name, "message") != 0 && strcmp(root->name, "presence") != 0 &&
          strcmp(root->name, "iq") != 0)) {
@@ -269,6 +271,14 @@ static void handle_active(pl_session_t *s, pl_stanza_t *st)
 void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
 {
     const pl_xml_t *root = pl_stanza_root(st);
+    if (s->authenticated && strcmp(root->ns, PL_NS_SM) == 0) {
+        pl_sm_nonza(s, st);
+        return;
+    }
+    if (s->resuming) {
+        pl_session_stream_error(s, "not-authorized", "wait for <resumed/>");
+        return;
+    }
     switch (s->state) {
     case PL_ST_FEATURES:
     case PL_ST_SASL:
@@ -328,20 +338,23 @@ void pl_c2s_timer(pl_session_t *s)
     if (s->ping_outstanding) {
         pl_log(&srv->log, PL_LOG_INFO, "c2s.ping_timeout", "session=%llu jid=%s",
                (unsigned long long)s->id, s->jid.full);
+        /* The peer is gone, not misbehaving: a resumable session waits. */
+        s->lost = 1;
         pl_session_stream_error(s, "connection-timeout", "no answer to ping");
         return;
     }
     if (idle >= idle_limit) {
         /* XEP-0199: ask the client whether it is still there. */
         pl_random_id(s->ping_id, 12);
-        pl_buf_t b;
-        pl_buf_init(&b);
-        pl_buf_printf(&b,
-                      "<iq type='get' id='%s' from='%s' to='", s->ping_id, s->host->name);
-        pl_buf_escape(&b, s->jid.full, strlen(s->jid.full), 1);
-        pl_buf_puts(&b, "'><ping xmlns='" PL_NS_PING "'/></iq>");
-        pl_session_send_raw(s, b.data, b.len);
-        pl_buf_deinit(&b);
+        pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+        pl_build_attr(b, "type", "get");
+        pl_build_attr(b, "id", s->ping_id);
+        pl_build_attr(b, "from", s->host->name);
+        pl_build_attr(b, "to", s->jid.full);
+        pl_build_child(b, "ping", PL_NS_PING);
+        pl_stanza_t *ping = pl_build_finish(b);
+        pl_session_send(s, ping); /* a stanza like any other for SM's counts */
+        pl_stanza_unref(&ping);
         s->ping_outstanding = 1;
         uv_timer_start(&s->timer, c2s_on_timer, (uint64_t)srv->limits.ping_timeout_ms, 0);
         return;
@@ -354,10 +367,14 @@ static void c2s_on_timer(uv_timer_t *t) { pl_c2s_timer(t->data); }
 void pl_c2s_on_close(pl_session_t *s)
 {
     pl_server_t *srv = s->server;
+    if (pl_sm_detach(s))
+        return; /* kept in the table for a resumption */
     if (s->in_table) {
         pl_sessions_remove(srv, s);
         pl_hooks_session_event(s->host, PL_EV_SESSION_CLOSED, s);
         pl_log(&srv->log, PL_LOG_INFO, "c2s.unbind", "session=%llu jid=%s",
                (unsigned long long)s->id, s->jid.full);
     }
+    if (s->sm)
+        pl_sm_end(s);
 }

@@ -132,6 +132,10 @@ static const pl_conf_def_t limits_defs[] = {
     LIMIT_MS(ping_timeout, ping_timeout_ms, "60s", 100, 3600000, "wait for a ping answer"),
     LIMIT_MS(auth_timeout, auth_timeout_ms, "30s", 100, 3600000, "time allowed to log in"),
     LIMIT(max_sessions_per_account, PL_CONF_INT, "16", 1, 10000, "resources per account"),
+    LIMIT_MS(resume_timeout, resume_timeout_ms, "5m", 0, 86400000,
+             "how long a lost stream-management session can be resumed; 0 = never"),
+    LIMIT(max_unacked, PL_CONF_INT, "10000", 10, 1000000,
+          "stanzas kept for a client that does not acknowledge them"),
     {.key = NULL},
 };
 #undef LIMIT

@@ -40,6 +40,8 @@ typedef struct pl_limits_conf {
     long long ping_timeout_ms;     /* 60000: close if the ping gets no answer */
     long long auth_timeout_ms;     /* 30000: close unauthenticated streams */
     long long max_sessions_per_account; /* 16 */
+    long long resume_timeout_ms;   /* 300000: how long a lost SM session waits; 0 = no resumption */
+    long long max_unacked;         /* 10000: stanzas kept for a client that does not acknowledge */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {

@@ -117,6 +117,8 @@ struct pl_server {
     size_t nregistry;
     pl_config_t *reloaded; /* the newest generation read by SIGHUP */
     pthread_mutex_t req_lock;
+    pthread_mutex_t sm_lock;
+    pl_map_t resumable;              /* SM resumption id -> session (a reference) */
     pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
     struct pl_mod_timer *mod_timers; /* pl_module_every, run on loop 0 */
     uv_timer_t tick;                 /* one-second tick on loop 0 */
@@ -159,6 +161,7 @@ struct pl_loop {
                             processed synchronously, so one buffer suffices */
     int readbuf_busy;
     pl_session_t *sessions; /* every live session of this loop (doubly linked) */
+    pl_session_t *hibernating; /* detached SM sessions awaiting resumption (sm.c) */
 };
 
 /* ---- a stream: client (c2s) or component ---- */
@@ -223,6 +226,13 @@ struct pl_session {
     int ping_outstanding;
     char ping_id[20];
     int over_limit; /* connection refused by a per-IP bound: error at stream open */
+    /* stream management (sm.c) */
+    struct pl_sm *sm;   /* NULL until <enable/> */
+    int lost;           /* the connection failed (not a clean close): SM may keep the session */
+    int resuming;       /* <resume/> accepted, the handover is under way */
+    pl_stanza_t **early; /* stanzas that arrived during the handover */
+    size_t nearly, early_cap;
+    pl_session_t *moved_to; /* resumed by this session: stanzas still arriving follow it */
     /* component */
     pl_component_t *component;
     /* module per-session slots */
@@ -281,6 +291,36 @@ void pl_session_start_tls(pl_session_t *s);
 /* Delivers a routed stanza to this session (on its own loop). */
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st);
 int pl_session_rate_ok(pl_session_t *s);
+
+/* Queues a stanza without stream-management bookkeeping (retransmission). */
+void pl_session_send_untracked(pl_session_t *s, const pl_stanza_t *st);
+/* The connection failed under the session (read/write/TLS error, no answer
+ * to a ping): closes it, leaving a resumable SM session detached. */
+void pl_session_lost(pl_session_t *s, const char *reason);
+
+/* sm.c — stream management (XEP-0198) */
+typedef struct pl_sm pl_sm_t;
+/* An <enable/>, <resume/>, <r/> or <a/> from the client. */
+void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st);
+/* A stanza from the client was handled (counts toward our h). */
+void pl_sm_count_in(pl_session_t *s);
+/* A stanza goes (or, detached, would go) to the client: kept until acked. */
+void pl_sm_track(pl_session_t *s, const pl_stanza_t *st);
+int pl_sm_detached(const pl_session_t *s);
+/* Appends an <r/> to the output when stanzas are unacknowledged. */
+void pl_sm_before_flush(pl_session_t *s);
+/* Stanzas for a session whose resumption is under way. */
+void pl_sm_early(pl_session_t *s, const pl_stanza_t *st);
+/* At close: 1 if the session was detached for resumption (it stays in the
+ * table); otherwise the caller ends it and calls pl_sm_end. */
+int pl_sm_detach(pl_session_t *s);
+/* The session ended for good (already out of the table): unacknowledged
+ * messages are routed again, requests answered with errors. */
+void pl_sm_end(pl_session_t *s);
+/* Ends detached sessions past resume_timeout (all of them with all = 1). */
+void pl_sm_sweep(pl_loop_t *loop, int all);
+/* Frees what is left at session free. */
+void pl_sm_release(pl_session_t *s);
 
 /* c2s.c / component.c */
 void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);

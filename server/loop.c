@@ -175,6 +175,8 @@ static void on_housekeeping(uv_timer_t *t)
     if (loop->index == 0 && ++loop->housekeeping_ticks % PL_LIMITS_GC_EVERY == 0)
         pl_limits_gc(loop->server);
     sleep_idle_sessions(loop);
+    if (loop->hibernating)
+        pl_sm_sweep(loop, 0);
 }
 
 /* Binds a listening socket by hand so SO_REUSEPORT can spread connections
@@ -380,6 +382,9 @@ static void stop_loop(pl_loop_t *loop)
     for (pl_session_t *s = loop->sessions; s; s = s->loop_next)
         if (!s->closing)
             pl_session_stream_error(s, "system-shutdown", "the server is shutting down");
+    /* Detached sessions end now; their unacknowledged messages go to the
+     * offline store while the storage still takes writes. */
+    pl_sm_sweep(loop, 1);
     flush_all(&loop->flush_check);
     uv_close((uv_handle_t *)&loop->flush_check, NULL);
     uv_close((uv_handle_t *)&loop->flush_idle, NULL);

@@ -24,5 +24,6 @@
 #define PL_NS_CAPS "http://jabber.org/protocol/caps"
 #define PL_NS_DELAY "urn:xmpp:delay"
 #define PL_NS_SID "urn:xmpp:sid:0"
+#define PL_NS_SM "urn:xmpp:sm:3"
 
 #endif

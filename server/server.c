@@ -164,6 +164,8 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pl_map_init(&srv->ip_state);
     pl_map_init(&srv->account_state);
     pl_sessions_init(srv);
+    pthread_mutex_init(&srv->sm_lock, NULL);
+    pl_map_init(&srv->resumable);
     pl_requests_init(srv);
     return srv;
 }
@@ -255,6 +257,14 @@ void pl_server_free(pl_server_t *srv)
         pl_storage_close(&srv->storage);
     pl_tls_ctx_unref(&srv->tls);
     pl_sessions_deinit(srv);
+    size_t pos = 0;
+    void *v;
+    while (pl_map_iter(&srv->resumable, &pos, NULL, &v)) {
+        pl_session_t *rs = v;
+        pl_session_unref(&rs);
+    }
+    pl_map_deinit(&srv->resumable);
+    pthread_mutex_destroy(&srv->sm_lock);
     pl_requests_free(srv);
     pl_limits_free(srv);
     pl_map_deinit(&srv->components);

@@ -102,6 +102,8 @@ static void session_free(pl_session_t *s)
     pl_buf_deinit(&s->out);
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);
+    pl_sm_release(s);
+    pl_session_unref(&s->moved_to);
     pl_scram_server_deinit(&s->scram);
     free(s->mod_state);
     free(s);
@@ -147,7 +149,7 @@ static void on_write(uv_write_t *req, int status)
     s->write_pending -= w->len;
     free(w);
     if (status < 0 && !s->closing) {
-        pl_session_close(s, uv_strerror(status));
+        pl_session_lost(s, uv_strerror(status));
         return;
     }
     if (s->closing && s->write_pending == 0)
@@ -169,7 +171,7 @@ static void write_bytes(pl_session_t *s, const char *data, size_t len)
         s->write_pending -= len;
         free(w);
         if (!s->closing)
-            pl_session_close(s, uv_strerror(rc));
+            pl_session_lost(s, uv_strerror(rc));
     }
 }
 
@@ -177,6 +179,8 @@ void pl_session_flush(pl_session_t *s)
 {
     if (s->out.len == 0)
         return;
+    if (s->sm)
+        pl_sm_before_flush(s);
     if (s->tls && !s->tls_wanted) {
         pl_buf_t cipher;
         pl_buf_init(&cipher);
@@ -209,6 +213,13 @@ void pl_session_send_str(pl_session_t *s, const char *text)
 }
 
 void pl_session_send(pl_session_t *s, const pl_stanza_t *st)
+{
+    if (s->sm)
+        pl_sm_track(s, st);
+    pl_session_send_untracked(s, st);
+}
+
+void pl_session_send_untracked(pl_session_t *s, const pl_stanza_t *st)
 {
     size_t len;
     const char *bytes = pl_stanza_bytes(st, &len);
@@ -276,6 +287,14 @@ void pl_session_stream_error(pl_session_t *s, const char *condition, const char 
     pl_session_close(s, condition);
 }
 
+void pl_session_lost(pl_session_t *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->lost = 1;
+    pl_session_close(s, reason);
+}
+
 void pl_session_close(pl_session_t *s, const char *reason)
 {
     if (s->closing)
@@ -336,7 +355,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     s->loop->readbuf_busy = 0;
     if (nread < 0) {
         if (!s->closing) {
-            pl_session_close(s, nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
+            /* No </stream:stream> came first: the connection failed. */
+            pl_session_lost(s, nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
         }
         return;
     }
@@ -363,6 +383,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         pl_buf_deinit(&plain);
         pl_buf_deinit(&cipher);
         s->closing = 1;
+        s->lost = 1;
         if (s->kind == PL_SESSION_C2S)
             pl_c2s_on_close(s);
         else
@@ -454,6 +475,19 @@ void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
 
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)
 {
+    if (s->moved_to) {
+        /* Resumed by another session: it owns the stream now. */
+        pl_session_send_stanza(s->moved_to, st);
+        return;
+    }
+    if (s->resuming) {
+        pl_sm_early(s, st);
+        return;
+    }
+    if (pl_sm_detached(s)) {
+        pl_sm_track(s, st); /* kept for the resumption, or routed again */
+        return;
+    }
     if (s->closing || uv_is_closing((uv_handle_t *)&s->tcp))
         return;
     pl_session_send(s, st);

@@ -197,6 +197,14 @@ static void deliver(pl_storage_job_t *job)
     }
 }
 
+unsigned pl_storage_port_inflight(pl_storage_port_t *port)
+{
+    pthread_mutex_lock(&port->lock);
+    unsigned n = port->inflight;
+    pthread_mutex_unlock(&port->lock);
+    return n;
+}
+
 /* ---- writes ---- */
 
 int pl_storage_write(pl_storage_port_t *port, pl_storage_run_fn run, pl_storage_done_fn done,

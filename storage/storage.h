@@ -65,6 +65,9 @@ int pl_storage_schema_versions(pl_storage_t *st, int *lmdb_version, int *sqlite_
  * after its writes completed when their callbacks matter. */
 int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **out);
 void pl_storage_port_close(pl_storage_port_t *port);
+/* Writes submitted through the port whose `done` has not run yet: 0 means
+ * everything submitted so far is committed. */
+unsigned pl_storage_port_inflight(pl_storage_port_t *port);
 
 typedef int (*pl_storage_run_fn)(pl_wtxn_t *txn, void *ud);
 typedef void (*pl_storage_done_fn)(void *ud, int status);

@@ -441,6 +441,41 @@ int h_raw_bind(h_raw_t *r, const char *domain, const char *resource, char *jid, 
     return 1;
 }
 
+int h_raw_element(h_raw_t *r, const char *start, char *out, size_t outlen)
+{
+    if (!h_raw_wait(r, start, 5000))
+        return 0;
+    size_t from = r->seen - strlen(start);
+    if (!h_raw_wait(r, ">", 5000))
+        return 0;
+    snprintf(out, outlen, "%.*s", (int)(r->seen - from), r->buf + from);
+    return 1;
+}
+
+int h_xml_attr_in(const char *el, const char *name, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), " %s='", name);
+    const char *p = strstr(el, pat);
+    if (!p)
+        return 0;
+    p += strlen(pat);
+    const char *e = strchr(p, '\'');
+    if (!e)
+        return 0;
+    snprintf(out, outlen, "%.*s", (int)(e - p), p);
+    return 1;
+}
+
+int h_raw_auth(h_raw_t *r, h_server_t *srv, const char *user, const char *password)
+{
+    char cond[256];
+    h_scram_t p = {.mech = "SCRAM-SHA-256", .user = user, .password = password};
+    return h_raw_connect(r, srv->c2s_port) && h_raw_starttls(r, "example.test") &&
+           h_raw_scram(r, &p, cond, sizeof(cond)) == H_AUTH_OK &&
+           h_raw_open_stream(r, "example.test");
+}
+
 int h_raw_login(h_raw_t *r, h_server_t *srv, const char *user, const char *password,
                 const char *resource)
 {

@@ -380,6 +380,16 @@ int h_server_restart(h_server_t *srv)
     return server_launch(srv, h_log_mark(srv));
 }
 
+int h_server_crash_restart(h_server_t *srv)
+{
+    if (!CHECK(srv->running))
+        return -1;
+    kill(srv->pid, SIGKILL);
+    if (!CHECK_MSG(h_server_wait_exit(srv, 5000), "parleyd survived SIGKILL"))
+        return -1;
+    return server_launch(srv, h_log_mark(srv));
+}
+
 long h_server_rss_kb(h_server_t *srv)
 {
     char path[64], line[256];

@@ -74,6 +74,9 @@ int h_server_wait_exit(h_server_t *srv, int timeout_ms);
 /* Stops the server cleanly (SIGTERM) and starts it again on the same data
  * directory, config and ports; 0 once it is ready. */
 int h_server_restart(h_server_t *srv);
+/* SIGKILL (nothing is flushed or closed: a crash), then starts it again on
+ * the same data, config and ports; 0 once it is ready. */
+int h_server_crash_restart(h_server_t *srv);
 /* Resident set size of the server in KiB, -1 if unknown. */
 long h_server_rss_kb(h_server_t *srv);
 
@@ -229,6 +232,15 @@ int h_raw_plain(h_raw_t *r, const char *user, const char *password, char *cond, 
 /* After <success/>: new stream, bind `resource`; the bound JID goes into
  * jid.  1 on success. */
 int h_raw_bind(h_raw_t *r, const char *domain, const char *resource, char *jid, size_t jidlen);
+/* Connect, STARTTLS, SCRAM-SHA-256 and the new stream, without binding
+ * (for stream-management resumption): 1 when the features came. */
+int h_raw_auth(h_raw_t *r, h_server_t *srv, const char *user, const char *password);
+/* Waits (5 s) for an element starting with `start` and copies it, up to its
+ * first '>', into out.  1 when it came. */
+int h_raw_element(h_raw_t *r, const char *start, char *out, size_t outlen);
+/* The value of attribute `name` (single-quoted, as Parley writes) in an
+ * element's text; 1 when present. */
+int h_xml_attr_in(const char *el, const char *name, char *out, size_t outlen);
 /* Connect, STARTTLS, SCRAM-SHA-256, bind: 1 when logged in. */
 int h_raw_login(h_raw_t *r, h_server_t *srv, const char *user, const char *password,
                 const char *resource);

@@ -59,6 +59,55 @@ out:
     h_ctx_free(ctx);
 }
 
+/* Stream management across loops: the connection that resumes a session
+ * often lands on the other loop than the session; the handover must carry
+ * the queued stanzas either way.  Cycles until both kinds were seen. */
+static void resumption_works_across_loops(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/desk", "pw", 0);
+    h_raw_t r;
+    char el[256], id[64] = "";
+    int received = 0, cross = 0, same = 0;
+    if (!bob || !CHECK(h_raw_login(&r, srv, "alice", "pw", "roam")))
+        goto out;
+    h_raw_sendf(&r, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    if (!CHECK(h_raw_element(&r, "<enabled", el, sizeof(el))) ||
+        !CHECK(h_xml_attr_in(el, "id", id, sizeof(id))))
+        goto close;
+    for (int i = 0; i < 16 && (!cross || !same); i++) {
+        size_t mark = h_log_mark(srv);
+        h_raw_close(&r);
+        if (!CHECK(h_log_wait(srv, mark, 5000, "event=sm.detached", NULL)))
+            goto out;
+        char body[16];
+        snprintf(body, sizeof(body), "q%d", i);
+        h_send(bob, "<message to='alice@example.test/roam' type='chat'><body>%s</body></message>",
+               body);
+        h_settle(bob);
+        if (!CHECK(h_raw_auth(&r, srv, "alice", "pw")))
+            goto close;
+        h_raw_sendf(&r, "<resume xmlns='urn:xmpp:sm:3' previd='%s' h='%d'/>", id, received);
+        char want[32];
+        snprintf(want, sizeof(want), "<body>%s</body>", body);
+        if (!CHECK(h_raw_element(&r, "<resumed", el, sizeof(el))) ||
+            !CHECK_MSG(h_raw_wait(&r, want, 5000), "%s not redelivered after resumption", body))
+            goto close;
+        received++;
+        if (h_log_wait(srv, mark, 2000, "event=sm.resumed", "loop=0 old_loop=1", NULL) ||
+            h_log_has(srv, mark, "event=sm.resumed", "loop=1 old_loop=0", NULL))
+            cross++;
+        else
+            same++;
+    }
+    CHECK_MSG(cross > 0, "no resumption crossed loops in %d tries", cross + same);
+close:
+    h_raw_close(&r);
+out:
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
 /* The same ports, another data directory: the second server must fail. */
 static void second_server_on_the_same_ports_refuses_to_start(h_server_t *srv)
 {
@@ -106,6 +155,7 @@ int main(int argc, char **argv)
     };
     if (h_server_start(&srv, &opts) == 0) {
         H_RUN(messages_cross_loops, &srv);
+        H_RUN(resumption_works_across_loops, &srv);
         H_RUN(second_server_on_the_same_ports_refuses_to_start, &srv);
     }
     h_server_stop(&srv);
