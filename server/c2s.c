@@ -20,7 +20,7 @@ static void send_features(pl_session_t *s)
     } else {
         pl_buf_puts(&b, "<bind xmlns='" PL_NS_BIND "'/>"
                         "<session xmlns='" PL_NS_SESSION "'><optional/></session>"
-                        "<sm xmlns='" PL_NS_SM "'/>");
+                        "<sm xmlns='" PL_NS_SM "'/><csi xmlns='" PL_NS_CSI "'/>");
         for (size_t m = 0; m < s->host->nmods; m++)
             for (const char *const *f = s->host->mods[m].desc->stream_features; f && *f; f++)
                 pl_buf_puts(&b, *f);
@@ -275,6 +275,10 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
         pl_sm_nonza(s, st);
         return;
     }
+    if (s->state == PL_ST_ACTIVE && strcmp(root->ns, PL_NS_CSI) == 0) {
+        pl_csi_nonza(s, st);
+        return;
+    }
     if (s->resuming) {
         pl_session_stream_error(s, "not-authorized", "wait for <resumed/>");
         return;
@@ -367,8 +371,10 @@ static void c2s_on_timer(uv_timer_t *t) { pl_c2s_timer(t->data); }
 void pl_c2s_on_close(pl_session_t *s)
 {
     pl_server_t *srv = s->server;
-    if (pl_sm_detach(s))
-        return; /* kept in the table for a resumption */
+    if (pl_sm_detach(s)) {
+        pl_csi_end(s); /* held presences join the queue kept for the client */
+        return;          /* kept in the table for a resumption */
+    }
     if (s->in_table) {
         pl_sessions_remove(srv, s);
         pl_hooks_session_event(s->host, PL_EV_SESSION_CLOSED, s);

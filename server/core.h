@@ -233,6 +233,10 @@ struct pl_session {
     pl_stanza_t **early; /* stanzas that arrived during the handover */
     size_t nearly, early_cap;
     pl_session_t *moved_to; /* resumed by this session: stanzas still arriving follow it */
+    /* client state indication (csi.c) */
+    int csi_inactive;
+    pl_stanza_t **csi_held; /* presences held while inactive, one per sender */
+    size_t csi_nheld, csi_cap;
     /* component */
     pl_component_t *component;
     /* module per-session slots */
@@ -321,6 +325,14 @@ void pl_sm_end(pl_session_t *s);
 void pl_sm_sweep(pl_loop_t *loop, int all);
 /* Frees what is left at session free. */
 void pl_sm_release(pl_session_t *s);
+
+/* csi.c — client state indication (XEP-0352) */
+/* An <active/> or <inactive/> from the client. */
+void pl_csi_nonza(pl_session_t *s, const pl_stanza_t *st);
+/* For an inactive session: 1 if the stanza was held back (presence). */
+int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st);
+/* Sends what was held (the session is detached or becomes active). */
+void pl_csi_end(pl_session_t *s);
 
 /* c2s.c / component.c */
 void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);

@@ -25,5 +25,6 @@
 #define PL_NS_DELAY "urn:xmpp:delay"
 #define PL_NS_SID "urn:xmpp:sid:0"
 #define PL_NS_SM "urn:xmpp:sm:3"
+#define PL_NS_CSI "urn:xmpp:csi:0"
 
 #endif

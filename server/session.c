@@ -103,6 +103,9 @@ static void session_free(pl_session_t *s)
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);
     pl_sm_release(s);
+    for (size_t i = 0; i < s->csi_nheld; i++)
+        pl_stanza_unref(&s->csi_held[i]);
+    free(s->csi_held);
     pl_session_unref(&s->moved_to);
     pl_scram_server_deinit(&s->scram);
     free(s->mod_state);
@@ -489,6 +492,8 @@ void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)
         return;
     }
     if (s->closing || uv_is_closing((uv_handle_t *)&s->tcp))
+        return;
+    if (s->csi_inactive && pl_csi_hold(s, st))
         return;
     pl_session_send(s, st);
 }
