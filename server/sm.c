@@ -330,6 +330,7 @@ int pl_sm_detach(pl_session_t *s)
         return 0;
     sm->detached_at_ms = pl_mono_ms();
     sm->r_sent = 0;
+    pl_session_set_flags(s, PL_RES_DETACHED, 0);
     sm->hib_next = s->loop->hibernating;
     s->loop->hibernating = pl_session_ref(s);
     pl_log(&srv->log, PL_LOG_INFO, "sm.detached", "session=%llu jid=%s unacked=%zu",
@@ -502,7 +503,7 @@ static void takeover(void *ud, pl_stanza_t *unused)
         ho->sm->hib_next = NULL;
         ho->mod_state = old->mod_state;
         old->mod_state = NULL;
-        ho->res_flags = old->res_flags;
+        ho->res_flags = old->res_flags & ~(unsigned)PL_RES_DETACHED;
         ho->available = old->available;
         ho->priority = old->priority;
         ho->presence = old->presence ? pl_stanza_ref(old->presence) : NULL;
