@@ -189,7 +189,7 @@ START_TEST(default_config_loads)
     /* Everything an ordinary client needs, in dependency order. */
     const char *names[] = {"disco",  "ping",      "version",  "time",         "register",
                            "roster", "presence",  "vcard",    "private",      "last",
-                           "pep",    "bookmarks", "blocking", "client_policy"};
+                           "pep",    "bookmarks", "blocking", "client_policy", "push"};
     size_t nnames = sizeof(names) / sizeof(names[0]);
     ck_assert_uint_eq(h->nmodules, nnames);
     for (size_t i = 0; i < nnames; i++)
@@ -259,7 +259,8 @@ START_TEST(unknown_keys_are_reported_with_their_line)
                       "t.cfg:4: limits: unknown key 'max_stanzas' (known: max_stanza_bytes, "
                       "max_depth, max_attrs, max_name_len, conn_per_ip, auth_fail_per_ip, "
                       "auth_fail_per_account, auth_backoff_max, stanza_rate, stanza_burst, "
-                      "idle_timeout, ping_timeout, auth_timeout, max_sessions_per_account)");
+                      "idle_timeout, ping_timeout, auth_timeout, max_sessions_per_account, "
+                      "resume_timeout, max_unacked)");
     expect_error_free(HEAD "hosts = ( {\n  name = \"demo.local\";\n  admins = [];\n} );\n",
                       "t.cfg:5: host: unknown key 'admins' (known: name, auth, modules, "
                       "components)");
