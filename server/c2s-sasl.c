@@ -23,13 +23,14 @@ static void send_sasl(pl_session_t *s, const char *element, const char *b64, con
 {
     pl_buf_t b;
     pl_buf_init(&b);
-    pl_buf_printf(&b, "<%s xmlns='" PL_NS_SASL "'", element);
+    /* SASL2 (XEP-0388) uses its own elements but RFC 6120's conditions. */
+    pl_buf_printf(&b, "<%s xmlns='%s'", element, s->sasl2 ? PL_NS_SASL2 : PL_NS_SASL);
     if (!b64 && !cond) {
         pl_buf_puts(&b, "/>");
     } else {
         pl_buf_puts(&b, ">");
         if (cond)
-            pl_buf_printf(&b, "<%s/>", cond);
+            pl_buf_printf(&b, s->sasl2 ? "<%s xmlns='" PL_NS_SASL "'/>" : "<%s/>", cond);
         if (text) {
             pl_buf_puts(&b, "<text xml:lang='en'>");
             pl_buf_escape(&b, text, strlen(text), 0);
@@ -43,7 +44,7 @@ static void send_sasl(pl_session_t *s, const char *element, const char *b64, con
     pl_buf_deinit(&b);
 }
 
-static void auth_failed(pl_session_t *s, const char *cond, const char *text, const char *bare)
+void pl_c2s_auth_failed(pl_session_t *s, const char *cond, const char *text, const char *bare)
 {
     pl_server_t *srv = s->server;
     if (s->scram_active) {
@@ -58,11 +59,12 @@ static void auth_failed(pl_session_t *s, const char *cond, const char *text, con
     pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=0 session=%llu ip=%s jid=%s reason=%s",
            (unsigned long long)s->id, s->ip, bare ? bare : "-", cond);
     send_sasl(s, "failure", NULL, cond, text);
+    pl_c2s_sasl2_free(s);
     if (s->auth_attempts >= PL_MAX_AUTH_ATTEMPTS)
         pl_session_stream_error(s, "policy-violation", "too many failed authentication attempts");
 }
 
-static void auth_succeeded(pl_session_t *s, const char *bare, const char *server_final_b64,
+void pl_c2s_auth_succeeded(pl_session_t *s, const char *bare, const char *server_final_b64,
                            const char *mech)
 {
     pl_server_t *srv = s->server;
@@ -74,9 +76,15 @@ static void auth_succeeded(pl_session_t *s, const char *bare, const char *server
     }
     s->authenticated = 1;
     s->traced = pl_log_traced(&srv->log, s->jid.bare);
+    pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=1 session=%llu ip=%s jid=%s mechanism=%s%s",
+           (unsigned long long)s->id, s->ip, bare, mech, s->sasl2 ? " sasl2=1" : "");
+    if (s->sasl2) {
+        /* XEP-0388: no stream restart; the inline requests come next. */
+        s->state = PL_ST_FEATURES;
+        pl_c2s_sasl2_succeeded(s, server_final_b64);
+        return;
+    }
     s->state = PL_ST_WAIT_STREAM;
-    pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=1 session=%llu ip=%s jid=%s mechanism=%s",
-           (unsigned long long)s->id, s->ip, bare, mech);
     send_sasl(s, "success", server_final_b64, NULL, NULL);
     /* RFC 6120 §6.4.6: both sides start a new stream after <success/>. */
     pl_xml_parser_reset(s->xml);
@@ -84,7 +92,7 @@ static void auth_succeeded(pl_session_t *s, const char *bare, const char *server
 
 /* The bare JID for a SASL username on this host, or NULL if it cannot be a
  * valid localpart. */
-static char *bare_for_username(pl_session_t *s, const char *username)
+char *pl_c2s_bare_for_username(pl_session_t *s, const char *username)
 {
     char *local = pl_jid_norm_local(username, strlen(username));
     if (!local)
@@ -96,7 +104,7 @@ static char *bare_for_username(pl_session_t *s, const char *username)
     return bare;
 }
 
-static int backoff_check(pl_session_t *s, const char *bare)
+int pl_c2s_backoff_check(pl_session_t *s, const char *bare)
 {
     uint64_t wait = pl_limits_auth_wait(s->server, s->ip, bare);
     if (wait == 0)
@@ -106,7 +114,7 @@ static int backoff_check(pl_session_t *s, const char *bare)
              (unsigned long long)((wait + 999) / 1000));
     pl_log(&s->server->log, PL_LOG_WARN, "limits.auth_backoff", "ip=%s jid=%s wait_ms=%llu", s->ip,
            bare ? bare : "-", (unsigned long long)wait);
-    auth_failed(s, "temporary-auth-failure", text, bare);
+    pl_c2s_auth_failed(s, "temporary-auth-failure", text, bare);
     return -1;
 }
 
@@ -130,15 +138,15 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
     pl_scram_server_init(&s->scram, h, plus, s->tls != NULL);
     s->scram_active = 1;
     if (pl_scram_server_client_first(&s->scram, (const char *)msg, len) != 0) {
-        auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, NULL);
+        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, NULL);
         return;
     }
-    char *bare = bare_for_username(s, s->scram.username);
+    char *bare = pl_c2s_bare_for_username(s, s->scram.username);
     if (!bare) {
-        auth_failed(s, "not-authorized", NULL, NULL);
+        pl_c2s_auth_failed(s, "not-authorized", NULL, NULL);
         return;
     }
-    if (backoff_check(s, bare) != 0) {
+    if (pl_c2s_backoff_check(s, bare) != 0) {
         free(bare);
         return;
     }
@@ -146,7 +154,7 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
     int found = account_keys(s, bare, h, &keys) == 1;
     char *challenge = NULL;
     if (pl_scram_server_first(&s->scram, found ? &keys : NULL, &challenge) != 0) {
-        auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, bare);
+        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, bare);
         free(bare);
         return;
     }
@@ -165,13 +173,13 @@ static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
     size_t cb_len = 0;
     if (s->scram.cb_type != PL_CB_NONE && s->tls)
         cb_len = pl_tls_channel_binding(s->tls, s->scram.cb_type, cb, sizeof(cb));
-    char *bare = s->scram.username ? bare_for_username(s, s->scram.username) : NULL;
+    char *bare = s->scram.username ? pl_c2s_bare_for_username(s, s->scram.username) : NULL;
     if (s->scram.authzid && (!bare || strcmp(s->scram.authzid, bare) != 0)) {
         pl_jid_t az;
         int same = pl_jid_parse(&az, s->scram.authzid) == 0 && bare && strcmp(az.full, bare) == 0;
         pl_jid_deinit(&az);
         if (!same) {
-            auth_failed(s, "invalid-authzid", NULL, bare);
+            pl_c2s_auth_failed(s, "invalid-authzid", NULL, bare);
             free(bare);
             return;
         }
@@ -179,7 +187,7 @@ static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
     char *final = NULL;
     int rc = pl_scram_server_client_final(&s->scram, (const char *)msg, len, cb, cb_len, &final);
     if (rc != 0 || !bare) {
-        auth_failed(s, s->scram.error ? s->scram.error : "not-authorized", NULL, bare);
+        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "not-authorized", NULL, bare);
         free(final);
         free(bare);
         return;
@@ -190,7 +198,7 @@ static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
                            : (s->scram.plus ? "SCRAM-SHA-1-PLUS" : "SCRAM-SHA-1");
     pl_scram_server_deinit(&s->scram);
     s->scram_active = 0;
-    auth_succeeded(s, bare, b64, mech);
+    pl_c2s_auth_succeeded(s, bare, b64, mech);
     free(b64);
     free(final);
     free(bare);
@@ -220,9 +228,9 @@ static void plain_done(uv_work_t *req, int status)
     pl_session_t *s = w->s;
     if (!s->closing && s->state == PL_ST_AUTH_PENDING) {
         if (status == 0 && w->ok)
-            auth_succeeded(s, w->bare, NULL, "PLAIN");
+            pl_c2s_auth_succeeded(s, w->bare, NULL, "PLAIN");
         else
-            auth_failed(s, "not-authorized", NULL, w->bare);
+            pl_c2s_auth_failed(s, "not-authorized", NULL, w->bare);
     }
     wipe(w->password);
     free(w->password);
@@ -234,20 +242,20 @@ static void plain_done(uv_work_t *req, int status)
 static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
 {
     if (!s->host->conf->allow_plain || !s->secure) {
-        auth_failed(s, "invalid-mechanism", NULL, NULL);
+        pl_c2s_auth_failed(s, "invalid-mechanism", NULL, NULL);
         return;
     }
     char *copy = NULL;
     const char *authzid, *authcid, *password;
     if (pl_sasl_plain_parse((const char *)msg, len, &copy, &authzid, &authcid, &password) != 0) {
         free(copy);
-        auth_failed(s, "malformed-request", NULL, NULL);
+        pl_c2s_auth_failed(s, "malformed-request", NULL, NULL);
         return;
     }
-    char *bare = bare_for_username(s, authcid);
+    char *bare = pl_c2s_bare_for_username(s, authcid);
     if (!bare) {
         free(copy);
-        auth_failed(s, "not-authorized", NULL, NULL);
+        pl_c2s_auth_failed(s, "not-authorized", NULL, NULL);
         return;
     }
     if (authzid && *authzid) {
@@ -256,12 +264,12 @@ static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
         pl_jid_deinit(&az);
         if (!same) {
             free(copy);
-            auth_failed(s, "invalid-authzid", NULL, bare);
+            pl_c2s_auth_failed(s, "invalid-authzid", NULL, bare);
             free(bare);
             return;
         }
     }
-    if (backoff_check(s, bare) != 0) {
+    if (pl_c2s_backoff_check(s, bare) != 0) {
         free(copy);
         free(bare);
         return;
@@ -285,15 +293,19 @@ static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
 
 void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
 {
-    pl_buf_puts(b, "<mechanisms xmlns='" PL_NS_SASL "'>");
+    pl_buf_t mechs;
+    pl_buf_init(&mechs);
     if (s->tls) {
-        pl_buf_puts(b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
-                       "<mechanism>SCRAM-SHA-1-PLUS</mechanism>");
+        pl_buf_puts(&mechs, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
+                            "<mechanism>SCRAM-SHA-1-PLUS</mechanism>");
     }
-    pl_buf_puts(b, "<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism>");
+    pl_buf_puts(&mechs, "<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism>");
     if (s->host->conf->allow_plain && s->secure)
-        pl_buf_puts(b, "<mechanism>PLAIN</mechanism>");
-    pl_buf_puts(b, "</mechanisms>");
+        pl_buf_puts(&mechs, "<mechanism>PLAIN</mechanism>");
+    pl_buf_printf(b, "<mechanisms xmlns='" PL_NS_SASL "'>%.*s</mechanisms>", (int)mechs.len,
+                  mechs.data);
+    pl_c2s_sasl2_features(s, b, pl_buf_cstr(&mechs));
+    pl_buf_deinit(&mechs);
     if (s->tls) {
         /* XEP-0440: which channel-binding types this connection supports. */
         uint8_t cb[64];
@@ -309,9 +321,29 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
 {
     const pl_xml_t *root = pl_stanza_root(st);
     const char *name = root->name;
+    int v2 = strcmp(root->ns, PL_NS_SASL2) == 0;
+    if (v2 && strcmp(name, "authenticate") == 0 && s->state == PL_ST_FEATURES) {
+        const char *why = NULL;
+        pl_c2s_sasl2_free(s);
+        if (pl_c2s_sasl2_parse(s, root, &why) != 0) {
+            pl_c2s_auth_failed(s, "malformed-request", why, NULL);
+            return;
+        }
+    } else if (!v2 && strcmp(name, "auth") == 0) {
+        pl_c2s_sasl2_free(s); /* a client may fall back to RFC 6120 SASL */
+    }
+    if (v2 != (s->sasl2 != NULL) && strcmp(name, "abort") != 0) {
+        pl_c2s_auth_failed(s, "malformed-request", "SASL and SASL2 elements mixed", NULL);
+        return;
+    }
+    /* SASL2 puts the first message in <initial-response/>. */
+    const pl_xml_t *carrier = root;
+    if (v2 && strcmp(name, "authenticate") == 0)
+        carrier = pl_xml_child(root, "initial-response", PL_NS_SASL2);
     pl_buf_t text;
     pl_buf_init(&text);
-    pl_xml_text(root, &text);
+    if (carrier)
+        pl_xml_text(carrier, &text);
     const char *t = pl_buf_cstr(&text);
     uint8_t *msg = NULL;
     size_t len = 0;
@@ -320,14 +352,15 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
         msg = pl_base64_decode(t, text.len, &len);
         if (!msg) {
             pl_buf_deinit(&text);
-            auth_failed(s, "incorrect-encoding", NULL, NULL);
+            pl_c2s_auth_failed(s, "incorrect-encoding", NULL, NULL);
             return;
         }
     }
     pl_buf_deinit(&text);
     if (strcmp(name, "abort") == 0) {
-        auth_failed(s, "aborted", NULL, NULL);
-    } else if (strcmp(name, "auth") == 0 && s->state == PL_ST_FEATURES) {
+        pl_c2s_auth_failed(s, "aborted", NULL, NULL);
+    } else if ((strcmp(name, "auth") == 0 || strcmp(name, "authenticate") == 0) &&
+               s->state == PL_ST_FEATURES) {
         const char *mech = pl_xml_attr(root, "mechanism");
         if (!mech)
             mech = "";
@@ -341,12 +374,14 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
             scram_start(s, PL_SCRAM_SHA1, 1, mech, msg, len);
         else if (strcmp(mech, "PLAIN") == 0)
             plain_start(s, msg, len);
+        else if (v2 && strncmp(mech, "HT-", 3) == 0)
+            pl_c2s_fast_start(s, mech, msg, len);
         else
-            auth_failed(s, "invalid-mechanism", NULL, NULL);
+            pl_c2s_auth_failed(s, "invalid-mechanism", NULL, NULL);
     } else if (strcmp(name, "response") == 0 && s->state == PL_ST_SASL) {
         scram_response(s, msg, len);
     } else {
-        auth_failed(s, "malformed-request", "unexpected SASL element", NULL);
+        pl_c2s_auth_failed(s, "malformed-request", "unexpected SASL element", NULL);
     }
     free(msg);
 }

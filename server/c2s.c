@@ -83,39 +83,23 @@ static void send_stanza_error(pl_session_t *s, const pl_stanza_t *st, pl_stanza_
     pl_stanza_unref(&err);
 }
 
-/* Resource binding (RFC 6120 §7).  A client-chosen resource that is in use
- * replaces the old session, which gets a conflict stream error. */
-static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *bind)
+/* Binds `resource` (normalised) to the authenticated session: the full JID
+ * enters the session table, a session already holding it is replaced with
+ * a conflict stream error.  0, or -1 with *err set. */
+int pl_c2s_bind(pl_session_t *s, const char *resource, pl_stanza_err_t *err, const char **text)
 {
     pl_server_t *srv = s->server;
-    pl_buf_t res;
-    pl_buf_init(&res);
-    char *resource = NULL;
-    if (pl_xml_child_text(bind, "resource", PL_NS_BIND, &res) && res.len > 0) {
-        resource = pl_jid_norm_resource(res.data, res.len);
-        if (!resource) {
-            pl_buf_deinit(&res);
-            send_stanza_error(s, st, PL_ERR_BAD_REQUEST, "invalid resource");
-            return;
-        }
-    } else {
-        resource = pl_xmalloc(24);
-        memcpy(resource, "parley-", 7);
-        pl_random_id(resource + 7, 12);
-    }
-    pl_buf_deinit(&res);
     if ((long long)pl_sessions_count_bare(srv, s->jid.bare) >= srv->limits.max_sessions_per_account) {
-        free(resource);
-        send_stanza_error(s, st, PL_ERR_RESOURCE_CONSTRAINT, "too many sessions for this account");
-        return;
+        *err = PL_ERR_RESOURCE_CONSTRAINT;
+        *text = "too many sessions for this account";
+        return -1;
     }
     pl_jid_t full;
     if (pl_jid_from_parts(&full, s->jid.local, s->jid.domain, resource) != 0) {
-        free(resource);
-        send_stanza_error(s, st, PL_ERR_BAD_REQUEST, "invalid resource");
-        return;
+        *err = PL_ERR_BAD_REQUEST;
+        *text = "invalid resource";
+        return -1;
     }
-    free(resource);
     pl_jid_deinit(&s->jid);
     s->jid = full;
     s->bound = 1;
@@ -131,6 +115,56 @@ static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *
     }
     s->mod_state = s->host->session_state_size ? pl_xcalloc(1, s->host->session_state_size) : NULL;
     s->state = PL_ST_ACTIVE;
+    return 0;
+}
+
+/* After the client was told its JID: the log, the idle timer, the hooks. */
+void pl_c2s_bound(pl_session_t *s)
+{
+    pl_server_t *srv = s->server;
+    pl_log(&srv->log, PL_LOG_INFO, "c2s.bind", "session=%llu jid=%s ip=%s tls=%s loop=%u",
+           (unsigned long long)s->id, s->jid.full, s->ip, s->tls ? pl_tls_version(s->tls) : "none",
+           s->loop->index);
+    /* From now on the timer watches for idleness instead of login time. */
+    pl_c2s_timer(s);
+    pl_hooks_session_event(s->host, PL_EV_SESSION_BOUND, s);
+}
+
+char *pl_c2s_random_resource(const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    char *resource = pl_xmalloc(plen + 14);
+    memcpy(resource, prefix, plen);
+    pl_random_id(resource + plen, 12);
+    return resource;
+}
+
+/* Resource binding (RFC 6120 §7).  A client-chosen resource that is in use
+ * replaces the old session, which gets a conflict stream error. */
+static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *bind)
+{
+    pl_buf_t res;
+    pl_buf_init(&res);
+    char *resource = NULL;
+    if (pl_xml_child_text(bind, "resource", PL_NS_BIND, &res) && res.len > 0) {
+        resource = pl_jid_norm_resource(res.data, res.len);
+        if (!resource) {
+            pl_buf_deinit(&res);
+            send_stanza_error(s, st, PL_ERR_BAD_REQUEST, "invalid resource");
+            return;
+        }
+    } else {
+        resource = pl_c2s_random_resource("parley-");
+    }
+    pl_buf_deinit(&res);
+    pl_stanza_err_t err;
+    const char *text;
+    int rc = pl_c2s_bind(s, resource, &err, &text);
+    free(resource);
+    if (rc != 0) {
+        send_stanza_error(s, st, err, text);
+        return;
+    }
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
     const char *id = pl_stanza_attr(st, "id");
@@ -141,12 +175,7 @@ static void handle_bind(pl_session_t *s, const pl_stanza_t *st, const pl_xml_t *
     pl_stanza_t *reply = pl_build_finish(b);
     pl_session_send(s, reply);
     pl_stanza_unref(&reply);
-    pl_log(&srv->log, PL_LOG_INFO, "c2s.bind", "session=%llu jid=%s ip=%s tls=%s loop=%u",
-           (unsigned long long)s->id, s->jid.full, s->ip, s->tls ? pl_tls_version(s->tls) : "none",
-           s->loop->index);
-    /* From now on the timer watches for idleness instead of login time. */
-    pl_c2s_timer(s);
-    pl_hooks_session_event(s->host, PL_EV_SESSION_BOUND, s);
+    pl_c2s_bound(s);
 }
 
 static void handle_pre_bind(pl_session_t *s, const pl_stanza_t *st)
@@ -292,7 +321,7 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
                 pl_session_send_str(s, "<proceed xmlns='" PL_NS_TLS "'/>");
                 pl_session_start_tls(s);
                 s->tls_wanted = 1;
-            } else if (strcmp(root->ns, PL_NS_SASL) == 0) {
+            } else if (strcmp(root->ns, PL_NS_SASL) == 0 || strcmp(root->ns, PL_NS_SASL2) == 0) {
                 pl_session_send_str(s, "<failure xmlns='" PL_NS_SASL "'><encryption-required/></failure>");
                 pl_session_stream_error(s, "policy-violation", "STARTTLS is required");
             } else {
@@ -301,7 +330,8 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
             return;
         }
         if (!s->authenticated) {
-            if (strcmp(root->ns, PL_NS_SASL) != 0 || s->state == PL_ST_AUTH_PENDING) {
+            if ((strcmp(root->ns, PL_NS_SASL) != 0 && strcmp(root->ns, PL_NS_SASL2) != 0) ||
+                s->state == PL_ST_AUTH_PENDING) {
                 pl_session_stream_error(s, "not-authorized", "authenticate first");
                 return;
             }

@@ -154,6 +154,9 @@ static const pl_conf_def_t auth_defs[] = {
     {.key = "scram_iterations", .type = PL_CONF_INT,
      .offset = offsetof(pl_host_conf_t, scram_iterations), .def = "10000", .min = 4096,
      .max = 10000000, .help = "PBKDF2 iterations for new SCRAM credentials"},
+    {.key = "fast_token_lifetime", .type = PL_CONF_DURATION,
+     .offset = offsetof(pl_host_conf_t, fast_lifetime_ms), .def = "14d", .min = 0,
+     .max = 365 * 86400000LL, .help = "lifetime of FAST login tokens (XEP-0484); 0 = no FAST"},
     {.key = NULL},
 };
 

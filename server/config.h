@@ -66,6 +66,7 @@ typedef struct pl_host_conf {
     size_t ncomponents;
     int allow_plain;        /* PLAIN over TLS, default true */
     long long scram_iterations; /* 4096..10000000, default 10000 */
+    long long fast_lifetime_ms; /* FAST token lifetime, default 14 days; 0 = no FAST */
     int line;
 } pl_host_conf_t;
 

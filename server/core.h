@@ -117,6 +117,9 @@ struct pl_server {
     size_t nregistry;
     pl_config_t *reloaded; /* the newest generation read by SIGHUP */
     pthread_mutex_t req_lock;
+    pl_kv_t *fast_kv;                /* FAST tokens (c2s-sasl2.c) */
+    pthread_mutex_t fast_lock;
+    pl_map_t fast_counts;            /* "bare/user-agent" -> highest FAST count (long long*) */
     pthread_mutex_t sm_lock;
     pl_map_t resumable;              /* SM resumption id -> session (a reference) */
     pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
@@ -226,6 +229,7 @@ struct pl_session {
     int ping_outstanding;
     char ping_id[20];
     int over_limit; /* connection refused by a per-IP bound: error at stream open */
+    struct pl_sasl2_req *sasl2; /* an <authenticate/> (SASL2) under way, until <success/> */
     /* stream management (sm.c) */
     struct pl_sm *sm;   /* NULL until <enable/> */
     int lost;           /* the connection failed (not a clean close): SM may keep the session */
@@ -306,6 +310,13 @@ void pl_session_lost(pl_session_t *s, const char *reason);
 typedef struct pl_sm pl_sm_t;
 /* An <enable/>, <resume/>, <r/> or <a/> from the client. */
 void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st);
+/* Enables SM on a bound session, appending <enabled/> or <failed/> to out
+ * (also used inline by bind2). */
+void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out);
+/* Resumes a detached session for this authenticated, unbound one (the
+ * <resume/> nonza, or inline in SASL2).  The answer comes later: <resumed/>
+ * or <failed/>, or pl_c2s_sasl2_finish when s->sasl2 is set. */
+void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr);
 /* A stanza from the client was handled (counts toward our h). */
 void pl_sm_count_in(pl_session_t *s);
 /* A stanza goes (or, detached, would go) to the client: kept until acked. */
@@ -333,6 +344,16 @@ void pl_csi_nonza(pl_session_t *s, const pl_stanza_t *st);
 int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st);
 /* Sends what was held (the session is detached or becomes active). */
 void pl_csi_end(pl_session_t *s);
+
+/* c2s-sasl2.c — SASL2 (XEP-0388), bind2 (XEP-0386), FAST (XEP-0484) */
+typedef struct pl_sasl2_req pl_sasl2_req_t;
+/* SASL succeeded inside <authenticate/>: no stream restart; the inline
+ * requests (resume, bind2, tokens) are carried out, then <success/> goes. */
+void pl_c2s_sasl2_succeeded(pl_session_t *s, const char *server_final_b64);
+/* Sends <success/> with `sm_xml` (<resumed/> when resumed = 1, or an SM
+ * <failed/>, or NULL) and, unless resumed, performs the inline bind2. */
+void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed);
+void pl_c2s_sasl2_free(pl_session_t *s);
 
 /* c2s.c / component.c */
 void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);

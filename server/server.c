@@ -165,6 +165,8 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pl_map_init(&srv->account_state);
     pl_sessions_init(srv);
     pthread_mutex_init(&srv->sm_lock, NULL);
+    pthread_mutex_init(&srv->fast_lock, NULL);
+    pl_map_init(&srv->fast_counts);
     pl_map_init(&srv->resumable);
     pl_requests_init(srv);
     return srv;
@@ -206,6 +208,10 @@ int pl_server_run(pl_server_t *srv)
     };
     if (pl_storage_open(&srv->storage, &so, &error) != 0)
         goto fail;
+    if (pl_storage_kv(srv->storage, "fast", &srv->fast_kv) != 0) {
+        error = pl_xstrdup("cannot open the FAST token store");
+        goto fail;
+    }
     srv->tls = pl_tls_ctx_new(c->tls_cert, c->tls_key, c->tls_ciphers, &error);
     if (!srv->tls)
         goto fail;
@@ -264,6 +270,11 @@ void pl_server_free(pl_server_t *srv)
         pl_session_unref(&rs);
     }
     pl_map_deinit(&srv->resumable);
+    pos = 0;
+    while (pl_map_iter(&srv->fast_counts, &pos, NULL, &v))
+        free(v);
+    pl_map_deinit(&srv->fast_counts);
+    pthread_mutex_destroy(&srv->fast_lock);
     pthread_mutex_destroy(&srv->sm_lock);
     pl_requests_free(srv);
     pl_limits_free(srv);

@@ -103,6 +103,7 @@ static void session_free(pl_session_t *s)
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);
     pl_sm_release(s);
+    pl_c2s_sasl2_free(s);
     for (size_t i = 0; i < s->csi_nheld; i++)
         pl_stanza_unref(&s->csi_held[i]);
     free(s->csi_held);

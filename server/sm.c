@@ -202,36 +202,38 @@ void pl_sm_count_in(pl_session_t *s)
 
 /* ---- enable ---- */
 
-static void handle_enable(pl_session_t *s, const pl_xml_t *root)
+void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
 {
     pl_server_t *srv = s->server;
     if (s->state != PL_ST_ACTIVE || s->sm) {
-        pl_buf_t b;
-        pl_buf_init(&b);
-        pl_buf_printf(&b, SM_ERR, "unexpected-request");
-        pl_session_send_raw(s, b.data, b.len);
-        pl_buf_deinit(&b);
+        pl_buf_printf(out, SM_ERR, "unexpected-request");
         return;
     }
     pl_sm_t *sm = pl_xcalloc(1, sizeof(*sm));
-    const char *resume = pl_xml_attr(root, "resume");
-    sm->resumable = resume && (!strcmp(resume, "true") || !strcmp(resume, "1")) &&
-                    srv->limits.resume_timeout_ms > 0;
+    sm->resumable = resume && srv->limits.resume_timeout_ms > 0;
     s->sm = sm;
-    char b[160];
     if (sm->resumable) {
         pl_random_id(sm->id, 20);
         pthread_mutex_lock(&srv->sm_lock);
         pl_map_put(&srv->resumable, sm->id, pl_session_ref(s));
         pthread_mutex_unlock(&srv->sm_lock);
-        snprintf(b, sizeof(b), "<enabled xmlns='" PL_NS_SM "' id='%s' resume='true' max='%lld'/>",
-                 sm->id, srv->limits.resume_timeout_ms / 1000);
+        pl_buf_printf(out, "<enabled xmlns='" PL_NS_SM "' id='%s' resume='true' max='%lld'/>",
+                      sm->id, srv->limits.resume_timeout_ms / 1000);
     } else {
-        snprintf(b, sizeof(b), "<enabled xmlns='" PL_NS_SM "'/>");
+        pl_buf_puts(out, "<enabled xmlns='" PL_NS_SM "'/>");
     }
-    pl_session_send_str(s, b);
     pl_log(&srv->log, PL_LOG_INFO, "sm.enabled", "session=%llu jid=%s resumable=%d",
            (unsigned long long)s->id, s->jid.full, sm->resumable);
+}
+
+static void handle_enable(pl_session_t *s, const pl_xml_t *root)
+{
+    const char *resume = pl_xml_attr(root, "resume");
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_sm_enable(s, resume && (!strcmp(resume, "true") || !strcmp(resume, "1")), &b);
+    pl_session_send_raw(s, b.data, b.len);
+    pl_buf_deinit(&b);
 }
 
 /* ---- ending a session for good ---- */
@@ -397,7 +399,10 @@ static void send_failed_resume(pl_session_t *s, const char *cond)
     pl_buf_t b;
     pl_buf_init(&b);
     pl_buf_printf(&b, SM_ERR, cond);
-    pl_session_send_raw(s, b.data, b.len);
+    if (s->sasl2)
+        pl_c2s_sasl2_finish(s, b.data, 0); /* inside SASL2's <success/>, then bind2 */
+    else
+        pl_session_send_raw(s, b.data, b.len);
     pl_buf_deinit(&b);
 }
 
@@ -460,7 +465,10 @@ static void install(void *ud, pl_stanza_t *unused)
     char b[128];
     snprintf(b, sizeof(b), "<resumed xmlns='" PL_NS_SM "' previd='%s' h='%u'/>", sm->id,
              (unsigned)sm->h_in);
-    pl_session_send_str(s, b);
+    if (s->sasl2)
+        pl_c2s_sasl2_finish(s, b, 1); /* XEP-0388: <resumed/> inside <success/> */
+    else
+        pl_session_send_str(s, b);
     /* Everything unacknowledged goes out again, in order, then what
      * arrived while the handover was under way. */
     size_t resent = sm->n;
@@ -516,16 +524,15 @@ static void takeover(void *ud, pl_stanza_t *unused)
         pl_loop_call(ho->fresh->loop, install, ho, NULL);
 }
 
-static void handle_resume(pl_session_t *s, const pl_xml_t *root)
+void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
 {
     pl_server_t *srv = s->server;
-    const char *previd = pl_xml_attr(root, "previd");
     uint32_t h;
     if (!s->authenticated || s->bound || s->sm || s->resuming) {
         send_failed_resume(s, "unexpected-request");
         return;
     }
-    if (!previd || parse_h(pl_xml_attr(root, "h"), &h) != 0) {
+    if (!previd || parse_h(h_attr, &h) != 0) {
         send_failed_resume(s, "bad-request");
         return;
     }
@@ -579,7 +586,11 @@ void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st)
     if (!strcmp(name, "enable")) {
         handle_enable(s, root);
     } else if (!strcmp(name, "resume")) {
-        handle_resume(s, root);
+        if (s->sasl2) {
+            send_failed_resume(s, "unexpected-request");
+            return;
+        }
+        pl_sm_resume(s, pl_xml_attr(root, "previd"), pl_xml_attr(root, "h"));
     } else if (!strcmp(name, "r")) {
         if (!s->sm) {
             send_failed_resume(s, "unexpected-request");

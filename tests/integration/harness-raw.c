@@ -225,14 +225,14 @@ int h_raw_starttls(h_raw_t *r, const char *domain)
 
 /* ---- SASL on raw clients ---- */
 
-static char *b64_encode(const unsigned char *data, size_t len)
+char *h_b64_encode(const unsigned char *data, size_t len)
 {
     char *out = malloc(4 * ((len + 2) / 3) + 1);
     EVP_EncodeBlock((unsigned char *)out, data, (int)len);
     return out;
 }
 
-static unsigned char *b64_decode(const char *text, size_t *len)
+unsigned char *h_b64_decode(const char *text, size_t *len)
 {
     size_t n = strlen(text);
     unsigned char *out = malloc(n + 1);
@@ -296,7 +296,7 @@ static void hmac(const EVP_MD *md, const unsigned char *key, size_t keylen, cons
 }
 
 /* Channel-binding data for this TLS connection (RFC 9266, RFC 5929). */
-static size_t channel_binding(h_raw_t *r, const char *type, unsigned char *out)
+size_t h_raw_channel_binding(h_raw_t *r, const char *type, unsigned char *out)
 {
     if (strcmp(type, "tls-exporter") == 0) {
         static const char label[] = "EXPORTER-Channel-Binding";
@@ -332,14 +332,20 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
                                      : "n");
     unsigned char rnd[18];
     RAND_bytes(rnd, sizeof(rnd));
-    char *rb = b64_encode(rnd, sizeof(rnd));
+    char *rb = h_b64_encode(rnd, sizeof(rnd));
     snprintf(nonce, sizeof(nonce), "%s", rb);
     free(rb);
     snprintf(first_bare, sizeof(first_bare), "n=%s,r=%s", p->user, nonce);
     snprintf(msg, sizeof(msg), "%s%s", gs2, first_bare);
-    char *b = b64_encode((unsigned char *)msg, strlen(msg));
-    h_raw_sendf(r, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='%s'>%s</auth>",
-                p->mech, b);
+    char *b = h_b64_encode((unsigned char *)msg, strlen(msg));
+    if (p->sasl2)
+        h_raw_sendf(r,
+                    "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='%s'>"
+                    "<initial-response>%s</initial-response>%s</authenticate>",
+                    p->mech, b, p->sasl2);
+    else
+        h_raw_sendf(r, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='%s'>%s</auth>",
+                    p->mech, b);
     free(b);
     int k = sasl_answer(r, text, sizeof(text));
     if (k != 'c') {
@@ -347,7 +353,7 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
         return k == 'f' ? H_AUTH_FAILED : H_AUTH_ERROR;
     }
     size_t sflen;
-    char *server_first = (char *)b64_decode(text, &sflen);
+    char *server_first = (char *)h_b64_decode(text, &sflen);
     char *rn = server_first ? strstr(server_first, "r=") : NULL;
     char *sp = server_first ? strstr(server_first, ",s=") : NULL;
     char *ip = server_first ? strstr(server_first, ",i=") : NULL;
@@ -361,7 +367,7 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
     snprintf(salt64, sizeof(salt64), "%.*s", (int)(ip - sp - 3), sp + 3);
     int iterations = atoi(ip + 3);
     size_t saltlen;
-    unsigned char *salt = b64_decode(salt64, &saltlen);
+    unsigned char *salt = h_b64_decode(salt64, &saltlen);
     unsigned char salted[64], client_key[64], stored_key[64], client_sig[64], proof[64];
     unsigned char server_key[64], server_sig[64];
     PKCS5_PBKDF2_HMAC(p->password, (int)strlen(p->password), salt, (int)saltlen, iterations, md,
@@ -373,12 +379,12 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
     size_t cblen = strlen(gs2);
     memcpy(cbind, gs2, cblen);
     if (plus) {
-        size_t n = channel_binding(r, p->cb_type, cbind + cblen);
+        size_t n = h_raw_channel_binding(r, p->cb_type, cbind + cblen);
         if (n && p->corrupt_cb)
             cbind[cblen] ^= 1;
         cblen += n;
     }
-    char *c64 = b64_encode(cbind, cblen);
+    char *c64 = h_b64_encode(cbind, cblen);
     char final_wo_proof[512], auth_msg[2048];
     snprintf(final_wo_proof, sizeof(final_wo_proof), "c=%s,r=%s", c64, full_nonce);
     free(c64);
@@ -387,11 +393,12 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
     hmac(md, stored_key, hlen, auth_msg, strlen(auth_msg), client_sig);
     for (size_t i = 0; i < hlen; i++)
         proof[i] = client_key[i] ^ client_sig[i];
-    char *p64 = b64_encode(proof, hlen);
+    char *p64 = h_b64_encode(proof, hlen);
     snprintf(msg, sizeof(msg), "%s,p=%s", final_wo_proof, p64);
     free(p64);
-    b = b64_encode((unsigned char *)msg, strlen(msg));
-    h_raw_sendf(r, "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>", b);
+    b = h_b64_encode((unsigned char *)msg, strlen(msg));
+    h_raw_sendf(r, "<response xmlns='%s'>%s</response>",
+                p->sasl2 ? "urn:xmpp:sasl:2" : "urn:ietf:params:xml:ns:xmpp-sasl", b);
     free(b);
     k = sasl_answer(r, text, sizeof(text));
     if (k != 's') {
@@ -400,9 +407,16 @@ int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen)
     }
     hmac(md, salted, hlen, "Server Key", 10, server_key);
     hmac(md, server_key, hlen, auth_msg, strlen(auth_msg), server_sig);
-    char *v64 = b64_encode(server_sig, hlen);
+    char *v64 = h_b64_encode(server_sig, hlen);
     size_t vlen;
-    char *server_final = (char *)b64_decode(text, &vlen);
+    const char *final64 = text;
+    char add[512];
+    if (p->sasl2) { /* <additional-data>…</additional-data> among the rest */
+        const char *a = strstr(text, "<additional-data>"), *e = a ? strstr(a, "</") : NULL;
+        snprintf(add, sizeof(add), "%.*s", a && e ? (int)(e - a - 17) : 0, a ? a + 17 : "");
+        final64 = add;
+    }
+    char *server_final = (char *)h_b64_decode(final64, &vlen);
     int ok =
         server_final && strncmp(server_final, "v=", 2) == 0 && strcmp(server_final + 2, v64) == 0;
     snprintf(cond, condlen, "%s", ok ? "" : "server signature did not verify");
@@ -415,7 +429,7 @@ int h_raw_plain(h_raw_t *r, const char *user, const char *password, char *cond, 
 {
     char msg[512], text[1024];
     size_t n = (size_t)snprintf(msg, sizeof(msg), "%c%s%c%s", 0, user, 0, password);
-    char *b = b64_encode((unsigned char *)msg, n);
+    char *b = h_b64_encode((unsigned char *)msg, n);
     h_raw_sendf(r, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>", b);
     free(b);
     int k = sasl_answer(r, text, sizeof(text));

@@ -221,6 +221,7 @@ typedef struct h_scram {
     const char *cb_type;    /* -PLUS: "tls-exporter", "tls-server-end-point", "tls-unique" */
     int corrupt_cb;         /* flip a bit of the channel-binding data */
     int claim_no_server_cb; /* send the 'y' flag (downgrade claim) */
+    const char *sasl2;      /* non-NULL: SASL2 (XEP-0388) <authenticate/>, with this inline XML */
 } h_scram_t;
 
 enum { H_AUTH_OK = 1, H_AUTH_FAILED = 0, H_AUTH_ERROR = -1 };
@@ -229,6 +230,12 @@ enum { H_AUTH_OK = 1, H_AUTH_FAILED = 0, H_AUTH_ERROR = -1 };
  * cond); H_AUTH_ERROR otherwise (reason in cond). */
 int h_raw_scram(h_raw_t *r, const h_scram_t *p, char *cond, size_t condlen);
 int h_raw_plain(h_raw_t *r, const char *user, const char *password, char *cond, size_t condlen);
+/* Base64 (heap strings/bytes, free() them). */
+char *h_b64_encode(const unsigned char *data, size_t len);
+unsigned char *h_b64_decode(const char *text, size_t *len);
+/* Channel-binding data of the connection: "tls-exporter",
+ * "tls-server-end-point" or "tls-unique"; returns its length (out: 64 bytes). */
+size_t h_raw_channel_binding(h_raw_t *r, const char *type, unsigned char *out);
 /* After <success/>: new stream, bind `resource`; the bound JID goes into
  * jid.  1 on success. */
 int h_raw_bind(h_raw_t *r, const char *domain, const char *resource, char *jid, size_t jidlen);

@@ -267,7 +267,7 @@ START_TEST(unknown_keys_are_reported_with_their_line)
     expect_error_free(HEAD "hosts = ( { name = \"demo.local\";\n  auth = { anonymous = true; };\n"
                            "} );\n",
                       "t.cfg:4: host 'demo.local' auth: unknown key 'anonymous' (known: "
-                      "allow_plain, scram_iterations)");
+                      "allow_plain, scram_iterations, fast_token_lifetime)");
     expect_error_free("tls = { cert = \"c\"; key = \"k\"; };\n"
                       "listen = (\n  { type = \"c2s\"; tls = true; }\n);\n" HOST,
                       "t.cfg:3: listen entry: unknown key 'tls' (known: type, address, port)");
