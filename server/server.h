@@ -66,6 +66,7 @@ unsigned long long pl_session_id(const pl_session_t *s);
 enum {
     PL_RES_ROSTER = 1u << 0,   /* asked for its roster: gets roster pushes (RFC 6121 §2.1.6) */
     PL_RES_INITIAL = 1u << 1,  /* sent initial presence (and so received probes' answers) */
+    PL_RES_CARBONS = 1u << 2,  /* enabled XEP-0280 carbons: gets copies of the account's chats */
     PL_RES_MODULE1 = 1u << 8,  /* free for modules from here up, by agreement */
 };
 
