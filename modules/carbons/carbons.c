@@ -83,9 +83,9 @@ static size_t send_copies(const pl_stanza_t *msg, carbons_dir_t dir, const char 
     for (size_t i = 0; i < n; i++) {
         if (!(res[i].flags & PL_RES_CARBONS) || skip[i])
             continue;
-        pl_stanza_t *copy = first ? pl_stanza_readdress(first, PL_KEEP, res[i].jid->full)
-                                  : pl_stanza_ref(first = carbons_wrap(msg, dir, bare,
-                                                                       res[i].jid->full));
+        pl_stanza_t *copy =
+            first ? pl_stanza_readdress(first, PL_KEEP, res[i].jid->full)
+                  : pl_stanza_ref(first = carbons_wrap(msg, dir, bare, res[i].jid->full));
         pl_session_send_stanza(res[i].session, copy);
         pl_stanza_unref(&copy);
         sent++;
@@ -109,8 +109,8 @@ static int any_enabled(const pl_resource_t *res, size_t n)
  * they get that instead of a copy. */
 static pl_hook_result_t carbons_outbound(pl_hook_ctx_t *hc)
 {
-    if (strcmp(pl_stanza_name(hc->stanza), "message") != 0 || !hc->session ||
-        !hc->from->local || !hc->from->resource || !hc->to->local ||
+    if (strcmp(pl_stanza_name(hc->stanza), "message") != 0 || !hc->session || !hc->from->local ||
+        !hc->from->resource || !hc->to->local ||
         strcmp(hc->from->domain, pl_host_name(hc->host)) != 0 ||
         !carbons_eligible(hc->stanza, CARBONS_SENT))
         return PL_PASS;
@@ -163,8 +163,7 @@ static pl_hook_result_t carbons_refuse_forged(pl_hook_ctx_t *hc)
 {
     if (!carbons_is_wrapped(hc->stanza))
         return PL_PASS;
-    pl_module_log(hc->module, PL_LOG_INFO, "forged", "from=%s to=%s", hc->from->full,
-                  hc->to->full);
+    pl_module_log(hc->module, PL_LOG_INFO, "forged", "from=%s to=%s", hc->from->full, hc->to->full);
     if (strcmp(hc->type, "error") != 0)
         pl_reply_error(hc, PL_ERR_FORBIDDEN, "carbon copies are made by the user's server only");
     return PL_DONE;
@@ -172,6 +171,7 @@ static pl_hook_result_t carbons_refuse_forged(pl_hook_ctx_t *hc)
 
 static const char *const features[] = {CARBONS_NS, NULL};
 
+// clang-format off
 static const pl_hook_def_t hooks[] = {
     {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_BARE, .ns = CARBONS_NS,
      .priority = PL_PRIO_HANDLER, .handler = carbons_iq},
@@ -183,6 +183,7 @@ static const pl_hook_def_t hooks[] = {
      .handler = carbons_inbound},
     {0},
 };
+// clang-format on
 
 const pl_module_desc_t pl_mod_carbons = {
     .name = "carbons",

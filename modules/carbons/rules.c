@@ -18,8 +18,7 @@ static int has_im_payload(const pl_xml_t *root)
     return has_child(root, "request", CARBONS_NS_RECEIPTS) ||
            has_child(root, "received", CARBONS_NS_RECEIPTS) ||
            has_child(root, NULL, CARBONS_NS_CHATSTATES) ||
-           has_child(root, NULL, CARBONS_NS_MARKERS) ||
-           has_child(root, "x", CARBONS_NS_CONFERENCE);
+           has_child(root, NULL, CARBONS_NS_MARKERS) || has_child(root, "x", CARBONS_NS_CONFERENCE);
 }
 
 int carbons_is_wrapped(const pl_stanza_t *msg)

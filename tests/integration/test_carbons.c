@@ -32,8 +32,7 @@ typedef struct family {
 
 /* Sends a carbons IQ (no 'to' unless given); returns "result", the error
  * condition, or "timeout". */
-static const char *carbons_iq(h_client_t *c, const char *type, const char *to,
-                              const char *payload)
+static const char *carbons_iq(h_client_t *c, const char *type, const char *to, const char *payload)
 {
     static char out[64];
     xmpp_stanza_t *r = h_iq(c, type, to, payload, 5000);
@@ -55,8 +54,7 @@ static int enable(h_client_t *c)
 
 static int disable(h_client_t *c)
 {
-    return strcmp(carbons_iq(c, "set", NULL, "<disable xmlns='" NS_CARBONS "'/>"), "result") ==
-           0;
+    return strcmp(carbons_iq(c, "set", NULL, "<disable xmlns='" NS_CARBONS "'/>"), "result") == 0;
 }
 
 /* alice/a (carbons), alice/b (carbons, priority `b_prio`), alice/c (no
@@ -159,8 +157,8 @@ static void server_advertises_carbons(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *a = h_login(ctx, srv, ALICE "/a", "pw", 0);
-    xmpp_stanza_t *r = a ? h_iq(a, "get", "example.test", "<query xmlns='" NS_INFO "'/>", 5000)
-                         : NULL;
+    xmpp_stanza_t *r =
+        a ? h_iq(a, "get", "example.test", "<query xmlns='" NS_INFO "'/>", 5000) : NULL;
     int found = 0;
     xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
@@ -201,8 +199,8 @@ static void bad_requests_are_refused(h_server_t *srv)
     if (!a)
         goto out;
     CHECK(!strcmp(carbons_iq(a, "get", NULL, "<enable xmlns='" NS_CARBONS "'/>"), "bad-request"));
-    CHECK(!strcmp(carbons_iq(a, "set", NULL, "<switch-on xmlns='" NS_CARBONS "'/>"),
-                  "bad-request"));
+    CHECK(
+        !strcmp(carbons_iq(a, "set", NULL, "<switch-on xmlns='" NS_CARBONS "'/>"), "bad-request"));
     CHECK(!strcmp(carbons_iq(a, "set", NULL, "<enable xmlns='" NS_CARBONS "'><x/></enable>"),
                   "bad-request"));
     /* Nobody turns on carbons for somebody else's account. */
@@ -266,8 +264,8 @@ static void received_messages_are_copied_to_the_clients_not_addressed(h_server_t
     xmpp_stanza_t *inner = copy ? carbon_inner(copy, "received") : NULL;
     xmpp_stanza_t *id1 =
         direct ? xmpp_stanza_get_child_by_name_and_ns(direct, "stanza-id", NS_SID) : NULL;
-    xmpp_stanza_t *id2 = inner ? xmpp_stanza_get_child_by_name_and_ns(inner, "stanza-id", NS_SID)
-                               : NULL;
+    xmpp_stanza_t *id2 =
+        inner ? xmpp_stanza_get_child_by_name_and_ns(inner, "stanza-id", NS_SID) : NULL;
     const char *v1 = id1 ? xmpp_stanza_get_attribute(id1, "id") : NULL;
     const char *v2 = id2 ? xmpp_stanza_get_attribute(id2, "id") : NULL;
     CHECK_MSG(v1 && v2 && strcmp(v1, v2) == 0, "the copy keeps the same stanza-id");
@@ -416,8 +414,8 @@ static void messages_between_own_clients_are_not_doubled(h_server_t *srv)
     /* a → b: b has the message itself, so no copy of it. */
     send_chat(f.a, ALICE "/b", "chat", "a to b", NULL);
     settle_all(&f, f.a);
-    CHECK_MSG(count_plain(f.b, "a to b") == 1 && count_messages(f.b) == 1,
-              "b got %d messages", count_messages(f.b));
+    CHECK_MSG(count_plain(f.b, "a to b") == 1 && count_messages(f.b) == 1, "b got %d messages",
+              count_messages(f.b));
     CHECK(count_messages(f.a) == 0 && count_messages(f.c) == 0);
 out:
     family_stop(&f);
@@ -438,10 +436,10 @@ static void forged_carbons_are_refused(h_server_t *srv)
                   "<sent xmlns='" NS_CARBONS "'><forwarded xmlns='" NS_FORWARD "'>"
                   "<message xmlns='jabber:client' from='" ALICE "/b' to='carol@example.test' "
                   "type='chat'><body>fake</body></message></forwarded></sent></message>");
-    xmpp_stanza_t *e1 = h_wait(
-        f.bob, &(h_match_t){.name = "message", .id = "forged1", .error = "forbidden"}, 5000);
-    xmpp_stanza_t *e2 = h_wait(
-        f.bob, &(h_match_t){.name = "message", .id = "forged2", .error = "forbidden"}, 5000);
+    xmpp_stanza_t *e1 =
+        h_wait(f.bob, &(h_match_t){.name = "message", .id = "forged1", .error = "forbidden"}, 5000);
+    xmpp_stanza_t *e2 =
+        h_wait(f.bob, &(h_match_t){.name = "message", .id = "forged2", .error = "forbidden"}, 5000);
     CHECK_MSG(e1 && e2, "forged carbons were not refused with <forbidden/>");
     if (e1)
         xmpp_stanza_release(e1);
@@ -455,8 +453,8 @@ static void forged_carbons_are_refused(h_server_t *srv)
                 "<received xmlns='" NS_CARBONS "'><forwarded xmlns='" NS_FORWARD "'>"
                 "<message xmlns='jabber:client' from='carol@example.test/x' to='" ALICE "' "
                 "type='chat'><body>fake</body></message></forwarded></received></message>");
-    xmpp_stanza_t *e3 = h_wait(
-        f.c, &(h_match_t){.name = "message", .id = "forged3", .error = "forbidden"}, 5000);
+    xmpp_stanza_t *e3 =
+        h_wait(f.c, &(h_match_t){.name = "message", .id = "forged3", .error = "forbidden"}, 5000);
     CHECK(e3 != NULL);
     if (e3)
         xmpp_stanza_release(e3);
