@@ -45,6 +45,7 @@ const char *pl_default_config_text(void)
            "      bookmarks = {};\n"
            "      blocking = {};\n"
            "      client_policy = {};  # desktop = 1; mobile = 1;\n"
+           "      carbons = {};\n"
            "      push = {};\n"
            "    };\n"
            "    components = (\n"

@@ -66,7 +66,7 @@ unsigned long long pl_session_id(const pl_session_t *s);
 enum {
     PL_RES_ROSTER = 1u << 0,   /* asked for its roster: gets roster pushes (RFC 6121 §2.1.6) */
     PL_RES_INITIAL = 1u << 1,  /* sent initial presence (and so received probes' answers) */
-    PL_RES_CARBONS = 1u << 2,  /* enabled message carbons (XEP-0280), also inline by bind2 */
+    PL_RES_CARBONS = 1u << 2,  /* enabled XEP-0280 carbons (also inline by bind2): gets copies */
     PL_RES_DETACHED = 1u << 3, /* its connection died; stream management keeps it for a
                                   resumption (stanzas for it are queued, not read) */
     PL_RES_MODULE1 = 1u << 8,  /* free for modules from here up, by agreement */

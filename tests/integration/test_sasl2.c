@@ -141,6 +141,32 @@ static void bind2_in_one_round_trip(h_server_t *srv)
     h_ctx_free(ctx);
 }
 
+/* bind2 can switch carbons on: the new session gets copies of a chat
+ * addressed to the user's other client. */
+static void bind2_enables_carbons(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/desk", "bob-pw", 0);
+    h_client_t *desk = h_login(ctx, srv, "alice@example.test/desk", "alice-pw", 0);
+    h_raw_t r;
+    memset(&r, 0, sizeof(r));
+    r.fd = -1;
+    if (bob && desk &&
+        sasl2_login(&r, srv, "alice", "alice-pw",
+                    UA "<bind xmlns='urn:xmpp:bind:0'><tag>carb</tag>"
+                       "<enable xmlns='urn:xmpp:carbons:2'/></bind>")) {
+        h_raw_sendf(&r, "<presence/>");
+        h_send(bob, "<message to='alice@example.test/desk' type='chat'><body>copy me</body></message>");
+        h_settle(bob);
+        CHECK(h_raw_wait(&r, "<received xmlns='urn:xmpp:carbons:2'>", 5000));
+        CHECK(h_raw_wait(&r, "<body>copy me</body>", 5000));
+    }
+    h_raw_close(&r);
+    h_client_free(desk);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
 /* Inline resumption: <resumed/> inside <success/>, then everything the
  * client had not acknowledged. */
 static void resume_inside_authenticate(h_server_t *srv)
@@ -320,13 +346,14 @@ int main(void)
     h_server_opts_t opts = {
         .accounts = accounts,
         .limits = "auth_fail_per_ip = 1000; auth_fail_per_account = 1000;",
-        .modules = "roster = {}; presence = {};",
+        .modules = "roster = {}; presence = {}; carbons = {};",
     };
     if (h_server_start(&srv, &opts) == 0) {
         H_RUN(features_offer_sasl2_bind2_fast, &srv);
         H_RUN(sasl2_then_legacy_bind, &srv);
         H_RUN(bind2_in_one_round_trip, &srv);
         H_RUN(resume_inside_authenticate, &srv);
+        H_RUN(bind2_enables_carbons, &srv);
         H_RUN(fast_tokens, &srv);
         H_RUN(fast_with_channel_binding_and_rotation, &srv);
     }
