@@ -308,3 +308,25 @@ void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text)
     pl_stanza_t *err = pl_stanza_error(hc->stanza, cond, text);
     pl_reply(hc, err);
 }
+
+void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, int cond, const char *text)
+{
+    const char *to = pl_stanza_attr(req, "to"), *from = pl_stanza_attr(req, "from");
+    pl_jid_t sender;
+    if (!from || pl_jid_parse(&sender, from) != 0)
+        return;
+    pl_stanza_t *reply;
+    if (cond) {
+        reply = pl_stanza_error(req, cond, text);
+    } else {
+        pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+        pl_build_attr(b, "type", "result");
+        pl_build_attr(b, "id", pl_stanza_attr(req, "id") ? pl_stanza_attr(req, "id") : "");
+        pl_build_attr(b, "to", from);
+        reply = pl_build_finish(b);
+    }
+    pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : sender.bare, PL_KEEP);
+    pl_jid_deinit(&sender);
+    pl_stanza_unref(&reply);
+    pl_route(srv, addressed);
+}

@@ -186,6 +186,11 @@ typedef enum pl_stanza_err {
 
 void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text);
 
+/* Answers an IQ request later, outside its hook (after a write committed):
+ * an empty result when cond is 0, else that error.  The answer comes from
+ * the request's 'to', or from the sender's bare JID when it had none. */
+void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, int cond, const char *text);
+
 /* Routes a stanza (consumes the reference) as if it came from its 'from'
  * address; from/to must be set. */
 void pl_route(pl_server_t *srv, pl_stanza_t *st);

@@ -154,27 +154,6 @@ static void private_set_free(private_set_t *p)
     free(p);
 }
 
-/* The answer, sent once the change is durable (or was refused inside the
- * job).  A request with no 'to' is answered from the user's bare JID. */
-static void reply_after_commit(pl_server_t *srv, const pl_stanza_t *req, const char *bare, int cond,
-                               const char *text)
-{
-    const char *to = pl_stanza_attr(req, "to");
-    pl_stanza_t *reply;
-    if (cond) {
-        reply = pl_stanza_error(req, cond, text);
-    } else {
-        pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-        pl_build_attr(b, "type", "result");
-        pl_build_attr(b, "id", pl_stanza_attr(req, "id") ? pl_stanza_attr(req, "id") : "");
-        pl_build_attr(b, "to", pl_stanza_attr(req, "from"));
-        reply = pl_build_finish(b);
-    }
-    pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : bare, PL_KEEP);
-    pl_stanza_unref(&reply);
-    pl_route(srv, addressed);
-}
-
 /* Storage thread: every element of the request, or none of them. */
 static int private_set_run(pl_wtxn_t *txn, void *ud)
 {
@@ -212,10 +191,9 @@ static void private_set_done(void *ud, int status)
     if (status == -E2BIG) {
         char text[96];
         snprintf(text, sizeof(text), "at most %lld stored elements per account", p->max_items);
-        reply_after_commit(p->server, p->request, p->bare, PL_ERR_NOT_ACCEPTABLE, text);
+        pl_reply_later(p->server, p->request, PL_ERR_NOT_ACCEPTABLE, text);
     } else {
-        reply_after_commit(p->server, p->request, p->bare,
-                           status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+        pl_reply_later(p->server, p->request, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
     private_set_free(p);
 }

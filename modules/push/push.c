@@ -135,32 +135,6 @@ static int reg_write_run(pl_wtxn_t *txn, void *ud)
     return rc < 0 ? rc : 0;
 }
 
-/* The answer, sent once the change is durable.  A request with no 'to' is
- * answered from the user's bare JID. */
-static void reply_after_commit(pl_server_t *srv, const pl_stanza_t *req, int cond, const char *text)
-{
-    const char *to = pl_stanza_attr(req, "to");
-    pl_stanza_t *reply;
-    if (cond) {
-        reply = pl_stanza_error(req, cond, text);
-    } else {
-        pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-        pl_build_attr(b, "type", "result");
-        pl_build_attr(b, "id", pl_stanza_attr(req, "id") ? pl_stanza_attr(req, "id") : "");
-        pl_build_attr(b, "to", pl_stanza_attr(req, "from"));
-        reply = pl_build_finish(b);
-    }
-    pl_jid_t from;
-    const char *bare = NULL;
-    if (!to && pl_jid_parse(&from, pl_stanza_attr(req, "from")) == 0)
-        bare = from.bare;
-    pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : bare, PL_KEEP);
-    if (!to && bare)
-        pl_jid_deinit(&from);
-    pl_stanza_unref(&reply);
-    pl_route(srv, addressed);
-}
-
 static void reg_write_done(void *ud, int status)
 {
     reg_write_t *w = ud;
@@ -169,9 +143,9 @@ static void reg_write_done(void *ud, int status)
         if (status == -EDQUOT) {
             char text[96];
             snprintf(text, sizeof(text), "at most %lld push registrations per account", w->max);
-            reply_after_commit(srv, w->req, PL_ERR_RESOURCE_CONSTRAINT, text);
+            pl_reply_later(srv, w->req, PL_ERR_RESOURCE_CONSTRAINT, text);
         } else {
-            reply_after_commit(srv, w->req, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+            pl_reply_later(srv, w->req, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
         }
     }
     reg_write_free(w);
