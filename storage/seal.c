@@ -6,10 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +104,17 @@ void pl_seal_free(pl_seal_t *k)
     free(k);
 }
 
-uint32_t pl_seal_current_id(const pl_seal_t *k) { return k && k->n ? k->keys[k->n - 1].id : 0; }
+uint32_t pl_seal_current_id(const pl_seal_t *k)
+{
+    return k && k->n ? k->keys[k->n - 1].id : 0;
+}
 
 /* ---- the key file ---- */
 
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 static int hex_value(char c)
 {
@@ -393,8 +399,8 @@ int pl_seal_encrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const vo
     return pl_seal_encrypt_nonce(k, nonce, aad, aadlen, plain, len, out);
 }
 
-int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec,
-                    size_t len, pl_buf_t *out)
+int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
+                    pl_buf_t *out)
 {
     const unsigned char *r = rec;
     if (!k || !out || (!rec && len) || (!aad && aadlen))

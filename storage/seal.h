@@ -77,8 +77,8 @@ int pl_seal_encrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const vo
  *             or the context differs from what was sealed;
  *   -EIO      the cipher failed.
  * On error out is unchanged (no unauthenticated plaintext is left in it). */
-int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec,
-                    size_t len, pl_buf_t *out);
+int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
+                    pl_buf_t *out);
 
 /* 1 when rec starts like a sealed record (the magic byte), else 0.  A
  * record with the magic byte but another version counts as sealed, so a

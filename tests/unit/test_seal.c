@@ -17,7 +17,9 @@
 
 #define KEY1 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define KEY2 "F0E1D2C3B4A5968778695A4B3C2D1E0F00112233445566778899AABBCCDDEEFF"
-#define CTX "alice@example.test\0" "01J0000000001"
+#define CTX                                                                                        \
+    "alice@example.test\0"                                                                         \
+    "01J0000000001"
 #define CTXLEN (sizeof(CTX) - 1)
 
 /* ---- helpers ---- */
@@ -77,7 +79,10 @@ static void load_fails(const char *path, int rc_want, const char *want1, const c
     free(err);
 }
 
-static pl_seal_t *ring(const char *text) { return load_ok(keyfile("keys", text, 0600)); }
+static pl_seal_t *ring(const char *text)
+{
+    return load_ok(keyfile("keys", text, 0600));
+}
 
 static void seal(const pl_seal_t *k, const void *plain, size_t len, pl_buf_t *out)
 {
@@ -86,8 +91,8 @@ static void seal(const pl_seal_t *k, const void *plain, size_t len, pl_buf_t *ou
     ck_assert_uint_eq(out->len, len + PL_SEAL_OVERHEAD);
 }
 
-static int open_rec(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec,
-                    size_t len, pl_buf_t *out)
+static int open_rec(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
+                    pl_buf_t *out)
 {
     pl_buf_init(out);
     return pl_seal_decrypt(k, aad, aadlen, rec, len, out);
@@ -254,8 +259,10 @@ START_TEST(tamper_context)
     pl_seal_t *k = ring("1 " KEY1 "\n");
     pl_buf_t rec, out;
     seal(k, "hello", 5, &rec);
-    static const char other_user[] = "mallory@example.test\0" "01J0000000001";
-    static const char other_row[] = "alice@example.test\0" "01J0000000002";
+    static const char other_user[] = "mallory@example.test\0"
+                                     "01J0000000001";
+    static const char other_row[] = "alice@example.test\0"
+                                    "01J0000000002";
     ck_assert_int_eq(open_rec(k, other_user, sizeof(other_user) - 1, rec.data, rec.len, &out),
                      -EBADMSG);
     pl_buf_deinit(&out);
