@@ -1,6 +1,7 @@
-/* parleyctl.c — the operator's command line: accounts and who is online.
- * It talks to the running server over its control socket; when no server
- * is running, account commands open the storage directly. */
+/* parleyctl.c — the operator's command line: accounts, who is online, and
+ * keys for encryption at rest.  It talks to the running server over its
+ * control socket; when no server is running, account commands open the
+ * storage directly.  Key commands only touch the key file. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "server/config.h"
 #include "server/control.h"
 #include "server/util.h"
+#include "storage/seal.h"
 #include "storage/storage.h"
 
 static void usage(FILE *f)
@@ -28,7 +30,10 @@ static void usage(FILE *f)
           "  user list [DOMAIN]          list accounts\n"
           "  user import FILE            create many accounts: one 'JID PASSWORD' per line\n"
           "                              ('-' reads stdin; existing accounts are skipped)\n"
-          "  online                      list connected sessions (server must be running)\n",
+          "  online                      list connected sessions (server must be running)\n"
+          "  key generate FILE           append a new random key for encryption at rest to\n"
+          "                              FILE (created with mode 0600); it becomes the\n"
+          "                              current key once the server loads the file\n",
           f);
 }
 
@@ -222,6 +227,21 @@ static int import_accounts(const pl_config_t *c, pl_storage_t *st, const char *p
     return rc != 0 || bad ? 1 : 0;
 }
 
+/* `key generate FILE`: needs neither the configuration nor the server, so
+ * a key file can be made before the first start. */
+static int key_generate(const char *path)
+{
+    uint32_t id = 0;
+    char *error = NULL;
+    if (pl_seal_generate(path, &id, &error) != 0) {
+        fprintf(stderr, "parleyctl: %s\n", error ? error : "cannot write the key file");
+        free(error);
+        return 1;
+    }
+    printf("%s: key %u added (the current key once the server loads the file)\n", path, id);
+    return 0;
+}
+
 /* The same commands against the storage, for when the server is down. */
 static int direct(const pl_config_t *c, char **words, size_t n)
 {
@@ -276,6 +296,13 @@ int main(int argc, char **argv)
     if (n == 0 || strcmp(words[0], "-h") == 0 || strcmp(words[0], "--help") == 0) {
         usage(n == 0 ? stderr : stdout);
         return n == 0 ? 2 : 0;
+    }
+    if (strcmp(words[0], "key") == 0) {
+        if (n != 3 || strcmp(words[1], "generate") != 0) {
+            usage(stderr);
+            return 2;
+        }
+        return key_generate(words[2]);
     }
     int is_user = strcmp(words[0], "user") == 0 && n >= 2;
     int needs_jid = is_user && (!strcmp(words[1], "add") || !strcmp(words[1], "del") ||

@@ -3,9 +3,12 @@
  * SIGHUP reload and SIGTERM shutdown as clients and the operator see them. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
+#include "storage/seal.h"
 
 /* jid, password */
 // clang-format off
@@ -273,6 +276,30 @@ static void parleyctl_without_server(h_server_t *srv)
               "rc %d: %s", rc, out);
 }
 
+/* `key generate` makes an owner-only key file, then appends to it; the
+ * server's loader reads what it wrote.  It needs no running server. */
+static void key_generate_makes_owner_only_key_file(h_server_t *srv)
+{
+    char out[4096], path[512];
+    snprintf(path, sizeof(path), "%s/at-rest.keys", srv->dir);
+    int rc = ctl(srv, NULL, out, sizeof(out), "key", "generate", path, NULL);
+    CHECK_MSG(rc == 0 && strstr(out, "key 1 added"), "rc %d: %s", rc, out);
+    rc = ctl(srv, NULL, out, sizeof(out), "key", "generate", path, NULL);
+    CHECK_MSG(rc == 0 && strstr(out, "key 2 added"), "rc %d: %s", rc, out);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    pl_seal_t *k = NULL;
+    char *error = NULL;
+    CHECK_MSG(pl_seal_load(path, &k, &error) == 0 && pl_seal_current_id(k) == 2, "%s",
+              error ? error : "");
+    pl_seal_free(k);
+    free(error);
+    /* A key file others can read is refused, not appended to. */
+    chmod(path, 0644);
+    rc = ctl(srv, NULL, out, sizeof(out), "key", "generate", path, NULL);
+    CHECK_MSG(rc != 0 && strstr(out, "chmod 600"), "rc %d: %s", rc, out);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -292,6 +319,7 @@ int main(int argc, char **argv)
         H_RUN(sighup_reloads_and_keeps_serving, &srv);
         H_RUN(sigterm_sends_system_shutdown, &srv);
         H_RUN(parleyctl_without_server, &srv);
+        H_RUN(key_generate_makes_owner_only_key_file, &srv);
     }
     h_server_stop(&srv);
     return h_finish(argv[0]);

@@ -1,0 +1,96 @@
+/* seal.h — encryption at rest (IM-6): a key ring read from a key file and
+ * sealed records (AES-256-GCM) for payloads the stores keep on disk, such as
+ * the stanzas in the offline store and the message archive.
+ *
+ * Key file: text, one key per line "ID HEX" (ID 1..4294967295 in decimal,
+ * HEX 64 hex digits = a 32-byte AES-256 key); blank lines and lines starting
+ * with '#' are ignored.  The LAST key line is the current key, used for every
+ * new record; every key in the file can decrypt, so rotating is appending a
+ * line (old records stay readable while their key stays in the file).  The
+ * file must be readable by its owner only (mode & 077 == 0).
+ *
+ * Sealed record, all integers big-endian:
+ *     magic 0xA5 | version 0x01 | key id (u32) | nonce (12 random bytes)
+ *     | ciphertext (same length as the plaintext) | GCM tag (16 bytes)
+ * The tag authenticates the 18-byte header and a context string given by
+ * the caller (e.g. owner JID + record id), so a record copied to another row
+ * or another user's store fails to decrypt.  The context is not stored: the
+ * reader must pass the same bytes the writer did.
+ *
+ * Records written before a key was configured are plain.  Stores tell them
+ * apart with pl_seal_is_sealed(): a plain payload must therefore never start
+ * with the byte 0xA5 (serialised XML starts with '<'; 0xA5 cannot start any
+ * UTF-8 text).
+ *
+ * A loaded ring is immutable: any number of threads may encrypt and decrypt
+ * with it at once (each call has its own cipher context). */
+#ifndef PL_STORAGE_SEAL_H
+#define PL_STORAGE_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/buf.h"
+
+#define PL_SEAL_MAGIC 0xA5
+#define PL_SEAL_VERSION 1
+#define PL_SEAL_NONCE_LEN 12
+#define PL_SEAL_TAG_LEN 16
+#define PL_SEAL_KEY_LEN 32
+#define PL_SEAL_HEADER_LEN (2 + 4 + PL_SEAL_NONCE_LEN)
+/* Bytes a record adds to its plaintext. */
+#define PL_SEAL_OVERHEAD (PL_SEAL_HEADER_LEN + PL_SEAL_TAG_LEN)
+/* Keys one file may hold, and the longest line read (a key line is ~75). */
+#define PL_SEAL_MAX_KEYS 1024
+#define PL_SEAL_MAX_LINE 512
+
+typedef struct pl_seal pl_seal_t;
+
+/* Loads the key file at path.  On success returns 0 and *out owns a new
+ * ring (pl_seal_free).  On failure returns a negative errno value and
+ * *error holds a message for the operator naming the file (and the line
+ * for a bad line); the caller frees it.  Refused: a missing or unreadable
+ * file, a file that is not a regular file, a file group or others may read
+ * or write, a bad line, a duplicate id, a file without any key. */
+int pl_seal_load(const char *path, pl_seal_t **out, char **error);
+
+/* Wipes the key bytes and frees the ring; NULL is allowed. */
+void pl_seal_free(pl_seal_t *k);
+
+/* The id of the key new records are sealed with (the last in the file). */
+uint32_t pl_seal_current_id(const pl_seal_t *k);
+
+/* Seals plain[0..len) with the current key and appends the record
+ * (len + PL_SEAL_OVERHEAD bytes) to out.  aad[0..aadlen) is the context
+ * string (may be NULL when aadlen is 0).  Returns 0, or -EIO when the random
+ * generator or the cipher fails (out is then unchanged). */
+int pl_seal_encrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *plain,
+                    size_t len, pl_buf_t *out);
+
+/* Opens a sealed record and appends its plaintext to out.  aad must be the
+ * context the record was sealed with.  Returns 0, or
+ *   -EINVAL   not a sealed record of a format this build reads (wrong magic
+ *             byte or an unknown version), or a NULL argument;
+ *   -ENOKEY   sealed with a key id that is not in the ring (key removed
+ *             from the file, or the id bytes were altered);
+ *   -EBADMSG  truncated, or authentication failed: the record, the header
+ *             or the context differs from what was sealed;
+ *   -EIO      the cipher failed.
+ * On error out is unchanged (no unauthenticated plaintext is left in it). */
+int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
+                    pl_buf_t *out);
+
+/* 1 when rec starts like a sealed record (the magic byte), else 0.  A
+ * record with the magic byte but another version counts as sealed, so a
+ * newer format is refused by pl_seal_decrypt rather than read as plain. */
+int pl_seal_is_sealed(const void *rec, size_t len);
+
+/* Appends a new random key to the key file at path with the next id (the
+ * highest id in the file + 1, or 1), creating the file with mode 0600 when
+ * it does not exist.  An existing file must pass the same checks as
+ * pl_seal_load (a file holding only comments is fine).  Returns 0 and the
+ * new id in *id_out, or a negative errno value and a message in *error
+ * (caller frees). */
+int pl_seal_generate(const char *path, uint32_t *id_out, char **error);
+
+#endif
