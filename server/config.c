@@ -106,6 +106,9 @@ static const pl_conf_def_t tls_defs[] = {
 static const pl_conf_def_t storage_defs[] = {
     {.key = "lmdb_map_size", .type = PL_CONF_SIZE, .offset = offsetof(pl_config_t, lmdb_map_size),
      .def = "1G", .min = 1LL << 20, .max = 1LL << 40, .help = "largest size of the LMDB file"},
+    {.key = "key_file", .type = PL_CONF_STRING, .offset = offsetof(pl_config_t, key_file),
+     .validate = check_nonempty,
+     .help = "key ring for encryption at rest (docs/ENCRYPTION.md); unset = stored in clear"},
     {.key = NULL},
 };
 
@@ -541,6 +544,8 @@ static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc,
     load_hosts(cx, c, config_setting_get_member(root, "hosts"), reg, nreg);
 
     resolve(cx, &c->data_dir);
+    if (c->key_file)
+        resolve(cx, &c->key_file);
     if (c->control_socket)
         resolve(cx, &c->control_socket);
     else
@@ -635,6 +640,7 @@ void pl_config_free(pl_config_t **cp)
     free(c->tls_key);
     free(c->tls_ciphers);
     free(c->control_socket);
+    free(c->key_file);
     for (size_t i = 0; i < c->nlisten; i++)
         free(c->listen[i].address);
     free(c->listen);

@@ -88,6 +88,7 @@ typedef struct pl_config {
     pl_host_conf_t *hosts;
     size_t nhosts;
     long long lmdb_map_size;
+    char *key_file; /* storage.key_file: encryption at rest, or NULL */
 } pl_config_t;
 
 /* Loads and validates `path` (NULL or "" with `embedded` = the built-in

@@ -11,6 +11,7 @@
 #include "accounts-admin.h"
 #include "control.h"
 #include "core.h"
+#include "storage/seal.h"
 #include "storage/storage.h"
 #include "util.h"
 
@@ -206,8 +207,16 @@ int pl_server_run(pl_server_t *srv)
         .lmdb_map_size = (size_t)c->lmdb_map_size,
         .threaded = 1,
     };
+    /* Encryption at rest: without its key file the server does not start,
+     * rather than write in clear what should be sealed. */
+    if (c->key_file && pl_seal_load(c->key_file, &srv->seal, &error) != 0)
+        goto fail;
     if (pl_storage_open(&srv->storage, &so, &error) != 0)
         goto fail;
+    pl_storage_set_seal(srv->storage, srv->seal);
+    if (srv->seal)
+        pl_log(&srv->log, PL_LOG_INFO, "storage.sealed", "key_file=%s current_key=%u", c->key_file,
+               (unsigned)pl_seal_current_id(srv->seal));
     if (pl_storage_kv(srv->storage, "fast", &srv->fast_kv) != 0) {
         error = pl_xstrdup("cannot open the FAST token store");
         goto fail;
@@ -261,6 +270,7 @@ void pl_server_free(pl_server_t *srv)
         return;
     if (srv->storage)
         pl_storage_close(&srv->storage);
+    pl_seal_free(srv->seal);
     pl_tls_ctx_unref(&srv->tls);
     pl_sessions_deinit(srv);
     size_t pos = 0;

@@ -40,6 +40,7 @@ struct pl_kv {
 
 struct pl_storage {
     char *dir;
+    const struct pl_seal *seal; /* encryption at rest, or NULL */
     MDB_env *env;
     MDB_dbi meta_dbi;
     MDB_dbi accounts_dbi;

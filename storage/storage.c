@@ -197,6 +197,10 @@ static void deliver(pl_storage_job_t *job)
     }
 }
 
+void pl_storage_set_seal(pl_storage_t *st, const pl_seal_t *ring) { st->seal = ring; }
+
+const pl_seal_t *pl_storage_seal(const pl_storage_t *st) { return st->seal; }
+
 unsigned pl_storage_port_inflight(pl_storage_port_t *port)
 {
     pthread_mutex_lock(&port->lock);

@@ -135,6 +135,14 @@ int pl_accounts_list(pl_storage_t *st, const char *domain, pl_accounts_visit_fn 
  * with fresh random salts.  0, or -EINVAL (e.g. SASLprep refused it). */
 int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations);
 
+/* ---- encryption at rest (storage/seal.h) ---- */
+typedef struct pl_seal pl_seal_t;
+/* The key ring repositories seal their payloads with (message stanzas in
+ * the offline store and the archive), or NULL to store them in clear.  Set
+ * once after opening, before any write; the storage does not own it. */
+void pl_storage_set_seal(pl_storage_t *st, const pl_seal_t *ring);
+const pl_seal_t *pl_storage_seal(const pl_storage_t *st);
+
 /* The storage a write job runs against (to reach other repositories). */
 pl_storage_t *pl_wtxn_storage(pl_wtxn_t *txn);
 
