@@ -18,5 +18,6 @@ PL_SUITE(caps_suite);
 PL_SUITE(roster_suite);
 PL_SUITE(presence_suite);
 PL_SUITE(carbons_suite);
+PL_SUITE(inbox_suite);
 
 #endif
