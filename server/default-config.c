@@ -46,6 +46,7 @@ const char *pl_default_config_text(void)
            "      blocking = {};\n"
            "      client_policy = {};  # desktop = 1; mobile = 1;\n"
            "      carbons = {};\n"
+           "      inbox = {};          # max_conversations = 1000;\n"
            "      push = {};\n"
            "    };\n"
            "    components = (\n"

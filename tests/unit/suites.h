@@ -19,5 +19,6 @@ PL_SUITE(roster_suite);
 PL_SUITE(presence_suite);
 PL_SUITE(carbons_suite);
 PL_SUITE(seal_suite);
+PL_SUITE(inbox_suite);
 
 #endif

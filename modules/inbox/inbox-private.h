@@ -1,0 +1,48 @@
+/* inbox-private.h — shared by the inbox module's files: inbox.c (what
+ * changes a conversation: hooks, write jobs, pushes) and query.c (the
+ * XEP-0430 query with its paging). */
+#ifndef PL_INBOX_PRIVATE_H
+#define PL_INBOX_PRIVATE_H
+
+#include "server/module.h"
+#include "server/server.h"
+#include "storage/inbox.h"
+
+#define INBOX_NS "urn:xmpp:inbox:1"
+#define INBOX_NS_PARLEY "urn:parley:inbox"
+#define INBOX_NS_RSM "http://jabber.org/protocol/rsm"
+#define INBOX_NS_MAM "urn:xmpp:mam:2"
+#define INBOX_NS_FORWARD "urn:xmpp:forward:0"
+#define INBOX_NS_MARKERS "urn:xmpp:chat-markers:0"
+#define INBOX_NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define INBOX_NS_MDS "urn:xmpp:mds:displayed:0"
+
+/* The session asked for its inbox, so it is told when another client reads
+ * (Parley's modules agree on bits above PL_RES_MODULE1: this one is the
+ * inbox module's). */
+#define INBOX_RES_PUSH (PL_RES_MODULE1 << 3)
+
+#define INBOX_MAX_RESOURCES 64 /* sessions of one account looked at */
+#define INBOX_PAGE_DEFAULT 50  /* conversations per answer without <max/> */
+#define INBOX_PAGE_MAX 250     /* the most one answer holds */
+
+typedef struct inbox_conf {
+    long long max_conversations;
+} inbox_conf_t;
+
+typedef struct inbox_data {
+    pl_kv_t *kv;
+} inbox_data_t;
+
+static inline pl_kv_t *inbox_kv(const pl_module_ctx_t *ctx)
+{
+    return ((inbox_data_t *)pl_module_data(ctx))->kv;
+}
+
+/* PL_EV_IQ get <inbox xmlns='urn:xmpp:inbox:1'/> (query.c). */
+pl_hook_result_t inbox_query(pl_hook_ctx_t *hc);
+
+/* Writes an XEP-0082 timestamp of `usec` (microseconds since 1970). */
+void inbox_stamp(long long usec, char out[32]);
+
+#endif

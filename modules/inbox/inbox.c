@@ -1,0 +1,404 @@
+/* inbox.c — the server-kept conversation list (XEP-0430 Inbox, IM-4): for
+ * each user and conversation partner, the last message and how many the
+ * user has not read.  Messages reaching the user count as unread; what the
+ * user sends, and the chat markers (XEP-0333) and XEP-0490 displayed
+ * positions the user's clients send, mark messages read.  Every change is a
+ * storage write submitted inside the hook that saw the stanza (so stream
+ * management acknowledges it only once stored); when a change means the
+ * user read something, the user's clients that asked for their inbox are
+ * told (urn:parley:inbox).  The query itself is in query.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "inbox-private.h"
+#include "server/ns.h"
+#include "server/route-rules.h"
+#include "server/util.h"
+
+/* Bytes of a body carried to the storage thread: enough for the excerpt
+ * and to know it was cut. */
+#define INBOX_BODY_CARRY (PL_INBOX_EXCERPT_MAX + 8)
+
+/* ---- write jobs ---- */
+
+typedef struct inbox_job {
+    pl_server_t *server;
+    pl_kv_t *kv;
+    long max;
+    char *user, *evict;
+    pl_inbox_kind_t kind;
+    char *partner, *stanza_id, *msg_id, *from, *to, *type, *body;
+    long long stamp;
+    /* results, filled on the storage thread */
+    int result;
+    uint32_t before;
+    pl_inbox_entry_t after;
+} inbox_job_t;
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? pl_xstrdup(s) : NULL;
+}
+
+static void job_free(inbox_job_t *j)
+{
+    char *strs[] = {j->user, j->evict, j->partner, j->stanza_id, j->msg_id,
+                    j->from, j->to,    j->type,    j->body};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(strs[i]);
+    free(j);
+}
+
+static int job_run(pl_wtxn_t *txn, void *ud)
+{
+    inbox_job_t *j = ud;
+    pl_inbox_event_t ev = {
+        .kind = j->kind,
+        .partner = j->partner,
+        .stanza_id = j->stanza_id,
+        .msg_id = j->msg_id,
+        .from = j->from,
+        .to = j->to,
+        .type = j->type,
+        .body = j->body,
+        .stamp = j->stamp,
+    };
+    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, &j->after);
+    return j->result < 0 ? j->result : 0;
+}
+
+/* Tells the user's clients that asked for their inbox that a conversation
+ * was read (by one of them, or by the user answering):
+ * <message type='headline'><update xmlns='urn:parley:inbox' jid unread id displayed/>. */
+static void push_update(pl_server_t *srv, const char *user, const pl_inbox_entry_t *e)
+{
+    pl_resource_t res[INBOX_MAX_RESOURCES];
+    size_t n = pl_server_resources(srv, user, res, INBOX_MAX_RESOURCES);
+    pl_stanza_t *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(res[i].flags & INBOX_RES_PUSH))
+            continue;
+        pl_stanza_t *st;
+        if (first) {
+            st = pl_stanza_readdress(first, PL_KEEP, res[i].jid->full);
+        } else {
+            char unread[16];
+            snprintf(unread, sizeof(unread), "%u", e->unread);
+            pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+            pl_build_attr(b, "from", user);
+            pl_build_attr(b, "to", res[i].jid->full);
+            pl_build_attr(b, "type", "headline");
+            pl_build_child(b, "update", INBOX_NS_PARLEY);
+            pl_build_attr(b, "jid", e->partner);
+            pl_build_attr(b, "unread", unread);
+            if (*e->last_id)
+                pl_build_attr(b, "id", e->last_id);
+            if (*e->displayed)
+                pl_build_attr(b, "displayed", e->displayed);
+            pl_build_up(b);
+            first = pl_build_finish(b);
+            st = pl_stanza_ref(first);
+        }
+        pl_session_send_stanza(res[i].session, st);
+        pl_stanza_unref(&st);
+    }
+    pl_stanza_unref(&first);
+    pl_resources_release(res, n);
+}
+
+static void job_done(void *ud, int status)
+{
+    inbox_job_t *j = ud;
+    if (status < 0 || j->result < 0) {
+        pl_log(pl_server_log(j->server), PL_LOG_WARN, "inbox.write_failed",
+               "user=%s partner=%s status=%d", j->user, j->partner,
+               status < 0 ? status : j->result);
+    } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
+        push_update(j->server, j->user, &j->after);
+    }
+    job_free(j);
+}
+
+/* The least active conversation to drop when a new one would go over the
+ * limit, or NULL. */
+static char *find_evict(pl_kv_t *kv, const char *user, const char *partner, long max)
+{
+    if (pl_inbox_count(kv, user) < max)
+        return NULL;
+    pl_inbox_entry_t *e = pl_xmalloc(sizeof(*e));
+    int exists = pl_inbox_get(kv, user, partner, e);
+    free(e);
+    char oldest[PL_INBOX_JID_MAX + 1];
+    if (exists != 0 || pl_inbox_oldest(kv, user, oldest) != 1)
+        return NULL;
+    return pl_xstrdup(oldest);
+}
+
+/* Queues the change (synchronously, from the hook: see the file comment). */
+static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
+{
+    const inbox_conf_t *conf = pl_module_conf(hc->module);
+    j->server = hc->server;
+    j->kv = inbox_kv(hc->module);
+    j->max = (long)conf->max_conversations;
+    if (j->kind != PL_INBOX_READ)
+        j->evict = find_evict(j->kv, j->user, j->partner, j->max);
+    if (pl_server_write(hc->server, job_run, job_done, j) != 0) {
+        pl_module_log(hc->module, PL_LOG_WARN, "queue_full", "user=%s", j->user);
+        job_free(j);
+    }
+}
+
+static inbox_job_t *job_new(pl_inbox_kind_t kind, const char *user, const char *partner)
+{
+    inbox_job_t *j = pl_xcalloc(1, sizeof(*j));
+    j->kind = kind;
+    j->user = pl_xstrdup(user);
+    j->partner = pl_xstrdup(partner);
+    return j;
+}
+
+/* ---- which stanzas matter ---- */
+
+/* A message of a conversation: chat or normal, with a body, and not a
+ * carbon wrapper.  Its body (at most INBOX_BODY_CARRY bytes) goes to *body. */
+static int conversation_message(const pl_stanza_t *st, char **body)
+{
+    const pl_xml_t *root = pl_stanza_root(st);
+    const char *type = pl_xml_attr(root, "type");
+    if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+        return 0;
+    if (pl_xml_child(root, "sent", "urn:xmpp:carbons:2") ||
+        pl_xml_child(root, "received", "urn:xmpp:carbons:2"))
+        return 0;
+    pl_buf_t b;
+    pl_buf_init(&b);
+    if (!pl_xml_child_text(root, "body", PL_NS_CLIENT, &b)) {
+        pl_buf_deinit(&b);
+        return 0;
+    }
+    size_t n = b.len < INBOX_BODY_CARRY ? b.len : INBOX_BODY_CARRY;
+    *body = pl_xmalloc(n + 1);
+    memcpy(*body, b.data ? b.data : "", n);
+    (*body)[n] = '\0';
+    pl_buf_deinit(&b);
+    return 1;
+}
+
+/* The router's XEP-0359 id for this account, or NULL. */
+static const char *own_stanza_id(const pl_stanza_t *st, const char *bare)
+{
+    const pl_xml_t *root = pl_stanza_root(st);
+    for (const pl_xml_t *c = pl_xml_child(root, "stanza-id", PL_NS_SID); c;
+         c = pl_xml_next(c, "stanza-id", PL_NS_SID)) {
+        const char *by = pl_xml_attr(c, "by");
+        if (by && strcmp(by, bare) == 0)
+            return pl_xml_attr(c, "id");
+    }
+    return NULL;
+}
+
+/* Will the router give this message to a session or to offline storage
+ * (RFC 6121 §8.5, server/route-rules.c)?  A message it refuses or drops
+ * is no part of a conversation. */
+static int reaches_user(pl_hook_ctx_t *hc)
+{
+    pl_resource_t res[INBOX_MAX_RESOURCES];
+    pl_route_candidate_t cand[INBOX_MAX_RESOURCES];
+    unsigned char selected[INBOX_MAX_RESOURCES];
+    size_t n = pl_server_resources(hc->server, hc->to->bare, res, INBOX_MAX_RESOURCES);
+    for (size_t i = 0; i < n; i++)
+        cand[i] = (pl_route_candidate_t){
+            .resource = res[i].jid->resource ? res[i].jid->resource : "",
+            .available = res[i].available,
+            .priority = res[i].priority,
+        };
+    pl_route_action_t act =
+        pl_route_rules(PL_KIND_MESSAGE, hc->type, hc->to->resource, 1, cand, n, selected);
+    pl_resources_release(res, n);
+    return act == PL_ROUTE_DELIVER || act == PL_ROUTE_UNDELIVERED;
+}
+
+static void fill_message(inbox_job_t *j, const pl_hook_ctx_t *hc, char *body)
+{
+    j->msg_id = dup_or_null(hc->id);
+    j->from = dup_or_null(pl_stanza_attr(hc->stanza, "from"));
+    j->to = dup_or_null(pl_stanza_attr(hc->stanza, "to"));
+    j->type = dup_or_null(hc->type);
+    j->body = body;
+}
+
+/* ---- hooks ---- */
+
+/* PL_EV_MESSAGE (observer) to a local account: one more unread message in
+ * the conversation with its sender.  Runs after the filters (blocking, a
+ * refused forgery), so what they stop is not counted. */
+static pl_hook_result_t inbox_inbound(pl_hook_ctx_t *hc)
+{
+    char *body = NULL;
+    /* The user's own clients talking to each other: the sending side
+     * records it (inbox_outbound). */
+    if (strcmp(hc->from->bare, hc->to->bare) == 0 || !conversation_message(hc->stanza, &body))
+        return PL_PASS;
+    if (!reaches_user(hc)) {
+        free(body);
+        return PL_PASS;
+    }
+    inbox_job_t *j = job_new(PL_INBOX_IN, hc->to->bare, hc->from->bare);
+    const char *sid = own_stanza_id(hc->stanza, hc->to->bare);
+    j->stanza_id = dup_or_null(sid);
+    unsigned long long t = sid ? pl_id_value(sid) : 0;
+    if (!t) {
+        char now[PL_ID_SIZE];
+        pl_server_new_id(hc->server, now);
+        t = pl_id_value(now);
+    }
+    j->stamp = (long long)t;
+    fill_message(j, hc, body);
+    submit(hc, j);
+    return PL_PASS;
+}
+
+/* A message the user sends: with a body, the conversation's last message
+ * and read; a displayed/acknowledged chat marker (XEP-0333, also what
+ * XEP-0430 §4 counts), a read position. */
+static void outbound_message(pl_hook_ctx_t *hc)
+{
+    if (!pl_stanza_attr(hc->stanza, "to") ||
+        (!hc->to->local && strcmp(hc->to->domain, pl_host_name(hc->host)) == 0))
+        return; /* to the server itself: no conversation */
+    char *body = NULL;
+    if (conversation_message(hc->stanza, &body)) {
+        inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
+        char id[PL_ID_SIZE];
+        pl_server_new_id(hc->server, id);
+        j->stanza_id = pl_xstrdup(id);
+        j->stamp = (long long)pl_id_value(id);
+        fill_message(j, hc, body);
+        submit(hc, j);
+        return;
+    }
+    if (strcmp(hc->type, "groupchat") == 0 || strcmp(hc->type, "error") == 0)
+        return;
+    const pl_xml_t *root = pl_stanza_root(hc->stanza);
+    const pl_xml_t *m = pl_xml_child(root, "displayed", INBOX_NS_MARKERS);
+    if (!m)
+        m = pl_xml_child(root, "acknowledged", INBOX_NS_MARKERS);
+    const char *mid = m ? pl_xml_attr(m, "id") : NULL;
+    if (!mid || !*mid)
+        return;
+    inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, hc->to->bare);
+    j->msg_id = pl_xstrdup(mid);
+    submit(hc, j);
+}
+
+/* An XEP-0490 publish of the user's displayed position in a conversation:
+ * <pubsub><publish node='urn:xmpp:mds:displayed:0'><item id='partner'>
+ * <displayed xmlns='urn:xmpp:mds:displayed:0'><stanza-id by='user' id/>.
+ * Seen on its way to the PEP service, which stores it for the clients
+ * (whether PEP accepts it is PEP's business). */
+static void outbound_mds(pl_hook_ctx_t *hc)
+{
+    if (strcmp(hc->type, "set") != 0 ||
+        (pl_stanza_attr(hc->stanza, "to") && strcmp(hc->to->full, hc->from->bare) != 0))
+        return;
+    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(hc->stanza), "pubsub", INBOX_NS_PUBSUB);
+    const pl_xml_t *pub = ps ? pl_xml_child(ps, "publish", INBOX_NS_PUBSUB) : NULL;
+    const char *node = pub ? pl_xml_attr(pub, "node") : NULL;
+    if (!node || strcmp(node, INBOX_NS_MDS) != 0)
+        return;
+    const pl_xml_t *item = pl_xml_child(pub, "item", INBOX_NS_PUBSUB);
+    const pl_xml_t *d = item ? pl_xml_child(item, "displayed", INBOX_NS_MDS) : NULL;
+    const pl_xml_t *sid = d ? pl_xml_child(d, "stanza-id", PL_NS_SID) : NULL;
+    const char *item_id = item ? pl_xml_attr(item, "id") : NULL;
+    const char *id = sid ? pl_xml_attr(sid, "id") : NULL;
+    const char *by = sid ? pl_xml_attr(sid, "by") : NULL;
+    pl_jid_t partner;
+    if (!item_id || !id || !*id || (by && strcmp(by, hc->from->bare) != 0) ||
+        pl_jid_parse(&partner, item_id) != 0)
+        return;
+    inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, partner.bare);
+    j->stanza_id = pl_xstrdup(id);
+    pl_jid_deinit(&partner);
+    submit(hc, j);
+}
+
+/* PL_EV_PRE_ROUTE (observer): what the user's own clients send. */
+static pl_hook_result_t inbox_outbound(pl_hook_ctx_t *hc)
+{
+    if (!hc->session || !hc->from->local || !hc->from->resource ||
+        strcmp(hc->from->domain, pl_host_name(hc->host)) != 0)
+        return PL_PASS;
+    const char *name = pl_stanza_name(hc->stanza);
+    if (strcmp(name, "message") == 0)
+        outbound_message(hc);
+    else if (strcmp(name, "iq") == 0)
+        outbound_mds(hc);
+    return PL_PASS;
+}
+
+/* ---- module ---- */
+
+static int inbox_start(pl_module_ctx_t *ctx)
+{
+    inbox_data_t *d = pl_xcalloc(1, sizeof(*d));
+    d->kv = pl_module_store(ctx, "conv");
+    if (!d->kv) {
+        free(d);
+        return -1;
+    }
+    pl_module_set_data(ctx, d);
+    return 0;
+}
+
+static void inbox_stop(pl_module_ctx_t *ctx)
+{
+    free(pl_module_data(ctx));
+    pl_module_set_data(ctx, NULL);
+}
+
+static const char *const features[] = {INBOX_NS, NULL};
+
+static const pl_conf_def_t conf[] = {
+    {.key = "max_conversations",
+     .type = PL_CONF_INT,
+     .offset = offsetof(inbox_conf_t, max_conversations),
+     .def = "1000",
+     .min = 1,
+     .max = 100000,
+     .help = "conversations kept per user; a new one beyond it replaces the least active"},
+    {0},
+};
+
+static const pl_store_def_t stores[] = {
+    {.name = "conv", .kind = PL_STORE_KV, .schema_version = 1},
+    {0},
+};
+
+// clang-format off
+static const pl_hook_def_t hooks[] = {
+    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_BARE, .ns = INBOX_NS,
+     .priority = PL_PRIO_HANDLER, .handler = inbox_query},
+    {.event = PL_EV_PRE_ROUTE, .priority = PL_PRIO_OBSERVER, .handler = inbox_outbound},
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
+     .handler = inbox_inbound},
+    {0},
+};
+// clang-format on
+
+const pl_module_desc_t pl_mod_inbox = {
+    .name = "inbox",
+    .abi = PL_MODULE_ABI,
+    .description = "Conversation list with unread counts (XEP-0430 Inbox)",
+    .conf = conf,
+    .conf_size = sizeof(inbox_conf_t),
+    .features = features,
+    .account_features = features,
+    .stores = stores,
+    .hooks = hooks,
+    .start = inbox_start,
+    .stop = inbox_stop,
+    /* Unread messages are named by the router's XEP-0359 ids, which XEP-0490
+     * positions refer to and which tell a redelivery from a new message. */
+    .stanza_ids = 1,
+};
