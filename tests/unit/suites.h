@@ -17,5 +17,6 @@ PL_SUITE(limits_suite);
 PL_SUITE(caps_suite);
 PL_SUITE(roster_suite);
 PL_SUITE(presence_suite);
+PL_SUITE(offline_suite);
 
 #endif
