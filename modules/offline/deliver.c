@@ -185,12 +185,24 @@ static void send_chunk(offline_t *o, char *user, unsigned long long sid)
     }
 }
 
+/* 1 when some session of `user` can take messages now. */
+static int anyone_available(pl_server_t *srv, const char *user)
+{
+    pl_resource_t res[MAX_RESOURCES];
+    size_t n = pl_server_resources(srv, user, res, MAX_RESOURCES);
+    int yes = pick_target(res, n, 0) != NULL;
+    pl_resources_release(res, n);
+    return yes;
+}
+
 void offline_deliver(offline_t *o, const char *user, unsigned long long sid)
 {
     pl_offline_usage_t u;
     if (pl_offline_usage(o->repo, user, &u) != 0 || u.messages == 0)
         return;
-    if (!claim(o, user))
-        return; /* another session is taking the queue; it takes new arrivals too */
+    /* Nobody to hand them to (the usual case right after a store), or
+     * another session is taking the queue: it takes new arrivals too. */
+    if (!anyone_available(pl_module_server(o->ctx), user) || !claim(o, user))
+        return;
     send_chunk(o, pl_xstrdup(user), sid);
 }

@@ -220,9 +220,10 @@ static pl_hook_result_t offline_undelivered(pl_hook_ctx_t *hc)
     }
     int64_t now = pl_now_ms();
     const char *host = pl_host_name(hc->host);
-    /* A message stored before (handed back by stream management after a
-     * failed delivery) keeps its first stamp. */
-    pl_stanza_t *stamped = pl_delay_has(hc->stanza, host)
+    /* A message stored before and handed back by the server itself (stream
+     * management, after a failed delivery) keeps its first stamp; one from a
+     * client gets ours whatever it claims. */
+    pl_stanza_t *stamped = !hc->session && pl_delay_has(hc->stanza, host)
                                ? pl_stanza_ref(hc->stanza)
                                : pl_delay_add(hc->stanza, host, now, DELAY_REASON);
     store_job_t *s = pl_xcalloc(1, sizeof(*s));
