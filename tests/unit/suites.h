@@ -20,5 +20,6 @@ PL_SUITE(presence_suite);
 PL_SUITE(carbons_suite);
 PL_SUITE(seal_suite);
 PL_SUITE(inbox_suite);
+PL_SUITE(offline_suite);
 
 #endif
