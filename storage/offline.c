@@ -9,6 +9,7 @@
  *   user '\0' "\x01n"                 the account's counters
  *   "\x01" be64(stored_at) user '\0' id   time index entry (empty value) */
 #include "offline.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 #define COUNTER_LEN 17
 
 /* Payload kinds inside a record (see payload_encode). */
-enum { PAYLOAD_PLAIN = 0 };
+enum { PAYLOAD_PLAIN = 0, PAYLOAD_SEALED = 1 };
 
 static pl_kv_t *kv_of(pl_offline_t *o)
 {
@@ -64,35 +65,74 @@ static uint64_t get_be(const unsigned char *p, int bytes)
  * rest adds a kind with its key id and ciphertext here, and nothing else in
  * the repository or the module changes.  Quotas count the encoded record. */
 
-static void payload_encode(const void *stanza, size_t len, pl_buf_t *out)
+/* With a key ring (storage.key_file) the stanza is sealed (storage/seal.h)
+ * with this context, so a record moved to another account or id does not
+ * open: "offline" NUL user NUL id. */
+static void seal_context(pl_buf_t *aad, const char *user, const char *id)
 {
-    unsigned char kind = PAYLOAD_PLAIN;
+    pl_buf_append(aad, "offline", 8);
+    pl_buf_append(aad, user, strlen(user) + 1);
+    pl_buf_append(aad, id, strlen(id));
+}
+
+static int payload_encode(const pl_seal_t *ring, const char *user, const char *id,
+                          const void *stanza, size_t len, pl_buf_t *out)
+{
+    unsigned char kind = ring ? PAYLOAD_SEALED : PAYLOAD_PLAIN;
     pl_buf_append(out, &kind, 1);
-    pl_buf_append(out, stanza, len);
+    if (!ring) {
+        pl_buf_append(out, stanza, len);
+        return 0;
+    }
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    seal_context(&aad, user, id);
+    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
+    pl_buf_deinit(&aad);
+    return rc;
 }
 
 /* Points *stanza and *len at the message inside the payload (plain), or
- * decodes it into `scratch`.  0 or -EBADMSG. */
-static int payload_decode(const unsigned char *p, size_t n, pl_buf_t *scratch, const char **stanza,
+ * opens it into `scratch` (sealed).  0, -EBADMSG, or -ENOKEY when it is
+ * sealed and the key is not configured (any more). */
+static int payload_decode(const pl_seal_t *ring, const char *user, const char *id,
+                          const unsigned char *p, size_t n, pl_buf_t *scratch, const char **stanza,
                           size_t *len)
 {
-    (void)scratch;
-    if (n < 2 || p[0] != PAYLOAD_PLAIN)
+    if (n < 2)
         return -EBADMSG;
-    *stanza = (const char *)p + 1;
-    *len = n - 1;
+    if (p[0] == PAYLOAD_PLAIN) {
+        *stanza = (const char *)p + 1;
+        *len = n - 1;
+        return 0;
+    }
+    if (p[0] != PAYLOAD_SEALED)
+        return -EBADMSG;
+    if (!ring)
+        return -ENOKEY;
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    seal_context(&aad, user, id);
+    pl_buf_reset(scratch);
+    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, n - 1, scratch);
+    pl_buf_deinit(&aad);
+    if (rc != 0)
+        return rc;
+    *stanza = scratch->data ? scratch->data : "";
+    *len = scratch->len;
     return 0;
 }
 
 /* ---- records ----
  * u8 format | be64 stored_at | payload */
 
-static void record_encode(int64_t stored_at, const void *stanza, size_t len, pl_buf_t *out)
+static int record_encode(const pl_seal_t *ring, const char *user, const char *id,
+                         int64_t stored_at, const void *stanza, size_t len, pl_buf_t *out)
 {
     unsigned char format = RECORD_FORMAT;
     pl_buf_append(out, &format, 1);
     put_be(out, (uint64_t)stored_at, 8);
-    payload_encode(stanza, len, out);
+    return payload_encode(ring, user, id, stanza, len, out);
 }
 
 static int record_stored_at(const MDB_val *v, int64_t *stored_at)
@@ -104,13 +144,14 @@ static int record_stored_at(const MDB_val *v, int64_t *stored_at)
     return 0;
 }
 
-static int record_decode(const MDB_val *v, pl_buf_t *scratch, int64_t *stored_at,
+static int record_decode(const pl_seal_t *ring, const char *user, const char *id,
+                         const MDB_val *v, pl_buf_t *scratch, int64_t *stored_at,
                          const char **stanza, size_t *len)
 {
     if (record_stored_at(v, stored_at) != 0)
         return -EBADMSG;
-    return payload_decode((const unsigned char *)v->mv_data + 9, v->mv_size - 9, scratch, stanza,
-                          len);
+    return payload_decode(ring, user, id, (const unsigned char *)v->mv_data + 9, v->mv_size - 9,
+                          scratch, stanza, len);
 }
 
 /* ---- keys ---- */
@@ -228,7 +269,9 @@ int pl_offline_put(pl_wtxn_t *txn, pl_offline_t *o, const char *user, const char
     if (rc == 0)
         rc = counter_read(txn->txn, kv, user, &u);
     if (rc == 0) {
-        record_encode(stored_at, stanza, len, &val);
+        rc = record_encode(kv->st->seal, user, id, stored_at, stanza, len, &val);
+    }
+    if (rc == 0) {
         if (quota && ((quota->max_messages && u.messages + 1 > quota->max_messages) ||
                       (quota->max_bytes && u.bytes + val.len > quota->max_bytes)))
             rc = -EDQUOT;
@@ -319,13 +362,15 @@ typedef struct list_ctx {
     pl_offline_visit_fn fn;
     void *ud;
     pl_buf_t scratch;
+    const pl_seal_t *ring;
+    const char *user;
 } list_ctx_t;
 
 static int list_one(void *ud, const char *id, const MDB_val *v)
 {
     list_ctx_t *c = ud;
     pl_offline_msg_t m = {.id = id};
-    if (record_decode(v, &c->scratch, &m.stored_at, &m.stanza, &m.len) != 0) {
+    if (record_decode(c->ring, c->user, id, v, &c->scratch, &m.stored_at, &m.stanza, &m.len) != 0) {
         m.stanza = NULL;
         m.len = 0;
     }
@@ -342,7 +387,7 @@ int pl_offline_list(pl_offline_t *o, const char *user, pl_offline_visit_fn fn, v
     int rc = pl_lmdb_read_begin(kv->st, &txn);
     if (rc != 0)
         return rc;
-    list_ctx_t c = {.fn = fn, .ud = ud};
+    list_ctx_t c = {.fn = fn, .ud = ud, .ring = kv->st->seal, .user = user};
     pl_buf_init(&c.scratch);
     long n = scan_user(txn, kv, user, list_one, &c);
     pl_buf_deinit(&c.scratch);

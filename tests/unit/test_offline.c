@@ -12,6 +12,7 @@
 #include "server/server.h"
 #include "server/util.h"
 #include "storage/offline.h"
+#include "storage/seal.h"
 #include "suites.h"
 #include "xep/delay.h"
 #include "xep/stored-xml.h"
@@ -383,12 +384,82 @@ START_TEST(test_delay_add)
 }
 END_TEST
 
+/* Byte search in a whole file (the LMDB data file). */
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t cap = 1 << 20, len = 0, nl = strlen(needle);
+    char *buf = malloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    int found = memmem(buf, len, needle, nl) != NULL;
+    free(buf);
+    return found;
+}
+
+typedef struct first_msg {
+    int n, missing;
+} first_msg_t;
+
+static int count_seen(void *ud, const pl_offline_msg_t *m)
+{
+    first_msg_t *f = ud;
+    f->n++;
+    f->missing += m->stanza == NULL;
+    return 0;
+}
+
+/* Encryption at rest: with a key ring the stanza is stored sealed (its
+ * words are not in the file), comes back the same, and without the ring
+ * it cannot be read. */
+START_TEST(test_sealed_records)
+{
+    char keyfile[96], *err = NULL, path[128];
+    store_open();
+    snprintf(keyfile, sizeof(keyfile), "%s.keys", dir);
+    ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);
+    pl_seal_t *ring = NULL;
+    ck_assert_int_eq(pl_seal_load(keyfile, &ring, &err), 0);
+    pl_storage_set_seal(st, ring);
+    const char *secret = "<message><body>the eagle lands at dawn</body></message>";
+    ck_assert_int_eq(put(USER, id_at(1000), 10, secret), 1);
+    ck_assert_str_eq(list(USER), secret);
+    pl_storage_close(&st);
+    snprintf(path, sizeof(path), "%s/hot/data.mdb", dir);
+    ck_assert(!file_contains(path, "eagle lands"));
+    ck_assert(file_contains(path, "juliet@example.net")); /* the file was read */
+    /* Reopened without the key: the record is there but unreadable. */
+    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
+    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ck_assert_int_eq(pl_offline_open(st, &repo), 0);
+    first_msg_t f = {0};
+    ck_assert_int_eq(pl_offline_list(repo, USER, count_seen, &f), 1);
+    ck_assert_int_eq(f.n, 1);
+    ck_assert_int_eq(f.missing, 1);
+    /* With the key again: readable. */
+    pl_storage_set_seal(st, ring);
+    ck_assert_str_eq(list(USER), secret);
+    pl_storage_set_seal(st, NULL);
+    pl_seal_free(ring);
+    remove(keyfile);
+    store_close();
+}
+END_TEST
+
 Suite *offline_suite(void)
 {
     Suite *s = suite_create("offline");
     TCase *tc = tcase_create("offline");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_arrival_order);
+    tcase_add_test(tc, test_sealed_records);
     tcase_add_test(tc, test_bytes_kept_exactly);
     tcase_add_test(tc, test_idempotent_put);
     tcase_add_test(tc, test_quota_messages);
