@@ -242,6 +242,7 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "  { type = \"component\"; address = \"127.0.0.1\"; port = %d; }\n"
             ");\n"
             "limits = { %s };\n"
+            "%s\n"
             "hosts = (\n"
             "  { name = \"example.test\";\n"
             "    %s\n"
@@ -255,6 +256,7 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
                                        : 1,
             log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
             srv->opts.limits ? srv->opts.limits : "",
+            srv->opts.top_extra ? srv->opts.top_extra : "",
             srv->opts.host_extra ? srv->opts.host_extra : "",
             srv->opts.modules ? srv->opts.modules : "");
     return fclose(f) == 0 ? 0 : -1;
@@ -376,6 +378,13 @@ int h_server_restart(h_server_t *srv)
     }
     if (!CHECK_MSG(WIFEXITED(srv->status) && WEXITSTATUS(srv->status) == 0,
                    "wait status 0x%x before the restart", srv->status))
+        return -1;
+    return server_launch(srv, h_log_mark(srv));
+}
+
+int h_server_relaunch(h_server_t *srv)
+{
+    if (!CHECK(!srv->running))
         return -1;
     return server_launch(srv, h_log_mark(srv));
 }

@@ -43,6 +43,7 @@ const char *h_id(void);
 
 typedef struct h_server_opts {
     const char *limits;          /* settings inside limits = { ... }, may be NULL */
+    const char *top_extra;       /* more top-level settings, e.g. storage = { ... }; */
     const char *host_extra;      /* extra settings for host example.test, may be NULL */
     const char *modules;         /* more modules for example.test, e.g. "roster = {};" */
     const char *log_level;       /* default "debug" */
@@ -74,6 +75,9 @@ int h_server_wait_exit(h_server_t *srv, int timeout_ms);
 /* Stops the server cleanly (SIGTERM) and starts it again on the same data
  * directory, config and ports; 0 once it is ready. */
 int h_server_restart(h_server_t *srv);
+/* Starts a server that was stopped (by the test itself) again on the same
+ * data, config and ports; 0 once it is ready. */
+int h_server_relaunch(h_server_t *srv);
 /* SIGKILL (nothing is flushed or closed: a crash), then starts it again on
  * the same data, config and ports; 0 once it is ready. */
 int h_server_crash_restart(h_server_t *srv);
