@@ -17,5 +17,7 @@ PL_SUITE(limits_suite);
 PL_SUITE(caps_suite);
 PL_SUITE(roster_suite);
 PL_SUITE(presence_suite);
+PL_SUITE(archive_suite);
+PL_SUITE(rsm_suite);
 
 #endif
