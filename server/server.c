@@ -33,6 +33,43 @@ int pl_server_account_exists(pl_server_t *srv, const char *bare)
     return exists;
 }
 
+/* ---- work on the thread pool ---- */
+
+typedef struct server_work {
+    uv_work_t req;
+    void (*work)(void *ud);
+    void (*done)(void *ud);
+    void *ud;
+} server_work_t;
+
+static void server_work_run(uv_work_t *req)
+{
+    server_work_t *w = req->data;
+    w->work(w->ud);
+}
+
+static void server_work_done(uv_work_t *req, int status)
+{
+    (void)status; /* nothing cancels these requests */
+    server_work_t *w = req->data;
+    w->done(w->ud);
+    free(w);
+}
+
+int pl_server_work(pl_server_t *srv, void (*work)(void *ud), void (*done)(void *ud), void *ud)
+{
+    (void)srv;
+    if (!pl_current_loop || !work || !done)
+        return -EINVAL;
+    server_work_t *w = pl_xcalloc(1, sizeof(*w));
+    *w = (server_work_t){.work = work, .done = done, .ud = ud};
+    w->req.data = w;
+    int rc = uv_queue_work(&pl_current_loop->uv, &w->req, server_work_run, server_work_done);
+    if (rc != 0)
+        free(w);
+    return rc;
+}
+
 static const char id_digits[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 void pl_id_format(unsigned long long value, char out[PL_ID_SIZE])

@@ -115,6 +115,14 @@ typedef struct pl_wtxn pl_wtxn_t;
 int pl_server_write(pl_server_t *srv, int (*run)(pl_wtxn_t *txn, void *ud),
                     void (*done)(void *ud, int status), void *ud);
 
+/* Runs `work(ud)` on a worker thread (the libuv thread pool), then
+ * `done(ud)` on the calling loop: for slow reads (archive queries) that
+ * must not hold up the loop.  `work` must not touch sessions or module
+ * state that loops change; `done` may.  Only from a loop thread.  The loop
+ * does not finish shutting down before `done` ran.  0 or <0 (then neither
+ * callback runs). */
+int pl_server_work(pl_server_t *srv, void (*work)(void *ud), void (*done)(void *ud), void *ud);
+
 /* Changes an account's password (SCRAM keys with the host's iteration
  * count) asynchronously; `done` runs on the calling loop with 0 or <0. */
 int pl_server_set_password(pl_server_t *srv, const char *bare, const char *password,

@@ -17,11 +17,18 @@
 /* Schema versions this build knows.  Bump together with a new migration step
  * in lmdb/lmdb.c or sqlite/sqlite.c. */
 #define PL_LMDB_SCHEMA_VERSION 1
-#define PL_SQLITE_SCHEMA_VERSION 1
+#define PL_SQLITE_SCHEMA_VERSION 2
 
 #define PL_STORAGE_MAX_DBS 64     /* LMDB named databases, including ours */
 #define PL_STORAGE_BATCH_MAX 1024 /* jobs per group commit */
 #define PL_STORAGE_QUEUE_MAX 65536 /* queued jobs before pl_storage_write says -EAGAIN */
+
+/* Statements the SQLite repositories keep prepared (pl_sqlite_stmt). */
+typedef enum pl_sqlite_slot {
+    PL_SQLITE_ARCHIVE_INSERT = 0,
+    PL_SQLITE_ARCHIVE_FTS_INSERT,
+    PL_SQLITE_SLOTS
+} pl_sqlite_slot_t;
 
 typedef struct pl_storage_job pl_storage_job_t;
 typedef struct pl_storage_queue pl_storage_queue_t;
@@ -46,6 +53,7 @@ struct pl_storage {
     MDB_dbi accounts_dbi;
     size_t max_key; /* LMDB's compile-time key limit (511 in stock builds) */
     sqlite3 *db;
+    sqlite3_stmt *stmts[PL_SQLITE_SLOTS]; /* pl_sqlite_stmt, on `db` */
     int lmdb_version, sqlite_version;
 
     /* Serialises write transactions inside this process (the storage thread's

@@ -14,6 +14,11 @@ int pl_sqlite_schema_migrate(pl_storage_t *st, int from, char **error);
 int pl_sqlite_exec(sqlite3 *db, const char *sql);
 /* SQLite result code -> negative errno (-EBUSY, -ENOSPC, -EIO ...). */
 int pl_sqlite_errno(int rc);
+/* A statement prepared once on the write connection and kept (reset and
+ * unbound) for the storage's life, for the repositories' hot writes; NULL
+ * when it does not prepare.  Only under write_lock. */
+sqlite3_stmt *pl_sqlite_stmt(pl_storage_t *st, pl_sqlite_slot_t slot, const char *sql);
+/* Finalises the kept statements and closes. */
 void pl_sqlite_close(pl_storage_t *st);
 
 #endif

@@ -45,6 +45,25 @@ static const char *const sqlite_migrations[] = {
     ");"
     "CREATE INDEX events_by_ts ON events(ts);"
     "CREATE INDEX events_by_jid ON events(jid, ts);",
+    /* 2: the message archive (storage/archive.c).  `ts` is the message's
+     * key: microseconds since 1970, unique per owner (the value of its
+     * stanza-id), so UNIQUE(owner, ts) makes a replayed insert a no-op and
+     * orders pages.  archive_by_ts serves retention purges.  The FTS5
+     * table's rowid is the archive row's `n`.  IF NOT EXISTS: a database
+     * whose user_version was set back by hand migrates forward again. */
+    "CREATE TABLE IF NOT EXISTS archive ("
+    "  n        INTEGER PRIMARY KEY,"
+    "  owner    TEXT NOT NULL,"
+    "  ts       INTEGER NOT NULL,"
+    "  peer     TEXT NOT NULL,"
+    "  peer_res TEXT NOT NULL DEFAULT '',"
+    "  dir      INTEGER NOT NULL,"
+    "  stanza   BLOB NOT NULL,"
+    "  UNIQUE(owner, ts)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS archive_by_peer ON archive(owner, peer, ts);"
+    "CREATE INDEX IF NOT EXISTS archive_by_ts ON archive(ts);"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');",
 };
 
 int pl_sqlite_errno(int rc)
@@ -198,8 +217,25 @@ int pl_sqlite_schema_migrate(pl_storage_t *st, int from, char **error)
     return 0;
 }
 
+sqlite3_stmt *pl_sqlite_stmt(pl_storage_t *st, pl_sqlite_slot_t slot, const char *sql)
+{
+    sqlite3_stmt **cached = &st->stmts[slot];
+    if (*cached) {
+        sqlite3_reset(*cached);
+        sqlite3_clear_bindings(*cached);
+        return *cached;
+    }
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, cached, NULL) != SQLITE_OK)
+        *cached = NULL;
+    return *cached;
+}
+
 void pl_sqlite_close(pl_storage_t *st)
 {
+    for (size_t i = 0; i < PL_SQLITE_SLOTS; i++) {
+        sqlite3_finalize(st->stmts[i]);
+        st->stmts[i] = NULL;
+    }
     /* close_v2: statements a repository forgot to finalise do not keep the
      * file open forever; the connection goes when the last one does. */
     if (st->db)

@@ -21,5 +21,7 @@ PL_SUITE(carbons_suite);
 PL_SUITE(seal_suite);
 PL_SUITE(inbox_suite);
 PL_SUITE(offline_suite);
+PL_SUITE(archive_suite);
+PL_SUITE(rsm_suite);
 
 #endif

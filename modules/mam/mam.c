@@ -1,0 +1,330 @@
+/* mam.c — XEP-0313 message archive management: every 1:1 message an
+ * account sends or receives goes into its archive (storage/archive.c), in
+ * the write job of the hook that saw it; clients page through it from any
+ * device (query.c) under per-user preferences (prefs.c); old messages are
+ * purged in small batches. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mam-private.h"
+#include "server/ns.h"
+#include "server/server.h"
+#include "server/util.h"
+#include "xep/stored-xml.h"
+
+/* ---- what gets archived ---- */
+
+static int is_marker(const pl_xml_t *c)
+{
+    return strcmp(c->ns, PL_NS_CHAT_MARKERS) == 0 && strcmp(c->name, "markable") != 0;
+}
+
+/* XEP-0313 §5.1.1 and XEP-0334: chat and normal messages with a body (and
+ * headlines: bulletins and gateway notices are history too), chat markers
+ * (XEP-0333, read state is history), and anything hinted <store/>.  Not:
+ * errors, groupchat (a room archives those), chat states alone, what the
+ * sender asked not to keep, and the server's own wrappers (archive results,
+ * carbons) should they ever be routed. */
+static int archivable(const pl_stanza_t *st)
+{
+    const char *type = pl_stanza_attr(st, "type");
+    if (type && (strcmp(type, "error") == 0 || strcmp(type, "groupchat") == 0))
+        return 0;
+    int keep = 0;
+    for (const pl_xml_t *c = pl_xml_first_element(pl_stanza_root(st)); c;
+         c = pl_xml_next(c, NULL, NULL)) {
+        if (strcmp(c->ns, PL_NS_HINTS) == 0) {
+            if (strcmp(c->name, "no-store") == 0 || strcmp(c->name, "no-permanent-store") == 0)
+                return 0;
+            if (strcmp(c->name, "store") == 0)
+                keep = 1;
+        } else if ((strcmp(c->ns, PL_NS_MAM) == 0 && strcmp(c->name, "result") == 0) ||
+                   strcmp(c->ns, PL_NS_CARBONS) == 0) {
+            return 0;
+        } else if ((strcmp(c->name, "body") == 0 && strcmp(c->ns, PL_NS_CLIENT) == 0) ||
+                   is_marker(c)) {
+            keep = 1;
+        }
+    }
+    return keep;
+}
+
+/* ---- the write job ---- */
+
+typedef struct mam_insert {
+    char *owner, *peer, *peer_resource;
+    int64_t key;
+    pl_archive_dir_t dir;
+    pl_buf_t stanza, body;
+} mam_insert_t;
+
+static void insert_free(mam_insert_t *w)
+{
+    free(w->owner);
+    free(w->peer);
+    free(w->peer_resource);
+    pl_buf_deinit(&w->stanza);
+    pl_buf_deinit(&w->body);
+    free(w);
+}
+
+/* The job owns its data and frees it here: run executes for every
+ * accepted job, while done is dropped when the loop's port closes first. */
+static int insert_run(pl_wtxn_t *txn, void *ud)
+{
+    mam_insert_t *w = ud;
+    pl_archive_msg_t msg = {
+        .owner = w->owner,
+        .key = w->key,
+        .peer = w->peer,
+        .peer_resource = w->peer_resource,
+        .dir = w->dir,
+        .stanza = w->stanza.data,
+        .stanza_len = w->stanza.len,
+        .body = w->body.len ? w->body.data : NULL,
+        .body_len = w->body.len,
+    };
+    int rc = pl_archive_insert(txn, &msg);
+    insert_free(w);
+    return rc;
+}
+
+static void insert_done(void *ud, int status)
+{
+    (void)ud; /* freed by insert_run */
+    (void)status;
+}
+
+/* Queues the archive write at once, inside the hook: the core holds back
+ * the sender's stream-management ack until the batch carrying it commits. */
+static void archive(pl_hook_ctx_t *hc, const char *owner, const pl_jid_t *peer, const char *id,
+                    pl_archive_dir_t dir)
+{
+    int64_t key = (int64_t)pl_id_value(id);
+    if (key <= 0)
+        return;
+    mam_insert_t *w = pl_xcalloc(1, sizeof(*w));
+    w->owner = pl_xstrdup(owner);
+    w->peer = pl_xstrdup(peer->bare);
+    w->peer_resource = peer->resource ? pl_xstrdup(peer->resource) : NULL;
+    w->key = key;
+    w->dir = dir;
+    pl_buf_init(&w->stanza);
+    pl_buf_init(&w->body);
+    /* With every namespace declared, so the record reads back the same
+     * inside a <forwarded/> wrapper. */
+    pl_stored_xml_encode(pl_stanza_root(hc->stanza), &w->stanza);
+    pl_xml_child_text(pl_stanza_root(hc->stanza), "body", PL_NS_CLIENT, &w->body);
+    int rc = pl_server_write(hc->server, insert_run, insert_done, w);
+    if (rc != 0) {
+        pl_module_log(hc->module, PL_LOG_WARN, "mam.store_failed", "owner=%s error=%d", owner, rc);
+        insert_free(w);
+    }
+}
+
+/* The id the router gave the message for `owner` (XEP-0359), or NULL. */
+static const char *stanza_id_for(const pl_stanza_t *st, const char *owner)
+{
+    for (const pl_xml_t *c = pl_xml_child(pl_stanza_root(st), "stanza-id", PL_NS_SID); c;
+         c = pl_xml_next(c, "stanza-id", PL_NS_SID)) {
+        const char *by = pl_xml_attr(c, "by");
+        if (by && strcmp(by, owner) == 0)
+            return pl_xml_attr(c, "id");
+    }
+    return NULL;
+}
+
+/* Recipient side: runs after the filters (blocking) passed the message and
+ * before delivery, with the stanza-id every copy carries. */
+static pl_hook_result_t mam_incoming(pl_hook_ctx_t *hc)
+{
+    mam_mod_t *m = pl_module_data(hc->module);
+    if (!hc->to->local || !hc->from || !hc->from->bare || !archivable(hc->stanza))
+        return PL_PASS;
+    const char *id = stanza_id_for(hc->stanza, hc->to->bare);
+    if (!id || !pl_server_account_exists(hc->server, hc->to->bare) ||
+        !mam_prefs_allow(m, hc->to->bare, hc->from->bare))
+        return PL_PASS;
+    archive(hc, hc->to->bare, hc->from, id, PL_ARCHIVE_IN);
+    return PL_PASS;
+}
+
+/* Sender side: a message from one of this host's accounts, after the
+ * policy filters let it go.  Its archive copy gets an id of its own. */
+static pl_hook_result_t mam_outgoing(pl_hook_ctx_t *hc)
+{
+    mam_mod_t *m = pl_module_data(hc->module);
+    if (!hc->session || !hc->from || !hc->from->local || !hc->to || !hc->to->local ||
+        strcmp(pl_stanza_name(hc->stanza), "message") != 0 ||
+        strcmp(hc->from->domain, pl_host_name(hc->host)) != 0 ||
+        !pl_stanza_attr(hc->stanza, "to") || !archivable(hc->stanza) ||
+        !mam_prefs_allow(m, hc->from->bare, hc->to->bare))
+        return PL_PASS;
+    char id[PL_ID_SIZE];
+    pl_server_new_id(hc->server, id);
+    archive(hc, hc->from->bare, hc->to, id, PL_ARCHIVE_OUT);
+    return PL_PASS;
+}
+
+/* ---- retention ---- */
+
+typedef struct mam_purge {
+    mam_mod_t *m; /* for done only: run must not touch module state */
+    char *domain;
+    int64_t before_key;
+    unsigned limit;
+    pl_module_ctx_t *ctx;
+} mam_purge_t;
+
+static int purge_run(pl_wtxn_t *txn, void *ud)
+{
+    mam_purge_t *p = ud;
+    return pl_archive_purge(txn, p->domain, p->before_key, p->limit);
+}
+
+static void purge_done(void *ud, int status)
+{
+    mam_purge_t *p = ud;
+    mam_mod_t *m = p->m;
+    const mam_conf_t *conf = pl_module_conf(p->ctx);
+    m->purge_running = 0;
+    /* A full batch means more is waiting: go on at the next tick. */
+    m->purge_more = status >= 0 && (unsigned)status == p->limit;
+    if (!m->purge_more)
+        m->next_purge_ms = pl_mono_ms() + (uint64_t)conf->purge_interval;
+    if (status > 0)
+        pl_module_log(p->ctx, PL_LOG_DEBUG, "mam.purged", "messages=%d", status);
+    else if (status < 0)
+        pl_module_log(p->ctx, PL_LOG_WARN, "mam.purge_failed", "error=%d", status);
+    free(p->domain);
+    free(p);
+}
+
+static void mam_tick(pl_module_ctx_t *ctx)
+{
+    mam_mod_t *m = pl_module_data(ctx);
+    const mam_conf_t *conf = pl_module_conf(ctx);
+    if (conf->retention <= 0 || m->purge_running ||
+        (!m->purge_more && pl_mono_ms() < m->next_purge_ms))
+        return;
+    mam_purge_t *p = pl_xcalloc(1, sizeof(*p));
+    p->m = m;
+    p->ctx = ctx;
+    p->domain = pl_xstrdup(pl_host_name(pl_module_host(ctx)));
+    p->before_key = (pl_now_ms() - conf->retention) * 1000;
+    p->limit = (unsigned)conf->purge_batch;
+    if (pl_server_write(pl_module_server(ctx), purge_run, purge_done, p) != 0) {
+        free(p->domain);
+        free(p);
+        return;
+    }
+    m->purge_running = 1;
+}
+
+/* ---- lifecycle ---- */
+
+static int validate_mode(const void *field, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)field;
+    mam_mode_t mode;
+    if (s && mam_mode_parse(s, &mode) == 0)
+        return 0;
+    snprintf(err, errlen, "must be \"always\", \"roster\" or \"never\"");
+    return -1;
+}
+
+static int mam_start(pl_module_ctx_t *ctx)
+{
+    const mam_conf_t *conf = pl_module_conf(ctx);
+    pl_storage_t *st = pl_server_storage(pl_module_server(ctx));
+    mam_mod_t *m = pl_xcalloc(1, sizeof(*m));
+    mam_mode_parse(conf->default_mode, &m->default_mode);
+    m->prefs = pl_module_store(ctx, "prefs");
+    int rc = pl_roster_open(st, &m->roster);
+    if (rc == 0)
+        rc = pl_archive_open(st, &m->archive);
+    if (rc != 0 || !m->prefs) {
+        pl_archive_close(&m->archive);
+        free(m);
+        return rc ? rc : -EIO;
+    }
+    /* The first purge soon after start, then every purge_interval. */
+    m->next_purge_ms = pl_mono_ms() + 1000;
+    pl_module_set_data(ctx, m);
+    return pl_module_every(ctx, 1000, mam_tick);
+}
+
+static void mam_stop(pl_module_ctx_t *ctx)
+{
+    mam_mod_t *m = pl_module_data(ctx);
+    if (!m)
+        return;
+    pl_archive_close(&m->archive);
+    free(m);
+    pl_module_set_data(ctx, NULL);
+}
+
+static const pl_conf_def_t conf[] = {
+    {.key = "retention", .type = PL_CONF_DURATION, .offset = offsetof(mam_conf_t, retention),
+     .def = "30d", .min = 0, .max = 3650LL * 86400 * 1000,
+     .help = "how long archived messages are kept (0: forever)"},
+    {.key = "purge_interval", .type = PL_CONF_DURATION,
+     .offset = offsetof(mam_conf_t, purge_interval), .def = "1h", .min = 1000,
+     .max = 7LL * 86400 * 1000, .help = "time between retention purges"},
+    {.key = "purge_batch", .type = PL_CONF_INT, .offset = offsetof(mam_conf_t, purge_batch),
+     .def = "500", .min = 1, .max = 100000,
+     .help = "messages deleted per purge transaction (one per second while behind)"},
+    {.key = "default_page", .type = PL_CONF_INT, .offset = offsetof(mam_conf_t, default_page),
+     .def = "50", .min = 1, .max = PL_ARCHIVE_MAX_PAGE,
+     .help = "results per page when the client gives no <max/>"},
+    {.key = "max_page", .type = PL_CONF_INT, .offset = offsetof(mam_conf_t, max_page),
+     .def = "250", .min = 1, .max = PL_ARCHIVE_MAX_PAGE,
+     .help = "most results per page whatever the client asks"},
+    {.key = "query_timeout", .type = PL_CONF_DURATION,
+     .offset = offsetof(mam_conf_t, query_timeout), .def = "5s", .min = 100,
+     .max = 600LL * 1000, .help = "a query running longer is stopped (resource-constraint)"},
+    {.key = "default", .type = PL_CONF_STRING, .offset = offsetof(mam_conf_t, default_mode),
+     .def = "always", .validate = validate_mode,
+     .help = "archiving for users without preferences: always, roster or never"},
+    {0},
+};
+
+static const char *const account_features[] = {PL_NS_MAM, PL_NS_MAM_EXTENDED, PL_NS_SID, NULL};
+
+static const pl_store_def_t stores[] = {
+    {.name = "prefs", .kind = PL_STORE_KV, .schema_version = 1},
+    {0},
+};
+
+static const pl_hook_def_t hooks[] = {
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
+     .handler = mam_incoming},
+    {.event = PL_EV_PRE_ROUTE, .priority = PL_PRIO_OBSERVER, .handler = mam_outgoing},
+    {.event = PL_EV_IQ, .targets = PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_MAM, .element = "query",
+     .type = "get", .priority = PL_PRIO_HANDLER, .handler = mam_query_form},
+    {.event = PL_EV_IQ, .targets = PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_MAM, .element = "query",
+     .type = "set", .priority = PL_PRIO_HANDLER, .handler = mam_query},
+    {.event = PL_EV_IQ, .targets = PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_MAM,
+     .element = "metadata", .type = "get", .priority = PL_PRIO_HANDLER, .handler = mam_metadata},
+    {.event = PL_EV_IQ, .targets = PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_MAM, .element = "prefs",
+     .type = "get", .priority = PL_PRIO_HANDLER, .handler = mam_prefs_get},
+    {.event = PL_EV_IQ, .targets = PL_TO_SELF | PL_TO_BARE, .ns = PL_NS_MAM, .element = "prefs",
+     .type = "set", .priority = PL_PRIO_HANDLER, .handler = mam_prefs_set},
+    {0},
+};
+
+const pl_module_desc_t pl_mod_mam = {
+    .name = "mam",
+    .abi = PL_MODULE_ABI,
+    .description = "Message archive (XEP-0313 with #extended, XEP-0059 paging, full-text search)",
+    .conf = conf,
+    .conf_size = sizeof(mam_conf_t),
+    .account_features = account_features,
+    .stores = stores,
+    .hooks = hooks,
+    .start = mam_start,
+    .stop = mam_stop,
+    .session_state_size = sizeof(mam_session_t),
+    .stanza_ids = 1,
+};
