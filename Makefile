@@ -33,7 +33,7 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 # The load generator talks to any XMPP server: it links no Parley code.
 BENCH_LIBS := -luv -lexpat -lssl -lcrypto -lpthread -lm
 
-.PHONY: all test unit integration integration-loops asan-integration bench bench-smoke bench-compare deps install clean run format
+.PHONY: all test unit integration integration-loops asan-integration durability bench bench-smoke bench-compare deps install clean run format
 
 all: $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -78,6 +78,15 @@ integration: all $(ITEST_BIN)
 integration-loops: all $(ITEST_BIN)
 	PARLEY_TEST_LOOPS=2 scripts/run-integration.sh $(BUILD)
 	PARLEY_TEST_LOOPS=2 scripts/run-interop.sh $(BUILD)
+
+# REL-1 at length: thousands of messages, the server killed (SIGKILL) in every
+# round; `make test` runs the same test small.  DURABILITY_MESSAGES and
+# DURABILITY_ROUNDS size it.
+DURABILITY_MESSAGES ?= 5000
+DURABILITY_ROUNDS ?= 12
+durability: all $(BUILD)/tests/test_durability
+	PARLEY_BUILD=$(BUILD) PARLEY_DURABILITY_MESSAGES=$(DURABILITY_MESSAGES) \
+	    PARLEY_DURABILITY_ROUNDS=$(DURABILITY_ROUNDS) $(BUILD)/tests/test_durability
 
 bench: $(BUILD)/parley-bench
 

@@ -201,8 +201,8 @@ static void acknowledged_messages_survive_sigkill(h_server_t *srv)
                 sender_send(&s, i);
                 resent++;
             }
-        int end = next + per_round < nmsgs ? next + per_round : nmsgs;
-        int last_round = round == rounds - 1 || end == nmsgs;
+        int last_round = round == rounds - 1;
+        int end = !last_round && next + per_round < nmsgs ? next + per_round : nmsgs;
         int kill_at = last_round ? -1 : next + (per_round / 3) + rand() % (per_round * 2 / 3 + 1);
         for (; next < end; next++) {
             sender_send(&s, next);
@@ -215,9 +215,14 @@ static void acknowledged_messages_survive_sigkill(h_server_t *srv)
         }
         if (!last_round) {
             next++;
-            h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
-            struct timespec ts = {0, (rand() % 20) * 1000000L};
-            nanosleep(&ts, NULL);
+            /* Half the time the kill comes right behind the last stanzas
+             * (they are in flight, unacknowledged); otherwise a few
+             * milliseconds after asking for an ack. */
+            if (rand() % 2) {
+                h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
+                struct timespec ts = {0, (rand() % 6) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
             sender_account(&s);
             if (!CHECK(h_server_crash_restart(srv) == 0))
                 break;
