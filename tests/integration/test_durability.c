@@ -204,10 +204,23 @@ static void acknowledged_messages_survive_sigkill(h_server_t *srv)
         int last_round = round == rounds - 1;
         int end = !last_round && next + per_round < nmsgs ? next + per_round : nmsgs;
         int kill_at = last_round ? -1 : next + (per_round / 3) + rand() % (per_round * 2 / 3 + 1);
+        /* A real client keeps a window of unacknowledged stanzas: most
+         * rounds wait for the ack of each batch of 20, so the server has
+         * taken (stored, archived) most messages when it is killed; the
+         * others pour everything out at once. */
+        int windowed = rand() % 3 != 0;
         for (; next < end; next++) {
             sender_send(&s, next);
-            if (next % 20 == 19)
+            if (next % 20 == 19) {
                 h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
+                if (windowed && s.nsent > 40) {
+                    long want = s.nsent - 20;
+                    for (long long dl = h_now_ms() + 2000; s.acked_h < want && h_now_ms() < dl;) {
+                        h_raw_wait(&s.r, "<a xmlns", 100);
+                        sender_account(&s);
+                    }
+                }
+            }
             if (next % 50 == 0)
                 sender_account(&s);
             if (next == kill_at)
