@@ -225,8 +225,12 @@ static void send_page(mam_job_t *j)
         pl_build_attr(b, "complete", "true");
     if (j->queryid)
         pl_build_attr(b, "queryid", j->queryid);
-    pl_rsm_build(b, j->page.n ? first : NULL, j->page.first_index, j->page.n ? last : NULL,
-                 j->page.count);
+    /* The index only on forward pages: slixmpp's RSM iterator takes
+     * first index + items == count as "the end" in both directions, so an
+     * index on the last page would stop its backward paging at once. */
+    int backward = j->q.page_before || j->q.last_page;
+    pl_rsm_build(b, j->page.n ? first : NULL, backward ? -1 : j->page.first_index,
+                 j->page.n ? last : NULL, j->page.count);
     pl_build_up(b);
     pl_stanza_t *st = pl_build_finish(b);
     pl_session_send_stanza(j->res.session, st);
