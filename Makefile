@@ -54,6 +54,11 @@ $(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
 $(BUILD)/parley-bench: $(BENCH_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS)
 
+# The archive benchmark links the storage layer (it measures Parley's own
+# repository, not a server over the network).
+$(BUILD)/parley-bench-archive: $(BUILD)/tests/bench/mam/bench_archive.o $(BUILD)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
@@ -79,7 +84,7 @@ integration-loops: all $(ITEST_BIN)
 	PARLEY_TEST_LOOPS=2 scripts/run-integration.sh $(BUILD)
 	PARLEY_TEST_LOOPS=2 scripts/run-interop.sh $(BUILD)
 
-bench: $(BUILD)/parley-bench
+bench: $(BUILD)/parley-bench $(BUILD)/parley-bench-archive
 
 # A few sessions and messages against a real parleyd: proves the load
 # generator works end to end (figures come from `make bench` runs, not here).
