@@ -57,8 +57,8 @@ static page_t *query(h_client_t *c, const char *to, const char *fields, const ch
     char qid[16];
     snprintf(qid, sizeof(qid), "q%d", ++seq);
     char payload[8192];
-    snprintf(payload, sizeof(payload),
-             "<query xmlns='" NS_MAM "' queryid='%s'>%s%s%s%s%s</query>", qid,
+    snprintf(payload, sizeof(payload), "<query xmlns='" NS_MAM "' queryid='%s'>%s%s%s%s%s</query>",
+             qid,
              fields ? "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
                       "type='hidden'><value>" NS_MAM "</value></field>"
                     : "",
@@ -172,22 +172,23 @@ static void page_through(h_client_t *c, int total, int max, int backward)
     for (;;) {
         char rsm[256];
         if (backward)
-            snprintf(rsm, sizeof(rsm), "<set xmlns='" NS_RSM "'><max>%d</max><before>%s</before></set>",
-                     max, cursor);
+            snprintf(rsm, sizeof(rsm),
+                     "<set xmlns='" NS_RSM "'><max>%d</max><before>%s</before></set>", max, cursor);
         else if (cursor[0])
-            snprintf(rsm, sizeof(rsm), "<set xmlns='" NS_RSM "'><max>%d</max><after>%s</after></set>",
-                     max, cursor);
+            snprintf(rsm, sizeof(rsm),
+                     "<set xmlns='" NS_RSM "'><max>%d</max><after>%s</after></set>", max, cursor);
         else
             snprintf(rsm, sizeof(rsm), "<set xmlns='" NS_RSM "'><max>%d</max></set>", max);
         page_t *p = query(c, NULL, "<field var='with'><value>dave@" D "</value></field>", rsm);
-        int ok = CHECK_MSG(!p->error[0] && p->count == total && p->n <= max, "page %d: %s n=%d count=%d",
-                           pages, p->error, p->n, p->count);
+        int ok = CHECK_MSG(!p->error[0] && p->count == total && p->n <= max,
+                           "page %d: %s n=%d count=%d", pages, p->error, p->n, p->count);
         /* Items inside a page are oldest first, whichever way we go. */
         for (int i = 0; ok && i < p->n; i++) {
             char want[32];
             int k = backward ? expect - (p->n - 1 - i) : expect + i;
             snprintf(want, sizeof(want), "page %d", k);
-            ok = CHECK_MSG(strcmp(p->bodies[i], want) == 0, "got '%s' want '%s'", p->bodies[i], want);
+            ok = CHECK_MSG(strcmp(p->bodies[i], want) == 0, "got '%s' want '%s'", p->bodies[i],
+                           want);
         }
         seen += p->n;
         expect += backward ? -p->n : p->n;
@@ -289,7 +290,8 @@ static void filters_narrow_the_results(h_server_t *srv)
     free(p);
 
     p = query(erin, NULL, field(f1, sizeof(f1), "{urn:xmpp:fulltext:0}fulltext", "zebra"), NULL);
-    CHECK_MSG(p->n == 1 && strcmp(p->bodies[0], "f7 zebra crossing") == 0, "fulltext gave %d", p->n);
+    CHECK_MSG(p->n == 1 && strcmp(p->bodies[0], "f7 zebra crossing") == 0, "fulltext gave %d",
+              p->n);
     free(p);
     p = query(erin, NULL, field(f1, sizeof(f1), "{urn:xmpp:fulltext:0}fulltext", "CROSS*"), NULL);
     CHECK(p->n == 1);
@@ -363,12 +365,13 @@ static void another_users_archive_is_forbidden(h_server_t *srv)
     CHECK_MSG(strcmp(p->error, "forbidden") == 0, "%s", p->error);
     CHECK(p->n == 0);
     free(p);
-    static const char *const others[] = {
-        "<prefs xmlns='" NS_MAM "'/>", "<metadata xmlns='" NS_MAM "'/>", "<query xmlns='" NS_MAM "'/>"};
+    static const char *const others[] = {"<prefs xmlns='" NS_MAM "'/>",
+                                         "<metadata xmlns='" NS_MAM "'/>",
+                                         "<query xmlns='" NS_MAM "'/>"};
     for (size_t i = 0; i < 3; i++) {
         xmpp_stanza_t *r = h_iq(alice, "get", "bob@" D, others[i], 5000);
-        CHECK_MSG(r && h_error_condition(r) && strcmp(h_error_condition(r), "forbidden") == 0,
-                  "%s", others[i]);
+        CHECK_MSG(r && h_error_condition(r) && strcmp(h_error_condition(r), "forbidden") == 0, "%s",
+                  others[i]);
         if (r)
             xmpp_stanza_release(r);
     }
@@ -489,7 +492,8 @@ static void form_metadata_and_features(h_server_t *srv)
     xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
     xmpp_stanza_t *x = q ? xmpp_stanza_get_child_by_ns(q, "jabber:x:data") : NULL;
     int fields = 0, fulltext = 0;
-    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f; f = xmpp_stanza_get_next(f)) {
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
         const char *var = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_attribute(f, "var") : NULL;
         fields += var != NULL;
         fulltext |= var && strcmp(var, "{urn:xmpp:fulltext:0}fulltext") == 0;
@@ -534,8 +538,8 @@ static void archive_survives_restart(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *carol = h_login(ctx, srv, "carol@" D "/c", "pw", 0);
-    page_t *before = carol ? query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><max>0</max></set>")
-                           : NULL;
+    page_t *before =
+        carol ? query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><max>0</max></set>") : NULL;
     h_client_free(carol);
     h_ctx_free(ctx);
     if (!CHECK(before && before->count >= 120) || !CHECK(h_server_restart(srv) == 0)) {
@@ -544,13 +548,45 @@ static void archive_survives_restart(h_server_t *srv)
     }
     ctx = h_ctx_new();
     carol = h_login(ctx, srv, "carol@" D "/c", "pw", 0);
-    page_t *after = carol ? query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><before/></set>")
-                          : NULL;
+    page_t *after =
+        carol ? query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><before/></set>") : NULL;
     CHECK(after && after->count == before->count && after->n == 50 &&
           strcmp(after->bodies[49], "page 120") == 0 && after->complete == 0);
     free(after);
     free(before);
     h_client_free(carol);
+    h_ctx_free(ctx);
+}
+
+/* On a server with a two-second retention: messages disappear in batches
+ * of two, one batch a second while more are due. */
+static void retention_purges_old_messages(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@" D "/r", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@" D "/r", "pw", 0);
+    if (!alice || !bob)
+        goto out;
+    for (int i = 0; i < 5; i++)
+        send_chat(alice, "bob@" D, "soon gone");
+    h_settle(alice);
+    page_t *p = query(bob, NULL, NULL, NULL);
+    CHECK_MSG(p->n == 5, "n=%d before the purge", p->n);
+    free(p);
+    int left = -1;
+    for (int waited = 0; waited < 10000 && left != 0; waited += 500) {
+        h_run_for(ctx, 500);
+        p = query(bob, NULL, NULL, NULL);
+        left = p->n;
+        free(p);
+    }
+    CHECK_MSG(left == 0, "%d left after 10 s", left);
+    p = query(alice, NULL, NULL, NULL);
+    CHECK_MSG(p->n == 0, "sender kept %d", p->n);
+    free(p);
+out:
+    h_client_free(alice);
+    h_client_free(bob);
     h_ctx_free(ctx);
 }
 
@@ -575,6 +611,11 @@ int main(int argc, char **argv)
         H_RUN(form_metadata_and_features, &srv);
         H_RUN(archive_survives_restart, &srv);
     }
+    h_server_stop(&srv);
+    h_server_opts_t short_opts = opts;
+    short_opts.modules = "mam = { retention = \"2s\"; purge_interval = \"1s\"; purge_batch = 2; };";
+    if (h_server_start(&srv, &short_opts) == 0)
+        H_RUN(retention_purges_old_messages, &srv);
     h_server_stop(&srv);
     return h_finish(argv[0]);
 }

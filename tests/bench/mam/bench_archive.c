@@ -13,9 +13,9 @@
 #define T0 1700000000000000LL
 #define PEERS 20
 
-static const char *const words[] = {"hello", "meeting", "lunch", "report", "call", "tomorrow",
-                                    "thanks", "project", "review", "ok", "see", "you",
-                                    "deadline", "budget", "coffee", "later"};
+static const char *const words[] = {"hello",    "meeting", "lunch",  "report", "call", "tomorrow",
+                                    "thanks",   "project", "review", "ok",     "see",  "you",
+                                    "deadline", "budget",  "coffee", "later"};
 
 typedef struct fill {
     long from, to;
@@ -38,9 +38,15 @@ static int fill_run(pl_wtxn_t *txn, void *ud)
                            "type='chat' id='m%ld'><body>%s</body><stanza-id xmlns='urn:xmpp:sid:0' "
                            "by='owner@bench.test' id='%ld'/></message>",
                            peer, i, body, i);
-        pl_archive_msg_t m = {.owner = "owner@bench.test", .key = T0 + i * 1000, .peer = peer,
-                              .peer_resource = "phone", .dir = i % 2, .stanza = stanza,
-                              .stanza_len = (size_t)len, .body = body, .body_len = strlen(body)};
+        pl_archive_msg_t m = {.owner = "owner@bench.test",
+                              .key = T0 + i * 1000,
+                              .peer = peer,
+                              .peer_resource = "phone",
+                              .dir = i % 2,
+                              .stanza = stanza,
+                              .stanza_len = (size_t)len,
+                              .body = body,
+                              .body_len = strlen(body)};
         int rc = pl_archive_insert(txn, &m);
         if (rc < 0)
             return rc;
@@ -134,19 +140,18 @@ int main(int argc, char **argv)
     measure(a, "middle page (before id)",
             &(pl_archive_query_t){.owner = owner, .max = 50, .page_before = middle}, repeats);
     measure(a, "with one peer, last page",
-            &(pl_archive_query_t){.owner = owner, .max = 50, .last_page = 1,
-                                  .with = "peer7@bench.test"},
+            &(pl_archive_query_t){
+                .owner = owner, .max = 50, .last_page = 1, .with = "peer7@bench.test"},
             repeats);
     measure(a, "start/end (1% window)",
-            &(pl_archive_query_t){.owner = owner, .max = 50, .start = middle,
-                                  .end = middle + total * 10},
+            &(pl_archive_query_t){
+                .owner = owner, .max = 50, .start = middle, .end = middle + total * 10},
             repeats);
     measure(a, "count only (max 0)", &(pl_archive_query_t){.owner = owner, .max = 0}, repeats);
     measure(a, "full text, rare word",
             &(pl_archive_query_t){.owner = owner, .max = 50, .fulltext = "xylophone"}, repeats);
     measure(a, "full text, common word, last page",
-            &(pl_archive_query_t){.owner = owner, .max = 50, .fulltext = "budget",
-                                  .last_page = 1},
+            &(pl_archive_query_t){.owner = owner, .max = 50, .fulltext = "budget", .last_page = 1},
             repeats);
     pl_archive_close(&a);
     pl_storage_close(&st);
