@@ -54,6 +54,11 @@ $(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
 $(BUILD)/parley-bench: $(BENCH_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS)
 
+# The archive benchmark links the storage layer (it measures Parley's own
+# repository, not a server over the network).
+$(BUILD)/parley-bench-archive: $(BUILD)/tests/bench/mam/bench_archive.o $(BUILD)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
@@ -88,7 +93,7 @@ durability: all $(BUILD)/tests/test_durability
 	PARLEY_BUILD=$(BUILD) PARLEY_DURABILITY_MESSAGES=$(DURABILITY_MESSAGES) \
 	    PARLEY_DURABILITY_ROUNDS=$(DURABILITY_ROUNDS) $(BUILD)/tests/test_durability
 
-bench: $(BUILD)/parley-bench
+bench: $(BUILD)/parley-bench $(BUILD)/parley-bench-archive
 
 # A few sessions and messages against a real parleyd: proves the load
 # generator works end to end (figures come from `make bench` runs, not here).

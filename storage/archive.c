@@ -12,7 +12,7 @@
 #include "../server/util.h"
 #include "sqlite/sqlite-private.h"
 
-#define ARCHIVE_IDLE_MAX 8        /* read-only connections kept for reuse */
+#define ARCHIVE_IDLE_MAX 8 /* read-only connections kept for reuse */
 #define ARCHIVE_BUSY_TIMEOUT_MS 5000
 #define ARCHIVE_PROGRESS_STEPS 4096 /* VM steps between budget checks */
 #define ARCHIVE_MAX_BINDS (16 + PL_ARCHIVE_MAX_IDS)
@@ -57,10 +57,10 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
 {
     if (!m || !m->owner || !m->peer || !m->stanza || m->key <= 0)
         return -EINVAL;
-    sqlite3_stmt *ins = pl_sqlite_stmt(
-        txn->st, PL_SQLITE_ARCHIVE_INSERT,
-        "INSERT OR IGNORE INTO archive(owner, ts, peer, peer_res, dir, stanza) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    sqlite3_stmt *ins =
+        pl_sqlite_stmt(txn->st, PL_SQLITE_ARCHIVE_INSERT,
+                       "INSERT OR IGNORE INTO archive(owner, ts, peer, peer_res, dir, stanza) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (!ins)
         return -EIO;
     pl_buf_t rec;
@@ -343,8 +343,8 @@ static int prepare(sqlite3 *db, pl_buf_t *sql, const binds_t *b, sqlite3_stmt **
 static int key_exists(sqlite3 *db, const char *owner, int64_t key)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM archive WHERE owner = ?1 AND ts = ?2", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "SELECT 1 FROM archive WHERE owner = ?1 AND ts = ?2", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return pl_sqlite_errno(rc);
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
@@ -552,10 +552,11 @@ void pl_archive_page_free(pl_archive_page_t *p)
 static int end_key(sqlite3 *db, const char *owner, int newest, int64_t *key)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db,
-                                newest ? "SELECT ts FROM archive WHERE owner = ?1 ORDER BY ts DESC LIMIT 1"
-                                       : "SELECT ts FROM archive WHERE owner = ?1 ORDER BY ts LIMIT 1",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        db,
+        newest ? "SELECT ts FROM archive WHERE owner = ?1 ORDER BY ts DESC LIMIT 1"
+               : "SELECT ts FROM archive WHERE owner = ?1 ORDER BY ts LIMIT 1",
+        -1, &st, NULL);
     if (rc != SQLITE_OK)
         return pl_sqlite_errno(rc);
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);

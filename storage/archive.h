@@ -82,11 +82,11 @@ typedef struct pl_archive_query {
     size_t nkeys;
     const char *fulltext; /* words that must all appear in the body */
     /* The page (XEP-0059). */
-    size_t max;           /* items wanted; 0 = count only; capped at PL_ARCHIVE_MAX_PAGE */
-    int64_t page_after;   /* forward from after this item (must exist) */
-    int64_t page_before;  /* backward from before this item (must exist) */
-    int last_page;        /* the last page (<before/> empty) */
-    int has_index;        /* forward from the index-th item */
+    size_t max;          /* items wanted; 0 = count only; capped at PL_ARCHIVE_MAX_PAGE */
+    int64_t page_after;  /* forward from after this item (must exist) */
+    int64_t page_before; /* backward from before this item (must exist) */
+    int last_page;       /* the last page (<before/> empty) */
+    int has_index;       /* forward from the index-th item */
     size_t index;
     unsigned budget_ms; /* give up after this long (0 = no limit) */
 } pl_archive_query_t;

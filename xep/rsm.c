@@ -15,8 +15,8 @@ static int parse_count(const char *s, size_t len, size_t *out)
         s++;
         len--;
     }
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                   s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     if (len == 0 || len > 9)
         return -EINVAL;
@@ -71,8 +71,8 @@ int pl_rsm_parse(const pl_xml_t *set, size_t default_max, size_t cap, pl_rsm_t *
             if (out->has_before++ || copy_id(&text, out->before) != 0)
                 rc = -EINVAL;
         } else if (strcmp(c->name, "index") == 0) {
-            if (out->has_index++ || parse_count(text.data ? text.data : "", text.len,
-                                                &out->index) != 0)
+            if (out->has_index++ ||
+                parse_count(text.data ? text.data : "", text.len, &out->index) != 0)
                 rc = -EINVAL;
         }
     }

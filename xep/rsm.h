@@ -12,11 +12,11 @@
 #define PL_RSM_MAX_ID 256 /* bytes of an item id in <after/>/<before/> */
 
 typedef struct pl_rsm {
-    size_t max;      /* items wanted: the default when absent, capped */
-    int max_capped;  /* the client asked for more than the cap */
-    int has_after;   /* <after>id</after> */
-    int has_before;  /* <before/>: with before[0] == '\0', the last page */
-    int has_index;   /* <index>n</index> */
+    size_t max;     /* items wanted: the default when absent, capped */
+    int max_capped; /* the client asked for more than the cap */
+    int has_after;  /* <after>id</after> */
+    int has_before; /* <before/>: with before[0] == '\0', the last page */
+    int has_index;  /* <index>n</index> */
     size_t index;
     char after[PL_RSM_MAX_ID + 1];
     char before[PL_RSM_MAX_ID + 1];

@@ -19,7 +19,7 @@
 #define PL_NS_CARBONS "urn:xmpp:carbons:2"
 #define PL_NS_FULLTEXT_FIELD "{urn:xmpp:fulltext:0}fulltext"
 
-#define MAM_MAX_PREFS_JIDS 256  /* JIDs in each of <always/> and <never/> */
+#define MAM_MAX_PREFS_JIDS 256 /* JIDs in each of <always/> and <never/> */
 #define MAM_MAX_QUERIES_PER_SESSION 2
 
 typedef struct mam_conf {

@@ -11,8 +11,8 @@
 #include "server/util.h"
 #include "storage/storage.h"
 
-static const char *const mode_names[] = {[MAM_ALWAYS] = "always", [MAM_ROSTER] = "roster",
-                                         [MAM_NEVER] = "never"};
+static const char *const mode_names[] = {
+    [MAM_ALWAYS] = "always", [MAM_ROSTER] = "roster", [MAM_NEVER] = "never"};
 
 int mam_mode_parse(const char *s, mam_mode_t *out)
 {

@@ -39,8 +39,8 @@ int mam_time_parse(const char *s, int64_t *us)
     int Y, M, D, h, m, sec, off = 0;
     const char *p = s;
     if (!s || digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D) || *p++ != 'T' || digits(&p, 2, &h) || *p++ != ':' ||
-        digits(&p, 2, &m) || *p++ != ':' || digits(&p, 2, &sec))
+        digits(&p, 2, &D) || *p++ != 'T' || digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) ||
+        *p++ != ':' || digits(&p, 2, &sec))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
         return -1;
@@ -67,8 +67,12 @@ int mam_time_parse(const char *s, int64_t *us)
     }
     if (*p)
         return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                    .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || tm.tm_mday != D) /* 31 February does not exist */
         return -1;
@@ -225,8 +229,12 @@ static void send_page(mam_job_t *j)
         pl_build_attr(b, "complete", "true");
     if (j->queryid)
         pl_build_attr(b, "queryid", j->queryid);
-    pl_rsm_build(b, j->page.n ? first : NULL, j->page.first_index, j->page.n ? last : NULL,
-                 j->page.count);
+    /* The index only on forward pages: slixmpp's RSM iterator takes
+     * first index + items == count as "the end" in both directions, so an
+     * index on the last page would stop its backward paging at once. */
+    int backward = j->q.page_before || j->q.last_page;
+    pl_rsm_build(b, j->page.n ? first : NULL, backward ? -1 : j->page.first_index,
+                 j->page.n ? last : NULL, j->page.count);
     pl_build_up(b);
     pl_stanza_t *st = pl_build_finish(b);
     pl_session_send_stanza(j->res.session, st);
@@ -364,7 +372,9 @@ static int apply_field(mam_job_t *j, const pl_form_field_t *f, req_error_t *e)
     const char *v = f->nvalues ? f->values[0] : NULL;
     pl_archive_query_t *q = &j->q;
     if (strcmp(f->var, "FORM_TYPE") == 0)
-        return v && strcmp(v, PL_NS_MAM) == 0 ? 0 : fail(e, PL_ERR_BAD_REQUEST, "FORM_TYPE must be " PL_NS_MAM);
+        return v && strcmp(v, PL_NS_MAM) == 0
+                   ? 0
+                   : fail(e, PL_ERR_BAD_REQUEST, "FORM_TYPE must be " PL_NS_MAM);
     if (strcmp(f->var, "ids") == 0) {
         if (f->nvalues > PL_ARCHIVE_MAX_IDS)
             return fail(e, PL_ERR_POLICY_VIOLATION, "too many ids in one query");
@@ -392,7 +402,8 @@ static int apply_field(mam_job_t *j, const pl_form_field_t *f, req_error_t *e)
     if (strcmp(f->var, "start") == 0 || strcmp(f->var, "end") == 0) {
         int64_t us;
         if (mam_time_parse(v, &us) != 0)
-            return fail(e, PL_ERR_BAD_REQUEST, "dates are XEP-0082 date-times, e.g. 2024-05-01T10:00:00Z");
+            return fail(e, PL_ERR_BAD_REQUEST,
+                        "dates are XEP-0082 date-times, e.g. 2024-05-01T10:00:00Z");
         if (f->var[0] == 's')
             q->start = us > 0 ? us : 1;
         else

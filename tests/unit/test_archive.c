@@ -81,7 +81,10 @@ static void fill(fixture_t *f, int n)
     }
 }
 
-static int64_t nth(const pl_archive_page_t *p, size_t i) { return p->items[i].key - T0; }
+static int64_t nth(const pl_archive_page_t *p, size_t i)
+{
+    return p->items[i].key - T0;
+}
 
 START_TEST(test_insert_idempotent)
 {
@@ -219,8 +222,8 @@ START_TEST(test_filters)
     ck_assert_int_eq(nth(&p, 4), 9);
     pl_archive_page_free(&p);
 
-    pl_archive_query_t qa = {.owner = "a@x", .max = 100, .after_key = T0 + 10,
-                             .before_key = T0 + 14};
+    pl_archive_query_t qa = {
+        .owner = "a@x", .max = 100, .after_key = T0 + 10, .before_key = T0 + 14};
     ck_assert_int_eq(pl_archive_query(f.a, &qa, &p), 0);
     ck_assert_int_eq(p.count, 3);
     ck_assert_int_eq(nth(&p, 0), 11);
@@ -300,9 +303,9 @@ START_TEST(test_fts_expr)
     ck_assert_str_eq(out, "\"a\"\"b\" \"pre\"*");
     ck_assert_int_eq(pl_archive_fts_expr("", out, sizeof(out)), -EINVAL);
     ck_assert_int_eq(pl_archive_fts_expr("* - !", out, sizeof(out)), -EINVAL);
-    ck_assert_int_eq(pl_archive_fts_expr("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", out,
-                                         sizeof(out)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        pl_archive_fts_expr("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", out, sizeof(out)),
+        -EINVAL);
     char big[PL_ARCHIVE_MAX_FULLTEXT + 2];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -326,7 +329,7 @@ START_TEST(test_purge_batches)
 {
     fixture_t f;
     fx_open(&f);
-    fill(&f, 25);                                        /* a@x: keys 1..25 */
+    fill(&f, 25);                                                 /* a@x: keys 1..25 */
     ck_assert_int_eq(put(&f, "q@y", T0 + 2, "a@x", "banana"), 1); /* another domain */
     purge_t p = {.domain = "x", .before = T0 + 21, .limit = 7};
     ck_assert_int_eq(pl_storage_write_sync(f.st, purge_run, &p), 7);

@@ -82,10 +82,16 @@ START_TEST(test_bad_numbers)
 {
     pl_rsm_t r;
     static const char *const bad[] = {
-        SET("<max>-1</max>"),        SET("<max>ten</max>"),    SET("<max></max>"),
-        SET("<max>1e3</max>"),       SET("<max>12345678901</max>"), SET("<max>+5</max>"),
-        SET("<max>1</max><max>2</max>"), SET("<index>x</index>"),
-        SET("<index>1</index><after>a</after>"), SET("<index>1</index><before/>"),
+        SET("<max>-1</max>"),
+        SET("<max>ten</max>"),
+        SET("<max></max>"),
+        SET("<max>1e3</max>"),
+        SET("<max>12345678901</max>"),
+        SET("<max>+5</max>"),
+        SET("<max>1</max><max>2</max>"),
+        SET("<index>x</index>"),
+        SET("<index>1</index><after>a</after>"),
+        SET("<index>1</index><before/>"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(parse(bad[i], &r) == -EINVAL, "accepted %s", bad[i]);
