@@ -2,6 +2,7 @@
  * retention purges inside write jobs, paged and filtered queries on
  * read-only connections from worker threads (see archive.h). */
 #include "archive.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,9 +21,11 @@
 /* Record format byte in front of the stored stanza.  Encryption at rest
  * adds its own format (key id, nonce, tag) here; readers dispatch on it. */
 #define RECORD_PLAIN 0x00
+#define RECORD_SEALED 0x01 /* storage/seal.h record: storage.key_file is set */
 
 struct pl_archive {
     char *path;
+    const pl_seal_t *seal; /* encryption at rest, or NULL */
     pthread_mutex_t lock; /* guards idle[] */
     sqlite3 *idle[ARCHIVE_IDLE_MAX];
     size_t nidle;
@@ -30,25 +33,114 @@ struct pl_archive {
 
 /* ---- the record codec (the seam for encryption at rest) ---- */
 
-static void record_encode(const char *stanza, size_t len, pl_buf_t *out)
+/* The context a sealed record is bound to: "archive" NUL owner NUL key, so
+ * a record copied to another row or another archive does not open. */
+static void seal_context(pl_buf_t *aad, const char *owner, int64_t key)
 {
-    const char tag = RECORD_PLAIN;
+    pl_buf_append(aad, "archive", 8);
+    pl_buf_append(aad, owner, strlen(owner) + 1);
+    pl_buf_printf(aad, "%lld", (long long)key);
+}
+
+static int record_encode(const pl_seal_t *ring, const char *owner, int64_t key,
+                         const char *stanza, size_t len, pl_buf_t *out)
+{
+    const char tag = ring ? RECORD_SEALED : RECORD_PLAIN;
     pl_buf_append(out, &tag, 1);
-    pl_buf_append(out, stanza, len);
+    if (!ring) {
+        pl_buf_append(out, stanza, len);
+        return 0;
+    }
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    seal_context(&aad, owner, key);
+    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
+    pl_buf_deinit(&aad);
+    return rc;
 }
 
 /* Points stanza and len at the payload of a record (or fills `scratch` when a
- * format needs to transform it).  0, or -EBADMSG for an unknown format. */
-static int record_decode(const void *rec, size_t reclen, pl_buf_t *scratch, const char **stanza,
-                         size_t *len)
+ * format needs to transform it).  0, -EBADMSG for an unknown format or a
+ * record that does not open, -ENOKEY for a sealed one without the key. */
+static int record_decode(const pl_seal_t *ring, const char *owner, int64_t key, const void *rec,
+                         size_t reclen, pl_buf_t *scratch, const char **stanza, size_t *len)
 {
-    (void)scratch;
     const unsigned char *p = rec;
-    if (reclen < 1 || p[0] != RECORD_PLAIN)
+    if (reclen >= 1 && p[0] == RECORD_PLAIN) {
+        *stanza = (const char *)p + 1;
+        *len = reclen - 1;
+        return 0;
+    }
+    if (reclen < 1 || p[0] != RECORD_SEALED)
         return -EBADMSG;
-    *stanza = (const char *)p + 1;
-    *len = reclen - 1;
+    if (!ring)
+        return -ENOKEY;
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    seal_context(&aad, owner, key);
+    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, reclen - 1, scratch);
+    pl_buf_deinit(&aad);
+    if (rc != 0)
+        return rc;
+    *stanza = scratch->data ? scratch->data : "";
+    *len = scratch->len;
     return 0;
+}
+
+/* ---- full text under encryption (docs/ENCRYPTION.md, option 3) ----
+ * With a key ring the index holds no words: each word of the body (a run of
+ * letters and digits, ASCII folded to lower case) is replaced by its keyed
+ * token (pl_seal_token), and a search looks for the tokens of its words
+ * under every key of the ring.  Whole words only: no prefixes. */
+
+static int word_byte(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Calls fn for each word of text (at most `max_words`); lower-cases ASCII. */
+static size_t each_word(const char *text, size_t len, size_t max_words,
+                        void (*fn)(void *ud, const char *w, size_t n), void *ud)
+{
+    char w[256];
+    size_t nw = 0, i = 0;
+    while (i < len && nw < max_words) {
+        while (i < len && !word_byte((unsigned char)text[i]))
+            i++;
+        size_t n = 0;
+        while (i < len && word_byte((unsigned char)text[i])) {
+            unsigned char c = (unsigned char)text[i++];
+            if (n < sizeof(w))
+                w[n++] = (char)(c < 0x80 ? (c | ((c >= 'A' && c <= 'Z') ? 0x20 : 0)) : c);
+        }
+        if (n) {
+            fn(ud, w, n);
+            nw++;
+        }
+    }
+    return nw;
+}
+
+typedef struct tok_ctx {
+    const pl_seal_t *ring;
+    pl_buf_t *out;
+    int query; /* 1: ( "t_key1" OR "t_key2" ) per word, joined by AND */
+} tok_ctx_t;
+
+static void add_tokens(void *ud, const char *w, size_t n)
+{
+    tok_ctx_t *c = ud;
+    char tok[PL_SEAL_TOKEN_LEN + 1];
+    if (!c->query) {
+        if (pl_seal_token(c->ring, pl_seal_count(c->ring) - 1, w, n, tok) == 0)
+            pl_buf_printf(c->out, "%s%s", c->out->len ? " " : "", tok);
+        return;
+    }
+    pl_buf_puts(c->out, c->out->len ? " AND (" : "(");
+    for (size_t k = 0; k < pl_seal_count(c->ring); k++)
+        if (pl_seal_token(c->ring, k, w, n, tok) == 0)
+            pl_buf_printf(c->out, "%s\"%s\"", k ? " OR " : "", tok);
+    pl_buf_puts(c->out, ")");
 }
 
 /* ---- writes ---- */
@@ -63,9 +155,21 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (!ins)
         return -EIO;
-    pl_buf_t rec;
+    pl_buf_t rec, tokens;
     pl_buf_init(&rec);
-    record_encode(m->stanza, m->stanza_len, &rec);
+    pl_buf_init(&tokens);
+    if (record_encode(txn->st->seal, m->owner, m->key, m->stanza, m->stanza_len, &rec) != 0) {
+        pl_buf_deinit(&rec);
+        return -EIO;
+    }
+    const char *body = m->body;
+    size_t body_len = m->body_len;
+    if (txn->st->seal && body && body_len) {
+        tok_ctx_t tc = {.ring = txn->st->seal, .out = &tokens};
+        each_word(body, body_len, 4096, add_tokens, &tc);
+        body = tokens.data;
+        body_len = tokens.len;
+    }
     sqlite3_bind_text(ins, 1, m->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ins, 2, m->key);
     sqlite3_bind_text(ins, 3, m->peer, -1, SQLITE_STATIC);
@@ -77,22 +181,26 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     sqlite3_int64 row = sqlite3_last_insert_rowid(txn->db);
     sqlite3_reset(ins);
     pl_buf_deinit(&rec);
+    if (rc != SQLITE_DONE || !stored)
+        pl_buf_deinit(&tokens);
     if (rc != SQLITE_DONE)
         return pl_sqlite_errno(rc);
     if (!stored)
         return 0; /* the same message again: keep the first copy */
-    if (m->body && m->body_len) {
+    if (body && body_len) {
         sqlite3_stmt *fts = pl_sqlite_stmt(txn->st, PL_SQLITE_ARCHIVE_FTS_INSERT,
                                            "INSERT INTO archive_fts(rowid, body) VALUES (?1, ?2)");
         if (!fts)
             return -EIO;
         sqlite3_bind_int64(fts, 1, row);
-        sqlite3_bind_text(fts, 2, m->body, (int)m->body_len, SQLITE_STATIC);
+        sqlite3_bind_text(fts, 2, body, (int)body_len, SQLITE_STATIC);
         rc = sqlite3_step(fts);
         sqlite3_reset(fts);
+        pl_buf_deinit(&tokens);
         if (rc != SQLITE_DONE)
             return pl_sqlite_errno(rc);
     }
+    pl_buf_deinit(&tokens);
     return 1;
 }
 
@@ -196,6 +304,7 @@ int pl_archive_open(pl_storage_t *st, pl_archive_t **out)
         return -EINVAL;
     pl_archive_t *a = pl_xcalloc(1, sizeof(*a));
     a->path = pl_xstrdup(path);
+    a->seal = st->seal;
     pthread_mutex_init(&a->lock, NULL);
     *out = a;
     return 0;
@@ -410,7 +519,8 @@ static int run_count(sqlite3 *db, const pl_archive_query_t *q, const char *fts, 
 }
 
 /* Appends one row to the page (decoding the record). */
-static int take_row(sqlite3_stmt *st, pl_archive_page_t *out, size_t cap)
+static int take_row(const pl_seal_t *ring, const char *owner, sqlite3_stmt *st,
+                    pl_archive_page_t *out, size_t cap)
 {
     const void *rec = sqlite3_column_blob(st, 3);
     size_t reclen = (size_t)sqlite3_column_bytes(st, 3);
@@ -418,7 +528,8 @@ static int take_row(sqlite3_stmt *st, pl_archive_page_t *out, size_t cap)
     pl_buf_init(&scratch);
     const char *stanza;
     size_t len;
-    int rc = record_decode(rec, reclen, &scratch, &stanza, &len);
+    int rc = record_decode(ring, owner, sqlite3_column_int64(st, 0), rec, reclen, &scratch,
+                           &stanza, &len);
     if (rc == 0 && out->n < cap) {
         pl_archive_item_t *it = &out->items[out->n++];
         it->key = sqlite3_column_int64(st, 0);
@@ -431,8 +542,8 @@ static int take_row(sqlite3_stmt *st, pl_archive_page_t *out, size_t cap)
     return rc;
 }
 
-static int run_page(sqlite3 *db, const pl_archive_query_t *q, const char *fts, size_t max,
-                    pl_archive_page_t *out)
+static int run_page(const pl_seal_t *ring, sqlite3 *db, const pl_archive_query_t *q,
+                    const char *fts, size_t max, pl_archive_page_t *out)
 {
     int backward = q->page_before || q->last_page;
     pl_buf_t sql;
@@ -459,7 +570,7 @@ static int run_page(sqlite3 *db, const pl_archive_query_t *q, const char *fts, s
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (++rows > max)
             continue; /* the look-ahead row */
-        if (take_row(st, out, max) != 0) {
+        if (take_row(ring, q->owner, st, out, max) != 0) {
             rc = SQLITE_CORRUPT;
             break;
         }
@@ -478,8 +589,8 @@ static int run_page(sqlite3 *db, const pl_archive_query_t *q, const char *fts, s
     return SQLITE_OK;
 }
 
-static int query_on(sqlite3 *db, const pl_archive_query_t *q, const char *fts,
-                    pl_archive_page_t *out)
+static int query_on(const pl_seal_t *ring, sqlite3 *db, const pl_archive_query_t *q,
+                    const char *fts, pl_archive_page_t *out)
 {
     /* Every key the client named must exist (XEP-0313 §4.1.4: an unknown
      * id is item-not-found, not an empty page). */
@@ -494,7 +605,7 @@ static int query_on(sqlite3 *db, const pl_archive_query_t *q, const char *fts,
     size_t max = q->max < PL_ARCHIVE_MAX_PAGE ? q->max : PL_ARCHIVE_MAX_PAGE;
     int rc = run_count(db, q, fts, &out->count);
     if (rc == SQLITE_OK && max)
-        rc = run_page(db, q, fts, max, out);
+        rc = run_page(ring, db, q, fts, max, out);
     else if (rc == SQLITE_OK)
         out->complete = out->count == 0;
     if (rc != SQLITE_OK)
@@ -516,22 +627,36 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
         (q->nkeys && !q->keys) || (q->page_after && (q->page_before || q->last_page)))
         return -EINVAL;
     char fts[PL_ARCHIVE_MAX_FULLTEXT * 2 + 4 * PL_ARCHIVE_MAX_TERMS + 8];
-    if (q->fulltext && pl_archive_fts_expr(q->fulltext, fts, sizeof(fts)) != 0)
+    pl_buf_t sealed_fts;
+    pl_buf_init(&sealed_fts);
+    if (q->fulltext && a->seal) {
+        tok_ctx_t tc = {.ring = a->seal, .out = &sealed_fts, .query = 1};
+        if (strlen(q->fulltext) > PL_ARCHIVE_MAX_FULLTEXT ||
+            each_word(q->fulltext, strlen(q->fulltext), PL_ARCHIVE_MAX_TERMS, add_tokens, &tc) == 0) {
+            pl_buf_deinit(&sealed_fts);
+            return -EINVAL;
+        }
+    } else if (q->fulltext && pl_archive_fts_expr(q->fulltext, fts, sizeof(fts)) != 0) {
         return -EINVAL;
+    }
+    const char *fts_expr = !q->fulltext ? NULL : a->seal ? pl_buf_cstr(&sealed_fts) : fts;
     sqlite3 *db;
     int rc = reader_get(a, &db);
-    if (rc != 0)
+    if (rc != 0) {
+        pl_buf_deinit(&sealed_fts);
         return rc;
+    }
     uint64_t deadline = pl_mono_ms() + q->budget_ms;
     if (q->budget_ms)
         sqlite3_progress_handler(db, ARCHIVE_PROGRESS_STEPS, progress_check, &deadline);
     /* One read transaction: the count and the page see the same snapshot. */
     rc = pl_sqlite_exec(db, "BEGIN");
     if (rc == 0) {
-        rc = query_on(db, q, q->fulltext ? fts : NULL, out);
+        rc = query_on(a->seal, db, q, fts_expr, out);
         pl_sqlite_exec(db, "COMMIT");
     }
     reader_put(a, db);
+    pl_buf_deinit(&sealed_fts);
     if (rc != 0)
         pl_archive_page_free(out);
     return rc;

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -523,4 +524,39 @@ int pl_seal_generate(const char *path, uint32_t *id_out, char **error)
     if (rc == 0 && id_out)
         *id_out = max + 1;
     return rc;
+}
+
+/* ---- tokens for a full-text index ---- */
+
+size_t pl_seal_count(const pl_seal_t *k) { return k ? k->n : 0; }
+
+int pl_seal_token(const pl_seal_t *k, size_t which, const char *word, size_t len,
+                  char out[PL_SEAL_TOKEN_LEN + 1])
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyz234567";
+    if (!k || which >= k->n || !word || !len)
+        return -EINVAL;
+    const seal_key_t *key = &k->keys[which];
+    /* The index key: never the sealing key itself. */
+    unsigned char label[16], ikey[32], mac[32];
+    memcpy(label, "parley fts", 10);
+    label[10] = (unsigned char)(key->id >> 24);
+    label[11] = (unsigned char)(key->id >> 16);
+    label[12] = (unsigned char)(key->id >> 8);
+    label[13] = (unsigned char)key->id;
+    unsigned ilen = sizeof(ikey), mlen = sizeof(mac);
+    if (!HMAC(EVP_sha256(), key->bytes, PL_SEAL_KEY_LEN, label, 14, ikey, &ilen) ||
+        !HMAC(EVP_sha256(), ikey, sizeof(ikey), (const unsigned char *)word, len, mac, &mlen)) {
+        OPENSSL_cleanse(ikey, sizeof(ikey));
+        return -EINVAL;
+    }
+    OPENSSL_cleanse(ikey, sizeof(ikey));
+    /* 16 characters of 5 bits: the first 80 bits of the MAC. */
+    for (int i = 0; i < PL_SEAL_TOKEN_LEN; i++) {
+        int bit = i * 5, byte = bit / 8, shift = bit % 8;
+        unsigned v = ((unsigned)mac[byte] << 8 | (byte + 1 < 32 ? mac[byte + 1] : 0)) >> (11 - shift);
+        out[i] = digits[v & 31];
+    }
+    out[PL_SEAL_TOKEN_LEN] = '\0';
+    return 0;
 }

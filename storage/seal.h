@@ -80,6 +80,19 @@ int pl_seal_encrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const vo
 int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
                     pl_buf_t *out);
 
+/* ---- a searchable index without the words (docs/ENCRYPTION.md, FTS) ----
+ * The token of a word under key number `which` of the ring (0 = oldest,
+ * pl_seal_count - 1 = current): HMAC-SHA-256 keyed by a key derived from
+ * that key ("parley fts" || key id), truncated to 80 bits and written as 16
+ * lower-case base32 letters and digits, NUL-terminated.  The caller
+ * normalises the word first (case).  Indexes store tokens of the current
+ * key; a search looks for the tokens of every key, so records indexed
+ * before a rotation are still found.  Returns 0 or -EINVAL. */
+#define PL_SEAL_TOKEN_LEN 16
+size_t pl_seal_count(const pl_seal_t *k);
+int pl_seal_token(const pl_seal_t *k, size_t which, const char *word, size_t len,
+                  char out[PL_SEAL_TOKEN_LEN + 1]);
+
 /* 1 when rec starts like a sealed record (the magic byte), else 0.  A
  * record with the magic byte but another version counts as sealed, so a
  * newer format is refused by pl_seal_decrypt rather than read as plain. */

@@ -18,7 +18,7 @@ static const char *const accounts[] = {
 };
 // clang-format on
 
-#define SECRET "quantum-marmalade"
+#define SECRET "quantum marmalade"
 
 static char keydir[64], keyfile[96];
 
@@ -60,6 +60,14 @@ static void offline_messages_are_sealed(h_server_t *srv)
     snprintf(path, sizeof(path), "%s/data/hot/data.mdb", srv->dir);
     CHECK_MSG(file_contains(path, SECRET) == 0, "the message text is readable in %s", path);
     CHECK(file_contains(path, "alice@example.test") == 1); /* the right file was read */
+    /* The archive (history.db and its WAL) holds the same messages, sealed,
+     * and an index of keyed tokens instead of words. */
+    const char *files[] = {"history.db", "history.db-wal"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/data/%s", srv->dir, files[i]);
+        CHECK_MSG(file_contains(path, "marmalade") <= 0, "the message text is readable in %s",
+                  path);
+    }
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/phone", "alice-pw", 0);
     if (alice) {
         for (int i = 0; i < 3; i++) {
@@ -69,6 +77,17 @@ static void offline_messages_are_sealed(h_server_t *srv)
             if (CHECK_MSG(m, "sealed offline message %d did not arrive", i))
                 xmpp_stanza_release(m);
         }
+        /* Full-text search over the sealed archive: whole words work. */
+        h_send(alice, "<iq type='set' id='ft'><query xmlns='urn:xmpp:mam:2' queryid='f1'>"
+                      "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+                      "<value>urn:xmpp:mam:2</value></field><field var='{urn:xmpp:fulltext:0}fulltext'>"
+                      "<value>marmalade</value></field></x></query></iq>");
+        xmpp_stanza_t *fin = h_wait(alice, &(h_match_t){.name = "iq", .id = "ft"}, 5000);
+        CHECK_MSG(fin && h_attr_eq(fin, "type", "result"), "full-text query failed");
+        if (fin)
+            xmpp_stanza_release(fin);
+        CHECK_MSG(h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}) == 3,
+                  "%d archive results for the word", h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}));
         h_client_free(alice);
     }
 out:
@@ -112,7 +131,7 @@ int main(void)
     h_server_opts_t opts = {
         .accounts = accounts,
         .top_extra = top,
-        .modules = "roster = {}; presence = {}; offline = {};",
+        .modules = "roster = {}; presence = {}; offline = {}; mam = {};",
     };
     if (h_server_start(&srv, &opts) == 0) {
         H_RUN(offline_messages_are_sealed, &srv);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "storage/archive.h"
+#include "storage/seal.h"
 #include "suites.h"
 
 #define T0 1700000000000000LL /* a key (microseconds) to count from */
@@ -358,6 +359,93 @@ START_TEST(test_purge_batches)
 }
 END_TEST
 
+static int file_has(const char *dir, const char *name, const char *needle)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    size_t cap = 1 << 20, len = 0, n;
+    char *buf = malloc(cap);
+    while ((n = fread(buf + len, 1, cap - len, fp)) > 0)
+        if ((len += n) == cap)
+            buf = realloc(buf, cap *= 2);
+    fclose(fp);
+    int found = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}
+
+static int64_t count_of(fixture_t *f, const char *text)
+{
+    pl_archive_query_t q = {.owner = "a@x", .max = 0, .fulltext = text};
+    pl_archive_page_t p;
+    int rc = pl_archive_query(f->a, &q, &p);
+    int64_t n = rc == 0 ? p.count : rc;
+    pl_archive_page_free(&p);
+    return n;
+}
+
+/* Encryption at rest: with a key ring the stanza is sealed and the index
+ * holds keyed tokens, not words; whole-word search still works, also for
+ * records indexed before a key rotation; without the key nothing reads. */
+START_TEST(test_sealed_archive)
+{
+    fixture_t f;
+    strcpy(f.dir, "/tmp/pl-archive-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f.dir));
+    char keyfile[96], *err = NULL;
+    snprintf(keyfile, sizeof(keyfile), "%s.keys", f.dir);
+    ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);
+    pl_seal_t *ring = NULL;
+    ck_assert_int_eq(pl_seal_load(keyfile, &ring, &err), 0);
+    pl_storage_opts_t o = {.dir = f.dir};
+    ck_assert_int_eq(pl_storage_open(&f.st, &o, &err), 0);
+    pl_storage_set_seal(f.st, ring);
+    ck_assert_int_eq(pl_archive_open(f.st, &f.a), 0);
+    put_t pt = {.owner = "a@x", .key = T0 + 1, .peer = "b@x",
+                .body = "The Rendezvous is at noon"};
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &pt), 1);
+    pl_archive_query_t q = {.owner = "a@x", .max = 10};
+    pl_archive_page_t p;
+    ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
+    ck_assert_uint_eq(p.n, 1);
+    ck_assert_str_eq(p.items[0].stanza, "<message xmlns='jabber:client' n='1700000000000001'/>");
+    pl_archive_page_free(&p);
+    ck_assert_int_eq(count_of(&f, "rendezvous"), 1);
+    ck_assert_int_eq(count_of(&f, "NOON rendezvous"), 1);
+    ck_assert_int_eq(count_of(&f, "midnight"), 0);
+    /* The words are not in the files (the stanza here has none; the body
+     * went only to the index). */
+    ck_assert(!file_has(f.dir, "history.db", "Rendezvous") &&
+              !file_has(f.dir, "history.db-wal", "Rendezvous") &&
+              !file_has(f.dir, "history.db-wal", "rendezvous"));
+    /* Rotation: a second key; old records are still found and read. */
+    pl_archive_close(&f.a);
+    ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);
+    pl_seal_t *ring2 = NULL;
+    ck_assert_int_eq(pl_seal_load(keyfile, &ring2, &err), 0);
+    pl_storage_set_seal(f.st, ring2);
+    ck_assert_int_eq(pl_archive_open(f.st, &f.a), 0);
+    pt.key = T0 + 2;
+    pt.body = "rendezvous moved to the harbour";
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &pt), 1);
+    ck_assert_int_eq(count_of(&f, "rendezvous"), 2);
+    ck_assert_int_eq(count_of(&f, "harbour"), 1);
+    /* Without any key: the rows are there, their content is not. */
+    pl_archive_close(&f.a);
+    pl_storage_set_seal(f.st, NULL);
+    ck_assert_int_eq(pl_archive_open(f.st, &f.a), 0);
+    q.max = 10;
+    ck_assert_int_lt(pl_archive_query(f.a, &q, &p), 0);
+    pl_seal_free(ring);
+    pl_seal_free(ring2);
+    remove(keyfile);
+    fx_close(&f);
+}
+END_TEST
+
 Suite *archive_suite(void)
 {
     Suite *s = suite_create("archive");
@@ -367,6 +455,7 @@ Suite *archive_suite(void)
     tcase_add_test(tc, test_paging_forward_and_backward);
     tcase_add_test(tc, test_filters);
     tcase_add_test(tc, test_fulltext);
+    tcase_add_test(tc, test_sealed_archive);
     tcase_add_test(tc, test_fts_expr);
     tcase_add_test(tc, test_purge_batches);
     suite_add_tcase(s, tc);
