@@ -48,6 +48,7 @@ const char *pl_default_config_text(void)
            "      bookmarks = {};\n"
            "      blocking = {};\n"
            "      client_policy = {};  # desktop = 1; mobile = 1;\n"
+           "      mam = {};            # retention = \"30d\";\n"
            "      offline = {};        # quota = 1000; quota_bytes = \"2M\"; retention = \"7d\";\n"
            "      carbons = {};\n"
            "      inbox = {};          # max_conversations = 1000;\n"
