@@ -20,7 +20,7 @@ sessions=10000      # idle sessions of the hold scenario
 duration=10         # measured seconds of every run
 runs=3
 only=parley,prosody,ejabberd
-scenarios=login,hold,chat,presence
+scenarios=login,hold,chat,presence,mam
 loops=1
 roster_size=10
 neighbours=5
@@ -28,6 +28,10 @@ chat_interval=1
 presence_interval=2
 concurrency=200
 gen_procs=2
+mam_users=200       # accounts whose archives the mam scenario fills and pages through
+mam_messages=250    # messages each of them sends while filling (it also receives as many)
+mam_page=50
+mam_fill_rate=2000  # messages per second offered while filling
 workdir=${BENCH_DIR:-/tmp/parley-bench-compare}
 install=1
 
@@ -40,7 +44,7 @@ usage: scripts/bench-compare.sh [options]
   --duration SEC       measured seconds per run (default $duration)
   --runs N             runs per scenario and server; the table shows the median (default $runs)
   --only LIST          servers, comma-separated: parley,prosody,ejabberd (default all)
-  --scenarios LIST     login,hold,chat,presence (default all)
+  --scenarios LIST     login,hold,chat,presence,mam (default all)
   --loops N            Parley's 'loops' setting; 0 = one per core (default $loops)
   --roster-size R      contacts per account for presence (default $roster_size)
   --neighbours K       chat: messages per account per interval (default $neighbours)
@@ -48,6 +52,9 @@ usage: scripts/bench-compare.sh [options]
   --presence-interval SEC  presence: one change per account per interval (default $presence_interval)
   --concurrency N      logins in progress at once (default $concurrency)
   --procs N            load generator processes (default $gen_procs)
+  --mam-users N        mam: accounts whose archives are filled, then paged (default $mam_users)
+  --mam-messages K     mam: messages each of them sends to fill the archives (default $mam_messages)
+  --mam-page N         mam: messages per archive query (default $mam_page)
   --dir DIR            work directory: servers' data (kept as a cache of accounts and rosters),
                        configurations, logs and results (default \$BENCH_DIR or $workdir)
   --no-install         fail instead of installing missing Debian packages
@@ -64,11 +71,12 @@ say() { echo "bench-compare: $*" >&2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick)
-        users=500 sessions=1000 duration=2
+        users=500 sessions=1000 duration=2 mam_users=50 mam_messages=100
         shift
         ;;
     --users | --sessions | --duration | --runs | --only | --scenarios | --loops | --roster-size | \
-        --neighbours | --chat-interval | --presence-interval | --concurrency | --procs | --dir)
+        --neighbours | --chat-interval | --presence-interval | --concurrency | --procs | --dir | \
+        --mam-users | --mam-messages | --mam-page)
         [ $# -ge 2 ] || die "$1 needs a value"
         v=$2
         case $1 in
@@ -86,6 +94,9 @@ while [ $# -gt 0 ]; do
         --concurrency) concurrency=$v ;;
         --procs) gen_procs=$v ;;
         --dir) workdir=$v ;;
+        --mam-users) mam_users=$v ;;
+        --mam-messages) mam_messages=$v ;;
+        --mam-page) mam_page=$v ;;
         esac
         shift 2
         ;;
@@ -104,16 +115,20 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for n in users sessions runs loops roster_size neighbours concurrency gen_procs; do
+for n in users sessions runs loops roster_size neighbours concurrency gen_procs mam_users \
+    mam_messages mam_page; do
     case ${!n} in '' | *[!0-9]*) die "--${n//_/-} must be a whole number (got '${!n}')" ;; esac
 done
 [ "$users" -gt "$roster_size" ] || die "--users must be larger than --roster-size"
+[ "$mam_users" -gt 5 ] && [ "$mam_users" -le "$users" ] ||
+    die "--mam-users must be above 5 and at most --users"
+[ "$mam_page" -ge 1 ] && [ "$mam_page" -le 1000 ] || die "--mam-page must be 1..1000"
 [ "$runs" -ge 1 ] || die "--runs must be at least 1"
 for s in ${only//,/ }; do
     case $s in parley | prosody | ejabberd) ;; *) die "--only: unknown server '$s'" ;; esac
 done
 for s in ${scenarios//,/ }; do
-    case $s in login | hold | chat | presence) ;; *) die "--scenarios: unknown scenario '$s'" ;; esac
+    case $s in login | hold | chat | presence | mam) ;; *) die "--scenarios: unknown scenario '$s'" ;; esac
 done
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and runs servers as their users)"
 [ -x "$py" ] || die "$py is needed for the account files and the table"
@@ -206,6 +221,9 @@ install_servers() {
     local missing=""
     wants prosody "$only" && ! command -v prosody >/dev/null && missing="$missing prosody"
     wants ejabberd "$only" && ! [ -x /usr/sbin/ejabberdctl ] && missing="$missing ejabberd"
+    # Prosody keeps its archive in SQLite, like Parley, through LuaDBI.
+    wants prosody "$only" && wants mam "$scenarios" && ! dpkg -s lua-dbi-sqlite3 >/dev/null 2>&1 &&
+        missing="$missing lua-dbi-sqlite3"
     [ -n "$missing" ] || return 0
     [ "$install" -eq 1 ] || die "missing:$missing (and --no-install given)"
     say "installing$missing from Debian"
@@ -260,9 +278,13 @@ if [ ! -s "$tls/cert.pem" ]; then
     chmod 644 "$tls/key.pem" "$tls/cert.pem"
 fi
 
+archive=0 # 1 while the mam scenario runs: the servers' configurations then archive messages
+
 # ---- Parley -----------------------------------------------------------------------------------
 parley_dir=$data/parley
 parley_setup() {
+    local parley_mam=""
+    [ "$archive" -eq 1 ] && parley_mam=" mam = {};"
     mkdir -p "$parley_dir/data"
     cat >"$parley_dir/parley.conf" <<EOF
 # Written by scripts/bench-compare.sh: a benchmark server on loopback.
@@ -276,7 +298,7 @@ limits = {
   stanza_rate = 1000000; stanza_burst = 10000000;
 };
 hosts = ( { name = "$domain"; auth = { scram_iterations = 4096; };
-            modules = { disco = {}; ping = {}; roster = {}; presence = {}; }; } );
+            modules = { disco = {}; ping = {}; roster = {}; presence = {};$parley_mam }; } );
 EOF
     local have
     have=$(cat "$parley_dir/accounts" 2>/dev/null || echo 0)
@@ -298,6 +320,16 @@ parley_start() {
 # ---- Prosody ----------------------------------------------------------------------------------
 prosody_dir=$data/prosody
 prosody_setup() {
+    local prosody_mam="" prosody_storage=""
+    if [ "$archive" -eq 1 ]; then
+        # The archive in SQLite (accounts stay in Prosody's files); every message archived.
+        prosody_mam=', "mam"'
+        prosody_storage='
+storage = { archive = "sql" }
+sql = { driver = "SQLite3", database = "archive.sqlite" }
+default_archive_policy = true
+archive_expires_after = "never"'
+    fi
     mkdir -p "$prosody_dir/data" "$prosody_dir/certs"
     cp "$tls/cert.pem" "$prosody_dir/certs/$domain.crt"
     cp "$tls/key.pem" "$prosody_dir/certs/$domain.key"
@@ -317,8 +349,8 @@ authentication = "internal_hashed"
 storage = "internal"
 -- What a chat client needs; mod_limits (rate limits) is not loaded.  Prosody loads presence,
 -- message and iq by itself; offline storage and s2s are switched off like in the other servers.
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping" }
-modules_disabled = { "offline", "s2s", "s2s_auth_certs" }
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping"$prosody_mam }
+modules_disabled = { "offline", "s2s", "s2s_auth_certs" }$prosody_storage
 ssl = { certificate = "$prosody_dir/certs/$domain.crt", key = "$prosody_dir/certs/$domain.key" }
 VirtualHost "$domain"
 EOF
@@ -351,6 +383,9 @@ ejabberdctl_run() {
         --logs "$ejabberd_dir/logs" --spool "$ejabberd_dir/spool" "$@"
 }
 ejabberd_setup() {
+    local ejabberd_mam=""
+    # Its default database (Mnesia) holds the archive too; every message archived.
+    [ "$archive" -eq 1 ] && ejabberd_mam="  mod_mam: {default: always, db_type: mnesia}"
     mkdir -p "$ejabberd_dir/conf" "$ejabberd_dir/logs" "$ejabberd_dir/spool"
     cat "$tls/cert.pem" "$tls/key.pem" >"$ejabberd_dir/conf/server.pem"
     cp /etc/ejabberd/inetrc "$ejabberd_dir/conf/inetrc" 2>/dev/null ||
@@ -395,6 +430,7 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_roster: {}
+$ejabberd_mam
 EOF
     chown -R ejabberd:ejabberd "$ejabberd_dir"
 }
@@ -456,7 +492,8 @@ start() {
 }
 
 # bench NAME SCENARIO-ARGS...: one parley-bench run against the running server; its BENCH-JSON
-# line goes to the raw results, its whole output to a log.
+# line goes to the raw results (to $results/fill.jsonl for the tag "fill", which is no figure of
+# its own), its whole output to a log.
 runno=0
 bench() {
     local tag=$1 port
@@ -475,7 +512,9 @@ bench() {
         say "$srv_name $tag: no figures (exit $rc); see $out"
         return 1
     fi
-    grep '^BENCH-JSON ' "$out" | cut -c12- | tee -a "$raw" | "$py" "$here/bench-table.py" --summary |
+    local into=$raw
+    [ "$tag" = fill ] && into=$results/fill.jsonl
+    grep '^BENCH-JSON ' "$out" | cut -c12- | tee -a "$into" | "$py" "$here/bench-table.py" --summary |
         sed "s/^/bench-compare:   /" >&2
     return 0
 }
@@ -541,6 +580,42 @@ run_server() {
         done
     fi
     stop_server
+    wants mam "$scenarios" && run_archive "$name"
+    return 0
+}
+
+# The archive: each server restarted with archiving on and an empty archive, the archives of
+# --mam-users accounts filled by a chat run (each sends --mam-messages to 5 neighbours at
+# mam_fill_rate messages/s in all; sender and receiver archive each message), then every account pages
+# back through its whole archive, one query in flight per account, as fast as answers come.
+clear_archive() {
+    case $1 in
+    parley) rm -f "$parley_dir/data/history.db" "$parley_dir/data/history.db-wal" \
+        "$parley_dir/data/history.db-shm" ;;
+    prosody) rm -f "$prosody_dir/data/archive.sqlite" ;;
+    ejabberd) ejabberdctl_run delete_old_mam_messages all 0 >"$ejabberd_dir/logs/mam-clear.out" 2>&1 ||
+        say "ejabberd: could not empty the archive: $(tail -n 1 "$ejabberd_dir/logs/mam-clear.out")" ;;
+    esac
+}
+run_archive() {
+    local name=$1 i interval fill_s
+    archive=1
+    "${name}_setup"
+    [ "$name" = ejabberd ] || clear_archive "$name"
+    start "$name" || { archive=0; return 1; }
+    [ "$name" = ejabberd ] && clear_archive "$name"
+    interval=$(awk -v u="$mam_users" -v r="$mam_fill_rate" 'BEGIN { printf "%.3f", u * 5 / r }')
+    fill_s=$(awk -v m="$mam_messages" -v i="$interval" 'BEGIN { printf "%.1f", m / 5 * i }')
+    say "$name: filling $mam_users archives ($((mam_users * mam_messages)) messages in ${fill_s} s)"
+    bench fill --scenario chat --users "$mam_users" --neighbours 5 --interval "$interval" \
+        --duration "$fill_s" --drain 30 --concurrency "$concurrency"
+    for i in $(seq "$runs"); do
+        bench mam --scenario mam --users "$mam_users" --page "$mam_page" --interval 0.001 \
+            --duration "$duration" --concurrency "$concurrency"
+    done
+    stop_server
+    archive=0
+    "${name}_setup" # back to the configuration without an archive
 }
 
 # ---- the machine, then every server in turn ---------------------------------------------------
@@ -558,7 +633,7 @@ run_server() {
     echo "options: users=$users sessions=$sessions duration=$duration runs=$runs" \
         "roster_size=$roster_size neighbours=$neighbours chat_interval=$chat_interval" \
         "presence_interval=$presence_interval concurrency=$concurrency procs=$gen_procs" \
-        "scenarios=$scenarios"
+        "scenarios=$scenarios mam_users=$mam_users mam_messages=$mam_messages mam_page=$mam_page"
 } >"$results/machine.txt"
 sed 's/^/bench-compare: /' "$results/machine.txt" >&2
 say "results in $results"

@@ -3,9 +3,10 @@
 # Starts BUILD_DIR/parleyd on a temporary configuration (loopback, ports
 # picked by the system) with a few accounts made by parleyctl, runs
 # BUILD_DIR/parley-bench for a couple of seconds per scenario (login over
-# direct TLS, chat over STARTTLS on two loops, setup-rosters, presence),
+# direct TLS, chat over STARTTLS on two loops, archive paging, setup-rosters,
+# presence),
 # checks each BENCH-JSON line (no failures, no errors, messages and presence
-# delivered), and stops the one server it started.  Exit 0 when all is well.
+# delivered, archive pages full), and stops the one server it started.  Exit 0 when all is well.
 # The figures are not checked: they come from real runs (docs/BENCHMARK.md).
 set -u
 
@@ -52,7 +53,7 @@ limits = { conn_per_ip = 0; };
 hosts = (
   { name = "$domain";
     auth = { scram_iterations = 4096; };
-    modules = { disco = {}; ping = {}; roster = {}; presence = {}; }; }
+    modules = { disco = {}; ping = {}; roster = {}; presence = {}; mam = {}; }; }
 );
 EOF
 
@@ -133,6 +134,22 @@ bench chat --port "$c2s" --scenario chat --threads 2 --duration 2 --interval 0.2
     [ "$(field login ok)" = "$users" ] || fail "chat: $(field login ok) of $users logged in"
     [ "$delivered" -gt 0 ] || fail "chat: nothing delivered"
     [ "$delivered" = "$sent" ] || fail "chat: $delivered of $sent messages delivered"
+}
+
+# The chat run filled every archive with sent and received messages: page
+# back through them, whole archives and then one conversation, with pages
+# small enough that each paging reaches the start and begins again.
+bench mam --port "$c2s" --scenario mam --duration 1 --interval 0.05 --page 5 && {
+    answered=$(field mam answered)
+    [ "$answered" -gt 0 ] || fail "mam: no query answered"
+    [ "$answered" = "$(field mam sent)" ] || fail "mam: $answered of $(field mam sent) answered"
+    [ "$(field mam items)" -gt "$answered" ] || fail "mam: only $(field mam items) messages"
+    [ "$(field mam wraps)" -gt 0 ] || fail "mam: no paging reached the start of an archive"
+}
+bench mam-with --port "$c2s" --scenario mam --with-neighbour --duration 1 --interval 0.05 \
+    --page 5 && {
+    [ "$(field mam items)" -gt 0 ] || fail "mam --with-neighbour: no messages"
+    [ "$(field mam wraps)" -gt 0 ] || fail "mam --with-neighbour: no paging reached the start"
 }
 
 bench setup-rosters --port "$c2s" --setup-rosters --roster-size 2 --duration 10 \

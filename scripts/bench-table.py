@@ -50,6 +50,14 @@ def server_cpu_per_presence_us(r):
     return per(get(r, "server", "cpu_run_s"), get(r, "presence", "delivered"), 1e6)
 
 
+def server_cpu_per_page_ms(r):
+    return per(get(r, "server", "cpu_run_s"), get(r, "mam", "answered"), 1e3)
+
+
+def items_per_page(r):
+    return per(get(r, "mam", "items"), get(r, "mam", "answered"))
+
+
 def delivered_share(r):
     return per(get(r, "presence", "delivered"), get(r, "presence", "expected"), 100.0)
 
@@ -81,6 +89,13 @@ FIGURES = [
     ("presence", "presence latency p99 ms", lambda r: get(r, "presence", "latency_ms", "p99"), LOWER, 2),
     ("presence", "delivered of expected %", delivered_share, HIGHER, 1),
     ("presence", "server CPU us per delivery", server_cpu_per_presence_us, LOWER, 2),
+    ("mam", "archive pages/s", lambda r: get(r, "mam", "answered_per_s"), HIGHER, 0),
+    ("mam", "archived msgs returned/s", lambda r: get(r, "mam", "items_per_s"), HIGHER, 0),
+    ("mam", "messages per page", items_per_page, NEUTRAL, 1),
+    ("mam", "archive query p50 ms", lambda r: get(r, "mam", "latency_ms", "p50"), LOWER, 2),
+    ("mam", "archive query p99 ms", lambda r: get(r, "mam", "latency_ms", "p99"), LOWER, 2),
+    ("mam", "server CPU ms per page", server_cpu_per_page_ms, LOWER, 3),
+    ("mam", "archive queries refused", lambda r: get(r, "mam", "errors"), NEUTRAL, 0),
 ]
 
 
@@ -192,6 +207,11 @@ def summary(run):
             fmt(get(run, "presence", "delivered_per_s"), 0), get(run, "presence", "expected"),
             fmt(get(run, "presence", "latency_ms", "p50"), 2),
             fmt(get(run, "presence", "latency_ms", "p99"), 2)))
+    if s == "mam":
+        parts.append("{} pages/s, {} messages/s, p50 {} ms, p99 {} ms, {} refused".format(
+            fmt(get(run, "mam", "answered_per_s"), 0), fmt(get(run, "mam", "items_per_s"), 0),
+            fmt(get(run, "mam", "latency_ms", "p50"), 2),
+            fmt(get(run, "mam", "latency_ms", "p99"), 2), get(run, "mam", "errors")))
     if s == "setup-rosters":
         parts.append("{} rosters complete".format(get(run, "rosters", "complete")))
     parts.append("errors {}".format(run.get("errors")))

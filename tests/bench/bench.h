@@ -26,6 +26,7 @@ typedef enum bench_scenario {
     BENCH_CHAT,
     BENCH_PRESENCE,
     BENCH_SETUP_ROSTERS,
+    BENCH_MAM,
 } bench_scenario_t;
 
 typedef enum bench_tls {
@@ -58,6 +59,8 @@ typedef struct bench_opts {
     uint32_t body_bytes;  /* chat: pad message bodies to about this size */
     int keep;             /* login: keep sessions instead of cycling accounts */
     int to_bare;          /* chat: address bare JIDs instead of full ones */
+    uint32_t page;        /* mam: items asked per query */
+    int mam_with;         /* mam: only the conversation with neighbour +1 */
     int roster_get, initial_presence, scram_cache;
     int quiet;
     pid_t server_pid;
@@ -113,6 +116,11 @@ typedef enum bench_counter {
     BENCH_C_SUB_DONE,    /* setup-rosters: accounts whose roster is complete */
     BENCH_C_IQ_ANSWERED, /* IQs from the server answered (pings, roster pushes) */
     BENCH_C_IQ_ERRORS,   /* our IQs answered with an error (roster sets) */
+    BENCH_C_MAM_SENT,    /* mam: archive queries sent */
+    BENCH_C_MAM_DONE,    /* mam: queries answered with a result */
+    BENCH_C_MAM_ERRORS,  /* mam: queries answered with an error */
+    BENCH_C_MAM_ITEMS,   /* mam: archived messages received in results */
+    BENCH_C_MAM_WRAPS,   /* mam: pagings that reached the start of the archive */
     BENCH_C_BYTES_IN,    /* application bytes (after TLS) */
     BENCH_C_BYTES_OUT,
     BENCH_C_COUNT
@@ -124,6 +132,7 @@ typedef struct bench_stats {
     bench_hist_t login; /* connect to logged in (bound, roster received) */
     bench_hist_t chat;  /* message sent to message received */
     bench_hist_t pres;  /* presence sent to presence received by a contact */
+    bench_hist_t mam;   /* archive query sent to its result (after every item) */
     /* uv_hrtime() stamps in ns, 0 when unset: first login started and last
      * one finished; the measured phase; the last message or presence
      * received. */
@@ -179,6 +188,8 @@ struct bench_conn {
     char *out; /* bytes the socket (or TLS) did not take yet */
     uint32_t out_len, out_cap;
     uint64_t t_start; /* uv_hrtime() when the connect began */
+    uint64_t q_t0;    /* mam: when the query in flight was sent, 0 = none */
+    char *q_before;   /* mam: the page to ask next ends before this id; NULL = the end */
     int fd;
     uint32_t login_no; /* login scenario: makes the resource unique */
     uint16_t depth;    /* open elements, the stream's own included */
@@ -231,6 +242,8 @@ void bench_client_free(bench_conn_t *c);
 void bench_client_chat(bench_conn_t *c);
 void bench_client_presence(bench_conn_t *c);
 void bench_client_setup_roster(bench_conn_t *c);
+/* mam: the next page of the account's archive, unless one is in flight. */
+void bench_client_mam(bench_conn_t *c);
 
 /* ---- workers (worker.c) ---- */
 

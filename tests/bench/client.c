@@ -21,12 +21,15 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PING "urn:xmpp:ping"
+#define NS_MAM "urn:xmpp:mam:2"
+#define NS_RSM "http://jabber.org/protocol/rsm"
 
 /* Bodies and statuses sent by the generator start with this, then the send
  * time in microseconds and the sender's account number. */
 #define MARK "parley-bench "
 #define SASL_TEXT_MAX 4096
 #define MARK_TEXT_MAX 64 /* only the marked prefix of a body is needed */
+#define ID_TEXT_MAX 256  /* an archive id in an RSM <first/> */
 
 enum kind {
     K_OTHER,
@@ -52,12 +55,13 @@ enum type {
     T_SUBSCRIBED,
     T_OTHER
 };
-enum payload { P_NONE, P_PING, P_ROSTER, P_OTHER };
-enum capture { CAP_NONE, CAP_SASL, CAP_MECH, CAP_MARK };
+enum payload { P_NONE, P_PING, P_ROSTER, P_MAM_RESULT, P_MAM_FIN, P_OTHER };
+enum capture { CAP_NONE, CAP_SASL, CAP_MECH, CAP_MARK, CAP_FIRST };
 
 struct bench_stanza {
     uint8_t kind, type, payload, capture;
     uint8_t in_error;   /* inside a stanza's <error/> */
+    uint8_t complete;   /* a MAM <fin complete='true'/> */
     uint16_t cap_depth; /* depth of the element whose text is kept; 0 = none */
     char *id, *from;
     char cond[48]; /* the error condition, if any */
@@ -289,15 +293,27 @@ static void child_begin(bench_conn_t *c, bench_stanza_t *st, const char *name, c
             mark_mutual(c, jid);
         return;
     }
+    if (d == 5 && st->payload == P_MAM_FIN && is(name, NS_RSM, "first")) {
+        start_capture(c, st, CAP_FIRST);
+        return;
+    }
     if (d != 3)
         return;
     if (st->kind == K_IQ && st->payload == P_NONE) {
-        if (is(name, NS_PING, "ping"))
+        if (is(name, NS_PING, "ping")) {
             st->payload = P_PING;
-        else if (is(name, NS_ROSTER, "query"))
+        } else if (is(name, NS_ROSTER, "query")) {
             st->payload = P_ROSTER;
-        else
+        } else if (is(name, NS_MAM, "fin")) {
+            st->payload = P_MAM_FIN;
+            for (const char **a = attrs; a[0]; a += 2)
+                if (strcmp(a[0], "complete") == 0)
+                    st->complete = strcmp(a[1], "true") == 0 || strcmp(a[1], "1") == 0;
+        } else {
             st->payload = P_OTHER;
+        }
+    } else if (st->kind == K_MESSAGE && is(name, NS_MAM, "result")) {
+        st->payload = P_MAM_RESULT;
     } else if ((st->kind == K_MESSAGE && is(name, NS_CLIENT, "body")) ||
                (st->kind == K_PRESENCE && is(name, NS_CLIENT, "status"))) {
         if (st->capture == CAP_NONE)
@@ -328,7 +344,9 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     bench_stanza_t *st = c->st;
     if (!st || !st->cap_depth || (c->flags & BENCH_CF_DEAD))
         return;
-    uint32_t max = st->capture == CAP_MARK ? MARK_TEXT_MAX : SASL_TEXT_MAX;
+    uint32_t max = st->capture == CAP_MARK    ? MARK_TEXT_MAX
+                   : st->capture == CAP_FIRST ? ID_TEXT_MAX
+                                              : SASL_TEXT_MAX;
     uint32_t take = (uint32_t)len;
     if (st->text_len + take > max)
         take = max - st->text_len;
@@ -563,11 +581,15 @@ static int login_iq(bench_conn_t *c, bench_stanza_t *st)
 
 /* ---- online ---- */
 
+static void mam_answer(bench_conn_t *c, bench_stanza_t *st);
+
 static void on_iq(bench_conn_t *c, bench_stanza_t *st)
 {
     bench_stats_t *s = &c->w->stats;
     if (st->type == T_RESULT || st->type == T_ERROR) {
-        if (!login_iq(c, st) && st->type == T_ERROR)
+        if (c->q_t0 && st->id && strncmp(st->id, "mam", 3) == 0)
+            mam_answer(c, st);
+        else if (!login_iq(c, st) && st->type == T_ERROR)
             s->c[BENCH_C_IQ_ERRORS]++;
         return;
     }
@@ -610,6 +632,10 @@ static void on_message(bench_conn_t *c, bench_stanza_t *st)
 {
     bench_worker_t *w = c->w;
     uint64_t us;
+    if (st->payload == P_MAM_RESULT) {
+        w->stats.c[BENCH_C_MAM_ITEMS]++;
+        return;
+    }
     if (st->type == T_ERROR) {
         w->stats.c[BENCH_C_CHAT_ERRORS]++;
         if (!w->stats.first_error[0])
@@ -740,6 +766,9 @@ void bench_client_free(bench_conn_t *c)
     c->xml = NULL;
     bench_scram_free(c->scram);
     c->scram = NULL;
+    free(c->q_before);
+    c->q_before = NULL;
+    c->q_t0 = 0;
 }
 
 /* Appends a piece to the batch in w->sbuf, sending the batch first when the
@@ -874,4 +903,69 @@ static void mark_mutual(bench_conn_t *c, const char *jid)
         w->stats.c[BENCH_C_SUB_DONE]++;
         atomic_fetch_add_explicit(&w->a_recv, 1, memory_order_relaxed);
     }
+}
+
+/* ---- mam: paging back through the archive ----
+ * Each account pages backwards through its own archive as a client
+ * scrolling up does: the last page first (<before/>), then the page before
+ * the first item received, until the server says the start was reached, and
+ * then again from the end.  One query per account is in flight at a time;
+ * a turn that finds one still in flight is skipped. */
+
+void bench_client_mam(bench_conn_t *c)
+{
+    bench_worker_t *w = c->w;
+    const bench_opts_t *o = w->o;
+    if (c->q_t0)
+        return;
+    char with[600] = "", before[ID_TEXT_MAX * 6 + 32] = "<before/>";
+    if (o->mam_with) {
+        char name[256];
+        bench_user_name(o, bench_neighbour(o, c->user->n, 1), name, sizeof(name));
+        snprintf(with, sizeof(with),
+                 "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
+                 "type='hidden'><value>" NS_MAM "</value></field><field var='with'><value>%s@%s"
+                 "</value></field></x>",
+                 name, o->domain);
+    }
+    if (c->q_before) {
+        char id[ID_TEXT_MAX * 6 + 1];
+        escape(c->q_before, id, sizeof(id));
+        snprintf(before, sizeof(before), "<before>%s</before>", id);
+    }
+    unsigned long long seq = ++w->msg_seq;
+    sendf(c,
+          "<iq type='set' id='mam%llu'><query xmlns='" NS_MAM "' queryid='q%llu'>%s<set "
+          "xmlns='" NS_RSM "'><max>%u</max>%s</set></query></iq>",
+          seq, seq, with, o->page, before);
+    c->q_t0 = bench_now_ns();
+    w->stats.c[BENCH_C_MAM_SENT]++;
+    atomic_fetch_add_explicit(&w->a_sent, 1, memory_order_relaxed);
+}
+
+static void mam_answer(bench_conn_t *c, bench_stanza_t *st)
+{
+    bench_worker_t *w = c->w;
+    uint64_t now = bench_now_ns();
+    bench_hist_record(&w->stats.mam, (now - c->q_t0) / 1000);
+    c->q_t0 = 0;
+    w->stats.last_recv = now;
+    atomic_fetch_add_explicit(&w->a_recv, 1, memory_order_relaxed);
+    if (st->type == T_ERROR) {
+        w->stats.c[BENCH_C_MAM_ERRORS]++;
+        if (!w->stats.first_error[0])
+            snprintf(w->stats.first_error, sizeof(w->stats.first_error), "archive query: %s",
+                     st->cond[0] ? st->cond : "error");
+        free(c->q_before);
+        c->q_before = NULL;
+        return;
+    }
+    w->stats.c[BENCH_C_MAM_DONE]++;
+    free(c->q_before);
+    c->q_before = NULL;
+    if (st->payload != P_MAM_FIN || st->complete || !st->text_len) {
+        w->stats.c[BENCH_C_MAM_WRAPS]++;
+        return; /* the start of the archive (or an empty one): from the end again */
+    }
+    c->q_before = strdup(text_of(st));
 }

@@ -126,7 +126,7 @@ static int ctl_step(ctl_t *k, const bench_progress_t *p)
     int done = 0;
     if (o->scenario == BENCH_SETUP_ROSTERS)
         done = p->login_ok > 0 && p->recv >= p->login_ok; /* every roster complete */
-    else if (o->scenario == BENCH_CHAT)
+    else if (o->scenario == BENCH_CHAT || o->scenario == BENCH_MAM)
         done = now >= run_end && p->sent > 0 && p->recv >= p->sent;
     else if (o->scenario == BENCH_PRESENCE)
         done = now >= run_end && p->sent > 0 && p->recv >= p->sent * o->roster_size;

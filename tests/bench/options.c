@@ -17,17 +17,22 @@ static const char usage_text[] =
     "Drives many XMPP client sessions against a server and reports rates and latencies.\n"
     "\n"
     "scenario\n"
-    "  --scenario NAME        login | hold | chat | presence | setup-rosters (default login)\n"
+    "  --scenario NAME        login | hold | chat | presence | setup-rosters | mam\n"
+    "                         (default login)\n"
     "  --setup-rosters        the same as --scenario setup-rosters\n"
     "  --duration SEC         length of the measured phase (default 10)\n"
-    "  --interval SEC         chat/presence: each account acts once per interval (default 1)\n"
+    "  --interval SEC         chat/presence/mam: each account acts once per interval\n"
+    "                         (default 1)\n"
     "  --neighbours K         chat: messages to K neighbours per turn (default 1)\n"
     "  --roster-size R        presence/setup-rosters: contacts per account, even (default 10)\n"
     "  --body-size BYTES      chat: pad message bodies to about this many bytes\n"
     "  --to-bare              chat: address bare JIDs (default: the neighbour's full JID)\n"
+    "  --page N               mam: messages asked per archive query (default 50)\n"
+    "  --with-neighbour       mam: page through the conversation with the next account\n"
+    "                         only (default: the whole archive)\n"
     "  --keep                 login: log each account in once and keep it, no cycling\n"
-    "  --drain SEC            after chat/presence, wait at most this long for late\n"
-    "                         deliveries (default 5)\n"
+    "  --drain SEC            after chat/presence/mam, wait at most this long for late\n"
+    "                         deliveries or answers (default 5)\n"
     "\n"
     "server and accounts\n"
     "  --host ADDR            server address, IPv4 or IPv6 (default 127.0.0.1)\n"
@@ -71,6 +76,7 @@ const char *bench_scenario_name(bench_scenario_t s)
     case BENCH_CHAT: return "chat";
     case BENCH_PRESENCE: return "presence";
     case BENCH_SETUP_ROSTERS: return "setup-rosters";
+    case BENCH_MAM: return "mam";
     }
     return "?";
 }
@@ -173,21 +179,19 @@ static int check_name(const char *opt, const char *v)
 
 static int set_scenario(bench_opts_t *o, const char *v)
 {
-    static const bench_scenario_t all[] = {BENCH_LOGIN, BENCH_HOLD, BENCH_CHAT, BENCH_PRESENCE,
-                                           BENCH_SETUP_ROSTERS};
+    static const bench_scenario_t all[] = {BENCH_LOGIN,    BENCH_HOLD,          BENCH_CHAT,
+                                           BENCH_PRESENCE, BENCH_SETUP_ROSTERS, BENCH_MAM};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (strcmp(v, bench_scenario_name(all[i])) == 0) {
             o->scenario = all[i];
             return 0;
         }
-    if (strcmp(v, "muc") == 0 || strcmp(v, "mam") == 0) {
-        fprintf(stderr,
-                "parley-bench: scenario '%s' is not available yet: it waits for %s on the "
-                "server side (see docs/BENCHMARK.md)\n",
-                v, v[1] == 'u' ? "group chat (MUC)" : "the message archive (MAM)");
+    if (strcmp(v, "muc") == 0) {
+        fprintf(stderr, "parley-bench: scenario 'muc' is not available yet: it waits for group "
+                        "chat (MUC) on the server side (see docs/BENCHMARK.md)\n");
         return -1;
     }
-    return bad("--scenario", v, "expected login, hold, chat, presence or setup-rosters");
+    return bad("--scenario", v, "expected login, hold, chat, presence, setup-rosters or mam");
 }
 
 static int set_address(bench_opts_t *o)
@@ -219,6 +223,8 @@ enum {
     OPT_ROSTER,
     OPT_BODY,
     OPT_TO_BARE,
+    OPT_PAGE,
+    OPT_MAM_WITH,
     OPT_KEEP,
     OPT_DRAIN,
     OPT_HOST,
@@ -257,6 +263,9 @@ static const struct option long_opts[] = {
     {"roster-size", required_argument, NULL, OPT_ROSTER},
     {"body-size", required_argument, NULL, OPT_BODY},
     {"to-bare", no_argument, NULL, OPT_TO_BARE},
+    {"page", required_argument, NULL, OPT_PAGE},
+    {"with-neighbour", no_argument, NULL, OPT_MAM_WITH},
+    {"with-neighbor", no_argument, NULL, OPT_MAM_WITH},
     {"keep", no_argument, NULL, OPT_KEEP},
     {"drain", required_argument, NULL, OPT_DRAIN},
     {"host", required_argument, NULL, OPT_HOST},
@@ -311,6 +320,7 @@ static void set_defaults(bench_opts_t *o, const char *argv0)
     o->timeout_s = 30;
     o->neighbours = 1;
     o->roster_size = 10;
+    o->page = 50;
     o->roster_get = 1;
     o->initial_presence = 1;
     o->scram_cache = 1;
@@ -333,6 +343,8 @@ static int apply(bench_opts_t *o, int opt, const char *v)
     case OPT_ROSTER: return parse_uint("--roster-size", v, 2, 10000, &o->roster_size);
     case OPT_BODY: return parse_uint("--body-size", v, 0, 4000, &o->body_bytes);
     case OPT_TO_BARE: o->to_bare = 1; return 0;
+    case OPT_PAGE: return parse_uint("--page", v, 1, 1000, &o->page);
+    case OPT_MAM_WITH: o->mam_with = 1; return 0;
     case OPT_KEEP: o->keep = 1; return 0;
     case OPT_HOST: o->host = v; return 0;
     case OPT_PORT:
@@ -446,7 +458,12 @@ static int check_together(bench_opts_t *o)
         fprintf(stderr, "parley-bench: setup-rosters reads the roster: drop --no-roster\n");
         return -1;
     }
-    if ((o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE) && o->interval_s <= 0) {
+    if (o->scenario == BENCH_MAM && o->mam_with && o->users < 2) {
+        fprintf(stderr, "parley-bench: --with-neighbour needs at least 2 --users\n");
+        return -1;
+    }
+    if ((o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE || o->scenario == BENCH_MAM) &&
+        o->interval_s <= 0) {
         fprintf(stderr, "parley-bench: --interval must be above 0\n");
         return -1;
     }

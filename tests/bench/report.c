@@ -23,6 +23,7 @@ void bench_stats_init(bench_stats_t *s)
     bench_hist_init(&s->login);
     bench_hist_init(&s->chat);
     bench_hist_init(&s->pres);
+    bench_hist_init(&s->mam);
 }
 
 /* Earliest non-zero stamp. */
@@ -44,6 +45,7 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
     bench_hist_merge(&into->login, &from->login);
     bench_hist_merge(&into->chat, &from->chat);
     bench_hist_merge(&into->pres, &from->pres);
+    bench_hist_merge(&into->mam, &from->mam);
     into->login_t0 = min_set(into->login_t0, from->login_t0);
     into->run_t0 = min_set(into->run_t0, from->run_t0);
     if (from->login_t1 > into->login_t1)
@@ -62,7 +64,7 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
 uint64_t bench_error_count(const bench_stats_t *s)
 {
     return s->c[BENCH_C_LOGIN_FAILED] + s->c[BENCH_C_LOST] + s->c[BENCH_C_CHAT_ERRORS] +
-           s->c[BENCH_C_PRES_ERRORS] + s->c[BENCH_C_IQ_ERRORS];
+           s->c[BENCH_C_PRES_ERRORS] + s->c[BENCH_C_IQ_ERRORS] + s->c[BENCH_C_MAM_ERRORS];
 }
 
 /* ---- derived figures ---- */
@@ -85,6 +87,7 @@ typedef struct figures {
     double run_s, recv_s;
     uint64_t chat_lost, pres_expected;
     double chat_sent_rate, chat_recv_rate, pres_sent_rate, pres_recv_rate;
+    double mam_rate, mam_items_rate;
     long rss_per_session_b;
     double rss_slope_b;
     int have_per_session, have_slope;
@@ -128,6 +131,8 @@ static void derive(const bench_opts_t *o, const bench_stats_t *s, const bench_ru
     f->chat_recv_rate = per_s(s->c[BENCH_C_CHAT_RECV], f->recv_s);
     f->pres_sent_rate = per_s(s->c[BENCH_C_PRES_SENT], f->run_s);
     f->pres_recv_rate = per_s(s->c[BENCH_C_PRES_RECV], f->recv_s);
+    f->mam_rate = per_s(s->c[BENCH_C_MAM_DONE], f->recv_s);
+    f->mam_items_rate = per_s(s->c[BENCH_C_MAM_ITEMS], f->recv_s);
     if (r->have_server) {
         /* Memory per session: the end of the hold if there was one (the
          * server has settled by then), else the moment all were in. */
@@ -174,6 +179,19 @@ static void print_table(const bench_opts_t *o, const bench_stats_t *s, const ben
         printf("  %-20s %10llu %10.1f\n", "presence sent",
                (unsigned long long)s->c[BENCH_C_PRES_SENT], f->pres_sent_rate);
         table_latency("presence delivered", s->c[BENCH_C_PRES_RECV], f->pres_recv_rate, &s->pres);
+    }
+    if (s->c[BENCH_C_MAM_SENT]) {
+        printf("  %-20s %10llu %10.1f\n", "archive queries sent",
+               (unsigned long long)s->c[BENCH_C_MAM_SENT], per_s(s->c[BENCH_C_MAM_SENT], f->run_s));
+        table_latency("archive pages", s->c[BENCH_C_MAM_DONE], f->mam_rate, &s->mam);
+        printf("  %-20s %10llu %10.1f\n", "archived messages",
+               (unsigned long long)s->c[BENCH_C_MAM_ITEMS], f->mam_items_rate);
+        printf("  archive: %llu queries refused, %llu pagings reached the start (page of %u%s)\n",
+               (unsigned long long)s->c[BENCH_C_MAM_ERRORS],
+               (unsigned long long)s->c[BENCH_C_MAM_WRAPS], o->page,
+               o->mam_with ? ", one conversation" : ", whole archive");
+        if (s->c[BENCH_C_MAM_DONE] && !s->c[BENCH_C_MAM_ITEMS])
+            printf("  archive: every page was empty: fill the archives first (a chat run)\n");
     }
     if (o->scenario == BENCH_SETUP_ROSTERS)
         printf("  rosters: %llu subscriptions asked, %llu of %llu accounts complete (r = %u)\n",
@@ -292,6 +310,16 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
             (unsigned long long)s->c[BENCH_C_PRES_RECV], (unsigned long long)f->pres_expected,
             (unsigned long long)s->c[BENCH_C_PRES_ERRORS], f->pres_sent_rate, f->pres_recv_rate);
     json_latency(j, &s->pres);
+    fprintf(j,
+            "},\"mam\":{\"sent\":%llu,\"answered\":%llu,\"errors\":%llu,\"items\":%llu,"
+            "\"wraps\":%llu,\"page\":%u,\"with\":%s,\"answered_per_s\":%.1f,"
+            "\"items_per_s\":%.1f,\"latency_ms\":",
+            (unsigned long long)s->c[BENCH_C_MAM_SENT], (unsigned long long)s->c[BENCH_C_MAM_DONE],
+            (unsigned long long)s->c[BENCH_C_MAM_ERRORS],
+            (unsigned long long)s->c[BENCH_C_MAM_ITEMS],
+            (unsigned long long)s->c[BENCH_C_MAM_WRAPS], o->page, o->mam_with ? "true" : "false",
+            f->mam_rate, f->mam_items_rate);
+    json_latency(j, &s->mam);
     fprintf(j, "},\"rosters\":{\"subscribe_sent\":%llu,\"complete\":%llu,\"iq_errors\":%llu}",
             (unsigned long long)s->c[BENCH_C_SUB_SENT], (unsigned long long)s->c[BENCH_C_SUB_DONE],
             (unsigned long long)s->c[BENCH_C_IQ_ERRORS]);

@@ -225,17 +225,26 @@ static void enter_run(bench_worker_t *w)
     }
 }
 
+/* What the drain watches: deliveries, and answers to archive queries. */
+static uint64_t received(const bench_worker_t *w)
+{
+    const uint64_t *c = w->stats.c;
+    return c[BENCH_C_CHAT_RECV] + c[BENCH_C_PRES_RECV] + c[BENCH_C_MAM_DONE] +
+           c[BENCH_C_MAM_ERRORS];
+}
+
 static void run_tick(bench_worker_t *w, uint64_t now)
 {
     const bench_opts_t *o = w->o;
     uint64_t elapsed = now - w->phase_t0;
     if (elapsed >= secs_to_ns(o->duration_s)) {
         w->stats.run_t1 = w->phase_t0 + secs_to_ns(o->duration_s);
-        if (o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE) {
+        if (o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE ||
+            o->scenario == BENCH_MAM) {
             w->phase = BENCH_PH_DRAIN;
             w->phase_t0 = now;
             w->drain_idle_since = now;
-            w->drain_last = w->stats.c[BENCH_C_CHAT_RECV] + w->stats.c[BENCH_C_PRES_RECV];
+            w->drain_last = received(w);
         } else {
             enter_close(w);
         }
@@ -258,6 +267,8 @@ static void run_tick(bench_worker_t *w, uint64_t now)
             bench_client_chat(u->conn);
         else if (o->scenario == BENCH_PRESENCE)
             bench_client_presence(u->conn);
+        else if (o->scenario == BENCH_MAM)
+            bench_client_mam(u->conn);
         else if (!u->setup_sent)
             bench_client_setup_roster(u->conn);
     }
@@ -265,7 +276,7 @@ static void run_tick(bench_worker_t *w, uint64_t now)
 
 static void drain_tick(bench_worker_t *w, uint64_t now)
 {
-    uint64_t recv = w->stats.c[BENCH_C_CHAT_RECV] + w->stats.c[BENCH_C_PRES_RECV];
+    uint64_t recv = received(w);
     if (recv != w->drain_last) {
         w->drain_last = recv;
         w->drain_idle_since = now;
