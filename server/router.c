@@ -110,6 +110,16 @@ static int has_own_id(const pl_stanza_t *st, const char *bare)
     return 0;
 }
 
+/* XEP-0334: a headline to an account none of whose clients is available is
+ * dropped (RFC 6121 §8.5.2.1.1) unless it is hinted <store/>: a bulletin or
+ * a notice sent that way is offered to the offline store like a normal
+ * message, and dropped quietly when nothing keeps it. */
+static int stored_headline(const pl_stanza_t *st, const char *type, const pl_jid_t *to, int exists)
+{
+    return exists && !to->resource && type && strcmp(type, "headline") == 0 &&
+           pl_xml_child(pl_stanza_root(st), "store", "urn:xmpp:hints") != NULL;
+}
+
 /* XEP-0359: the recipient's server names each message it takes for an
  * account, once, before any hook sees it, so the archive, the offline store
  * and every copy a client receives carry the same id.  A stanza-id the
@@ -155,6 +165,9 @@ static void to_account(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t
     size_t n = pl_sessions_get(srv, to->bare, sessions, cand, PL_MAX_FANOUT);
     int exists = n > 0 || pl_server_account_exists(srv, to->bare);
     pl_route_action_t act = pl_route_rules(kind, type, to->resource, exists, cand, n, selected);
+    int quiet = 0;
+    if (act == PL_ROUTE_DROP && kind == PL_KIND_MESSAGE && stored_headline(st, type, to, exists))
+        act = PL_ROUTE_UNDELIVERED, quiet = 1;
     switch (act) {
     case PL_ROUTE_DELIVER:
         for (size_t i = 0; i < n; i++)
@@ -169,14 +182,11 @@ static void to_account(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t
         break;
     case PL_ROUTE_UNDELIVERED:
         if (pl_hooks_run(host, PL_EV_UNDELIVERED, st, from, to, origin, target) != PL_DONE &&
-            kind == PL_KIND_MESSAGE)
+            kind == PL_KIND_MESSAGE && !quiet)
             pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, "the recipient is offline");
         break;
-    case PL_ROUTE_BOUNCE:
-        pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, NULL);
-        break;
-    case PL_ROUTE_DROP:
-        break;
+    case PL_ROUTE_BOUNCE: pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, NULL); break;
+    case PL_ROUTE_DROP: break;
     }
     for (size_t i = 0; i < n; i++)
         pl_session_unref(&sessions[i]);

@@ -77,17 +77,21 @@ static int has(const pl_xml_t *root, const char *name, const char *ns)
 }
 
 /* XEP-0160 §3: chat and normal messages are stored, groupchat, headline and
- * error are not (the router never offers the last three here anyway).  Of
- * those, XEP-0334 hints decide first; otherwise a message is kept when it
+ * error are not (the router never offers groupchat or error here), except a
+ * headline hinted <store/> (XEP-0334: a bulletin or notice that must reach
+ * a user who is away).  Of chat and normal messages, XEP-0334 hints decide
+ * first; otherwise a message is kept when it
  * carries something a person would miss: a body or subject, an invitation,
  * an encrypted payload, a delivery receipt or chat marker (so the sender's
  * "read" ticks survive being offline). */
 static verdict_t classify(const pl_stanza_t *st)
 {
     const char *type = pl_stanza_attr(st, "type");
+    const pl_xml_t *root = pl_stanza_root(st);
+    if (type && strcmp(type, "headline") == 0)
+        return has(root, "store", NS_HINTS) ? KEEP : REFUSE;
     if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
         return REFUSE;
-    const pl_xml_t *root = pl_stanza_root(st);
     if (has(root, "no-store", NS_HINTS))
         return REFUSE;
     if (has(root, "store", NS_HINTS))

@@ -2,8 +2,8 @@
  * what a sender writes to an offline account arrives at its next login, in
  * order, with XEP-0203 delay stamps and XEP-0359 stanza-ids, and only
  * once; a full mailbox answers the sender with an error; hints, headlines
- * and chat states are respected; messages survive a restart; expired ones
- * are purged. */
+ * and chat states are respected; invitations and notices are kept; messages survive a restart;
+ * expired ones are purged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@ static const char *const accounts[] = {
     "alice@example.test", "pw", "bob@example.test", "pw", "carol@example.test", "pw",
     "dave@example.test", "pw", "erin@example.test", "pw", "frank@example.test", "pw",
     "grace@example.test", "pw", "henry@example.test", "pw", "ivy@example.test", "pw",
-    NULL,
+    "jack@example.test", "pw", NULL,
 };
 // clang-format on
 
@@ -280,6 +280,54 @@ out:
     h_ctx_free(ctx);
 }
 
+/* Group-chat invitations (XEP-0249 direct, XEP-0045 mediated) carry no
+ * body and are stored; a notice sent as a headline hinted <store/> is
+ * stored too (XEP-0334), where a plain headline is dropped. */
+static void invitations_and_notices_are_stored(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/desk", "pw", 0);
+    if (!bob)
+        goto out;
+    h_send(bob, "<message to='jack@example.test' id='direct'>"
+                "<x xmlns='jabber:x:conference' jid='tea@muc.example.test' reason='tea?'/>"
+                "</message>");
+    h_send(bob, "<message to='jack@example.test' id='mediated'>"
+                "<x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@example.test'>"
+                "<reason>plans</reason></invite></x></message>");
+    h_send(bob, "<message type='headline' to='jack@example.test' id='notice'>"
+                "<subject>Office closed</subject><body>Friday</body>"
+                "<store xmlns='" NS_HINTS "'/></message>");
+    h_send(bob, "<message type='headline' to='jack@example.test' id='plain'><body>gone</body>"
+                "</message>");
+    no_errors(bob);
+
+    h_client_t *jack = h_login(ctx, srv, "jack@example.test/home", "pw", 0);
+    if (jack) {
+        wait_messages(jack, 3, 5000);
+        h_settle(jack);
+        CHECK_MSG(message_count(jack) == 3, "3 stored, got %d", message_count(jack));
+        xmpp_stanza_t *m = nth_message(jack, 0);
+        CHECK(h_attr_eq(m, "id", "direct"));
+        CHECK(m && xmpp_stanza_get_child_by_ns(m, "jabber:x:conference"));
+        m = nth_message(jack, 1);
+        CHECK(h_attr_eq(m, "id", "mediated"));
+        xmpp_stanza_t *x =
+            m ? xmpp_stanza_get_child_by_ns(m, "http://jabber.org/protocol/muc#user") : NULL;
+        CHECK(x && xmpp_stanza_get_child_by_name(x, "invite"));
+        m = nth_message(jack, 2);
+        CHECK(h_attr_eq(m, "id", "notice") && h_attr_eq(m, "type", "headline"));
+        CHECK(body_is(m, "Friday"));
+        CHECK_MSG(m && xmpp_stanza_get_child_by_ns(m, NS_DELAY), "the notice has a delay stamp");
+        CHECK_MSG(h_count(jack, &(h_match_t){.name = "message", .id = "plain"}) == 0,
+                  "a headline without <store/> is not kept");
+        h_client_free(jack);
+    }
+out:
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
 static void session_not_available_still_gets_them_stored(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
@@ -462,6 +510,7 @@ int main(int argc, char **argv)
         H_RUN(messages_arrive_at_login_in_order_with_delay_and_ids, &srv);
         H_RUN(full_mailbox_refuses_with_an_error, &srv);
         H_RUN(hints_headlines_and_chat_states, &srv);
+        H_RUN(invitations_and_notices_are_stored, &srv);
         H_RUN(session_not_available_still_gets_them_stored, &srv);
         H_RUN(two_sessions_online_at_once_share_one_queue, &srv);
         H_RUN(nonexistent_account_gets_service_unavailable, &srv);
