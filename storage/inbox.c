@@ -3,13 +3,17 @@
 #include "inbox.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../server/util.h"
+#include "seal.h"
+#include "storage-private.h"
 
 #define INBOX_KEY_MAX 511 /* LMDB's key limit */
 #define INBOX_VERSION '1'
+#define INBOX_SEALED '2' /* then a sealed record (storage/seal.h) of a version-1 record */
 
 /* ---- small string helpers ---- */
 
@@ -298,6 +302,65 @@ int pl_inbox_entry_decode(const void *data, size_t len, pl_inbox_entry_t *e)
     return 0;
 }
 
+/* ---- encryption at rest ----
+ * With a key ring (storage.key_file) a whole entry — the excerpt, the
+ * sender, the ids — is stored sealed, with the context "inbox" NUL user NUL
+ * partner so a record moved to another key does not open.  Entries written
+ * before the key file was configured stay readable and are sealed at their
+ * next update. */
+
+static void seal_context(pl_buf_t *aad, const char *user, const char *partner)
+{
+    pl_buf_append(aad, "inbox", 6);
+    pl_buf_append(aad, user, strlen(user) + 1);
+    pl_buf_append(aad, partner, strlen(partner));
+}
+
+static int entry_store(const pl_seal_t *ring, const char *user, const char *partner,
+                       const pl_inbox_entry_t *e, pl_buf_t *out)
+{
+    if (!ring) {
+        pl_inbox_entry_encode(e, out);
+        return 0;
+    }
+    pl_buf_t plain, aad;
+    pl_buf_init(&plain);
+    pl_buf_init(&aad);
+    pl_inbox_entry_encode(e, &plain);
+    seal_context(&aad, user, partner);
+    char v = INBOX_SEALED;
+    pl_buf_append(out, &v, 1);
+    int rc = pl_seal_encrypt(ring, aad.data, aad.len, plain.data, plain.len, out);
+    OPENSSL_cleanse(plain.data, plain.len);
+    pl_buf_deinit(&plain);
+    pl_buf_deinit(&aad);
+    return rc;
+}
+
+/* 0, -EBADMSG, or -ENOKEY when the entry is sealed under a key the ring
+ * does not hold (or there is no ring). */
+static int entry_load(const pl_seal_t *ring, const char *user, const char *partner,
+                      const void *data, size_t len, pl_inbox_entry_t *e)
+{
+    const char *p = data;
+    if (len < 1 || *p != INBOX_SEALED)
+        return pl_inbox_entry_decode(data, len, e);
+    if (!ring)
+        return -ENOKEY;
+    pl_buf_t plain, aad;
+    pl_buf_init(&plain);
+    pl_buf_init(&aad);
+    seal_context(&aad, user, partner);
+    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, len - 1, &plain);
+    if (rc == 0)
+        rc = pl_inbox_entry_decode(plain.data, plain.len, e);
+    if (plain.data)
+        OPENSSL_cleanse(plain.data, plain.len);
+    pl_buf_deinit(&plain);
+    pl_buf_deinit(&aad);
+    return rc == -EINVAL ? -EBADMSG : rc;
+}
+
 /* ---- keys ---- */
 
 /* user '\0' tag [partner] into key; its length or -ENAMETOOLONG. */
@@ -326,8 +389,9 @@ int pl_inbox_get(pl_kv_t *kv, const char *user, const char *partner, pl_inbox_en
     if (r == 1) {
         memset(out, 0, sizeof(*out));
         copy_bounded(out->partner, sizeof(out->partner), partner);
-        if (pl_inbox_entry_decode(val.data, val.len, out) != 0)
-            r = -EBADMSG;
+        int d = entry_load(kv->st->seal, user, partner, val.data, val.len, out);
+        if (d != 0)
+            r = d;
     }
     pl_buf_deinit(&val);
     return r;
@@ -396,8 +460,11 @@ int pl_inbox_update(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const pl_inbo
     pl_buf_init(&val);
     int r = pl_kv_txn_get(txn, kv, key, (size_t)klen, &val);
     int exists = r == 1;
-    if (exists && pl_inbox_entry_decode(val.data, val.len, e) != 0)
-        r = -EBADMSG;
+    if (exists) {
+        int d = entry_load(kv->st->seal, user, ev->partner, val.data, val.len, e);
+        if (d != 0)
+            r = d;
+    }
     if (before_unread)
         *before_unread = e->unread;
     if (r >= 0 && !exists && ev->kind == PL_INBOX_READ)
@@ -411,8 +478,9 @@ int pl_inbox_update(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const pl_inbo
     }
     if (r == 1) {
         pl_buf_reset(&val);
-        pl_inbox_entry_encode(e, &val);
-        int p = pl_kv_put(txn, kv, key, (size_t)klen, val.data, val.len);
+        int p = entry_store(kv->st->seal, user, ev->partner, e, &val);
+        if (p == 0)
+            p = pl_kv_put(txn, kv, key, (size_t)klen, val.data, val.len);
         if (p < 0)
             r = p;
     }
@@ -430,27 +498,32 @@ typedef struct lister {
     size_t n, cap;
     size_t prefix;
     pl_inbox_entry_t *scratch;
+    const pl_seal_t *ring;
+    const char *user;
     int err;
 } lister_t;
 
 static int list_visit(void *ud, const void *key, size_t klen, const void *val, size_t vlen)
 {
     lister_t *l = ud;
-    if (pl_inbox_entry_decode(val, vlen, l->scratch) != 0)
-        return 0; /* a damaged record is left out rather than hiding the rest */
+    size_t plen = klen - l->prefix;
+    char *partner = pl_xmalloc(plen + 1);
+    memcpy(partner, (const char *)key + l->prefix, plen);
+    partner[plen] = '\0';
+    if (entry_load(l->ring, l->user, partner, val, vlen, l->scratch) != 0) {
+        free(partner);
+        return 0; /* a damaged (or unopenable) record is left out rather than hiding the rest */
+    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         pl_inbox_item_t *grown = realloc(l->items, l->cap * sizeof(*grown));
         if (!grown) {
+            free(partner);
             l->err = -ENOMEM;
             return 1;
         }
         l->items = grown;
     }
-    size_t plen = klen - l->prefix;
-    char *partner = pl_xmalloc(plen + 1);
-    memcpy(partner, (const char *)key + l->prefix, plen);
-    partner[plen] = '\0';
     l->items[l->n++] = (pl_inbox_item_t){
         .partner = partner,
         .stamp = l->scratch->stamp,
@@ -475,7 +548,10 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     int plen = make_key(prefix, user, 'c', NULL);
     if (plen < 0)
         return 0;
-    lister_t l = {.prefix = (size_t)plen, .scratch = pl_xmalloc(sizeof(pl_inbox_entry_t))};
+    lister_t l = {.prefix = (size_t)plen,
+                  .scratch = pl_xmalloc(sizeof(pl_inbox_entry_t)),
+                  .ring = kv->st->seal,
+                  .user = user};
     int r = pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
     free(l.scratch);
     if (r < 0 || l.err < 0) {

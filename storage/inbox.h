@@ -6,7 +6,10 @@
  *
  * Keys: user '\0' 'c' partner → entry record; user '\0' 'n' → number of
  * conversations (decimal).  Records are a version digit followed by
- * netstrings ("len:bytes,"), so any byte may appear in a field.
+ * netstrings ("len:bytes,"), so any byte may appear in a field.  With a
+ * key ring on the storage (storage.key_file) each record is stored sealed
+ * (version '2' + a storage/seal.h record of the plain one); reading a
+ * sealed record without its key gives -ENOKEY, and the list leaves it out.
  *
  * Unread counting.  Each entry keeps the ids of its newest unread messages
  * (at most PL_INBOX_RING): a chat marker naming one of them (by the message's

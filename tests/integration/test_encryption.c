@@ -1,11 +1,11 @@
 /* test_encryption.c — encryption at rest (issue #5 point 10, IM-6): with
- * storage.key_file set, what the offline store and the archive keep of a
- * message is sealed — its words are not in the data files — and still
+ * storage.key_file set, what the offline store, the archive and the inbox
+ * keep of a message is sealed — its words are not in the data files — and still
  * comes back to the user; without the key file the server does not start. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +47,9 @@ static void offline_messages_are_sealed(h_server_t *srv)
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/desk", "bob-pw", 0);
     if (bob) {
         for (int i = 0; i < 3; i++)
-            h_send(bob, "<message to='alice@example.test' type='chat'><body>" SECRET " %d</body></message>",
+            h_send(bob,
+                   "<message to='alice@example.test' type='chat'><body>" SECRET
+                   " %d</body></message>",
                    i);
         h_settle(bob);
         CHECK(h_count(bob, &(h_match_t){.name = "message", .type = "error"}) == 0);
@@ -77,17 +79,39 @@ static void offline_messages_are_sealed(h_server_t *srv)
             if (CHECK_MSG(m, "sealed offline message %d did not arrive", i))
                 xmpp_stanza_release(m);
         }
+        /* The conversation list (sealed in the hot store) still shows the
+         * last message's text. */
+        xmpp_stanza_t *ib = h_iq(alice, "get", NULL, "<inbox xmlns='urn:xmpp:inbox:1'/>", 5000);
+        CHECK_MSG(ib && h_attr_eq(ib, "type", "result"), "inbox query failed");
+        if (ib)
+            xmpp_stanza_release(ib);
+        int shown = 0;
+        for (size_t i = 0; i < alice->ninbox; i++) {
+            xmpp_stanza_t *r = xmpp_stanza_get_child_by_ns(alice->inbox[i], "urn:xmpp:mam:2");
+            xmpp_stanza_t *fw = r ? xmpp_stanza_get_child_by_name(r, "forwarded") : NULL;
+            xmpp_stanza_t *m = fw ? xmpp_stanza_get_child_by_name(fw, "message") : NULL;
+            char *body = m && xmpp_stanza_get_child_by_ns(alice->inbox[i], "urn:xmpp:inbox:1")
+                             ? h_child_text(m, "body")
+                             : NULL;
+            shown += body && strcmp(body, SECRET " 2") == 0;
+            free(body);
+        }
+        CHECK_MSG(shown == 1, "the inbox entry shows the last message's text (%d)", shown);
+        h_drain(alice);
         /* Full-text search over the sealed archive: whole words work. */
-        h_send(alice, "<iq type='set' id='ft'><query xmlns='urn:xmpp:mam:2' queryid='f1'>"
-                      "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
-                      "<value>urn:xmpp:mam:2</value></field><field var='{urn:xmpp:fulltext:0}fulltext'>"
-                      "<value>marmalade</value></field></x></query></iq>");
+        h_send(alice,
+               "<iq type='set' id='ft'><query xmlns='urn:xmpp:mam:2' queryid='f1'>"
+               "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+               "<value>urn:xmpp:mam:2</value></field><field var='{urn:xmpp:fulltext:0}fulltext'>"
+               "<value>marmalade</value></field></x></query></iq>");
         xmpp_stanza_t *fin = h_wait(alice, &(h_match_t){.name = "iq", .id = "ft"}, 5000);
         CHECK_MSG(fin && h_attr_eq(fin, "type", "result"), "full-text query failed");
         if (fin)
             xmpp_stanza_release(fin);
-        CHECK_MSG(h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}) == 3,
-                  "%d archive results for the word", h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}));
+        CHECK_MSG(h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}) ==
+                      3,
+                  "%d archive results for the word",
+                  h_count(alice, &(h_match_t){.name = "message", .child_ns = "urn:xmpp:mam:2"}));
         h_client_free(alice);
     }
 out:
@@ -131,7 +155,7 @@ int main(void)
     h_server_opts_t opts = {
         .accounts = accounts,
         .top_extra = top,
-        .modules = "roster = {}; presence = {}; offline = {}; mam = {};",
+        .modules = "roster = {}; presence = {}; offline = {}; mam = {}; inbox = {};",
     };
     if (h_server_start(&srv, &opts) == 0) {
         H_RUN(offline_messages_are_sealed, &srv);

@@ -1,15 +1,17 @@
 /* test_inbox.c — the inbox repository: the record format, the unread rules
  * (markers by message id, XEP-0490 positions by stanza-id, redeliveries,
  * late messages, the bounded ring), and the store: list order, counts,
- * eviction at the limit. */
+ * eviction at the limit, sealed records under a key ring. */
 #define _XOPEN_SOURCE 700
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/inbox.h"
+#include "storage/seal.h"
 #include "suites.h"
 
 /* Ids as the server makes them: 13 characters, sorting in time order. */
@@ -367,6 +369,84 @@ START_TEST(store_evicts_the_oldest_at_the_limit)
 }
 END_TEST
 
+typedef struct raw_put {
+    const char *key;
+    size_t klen;
+    pl_buf_t *val;
+} raw_put_t;
+
+static int raw_put_run(pl_wtxn_t *txn, void *ud)
+{
+    raw_put_t *r = ud;
+    return pl_kv_put(txn, kv, r->key, r->klen, r->val->data, r->val->len);
+}
+
+START_TEST(sealed_entries_hide_the_excerpt)
+{
+    store_open();
+    char keyfile[96], *err = NULL;
+    snprintf(keyfile, sizeof(keyfile), "%s.keys", dir);
+    ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);
+    pl_seal_t *ring = NULL;
+    ck_assert_int_eq(pl_seal_load(keyfile, &ring, &err), 0);
+    /* An entry written before the key file existed. */
+    pl_inbox_event_t ev = in(1, "m1", "plain before the key");
+    ev.partner = "carol@x";
+    ck_assert_int_eq(update(&ev, 100, NULL), 1);
+    pl_storage_set_seal(st, ring);
+    ev = in(2, "m2", "rendezvous at noon");
+    ck_assert_int_eq(update(&ev, 100, NULL), 1);
+    /* What is on disk holds neither the words nor the sender. */
+    const char key[] = USER "\0cbob@x";
+    pl_buf_t raw;
+    pl_buf_init(&raw);
+    ck_assert_int_eq(pl_kv_get(kv, key, sizeof(key) - 1, &raw), 1);
+    ck_assert_ptr_null(memmem(raw.data, raw.len, "rendezvous", 10));
+    ck_assert_ptr_null(memmem(raw.data, raw.len, "bob@x/p", 7));
+    /* Read back through the ring. */
+    pl_inbox_entry_t *e = malloc(sizeof(*e));
+    ck_assert_int_eq(pl_inbox_get(kv, USER, "bob@x", e), 1);
+    ck_assert_str_eq(e->excerpt, "rendezvous at noon");
+    ck_assert_str_eq(e->from, "bob@x/p");
+    ck_assert_uint_eq(e->unread, 1);
+    /* The old plain entry is still read, and sealed at its next update. */
+    ck_assert_int_eq(pl_inbox_get(kv, USER, "carol@x", e), 1);
+    ck_assert_str_eq(e->excerpt, "plain before the key");
+    ev = in(3, "m3", "carol again");
+    ev.partner = "carol@x";
+    ck_assert_int_eq(update(&ev, 100, NULL), 1);
+    ck_assert_int_eq(pl_inbox_get(kv, USER, "carol@x", e), 1);
+    ck_assert_uint_eq(e->unread, 2);
+    const char ckey[] = USER "\0ccarol@x";
+    pl_buf_reset(&raw);
+    ck_assert_int_eq(pl_kv_get(kv, ckey, sizeof(ckey) - 1, &raw), 1);
+    ck_assert_ptr_null(memmem(raw.data, raw.len, "carol again", 11));
+    /* bob's record copied under another partner does not open there. */
+    pl_buf_reset(&raw);
+    ck_assert_int_eq(pl_kv_get(kv, key, sizeof(key) - 1, &raw), 1);
+    const char dkey[] = USER "\0cdave@x";
+    raw_put_t rp = {.key = dkey, .klen = sizeof(dkey) - 1, .val = &raw};
+    ck_assert_int_eq(pl_storage_write_sync(st, raw_put_run, &rp), 0);
+    ck_assert_int_lt(pl_inbox_get(kv, USER, "dave@x", e), 0);
+    pl_inbox_item_t *items;
+    size_t n;
+    ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
+    ck_assert_uint_eq(n, 2); /* bob and carol; the moved record is left out */
+    pl_inbox_items_free(items, n);
+    /* Without the key the entries do not open and are not listed. */
+    pl_storage_set_seal(st, NULL);
+    ck_assert_int_eq(pl_inbox_get(kv, USER, "bob@x", e), -ENOKEY);
+    ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    pl_inbox_items_free(items, n);
+    free(e);
+    pl_buf_deinit(&raw);
+    pl_seal_free(ring);
+    remove(keyfile);
+    store_close();
+}
+END_TEST
+
 Suite *inbox_suite(void)
 {
     Suite *s = suite_create("inbox");
@@ -381,6 +461,7 @@ Suite *inbox_suite(void)
     tcase_add_test(tc, records_round_trip_and_damage_is_refused);
     tcase_add_test(tc, store_keeps_conversations_in_activity_order);
     tcase_add_test(tc, store_evicts_the_oldest_at_the_limit);
+    tcase_add_test(tc, sealed_entries_hide_the_excerpt);
     suite_add_tcase(s, tc);
     return s;
 }
