@@ -267,8 +267,11 @@ static int direct(const pl_config_t *c, char **words, size_t n)
         for (size_t i = 0; i < c->nhosts; i++)
             hosts[i] = c->hosts[i].name;
         pl_admin_job_t job;
-        if (pl_admin_job_init(&job, op, words[2], n > 3 ? words[3] : NULL, iterations, hosts,
-                              c->nhosts) != 0 ||
+        int bad = pl_admin_job_init(&job, op, words[2], n > 3 ? words[3] : NULL, iterations,
+                                    hosts, c->nhosts);
+        job.modules = pl_module_registry;
+        job.nmodules = pl_module_registry_size;
+        if (bad != 0 ||
             pl_storage_write_sync(st, pl_admin_job_run, &job) != 0) {
             fprintf(stderr, "parleyctl: %s\n", job.error[0] ? job.error : "storage failure");
             rc = 1;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "jid.h"
+#include "module.h"
 #include "storage/storage.h"
 #include "util.h"
 
@@ -58,6 +59,26 @@ void pl_admin_job_free(pl_admin_job_t *job)
     job->password = job->bare = NULL;
 }
 
+/* Modules first: their secondary data is found through records the sweep
+ * removes (e.g. offline messages through the account's keys). */
+static int delete_account(pl_wtxn_t *txn, pl_admin_job_t *job)
+{
+    for (size_t i = 0; i < job->nmodules; i++) {
+        const pl_module_desc_t *m = job->modules[i];
+        if (m->account_removed && m->account_removed(txn, job->bare) < 0) {
+            snprintf(job->error, sizeof(job->error), "module %s could not remove the data of %s",
+                     m->name, job->bare);
+            return -1;
+        }
+    }
+    if (pl_storage_forget_account(txn, job->bare) < 0) {
+        snprintf(job->error, sizeof(job->error), "storage error removing the data of %s",
+                 job->bare);
+        return -1;
+    }
+    return pl_accounts_del(txn, job->bare) < 0 ? -1 : 0;
+}
+
 int pl_admin_job_run(pl_wtxn_t *txn, void *ud)
 {
     pl_admin_job_t *job = ud;
@@ -89,7 +110,7 @@ int pl_admin_job_run(pl_wtxn_t *txn, void *ud)
         break;
     }
     if (job->op == PL_ADMIN_DEL) {
-        rc = pl_accounts_del(txn, job->bare) < 0 ? -1 : 0;
+        rc = delete_account(txn, job);
     } else if (pl_account_set_password(acc, job->password, job->iterations) != 0) {
         snprintf(job->error, sizeof(job->error), "the password is not acceptable (SASLprep)");
         rc = -1;

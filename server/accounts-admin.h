@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 typedef struct pl_wtxn pl_wtxn_t;
+typedef struct pl_module_desc pl_module_desc_t;
 
 typedef enum pl_admin_op { PL_ADMIN_ADD = 1, PL_ADMIN_DEL, PL_ADMIN_PASSWD } pl_admin_op_t;
 
@@ -17,6 +18,10 @@ typedef struct pl_admin_job {
     char *bare;     /* normalised bare JID */
     char *password; /* wiped and freed by pl_admin_job_free */
     uint32_t iterations;
+    /* PL_ADMIN_DEL: the compiled-in modules, whose account_removed runs
+     * inside the deletion (set by the caller after init; borrowed). */
+    const pl_module_desc_t *const *modules;
+    size_t nmodules;
     char error[256]; /* set when run fails */
 } pl_admin_job_t;
 
@@ -25,7 +30,10 @@ typedef struct pl_admin_job {
 int pl_admin_job_init(pl_admin_job_t *job, pl_admin_op_t op, const char *jid, const char *password,
                       uint32_t iterations, const char *const *hosts, size_t nhosts);
 void pl_admin_job_free(pl_admin_job_t *job);
-/* The storage job: returns 0, or negative with job->error set. */
+/* The storage job: returns 0, or negative with job->error set.  Deleting
+ * removes, in this one transaction, the account record, what each module's
+ * account_removed removes, and the account's keys in every store
+ * (pl_storage_forget_account). */
 int pl_admin_job_run(pl_wtxn_t *txn, void *job);
 
 #endif

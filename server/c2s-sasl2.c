@@ -385,6 +385,13 @@ void pl_c2s_fast_start(pl_session_t *s, const char *mech, const uint8_t *msg, si
         free(bare);
         return;
     }
+    /* A token outlives nothing: a disabled or deleted account cannot use
+     * one (SCRAM and PLAIN check the account record the same way). */
+    if (!pl_server_account_exists(s->server, bare)) {
+        pl_c2s_auth_failed(s, "not-authorized", NULL, bare);
+        free(bare);
+        return;
+    }
     fast_rec_t rec;
     int found = fast_load(s, bare, r->ua_id, &rec) == 1;
     long long now = (long long)time(NULL);

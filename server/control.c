@@ -1,9 +1,13 @@
 /* control.c — serves parleyctl on the control socket: account add, delete
  * and password change (written through the storage thread), account list,
- * and who is online.  Deleting an account ends its sessions. */
+ * and who is online.  Deleting an account ends its sessions and removes
+ * everything kept for it (see "deleting an account" below). */
 #include "control.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +17,8 @@
 #include "core.h"
 #include "storage/storage.h"
 #include "util.h"
+
+#define CTL_MAX_SESSIONS 4096 /* sessions of one account ended on deletion */
 
 struct pl_control {
     uv_pipe_t pipe;
@@ -76,22 +82,94 @@ static void answer_text(ctl_conn_t *c, const char *text)
     pl_buf_deinit(&b);
 }
 
-static void kick_sessions(pl_server_t *srv, const char *bare)
+/* ---- deleting an account ----
+ * 1. The account is disabled (one write): no new login, and the router and
+ *    modules treat it as absent from then on.
+ * 2. Its sessions end, each on its own loop, while its roster still
+ *    exists: contacts get the unavailable presence they are owed, and the
+ *    writes the session's end causes (last activity, messages stream
+ *    management hands back) are queued.  A call queued after them on every
+ *    loop concerned is the barrier: when all have run, those writes are
+ *    ahead of ours in the storage queue.
+ * 3. The account and everything kept for it go in one write
+ *    (pl_admin_job_run); sessions that slipped in meanwhile end too. */
+
+static void end_session(void *ud, pl_stanza_t *unused)
 {
-    pl_session_t *list[64];
-    size_t n = pl_sessions_get(srv, bare, list, NULL, 64);
-    for (size_t i = 0; i < n; i++) {
-        if (list[i]->loop == pl_current_loop)
-            pl_session_stream_error(list[i], "not-authorized", "the account was deleted");
-        else
-            pl_loop_post_close(list[i]->loop, list[i], "not-authorized", "the account was deleted");
-        pl_session_unref(&list[i]);
-    }
+    (void)unused;
+    pl_session_t *s = ud;
+    if (pl_sm_detached(s))
+        pl_sm_end_detached(s, "account deleted");
+    else
+        pl_session_stream_error(s, "not-authorized", "the account was deleted");
+    pl_session_unref(&s);
 }
 
-static void job_done(void *ud, int status)
+typedef struct del_barrier {
+    ctl_conn_t *conn;
+    atomic_size_t left; /* loops that have not run the barrier call yet */
+} del_barrier_t;
+
+static void delete_submit(ctl_conn_t *c);
+
+static void barrier_passed(void *ud, pl_stanza_t *unused)
 {
-    ctl_conn_t *c = ud;
+    (void)unused;
+    del_barrier_t *b = ud;
+    ctl_conn_t *c = b->conn;
+    free(b);
+    delete_submit(c);
+}
+
+static void barrier_arrive(void *ud, pl_stanza_t *unused)
+{
+    (void)unused;
+    del_barrier_t *b = ud;
+    if (atomic_fetch_sub(&b->left, 1) == 1)
+        pl_loop_call(b->conn->srv->loops[0], barrier_passed, b, NULL);
+}
+
+/* Ends the account's sessions (on loop 0, the control loop); with `then`,
+ * calls it once every loop that had one has ended it. */
+static void end_sessions(ctl_conn_t *c, int then)
+{
+    pl_server_t *srv = c->srv;
+    pl_session_t **list = pl_xcalloc(CTL_MAX_SESSIONS, sizeof(*list));
+    size_t n = pl_sessions_get(srv, c->job.bare, list, NULL, CTL_MAX_SESSIONS);
+    unsigned char *other = pl_xcalloc(srv->nloops ? srv->nloops : 1, 1);
+    size_t nother = 0;
+    for (size_t i = 0; i < n; i++) {
+        pl_loop_t *loop = list[i]->loop;
+        if (loop == pl_current_loop) {
+            end_session(list[i], NULL); /* takes the reference */
+            continue;
+        }
+        pl_loop_call(loop, end_session, list[i], NULL);
+        for (size_t l = 0; l < srv->nloops; l++)
+            if (srv->loops[l] == loop && !other[l]) {
+                other[l] = 1;
+                nother++;
+            }
+    }
+    free(list);
+    if (then && nother == 0) {
+        free(other);
+        delete_submit(c);
+        return;
+    }
+    if (then) {
+        del_barrier_t *b = pl_xcalloc(1, sizeof(*b));
+        b->conn = c;
+        atomic_init(&b->left, nother);
+        for (size_t l = 0; l < srv->nloops; l++)
+            if (other[l])
+                pl_loop_call(srv->loops[l], barrier_arrive, b, NULL);
+    }
+    free(other);
+}
+
+static void answer_job(ctl_conn_t *c, int status)
+{
     pl_server_t *srv = c->srv;
     if (status == 0) {
         static const char *const verbs[] = {[PL_ADMIN_ADD] = "added",
@@ -100,8 +178,6 @@ static void job_done(void *ud, int status)
         pl_log(&srv->log, PL_LOG_INFO, "admin.account", "op=%s jid=%s via=control",
                c->job.op == PL_ADMIN_ADD ? "add" : c->job.op == PL_ADMIN_DEL ? "del" : "passwd",
                c->job.bare);
-        if (c->job.op == PL_ADMIN_DEL)
-            kick_sessions(srv, c->job.bare);
         pl_buf_t b;
         pl_buf_init(&b);
         pl_buf_printf(&b, "ok\n%s: %s\n", c->job.bare, verbs[c->job.op]);
@@ -118,11 +194,56 @@ static void job_done(void *ud, int status)
     c->job_active = 0;
 }
 
+static void job_done(void *ud, int status)
+{
+    ctl_conn_t *c = ud;
+    if (status == 0 && c->job.op == PL_ADMIN_DEL)
+        end_sessions(c, 0); /* any that logged in before the account was disabled */
+    answer_job(c, status);
+}
+
 /* The storage job gets the connection; the admin job lives inside it. */
 static int run_job(pl_wtxn_t *txn, void *ud)
 {
     ctl_conn_t *c = ud;
     return pl_admin_job_run(txn, &c->job);
+}
+
+static void delete_submit(ctl_conn_t *c)
+{
+    if (pl_storage_write(c->srv->loops[0]->storage_port, run_job, job_done, c) != 0)
+        job_done(c, -1);
+}
+
+/* Step 1: the account disabled, or an error when there is none. */
+static int disable_run(pl_wtxn_t *txn, void *ud)
+{
+    ctl_conn_t *c = ud;
+    pl_account_t *acc = pl_xcalloc(1, sizeof(*acc));
+    int rc = pl_accounts_get(pl_wtxn_storage(txn), c->job.bare, acc);
+    if (rc == 0)
+        snprintf(c->job.error, sizeof(c->job.error), "no account %s", c->job.bare);
+    else if (rc < 0)
+        snprintf(c->job.error, sizeof(c->job.error), "storage error reading %s", c->job.bare);
+    if (rc == 1) {
+        acc->flags |= PL_ACCOUNT_DISABLED;
+        rc = pl_accounts_put(txn, acc) < 0 ? -1 : 0;
+    } else {
+        rc = -1;
+    }
+    OPENSSL_cleanse(acc, sizeof(*acc));
+    free(acc);
+    return rc;
+}
+
+static void disable_done(void *ud, int status)
+{
+    ctl_conn_t *c = ud;
+    if (status != 0) {
+        answer_job(c, status);
+        return;
+    }
+    end_sessions(c, 1);
 }
 
 static void start_job(ctl_conn_t *c, pl_admin_op_t op, const char *jid, const char *password)
@@ -142,8 +263,12 @@ static void start_job(ctl_conn_t *c, pl_admin_op_t op, const char *jid, const ch
     int rc = pl_admin_job_init(&c->job, op, jid, password, iterations, hosts, srv->nhosts);
     free(hosts);
     c->job_active = 1;
-    if (rc != 0 || pl_storage_write(srv->loops[0]->storage_port, run_job, job_done, c) != 0) {
-        job_done(c, -1);
+    c->job.modules = srv->registry;
+    c->job.nmodules = srv->nregistry;
+    int del = op == PL_ADMIN_DEL;
+    if (rc != 0 || pl_storage_write(srv->loops[0]->storage_port, del ? disable_run : run_job,
+                                    del ? disable_done : job_done, c) != 0) {
+        answer_job(c, -1);
         return;
     }
 }

@@ -333,6 +333,9 @@ int pl_sm_detach(pl_session_t *s);
 /* The session ended for good (already out of the table): unacknowledged
  * messages are routed again, requests answered with errors. */
 void pl_sm_end(pl_session_t *s);
+/* Ends a detached session now, as if its time ran out (on its loop; the
+ * account was deleted).  Does nothing to a session that is not detached. */
+void pl_sm_end_detached(pl_session_t *s, const char *why);
 /* Ends detached sessions past resume_timeout (all of them with all = 1). */
 void pl_sm_sweep(pl_loop_t *loop, int all);
 /* Frees what is left at session free. */

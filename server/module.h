@@ -21,6 +21,7 @@ typedef struct pl_host pl_host_t;
 typedef struct pl_session pl_session_t;
 typedef struct pl_module_ctx pl_module_ctx_t;
 typedef struct pl_kv pl_kv_t;
+typedef struct pl_wtxn pl_wtxn_t;
 
 typedef enum pl_hook_result { PL_PASS = 0, PL_DONE = 1 } pl_hook_result_t;
 
@@ -123,6 +124,20 @@ typedef struct pl_module_desc {
      * hook runs, for modules that store them (archive, offline) and for
      * clients that drop redelivered copies by it. */
     int stanza_ids;
+    /* Deleting the account `bare` (parleyctl user del): removes what the
+     * module keeps for it that the core's sweep does not reach.  The core
+     * deletes, in the same write transaction as the account record, the
+     * key `bare` and every key starting with `bare` '\0' in every store
+     * (pl_storage_forget_account) — so a module that keys its per-account
+     * records that way needs nothing here.  This is for the rest: secondary
+     * indexes, SQLite rows (archive), other accounts' records that point at
+     * this one (subscriptions).  It runs first, inside that transaction, on
+     * the storage thread or in parleyctl when the server is down, for every
+     * compiled-in module whether or not it is enabled on the account's host
+     * (data may predate a configuration change): so no module context, no
+     * config, no loop; find repositories by name.  0, or <0 to fail the
+     * whole deletion. */
+    int (*account_removed)(pl_wtxn_t *txn, const char *bare);
 } pl_module_desc_t;
 
 /* ---- what a handler gets ---- */

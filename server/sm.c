@@ -364,6 +364,15 @@ static void unlink_hibernating(pl_session_t *s)
     }
 }
 
+void pl_sm_end_detached(pl_session_t *s, const char *why)
+{
+    if (!pl_sm_detached(s))
+        return;
+    unlink_hibernating(s);
+    expire(s, why);
+    pl_session_unref(&s); /* the hibernating list's reference */
+}
+
 void pl_sm_sweep(pl_loop_t *loop, int all)
 {
     uint64_t now = pl_mono_ms();

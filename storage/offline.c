@@ -514,6 +514,20 @@ long pl_offline_delete_all(pl_wtxn_t *txn, pl_offline_t *o, const char *user)
     return rc;
 }
 
+long pl_offline_delete_account(pl_wtxn_t *txn, const char *user)
+{
+    if (!txn || !user || !*user)
+        return -EINVAL;
+    pl_kv_t *kv = pl_lmdb_kv_lookup(txn->st, OFFLINE_STORE);
+    if (!kv)
+        return 0; /* never created: nothing was ever stored */
+    long rc = pl_offline_delete_all(txn, (pl_offline_t *)kv, user);
+    /* delete_all leaves a zero counter; the account is gone, so is that. */
+    size_t ulen = strlen(user) + 1;
+    long more = rc < 0 || ulen > kv->st->max_key ? 0 : pl_kv_del_prefix(txn, kv, user, ulen);
+    return rc < 0 ? rc : more < 0 ? more : rc;
+}
+
 /* ---- retention ---- */
 
 typedef struct expired {

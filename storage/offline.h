@@ -78,6 +78,11 @@ long pl_offline_delete(pl_wtxn_t *txn, pl_offline_t *o, const char *user, const 
  * was removed).  Returns how many, or <0. */
 long pl_offline_delete_all(pl_wtxn_t *txn, pl_offline_t *o, const char *user);
 
+/* Inside a write job, for a deleted account: everything the user has,
+ * counters included, without a handle (the store is found by name; 0 when
+ * it was never created).  Returns how many messages, or <0. */
+long pl_offline_delete_account(pl_wtxn_t *txn, const char *user);
+
 /* Inside a write job: deletes at most `max` messages (of any account)
  * stored before `before` (unix seconds), oldest first.  Returns how many;
  * a caller that got `max` calls again (in a later job) for the rest, so no

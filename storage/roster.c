@@ -695,3 +695,83 @@ int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const
     pl_buf_deinit(&val);
     return rc < 0 ? rc : out;
 }
+
+/* ---- account deletion ---- */
+
+/* The user's contacts (keys user '\0' contact, meta record left out), read
+ * inside the job so changes earlier in the batch count. */
+static int contacts_in(MDB_txn *txn, pl_kv_t *kv, const char *user, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t ulen = strlen(user) + 1, cap = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
+    if (rc != 0)
+        return pl_lmdb_errno(rc);
+    MDB_val k = {.mv_size = ulen, .mv_data = (void *)user}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < ulen || memcmp(k.mv_data, user, ulen) != 0)
+            break;
+        const char *contact = (const char *)k.mv_data + ulen;
+        size_t clen = k.mv_size - ulen;
+        if (clen == 0 || contact[0] == META_SUFFIX[0])
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = pl_xrealloc(*out, cap * sizeof(char *));
+        }
+        (*out)[(*n)++] = pl_xstrndup(contact, clen);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : pl_lmdb_errno(rc);
+}
+
+/* The contact's item for a user that no longer exists: no subscription
+ * either way and nothing pending, so a new account of the same name gets
+ * no presence it did not ask for.  The item itself stays in the contact's
+ * roster (the contact's own list); a hidden one goes. */
+static int cancel_subscription(pl_wtxn_t *txn, pl_roster_t *r, const char *contact,
+                               const char *user)
+{
+    pl_roster_item_t it;
+    pl_roster_item_init(&it);
+    int rc = pl_roster_txn_get(txn, r, contact, user, &it);
+    if (rc == 1 && !it.in_roster) {
+        int64_t v = pl_roster_remove(txn, r, contact, user);
+        rc = v < 0 ? (int)v : 0;
+    } else if (rc == 1 && (it.sub || it.ask || it.pending_in || it.approved)) {
+        it.sub = PL_SUB_NONE;
+        it.ask = it.pending_in = it.approved = 0;
+        free(it.pending_status);
+        it.pending_status = NULL;
+        int64_t v = pl_roster_put(txn, r, contact, &it);
+        rc = v < 0 ? (int)v : 0;
+    }
+    pl_roster_item_clear(&it);
+    return rc < 0 ? rc : 0;
+}
+
+long pl_roster_delete_account(pl_wtxn_t *txn, const char *user)
+{
+    if (!txn || !user || !*user)
+        return -EINVAL;
+    pl_kv_t *kv = pl_lmdb_kv_lookup(txn->st, ROSTER_STORE);
+    if (!kv)
+        return 0; /* never created: nobody had a roster */
+    pl_roster_t *r = (pl_roster_t *)kv;
+    char **contacts;
+    size_t n;
+    int rc = contacts_in(txn->txn, kv, user, &contacts, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && strcmp(contacts[i], user) != 0)
+            rc = cancel_subscription(txn, r, contacts[i], user);
+        free(contacts[i]);
+    }
+    free(contacts);
+    if (rc < 0)
+        return rc;
+    size_t ulen = strlen(user) + 1;
+    return ulen > kv->st->max_key ? 0 : pl_kv_del_prefix(txn, kv, user, ulen);
+}

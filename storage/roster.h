@@ -76,6 +76,13 @@ int64_t pl_roster_put(pl_wtxn_t *txn, pl_roster_t *r, const char *user, pl_roste
  * pl_roster_changes): then a tombstone stays and its version is returned. */
 int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const char *contact);
 
+/* Inside a write job, for a deleted account: cancels every subscription
+ * the user had with a contact in the contact's roster (the item stays with
+ * subscription none and nothing pending; a hidden one is removed), then
+ * deletes the user's roster, version counter included.  Returns the number
+ * of the user's records deleted, or <0. */
+long pl_roster_delete_account(pl_wtxn_t *txn, const char *user);
+
 /* The user's current roster version (0 for a user who never had a roster). */
 uint64_t pl_roster_version(pl_roster_t *r, const char *user);
 

@@ -575,6 +575,8 @@ int pl_storage_open(pl_storage_t **out, const pl_storage_opts_t *opts, char **er
     free(path);
     if (rc == 0)
         rc = schema_open(st, error);
+    if (rc == 0 && (rc = pl_lmdb_open_existing(st)) != 0)
+        rc = pl_storage_fail(error, rc, "cannot open the stores of %s/hot", opts->dir);
     if (rc == 0 && st->threaded)
         rc = thread_start(st, error);
     if (rc != 0) {

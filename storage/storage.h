@@ -103,6 +103,9 @@ int pl_kv_put(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen, const v
               size_t vlen);
 /* 1 deleted, 0 absent, <0 error. */
 int pl_kv_del(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen);
+/* Inside a write job: deletes every key starting with `prefix` (plen > 0).
+ * Returns how many, or <0. */
+long pl_kv_del_prefix(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen);
 /* Visits keys starting with `prefix` in key order (read transaction); stop
  * by returning non-zero from `fn`.  Returns the number visited or <0.
  * key/val point into the map: valid only during the call. */
@@ -131,6 +134,14 @@ int pl_accounts_del(pl_wtxn_t *txn, const char *bare_jid);
  * skipped (pl_accounts_get returns -EBADMSG for them). */
 typedef int (*pl_accounts_visit_fn)(void *ud, const pl_account_t *acc);
 int pl_accounts_list(pl_storage_t *st, const char *domain, pl_accounts_visit_fn fn, void *ud);
+/* Inside a write job: the key-value half of deleting an account.  Removes
+ * from every store that exists (whoever opened it: pl_storage_open opens
+ * them all, so stores of modules no longer enabled are included) the key
+ * `bare` itself and every key starting with `bare` '\0' — the convention
+ * for per-account records.  Data kept otherwise (secondary indexes, SQLite
+ * rows) is removed by its owner before this runs (pl_module_desc_t's
+ * account_removed).  Returns the number of keys deleted, or <0. */
+long pl_storage_forget_account(pl_wtxn_t *txn, const char *bare);
 /* Fills both SCRAM key sets from a password (iterations from the caller),
  * with fresh random salts.  0, or -EINVAL (e.g. SASLprep refused it). */
 int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations);

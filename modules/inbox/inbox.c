@@ -213,8 +213,11 @@ static int reaches_user(pl_hook_ctx_t *hc)
             .available = res[i].available,
             .priority = res[i].priority,
         };
+    /* A message for an account that does not exist (never did, or was
+     * deleted) is bounced by the router: no conversation for it. */
+    int exists = n > 0 || pl_server_account_exists(hc->server, hc->to->bare);
     pl_route_action_t act =
-        pl_route_rules(PL_KIND_MESSAGE, hc->type, hc->to->resource, 1, cand, n, selected);
+        pl_route_rules(PL_KIND_MESSAGE, hc->type, hc->to->resource, exists, cand, n, selected);
     pl_resources_release(res, n);
     return act == PL_ROUTE_DELIVER || act == PL_ROUTE_UNDELIVERED;
 }

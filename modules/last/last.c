@@ -73,6 +73,10 @@ static void record_logout(pl_hook_ctx_t *hc, const char *status, size_t status_l
 {
     if (!hc->from->local || anyone_available(hc->server, hc->from->bare))
         return;
+    /* A session of a deleted account that ends late (a detached one timing
+     * out) must not leave a record for a new account of the same name. */
+    if (!pl_server_account_exists(hc->server, hc->from->bare))
+        return;
     last_write_t *w = pl_xcalloc(1, sizeof(*w));
     w->kv = pl_module_store(hc->module, "seen");
     w->bare = pl_xstrdup(hc->from->bare);

@@ -368,6 +368,14 @@ static const pl_hook_def_t hooks[] = {
     {0},
 };
 
+/* A deleted account's archive lives in SQLite, out of the sweep's reach;
+ * its preferences (key: the bare JID) go with the sweep.  Same transaction
+ * as the account record, so a new account of that name never sees a row. */
+static int mam_account_removed(pl_wtxn_t *txn, const char *bare)
+{
+    return pl_archive_delete_owner(txn, bare) < 0 ? -1 : 0;
+}
+
 const pl_module_desc_t pl_mod_mam = {
     .name = "mam",
     .abi = PL_MODULE_ABI,
@@ -381,4 +389,5 @@ const pl_module_desc_t pl_mod_mam = {
     .stop = mam_stop,
     .session_state_size = sizeof(mam_session_t),
     .stanza_ids = 1,
+    .account_removed = mam_account_removed,
 };

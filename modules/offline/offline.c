@@ -426,6 +426,13 @@ static const pl_hook_def_t hooks[] = {
 };
 // clang-format on
 
+/* A deleted account's queue: the records and counters would go with the
+ * core's sweep, but not the time index entries that point at them. */
+static int offline_account_removed(pl_wtxn_t *txn, const char *bare)
+{
+    return pl_offline_delete_account(txn, bare) < 0 ? -1 : 0;
+}
+
 const pl_module_desc_t pl_mod_offline = {
     .name = "offline",
     .abi = PL_MODULE_ABI,
@@ -437,4 +444,5 @@ const pl_module_desc_t pl_mod_offline = {
     .start = offline_start,
     .stop = offline_stop,
     .stanza_ids = 1,
+    .account_removed = offline_account_removed,
 };

@@ -455,6 +455,14 @@ static const pl_hook_def_t hooks[] = {
     {0},
 };
 
+/* A deleted account: its roster goes, and so do the subscriptions its
+ * contacts granted it, or a new account of the same name would receive
+ * their presence without asking (the contacts keep the item itself). */
+static int roster_account_removed(pl_wtxn_t *txn, const char *bare)
+{
+    return pl_roster_delete_account(txn, bare) < 0 ? -1 : 0;
+}
+
 const pl_module_desc_t pl_mod_roster = {
     .name = "roster",
     .abi = PL_MODULE_ABI,
@@ -464,4 +472,5 @@ const pl_module_desc_t pl_mod_roster = {
     .stream_features = stream_features,
     .hooks = hooks,
     .start = roster_start,
+    .account_removed = roster_account_removed,
 };

@@ -19,6 +19,13 @@ int pl_lmdb_schema_migrate(pl_storage_t *st, MDB_txn *txn, int from, char **erro
 /* A short read transaction (MDB_RDONLY; usable from any thread thanks to
  * MDB_NOTLS).  End it with mdb_txn_abort. */
 int pl_lmdb_read_begin(pl_storage_t *st, MDB_txn **out);
+/* Opens every named store the environment holds (at open, before the
+ * storage thread starts), so that account deletion reaches stores no
+ * running module asked for.  0 or <0. */
+int pl_lmdb_open_existing(pl_storage_t *st);
+/* A store already open in this process, or NULL (no creation: usable
+ * inside a write job). */
+pl_kv_t *pl_lmdb_kv_lookup(pl_storage_t *st, const char *name);
 /* Frees the named-store handles and closes the environment. */
 void pl_lmdb_close(pl_storage_t *st);
 

@@ -312,6 +312,102 @@ int pl_kv_del(pl_wtxn_t *txn, pl_kv_t *kv, const void *key, size_t klen)
     return rc ? pl_lmdb_errno(rc) : 1;
 }
 
+long pl_kv_del_prefix(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen)
+{
+    if (txn->st != kv->st || plen == 0)
+        return -EINVAL;
+    if (plen > kv->st->max_key)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn->txn, kv->dbi, &cur);
+    if (rc != 0)
+        return pl_lmdb_errno(rc);
+    long n = 0;
+    /* Each round seeks the prefix again and deletes the first key found, so
+     * the cursor never steps over a deletion. */
+    for (;;) {
+        MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc != 0 || k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return pl_lmdb_errno(rc);
+    return n;
+}
+
+long pl_storage_forget_account(pl_wtxn_t *txn, const char *bare)
+{
+    pl_storage_t *st = txn->st;
+    size_t blen = bare ? strlen(bare) : 0;
+    if (blen == 0)
+        return -EINVAL;
+    if (blen + 1 > st->max_key)
+        return 0; /* could never have been a key (nor an account) */
+    pl_kv_t *kvs[PL_STORAGE_MAX_DBS];
+    pthread_mutex_lock(&st->kv_lock);
+    size_t nkvs = st->nkvs;
+    memcpy(kvs, st->kvs, nkvs * sizeof(kvs[0]));
+    pthread_mutex_unlock(&st->kv_lock);
+    char *prefix = pl_xmalloc(blen + 1);
+    memcpy(prefix, bare, blen + 1); /* the JID and its '\0' */
+    long total = 0;
+    for (size_t i = 0; i < nkvs && total >= 0; i++) {
+        int one = pl_kv_del(txn, kvs[i], bare, blen);
+        long many = one < 0 ? one : pl_kv_del_prefix(txn, kvs[i], prefix, blen + 1);
+        total = many < 0 ? many : total + one + many;
+    }
+    free(prefix);
+    return total;
+}
+
+pl_kv_t *pl_lmdb_kv_lookup(pl_storage_t *st, const char *name)
+{
+    pthread_mutex_lock(&st->kv_lock);
+    pl_kv_t *kv = kv_find(st, name);
+    pthread_mutex_unlock(&st->kv_lock);
+    return kv;
+}
+
+int pl_lmdb_open_existing(pl_storage_t *st)
+{
+    MDB_txn *txn;
+    int rc = pl_lmdb_read_begin(st, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_dbi main;
+    MDB_cursor *cur = NULL;
+    rc = mdb_dbi_open(txn, NULL, 0, &main);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, main, &cur);
+    /* Names first, opened after the read transaction ends (opening takes a
+     * write transaction). */
+    char *names[PL_STORAGE_MAX_DBS];
+    size_t n = 0;
+    MDB_val k, v;
+    for (int op = MDB_FIRST; rc == 0 && n < PL_STORAGE_MAX_DBS; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+            break;
+        if (k.mv_size == 0 || k.mv_size > STORE_NAME_MAX || memchr(k.mv_data, '\0', k.mv_size))
+            continue;
+        names[n++] = pl_xstrndup(k.mv_data, k.mv_size);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < n; i++) {
+        pl_kv_t *kv;
+        if (strcmp(names[i], META_DB) != 0 && strcmp(names[i], ACCOUNTS_DB) != 0)
+            (void)pl_storage_kv(st, names[i], &kv); /* a name that is no store is skipped */
+        free(names[i]);
+    }
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : pl_lmdb_errno(rc);
+}
+
 int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud)
 {
     /* No key is longer than max_key, so a longer prefix matches nothing (and

@@ -58,7 +58,7 @@ static const char *id_at(unsigned long long t)
 /* ---- one operation in a write job ---- */
 
 typedef struct op {
-    enum { OP_PUT, OP_DEL, OP_DEL_ALL, OP_PURGE } kind;
+    enum { OP_PUT, OP_DEL, OP_DEL_ALL, OP_PURGE, OP_DEL_ACCOUNT } kind;
     const char *user, *id, *stanza;
     int64_t at;
     pl_offline_quota_t quota;
@@ -78,6 +78,7 @@ static int op_run(pl_wtxn_t *txn, void *ud)
     case OP_DEL: op->result = pl_offline_delete(txn, repo, op->user, op->ids, op->n); break;
     case OP_DEL_ALL: op->result = pl_offline_delete_all(txn, repo, op->user); break;
     case OP_PURGE: op->result = pl_offline_purge(txn, repo, op->at, op->n); break;
+    case OP_DEL_ACCOUNT: op->result = pl_offline_delete_account(txn, op->user); break;
     }
     return op->result < 0 ? (int)op->result : 0;
 }
@@ -309,6 +310,38 @@ START_TEST(test_purge_in_batches)
 }
 END_TEST
 
+/* A deleted account: records, counters and time index entries all go (a
+ * purge afterwards finds nothing of it), the other account's stay. */
+static int count_keys(void *ud, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+START_TEST(test_delete_account)
+{
+    store_open();
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(put(i % 2 ? USER : OTHER, id_at(10 + (unsigned)i), 100 + i, "<m/>"), 1);
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(st, "offline", &kv), 0);
+    int before = 0;
+    pl_kv_scan(kv, NULL, 0, count_keys, &before);
+    op_t op = {.kind = OP_DEL_ACCOUNT, .user = USER};
+    ck_assert_int_eq(run(&op), 3);
+    int after = 0;
+    pl_kv_scan(kv, NULL, 0, count_keys, &after);
+    /* Three records, three index entries and the counter. */
+    ck_assert_int_eq(before - after, 7);
+    ck_assert_str_eq(list(USER), "");
+    ck_assert_uint_eq(usage(USER).messages, 0);
+    ck_assert_uint_eq(usage(OTHER).messages, 3);
+    ck_assert_int_eq(purge(5000, 100), 3); /* only the other account's */
+    ck_assert_int_eq(run(&op), 0);
+    store_close();
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     store_open();
@@ -467,6 +500,7 @@ Suite *offline_suite(void)
     tcase_add_test(tc, test_delete_list_and_all);
     tcase_add_test(tc, test_purge_in_batches);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_delete_account);
     tcase_add_test(tc, test_survives_reopen);
     tcase_add_test(tc, test_delay_stamp);
     tcase_add_test(tc, test_delay_add);

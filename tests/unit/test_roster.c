@@ -453,6 +453,90 @@ static int count_one(void *ud, const pl_roster_item_t *it)
     return 0;
 }
 
+/* ---- account deletion ---- */
+
+#define JULIET "juliet@example.net"
+#define NURSE "nurse@example.net"
+
+typedef struct acct_op {
+    const char *user, *contact;
+    unsigned sub;
+    int in_roster, pending_in;
+    int forget; /* pl_roster_delete_account(user) instead */
+    long result;
+} acct_op_t;
+
+static int acct_run(pl_wtxn_t *txn, void *ud)
+{
+    acct_op_t *op = ud;
+    if (op->forget) {
+        op->result = pl_roster_delete_account(txn, op->user);
+        return op->result < 0 ? (int)op->result : 0;
+    }
+    pl_roster_item_t it;
+    item_fill(&it, op->contact, "n", 1);
+    it.sub = op->sub;
+    it.in_roster = op->in_roster;
+    it.pending_in = op->pending_in;
+    int64_t v = pl_roster_put(txn, roster, op->user, &it);
+    pl_roster_item_clear(&it);
+    return v < 0 ? (int)v : 0;
+}
+
+static void acct_put(const char *user, const char *contact, unsigned sub, int in_roster,
+                     int pending_in)
+{
+    acct_op_t op = {.user = user,
+                    .contact = contact,
+                    .sub = sub,
+                    .in_roster = in_roster,
+                    .pending_in = pending_in};
+    ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);
+}
+
+START_TEST(test_delete_account)
+{
+    store_open();
+    /* Romeo and juliet are subscribed both ways; the nurse only knows of
+     * a pending request from romeo (a hidden item). */
+    acct_put(USER, JULIET, PL_SUB_BOTH, 1, 0);
+    acct_put(USER, NURSE, PL_SUB_NONE, 1, 0);
+    acct_put(JULIET, USER, PL_SUB_BOTH, 1, 0);
+    acct_put(JULIET, NURSE, PL_SUB_TO, 1, 0);
+    acct_put(NURSE, USER, PL_SUB_NONE, 0, 1);
+    uint64_t juliet_ver = pl_roster_version(roster, JULIET);
+
+    acct_op_t op = {.user = USER, .forget = 1};
+    ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);
+    ck_assert_int_eq(op.result, 3); /* two items and the meta record */
+    ck_assert_str_eq(list(1), "");
+    ck_assert_uint_eq(pl_roster_version(roster, USER), 0);
+    ck_assert_int_eq(pl_roster_count(roster, USER), 0);
+
+    /* Juliet keeps romeo's item, with no subscription, at a new version
+     * (so her clients learn of it); her other item is untouched. */
+    pl_roster_item_t it;
+    pl_roster_item_init(&it);
+    ck_assert_int_eq(pl_roster_get(roster, JULIET, USER, &it), 1);
+    ck_assert_uint_eq(it.sub, PL_SUB_NONE);
+    ck_assert_int_eq(it.in_roster, 1);
+    ck_assert_int_eq(it.ask, 0);
+    ck_assert_uint_gt(it.ver, juliet_ver);
+    ck_assert_int_eq(pl_roster_get(roster, JULIET, NURSE, &it), 1);
+    ck_assert_uint_eq(it.sub, PL_SUB_TO);
+    /* The nurse's hidden pending request is gone. */
+    ck_assert_int_eq(pl_roster_get(roster, NURSE, USER, &it), 0);
+    pl_roster_item_clear(&it);
+
+    /* Again: nothing left, nothing changes. */
+    ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);
+    ck_assert_int_eq(op.result, 0);
+    op = (acct_op_t){.user = "", .forget = 1};
+    ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), -EINVAL);
+    store_close();
+}
+END_TEST
+
 START_TEST(test_store_tombstone_trim)
 {
     /* Contact i is added at version 2i+1 and removed at 2i+2. */
@@ -494,6 +578,7 @@ Suite *roster_suite(void)
     tcase_add_test(tc, test_diff_possible);
     tcase_add_test(tc, test_store_versions);
     tcase_add_test(tc, test_store_tombstone_trim);
+    tcase_add_test(tc, test_delete_account);
     suite_add_tcase(s, tc);
     return s;
 }

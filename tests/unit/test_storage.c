@@ -569,6 +569,158 @@ START_TEST(test_kv_ops)
 }
 END_TEST
 
+/* ---- deleting by prefix, deleting an account ---- */
+
+typedef struct prefix_job {
+    pl_kv_t *kv;
+    const char *prefix;
+    size_t plen;
+    const char *bare;
+    long result;
+} prefix_job_t;
+
+static int prefix_run(pl_wtxn_t *txn, void *ud)
+{
+    prefix_job_t *j = ud;
+    j->result = j->bare ? pl_storage_forget_account(txn, j->bare)
+                        : pl_kv_del_prefix(txn, j->kv, j->prefix, j->plen);
+    return j->result < 0 ? (int)j->result : 0;
+}
+
+START_TEST(test_kv_del_prefix)
+{
+    char dir[64];
+    tmpdir_new(dir);
+    pl_storage_t *st = open_dir(dir);
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
+    const char *keys[] = {"a", "a/1", "a/2", "a/3", "ab", "b/1", "a/"};
+    for (size_t i = 0; i < 7; i++)
+        kv_put_sync(st, kv, keys[i], "v");
+    prefix_job_t j = {.kv = kv, .prefix = "a/", .plen = 2};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), 0);
+    ck_assert_int_eq(j.result, 4); /* "a/" itself and its three children */
+    ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
+    ck_assert_int_eq(kv_has(kv, "ab", "v"), 1);
+    ck_assert_int_eq(kv_has(kv, "b/1", "v"), 1);
+    ck_assert_int_eq(kv_has(kv, "a/2", NULL), 0);
+    /* Nothing left to match; a prefix past the last key. */
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), 0);
+    ck_assert_int_eq(j.result, 0);
+    j = (prefix_job_t){.kv = kv, .prefix = "zz", .plen = 2};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), 0);
+    ck_assert_int_eq(j.result, 0);
+    /* An empty prefix would empty the store: refused. */
+    j = (prefix_job_t){.kv = kv, .prefix = "", .plen = 0};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
+    ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
+static int put_bin_run(pl_wtxn_t *txn, void *ud)
+{
+    pl_kv_t *kv = ud;
+    char key[32];
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(key, sizeof(key), "u@x%c%04d", 0, i);
+        int rc = pl_kv_put(txn, kv, key, (size_t)n, "v", 1);
+        if (rc != 0)
+            return rc;
+    }
+    return pl_kv_put(txn, kv, "u@xy", 4, "v", 1);
+}
+
+START_TEST(test_kv_del_prefix_many)
+{
+    char dir[64];
+    tmpdir_new(dir);
+    pl_storage_t *st = open_dir(dir);
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(st, "many", &kv), 0);
+    ck_assert_int_eq(pl_storage_write_sync(st, put_bin_run, kv), 0);
+    prefix_job_t j = {.kv = kv, .prefix = "u@x\0", .plen = 4};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), 0);
+    ck_assert_int_eq(j.result, 500);
+    ck_assert_int_eq(kv_has(kv, "u@xy", "v"), 1);
+    seen_t s = {.n = 0};
+    ck_assert_int_eq(pl_kv_scan(kv, NULL, 0, scan_visit, &s), 1);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
+static int put_pair_run(pl_wtxn_t *txn, void *ud)
+{
+    pl_kv_t **kvs = ud;
+    static const struct {
+        const char *key;
+        size_t len;
+    } keys[] = {
+        {"alice@x", 7},          /* keyed by the bare JID alone (vCard, last) */
+        {"alice@x\0n1", 10},     /* bare '\0' sub-key */
+        {"alice@x\0", 8},        /* bare '\0' (a count record) */
+        {"alice@xy\0n1", 11},    /* another account whose JID extends hers */
+        {"bob@x\0alice@x", 13},  /* bob's record about alice stays */
+        {"\x01" "alice@x", 8},   /* an index entry: not the convention */
+    };
+    for (size_t s = 0; s < 2; s++)
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            int rc = pl_kv_put(txn, kvs[s], keys[i].key, keys[i].len, "v", 1);
+            if (rc != 0)
+                return rc;
+        }
+    return 0;
+}
+
+static int acc_count(void *ud, const pl_account_t *acc)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+START_TEST(test_forget_account_every_store)
+{
+    char dir[64];
+    tmpdir_new(dir);
+    pl_storage_t *st = open_dir(dir);
+    pl_kv_t *kvs[2];
+    ck_assert_int_eq(pl_storage_kv(st, "mod.one", &kvs[0]), 0);
+    ck_assert_int_eq(pl_storage_kv(st, "mod.two", &kvs[1]), 0);
+    ck_assert_int_eq(pl_storage_write_sync(st, put_pair_run, kvs), 0);
+    acc_put(st, "alice@x");
+    /* A later process that never asks for these stores still reaches
+     * them: pl_storage_open opens every store that exists. */
+    pl_storage_close(&st);
+    st = open_dir(dir);
+    prefix_job_t j = {.bare = "alice@x"};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), 0);
+    ck_assert_int_eq(j.result, 6);
+    ck_assert_int_eq(pl_storage_kv(st, "mod.one", &kvs[0]), 0);
+    ck_assert_int_eq(pl_storage_kv(st, "mod.two", &kvs[1]), 0);
+    for (size_t s = 0; s < 2; s++) {
+        seen_t seen = {.n = 0};
+        ck_assert_int_eq(pl_kv_scan(kvs[s], NULL, 0, scan_visit, &seen), 3);
+        pl_buf_t b;
+        pl_buf_init(&b);
+        ck_assert_int_eq(pl_kv_get(kvs[s], "alice@x", 7, &b), 0);
+        ck_assert_int_eq(pl_kv_get(kvs[s], "alice@xy\0n1", 11, &b), 1);
+        ck_assert_int_eq(pl_kv_get(kvs[s], "bob@x\0alice@x", 13, &b), 1);
+        ck_assert_int_eq(pl_kv_get(kvs[s], "\x01" "alice@x", 8, &b), 1);
+        pl_buf_deinit(&b);
+    }
+    /* The accounts record is not the sweep's business. */
+    int n = 0;
+    pl_accounts_list(st, NULL, acc_count, &n);
+    ck_assert_int_eq(n, 1);
+    j = (prefix_job_t){.bare = ""};
+    ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
 /* ---- synchronous writes ---- */
 
 static int reenter_run(pl_wtxn_t *txn, void *ud)
@@ -847,6 +999,9 @@ Suite *storage_suite(void)
     tcase_add_test(tc, test_account_record_roundtrip);
     tcase_add_test(tc, test_account_corrupt_record);
     tcase_add_test(tc, test_kv_ops);
+    tcase_add_test(tc, test_kv_del_prefix);
+    tcase_add_test(tc, test_kv_del_prefix_many);
+    tcase_add_test(tc, test_forget_account_every_store);
     tcase_add_test(tc, test_write_sync_rollback);
     tcase_add_test(tc, test_threaded_many_writes);
     tcase_add_test(tc, test_failing_job_in_batch);
