@@ -24,6 +24,7 @@
 #define PL_NS_REGISTER "jabber:iq:register"
 #define PL_NS_REGISTER_FEATURE "http://jabber.org/features/iq-register"
 #define PL_NS_DATA_FORMS "jabber:x:data"
+#define PL_NS_DATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
 #define PL_NS_CAPS "http://jabber.org/protocol/caps"
 #define PL_NS_DELAY "urn:xmpp:delay"
 #define PL_NS_SID "urn:xmpp:sid:0"

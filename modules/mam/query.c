@@ -107,7 +107,16 @@ pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc)
     pl_form_build_field(b, "end", "text-single", NULL, NULL);
     pl_form_build_field(b, "before-id", "text-single", NULL, NULL);
     pl_form_build_field(b, "after-id", "text-single", NULL, NULL);
-    pl_form_build_field(b, "ids", "text-multi", NULL, NULL);
+    /* 'ids' is an open list (XEP-0122): any of the archive's ids. */
+    pl_build_child(b, "field", PL_NS_DATA_FORMS);
+    pl_build_attr(b, "var", "ids");
+    pl_build_attr(b, "type", "list-multi");
+    pl_build_child(b, "validate", PL_NS_DATA_VALIDATE);
+    pl_build_attr(b, "datatype", "xs:string");
+    pl_build_child(b, "open", PL_NS_DATA_VALIDATE);
+    pl_build_up(b);
+    pl_build_up(b);
+    pl_build_up(b);
     pl_form_build_field(b, PL_NS_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
     pl_build_up(b); /* x */
     pl_build_up(b); /* query */
@@ -124,6 +133,7 @@ typedef struct mam_job {
     mam_session_t *slot; /* its counter of queries in flight */
     char *owner, *reply_from, *request_id, *queryid;
     int metadata; /* a <metadata/> request rather than a query */
+    int flip;     /* <flip-page/>: send the page's items newest first */
     /* The query, with its strings owned here. */
     pl_archive_query_t q;
     char *with, *with_resource, *fulltext;
@@ -216,8 +226,11 @@ static void send_item(mam_job_t *j, const pl_archive_item_t *it)
 
 static void send_page(mam_job_t *j)
 {
+    /* A flipped page holds the same items, only sent in reverse; <first/>
+     * and <last/> still name the page's oldest and newest, so the client's
+     * cursors work the same either way. */
     for (size_t i = 0; i < j->page.n; i++)
-        send_item(j, &j->page.items[i]);
+        send_item(j, &j->page.items[j->flip ? j->page.n - 1 - i : i]);
     char first[PL_ID_SIZE], last[PL_ID_SIZE];
     if (j->page.n) {
         pl_id_format((unsigned long long)j->page.items[0].key, first);
@@ -482,6 +495,7 @@ pl_hook_result_t mam_query(pl_hook_ctx_t *hc)
         job_free(j);
         return PL_DONE;
     }
+    j->flip = pl_xml_child(hc->payload, "flip-page", PL_NS_MAM) != NULL;
     job_submit(hc, j);
     return PL_DONE;
 }

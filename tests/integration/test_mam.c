@@ -231,6 +231,29 @@ static void paging_both_ways_gives_every_message_once(h_server_t *srv)
     p = query(carol, NULL, NULL, NULL);
     CHECK(p->n == 50 && strcmp(p->bodies[0], "page 1") == 0);
     free(p);
+    /* <flip-page/> sends the same page newest first; <first/> and <last/>
+     * still name its oldest and newest, whichever way it is sent. */
+    static const char *const shapes[] = {"<before/>", "<after>%s</after>"};
+    page_t *plain = query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><max>10</max></set>");
+    for (size_t s = 0; s < 2; s++) {
+        char cursor[64], rsm[256];
+        snprintf(cursor, sizeof(cursor), shapes[s], plain->last);
+        snprintf(rsm, sizeof(rsm), "<set xmlns='" NS_RSM "'><max>10</max>%s</set>", cursor);
+        page_t *in_order = query(carol, NULL, NULL, rsm);
+        snprintf(rsm + strlen(rsm), sizeof(rsm) - strlen(rsm), "<flip-page xmlns='" NS_MAM "'/>");
+        page_t *flipped = query(carol, NULL, NULL, rsm);
+        int same = CHECK_MSG(!flipped->error[0] && flipped->n == 10 && in_order->n == 10,
+                             "flipped: %s n=%d", flipped->error, flipped->n);
+        for (int i = 0; same && i < 10; i++)
+            same = CHECK_MSG(strcmp(flipped->ids[i], in_order->ids[9 - i]) == 0,
+                             "flipped item %d is %s", i, flipped->bodies[i]);
+        CHECK(strcmp(flipped->first, in_order->first) == 0 &&
+              strcmp(flipped->last, in_order->last) == 0 && flipped->count == 120);
+        CHECK(strcmp(flipped->bodies[0], s == 0 ? "page 120" : "page 20") == 0);
+        free(in_order);
+        free(flipped);
+    }
+    free(plain);
 out:
     h_client_free(dave);
     h_client_free(carol);
@@ -497,6 +520,13 @@ static void form_metadata_and_features(h_server_t *srv)
         const char *var = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_attribute(f, "var") : NULL;
         fields += var != NULL;
         fulltext |= var && strcmp(var, "{urn:xmpp:fulltext:0}fulltext") == 0;
+        /* 'ids' is an open list: any archive id, none offered. */
+        if (var && strcmp(var, "ids") == 0) {
+            xmpp_stanza_t *v = xmpp_stanza_get_child_by_name(f, "validate");
+            CHECK(strcmp(xmpp_stanza_get_type(f), "list-multi") == 0 && v &&
+                  xmpp_stanza_get_child_by_name(v, "open") &&
+                  !xmpp_stanza_get_child_by_name(f, "option"));
+        }
     }
     CHECK_MSG(fields == 8 && fulltext, "%d fields", fields);
     if (r)
