@@ -434,8 +434,9 @@ static int apply_field(mam_job_t *j, const pl_form_field_t *f, req_error_t *e)
         q->fulltext = j->fulltext;
         return 0;
     }
-    /* A filter we would silently ignore would return the wrong messages. */
-    return fail(e, PL_ERR_BAD_REQUEST, "unsupported filter field");
+    /* A filter we would silently ignore would return the wrong messages;
+     * XEP-0313 names the error for a field the server does not know. */
+    return fail(e, PL_ERR_FEATURE_NOT_IMPLEMENTED, "unsupported filter field");
 }
 
 static int read_form(mam_job_t *j, const pl_xml_t *x, req_error_t *e)

@@ -344,7 +344,7 @@ static void bad_requests_are_refused(h_server_t *srv)
         {"<field var='start'><value>yesterday</value></field>", NULL, "bad-request"},
         {"<field var='end'><value>2024-02-30T00:00:00Z</value></field>", NULL, "bad-request"},
         {"<field var='with'><value>@@</value></field>", NULL, "bad-request"},
-        {"<field var='colour'><value>red</value></field>", NULL, "bad-request"},
+        {"<field var='colour'><value>red</value></field>", NULL, "feature-not-implemented"},
         {NULL, "<set xmlns='" NS_RSM "'><max>-1</max></set>", "bad-request"},
         {NULL, "<set xmlns='" NS_RSM "'><max>lots</max></set>", "bad-request"},
         {"<field var='{urn:xmpp:fulltext:0}fulltext'><value>!!!</value></field>", NULL,
