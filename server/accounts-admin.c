@@ -49,8 +49,21 @@ int pl_admin_job_init(pl_admin_job_t *job, pl_admin_op_t op, const char *jid, co
     return 0;
 }
 
+void pl_admin_job_after(pl_admin_job_t *job, pl_server_t *srv)
+{
+    for (size_t i = 0; job->notes && i < job->nmodules; i++) {
+        const pl_module_desc_t *m = job->modules[i];
+        if (job->notes[i] && m->account_removed_after)
+            m->account_removed_after(srv, job->bare, job->notes[i]);
+        job->notes[i] = NULL;
+    }
+}
+
 void pl_admin_job_free(pl_admin_job_t *job)
 {
+    pl_admin_job_after(job, NULL);
+    free(job->notes);
+    job->notes = NULL;
     if (job->password) {
         OPENSSL_cleanse(job->password, strlen(job->password));
         free(job->password);
@@ -63,9 +76,12 @@ void pl_admin_job_free(pl_admin_job_t *job)
  * removes (e.g. offline messages through the account's keys). */
 static int delete_account(pl_wtxn_t *txn, pl_admin_job_t *job)
 {
+    pl_admin_job_after(job, NULL); /* notes of an attempt that did not commit */
+    if (!job->notes && job->nmodules)
+        job->notes = pl_xcalloc(job->nmodules, sizeof(*job->notes));
     for (size_t i = 0; i < job->nmodules; i++) {
         const pl_module_desc_t *m = job->modules[i];
-        if (m->account_removed && m->account_removed(txn, job->bare) < 0) {
+        if (m->account_removed && m->account_removed(txn, job->bare, &job->notes[i]) < 0) {
             snprintf(job->error, sizeof(job->error), "module %s could not remove the data of %s",
                      m->name, job->bare);
             return -1;

@@ -10,6 +10,7 @@
 
 typedef struct pl_wtxn pl_wtxn_t;
 typedef struct pl_module_desc pl_module_desc_t;
+typedef struct pl_server pl_server_t;
 
 typedef enum pl_admin_op { PL_ADMIN_ADD = 1, PL_ADMIN_DEL, PL_ADMIN_PASSWD } pl_admin_op_t;
 
@@ -22,6 +23,7 @@ typedef struct pl_admin_job {
      * inside the deletion (set by the caller after init; borrowed). */
     const pl_module_desc_t *const *modules;
     size_t nmodules;
+    void **notes; /* what each module's account_removed left (nmodules) */
     char error[256]; /* set when run fails */
 } pl_admin_job_t;
 
@@ -30,6 +32,10 @@ typedef struct pl_admin_job {
 int pl_admin_job_init(pl_admin_job_t *job, pl_admin_op_t op, const char *jid, const char *password,
                       uint32_t iterations, const char *const *hosts, size_t nhosts);
 void pl_admin_job_free(pl_admin_job_t *job);
+/* After a deletion committed on a running server (on its control loop):
+ * the modules tell online users what changed for them (roster pushes).
+ * pl_admin_job_free drops what is left untold. */
+void pl_admin_job_after(pl_admin_job_t *job, pl_server_t *srv);
 /* The storage job: returns 0, or negative with job->error set.  Deleting
  * removes, in this one transaction, the account record, what each module's
  * account_removed removes, and the account's keys in every store

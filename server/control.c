@@ -197,8 +197,10 @@ static void answer_job(ctl_conn_t *c, int status)
 static void job_done(void *ud, int status)
 {
     ctl_conn_t *c = ud;
-    if (status == 0 && c->job.op == PL_ADMIN_DEL)
+    if (status == 0 && c->job.op == PL_ADMIN_DEL) {
         end_sessions(c, 0); /* any that logged in before the account was disabled */
+        pl_admin_job_after(&c->job, c->srv); /* e.g. contacts' roster pushes */
+    }
     answer_job(c, status);
 }
 

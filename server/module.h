@@ -136,8 +136,14 @@ typedef struct pl_module_desc {
      * compiled-in module whether or not it is enabled on the account's host
      * (data may predate a configuration change): so no module context, no
      * config, no loop; find repositories by name.  0, or <0 to fail the
-     * whole deletion. */
-    int (*account_removed)(pl_wtxn_t *txn, const char *bare);
+     * whole deletion.  What online users are to be told afterwards (roster
+     * pushes) goes in *note, for account_removed_after. */
+    int (*account_removed)(pl_wtxn_t *txn, const char *bare, void **note);
+    /* After account_removed left a note: with `srv`, the deletion committed
+     * and the server runs (called on its control loop), so tell whom it
+     * concerns; with srv NULL (the transaction failed, or parleyctl worked
+     * on a stopped server) only free the note. */
+    void (*account_removed_after)(pl_server_t *srv, const char *bare, void *note);
 } pl_module_desc_t;
 
 /* ---- what a handler gets ---- */

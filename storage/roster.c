@@ -732,29 +732,48 @@ static int contacts_in(MDB_txn *txn, pl_kv_t *kv, const char *user, char ***out,
  * either way and nothing pending, so a new account of the same name gets
  * no presence it did not ask for.  The item itself stays in the contact's
  * roster (the contact's own list); a hidden one goes. */
-static int cancel_subscription(pl_wtxn_t *txn, pl_roster_t *r, const char *contact,
-                               const char *user)
+void pl_roster_changes_free(pl_roster_change_t *changed, size_t n)
 {
-    pl_roster_item_t it;
-    pl_roster_item_init(&it);
-    int rc = pl_roster_txn_get(txn, r, contact, user, &it);
-    if (rc == 1 && !it.in_roster) {
-        int64_t v = pl_roster_remove(txn, r, contact, user);
-        rc = v < 0 ? (int)v : 0;
-    } else if (rc == 1 && (it.sub || it.ask || it.pending_in || it.approved)) {
-        it.sub = PL_SUB_NONE;
-        it.ask = it.pending_in = it.approved = 0;
-        free(it.pending_status);
-        it.pending_status = NULL;
-        int64_t v = pl_roster_put(txn, r, contact, &it);
-        rc = v < 0 ? (int)v : 0;
+    for (size_t i = 0; i < n; i++) {
+        free(changed[i].owner);
+        pl_roster_item_clear(&changed[i].item);
     }
-    pl_roster_item_clear(&it);
-    return rc < 0 ? rc : 0;
+    free(changed);
 }
 
-long pl_roster_delete_account(pl_wtxn_t *txn, const char *user)
+/* 1 when the contact's clients are to see the change (then `it` holds the
+ * item as it now is), 0 when nothing visible changed, <0 error. */
+static int cancel_subscription(pl_wtxn_t *txn, pl_roster_t *r, const char *contact,
+                               const char *user, pl_roster_item_t *it)
 {
+    int rc = pl_roster_txn_get(txn, r, contact, user, it);
+    if (rc == 1 && !it->in_roster) {
+        int64_t v = pl_roster_remove(txn, r, contact, user);
+        if (v > 0) { /* the hidden record had replaced an item the clients saw */
+            it->removed = 1;
+            it->ver = (uint64_t)v;
+        }
+        rc = v < 0 ? (int)v : v > 0;
+    } else if (rc == 1 && (it->sub || it->ask || it->pending_in || it->approved)) {
+        it->sub = PL_SUB_NONE;
+        it->ask = it->pending_in = it->approved = 0;
+        free(it->pending_status);
+        it->pending_status = NULL;
+        int64_t v = pl_roster_put(txn, r, contact, it);
+        rc = v < 0 ? (int)v : 1;
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    return rc;
+}
+
+long pl_roster_delete_account(pl_wtxn_t *txn, const char *user, pl_roster_change_t **changed,
+                              size_t *nchanged)
+{
+    if (changed) {
+        *changed = NULL;
+        *nchanged = 0;
+    }
     if (!txn || !user || !*user)
         return -EINVAL;
     pl_kv_t *kv = pl_lmdb_kv_lookup(txn->st, ROSTER_STORE);
@@ -762,16 +781,34 @@ long pl_roster_delete_account(pl_wtxn_t *txn, const char *user)
         return 0; /* never created: nobody had a roster */
     pl_roster_t *r = (pl_roster_t *)kv;
     char **contacts;
-    size_t n;
+    size_t n, nout = 0;
+    pl_roster_change_t *out = NULL;
     int rc = contacts_in(txn->txn, kv, user, &contacts, &n);
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && strcmp(contacts[i], user) != 0)
-            rc = cancel_subscription(txn, r, contacts[i], user);
+        if (rc >= 0 && strcmp(contacts[i], user) != 0) {
+            pl_roster_item_t it;
+            pl_roster_item_init(&it);
+            rc = cancel_subscription(txn, r, contacts[i], user, &it);
+            if (rc == 1 && changed) {
+                if (!out)
+                    out = pl_xcalloc(n, sizeof(*out));
+                out[nout].owner = pl_xstrdup(contacts[i]);
+                out[nout++].item = it; /* takes the strings */
+            } else {
+                pl_roster_item_clear(&it);
+            }
+        }
         free(contacts[i]);
     }
     free(contacts);
-    if (rc < 0)
+    if (rc < 0) {
+        pl_roster_changes_free(out, nout);
         return rc;
+    }
+    if (changed) {
+        *changed = out;
+        *nchanged = nout;
+    }
     size_t ulen = strlen(user) + 1;
     return ulen > kv->st->max_key ? 0 : pl_kv_del_prefix(txn, kv, user, ulen);
 }

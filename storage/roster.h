@@ -76,12 +76,23 @@ int64_t pl_roster_put(pl_wtxn_t *txn, pl_roster_t *r, const char *user, pl_roste
  * pl_roster_changes): then a tombstone stays and its version is returned. */
 int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const char *contact);
 
+/* A contact's roster item as it became when an account went away: what
+ * the contact's clients are to be pushed (item.removed for a tombstone). */
+typedef struct pl_roster_change {
+    char *owner; /* the contact whose roster changed */
+    pl_roster_item_t item;
+} pl_roster_change_t;
+
 /* Inside a write job, for a deleted account: cancels every subscription
  * the user had with a contact in the contact's roster (the item stays with
  * subscription none and nothing pending; a hidden one is removed), then
- * deletes the user's roster, version counter included.  Returns the number
- * of the user's records deleted, or <0. */
-long pl_roster_delete_account(pl_wtxn_t *txn, const char *user);
+ * deletes the user's roster, version counter included.  With `changed`,
+ * the visible items that changed are returned there (*nchanged of them;
+ * free with pl_roster_changes_free).  Returns the number of the user's
+ * records deleted, or <0 (then nothing is returned in `changed`). */
+long pl_roster_delete_account(pl_wtxn_t *txn, const char *user, pl_roster_change_t **changed,
+                              size_t *nchanged);
+void pl_roster_changes_free(pl_roster_change_t *changed, size_t n);
 
 /* The user's current roster version (0 for a user who never had a roster). */
 uint64_t pl_roster_version(pl_roster_t *r, const char *user);

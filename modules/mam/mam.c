@@ -371,8 +371,9 @@ static const pl_hook_def_t hooks[] = {
 /* A deleted account's archive lives in SQLite, out of the sweep's reach;
  * its preferences (key: the bare JID) go with the sweep.  Same transaction
  * as the account record, so a new account of that name never sees a row. */
-static int mam_account_removed(pl_wtxn_t *txn, const char *bare)
+static int mam_account_removed(pl_wtxn_t *txn, const char *bare, void **note)
 {
+    (void)note;
     return pl_archive_delete_owner(txn, bare) < 0 ? -1 : 0;
 }
 

@@ -428,8 +428,9 @@ static const pl_hook_def_t hooks[] = {
 
 /* A deleted account's queue: the records and counters would go with the
  * core's sweep, but not the time index entries that point at them. */
-static int offline_account_removed(pl_wtxn_t *txn, const char *bare)
+static int offline_account_removed(pl_wtxn_t *txn, const char *bare, void **note)
 {
+    (void)note;
     return pl_offline_delete_account(txn, bare) < 0 ? -1 : 0;
 }
 

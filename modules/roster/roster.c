@@ -457,10 +457,37 @@ static const pl_hook_def_t hooks[] = {
 
 /* A deleted account: its roster goes, and so do the subscriptions its
  * contacts granted it, or a new account of the same name would receive
- * their presence without asking (the contacts keep the item itself). */
-static int roster_account_removed(pl_wtxn_t *txn, const char *bare)
+ * their presence without asking (the contacts keep the item itself).
+ * The contacts' items that changed are the note: once the deletion has
+ * committed, their online clients get a roster push (RFC 6121 §2.1.6). */
+typedef struct removed_note {
+    pl_roster_change_t *changed;
+    size_t n;
+} removed_note_t;
+
+static int roster_account_removed(pl_wtxn_t *txn, const char *bare, void **note)
 {
-    return pl_roster_delete_account(txn, bare) < 0 ? -1 : 0;
+    removed_note_t *rn = pl_xcalloc(1, sizeof(*rn));
+    if (pl_roster_delete_account(txn, bare, &rn->changed, &rn->n) < 0) {
+        free(rn);
+        return -1;
+    }
+    if (rn->n == 0) {
+        free(rn);
+        return 0;
+    }
+    *note = rn;
+    return 0;
+}
+
+static void roster_account_removed_after(pl_server_t *srv, const char *bare, void *note)
+{
+    removed_note_t *rn = note;
+    (void)bare;
+    for (size_t i = 0; srv && i < rn->n; i++)
+        pl_roster_push(srv, rn->changed[i].owner, &rn->changed[i].item);
+    pl_roster_changes_free(rn->changed, rn->n);
+    free(rn);
 }
 
 const pl_module_desc_t pl_mod_roster = {
@@ -473,4 +500,5 @@ const pl_module_desc_t pl_mod_roster = {
     .hooks = hooks,
     .start = roster_start,
     .account_removed = roster_account_removed,
+    .account_removed_after = roster_account_removed_after,
 };

@@ -192,9 +192,23 @@ static void new_account_sees_nothing_of_the_old_one(h_server_t *srv)
            "<message to='alice@example.test' type='chat'><body>" OLD " offline</body></message>");
     CHECK_MSG(answer_publishes(app, 5000) == 1, "the registration did not push");
     h_settle(bob);
+    h_drain(bob);
 
     int rc = ctl(srv, out, sizeof(out), "del", "alice@example.test", NULL);
     CHECK_MSG(rc == 0 && strstr(out, "alice@example.test: deleted"), "rc %d: %s", rc, out);
+    /* Bob's client is told at once (a roster push), not at his next login. */
+    xmpp_stanza_t *push =
+        h_wait(bob, &(h_match_t){.name = "iq", .type = "set", .child_ns = "jabber:iq:roster"}, 5000);
+    if (CHECK_MSG(push, "no roster push to bob")) {
+        xmpp_stanza_t *q = xmpp_stanza_get_child_by_name(push, "query");
+        xmpp_stanza_t *it = q ? xmpp_stanza_get_child_by_name(q, "item") : NULL;
+        const char *jid = it ? xmpp_stanza_get_attribute(it, "jid") : NULL;
+        const char *sub = it ? xmpp_stanza_get_attribute(it, "subscription") : NULL;
+        CHECK_MSG(jid && sub && !strcmp(jid, "alice@example.test") && !strcmp(sub, "none"),
+                  "pushed %s subscription=%s", jid ? jid : "-", sub ? sub : "-");
+        CHECK(q && xmpp_stanza_get_attribute(q, "ver"));
+        xmpp_stanza_release(push);
+    }
     /* Bob's subscription to the old alice is cancelled; his item stays. */
     bob_item(bob, item, sizeof(item));
     CHECK_MSG(!strcmp(item, "subscription=none"), "bob's item for alice: '%s'", item);

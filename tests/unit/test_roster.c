@@ -464,13 +464,15 @@ typedef struct acct_op {
     int in_roster, pending_in;
     int forget; /* pl_roster_delete_account(user) instead */
     long result;
+    pl_roster_change_t *changed; /* what the contacts' clients are to be pushed */
+    size_t nchanged;
 } acct_op_t;
 
 static int acct_run(pl_wtxn_t *txn, void *ud)
 {
     acct_op_t *op = ud;
     if (op->forget) {
-        op->result = pl_roster_delete_account(txn, op->user);
+        op->result = pl_roster_delete_account(txn, op->user, &op->changed, &op->nchanged);
         return op->result < 0 ? (int)op->result : 0;
     }
     pl_roster_item_t it;
@@ -526,11 +528,22 @@ START_TEST(test_delete_account)
     ck_assert_uint_eq(it.sub, PL_SUB_TO);
     /* The nurse's hidden pending request is gone. */
     ck_assert_int_eq(pl_roster_get(roster, NURSE, USER, &it), 0);
+    /* Only juliet's clients have something to be told: romeo's item as it
+     * now is, at the version it was stored with.  The nurse never saw hers. */
+    ck_assert_uint_eq(op.nchanged, 1);
+    ck_assert_str_eq(op.changed[0].owner, JULIET);
+    ck_assert_str_eq(op.changed[0].item.jid, USER);
+    ck_assert_uint_eq(op.changed[0].item.sub, PL_SUB_NONE);
+    ck_assert_int_eq(op.changed[0].item.removed, 0);
+    ck_assert_int_eq(pl_roster_get(roster, JULIET, USER, &it), 1);
+    ck_assert_uint_eq(op.changed[0].item.ver, it.ver);
     pl_roster_item_clear(&it);
+    pl_roster_changes_free(op.changed, op.nchanged);
 
     /* Again: nothing left, nothing changes. */
     ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);
     ck_assert_int_eq(op.result, 0);
+    ck_assert_uint_eq(op.nchanged, 0);
     op = (acct_op_t){.user = "", .forget = 1};
     ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), -EINVAL);
     store_close();
