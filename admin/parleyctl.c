@@ -107,7 +107,12 @@ static int via_server(const char *path, char **words, size_t n)
         fputs(text + 3, stdout);
         rc = 0;
     } else {
-        fprintf(stderr, "parleyctl: %s", text[0] ? text : "no answer from server\n");
+        /* The server stopped (or crashed) while working on the request: a
+         * change may or may not have been made, and the admin must know. */
+        fprintf(stderr, "parleyctl: %s",
+                text[0] ? text
+                        : "no answer from server (did it stop?); the change may or may not have "
+                          "been made: check with 'parleyctl user list'\n");
         rc = 1;
     }
     pl_buf_deinit(&ans);
