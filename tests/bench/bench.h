@@ -62,6 +62,7 @@ typedef struct bench_opts {
     uint32_t page;        /* mam: items asked per query */
     int mam_with;         /* mam: only the conversation with neighbour +1 */
     int roster_get, initial_presence, scram_cache;
+    int tls_resume; /* resume each account's last TLS session (tickets) */
     int quiet;
     pid_t server_pid;
     const char *label;
@@ -121,6 +122,7 @@ typedef enum bench_counter {
     BENCH_C_MAM_ERRORS,  /* mam: queries answered with an error */
     BENCH_C_MAM_ITEMS,   /* mam: archived messages received in results */
     BENCH_C_MAM_WRAPS,   /* mam: pagings that reached the start of the archive */
+    BENCH_C_TLS_RESUMED, /* TLS handshakes that resumed a session (--tls-resume) */
     BENCH_C_BYTES_IN,    /* application bytes (after TLS) */
     BENCH_C_BYTES_OUT,
     BENCH_C_COUNT
@@ -155,6 +157,7 @@ typedef struct bench_user {
     uint32_t n;               /* the account number used in the patterns */
     bench_conn_t *conn;       /* the current connection, or NULL */
     bench_scram_keys_t *keys; /* SCRAM key cache, heap, NULL until first login */
+    SSL_SESSION *tls_session; /* --tls-resume: the last session ticket, or NULL */
     uint8_t *contacts;        /* setup-rosters: a bit per contact known mutual, heap */
     uint32_t mutual;          /* setup-rosters: bits set in `contacts` */
     uint8_t setup_sent;       /* setup-rosters: requests sent */

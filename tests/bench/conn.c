@@ -183,6 +183,8 @@ static void tls_handshake(bench_conn_t *c)
 {
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
+        if (SSL_session_reused(c->ssl))
+            c->w->stats.c[BENCH_C_TLS_RESUMED]++;
         c->flags &= (uint16_t)~BENCH_CF_WANT_WRITE;
         c->state = BENCH_CS_FEATURES;
         bench_client_open_stream(c);
@@ -216,6 +218,9 @@ void bench_conn_start_tls(bench_conn_t *c)
     }
     SSL_set_connect_state(c->ssl);
     SSL_set_tlsext_host_name(c->ssl, c->w->o->domain);
+    SSL_set_app_data(c->ssl, c);
+    if (c->user && c->user->tls_session)
+        SSL_set_session(c->ssl, c->user->tls_session);
     if (c->w->o->tls == BENCH_TLS_DIRECT) {
         /* XEP-0368: direct TLS names the protocol with ALPN. */
         static const unsigned char alpn[] = "\x0bxmpp-client";

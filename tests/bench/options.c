@@ -48,6 +48,8 @@ static const char usage_text[] =
     "  --no-roster            skip the roster get after binding\n"
     "  --no-presence          skip the initial presence\n"
     "  --no-scram-cache       run PBKDF2 on every login instead of caching SCRAM keys\n"
+    "  --tls-resume           resume each account's previous TLS session (a ticket),\n"
+    "                         as a reconnecting phone does; default: full handshakes\n"
     "\n"
     "load shape\n"
     "  --rate N               logins started per second, 0 = as fast as --concurrency\n"
@@ -240,6 +242,7 @@ enum {
     OPT_NO_ROSTER,
     OPT_NO_PRESENCE,
     OPT_NO_CACHE,
+    OPT_TLS_RESUME,
     OPT_RATE,
     OPT_CONC,
     OPT_TIMEOUT,
@@ -281,6 +284,7 @@ static const struct option long_opts[] = {
     {"no-roster", no_argument, NULL, OPT_NO_ROSTER},
     {"no-presence", no_argument, NULL, OPT_NO_PRESENCE},
     {"no-scram-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
     {"rate", required_argument, NULL, OPT_RATE},
     {"concurrency", required_argument, NULL, OPT_CONC},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -375,6 +379,7 @@ static int apply(bench_opts_t *o, int opt, const char *v)
     case OPT_NO_ROSTER: o->roster_get = 0; return 0;
     case OPT_NO_PRESENCE: o->initial_presence = 0; return 0;
     case OPT_NO_CACHE: o->scram_cache = 0; return 0;
+    case OPT_TLS_RESUME: o->tls_resume = 1; return 0;
     case OPT_RATE: {
         char *end;
         o->rate = strtod(v, &end);

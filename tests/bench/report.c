@@ -170,6 +170,9 @@ static void print_table(const bench_opts_t *o, const bench_stats_t *s, const ben
     printf("  %-20s %10s %10s %9s %9s %9s %9s %9s\n", "", "count", "per s", "p50 ms", "p90 ms",
            "p99 ms", "p99.9 ms", "max ms");
     table_latency("logins", s->c[BENCH_C_LOGIN_OK], f->login_rate, &s->login);
+    if (o->tls_resume)
+        printf("  TLS: %llu handshakes resumed a session (--tls-resume)\n",
+               (unsigned long long)s->c[BENCH_C_TLS_RESUMED]);
     if (s->c[BENCH_C_CHAT_SENT]) {
         printf("  %-20s %10llu %10.1f\n", "messages sent",
                (unsigned long long)s->c[BENCH_C_CHAT_SENT], f->chat_sent_rate);
@@ -285,10 +288,11 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
             (unsigned long long)s->c[BENCH_C_LOST]);
     fprintf(j,
             ",\"login\":{\"started\":%llu,\"ok\":%llu,\"failed\":%llu,\"elapsed_s\":%.3f,"
-            "\"per_s\":%.1f,\"latency_ms\":",
+            "\"per_s\":%.1f,\"tls_resume\":%s,\"tls_resumed\":%llu,\"latency_ms\":",
             (unsigned long long)s->c[BENCH_C_LOGIN_STARTED],
             (unsigned long long)s->c[BENCH_C_LOGIN_OK],
-            (unsigned long long)s->c[BENCH_C_LOGIN_FAILED], f->login_s, f->login_rate);
+            (unsigned long long)s->c[BENCH_C_LOGIN_FAILED], f->login_s, f->login_rate,
+            o->tls_resume ? "true" : "false", (unsigned long long)s->c[BENCH_C_TLS_RESUMED]);
     json_latency(j, &s->login);
     fprintf(j, "},\"failures\":{");
     for (int i = 0; i < BENCH_FAIL_COUNT; i++)

@@ -320,7 +320,20 @@ static void worker_main(void *arg)
 
 /* ---- the group ---- */
 
-static SSL_CTX *make_ssl_ctx(void)
+/* --tls-resume: a session (TLS 1.3 ticket) the server sent is kept with
+ * the account, for its next login.  1: we keep the reference. */
+static int keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+    bench_conn_t *c = SSL_get_app_data(ssl);
+    if (!c || !c->user)
+        return 0;
+    if (c->user->tls_session)
+        SSL_SESSION_free(c->user->tls_session);
+    c->user->tls_session = sess;
+    return 1;
+}
+
+static SSL_CTX *make_ssl_ctx(const bench_opts_t *o)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx)
@@ -329,8 +342,16 @@ static SSL_CTX *make_ssl_ctx(void)
     /* A load generator trusts whatever certificate the server under test
      * has (usually self-signed). */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    /* Every login is a full handshake, as for a client that starts cold. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (o->tls_resume) {
+        /* Sessions are kept per account (keep_session), not in OpenSSL's
+         * cache, which is shared and locked. */
+        SSL_CTX_set_session_cache_mode(ctx,
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, keep_session);
+    } else {
+        /* Every login is a full handshake, as for a client that starts cold. */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return ctx;
@@ -342,7 +363,7 @@ bench_group_t *bench_group_start(const bench_opts_t *o, uint32_t first, uint32_t
     if (!g)
         return NULL;
     g->o = o;
-    g->ssl_ctx = make_ssl_ctx();
+    g->ssl_ctx = make_ssl_ctx(o);
     g->nworkers = o->threads < (int)n ? o->threads : (int)n;
     if (g->nworkers < 1)
         g->nworkers = 1;
@@ -436,6 +457,8 @@ void bench_group_finish(bench_group_t *g, bench_stats_t *out)
         bench_stats_merge(out, &w->stats);
         for (uint32_t k = 0; k < w->nusers; k++) {
             free(w->users[k].keys);
+            if (w->users[k].tls_session)
+                SSL_SESSION_free(w->users[k].tls_session);
             free(w->users[k].contacts);
         }
         free(w->users);
