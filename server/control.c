@@ -20,21 +20,28 @@
 
 #define CTL_MAX_SESSIONS 4096 /* sessions of one account ended on deletion */
 
+typedef struct ctl_conn ctl_conn_t;
+
+/* Lives until pl_control_free, after the storage has closed: a connection
+ * whose job the storage thread still runs at shutdown is freed only then. */
 struct pl_control {
     uv_pipe_t pipe;
     char *path;
     int open;
+    ctl_conn_t *conns; /* every connection not yet freed */
 };
 
-typedef struct ctl_conn {
+struct ctl_conn {
     uv_pipe_t pipe;
     pl_server_t *srv;
+    struct pl_control *ctl;
+    ctl_conn_t *prev, *next;
     char req[PL_CONTROL_MAX_REQUEST];
     size_t len;
     int answered;
     pl_admin_job_t job;
-    int job_active;
-} ctl_conn_t;
+    int job_active; /* from the request until its answer */
+};
 
 typedef struct ctl_write {
     uv_write_t req;
@@ -42,13 +49,20 @@ typedef struct ctl_write {
     char data[];
 } ctl_write_t;
 
-static void conn_closed(uv_handle_t *h)
+static void conn_free(ctl_conn_t *c)
 {
-    ctl_conn_t *c = h->data;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->ctl->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     if (c->job_active)
         pl_admin_job_free(&c->job);
     free(c);
 }
+
+static void conn_closed(uv_handle_t *h) { conn_free(h->data); }
 
 static void conn_written(uv_write_t *req, int status)
 {
@@ -362,6 +376,11 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     ctl_conn_t *c = pl_xcalloc(1, sizeof(*c));
     c->srv = srv;
+    c->ctl = srv->control;
+    c->next = c->ctl->conns;
+    if (c->next)
+        c->next->prev = c;
+    c->ctl->conns = c;
     uv_pipe_init(server->loop, &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
@@ -402,15 +421,6 @@ int pl_control_start(pl_server_t *srv, char **error)
     return 0;
 }
 
-static void control_closed(uv_handle_t *h)
-{
-    pl_server_t *srv = h->data;
-    struct pl_control *ctl = srv->control;
-    srv->control = NULL;
-    free(ctl->path);
-    free(ctl);
-}
-
 void pl_control_stop(pl_server_t *srv)
 {
     struct pl_control *ctl = srv->control;
@@ -418,5 +428,23 @@ void pl_control_stop(pl_server_t *srv)
         return;
     ctl->open = 0;
     unlink(ctl->path);
-    uv_close((uv_handle_t *)&ctl->pipe, control_closed);
+    uv_close((uv_handle_t *)&ctl->pipe, NULL);
+    /* Idle connections go now; one with a job keeps its memory, which the
+     * job (storage thread, loop calls) still points at, for
+     * pl_control_free.  The loops' last walk closes its pipe. */
+    for (ctl_conn_t *c = ctl->conns; c; c = c->next)
+        if (!c->job_active && !uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, conn_closed);
+}
+
+void pl_control_free(pl_server_t *srv)
+{
+    struct pl_control *ctl = srv->control;
+    if (!ctl)
+        return;
+    while (ctl->conns)
+        conn_free(ctl->conns);
+    free(ctl->path);
+    free(ctl);
+    srv->control = NULL;
 }

@@ -11,6 +11,8 @@ typedef struct pl_server pl_server_t;
 
 int pl_control_start(pl_server_t *srv, char **error);
 void pl_control_stop(pl_server_t *srv);
+/* After the loops and the storage have closed: frees what is left. */
+void pl_control_free(pl_server_t *srv);
 
 #define PL_CONTROL_MAX_REQUEST 8192
 

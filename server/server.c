@@ -307,6 +307,7 @@ void pl_server_free(pl_server_t *srv)
         return;
     if (srv->storage)
         pl_storage_close(&srv->storage);
+    pl_control_free(srv);
     pl_seal_free(srv->seal);
     pl_tls_ctx_unref(&srv->tls);
     pl_sessions_deinit(srv);
