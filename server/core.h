@@ -158,8 +158,9 @@ struct pl_loop {
     uv_tcp_t *listeners;
     pl_listen_kind_t *listener_kinds;
     size_t nlisteners;
-    uv_timer_t housekeeping;
+    uv_timer_t housekeeping; /* at shutdown: waits for the storage port to drain */
     unsigned housekeeping_ticks;
+    uint64_t drain_deadline; /* shutdown: when to stop waiting for writes (mono ms) */
     pl_storage_port_t *storage_port;
     char readbuf[65536]; /* shared by every connection on the loop: reads are
                             processed synchronously, so one buffer suffices */

@@ -150,6 +150,8 @@ static void on_connection(uv_stream_t *server, int status)
  * given back, about half its memory), so the memory of a mostly idle
  * server is that of its sleeping sessions. */
 #define PL_HOUSEKEEPING_MS 1000
+/* At shutdown, how long to wait for writes in flight to commit and report. */
+#define PL_SHUTDOWN_DRAIN_MS 10000
 #define PL_SLEEP_AFTER_MS 1000
 #define PL_LIMITS_GC_EVERY 10 /* ticks */
 /* When a sweep slept this many sessions, the freed memory is handed back
@@ -370,8 +372,26 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* At shutdown, every few milliseconds: the storage port stays open until
+ * the writes submitted through it have committed and their `done` has run
+ * (what those hold is released, what they answer is sent), or until the
+ * deadline; then the port and this timer close. */
+static void drain_storage(uv_timer_t *t)
+{
+    pl_loop_t *loop = t->data;
+    if (loop->storage_port && !pl_storage_port_idle(loop->storage_port) &&
+        pl_mono_ms() < loop->drain_deadline)
+        return;
+    if (loop->storage_port) {
+        pl_storage_port_close(loop->storage_port);
+        loop->storage_port = NULL;
+    }
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
 /* Stops accepting, ends every session with system-shutdown, and lets the
- * loop run out once the goodbyes are written. */
+ * loop run out once the goodbyes are written and the storage is done. */
 static void stop_loop(pl_loop_t *loop)
 {
     if (loop->index == 0)
@@ -388,13 +408,10 @@ static void stop_loop(pl_loop_t *loop)
     flush_all(&loop->flush_check);
     uv_close((uv_handle_t *)&loop->flush_check, NULL);
     uv_close((uv_handle_t *)&loop->flush_idle, NULL);
-    if (loop->storage_port) {
-        pl_storage_port_close(loop->storage_port);
-        loop->storage_port = NULL;
+    if (!uv_is_closing((uv_handle_t *)&loop->housekeeping)) {
+        loop->drain_deadline = pl_mono_ms() + PL_SHUTDOWN_DRAIN_MS;
+        uv_timer_start(&loop->housekeeping, drain_storage, 0, 5);
     }
-    uv_timer_stop(&loop->housekeeping);
-    if (!uv_is_closing((uv_handle_t *)&loop->housekeeping))
-        uv_close((uv_handle_t *)&loop->housekeeping, NULL);
     if (!uv_is_closing((uv_handle_t *)&loop->wake))
         uv_close((uv_handle_t *)&loop->wake, NULL);
 }

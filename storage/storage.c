@@ -209,6 +209,14 @@ unsigned pl_storage_port_inflight(pl_storage_port_t *port)
     return n;
 }
 
+int pl_storage_port_idle(pl_storage_port_t *port)
+{
+    pthread_mutex_lock(&port->lock);
+    int idle = port->inflight == 0 && port->head == NULL;
+    pthread_mutex_unlock(&port->lock);
+    return idle;
+}
+
 /* ---- writes ---- */
 
 int pl_storage_write(pl_storage_port_t *port, pl_storage_run_fn run, pl_storage_done_fn done,

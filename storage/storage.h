@@ -68,6 +68,9 @@ void pl_storage_port_close(pl_storage_port_t *port);
 /* Writes submitted through the port whose `done` has not run yet: 0 means
  * everything submitted so far is committed. */
 unsigned pl_storage_port_inflight(pl_storage_port_t *port);
+/* 1 when every write submitted through the port has committed and its
+ * `done` has run (on the port's loop thread). */
+int pl_storage_port_idle(pl_storage_port_t *port);
 
 typedef int (*pl_storage_run_fn)(pl_wtxn_t *txn, void *ud);
 typedef void (*pl_storage_done_fn)(void *ud, int status);
