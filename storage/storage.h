@@ -65,8 +65,9 @@ int pl_storage_schema_versions(pl_storage_t *st, int *lmdb_version, int *sqlite_
  * after its writes completed when their callbacks matter. */
 int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **out);
 void pl_storage_port_close(pl_storage_port_t *port);
-/* Writes submitted through the port whose `done` has not run yet: 0 means
- * everything submitted so far is committed. */
+/* Writes submitted through the port and not yet committed (their `done`
+ * may still be waiting for the loop): 0 means everything submitted so far
+ * is committed. */
 unsigned pl_storage_port_inflight(pl_storage_port_t *port);
 /* 1 when every write submitted through the port has committed and its
  * `done` has run (on the port's loop thread). */
