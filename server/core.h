@@ -306,6 +306,9 @@ typedef enum pl_end_how {
 } pl_end_how_t;
 void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason);
 void pl_session_flush(pl_session_t *s);
+/* The bytes a stanza takes on the wire when sent (what the output, SM and
+ * CSI bounds count; built stanzas have no arrival size). */
+size_t pl_stanza_out_size(const pl_stanza_t *st);
 /* Bytes held for the peer: queued output plus writes not yet taken by the
  * kernel (bounded by limits.max_output_bytes). */
 size_t pl_session_backlog(const pl_session_t *s);

@@ -50,16 +50,16 @@ int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st)
             if (same_sender(s->csi_held[i], st)) {
                 /* Only the newest state of each sender matters; it keeps
                  * the place of the first so senders stay in order. */
-                s->csi_bytes -= pl_stanza_wire_size(s->csi_held[i]);
+                s->csi_bytes -= pl_stanza_out_size(s->csi_held[i]);
                 pl_stanza_unref(&s->csi_held[i]);
                 s->csi_held[i] = pl_stanza_ref(st);
-                s->csi_bytes += pl_stanza_wire_size(st);
+                s->csi_bytes += pl_stanza_out_size(st);
                 return 1;
             }
         }
         /* Held presence is output the client will get: it stays well
          * inside the output bound too. */
-        if (s->csi_nheld >= PL_CSI_MAX_HELD || s->csi_bytes + pl_stanza_wire_size(st) >
+        if (s->csi_nheld >= PL_CSI_MAX_HELD || s->csi_bytes + pl_stanza_out_size(st) >
                                                    (size_t)s->server->limits.max_output_bytes / 4) {
             flush_held(s);
             return 0;
@@ -69,7 +69,7 @@ int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st)
             s->csi_held = pl_xrealloc(s->csi_held, s->csi_cap * sizeof(*s->csi_held));
         }
         s->csi_held[s->csi_nheld++] = pl_stanza_ref(st);
-        s->csi_bytes += pl_stanza_wire_size(st);
+        s->csi_bytes += pl_stanza_out_size(st);
         return 1;
     }
     if (strcmp(name, "message") == 0 && s->csi_nheld &&

@@ -203,6 +203,13 @@ void pl_session_flush(pl_session_t *s)
     pl_buf_reset(&s->out);
 }
 
+size_t pl_stanza_out_size(const pl_stanza_t *st)
+{
+    size_t len = 0;
+    pl_stanza_bytes(st, &len); /* serialised once and cached: delivery needs it anyway */
+    return len;
+}
+
 /* Bytes the session holds for its peer: queued this iteration, plus
  * handed to the socket and not yet taken by the kernel. */
 size_t pl_session_backlog(const pl_session_t *s)

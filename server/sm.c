@@ -62,7 +62,7 @@ static void queue_push(pl_sm_t *sm, const pl_stanza_t *st)
     }
     sm->q[(sm->head + sm->n) % sm->cap] = pl_stanza_ref(st);
     sm->n++;
-    sm->bytes += pl_stanza_wire_size(st);
+    sm->bytes += pl_stanza_out_size(st);
 }
 
 static pl_stanza_t *queue_pop(pl_sm_t *sm)
@@ -73,7 +73,7 @@ static pl_stanza_t *queue_pop(pl_sm_t *sm)
     sm->q[sm->head] = NULL;
     sm->head = (sm->head + 1) % sm->cap;
     sm->n--;
-    sm->bytes -= pl_stanza_wire_size(st);
+    sm->bytes -= pl_stanza_out_size(st);
     return st;
 }
 
@@ -647,13 +647,13 @@ void pl_sm_early(pl_session_t *s, const pl_stanza_t *st)
     /* A handover takes milliseconds; a queue growing past the SM bounds
      * meanwhile means something is wrong, and the new stream ends. */
     if ((long long)s->nearly >= l->max_unacked ||
-        (long long)(s->early_bytes + pl_stanza_wire_size(st)) > l->max_unacked_bytes) {
+        (long long)(s->early_bytes + pl_stanza_out_size(st)) > l->max_unacked_bytes) {
         pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow", "session=%llu early=%zu bytes=%zu",
                (unsigned long long)s->id, s->nearly, s->early_bytes);
         pl_session_stream_error(s, "resource-constraint", "too many stanzas during the handover");
         return;
     }
-    s->early_bytes += pl_stanza_wire_size(st);
+    s->early_bytes += pl_stanza_out_size(st);
     if (s->nearly == s->early_cap) {
         s->early_cap = s->early_cap ? s->early_cap * 2 : 8;
         s->early = pl_xrealloc(s->early, s->early_cap * sizeof(*s->early));
