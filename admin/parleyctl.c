@@ -31,6 +31,8 @@ static void usage(FILE *f)
           "  user import FILE            create many accounts: one 'JID PASSWORD' per line\n"
           "                              ('-' reads stdin; existing accounts are skipped)\n"
           "  online                      list connected sessions (server must be running)\n"
+          "  stats                       what peers make the server hold: connections,\n"
+          "                              sessions, queued bytes (server must be running)\n"
           "  key generate FILE           append a new random key for encryption at rest to\n"
           "                              FILE (created with mode 0600); it becomes the\n"
           "                              current key once the server loads the file\n",
@@ -316,8 +318,8 @@ int main(int argc, char **argv)
     int needs_jid = is_user && (!strcmp(words[1], "add") || !strcmp(words[1], "del") ||
                                 !strcmp(words[1], "passwd"));
     int is_import = is_user && strcmp(words[1], "import") == 0 && n == 3;
-    if (!(strcmp(words[0], "online") == 0 && n == 1) && !is_import &&
-        !(is_user && strcmp(words[1], "list") == 0 && n <= 3) &&
+    int live_only = (strcmp(words[0], "online") == 0 || strcmp(words[0], "stats") == 0) && n == 1;
+    if (!live_only && !is_import && !(is_user && strcmp(words[1], "list") == 0 && n <= 3) &&
         !(needs_jid && n >= 3 && n <= 4 && (strcmp(words[1], "del") != 0 || n == 3))) {
         usage(stderr);
         return 2;
@@ -350,7 +352,7 @@ int main(int argc, char **argv)
     }
     int rc = is_import ? -1 : via_server(c->control_socket, words, n);
     if (rc < 0) {
-        if (strcmp(words[0], "online") == 0) {
+        if (live_only) {
             fprintf(stderr, "parleyctl: the server is not running (no control socket at %s)\n",
                     c->control_socket);
             rc = 1;

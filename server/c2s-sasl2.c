@@ -577,4 +577,5 @@ static void send_success(pl_session_t *s, const pl_buf_t *success, int did_bind)
         pl_stanza_unref(&s->early[i]);
     }
     s->nearly = 0;
+    s->early_bytes = 0;
 }

@@ -59,10 +59,6 @@ void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
         pl_session_stream_error(s, "unsupported-version", "version 1.0 is required");
         return;
     }
-    if (s->over_limit) {
-        pl_session_stream_error(s, "policy-violation", "too many connections from your address");
-        return;
-    }
     s->state = PL_ST_FEATURES;
     send_features(s);
 }
@@ -234,12 +230,6 @@ static void handle_active(pl_session_t *s, pl_stanza_t *st)
         pl_session_stream_error(s, "unsupported-stanza-type", NULL);
         return;
     }
-    if (!pl_session_rate_ok(s)) {
-        pl_log(&srv->log, PL_LOG_WARN, "limits.stanza_rate", "session=%llu jid=%s ip=%s",
-               (unsigned long long)s->id, s->jid.full, s->ip);
-        pl_session_stream_error(s, "policy-violation", "stanza rate exceeded");
-        return;
-    }
     if (!from_ok(s, pl_xml_attr(root, "from"))) {
         pl_session_stream_error(s, "invalid-from", "'from' does not match your address");
         return;
@@ -297,9 +287,24 @@ static void handle_active(pl_session_t *s, pl_stanza_t *st)
     pl_jid_deinit(&to);
 }
 
+/* An <a/> answering the <r/> we sent is free: the server asked for it, at
+ * most one per request.  Everything else a logged-in client sends,
+ * stanza or nonza (<r/>, unsolicited <a/>, <enable/>, CSI), costs a token. */
+static int costs_a_token(const pl_session_t *s, const pl_xml_t *root)
+{
+    return !(strcmp(root->ns, PL_NS_SM) == 0 && strcmp(root->name, "a") == 0 &&
+             pl_sm_ack_expected(s));
+}
+
 void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
 {
     const pl_xml_t *root = pl_stanza_root(st);
+    if (s->authenticated && costs_a_token(s, root) && !pl_session_rate_ok(s)) {
+        pl_log(&s->server->log, PL_LOG_WARN, "limits.stanza_rate", "session=%llu jid=%s ip=%s",
+               (unsigned long long)s->id, s->jid.full ? s->jid.full : s->jid.bare, s->ip);
+        pl_session_stream_error(s, "policy-violation", "stanza rate exceeded");
+        return;
+    }
     if (s->authenticated && strcmp(root->ns, PL_NS_SM) == 0) {
         pl_sm_nonza(s, st);
         return;

@@ -28,10 +28,6 @@ void pl_component_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
         pl_session_stream_error(s, "host-unknown", "no component is configured for that domain");
         return;
     }
-    if (s->over_limit) {
-        pl_session_stream_error(s, "policy-violation", "too many connections from your address");
-        return;
-    }
     s->component = c;
     s->host = c->host;
     s->state = PL_ST_FEATURES;

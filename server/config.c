@@ -138,7 +138,12 @@ static const pl_conf_def_t limits_defs[] = {
     LIMIT_MS(resume_timeout, resume_timeout_ms, "5m", 0, 86400000,
              "how long a lost stream-management session can be resumed; 0 = never"),
     LIMIT(max_unacked, PL_CONF_INT, "10000", 10, 1000000,
-          "stanzas kept for a client that does not acknowledge them"),
+          "stanzas kept for a client that does not acknowledge them, connected or detached"),
+    LIMIT(max_unacked_bytes, PL_CONF_SIZE, "4M", 64LL << 10, 1LL << 30,
+          "bytes of stanzas kept for a client that does not acknowledge them, connected or "
+          "detached; at most half of max_output_bytes"),
+    LIMIT(max_output_bytes, PL_CONF_SIZE, "8M", 256LL << 10, 4LL << 30,
+          "bytes queued for a peer that does not read before it is dropped"),
     {.key = NULL},
 };
 #undef LIMIT
@@ -518,6 +523,25 @@ static void load_tls(pl_cfg_ctx_t *cx, pl_config_t *c, const config_setting_t *t
     resolve(cx, &c->tls_key);
 }
 
+/* Bounds that depend on each other. */
+static void check_limits(pl_cfg_ctx_t *cx, const pl_config_t *c, const config_setting_t *limits)
+{
+    const pl_limits_conf_t *l = &c->limits;
+    /* A resumption resends the whole unacknowledged queue at once: it must
+     * fit in the output bound with room to spare, or resuming would end
+     * the stream it resumes. */
+    if (l->max_unacked_bytes > l->max_output_bytes / 2)
+        pl_cfg_err(cx, limits,
+                   "limits: 'max_unacked_bytes' (%lld) must be at most half of "
+                   "'max_output_bytes' (%lld)",
+                   l->max_unacked_bytes, l->max_output_bytes);
+    /* The largest stanza must fit in what a peer may be sent. */
+    if (l->max_stanza_bytes > l->max_unacked_bytes)
+        pl_cfg_err(cx, limits,
+                   "limits: 'max_stanza_bytes' (%lld) must be at most 'max_unacked_bytes' (%lld)",
+                   l->max_stanza_bytes, l->max_unacked_bytes);
+}
+
 /* Reads everything from the parsed tree; returns the config or NULL. */
 static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc,
                               const pl_module_desc_t *const *reg, size_t nreg)
@@ -538,8 +562,9 @@ static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc,
     load_tls(cx, c, config_setting_get_member(root, "tls"));
     pl_cfg_apply_group(cx, config_setting_get_member(root, "storage"), storage_defs, NULL, c,
                        "storage");
-    pl_cfg_apply_group(cx, config_setting_get_member(root, "limits"), limits_defs, NULL,
-                       &c->limits, "limits");
+    const config_setting_t *limits = config_setting_get_member(root, "limits");
+    if (pl_cfg_apply_group(cx, limits, limits_defs, NULL, &c->limits, "limits") >= 0)
+        check_limits(cx, c, limits);
     load_listen(cx, c, config_setting_get_member(root, "listen"));
     load_hosts(cx, c, config_setting_get_member(root, "hosts"), reg, nreg);
 

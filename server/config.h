@@ -42,6 +42,8 @@ typedef struct pl_limits_conf {
     long long max_sessions_per_account; /* 16 */
     long long resume_timeout_ms;   /* 300000: how long a lost SM session waits; 0 = no resumption */
     long long max_unacked;         /* 10000: stanzas kept for a client that does not acknowledge */
+    long long max_unacked_bytes;   /* 4 MiB: the same in bytes (connected or detached) */
+    long long max_output_bytes;    /* 8 MiB: output held for a peer that does not read */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {

@@ -77,6 +77,8 @@ static void conn_written(uv_write_t *req, int status)
 static void answer(ctl_conn_t *c, pl_buf_t *out)
 {
     c->answered = 1;
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return; /* shutdown closed it while the answer was being made */
     ctl_write_t *w = pl_xmalloc(sizeof(*w) + out->len);
     w->conn = c;
     memcpy(w->data, out->data, out->len);
@@ -296,12 +298,151 @@ static int list_visit(void *ud, const pl_account_t *acc)
     return 0;
 }
 
-static void online_visit(void *ud, pl_session_t *s)
+/* ---- questions every loop answers about its own sessions ----
+ * Sessions belong to their loop: only it may read their TLS state, queues
+ * and buffers.  A gather asks each loop in turn through its inbox, each
+ * writes into its own slot, and the last one hands the whole back to
+ * loop 0, which answers. */
+
+typedef struct gather {
+    ctl_conn_t *conn;
+    void (*visit)(pl_loop_t *loop, pl_buf_t *out);
+    void (*finish)(ctl_conn_t *c, struct gather *g);
+    atomic_size_t left;
+    size_t nslots;
+    pl_buf_t slots[]; /* one per loop */
+} gather_t;
+
+static void gather_done(void *ud, pl_stanza_t *unused)
 {
-    pl_buf_t *b = ud;
-    pl_buf_printf(b, "%s\t%s\t%s\t%s\n", s->jid.full, s->ip,
-                  s->available ? "available" : "unavailable",
-                  s->tls ? pl_tls_version(s->tls) : "-");
+    (void)unused;
+    gather_t *g = ud;
+    g->finish(g->conn, g);
+    for (size_t i = 0; i < g->nslots; i++)
+        pl_buf_deinit(&g->slots[i]);
+    free(g);
+}
+
+static void gather_visit(void *ud, pl_stanza_t *unused)
+{
+    (void)unused;
+    gather_t *g = ud;
+    pl_loop_t *loop = pl_current_loop;
+    g->visit(loop, &g->slots[loop->index]);
+    if (atomic_fetch_sub(&g->left, 1) == 1) {
+        if (loop == g->conn->srv->loops[0])
+            gather_done(g, NULL);
+        else
+            pl_loop_call(g->conn->srv->loops[0], gather_done, g, NULL);
+    }
+}
+
+static void gather(ctl_conn_t *c, void (*visit)(pl_loop_t *, pl_buf_t *),
+                   void (*finish)(ctl_conn_t *, gather_t *))
+{
+    pl_server_t *srv = c->srv;
+    gather_t *g = pl_xcalloc(1, sizeof(*g) + srv->nloops * sizeof(pl_buf_t));
+    g->conn = c;
+    g->visit = visit;
+    g->finish = finish;
+    g->nslots = srv->nloops;
+    atomic_init(&g->left, srv->nloops);
+    for (size_t i = 0; i < srv->nloops; i++)
+        pl_buf_init(&g->slots[i]);
+    /* Posted to every loop, this one included, so no loop is visited
+     * while this call is still on the stack. */
+    for (size_t i = 0; i < srv->nloops; i++)
+        pl_loop_call(srv->loops[i], gather_visit, g, NULL);
+}
+
+static void online_visit(pl_loop_t *loop, pl_buf_t *b)
+{
+    for (pl_session_t *s = loop->sessions; s; s = s->loop_next)
+        if (s->in_table && !s->closing)
+            pl_buf_printf(b, "%s\t%s\t%s\t%s\n", s->jid.full, s->ip,
+                          s->available ? "available" : "unavailable",
+                          s->tls ? pl_tls_version(s->tls) : "-");
+    for (pl_session_t *s = loop->hibernating; s; s = pl_sm_next_detached(s))
+        pl_buf_printf(b, "%s\t%s\t%s\t%s\n", s->jid.full, s->ip,
+                      s->available ? "available" : "unavailable", "detached");
+}
+
+/* Counters of what peers make the server hold, summed over the loops
+ * (docs/ADMIN.md lists them). */
+typedef struct loop_stats {
+    unsigned long long connections, sessions, detached, sleeping, output_bytes;
+    unsigned long long unacked, unacked_bytes, csi_held, csi_bytes, early;
+} loop_stats_t;
+
+static void stats_session(loop_stats_t *st, const pl_session_t *s)
+{
+    size_t n = 0, bytes = 0;
+    pl_sm_queued(s, &n, &bytes);
+    st->unacked += n;
+    st->unacked_bytes += bytes;
+    st->csi_held += s->csi_nheld;
+    st->csi_bytes += s->csi_bytes;
+    st->early += s->nearly;
+}
+
+static void stats_visit(pl_loop_t *loop, pl_buf_t *b)
+{
+    loop_stats_t st = {0};
+    for (pl_session_t *s = loop->sessions; s; s = s->loop_next) {
+        st.connections++;
+        st.sessions += s->in_table && !pl_sm_detached(s);
+        st.sleeping += s->asleep;
+        st.output_bytes += pl_session_backlog(s);
+        stats_session(&st, s);
+    }
+    for (pl_session_t *s = loop->hibernating; s; s = pl_sm_next_detached(s)) {
+        st.detached++;
+        stats_session(&st, s);
+    }
+    pl_buf_append(b, &st, sizeof(st));
+}
+
+static void stats_finish(ctl_conn_t *c, gather_t *g)
+{
+    loop_stats_t sum = {0};
+    for (size_t i = 0; i < g->nslots; i++) {
+        if (g->slots[i].len != sizeof(loop_stats_t))
+            continue;
+        const loop_stats_t *st = (const loop_stats_t *)g->slots[i].data;
+        sum.connections += st->connections;
+        sum.sessions += st->sessions;
+        sum.detached += st->detached;
+        sum.sleeping += st->sleeping;
+        sum.output_bytes += st->output_bytes;
+        sum.unacked += st->unacked;
+        sum.unacked_bytes += st->unacked_bytes;
+        sum.csi_held += st->csi_held;
+        sum.csi_bytes += st->csi_bytes;
+        sum.early += st->early;
+    }
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_buf_printf(&b,
+                  "ok\nloops %zu\nconnections %llu\nsessions %llu\ndetached %llu\n"
+                  "sleeping %llu\noutput_bytes %llu\nunacked_stanzas %llu\n"
+                  "unacked_bytes %llu\ncsi_held %llu\ncsi_held_bytes %llu\n"
+                  "handover_stanzas %llu\n",
+                  g->nslots, sum.connections, sum.sessions, sum.detached, sum.sleeping,
+                  sum.output_bytes, sum.unacked, sum.unacked_bytes, sum.csi_held, sum.csi_bytes,
+                  sum.early);
+    answer(c, &b);
+    pl_buf_deinit(&b);
+}
+
+static void online_finish(ctl_conn_t *c, gather_t *g)
+{
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_buf_puts(&b, "ok\n");
+    for (size_t i = 0; i < g->nslots; i++)
+        pl_buf_append(&b, g->slots[i].data, g->slots[i].len);
+    answer(c, &b);
+    pl_buf_deinit(&b);
 }
 
 static void execute(ctl_conn_t *c, char **argv, size_t argc)
@@ -320,9 +461,9 @@ static void execute(ctl_conn_t *c, char **argv, size_t argc)
         pl_accounts_list(srv->storage, argc > 2 ? argv[2] : NULL, list_visit, &b);
         answer(c, &b);
     } else if (argc >= 1 && strcmp(argv[0], "online") == 0) {
-        pl_buf_puts(&b, "ok\n");
-        pl_sessions_each(srv, online_visit, &b);
-        answer(c, &b);
+        gather(c, online_visit, online_finish);
+    } else if (argc >= 1 && strcmp(argv[0], "stats") == 0) {
+        gather(c, stats_visit, stats_finish);
     } else {
         answer_text(c, "error: unknown command\n");
     }

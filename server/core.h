@@ -230,19 +230,19 @@ struct pl_session {
     int asleep; /* idle: parser and buffers given back (pl_session_sleep) */
     int ping_outstanding;
     char ping_id[20];
-    int over_limit; /* connection refused by a per-IP bound: error at stream open */
+    int slow;       /* output refused over max_output_bytes: ends at the next flush */
     struct pl_sasl2_req *sasl2; /* an <authenticate/> (SASL2) under way, until <success/> */
     /* stream management (sm.c) */
     struct pl_sm *sm;   /* NULL until <enable/> */
     int lost;           /* the connection failed (not a clean close): SM may keep the session */
     int resuming;       /* <resume/> accepted, the handover is under way */
     pl_stanza_t **early; /* stanzas that arrived during the handover */
-    size_t nearly, early_cap;
+    size_t nearly, early_cap, early_bytes;
     pl_session_t *moved_to; /* resumed by this session: stanzas still arriving follow it */
     /* client state indication (csi.c) */
     int csi_inactive;
     pl_stanza_t **csi_held; /* presences held while inactive, one per sender */
-    size_t csi_nheld, csi_cap;
+    size_t csi_nheld, csi_cap, csi_bytes;
     /* component */
     pl_component_t *component;
     /* module per-session slots */
@@ -289,11 +289,29 @@ void pl_session_send_raw(pl_session_t *s, const char *data, size_t len);
 void pl_session_send_str(pl_session_t *s, const char *text);
 /* Queues a stanza (serialised once, cached on the stanza). */
 void pl_session_send(pl_session_t *s, const pl_stanza_t *st);
-/* Sends a stream error (opening the stream first if needed) and closes. */
+/* Sends a stream error (opening the stream first if needed) and ends the
+ * session with PL_END_GOODBYE. */
 void pl_session_stream_error(pl_session_t *s, const char *condition, const char *text);
-/* Closes the stream gracefully (</stream:stream>) and the connection. */
-void pl_session_close(pl_session_t *s, const char *reason);
+
+/* How a connection ends.  Every way a stream can end (the peer's
+ * </stream:stream>, EOF, a read/write/TLS error, a peer that does not
+ * read, a timeout, a conflict, shutdown, any stream error) goes through
+ * pl_session_end, so the session always leaves the table (or is detached
+ * for an SM resumption), the modules are told, and its memory goes. */
+typedef enum pl_end_how {
+    PL_END_GOODBYE, /* orderly: </stream:stream> (after a stream error, if any) is written */
+    PL_END_LOST,    /* the peer vanished (EOF, no answer to a ping): SM may keep the session */
+    PL_END_BROKEN,  /* the socket or TLS failed: nothing more is written; SM may keep it */
+    PL_END_SLOW,    /* the peer does not read: its output is dropped at once; SM may keep it */
+} pl_end_how_t;
+void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason);
 void pl_session_flush(pl_session_t *s);
+/* The bytes a stanza takes on the wire when sent (what the output, SM and
+ * CSI bounds count; built stanzas have no arrival size). */
+size_t pl_stanza_out_size(const pl_stanza_t *st);
+/* Bytes held for the peer: queued output plus writes not yet taken by the
+ * kernel (bounded by limits.max_output_bytes). */
+size_t pl_session_backlog(const pl_session_t *s);
 /* For a session idle a while: gives back the XML parser and the TLS and
  * output buffers, which come back on the next bytes.  Returns 1 if it slept. */
 int pl_session_sleep(pl_session_t *s);
@@ -304,9 +322,6 @@ int pl_session_rate_ok(pl_session_t *s);
 
 /* Queues a stanza without stream-management bookkeeping (retransmission). */
 void pl_session_send_untracked(pl_session_t *s, const pl_stanza_t *st);
-/* The connection failed under the session (read/write/TLS error, no answer
- * to a ping): closes it, leaving a resumable SM session detached. */
-void pl_session_lost(pl_session_t *s, const char *reason);
 
 /* sm.c — stream management (XEP-0198) */
 typedef struct pl_sm pl_sm_t;
@@ -321,9 +336,18 @@ void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out);
 void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr);
 /* A stanza from the client was handled (counts toward our h). */
 void pl_sm_count_in(pl_session_t *s);
-/* A stanza goes (or, detached, would go) to the client: kept until acked. */
-void pl_sm_track(pl_session_t *s, const pl_stanza_t *st);
+/* A stanza goes (or, detached, would go) to the client: kept until acked.
+ * Past max_unacked / max_unacked_bytes a connected session gets a
+ * resource-constraint stream error (and is detached); for a detached one
+ * it returns -1 and the caller ends it (pl_sm_end_detached). */
+int pl_sm_track(pl_session_t *s, const pl_stanza_t *st);
 int pl_sm_detached(const pl_session_t *s);
+/* The next session on its loop's `hibernating` list (s is detached). */
+pl_session_t *pl_sm_next_detached(const pl_session_t *s);
+/* Stanzas kept for the client until acknowledged, and their bytes. */
+void pl_sm_queued(const pl_session_t *s, size_t *n, size_t *bytes);
+/* 1 while an <r/> we sent is unanswered (the client's <a/> is expected). */
+int pl_sm_ack_expected(const pl_session_t *s);
 /* Appends an <r/> to the output when stanzas are unacknowledged. */
 void pl_sm_before_flush(pl_session_t *s);
 /* Stanzas for a session whose resumption is under way. */
@@ -341,6 +365,10 @@ void pl_sm_end_detached(pl_session_t *s, const char *why);
 void pl_sm_sweep(pl_loop_t *loop, int all);
 /* Frees what is left at session free. */
 void pl_sm_release(pl_session_t *s);
+/* A stanza reached a session that has already ended (not detached): a
+ * message with a body goes to the account's bare JID again, an IQ request
+ * is answered with an error, the rest is dropped. */
+void pl_session_undeliverable(pl_session_t *s, const pl_stanza_t *st);
 
 /* csi.c — client state indication (XEP-0352) */
 /* An <active/> or <inactive/> from the client. */
@@ -384,7 +412,6 @@ size_t pl_sessions_get(pl_server_t *srv, const char *bare, pl_session_t **out,
 /* The session of one full JID, with a reference, or NULL. */
 pl_session_t *pl_sessions_find(pl_server_t *srv, const pl_jid_t *full);
 size_t pl_sessions_count_bare(pl_server_t *srv, const char *bare);
-void pl_sessions_each(pl_server_t *srv, void (*fn)(void *ud, pl_session_t *s), void *ud);
 /* Availability and the last broadcast presence, changed under the shard lock. */
 void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, int priority,
                               const pl_stanza_t *presence);

@@ -11,7 +11,9 @@
 #include "core.h"
 #include "util.h"
 
-#define PL_CSI_MAX_HELD 512 /* distinct senders held before everything goes out */
+/* Distinct senders held before everything goes out (and at most a quarter
+ * of limits.max_output_bytes). */
+#define PL_CSI_MAX_HELD 512
 
 static void flush_held(pl_session_t *s)
 {
@@ -20,6 +22,7 @@ static void flush_held(pl_session_t *s)
     int inactive = s->csi_inactive;
     s->csi_held = NULL;
     s->csi_nheld = s->csi_cap = 0;
+    s->csi_bytes = 0;
     s->csi_inactive = 0; /* these go out, not back into the list */
     for (size_t i = 0; i < n; i++) {
         pl_session_deliver(s, held[i]);
@@ -47,12 +50,17 @@ int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st)
             if (same_sender(s->csi_held[i], st)) {
                 /* Only the newest state of each sender matters; it keeps
                  * the place of the first so senders stay in order. */
+                s->csi_bytes -= pl_stanza_out_size(s->csi_held[i]);
                 pl_stanza_unref(&s->csi_held[i]);
                 s->csi_held[i] = pl_stanza_ref(st);
+                s->csi_bytes += pl_stanza_out_size(st);
                 return 1;
             }
         }
-        if (s->csi_nheld >= PL_CSI_MAX_HELD) {
+        /* Held presence is output the client will get: it stays well
+         * inside the output bound too. */
+        if (s->csi_nheld >= PL_CSI_MAX_HELD || s->csi_bytes + pl_stanza_out_size(st) >
+                                                   (size_t)s->server->limits.max_output_bytes / 4) {
             flush_held(s);
             return 0;
         }
@@ -61,6 +69,7 @@ int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st)
             s->csi_held = pl_xrealloc(s->csi_held, s->csi_cap * sizeof(*s->csi_held));
         }
         s->csi_held[s->csi_nheld++] = pl_stanza_ref(st);
+        s->csi_bytes += pl_stanza_out_size(st);
         return 1;
     }
     if (strcmp(name, "message") == 0 && s->csi_nheld &&

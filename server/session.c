@@ -10,7 +10,6 @@
 #include "storage/storage.h"
 #include "util.h"
 
-#define PL_MAX_WRITE_PENDING (8u << 20) /* a peer this far behind is dropped */
 #define PL_CLOSE_GRACE_MS 5000
 
 typedef struct write_req {
@@ -46,7 +45,7 @@ static void xml_stanza(void *ud, pl_stanza_t *st)
 static void xml_stream_close(void *ud)
 {
     pl_session_t *s = ud;
-    pl_session_close(s, "peer closed stream");
+    pl_session_end(s, PL_END_GOODBYE, "peer closed stream");
 }
 
 static void xml_error(void *ud, pl_xml_error_t err, const char *text)
@@ -153,7 +152,7 @@ static void on_write(uv_write_t *req, int status)
     s->write_pending -= w->len;
     free(w);
     if (status < 0 && !s->closing) {
-        pl_session_lost(s, uv_strerror(status));
+        pl_session_end(s, PL_END_BROKEN, uv_strerror(status));
         return;
     }
     if (s->closing && s->write_pending == 0)
@@ -175,12 +174,19 @@ static void write_bytes(pl_session_t *s, const char *data, size_t len)
         s->write_pending -= len;
         free(w);
         if (!s->closing)
-            pl_session_lost(s, uv_strerror(rc));
+            pl_session_end(s, PL_END_BROKEN, uv_strerror(rc));
     }
 }
 
 void pl_session_flush(pl_session_t *s)
 {
+    if (s->slow && !s->closing) {
+        /* pl_session_send_raw refused bytes earlier in this iteration: the
+         * peer does not read.  Ended here, between stanzas, rather than in
+         * the middle of whatever was sending. */
+        pl_session_end(s, PL_END_SLOW, "slow consumer");
+        return;
+    }
     if (s->out.len == 0)
         return;
     if (s->sm)
@@ -195,18 +201,37 @@ void pl_session_flush(pl_session_t *s)
         write_bytes(s, s->out.data, s->out.len);
     }
     pl_buf_reset(&s->out);
-    if (s->write_pending > PL_MAX_WRITE_PENDING && !s->closing) {
-        pl_log(&s->server->log, PL_LOG_WARN, "session.slow_consumer", "session=%llu ip=%s pending=%zu",
-               (unsigned long long)s->id, s->ip, s->write_pending);
-        s->closing = 1;
-        close_handles(s);
-    }
+}
+
+size_t pl_stanza_out_size(const pl_stanza_t *st)
+{
+    size_t len = 0;
+    pl_stanza_bytes(st, &len); /* serialised once and cached: delivery needs it anyway */
+    return len;
+}
+
+/* Bytes the session holds for its peer: queued this iteration, plus
+ * handed to the socket and not yet taken by the kernel. */
+size_t pl_session_backlog(const pl_session_t *s)
+{
+    return s->out.len + s->write_pending;
 }
 
 void pl_session_send_raw(pl_session_t *s, const char *data, size_t len)
 {
-    if (uv_is_closing((uv_handle_t *)&s->tcp))
+    if (s->slow || uv_is_closing((uv_handle_t *)&s->tcp))
         return;
+    /* The bound holds before the bytes are taken, not after a flush: a
+     * peer that stops reading never makes the server hold more than
+     * max_output_bytes for it. */
+    if (pl_session_backlog(s) + len > (size_t)s->server->limits.max_output_bytes) {
+        pl_log(&s->server->log, PL_LOG_WARN, "limits.output",
+               "session=%llu ip=%s jid=%s pending=%zu", (unsigned long long)s->id, s->ip,
+               s->jid.full ? s->jid.full : "-", pl_session_backlog(s));
+        s->slow = 1;
+        pl_loop_mark_dirty(s);
+        return;
+    }
     pl_buf_append(&s->out, data, len);
     pl_loop_mark_dirty(s);
 }
@@ -288,33 +313,51 @@ void pl_session_stream_error(pl_session_t *s, const char *condition, const char 
     pl_buf_deinit(&b);
     pl_log(&s->server->log, PL_LOG_INFO, "stream.error", "session=%llu ip=%s jid=%s condition=%s",
            (unsigned long long)s->id, s->ip, s->jid.full ? s->jid.full : "-", condition);
-    pl_session_close(s, condition);
+    pl_session_end(s, PL_END_GOODBYE, condition);
 }
 
-void pl_session_lost(pl_session_t *s, const char *reason)
+static const char *end_name(pl_end_how_t how)
 {
-    if (s->closing)
-        return;
-    s->lost = 1;
-    pl_session_close(s, reason);
+    switch (how) {
+    case PL_END_GOODBYE: return "goodbye";
+    case PL_END_LOST: return "lost";
+    case PL_END_BROKEN: return "broken";
+    case PL_END_SLOW: return "slow";
+    }
+    return "?";
 }
 
-void pl_session_close(pl_session_t *s, const char *reason)
+/* The one way out for every stream.  What the stream meant is undone by
+ * its kind (c2s: leave the session table and tell the modules, or stay
+ * detached for a resumption; component: free the domain); then the socket
+ * closes, once our last bytes are written when they still can be. */
+void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
 {
-    if (s->closing)
+    if (s->closing) {
+        /* Already ending, waiting for its last bytes: a peer that does not
+         * read them, or a socket that broke, ends the wait. */
+        if (how == PL_END_SLOW || how == PL_END_BROKEN)
+            close_handles(s);
         return;
+    }
     /* Closing from here on: a write that fails while the last bytes are
-     * flushed (the peer reset the connection) must not close again. */
+     * flushed (the peer reset the connection) must not end it again. */
     s->closing = 1;
-    if (s->stream_open && !uv_is_closing((uv_handle_t *)&s->tcp))
-        pl_session_send_raw(s, "</stream:stream>", 16);
-    pl_session_flush(s);
-    if (s->tls) {
-        pl_buf_t cipher;
-        pl_buf_init(&cipher);
-        pl_tls_shutdown(s->tls, &cipher);
-        write_bytes(s, cipher.data, cipher.len);
-        pl_buf_deinit(&cipher);
+    if (how != PL_END_GOODBYE)
+        s->lost = 1; /* not the peer's choice: stream management may keep the session */
+    if (how == PL_END_SLOW || how == PL_END_BROKEN) {
+        pl_buf_deinit(&s->out); /* nothing more can or should reach the peer */
+    } else {
+        if (s->stream_open && !uv_is_closing((uv_handle_t *)&s->tcp))
+            pl_session_send_raw(s, "</stream:stream>", 16);
+        pl_session_flush(s);
+        if (s->tls && pl_tls_established(s->tls)) {
+            pl_buf_t cipher;
+            pl_buf_init(&cipher);
+            pl_tls_shutdown(s->tls, &cipher);
+            write_bytes(s, cipher.data, cipher.len);
+            pl_buf_deinit(&cipher);
+        }
     }
     s->state = PL_ST_CLOSING;
     pl_xml_parser_stop(s->xml);
@@ -322,9 +365,10 @@ void pl_session_close(pl_session_t *s, const char *reason)
         pl_component_on_close(s);
     else
         pl_c2s_on_close(s);
-    pl_log(&s->server->log, PL_LOG_DEBUG, "session.close", "session=%llu ip=%s reason=%s",
-           (unsigned long long)s->id, s->ip, reason ? reason : "-");
-    if (s->write_pending == 0)
+    pl_log(&s->server->log, how == PL_END_GOODBYE ? PL_LOG_DEBUG : PL_LOG_INFO, "session.end",
+           "session=%llu ip=%s jid=%s how=%s reason=%s", (unsigned long long)s->id, s->ip,
+           s->jid.full ? s->jid.full : "-", end_name(how), reason ? reason : "-");
+    if (how == PL_END_SLOW || s->write_pending == 0)
         close_handles(s);
     else
         uv_timer_start(&s->timer, on_timer, PL_CLOSE_GRACE_MS, 0);
@@ -358,10 +402,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     pl_session_t *s = stream->data;
     s->loop->readbuf_busy = 0;
     if (nread < 0) {
-        if (!s->closing) {
-            /* No </stream:stream> came first: the connection failed. */
-            pl_session_lost(s, nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
-        }
+        /* No </stream:stream> came first: the connection failed. */
+        pl_session_end(s, nread == UV_EOF ? PL_END_LOST : PL_END_BROKEN,
+                       nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
         return;
     }
     if (nread == 0 || s->closing)
@@ -386,20 +429,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                (unsigned long long)s->id, s->ip, err ? err : "-");
         pl_buf_deinit(&plain);
         pl_buf_deinit(&cipher);
-        s->closing = 1;
-        s->lost = 1;
-        if (s->kind == PL_SESSION_C2S)
-            pl_c2s_on_close(s);
-        else
-            pl_component_on_close(s);
-        if (s->write_pending == 0)
-            close_handles(s);
+        /* The alert just queued may still go; nothing else can. */
+        pl_session_end(s, PL_END_BROKEN, err ? err : "TLS error");
         return;
     }
     if (!was_up && pl_tls_established(s->tls)) {
         s->secure = 1;
-        pl_log(&s->server->log, PL_LOG_DEBUG, "tls.established", "session=%llu version=%s cipher=%s",
-               (unsigned long long)s->id, pl_tls_version(s->tls), pl_tls_cipher(s->tls));
+        pl_log(&s->server->log, PL_LOG_DEBUG, "tls.established",
+               "session=%llu version=%s cipher=%s", (unsigned long long)s->id,
+               pl_tls_version(s->tls), pl_tls_cipher(s->tls));
         pl_c2s_on_tls_ready(s);
     }
     feed_plain(s, plain.data, plain.len);
@@ -447,8 +485,7 @@ void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
         loop->sessions->loop_prev = s;
     loop->sessions = s;
     if (uv_accept(server_handle, (uv_stream_t *)&s->tcp) != 0) {
-        s->closing = 1;
-        close_handles(s);
+        pl_session_end(s, PL_END_BROKEN, "accept failed");
         return;
     }
     struct sockaddr_storage addr;
@@ -462,9 +499,17 @@ void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
     }
     uv_tcp_nodelay(&s->tcp, 1);
     if (pl_limits_conn_open(s->server, s->ip) != 0) {
-        s->over_limit = 1;
+        /* Refused at once, before a byte is read or a TLS handshake spent:
+         * a silent connection over the bound is not held until the login
+         * timeout.  A plaintext peer is told why. */
         pl_log(&s->server->log, PL_LOG_WARN, "limits.connections", "ip=%s limit=%lld", s->ip,
                s->server->limits.conn_per_ip);
+        if (s->port_kind == PL_LISTEN_C2S_TLS)
+            pl_session_end(s, PL_END_GOODBYE, "too many connections from one address");
+        else
+            pl_session_stream_error(s, "policy-violation",
+                                    "too many connections from your address");
+        return;
     }
     if (s->port_kind == PL_LISTEN_C2S_TLS) {
         pthread_mutex_lock(&s->server->tls_lock);
@@ -489,11 +534,19 @@ void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)
         return;
     }
     if (pl_sm_detached(s)) {
-        pl_sm_track(s, st); /* kept for the resumption, or routed again */
+        /* Kept for the resumption, within the same bounds as while
+         * connected; past them the session ends and what it held goes to
+         * the account's bare JID (other clients, or the offline store). */
+        if (pl_sm_track(s, st) != 0)
+            pl_sm_end_detached(s, "queue full");
         return;
     }
-    if (s->closing || uv_is_closing((uv_handle_t *)&s->tcp))
+    if (s->closing || uv_is_closing((uv_handle_t *)&s->tcp)) {
+        /* It ended after the router chose it (another loop's stanza was
+         * already on its way): a message is not lost with it. */
+        pl_session_undeliverable(s, st);
         return;
+    }
     if (s->csi_inactive && pl_csi_hold(s, st))
         return;
     pl_session_send(s, st);
@@ -512,11 +565,26 @@ int pl_session_rate_ok(pl_session_t *s)
 }
 
 /* ---- accessors for modules (server.h) ---- */
-const pl_jid_t *pl_session_jid(const pl_session_t *s) { return &s->jid; }
-pl_host_t *pl_session_host(const pl_session_t *s) { return s->host; }
-const char *pl_session_ip(const pl_session_t *s) { return s->ip; }
-int pl_session_is_available(const pl_session_t *s) { return s->available; }
-unsigned long long pl_session_id(const pl_session_t *s) { return (unsigned long long)s->id; }
+const pl_jid_t *pl_session_jid(const pl_session_t *s)
+{
+    return &s->jid;
+}
+pl_host_t *pl_session_host(const pl_session_t *s)
+{
+    return s->host;
+}
+const char *pl_session_ip(const pl_session_t *s)
+{
+    return s->ip;
+}
+int pl_session_is_available(const pl_session_t *s)
+{
+    return s->available;
+}
+unsigned long long pl_session_id(const pl_session_t *s)
+{
+    return (unsigned long long)s->id;
+}
 
 int pl_server_write(pl_server_t *srv, int (*run)(pl_wtxn_t *txn, void *ud),
                     void (*done)(void *ud, int status), void *ud)

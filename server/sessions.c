@@ -212,20 +212,3 @@ pl_stanza_t *pl_session_presence(pl_session_t *s)
     return p;
 }
 
-/* Visits every bound session (for `parleyctl online`); the callback runs
- * under the shard lock and must not block. */
-void pl_sessions_each(pl_server_t *srv, void (*fn)(void *ud, pl_session_t *s), void *ud)
-{
-    for (size_t i = 0; i < PL_SESSION_SHARDS; i++) {
-        pl_session_shard_t *sh = &srv->shards[i];
-        pthread_mutex_lock(&sh->lock);
-        size_t pos = 0;
-        void *v;
-        while (pl_map_iter(&sh->by_bare, &pos, NULL, &v)) {
-            pl_session_list_t *l = v;
-            for (size_t j = 0; j < l->n; j++)
-                fn(ud, l->items[j]);
-        }
-        pthread_mutex_unlock(&sh->lock);
-    }
-}

@@ -33,14 +33,15 @@
 #define SM_ERR "<failed xmlns='" PL_NS_SM "'><%s xmlns='" PL_NS_STANZA_ERRORS "'/></failed>"
 
 struct pl_sm {
-    uint32_t h_in;     /* stanzas from the client handled */
-    uint32_t h_out;    /* stanzas sent to the client */
-    uint32_t acked;    /* the client's last h (the queue starts after it) */
-    pl_stanza_t **q;   /* unacknowledged, oldest first: q[(head + i) % cap] */
+    uint32_t h_in;   /* stanzas from the client handled */
+    uint32_t h_out;  /* stanzas sent to the client */
+    uint32_t acked;  /* the client's last h (the queue starts after it) */
+    pl_stanza_t **q; /* unacknowledged, oldest first: q[(head + i) % cap] */
     size_t head, n, cap;
-    int r_sent;        /* an <r/> is out and unanswered */
+    size_t bytes; /* wire size of what q holds (limits.max_unacked_bytes) */
+    int r_sent;   /* an <r/> is out and unanswered */
     int resumable;
-    char id[24];       /* resumption id (previd) */
+    char id[24];             /* resumption id (previd) */
     uint64_t detached_at_ms; /* 0 while connected */
     pl_session_t *hib_next;  /* loop->hibernating */
 };
@@ -61,6 +62,7 @@ static void queue_push(pl_sm_t *sm, const pl_stanza_t *st)
     }
     sm->q[(sm->head + sm->n) % sm->cap] = pl_stanza_ref(st);
     sm->n++;
+    sm->bytes += pl_stanza_out_size(st);
 }
 
 static pl_stanza_t *queue_pop(pl_sm_t *sm)
@@ -71,6 +73,7 @@ static pl_stanza_t *queue_pop(pl_sm_t *sm)
     sm->q[sm->head] = NULL;
     sm->head = (sm->head + 1) % sm->cap;
     sm->n--;
+    sm->bytes -= pl_stanza_out_size(st);
     return st;
 }
 
@@ -116,22 +119,53 @@ static int parse_h(const char *v, uint32_t *out)
 
 /* ---- outgoing ---- */
 
-void pl_sm_track(pl_session_t *s, const pl_stanza_t *st)
+static int over_bounds(const pl_session_t *s)
+{
+    const pl_limits_conf_t *l = &s->server->limits;
+    return (long long)s->sm->n > l->max_unacked || (long long)s->sm->bytes > l->max_unacked_bytes;
+}
+
+int pl_sm_track(pl_session_t *s, const pl_stanza_t *st)
 {
     pl_sm_t *sm = s->sm;
     queue_push(sm, st);
     sm->h_out++;
-    if (!sm->detached_at_ms && (long long)sm->n > s->server->limits.max_unacked && !s->closing) {
-        pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow", "session=%llu jid=%s unacked=%zu",
-               (unsigned long long)s->id, s->jid.full, sm->n);
+    if (!over_bounds(s))
+        return 0;
+    if (sm->detached_at_ms)
+        return -1; /* the caller ends the detached session (pl_session_deliver) */
+    if (!s->closing) {
+        pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow",
+               "session=%llu jid=%s unacked=%zu bytes=%zu", (unsigned long long)s->id, s->jid.full,
+               sm->n, sm->bytes);
         /* The client stopped acknowledging; ending the connection (not the
          * session) lets it resume and catch up. */
         s->lost = 1;
         pl_session_stream_error(s, "resource-constraint", "too many unacknowledged stanzas");
     }
+    return 0;
 }
 
-int pl_sm_detached(const pl_session_t *s) { return s->sm && s->sm->detached_at_ms; }
+int pl_sm_detached(const pl_session_t *s)
+{
+    return s->sm && s->sm->detached_at_ms;
+}
+
+int pl_sm_ack_expected(const pl_session_t *s)
+{
+    return s->sm && s->sm->r_sent;
+}
+
+pl_session_t *pl_sm_next_detached(const pl_session_t *s)
+{
+    return s->sm->hib_next;
+}
+
+void pl_sm_queued(const pl_session_t *s, size_t *n, size_t *bytes)
+{
+    *n = s->sm ? s->sm->n : 0;
+    *bytes = s->sm ? s->sm->bytes : 0;
+}
 
 void pl_sm_before_flush(pl_session_t *s)
 {
@@ -278,37 +312,59 @@ static pl_stanza_t *with_delay(const pl_stanza_t *st, const char *host, uint64_t
     return pl_build_finish(b);
 }
 
+/* What happens to a stanza that was for a session which ended without
+ * taking it: a message with a body goes again to the account's bare JID
+ * (another client, or the offline store), stamped with when it came; an IQ
+ * request gets an error; the rest (presence, chat states, results) is
+ * dropped.  0 rerouted, 1 bounced, 2 dropped. */
+static int route_again(pl_session_t *s, const pl_stanza_t *st, uint64_t now_ms)
+{
+    pl_server_t *srv = s->server;
+    const char *name = pl_stanza_name(st);
+    const char *type = pl_stanza_attr(st, "type");
+    if (!strcmp(name, "message") &&
+        !(type && (!strcmp(type, "error") || !strcmp(type, "groupchat"))) && !is_own_copy(s, st) &&
+        pl_xml_child(pl_stanza_root(st), "body", NULL)) {
+        pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
+        pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
+        pl_stanza_unref(&again);
+        pl_route(srv, to_bare);
+        return 0;
+    }
+    if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {
+        pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, "the client went away");
+        return 1;
+    }
+    return 2;
+}
+
 /* XEP-0198 §5: what the client never acknowledged is handled as if it had
  * been sent while the client was offline. */
 static void reroute_unacked(pl_session_t *s)
 {
     pl_server_t *srv = s->server;
     pl_sm_t *sm = s->sm;
-    size_t rerouted = 0, bounced = 0, dropped = 0;
+    size_t counts[3] = {0, 0, 0};
     uint64_t now_ms = (uint64_t)time(NULL) * 1000;
     pl_stanza_t *st;
     while ((st = queue_pop(sm))) {
-        const char *name = pl_stanza_name(st);
-        const char *type = pl_stanza_attr(st, "type");
-        if (!strcmp(name, "message") && !(type && (!strcmp(type, "error") ||
-                                                   !strcmp(type, "groupchat"))) &&
-            !is_own_copy(s, st) && pl_xml_child(pl_stanza_root(st), "body", NULL)) {
-            pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
-            pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
-            pl_stanza_unref(&again);
-            pl_route(srv, to_bare);
-            rerouted++;
-        } else if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {
-            pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, "the client went away");
-            bounced++;
-        } else {
-            dropped++;
-        }
+        counts[route_again(s, st, now_ms)]++;
         pl_stanza_unref(&st);
     }
-    if (rerouted || bounced || dropped)
+    if (counts[0] || counts[1] || counts[2])
         pl_log(&srv->log, PL_LOG_INFO, "sm.unacked", "jid=%s rerouted=%zu bounced=%zu dropped=%zu",
-               s->jid.full, rerouted, bounced, dropped);
+               s->jid.full, counts[0], counts[1], counts[2]);
+}
+
+void pl_session_undeliverable(pl_session_t *s, const pl_stanza_t *st)
+{
+    /* Only for a session that left the table: routing again to its bare
+     * JID cannot come back to it. */
+    if (s->in_table || !s->jid.bare || !s->host)
+        return;
+    if (route_again(s, st, (uint64_t)time(NULL) * 1000) == 0)
+        pl_log(&s->server->log, PL_LOG_INFO, "session.rerouted", "session=%llu jid=%s",
+               (unsigned long long)s->id, s->jid.full ? s->jid.full : s->jid.bare);
 }
 
 void pl_sm_end(pl_session_t *s)
@@ -368,6 +424,10 @@ void pl_sm_end_detached(pl_session_t *s, const char *why)
 {
     if (!pl_sm_detached(s))
         return;
+    if (!strcmp(why, "queue full"))
+        pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow",
+               "session=%llu jid=%s unacked=%zu bytes=%zu detached=1", (unsigned long long)s->id,
+               s->jid.full, s->sm->n, s->sm->bytes);
     unlink_hibernating(s);
     expire(s, why);
     pl_session_unref(&s); /* the hibernating list's reference */
@@ -458,6 +518,7 @@ static void install(void *ud, pl_stanza_t *unused)
             pl_stanza_unref(&s->early[i]);
         }
         s->nearly = 0;
+        s->early_bytes = 0;
         pl_sessions_remove(srv, s);
         pl_hooks_session_event(s->host, PL_EV_SESSION_CLOSED, s);
         pl_sm_end(s);
@@ -488,6 +549,7 @@ static void install(void *ud, pl_stanza_t *unused)
         pl_stanza_unref(&s->early[i]);
     }
     s->nearly = 0;
+    s->early_bytes = 0;
     pl_log(&srv->log, PL_LOG_INFO, "sm.resumed",
            "session=%llu jid=%s old_session=%llu resent=%zu loop=%u old_loop=%u",
            (unsigned long long)s->id, s->jid.full, (unsigned long long)ho->old->id, resent,
@@ -579,6 +641,19 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
 
 void pl_sm_early(pl_session_t *s, const pl_stanza_t *st)
 {
+    const pl_limits_conf_t *l = &s->server->limits;
+    if (s->closing)
+        return;
+    /* A handover takes milliseconds; a queue growing past the SM bounds
+     * meanwhile means something is wrong, and the new stream ends. */
+    if ((long long)s->nearly >= l->max_unacked ||
+        (long long)(s->early_bytes + pl_stanza_out_size(st)) > l->max_unacked_bytes) {
+        pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow", "session=%llu early=%zu bytes=%zu",
+               (unsigned long long)s->id, s->nearly, s->early_bytes);
+        pl_session_stream_error(s, "resource-constraint", "too many stanzas during the handover");
+        return;
+    }
+    s->early_bytes += pl_stanza_out_size(st);
     if (s->nearly == s->early_cap) {
         s->early_cap = s->early_cap ? s->early_cap * 2 : 8;
         s->early = pl_xrealloc(s->early, s->early_cap * sizeof(*s->early));
@@ -632,4 +707,5 @@ void pl_sm_release(pl_session_t *s)
     free(s->early);
     s->early = NULL;
     s->nearly = 0;
+    s->early_bytes = 0;
 }

@@ -21,10 +21,14 @@
 
 #include "harness.h"
 
+int h_raw_rcvbuf;
+
 int h_raw_connect(h_raw_t *r, int port)
 {
     memset(r, 0, sizeof(*r));
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (r->fd >= 0 && h_raw_rcvbuf > 0) /* before connect, so the window is small from the start */
+        setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &h_raw_rcvbuf, sizeof(h_raw_rcvbuf));
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

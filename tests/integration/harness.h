@@ -200,6 +200,9 @@ typedef struct h_raw {
 
 /* Connects to 127.0.0.1:port; 1 on success. */
 int h_raw_connect(h_raw_t *r, int port);
+/* When > 0, the receive buffer (SO_RCVBUF) of raw connections made from now
+ * on: a client that reads slowly fills the server's side sooner. */
+extern int h_raw_rcvbuf;
 void h_raw_close(h_raw_t *r);
 /* Sends bytes (TLS once it is up); 1 when all were written. */
 int h_raw_send(h_raw_t *r, const char *data, size_t len);
