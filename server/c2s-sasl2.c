@@ -15,6 +15,7 @@
  * (a client that lost the <success/> carrying a new token can still log in
  * with the old one), each with its mechanism and expiry, and the highest
  * replay counter seen. */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -139,71 +140,168 @@ static char *resource_from_tag(const char *tag)
     return pl_c2s_random_resource(prefix);
 }
 
+/* Each child of <authenticate/> that the server keeps something from may
+ * appear once: a second one would have to overwrite the first (leaking it,
+ * before anyone is authenticated) or be silently preferred, so it is a
+ * malformed-request naming the element.  Children read per request: */
+typedef int (*sasl2_reader_t)(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c,
+                              const char **why);
+
+static int read_user_agent(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    const char *id = pl_xml_attr(c, "id");
+    if (id && !printable(id, UA_ID_MAX)) {
+        *why = "the user-agent id is not acceptable";
+        return -1;
+    }
+    r->ua_id = id ? pl_xstrdup(id) : NULL;
+    return 0;
+}
+
+/* bind2's own children are singletons too: one tag, one of each inline
+ * request.  Unknown inline requests are ignored. */
+enum { BIND_TAG, BIND_SM, BIND_CARBONS, BIND_INACTIVE };
+static const struct {
+    const char *name, *ns, *repeated;
+} bind_children[] = {
+    [BIND_TAG] = {.name = "tag", .ns = PL_NS_BIND2, .repeated = "<tag/> is repeated in <bind/>"},
+    [BIND_SM] = {.name = "enable",
+                 .ns = PL_NS_SM,
+                 .repeated = "<enable xmlns='" PL_NS_SM "'/> is repeated in <bind/>"},
+    [BIND_CARBONS] = {.name = "enable",
+                      .ns = "urn:xmpp:carbons:2",
+                      .repeated = "<enable xmlns='urn:xmpp:carbons:2'/> is repeated in <bind/>"},
+    [BIND_INACTIVE] = {.name = "inactive",
+                       .ns = PL_NS_CSI,
+                       .repeated = "<inactive/> is repeated in <bind/>"},
+};
+
+static int read_bind(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    unsigned seen = 0;
+    r->bind = 1;
+    for (const pl_xml_t *f = pl_xml_first_element(c); f; f = pl_xml_next(f, NULL, NULL)) {
+        size_t k = 0, n = sizeof(bind_children) / sizeof(bind_children[0]);
+        while (k < n && (strcmp(f->name, bind_children[k].name) != 0 ||
+                         strcmp(f->ns, bind_children[k].ns) != 0))
+            k++;
+        if (k == n)
+            continue;
+        if (seen & (1u << k)) {
+            *why = bind_children[k].repeated;
+            return -1;
+        }
+        seen |= 1u << k;
+        switch (k) {
+        case BIND_TAG: {
+            pl_buf_t t;
+            pl_buf_init(&t);
+            pl_xml_text(f, &t);
+            r->tag = t.len ? pl_xstrndup(t.data, t.len) : NULL;
+            pl_buf_deinit(&t);
+            break;
+        }
+        case BIND_SM: {
+            const char *res = pl_xml_attr(f, "resume");
+            r->bind_sm = 1;
+            r->bind_sm_resume = res && (!strcmp(res, "true") || !strcmp(res, "1"));
+            break;
+        }
+        case BIND_CARBONS: r->bind_carbons = 1; break;
+        default: r->bind_inactive = 1; break;
+        }
+    }
+    return 0;
+}
+
+static int read_resume(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s, (void)why;
+    const char *previd = pl_xml_attr(c, "previd"), *h = pl_xml_attr(c, "h");
+    r->resume = 1;
+    r->previd = previd ? pl_xstrdup(previd) : NULL;
+    r->h = h ? pl_xstrdup(h) : NULL;
+    return 0;
+}
+
+static int read_request_token(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c,
+                              const char **why)
+{
+    const char *m = pl_xml_attr(c, "mechanism");
+    if (!fast_enabled(s) || !m || !is_fast_mech(m)) {
+        *why = "no such FAST mechanism";
+        return -1;
+    }
+    r->token_mech = pl_xstrdup(m);
+    return 0;
+}
+
+static int read_fast(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    const char *count = pl_xml_attr(c, "count"), *inv = pl_xml_attr(c, "invalidate");
+    r->fast = 1;
+    if (count) {
+        char *end;
+        errno = 0;
+        r->fast_count = strtoll(count, &end, 10);
+        if (*end || r->fast_count <= 0 || errno == ERANGE || !(*count >= '0' && *count <= '9')) {
+            *why = "the FAST count must be a positive integer";
+            return -1;
+        }
+    }
+    r->fast_invalidate = inv && (!strcmp(inv, "true") || !strcmp(inv, "1"));
+    return 0;
+}
+
+static const struct {
+    const char *name, *ns;
+    sasl2_reader_t read; /* NULL: read elsewhere (the mechanism's data) */
+    const char *repeated;
+} sasl2_children[] = {
+    {.name = "initial-response", .ns = PL_NS_SASL2, .repeated = "<initial-response/> is repeated"},
+    {.name = "user-agent",
+     .ns = PL_NS_SASL2,
+     .read = read_user_agent,
+     .repeated = "<user-agent/> is repeated"},
+    {.name = "bind", .ns = PL_NS_BIND2, .read = read_bind, .repeated = "<bind/> is repeated"},
+    {.name = "resume", .ns = PL_NS_SM, .read = read_resume, .repeated = "<resume/> is repeated"},
+    {.name = "request-token",
+     .ns = PL_NS_FAST,
+     .read = read_request_token,
+     .repeated = "<request-token/> is repeated"},
+    {.name = "fast", .ns = PL_NS_FAST, .read = read_fast, .repeated = "<fast/> is repeated"},
+};
+#define SASL2_NCHILDREN (sizeof(sasl2_children) / sizeof(sasl2_children[0]))
+
 int pl_c2s_sasl2_parse(pl_session_t *s, const pl_xml_t *auth, const char **why)
 {
     pl_sasl2_req_t *r = pl_xcalloc(1, sizeof(*r));
     s->sasl2 = r;
-    pl_buf_t t;
-    pl_buf_init(&t);
-    int rc = 0;
-    for (const pl_xml_t *c = pl_xml_first_element(auth); c && rc == 0; c = pl_xml_next(c, NULL, NULL)) {
-        if (!strcmp(c->name, "user-agent") && !strcmp(c->ns, PL_NS_SASL2)) {
-            const char *id = pl_xml_attr(c, "id");
-            if (id && !printable(id, UA_ID_MAX)) {
-                *why = "the user-agent id is not acceptable";
-                rc = -1;
-            } else if (id) {
-                r->ua_id = pl_xstrdup(id);
+    unsigned seen = 0;
+    for (const pl_xml_t *c = pl_xml_first_element(auth); c; c = pl_xml_next(c, NULL, NULL)) {
+        for (size_t i = 0; i < SASL2_NCHILDREN; i++) {
+            if (strcmp(c->name, sasl2_children[i].name) != 0 ||
+                strcmp(c->ns, sasl2_children[i].ns) != 0)
+                continue;
+            if (seen & (1u << i)) {
+                *why = sasl2_children[i].repeated;
+                return -1;
             }
-        } else if (!strcmp(c->name, "bind") && !strcmp(c->ns, PL_NS_BIND2)) {
-            r->bind = 1;
-            if (pl_xml_child_text(c, "tag", PL_NS_BIND2, &t) && t.len)
-                r->tag = pl_xstrdup(pl_buf_cstr(&t));
-            for (const pl_xml_t *f = pl_xml_first_element(c); f; f = pl_xml_next(f, NULL, NULL)) {
-                if (!strcmp(f->name, "enable") && !strcmp(f->ns, PL_NS_SM)) {
-                    const char *res = pl_xml_attr(f, "resume");
-                    r->bind_sm = 1;
-                    r->bind_sm_resume = res && (!strcmp(res, "true") || !strcmp(res, "1"));
-                } else if (!strcmp(f->name, "enable") && !strcmp(f->ns, "urn:xmpp:carbons:2")) {
-                    r->bind_carbons = 1;
-                } else if (!strcmp(f->name, "inactive") && !strcmp(f->ns, PL_NS_CSI)) {
-                    r->bind_inactive = 1;
-                }
-            }
-        } else if (!strcmp(c->name, "resume") && !strcmp(c->ns, PL_NS_SM)) {
-            const char *previd = pl_xml_attr(c, "previd"), *h = pl_xml_attr(c, "h");
-            r->resume = 1;
-            r->previd = previd ? pl_xstrdup(previd) : NULL;
-            r->h = h ? pl_xstrdup(h) : NULL;
-        } else if (!strcmp(c->name, "request-token") && !strcmp(c->ns, PL_NS_FAST)) {
-            const char *m = pl_xml_attr(c, "mechanism");
-            if (!fast_enabled(s) || !m || !is_fast_mech(m)) {
-                *why = "no such FAST mechanism";
-                rc = -1;
-            } else {
-                r->token_mech = pl_xstrdup(m);
-            }
-        } else if (!strcmp(c->name, "fast") && !strcmp(c->ns, PL_NS_FAST)) {
-            const char *count = pl_xml_attr(c, "count"), *inv = pl_xml_attr(c, "invalidate");
-            r->fast = 1;
-            if (count) {
-                char *end;
-                r->fast_count = strtoll(count, &end, 10);
-                if (*end || r->fast_count <= 0) {
-                    *why = "the FAST count must be a positive integer";
-                    rc = -1;
-                }
-            }
-            r->fast_invalidate = inv && (!strcmp(inv, "true") || !strcmp(inv, "1"));
+            seen |= 1u << i;
+            if (sasl2_children[i].read && sasl2_children[i].read(s, r, c, why) != 0)
+                return -1;
+            break;
         }
         /* Anything else is an extension we do not know: ignored. */
     }
-    if (rc == 0 && (r->token_mech || r->fast) && !r->ua_id) {
+    if ((r->token_mech || r->fast) && !r->ua_id) {
         *why = "FAST needs a <user-agent id=''/>";
-        rc = -1;
+        return -1;
     }
-    pl_buf_deinit(&t);
-    return rc;
+    return 0;
 }
 
 /* ---- FAST token records ---- */
