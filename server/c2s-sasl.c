@@ -10,7 +10,12 @@
 #include "storage/storage.h"
 #include "util.h"
 
+/* Attempts (failed or aborted) one stream may make before it is closed. */
 #define PL_MAX_AUTH_ATTEMPTS 3
+/* SASL elements one stream may send before it is authenticated.  Three
+ * attempts need at most nine (SCRAM's <auth/> and <response/>, then an
+ * <abort/>); the rest is room for answers to temporary-auth-failure. */
+#define PL_MAX_SASL_ELEMENTS 16
 
 static void wipe(char *p)
 {
@@ -52,10 +57,16 @@ void pl_c2s_auth_failed(pl_session_t *s, const char *cond, const char *text, con
         s->scram_active = 0;
     }
     s->state = PL_ST_FEATURES;
-    if (strcmp(cond, "aborted") != 0 && strcmp(cond, "temporary-auth-failure") != 0) {
+    /* An abort tells nothing about a password, so the per-IP and
+     * per-account back-off (about guessing) does not see it; but it ends an
+     * attempt on this stream like a failure, or a client could make the
+     * server parse <authenticate/> after <abort/> for ever.  Being told to
+     * wait is not the client's attempt. */
+    int aborted = strcmp(cond, "aborted") == 0;
+    if (!aborted && strcmp(cond, "temporary-auth-failure") != 0)
         pl_limits_auth_result(srv, s->ip, bare, 0);
+    if (strcmp(cond, "temporary-auth-failure") != 0)
         s->auth_attempts++;
-    }
     pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=0 session=%llu ip=%s jid=%s reason=%s",
            (unsigned long long)s->id, s->ip, bare ? bare : "-", cond);
     send_sasl(s, "failure", NULL, cond, text);
@@ -317,9 +328,33 @@ void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
     }
 }
 
+/* Before login every SASL element is bounded twice: by count (a stream
+ * that keeps negotiating is ended) and by the stream's token bucket, the
+ * one its stanzas use later, so nobody makes the server parse and answer
+ * SASL at line rate.  Returns 0, or -1 when the stream was ended. */
+static int sasl_element_ok(pl_session_t *s)
+{
+    pl_server_t *srv = s->server;
+    if (++s->sasl_elements > PL_MAX_SASL_ELEMENTS) {
+        pl_log(&srv->log, PL_LOG_WARN, "limits.sasl_elements", "session=%llu ip=%s limit=%d",
+               (unsigned long long)s->id, s->ip, PL_MAX_SASL_ELEMENTS);
+        pl_session_stream_error(s, "policy-violation", "too many SASL elements before login");
+        return -1;
+    }
+    if (!pl_session_rate_ok(s)) {
+        pl_log(&srv->log, PL_LOG_WARN, "limits.stanza_rate", "session=%llu ip=%s sasl=1",
+               (unsigned long long)s->id, s->ip);
+        pl_session_stream_error(s, "policy-violation", "stanza rate exceeded");
+        return -1;
+    }
+    return 0;
+}
+
 void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
 {
     const pl_xml_t *root = pl_stanza_root(st);
+    if (sasl_element_ok(s) != 0)
+        return;
     const char *name = root->name;
     int v2 = strcmp(root->ns, PL_NS_SASL2) == 0;
     if (v2 && strcmp(name, "authenticate") == 0 && s->state == PL_ST_FEATURES) {

@@ -215,7 +215,8 @@ struct pl_session {
     /* SASL */
     pl_scram_server_t scram;
     int scram_active;
-    unsigned auth_attempts;
+    unsigned auth_attempts; /* failed or aborted on this stream (c2s-sasl.c) */
+    unsigned sasl_elements; /* SASL/SASL2 elements received before authentication */
     /* routing state (guarded by the shard lock for readers on other loops) */
     int bound;
     int available;
