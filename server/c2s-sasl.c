@@ -129,16 +129,26 @@ int pl_c2s_backoff_check(pl_session_t *s, const char *bare)
     return -1;
 }
 
+/* The keys to check `bare` against: the account's (1), or for a name
+ * without a usable account (unknown, disabled, no keys for this hash) keys
+ * that look the same from outside (0): a salt of the same length, stable,
+ * that only the server can compute, and the host's iteration count for new
+ * accounts, so neither the SCRAM challenge nor PLAIN's hashing time tells
+ * the two apart. */
 static int account_keys(pl_session_t *s, const char *bare, pl_scram_hash_t h, pl_scram_keys_t *out)
 {
     pl_account_t *acc = pl_xmalloc(sizeof(*acc));
     int rc = pl_accounts_get(s->server->storage, bare, acc);
-    if (rc == 1 && (acc->flags & PL_ACCOUNT_DISABLED))
-        rc = 0;
-    if (rc == 1)
+    int found = rc == 1 && !(acc->flags & PL_ACCOUNT_DISABLED) &&
+                pl_scram_keys_usable(h == PL_SCRAM_SHA1 ? &acc->sha1 : &acc->sha256);
+    if (found)
         *out = h == PL_SCRAM_SHA1 ? acc->sha1 : acc->sha256;
+    else
+        pl_scram_unknown_keys(h, s->server->unknown_name_key, sizeof(s->server->unknown_name_key),
+                              bare, (uint32_t)s->host->conf->scram_iterations, out);
+    OPENSSL_cleanse(acc, sizeof(*acc));
     free(acc);
-    return rc;
+    return found;
 }
 
 /* ---- SCRAM ---- */
@@ -162,9 +172,11 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
         return;
     }
     pl_scram_keys_t keys;
-    int found = account_keys(s, bare, h, &keys) == 1;
+    account_keys(s, bare, h, &keys);
     char *challenge = NULL;
-    if (pl_scram_server_first(&s->scram, found ? &keys : NULL, &challenge) != 0) {
+    int rc = pl_scram_server_first(&s->scram, &keys, &challenge);
+    OPENSSL_cleanse(&keys, sizeof(keys));
+    if (rc != 0) {
         pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, bare);
         free(bare);
         return;
@@ -227,10 +239,15 @@ typedef struct plain_work {
     int ok;
 } plain_work_t;
 
+/* Every name costs the same work: for one without an account the password
+ * is hashed against made-up keys with the host's iteration count (no
+ * password matches them), so a refusal takes as long as for a real account
+ * with a wrong password. */
 static void plain_verify(uv_work_t *req)
 {
     plain_work_t *w = req->data;
-    w->ok = w->found && pl_scram_verify_password(PL_SCRAM_SHA256, &w->keys, w->password) == 1;
+    int match = pl_scram_verify_password(PL_SCRAM_SHA256, &w->keys, w->password) == 1;
+    w->ok = w->found && match;
 }
 
 static void plain_done(uv_work_t *req, int status)
@@ -245,6 +262,7 @@ static void plain_done(uv_work_t *req, int status)
     }
     wipe(w->password);
     free(w->password);
+    OPENSSL_cleanse(&w->keys, sizeof(w->keys));
     free(w->bare);
     pl_session_unref(&w->s);
     free(w);

@@ -118,6 +118,7 @@ struct pl_server {
     pl_config_t *reloaded; /* the newest generation read by SIGHUP */
     pthread_mutex_t req_lock;
     pl_kv_t *fast_kv;                /* FAST tokens (c2s-sasl2.c) */
+    uint8_t unknown_name_key[32];    /* salts for names without an account (never logged) */
     struct pl_seal *seal;            /* storage.key_file: encryption at rest, or NULL */
     pthread_mutex_t fast_lock;
     pl_map_t fast_counts;            /* "bare/user-agent" -> highest FAST count (long long*) */

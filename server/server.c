@@ -2,6 +2,7 @@
  * it opens storage and TLS, creates hosts and their modules, starts the
  * loops, and on SIGHUP / SIGTERM reloads or shuts down in order. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,48 @@ static void on_signal(uv_signal_t *h, int signum)
     pl_loops_stop(srv);
 }
 
+/* The key behind the SCRAM salts shown for names that have no account
+ * (pl_scram_unknown_keys): drawn once and kept in the core's "server"
+ * store, so an unknown name shows the same salt after a restart, as a real
+ * account does.  '#' cannot appear in a JID, so no account's data is ever
+ * stored under this key. */
+#define UNKNOWN_NAME_KEY "#scram-unknown-name-key"
+
+static int put_unknown_name_key(pl_wtxn_t *txn, void *ud)
+{
+    pl_server_t *srv = ud;
+    pl_kv_t *kv;
+    if (pl_storage_kv(srv->storage, "server", &kv) != 0)
+        return -EIO;
+    return pl_kv_put(txn, kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), srv->unknown_name_key,
+                     sizeof(srv->unknown_name_key));
+}
+
+static int load_unknown_name_key(pl_server_t *srv, char **error)
+{
+    pl_kv_t *kv;
+    pl_buf_t v;
+    pl_buf_init(&v);
+    int rc = pl_storage_kv(srv->storage, "server", &kv);
+    if (rc == 0)
+        rc = pl_kv_get(kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), &v);
+    if (rc == 1 && v.len == sizeof(srv->unknown_name_key)) {
+        memcpy(srv->unknown_name_key, v.data, v.len);
+        rc = 0;
+    } else if (rc == 0) {
+        pl_random_bytes(srv->unknown_name_key, sizeof(srv->unknown_name_key));
+        rc = pl_storage_write_sync(srv->storage, put_unknown_name_key, srv);
+    } else {
+        rc = -EBADMSG;
+    }
+    if (v.data)
+        OPENSSL_cleanse(v.data, v.len);
+    pl_buf_deinit(&v);
+    if (rc != 0)
+        *error = pl_xstrdup("cannot read or store the key for unknown names' SCRAM salts");
+    return rc;
+}
+
 int pl_server_run(pl_server_t *srv)
 {
     char *error = NULL;
@@ -258,6 +301,8 @@ int pl_server_run(pl_server_t *srv)
         error = pl_xstrdup("cannot open the FAST token store");
         goto fail;
     }
+    if (load_unknown_name_key(srv, &error) != 0)
+        goto fail;
     srv->tls = pl_tls_ctx_new(c->tls_cert, c->tls_key, c->tls_ciphers, &error);
     if (!srv->tls)
         goto fail;
@@ -331,6 +376,7 @@ void pl_server_free(pl_server_t *srv)
     pl_log_deinit(&srv->log);
     pl_config_free(&srv->reloaded);
     pl_config_free(&srv->config);
+    OPENSSL_cleanse(srv->unknown_name_key, sizeof(srv->unknown_name_key));
     free(srv);
 }
 
