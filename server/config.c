@@ -139,6 +139,12 @@ static const pl_conf_def_t limits_defs[] = {
              "how long a lost stream-management session can be resumed; 0 = never"),
     LIMIT(max_unacked, PL_CONF_INT, "10000", 10, 1000000,
           "stanzas kept for a client that does not acknowledge them"),
+    LIMIT(max_tracked_failures, PL_CONF_INT, "50000", 10, 10000000,
+          "records kept per back-off table (addresses, accounts); past it the least useful go"),
+    LIMIT(component_fail_per_ip, PL_CONF_INT, "5", 0, 1000000,
+          "failed component handshakes from one IP before back-off; 0 = off"),
+    LIMIT(component_fail_per_domain, PL_CONF_INT, "5", 0, 1000000,
+          "failed handshakes for one component domain before back-off; 0 = off"),
     {.key = NULL},
 };
 #undef LIMIT

@@ -42,6 +42,9 @@ typedef struct pl_limits_conf {
     long long max_sessions_per_account; /* 16 */
     long long resume_timeout_ms;   /* 300000: how long a lost SM session waits; 0 = no resumption */
     long long max_unacked;         /* 10000: stanzas kept for a client that does not acknowledge */
+    long long max_tracked_failures;      /* 50000: records per back-off table (IPs, accounts) */
+    long long component_fail_per_ip;     /* 5: failed component handshakes before back-off */
+    long long component_fail_per_domain; /* 5 */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {

@@ -200,8 +200,7 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pthread_mutex_init(&srv->comp_lock, NULL);
     pthread_mutex_init(&srv->limits_lock, NULL);
     pl_map_init(&srv->components);
-    pl_map_init(&srv->ip_state);
-    pl_map_init(&srv->account_state);
+    pl_limits_init(srv);
     pl_sessions_init(srv);
     pthread_mutex_init(&srv->sm_lock, NULL);
     pthread_mutex_init(&srv->fast_lock, NULL);
