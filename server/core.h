@@ -109,7 +109,8 @@ struct pl_server {
     uint8_t unknown_name_key[32];    /* salts for names without an account (never logged) */
     struct pl_seal *seal;            /* storage.key_file: encryption at rest, or NULL */
     pthread_mutex_t fast_lock;
-    pl_map_t fast_counts;            /* "bare/user-agent" -> highest FAST count (long long*) */
+    pl_map_t fast_counts;   /* "bare/user-agent/token digest" -> replay state (c2s-sasl2.c) */
+    uint64_t fast_swept_ms; /* when fast_counts last forgot old entries */
     pthread_mutex_t sm_lock;
     pl_map_t resumable;              /* SM resumption id -> session (a reference) */
     pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
