@@ -200,6 +200,9 @@ typedef struct h_raw {
 
 /* Connects to 127.0.0.1:port; 1 on success. */
 int h_raw_connect(h_raw_t *r, int port);
+/* The same from another loopback source address (e.g. "127.0.3.7"), so a
+ * test can play many peers; source NULL = the system's choice. */
+int h_raw_connect_from(h_raw_t *r, const char *source, int port);
 void h_raw_close(h_raw_t *r);
 /* Sends bytes (TLS once it is up); 1 when all were written. */
 int h_raw_send(h_raw_t *r, const char *data, size_t len);
