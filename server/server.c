@@ -237,14 +237,16 @@ static void on_signal(uv_signal_t *h, int signum)
  * stored under this key. */
 #define UNKNOWN_NAME_KEY "#scram-unknown-name-key"
 
+typedef struct unknown_name_key_put {
+    pl_kv_t *kv;
+    const uint8_t *key;
+    size_t len;
+} unknown_name_key_put_t;
+
 static int put_unknown_name_key(pl_wtxn_t *txn, void *ud)
 {
-    pl_server_t *srv = ud;
-    pl_kv_t *kv;
-    if (pl_storage_kv(srv->storage, "server", &kv) != 0)
-        return -EIO;
-    return pl_kv_put(txn, kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), srv->unknown_name_key,
-                     sizeof(srv->unknown_name_key));
+    const unknown_name_key_put_t *p = ud;
+    return pl_kv_put(txn, p->kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), p->key, p->len);
 }
 
 static int load_unknown_name_key(pl_server_t *srv, char **error)
@@ -260,7 +262,9 @@ static int load_unknown_name_key(pl_server_t *srv, char **error)
         rc = 0;
     } else if (rc == 0) {
         pl_random_bytes(srv->unknown_name_key, sizeof(srv->unknown_name_key));
-        rc = pl_storage_write_sync(srv->storage, put_unknown_name_key, srv);
+        unknown_name_key_put_t put = {
+            .kv = kv, .key = srv->unknown_name_key, .len = sizeof(srv->unknown_name_key)};
+        rc = pl_storage_write_sync(srv->storage, put_unknown_name_key, &put);
     } else {
         rc = -EBADMSG;
     }
