@@ -10,7 +10,12 @@
 #include "storage/storage.h"
 #include "util.h"
 
+/* Attempts (failed or aborted) one stream may make before it is closed. */
 #define PL_MAX_AUTH_ATTEMPTS 3
+/* SASL elements one stream may send before it is authenticated.  Three
+ * attempts need at most nine (SCRAM's <auth/> and <response/>, then an
+ * <abort/>); the rest is room for answers to temporary-auth-failure. */
+#define PL_MAX_SASL_ELEMENTS 16
 
 static void wipe(char *p)
 {
@@ -52,10 +57,16 @@ void pl_c2s_auth_failed(pl_session_t *s, const char *cond, const char *text, con
         s->scram_active = 0;
     }
     s->state = PL_ST_FEATURES;
-    if (strcmp(cond, "aborted") != 0 && strcmp(cond, "temporary-auth-failure") != 0) {
+    /* An abort tells nothing about a password, so the per-IP and
+     * per-account back-off (about guessing) does not see it; but it ends an
+     * attempt on this stream like a failure, or a client could make the
+     * server parse <authenticate/> after <abort/> for ever.  Being told to
+     * wait is not the client's attempt. */
+    int aborted = strcmp(cond, "aborted") == 0;
+    if (!aborted && strcmp(cond, "temporary-auth-failure") != 0)
         pl_limits_auth_result(srv, s->ip, bare, 0);
+    if (strcmp(cond, "temporary-auth-failure") != 0)
         s->auth_attempts++;
-    }
     pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=0 session=%llu ip=%s jid=%s reason=%s",
            (unsigned long long)s->id, s->ip, bare ? bare : "-", cond);
     send_sasl(s, "failure", NULL, cond, text);
@@ -118,16 +129,26 @@ int pl_c2s_backoff_check(pl_session_t *s, const char *bare)
     return -1;
 }
 
+/* The keys to check `bare` against: the account's (1), or for a name
+ * without a usable account (unknown, disabled, no keys for this hash) keys
+ * that look the same from outside (0): a salt of the same length, stable,
+ * that only the server can compute, and the host's iteration count for new
+ * accounts, so neither the SCRAM challenge nor PLAIN's hashing time tells
+ * the two apart. */
 static int account_keys(pl_session_t *s, const char *bare, pl_scram_hash_t h, pl_scram_keys_t *out)
 {
     pl_account_t *acc = pl_xmalloc(sizeof(*acc));
     int rc = pl_accounts_get(s->server->storage, bare, acc);
-    if (rc == 1 && (acc->flags & PL_ACCOUNT_DISABLED))
-        rc = 0;
-    if (rc == 1)
+    int found = rc == 1 && !(acc->flags & PL_ACCOUNT_DISABLED) &&
+                pl_scram_keys_usable(h == PL_SCRAM_SHA1 ? &acc->sha1 : &acc->sha256);
+    if (found)
         *out = h == PL_SCRAM_SHA1 ? acc->sha1 : acc->sha256;
+    else
+        pl_scram_unknown_keys(h, s->server->unknown_name_key, sizeof(s->server->unknown_name_key),
+                              bare, (uint32_t)s->host->conf->scram_iterations, out);
+    OPENSSL_cleanse(acc, sizeof(*acc));
     free(acc);
-    return rc;
+    return found;
 }
 
 /* ---- SCRAM ---- */
@@ -151,9 +172,11 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
         return;
     }
     pl_scram_keys_t keys;
-    int found = account_keys(s, bare, h, &keys) == 1;
+    account_keys(s, bare, h, &keys);
     char *challenge = NULL;
-    if (pl_scram_server_first(&s->scram, found ? &keys : NULL, &challenge) != 0) {
+    int rc = pl_scram_server_first(&s->scram, &keys, &challenge);
+    OPENSSL_cleanse(&keys, sizeof(keys));
+    if (rc != 0) {
         pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, bare);
         free(bare);
         return;
@@ -216,10 +239,15 @@ typedef struct plain_work {
     int ok;
 } plain_work_t;
 
+/* Every name costs the same work: for one without an account the password
+ * is hashed against made-up keys with the host's iteration count (no
+ * password matches them), so a refusal takes as long as for a real account
+ * with a wrong password. */
 static void plain_verify(uv_work_t *req)
 {
     plain_work_t *w = req->data;
-    w->ok = w->found && pl_scram_verify_password(PL_SCRAM_SHA256, &w->keys, w->password) == 1;
+    int match = pl_scram_verify_password(PL_SCRAM_SHA256, &w->keys, w->password) == 1;
+    w->ok = w->found && match;
 }
 
 static void plain_done(uv_work_t *req, int status)
@@ -234,6 +262,7 @@ static void plain_done(uv_work_t *req, int status)
     }
     wipe(w->password);
     free(w->password);
+    OPENSSL_cleanse(&w->keys, sizeof(w->keys));
     free(w->bare);
     pl_session_unref(&w->s);
     free(w);
@@ -317,9 +346,33 @@ void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
     }
 }
 
+/* Before login every SASL element is bounded twice: by count (a stream
+ * that keeps negotiating is ended) and by the stream's token bucket, the
+ * one its stanzas use later, so nobody makes the server parse and answer
+ * SASL at line rate.  Returns 0, or -1 when the stream was ended. */
+static int sasl_element_ok(pl_session_t *s)
+{
+    pl_server_t *srv = s->server;
+    if (++s->sasl_elements > PL_MAX_SASL_ELEMENTS) {
+        pl_log(&srv->log, PL_LOG_WARN, "limits.sasl_elements", "session=%llu ip=%s limit=%d",
+               (unsigned long long)s->id, s->ip, PL_MAX_SASL_ELEMENTS);
+        pl_session_stream_error(s, "policy-violation", "too many SASL elements before login");
+        return -1;
+    }
+    if (!pl_session_rate_ok(s)) {
+        pl_log(&srv->log, PL_LOG_WARN, "limits.stanza_rate", "session=%llu ip=%s sasl=1",
+               (unsigned long long)s->id, s->ip);
+        pl_session_stream_error(s, "policy-violation", "stanza rate exceeded");
+        return -1;
+    }
+    return 0;
+}
+
 void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
 {
     const pl_xml_t *root = pl_stanza_root(st);
+    if (sasl_element_ok(s) != 0)
+        return;
     const char *name = root->name;
     int v2 = strcmp(root->ns, PL_NS_SASL2) == 0;
     if (v2 && strcmp(name, "authenticate") == 0 && s->state == PL_ST_FEATURES) {

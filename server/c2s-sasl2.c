@@ -13,8 +13,18 @@
  * FAST tokens are kept in the "fast" store under bare JID '\0' user-agent id:
  * the newest token, and the one before it until the newest has been used
  * (a client that lost the <success/> carrying a new token can still log in
- * with the old one), each with its mechanism and expiry, and the highest
- * replay counter seen. */
+ * with the old one), each with its mechanism, expiry and replay state.
+ *
+ * Replays (XEP-0484 asks servers to refuse them at least for TLS 0-RTT
+ * data, where a captured message can be sent again as is): a <fast/> with
+ * a count must exceed the highest count seen for that token (counts are per
+ * token: clients start again when the token changes).  Without a count,
+ * only HT-SHA-256-EXPR cannot be replayed, its message being bound to this
+ * TLS connection; with -NONE and -ENDP the same bytes would log in again
+ * from anywhere, so a token is accepted without a count once, and such a
+ * login is handed a new token in its <success/> (the old one stays usable
+ * with a count until the new one is used, as the rotation rules ask). */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -35,12 +45,24 @@ typedef struct fast_token {
     char token[64];
     char mech[24];
     long long expiry; /* unix seconds */
+    long long count;  /* the highest replay count seen with this token */
+    int spent;        /* used without a count (replayable mechanisms only) */
 } fast_token_t;
 
 typedef struct fast_rec {
     fast_token_t cur, prev; /* empty token = none */
-    long long count;
 } fast_rec_t;
+
+/* What the in-memory replay check remembers of a token (fast_counts). */
+typedef struct fast_seen {
+    long long count;
+    int spent;
+    uint64_t at_ms;
+} fast_seen_t;
+
+/* How long the in-memory copy is kept: far longer than a commit takes, after
+ * which the stored record answers alone. */
+#define FAST_SEEN_MS (10 * 60 * 1000)
 
 struct pl_sasl2_req {
     char *ua_id; /* <user-agent id=''/>: required for FAST */
@@ -53,6 +75,7 @@ struct pl_sasl2_req {
     int fast;         /* <fast/>: authenticating with a token */
     long long fast_count;
     int fast_invalidate;
+    char *rotate_mech; /* a login without a count: its token is replaced (this mechanism) */
     char *additional;  /* the mechanism's final message (base64) */
     char *used_token;  /* the token this login used (FAST), for the rotation */
     fast_rec_t *rec; /* its record as it must be stored after this login */
@@ -72,6 +95,7 @@ void pl_c2s_sasl2_free(pl_session_t *s)
     free(r->previd);
     free(r->h);
     free(r->token_mech);
+    free(r->rotate_mech);
     free(r->additional);
     if (r->used_token)
         OPENSSL_cleanse(r->used_token, strlen(r->used_token));
@@ -139,99 +163,227 @@ static char *resource_from_tag(const char *tag)
     return pl_c2s_random_resource(prefix);
 }
 
+/* Each child of <authenticate/> that the server keeps something from may
+ * appear once: a second one would have to overwrite the first (leaking it,
+ * before anyone is authenticated) or be silently preferred, so it is a
+ * malformed-request naming the element.  Children read per request: */
+typedef int (*sasl2_reader_t)(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c,
+                              const char **why);
+
+static int read_user_agent(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    const char *id = pl_xml_attr(c, "id");
+    if (id && !printable(id, UA_ID_MAX)) {
+        *why = "the user-agent id is not acceptable";
+        return -1;
+    }
+    r->ua_id = id ? pl_xstrdup(id) : NULL;
+    return 0;
+}
+
+/* bind2's own children are singletons too: one tag, one of each inline
+ * request.  Unknown inline requests are ignored. */
+enum { BIND_TAG, BIND_SM, BIND_CARBONS, BIND_INACTIVE };
+static const struct {
+    const char *name, *ns, *repeated;
+} bind_children[] = {
+    [BIND_TAG] = {.name = "tag", .ns = PL_NS_BIND2, .repeated = "<tag/> is repeated in <bind/>"},
+    [BIND_SM] = {.name = "enable",
+                 .ns = PL_NS_SM,
+                 .repeated = "<enable xmlns='" PL_NS_SM "'/> is repeated in <bind/>"},
+    [BIND_CARBONS] = {.name = "enable",
+                      .ns = "urn:xmpp:carbons:2",
+                      .repeated = "<enable xmlns='urn:xmpp:carbons:2'/> is repeated in <bind/>"},
+    [BIND_INACTIVE] = {.name = "inactive",
+                       .ns = PL_NS_CSI,
+                       .repeated = "<inactive/> is repeated in <bind/>"},
+};
+
+static int read_bind(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    unsigned seen = 0;
+    r->bind = 1;
+    for (const pl_xml_t *f = pl_xml_first_element(c); f; f = pl_xml_next(f, NULL, NULL)) {
+        size_t k = 0, n = sizeof(bind_children) / sizeof(bind_children[0]);
+        while (k < n && (strcmp(f->name, bind_children[k].name) != 0 ||
+                         strcmp(f->ns, bind_children[k].ns) != 0))
+            k++;
+        if (k == n)
+            continue;
+        if (seen & (1u << k)) {
+            *why = bind_children[k].repeated;
+            return -1;
+        }
+        seen |= 1u << k;
+        switch (k) {
+        case BIND_TAG: {
+            pl_buf_t t;
+            pl_buf_init(&t);
+            pl_xml_text(f, &t);
+            r->tag = t.len ? pl_xstrndup(t.data, t.len) : NULL;
+            pl_buf_deinit(&t);
+            break;
+        }
+        case BIND_SM: {
+            const char *res = pl_xml_attr(f, "resume");
+            r->bind_sm = 1;
+            r->bind_sm_resume = res && (!strcmp(res, "true") || !strcmp(res, "1"));
+            break;
+        }
+        case BIND_CARBONS: r->bind_carbons = 1; break;
+        default: r->bind_inactive = 1; break;
+        }
+    }
+    return 0;
+}
+
+static int read_resume(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s, (void)why;
+    const char *previd = pl_xml_attr(c, "previd"), *h = pl_xml_attr(c, "h");
+    r->resume = 1;
+    r->previd = previd ? pl_xstrdup(previd) : NULL;
+    r->h = h ? pl_xstrdup(h) : NULL;
+    return 0;
+}
+
+static int read_request_token(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c,
+                              const char **why)
+{
+    const char *m = pl_xml_attr(c, "mechanism");
+    if (!fast_enabled(s) || !m || !is_fast_mech(m)) {
+        *why = "no such FAST mechanism";
+        return -1;
+    }
+    r->token_mech = pl_xstrdup(m);
+    return 0;
+}
+
+static int read_fast(pl_session_t *s, pl_sasl2_req_t *r, const pl_xml_t *c, const char **why)
+{
+    (void)s;
+    const char *count = pl_xml_attr(c, "count"), *inv = pl_xml_attr(c, "invalidate");
+    r->fast = 1;
+    if (count) {
+        char *end;
+        errno = 0;
+        r->fast_count = strtoll(count, &end, 10);
+        if (*end || r->fast_count <= 0 || errno == ERANGE || !(*count >= '0' && *count <= '9')) {
+            *why = "the FAST count must be a positive integer";
+            return -1;
+        }
+    }
+    r->fast_invalidate = inv && (!strcmp(inv, "true") || !strcmp(inv, "1"));
+    return 0;
+}
+
+static const struct {
+    const char *name, *ns;
+    sasl2_reader_t read; /* NULL: read elsewhere (the mechanism's data) */
+    const char *repeated;
+} sasl2_children[] = {
+    {.name = "initial-response", .ns = PL_NS_SASL2, .repeated = "<initial-response/> is repeated"},
+    {.name = "user-agent",
+     .ns = PL_NS_SASL2,
+     .read = read_user_agent,
+     .repeated = "<user-agent/> is repeated"},
+    {.name = "bind", .ns = PL_NS_BIND2, .read = read_bind, .repeated = "<bind/> is repeated"},
+    {.name = "resume", .ns = PL_NS_SM, .read = read_resume, .repeated = "<resume/> is repeated"},
+    {.name = "request-token",
+     .ns = PL_NS_FAST,
+     .read = read_request_token,
+     .repeated = "<request-token/> is repeated"},
+    {.name = "fast", .ns = PL_NS_FAST, .read = read_fast, .repeated = "<fast/> is repeated"},
+};
+#define SASL2_NCHILDREN (sizeof(sasl2_children) / sizeof(sasl2_children[0]))
+
 int pl_c2s_sasl2_parse(pl_session_t *s, const pl_xml_t *auth, const char **why)
 {
     pl_sasl2_req_t *r = pl_xcalloc(1, sizeof(*r));
     s->sasl2 = r;
-    pl_buf_t t;
-    pl_buf_init(&t);
-    int rc = 0;
-    for (const pl_xml_t *c = pl_xml_first_element(auth); c && rc == 0; c = pl_xml_next(c, NULL, NULL)) {
-        if (!strcmp(c->name, "user-agent") && !strcmp(c->ns, PL_NS_SASL2)) {
-            const char *id = pl_xml_attr(c, "id");
-            if (id && !printable(id, UA_ID_MAX)) {
-                *why = "the user-agent id is not acceptable";
-                rc = -1;
-            } else if (id) {
-                r->ua_id = pl_xstrdup(id);
+    unsigned seen = 0;
+    for (const pl_xml_t *c = pl_xml_first_element(auth); c; c = pl_xml_next(c, NULL, NULL)) {
+        for (size_t i = 0; i < SASL2_NCHILDREN; i++) {
+            if (strcmp(c->name, sasl2_children[i].name) != 0 ||
+                strcmp(c->ns, sasl2_children[i].ns) != 0)
+                continue;
+            if (seen & (1u << i)) {
+                *why = sasl2_children[i].repeated;
+                return -1;
             }
-        } else if (!strcmp(c->name, "bind") && !strcmp(c->ns, PL_NS_BIND2)) {
-            r->bind = 1;
-            if (pl_xml_child_text(c, "tag", PL_NS_BIND2, &t) && t.len)
-                r->tag = pl_xstrdup(pl_buf_cstr(&t));
-            for (const pl_xml_t *f = pl_xml_first_element(c); f; f = pl_xml_next(f, NULL, NULL)) {
-                if (!strcmp(f->name, "enable") && !strcmp(f->ns, PL_NS_SM)) {
-                    const char *res = pl_xml_attr(f, "resume");
-                    r->bind_sm = 1;
-                    r->bind_sm_resume = res && (!strcmp(res, "true") || !strcmp(res, "1"));
-                } else if (!strcmp(f->name, "enable") && !strcmp(f->ns, "urn:xmpp:carbons:2")) {
-                    r->bind_carbons = 1;
-                } else if (!strcmp(f->name, "inactive") && !strcmp(f->ns, PL_NS_CSI)) {
-                    r->bind_inactive = 1;
-                }
-            }
-        } else if (!strcmp(c->name, "resume") && !strcmp(c->ns, PL_NS_SM)) {
-            const char *previd = pl_xml_attr(c, "previd"), *h = pl_xml_attr(c, "h");
-            r->resume = 1;
-            r->previd = previd ? pl_xstrdup(previd) : NULL;
-            r->h = h ? pl_xstrdup(h) : NULL;
-        } else if (!strcmp(c->name, "request-token") && !strcmp(c->ns, PL_NS_FAST)) {
-            const char *m = pl_xml_attr(c, "mechanism");
-            if (!fast_enabled(s) || !m || !is_fast_mech(m)) {
-                *why = "no such FAST mechanism";
-                rc = -1;
-            } else {
-                r->token_mech = pl_xstrdup(m);
-            }
-        } else if (!strcmp(c->name, "fast") && !strcmp(c->ns, PL_NS_FAST)) {
-            const char *count = pl_xml_attr(c, "count"), *inv = pl_xml_attr(c, "invalidate");
-            r->fast = 1;
-            if (count) {
-                char *end;
-                r->fast_count = strtoll(count, &end, 10);
-                if (*end || r->fast_count <= 0) {
-                    *why = "the FAST count must be a positive integer";
-                    rc = -1;
-                }
-            }
-            r->fast_invalidate = inv && (!strcmp(inv, "true") || !strcmp(inv, "1"));
+            seen |= 1u << i;
+            if (sasl2_children[i].read && sasl2_children[i].read(s, r, c, why) != 0)
+                return -1;
+            break;
         }
         /* Anything else is an extension we do not know: ignored. */
     }
-    if (rc == 0 && (r->token_mech || r->fast) && !r->ua_id) {
+    if ((r->token_mech || r->fast) && !r->ua_id) {
         *why = "FAST needs a <user-agent id=''/>";
-        rc = -1;
+        return -1;
     }
-    pl_buf_deinit(&t);
-    return rc;
+    return 0;
 }
 
 /* ---- FAST token records ---- */
 
-
-/* Replay counters also live in memory, checked and raised under a lock, so
+/* The replay check of one FAST login with token `t` (count 0: none sent;
+ * `once`: a mechanism a captured message works with again), against the
+ * stored record and an in-memory copy checked and raised under a lock, so
  * two copies of one request racing within a commit window cannot both
- * pass. */
-static int count_ok(pl_session_t *s, const char *bare, const char *ua, long long count,
-                    long long stored)
+ * pass.  1 when the login may go on (the copy then remembers it). */
+static int replay_ok(pl_session_t *s, const char *bare, const char *ua, const fast_token_t *t,
+                     long long count, int once)
 {
+    if (!count && !once)
+        return 1;
     pl_server_t *srv = s->server;
+    unsigned char d[32];
+    EVP_Digest(t->token, strlen(t->token), d, NULL, EVP_sha256(), NULL);
     pl_buf_t k;
     pl_buf_init(&k);
-    pl_buf_printf(&k, "%s/%s", bare, ua);
+    pl_buf_printf(&k, "%s/%s/", bare, ua);
+    for (int i = 0; i < 8; i++)
+        pl_buf_printf(&k, "%02x", d[i]);
+    uint64_t now = pl_mono_ms();
     pthread_mutex_lock(&srv->fast_lock);
-    long long *seen = pl_map_get(&srv->fast_counts, pl_buf_cstr(&k));
-    long long last = seen && *seen > stored ? *seen : stored;
-    int ok = count > last;
+    if (now - srv->fast_swept_ms > 60000) {
+        /* Copies older than any commit: the stored records hold them. */
+        srv->fast_swept_ms = now;
+        size_t pos = 0;
+        const char *key;
+        void *v;
+        while (pl_map_iter(&srv->fast_counts, &pos, &key, &v)) {
+            if (now - ((fast_seen_t *)v)->at_ms < FAST_SEEN_MS)
+                continue;
+            char *kc = pl_xstrdup(key);
+            pl_map_del(&srv->fast_counts, kc);
+            free(kc);
+            free(v);
+        }
+    }
+    fast_seen_t *seen = pl_map_get(&srv->fast_counts, pl_buf_cstr(&k));
+    long long last = seen && seen->count > t->count ? seen->count : t->count;
+    int spent = t->spent || (seen && seen->spent);
+    int ok = count ? count > last : !spent;
     if (ok) {
         if (!seen) {
-            seen = pl_xmalloc(sizeof(*seen));
+            seen = pl_xcalloc(1, sizeof(*seen));
             pl_map_put(&srv->fast_counts, pl_buf_cstr(&k), seen);
         }
-        *seen = count;
+        if (count)
+            seen->count = count;
+        else
+            seen->spent = 1;
+        seen->at_ms = now;
     }
     pthread_mutex_unlock(&srv->fast_lock);
     pl_buf_deinit(&k);
+    if (!ok)
+        pl_log(&srv->log, PL_LOG_WARN, "c2s.fast_replay", "jid=%s count=%lld last=%lld spent=%d",
+               bare, count, last, spent);
     return ok;
 }
 
@@ -242,13 +394,17 @@ static void fast_key(pl_buf_t *k, const char *bare, const char *ua)
     pl_buf_append(k, ua, strlen(ua));
 }
 
+/* Version 2: per token "count spent expiry mechanism token" ('-' = none).
+ * Version 1 kept one count for the record: read as both tokens' count,
+ * which refuses nothing a client counting on from it would send. */
 static void rec_encode(const fast_rec_t *r, pl_buf_t *out)
 {
     pl_buf_reset(out);
-    pl_buf_printf(out, "1 %lld %lld %s %s", r->count, r->cur.expiry, r->cur.mech[0] ? r->cur.mech : "-",
-                  r->cur.token[0] ? r->cur.token : "-");
-    pl_buf_printf(out, " %lld %s %s", r->prev.expiry, r->prev.mech[0] ? r->prev.mech : "-",
-                  r->prev.token[0] ? r->prev.token : "-");
+    pl_buf_puts(out, "2");
+    const fast_token_t *ts[2] = {&r->cur, &r->prev};
+    for (int i = 0; i < 2; i++)
+        pl_buf_printf(out, " %lld %d %lld %s %s", ts[i]->count, ts[i]->spent, ts[i]->expiry,
+                      ts[i]->mech[0] ? ts[i]->mech : "-", ts[i]->token[0] ? ts[i]->token : "-");
 }
 
 static int rec_decode(const char *data, size_t len, fast_rec_t *r)
@@ -259,17 +415,28 @@ static int rec_decode(const char *data, size_t len, fast_rec_t *r)
     memcpy(text, data, len);
     text[len] = '\0';
     memset(r, 0, sizeof(*r));
-    int v;
-    if (sscanf(text, "%d %lld %lld %23s %63s %lld %23s %63s", &v, &r->count, &r->cur.expiry,
-               r->cur.mech, r->cur.token, &r->prev.expiry, r->prev.mech, r->prev.token) != 8 ||
-        v != 1)
-        return -1;
+    int rc = -1;
+    if (text[0] == '1' && text[1] == ' ') {
+        long long count;
+        if (sscanf(text + 2, "%lld %lld %23s %63s %lld %23s %63s", &count, &r->cur.expiry,
+                   r->cur.mech, r->cur.token, &r->prev.expiry, r->prev.mech, r->prev.token) == 7) {
+            r->cur.count = r->prev.count = count;
+            rc = 0;
+        }
+    } else if (text[0] == '2' && text[1] == ' ') {
+        if (sscanf(text + 2, "%lld %d %lld %23s %63s %lld %d %lld %23s %63s", &r->cur.count,
+                   &r->cur.spent, &r->cur.expiry, r->cur.mech, r->cur.token, &r->prev.count,
+                   &r->prev.spent, &r->prev.expiry, r->prev.mech, r->prev.token) == 10)
+            rc = 0;
+    }
     fast_token_t *ts[2] = {&r->cur, &r->prev};
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; rc == 0 && i < 2; i++)
         if (!strcmp(ts[i]->token, "-"))
             memset(ts[i], 0, sizeof(*ts[i]));
     OPENSSL_cleanse(text, sizeof(text));
-    return 0;
+    if (rc != 0)
+        OPENSSL_cleanse(r, sizeof(*r));
+    return rc;
 }
 
 typedef struct fast_write {
@@ -411,11 +578,10 @@ void pl_c2s_fast_start(pl_session_t *s, const char *mech, const uint8_t *msg, si
                 match = t;
         }
     }
-    if (match && r->fast_count && !count_ok(s, bare, r->ua_id, r->fast_count, rec.count)) {
-        pl_log(&s->server->log, PL_LOG_WARN, "c2s.fast_replay", "jid=%s count=%lld last=%lld",
-               bare, r->fast_count, rec.count);
+    /* Only tls-exporter binds the message to this connection. */
+    int once = !r->fast_count && strcmp(mech, "HT-SHA-256-EXPR") != 0;
+    if (match && !replay_ok(s, bare, r->ua_id, match, r->fast_count, once))
         match = NULL;
-    }
     if (!match) {
         pl_c2s_auth_failed(s, expired ? "credentials-expired" : "not-authorized", NULL, bare);
         free(bare);
@@ -426,12 +592,17 @@ void pl_c2s_fast_start(pl_session_t *s, const char *mech, const uint8_t *msg, si
     ht_hmac(s, mech, match->token, "Responder", fin);
     char *b64 = pl_base64_encode(fin, sizeof(fin));
     r->used_token = pl_xstrdup(match->token);
-    /* Using the newest token retires the one before it; counts only go up.
-     * The record is written before <success/> goes (pl_c2s_sasl2_finish). */
+    /* Counts only go up; a token used without one is spent, and replaced.
+     * Using the newest token retires the one before it.  The record is
+     * written before <success/> goes (pl_c2s_sasl2_finish). */
+    if (r->fast_count)
+        match->count = r->fast_count;
+    if (once) {
+        match->spent = 1;
+        r->rotate_mech = pl_xstrdup(mech);
+    }
     if (match == &rec.cur)
         memset(&rec.prev, 0, sizeof(rec.prev));
-    if (r->fast_count)
-        rec.count = r->fast_count;
     r->rec = pl_xmalloc(sizeof(*r->rec));
     *r->rec = rec;
     OPENSSL_cleanse(&rec, sizeof(rec));
@@ -456,7 +627,6 @@ static fast_write_t *issue_token(pl_session_t *s, pl_sasl2_req_t *r, pl_buf_t *o
     if (r->rec || fast_load(s, s->jid.bare, r->ua_id, &old) == 1) {
         if (r->rec)
             old = *r->rec;
-        rec.count = old.count;
         if (r->used_token && !strcmp(old.cur.token, r->used_token))
             rec.prev = old.cur;
         else if (r->used_token && !strcmp(old.prev.token, r->used_token))
@@ -539,6 +709,12 @@ void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed)
     const char *jid = s->jid.full ? s->jid.full : s->jid.bare;
     pl_buf_escape(&b, jid, strlen(jid), 0);
     pl_buf_puts(&b, "</authorization-identifier>");
+    /* A login without a count spent its token: a new one replaces it
+     * (unless the client asked for none at all by invalidating it). */
+    if (!r->token_mech && r->rotate_mech && !r->fast_invalidate) {
+        r->token_mech = r->rotate_mech;
+        r->rotate_mech = NULL;
+    }
     fast_write_t *w = r->token_mech ? issue_token(s, r, &b) : NULL;
     if (!w && r->rec) /* a FAST login: its count, retired or invalidated tokens */
         w = fast_write_new(s, s->jid.bare, r->ua_id,

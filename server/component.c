@@ -3,6 +3,7 @@
  * and the per-component secret, then routing in both directions.  A
  * component may send as its domain or any JID at it. */
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,13 +64,27 @@ static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
         pl_session_stream_error(s, "not-authorized", "handshake first");
         return;
     }
+    /* Checked before the handshake is: while backing off, the right secret
+     * is refused too, so guesses learn nothing. */
+    uint64_t wait = pl_limits_component_wait(srv, s->ip, s->component->domain);
+    if (wait > 0) {
+        char why[96];
+        snprintf(why, sizeof(why), "too many failed handshakes; try again in %llu s",
+                 (unsigned long long)((wait + 999) / 1000));
+        pl_log(&srv->log, PL_LOG_WARN, "limits.component_backoff", "domain=%s ip=%s wait_ms=%llu",
+               s->component->domain, s->ip, (unsigned long long)wait);
+        pl_session_stream_error(s, "policy-violation", why);
+        return;
+    }
     pl_buf_t text;
     pl_buf_init(&text);
     pl_xml_text(root, &text);
     int ok = handshake_ok(s, pl_buf_cstr(&text));
     pl_buf_deinit(&text);
+    /* Component handshakes have their own back-off: a component failing on
+     * 127.0.0.1 does not slow down the clients logging in from there. */
+    pl_limits_component_result(srv, s->ip, s->component->domain, ok);
     if (!ok) {
-        pl_limits_auth_result(srv, s->ip, s->component->domain, 0);
         pl_log(&srv->log, PL_LOG_WARN, "component.auth", "ok=0 domain=%s ip=%s",
                s->component->domain, s->ip);
         pl_session_stream_error(s, "not-authorized", "handshake failed");

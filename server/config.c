@@ -144,6 +144,12 @@ static const pl_conf_def_t limits_defs[] = {
           "detached; at most half of max_output_bytes"),
     LIMIT(max_output_bytes, PL_CONF_SIZE, "8M", 256LL << 10, 4LL << 30,
           "bytes queued for a peer that does not read before it is dropped"),
+    LIMIT(max_tracked_failures, PL_CONF_INT, "50000", 10, 10000000,
+          "records kept per back-off table (addresses, accounts); past it the least useful go"),
+    LIMIT(component_fail_per_ip, PL_CONF_INT, "5", 0, 1000000,
+          "failed component handshakes from one IP before back-off; 0 = off"),
+    LIMIT(component_fail_per_domain, PL_CONF_INT, "5", 0, 1000000,
+          "failed handshakes for one component domain before back-off; 0 = off"),
     {.key = NULL},
 };
 #undef LIMIT

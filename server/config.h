@@ -44,6 +44,9 @@ typedef struct pl_limits_conf {
     long long max_unacked;         /* 10000: stanzas kept for a client that does not acknowledge */
     long long max_unacked_bytes;   /* 4 MiB: the same in bytes (connected or detached) */
     long long max_output_bytes;    /* 8 MiB: output held for a peer that does not read */
+    long long max_tracked_failures;      /* 50000: records per back-off table (IPs, accounts) */
+    long long component_fail_per_ip;     /* 5: failed component handshakes before back-off */
+    long long component_fail_per_domain; /* 5 */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {

@@ -62,19 +62,8 @@ typedef struct pl_component {
     pl_session_t *session;   /* the connected stream, or NULL (guarded by server->comp_lock) */
 } pl_component_t;
 
-/* ---- per-IP bookkeeping for limits ---- */
-typedef struct pl_ip_state {
-    unsigned connections;
-    unsigned auth_failures;
-    uint64_t blocked_until_ms; /* monotonic */
-    uint64_t last_failure_ms;
-} pl_ip_state_t;
-
-typedef struct pl_account_state {
-    unsigned auth_failures;
-    uint64_t blocked_until_ms;
-    uint64_t last_failure_ms;
-} pl_account_state_t;
+/* ---- limits.c: connection counts and back-off tables (private) ---- */
+typedef struct pl_limits_tables pl_limits_tables_t;
 
 /* ---- the session table: bare JID -> bound sessions, sharded ---- */
 #define PL_SESSION_SHARDS 64
@@ -103,8 +92,7 @@ struct pl_server {
     pl_map_t components; /* domain -> pl_component_t* */
     pl_session_shard_t shards[PL_SESSION_SHARDS];
     pthread_mutex_t limits_lock;
-    pl_map_t ip_state;      /* ip -> pl_ip_state_t* */
-    pl_map_t account_state; /* bare JID -> pl_account_state_t* */
+    pl_limits_tables_t *limits_tables; /* per IP, account, component (limits.c) */
     pl_limits_conf_t limits; /* copied from config; replaced on reload */
     pl_loop_t **loops;
     size_t nloops;
@@ -118,9 +106,11 @@ struct pl_server {
     pl_config_t *reloaded; /* the newest generation read by SIGHUP */
     pthread_mutex_t req_lock;
     pl_kv_t *fast_kv;                /* FAST tokens (c2s-sasl2.c) */
+    uint8_t unknown_name_key[32];    /* salts for names without an account (never logged) */
     struct pl_seal *seal;            /* storage.key_file: encryption at rest, or NULL */
     pthread_mutex_t fast_lock;
-    pl_map_t fast_counts;            /* "bare/user-agent" -> highest FAST count (long long*) */
+    pl_map_t fast_counts;   /* "bare/user-agent/token digest" -> replay state (c2s-sasl2.c) */
+    uint64_t fast_swept_ms; /* when fast_counts last forgot old entries */
     pthread_mutex_t sm_lock;
     pl_map_t resumable;              /* SM resumption id -> session (a reference) */
     pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
@@ -215,7 +205,8 @@ struct pl_session {
     /* SASL */
     pl_scram_server_t scram;
     int scram_active;
-    unsigned auth_attempts;
+    unsigned auth_attempts; /* failed or aborted on this stream (c2s-sasl.c) */
+    unsigned sasl_elements; /* SASL/SASL2 elements received before authentication */
     /* routing state (guarded by the shard lock for readers on other loops) */
     int bound;
     int available;
@@ -446,12 +437,17 @@ void pl_requests_free(pl_server_t *srv);
 int pl_requests_answer(pl_server_t *srv, const pl_stanza_t *st, const pl_jid_t *from);
 
 /* limits.c */
+void pl_limits_init(pl_server_t *srv);
 /* Counts a new connection from ip; 0 ok, -1 over the per-IP bound. */
 int pl_limits_conn_open(pl_server_t *srv, const char *ip);
 void pl_limits_conn_close(pl_server_t *srv, const char *ip);
 /* Milliseconds the IP/account must still wait before another attempt. */
 uint64_t pl_limits_auth_wait(pl_server_t *srv, const char *ip, const char *bare);
 void pl_limits_auth_result(pl_server_t *srv, const char *ip, const char *bare, int ok);
+/* The same for component handshakes, per IP and per component domain, in
+ * tables of their own (component_fail_per_ip, component_fail_per_domain). */
+uint64_t pl_limits_component_wait(pl_server_t *srv, const char *ip, const char *domain);
+void pl_limits_component_result(pl_server_t *srv, const char *ip, const char *domain, int ok);
 void pl_limits_gc(pl_server_t *srv);
 void pl_limits_free(pl_server_t *srv);
 /* The wait after `failures` failures when `allowed` are free (exposed for

@@ -15,9 +15,6 @@
 #include "utf8.h"
 #include "util.h"
 
-/* Iterations announced for accounts that do not exist; it should match what
- * real accounts are created with, or the challenge gives the game away. */
-#define SCRAM_FAKE_ITERATIONS 4096
 #define SCRAM_NONCE_CHARS 32
 #define SCRAM_FIELD_MAX 1023
 #define SCRAM_MSG_MAX 16384
@@ -181,7 +178,7 @@ int pl_scram_derive(pl_scram_hash_t h, const char *password, const uint8_t *salt
     return 0;
 }
 
-static int keys_usable(const pl_scram_keys_t *k)
+int pl_scram_keys_usable(const pl_scram_keys_t *k)
 {
     return k->salt_len >= 1 && k->salt_len <= PL_SCRAM_SALT_LEN && k->iterations >= 1 &&
            k->iterations <= INT_MAX;
@@ -189,7 +186,7 @@ static int keys_usable(const pl_scram_keys_t *k)
 
 int pl_scram_verify_password(pl_scram_hash_t h, const pl_scram_keys_t *keys, const char *password)
 {
-    if (!keys || !keys_usable(keys))
+    if (!keys || !pl_scram_keys_usable(keys))
         return 0;
     pl_scram_keys_t tmp;
     if (pl_scram_derive(h, password, keys->salt, keys->salt_len, keys->iterations, &tmp) != 0)
@@ -476,29 +473,38 @@ void pl_scram_server_set_nonce(pl_scram_server_t *s, const char *server_nonce)
     pl_buf_deinit(&b);
 }
 
+void pl_scram_unknown_keys(pl_scram_hash_t h, const uint8_t *secret, size_t secret_len,
+                           const char *name, uint32_t iterations, pl_scram_keys_t *out)
+{
+    uint8_t d[32];
+    pl_buf_t in;
+    pl_buf_init(&in);
+    /* The hash's name goes in: a real account has a salt of its own per
+     * hash, so one salt for both would set unknown names apart. */
+    pl_buf_printf(&in, "parley scram unknown name\n%s\n%s",
+                  h == PL_SCRAM_SHA1 ? "SHA-1" : "SHA-256", name);
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const uint8_t *)in.data, in.len, d, &n))
+        pl_die("HMAC failed");
+    pl_buf_deinit(&in);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->salt, d, PL_SCRAM_SALT_LEN);
+    out->salt_len = PL_SCRAM_SALT_LEN;
+    out->iterations = iterations;
+    OPENSSL_cleanse(d, sizeof(d));
+}
+
 int pl_scram_server_first(pl_scram_server_t *s, const pl_scram_keys_t *keys, char **out)
 {
     *out = NULL;
     if (!s->client_first_bare || s->server_first)
         return fail(s, PL_SCRAM_MALFORMED, "malformed-request");
-    if (keys && keys_usable(keys)) {
-        s->keys = *keys;
-    } else {
-        /* Unknown user (or an unusable stored record): a salt that is stable
-         * per username, so repeated probes see the same challenge, and
-         * all-zero keys.  No password yields a ClientKey hashing to zero,
-         * so the proof check fails on the normal path, taking normal time. */
-        uint8_t d[32];
-        pl_buf_t in;
-        pl_buf_init(&in);
-        pl_buf_printf(&in, "parley scram fake salt\n%s", s->username);
-        scram_digest(PL_SCRAM_SHA256, in.data, in.len, d);
-        pl_buf_deinit(&in);
-        memset(&s->keys, 0, sizeof(s->keys));
-        memcpy(s->keys.salt, d, PL_SCRAM_SALT_LEN);
-        s->keys.salt_len = PL_SCRAM_SALT_LEN;
-        s->keys.iterations = SCRAM_FAKE_ITERATIONS;
-    }
+    if (!keys || !pl_scram_keys_usable(keys))
+        return fail(s, PL_SCRAM_NOT_AUTHORIZED, "not-authorized");
+    /* For an unknown name the keys are all zero: no password yields a
+     * ClientKey hashing to zero, so the proof check fails on the normal
+     * path, taking normal time. */
+    s->keys = *keys;
     char *salt = pl_base64_encode(s->keys.salt, s->keys.salt_len);
     pl_buf_t b;
     pl_buf_init(&b);

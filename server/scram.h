@@ -77,10 +77,22 @@ typedef struct pl_scram_server {
 void pl_scram_server_init(pl_scram_server_t *s, pl_scram_hash_t h, int plus, int server_supports_plus);
 void pl_scram_server_deinit(pl_scram_server_t *s);
 int pl_scram_server_client_first(pl_scram_server_t *s, const char *msg, size_t len);
-/* `keys` may be NULL for an unknown user: a challenge with a fake salt is made
- * so the reply does not reveal whether the account exists; the final step then
- * fails with not-authorized.  Out is a NUL-terminated heap string. */
+/* `keys` are the account's, or for a name without an account those of
+ * pl_scram_unknown_keys, so the reply does not reveal whether the account
+ * exists; the final step then fails with not-authorized as for a wrong
+ * password.  Keys that are not usable (NULL included) are refused with
+ * not-authorized.  Out is a NUL-terminated heap string. */
 int pl_scram_server_first(pl_scram_server_t *s, const pl_scram_keys_t *keys, char **out);
+/* 1 when the keys can run an exchange (a salt, a sane iteration count). */
+int pl_scram_keys_usable(const pl_scram_keys_t *k);
+/* Keys for a name that has no account, shaped like a real account's: a
+ * salt of PL_SCRAM_SALT_LEN bytes taken from HMAC-SHA-256 under `secret`
+ * of the hash's name and `name` (stable per name and hash, like a stored
+ * salt, but nobody without the secret can compute it), the iteration count
+ * new accounts get, and all-zero keys, which no proof matches and which
+ * PLAIN verification still hashes the password against. */
+void pl_scram_unknown_keys(pl_scram_hash_t h, const uint8_t *secret, size_t secret_len,
+                           const char *name, uint32_t iterations, pl_scram_keys_t *out);
 int pl_scram_server_client_final(pl_scram_server_t *s, const char *msg, size_t len,
                                  const uint8_t *cb_data, size_t cb_len, char **out);
 /* Test hook: fixes the server nonce part instead of drawing a random one.

@@ -2,6 +2,7 @@
  * it opens storage and TLS, creates hosts and their modules, starts the
  * loops, and on SIGHUP / SIGTERM reloads or shuts down in order. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,8 +200,7 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pthread_mutex_init(&srv->comp_lock, NULL);
     pthread_mutex_init(&srv->limits_lock, NULL);
     pl_map_init(&srv->components);
-    pl_map_init(&srv->ip_state);
-    pl_map_init(&srv->account_state);
+    pl_limits_init(srv);
     pl_sessions_init(srv);
     pthread_mutex_init(&srv->sm_lock, NULL);
     pthread_mutex_init(&srv->fast_lock, NULL);
@@ -228,6 +228,52 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&srv->sig_term, NULL);
     uv_close((uv_handle_t *)&srv->sig_int, NULL);
     pl_loops_stop(srv);
+}
+
+/* The key behind the SCRAM salts shown for names that have no account
+ * (pl_scram_unknown_keys): drawn once and kept in the core's "server"
+ * store, so an unknown name shows the same salt after a restart, as a real
+ * account does.  '#' cannot appear in a JID, so no account's data is ever
+ * stored under this key. */
+#define UNKNOWN_NAME_KEY "#scram-unknown-name-key"
+
+typedef struct unknown_name_key_put {
+    pl_kv_t *kv;
+    const uint8_t *key;
+    size_t len;
+} unknown_name_key_put_t;
+
+static int put_unknown_name_key(pl_wtxn_t *txn, void *ud)
+{
+    const unknown_name_key_put_t *p = ud;
+    return pl_kv_put(txn, p->kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), p->key, p->len);
+}
+
+static int load_unknown_name_key(pl_server_t *srv, char **error)
+{
+    pl_kv_t *kv;
+    pl_buf_t v;
+    pl_buf_init(&v);
+    int rc = pl_storage_kv(srv->storage, "server", &kv);
+    if (rc == 0)
+        rc = pl_kv_get(kv, UNKNOWN_NAME_KEY, strlen(UNKNOWN_NAME_KEY), &v);
+    if (rc == 1 && v.len == sizeof(srv->unknown_name_key)) {
+        memcpy(srv->unknown_name_key, v.data, v.len);
+        rc = 0;
+    } else if (rc == 0) {
+        pl_random_bytes(srv->unknown_name_key, sizeof(srv->unknown_name_key));
+        unknown_name_key_put_t put = {
+            .kv = kv, .key = srv->unknown_name_key, .len = sizeof(srv->unknown_name_key)};
+        rc = pl_storage_write_sync(srv->storage, put_unknown_name_key, &put);
+    } else {
+        rc = -EBADMSG;
+    }
+    if (v.data)
+        OPENSSL_cleanse(v.data, v.len);
+    pl_buf_deinit(&v);
+    if (rc != 0)
+        *error = pl_xstrdup("cannot read or store the key for unknown names' SCRAM salts");
+    return rc;
 }
 
 int pl_server_run(pl_server_t *srv)
@@ -258,6 +304,8 @@ int pl_server_run(pl_server_t *srv)
         error = pl_xstrdup("cannot open the FAST token store");
         goto fail;
     }
+    if (load_unknown_name_key(srv, &error) != 0)
+        goto fail;
     srv->tls = pl_tls_ctx_new(c->tls_cert, c->tls_key, c->tls_ciphers, &error);
     if (!srv->tls)
         goto fail;
@@ -331,6 +379,7 @@ void pl_server_free(pl_server_t *srv)
     pl_log_deinit(&srv->log);
     pl_config_free(&srv->reloaded);
     pl_config_free(&srv->config);
+    OPENSSL_cleanse(srv->unknown_name_key, sizeof(srv->unknown_name_key));
     free(srv);
 }
 

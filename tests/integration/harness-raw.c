@@ -2,6 +2,7 @@
  * then OpenSSL on the same socket (STARTTLS or direct TLS, any protocol
  * version), and a hand-written SASL client side (SCRAM with every channel
  * binding, PLAIN) that also verifies the server's signature. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,6 +26,11 @@ int h_raw_rcvbuf;
 
 int h_raw_connect(h_raw_t *r, int port)
 {
+    return h_raw_connect_from(r, NULL, port);
+}
+
+int h_raw_connect_from(h_raw_t *r, const char *source, int port)
+{
     memset(r, 0, sizeof(*r));
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (r->fd >= 0 && h_raw_rcvbuf > 0) /* before connect, so the window is small from the start */
@@ -32,7 +38,11 @@ int h_raw_connect(h_raw_t *r, int port)
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    if (r->fd < 0 || (source && (inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+                                 bind(r->fd, (struct sockaddr *)&from, sizeof(from)) != 0)))
+        return 0;
+    if (connect(r->fd, (struct sockaddr *)&a, sizeof(a)) != 0)
         return 0;
     int one = 1;
     setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -203,6 +203,9 @@ int h_raw_connect(h_raw_t *r, int port);
 /* When > 0, the receive buffer (SO_RCVBUF) of raw connections made from now
  * on: a client that reads slowly fills the server's side sooner. */
 extern int h_raw_rcvbuf;
+/* The same from another loopback source address (e.g. "127.0.3.7"), so a
+ * test can play many peers; source NULL = the system's choice. */
+int h_raw_connect_from(h_raw_t *r, const char *source, int port);
 void h_raw_close(h_raw_t *r);
 /* Sends bytes (TLS once it is up); 1 when all were written. */
 int h_raw_send(h_raw_t *r, const char *data, size_t len);

@@ -136,7 +136,9 @@ static int run(const exchange_t *e, pl_scram_server_t *s)
     if (rc != 0)
         return rc;
     char *first = NULL;
-    rc = pl_scram_server_first(s, e->unknown_user ? NULL : &keys, &first);
+    if (e->unknown_user)
+        pl_scram_unknown_keys(e->hash, (const uint8_t *)"secret", 6, s->username, 4096, &keys);
+    rc = pl_scram_server_first(s, &keys, &first);
     free(first);
     if (rc != 0)
         return rc;
@@ -188,18 +190,33 @@ END_TEST
 
 START_TEST(test_unknown_user)
 {
-    /* The challenge looks like any other, with a salt stable per user... */
-    char *challenge[3];
-    const char *users[3] = {"n,,n=ghost,r=abc", "n,,n=ghost,r=xyz", "n,,n=phantom,r=abc"};
-    for (int i = 0; i < 3; i++) {
+    /* The challenge looks like any other: the iteration count asked for, a
+     * salt of the usual length, stable per name and hash, different for
+     * another name, another hash or another secret. */
+    static const uint8_t secret[33] = "0123456789abcdefghijklmnopqrstuv";
+    static const struct {
+        const char *msg;
+        pl_scram_hash_t hash;
+        size_t secret_len;
+    } cases[5] = {
+        {.msg = "n,,n=ghost,r=abc", .hash = PL_SCRAM_SHA256, .secret_len = 32},
+        {.msg = "n,,n=ghost,r=xyz", .hash = PL_SCRAM_SHA256, .secret_len = 32},
+        {.msg = "n,,n=phantom,r=abc", .hash = PL_SCRAM_SHA256, .secret_len = 32},
+        {.msg = "n,,n=ghost,r=abc", .hash = PL_SCRAM_SHA1, .secret_len = 32},
+        {.msg = "n,,n=ghost,r=abc", .hash = PL_SCRAM_SHA256, .secret_len = 16},
+    };
+    char *challenge[5];
+    for (int i = 0; i < 5; i++) {
         pl_scram_server_t s;
-        pl_scram_server_init(&s, PL_SCRAM_SHA256, 0, 0);
-        ck_assert_int_eq(pl_scram_server_client_first(&s, users[i], strlen(users[i])), 0);
-        ck_assert_int_eq(pl_scram_server_first(&s, NULL, &challenge[i]), 0);
+        pl_scram_server_init(&s, cases[i].hash, 0, 0);
+        ck_assert_int_eq(pl_scram_server_client_first(&s, cases[i].msg, strlen(cases[i].msg)), 0);
+        pl_scram_keys_t keys;
+        pl_scram_unknown_keys(cases[i].hash, secret, cases[i].secret_len, s.username, 12345, &keys);
+        ck_assert_int_eq(pl_scram_server_first(&s, &keys, &challenge[i]), 0);
         pl_scram_server_deinit(&s);
         const char *salt = strstr(challenge[i], ",s=");
         ck_assert_ptr_nonnull(salt);
-        ck_assert_ptr_nonnull(strstr(challenge[i], ",i=4096"));
+        ck_assert_ptr_nonnull(strstr(challenge[i], ",i=12345"));
         size_t n;
         uint8_t *raw = pl_base64_decode(salt + 3, 24, &n);
         ck_assert_ptr_nonnull(raw);
@@ -207,11 +224,21 @@ START_TEST(test_unknown_user)
         free(raw);
     }
     ck_assert_int_eq(strcmp(strstr(challenge[0], ",s="), strstr(challenge[1], ",s=")), 0);
-    ck_assert_int_ne(strcmp(strstr(challenge[0], ",s="), strstr(challenge[2], ",s=")), 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 2; i < 5; i++)
+        ck_assert_int_ne(strcmp(strstr(challenge[0], ",s="), strstr(challenge[i], ",s=")), 0);
+    for (int i = 0; i < 5; i++)
         free(challenge[i]);
 
-    /* ...and the final step fails whatever the client proves. */
+    /* No keys, or unusable ones, are refused rather than made up. */
+    pl_scram_server_t s;
+    pl_scram_server_init(&s, PL_SCRAM_SHA256, 0, 0);
+    ck_assert_int_eq(pl_scram_server_client_first(&s, "n,,n=x,r=abc", 12), 0);
+    char *out = NULL;
+    ck_assert_int_eq(pl_scram_server_first(&s, NULL, &out), PL_SCRAM_NOT_AUTHORIZED);
+    ck_assert_ptr_null(out);
+    pl_scram_server_deinit(&s);
+
+    /* The final step fails whatever the client proves. */
     exchange_t e = {.hash = PL_SCRAM_SHA256, .client_first = "n,,n=ghost,r=abc",
                     .unknown_user = 1};
     expect_run(&e, PL_SCRAM_NOT_AUTHORIZED, "not-authorized");
