@@ -260,8 +260,18 @@ START_TEST(unknown_keys_are_reported_with_their_line)
                       "max_depth, max_attrs, max_name_len, conn_per_ip, auth_fail_per_ip, "
                       "auth_fail_per_account, auth_backoff_max, stanza_rate, stanza_burst, "
                       "idle_timeout, ping_timeout, auth_timeout, max_sessions_per_account, "
-                      "resume_timeout, max_unacked, max_unacked_bytes, max_output_bytes, max_tracked_failures, "
+                      "resume_timeout, max_unacked, max_unacked_bytes, max_output_bytes, "
+                      "max_tracked_failures, "
                       "component_fail_per_ip, component_fail_per_domain)");
+    /* Bounds that depend on each other: a resumption's resend must fit in
+     * the output bound, and the largest stanza in the SM queue. */
+    expect_error_free(HEAD HOST "limits = { max_unacked_bytes = \"8M\"; };\n",
+                      "t.cfg:4: limits: 'max_unacked_bytes' (8388608) must be at most half of "
+                      "'max_output_bytes' (8388608)");
+    expect_error_free(HEAD HOST
+                      "limits = { max_stanza_bytes = \"1M\"; max_unacked_bytes = \"512k\"; };\n",
+                      "t.cfg:4: limits: 'max_stanza_bytes' (1048576) must be at most "
+                      "'max_unacked_bytes' (524288)");
     expect_error_free(HEAD "hosts = ( {\n  name = \"demo.local\";\n  admins = [];\n} );\n",
                       "t.cfg:5: host: unknown key 'admins' (known: name, auth, modules, "
                       "components)");
