@@ -139,6 +139,8 @@ static const pl_conf_def_t limits_defs[] = {
              "how long a lost stream-management session can be resumed; 0 = never"),
     LIMIT(max_unacked, PL_CONF_INT, "10000", 10, 1000000,
           "stanzas kept for a client that does not acknowledge them"),
+    LIMIT(max_pending_iqs, PL_CONF_INT, "10000", 16, 10000000,
+          "IQs the server (a module) sent and awaits answers to, all hosts together"),
     {.key = NULL},
 };
 #undef LIMIT

@@ -42,6 +42,7 @@ typedef struct pl_limits_conf {
     long long max_sessions_per_account; /* 16 */
     long long resume_timeout_ms;   /* 300000: how long a lost SM session waits; 0 = no resumption */
     long long max_unacked;         /* 10000: stanzas kept for a client that does not acknowledge */
+    long long max_pending_iqs;     /* 10000: IQs the server sent and still waits to hear about */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {
