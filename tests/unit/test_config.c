@@ -260,7 +260,7 @@ START_TEST(unknown_keys_are_reported_with_their_line)
                       "max_depth, max_attrs, max_name_len, conn_per_ip, auth_fail_per_ip, "
                       "auth_fail_per_account, auth_backoff_max, stanza_rate, stanza_burst, "
                       "idle_timeout, ping_timeout, auth_timeout, max_sessions_per_account, "
-                      "resume_timeout, max_unacked)");
+                      "resume_timeout, max_unacked, max_pending_iqs)");
     expect_error_free(HEAD "hosts = ( {\n  name = \"demo.local\";\n  admins = [];\n} );\n",
                       "t.cfg:5: host: unknown key 'admins' (known: name, auth, modules, "
                       "components)");
