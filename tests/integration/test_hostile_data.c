@@ -29,6 +29,13 @@ static const char *const accounts[] = {
     "mallory@example.test", "pw", "dave@other.test", "pw", "eve@sub.example.test", "pw",
     "judy@example.test", "pw", "kate@example.test", "pw", "leo@example.test", "pw",
     "quinn@example.test", "pw", "pat@example.test", "pw",
+    "u01@example.test", "pw", "u02@example.test", "pw", "u03@example.test", "pw",
+    "u04@example.test", "pw", "u05@example.test", "pw", "u06@example.test", "pw",
+    "u07@example.test", "pw", "u08@example.test", "pw", "u09@example.test", "pw",
+    "u10@example.test", "pw", "u11@example.test", "pw", "u12@example.test", "pw",
+    "u13@example.test", "pw", "u14@example.test", "pw", "u15@example.test", "pw",
+    "u16@example.test", "pw", "u17@example.test", "pw", "u18@example.test", "pw",
+    "u19@example.test", "pw", "u20@example.test", "pw",
     NULL,
 };
 // clang-format on
@@ -37,7 +44,7 @@ static const char *const accounts[] = {
 #define EXTRA_HOSTS "{ name = \"sub.example.test\"; modules = { disco = {}; ping = {}; }; }"
 #define MODULES                                                                                    \
     "roster = {}; presence = {}; offline = {}; mam = {}; vcard = {}; "                             \
-    "pep = { caps_max_pending = 5; }; push = { timeout = \"3s\"; };"
+    "pep = { caps_max_pending = 5; }; push = { timeout = \"3s\"; max_counters = 16; };"
 #define LIMITS "stanza_rate = 100000; stanza_burst = 100000; max_pending_iqs = 40;"
 
 typedef struct pair {
@@ -275,6 +282,71 @@ static void messages_to_nobody_cost_nothing(h_server_t *srv)
     free(buf);
     h_raw_close(&r);
     still_chatting("ghosts");
+}
+
+/* Twenty accounts with a push registration, max_counters = 16: the counts
+ * table never holds more than 16, so in a second round some count has
+ * started again at 1, none is wrong, and everyone is still told. */
+static void push_counts_are_bounded(h_server_t *srv)
+{
+    enum { USERS = 20 };
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *app = h_client_new(ctx, srv, APP, "s3cret", H_COMPONENT);
+    if (!CHECK(h_client_wait_login(app, 5000)))
+        goto out;
+    for (int i = 1; i <= USERS; i++) {
+        char jid[64];
+        snprintf(jid, sizeof(jid), "u%02d@example.test/phone", i);
+        h_client_t *u = h_login(ctx, srv, jid, "pw", 0);
+        xmpp_stanza_t *r =
+            u ? h_iq(u, "set", NULL, "<enable xmlns='urn:xmpp:push:0' jid='" APP "' node='n'/>",
+                     5000)
+              : NULL;
+        CHECK_MSG(h_attr_eq(r, "type", "result"), "%s could not register", jid);
+        release(r);
+        h_client_free(u);
+    }
+    h_run_for(ctx, 300);
+    int counts[3] = {0}, published = 0;
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 1; i <= USERS; i++)
+            h_send(P.bob, "<message to='u%02d@example.test' type='chat'><body>r%d</body></message>",
+                   i, round);
+        h_settle(P.bob);
+        for (int n = 0; n < USERS; n++) {
+            xmpp_stanza_t *iq = h_wait(app, &(h_match_t){.name = "iq", .type = "set"}, 5000);
+            if (!CHECK_MSG(iq, "round %d: publish %d of %d did not come", round, n + 1, USERS))
+                break;
+            h_send(app, "<iq type='result' id='%s' to='%s' from='" APP "'/>",
+                   xmpp_stanza_get_id(iq), xmpp_stanza_get_from(iq));
+            published++;
+            /* The count sits in the summary form's message-count field. */
+            const char *xml = NULL;
+            size_t len = 0;
+            char *text = NULL;
+            if (xmpp_stanza_to_text(iq, &text, &len) == 0)
+                xml = text;
+            const char *v = xml ? strstr(xml, "message-count") : NULL;
+            v = v ? strstr(v, "<value>") : NULL;
+            int c = v ? atoi(v + 7) : 0;
+            if (round == 2 && c >= 1 && c <= 2)
+                counts[c]++;
+            else if (round == 1)
+                CHECK_MSG(c == 1, "round 1: count %d", c);
+            else
+                CHECK_MSG(0, "round 2: count %d", c);
+            if (text)
+                xmpp_free(ctx, text);
+            xmpp_stanza_release(iq);
+        }
+    }
+    CHECK_MSG(published == 2 * USERS, "%d publishes", published);
+    CHECK_MSG(counts[1] >= USERS - 16 && counts[2] <= 16 && counts[1] + counts[2] == USERS,
+              "round 2: %d counts of 1, %d of 2", counts[1], counts[2]);
+out:
+    h_client_free(app);
+    h_ctx_free(ctx);
+    still_chatting("push counters");
 }
 
 /* An app server that never answers: every message to an offline account
@@ -685,6 +757,7 @@ int main(int argc, char **argv)
         H_RUN(resources_cannot_forge_log_fields, &srv);
         H_RUN(avatar_data_follows_metadata_access, &srv);
         H_RUN(caps_questions_are_bounded, &srv);
+        H_RUN(push_counts_are_bounded, &srv);
         H_RUN(questions_to_a_silent_peer_are_bounded, &srv);
         H_RUN(messages_to_nobody_cost_nothing, &srv);
         h_client_free(P.bob);
