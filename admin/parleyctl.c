@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -295,6 +296,10 @@ static int direct(const pl_config_t *c, char **words, size_t n)
 
 int main(int argc, char **argv)
 {
+    /* parleyctl opens the storage itself when no server runs, and may be
+     * the first to create the data directory and its databases: owner only,
+     * as parleyd makes them. */
+    umask(077);
     const char *config_path = NULL;
     int i = 1;
     if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {

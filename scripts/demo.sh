@@ -4,6 +4,9 @@
 # in the foreground on its built-in config (host demo.local, data in ./data,
 # a self-signed certificate made on first start).  Ctrl-C stops it.
 set -eu
+# Everything made here (the data folder, the password list, the databases)
+# is for the owner only.
+umask 077
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 make -j"$(nproc)" all >/dev/null

@@ -2,6 +2,7 @@
  * output the server assembles. */
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +62,44 @@ void pl_buf_printf(pl_buf_t *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The UTF-8 sequence at s (its first byte >= 0x80): returns its length and
+ * sets *ok when it encodes a character XML 1.0 allows (Char: #x9 | #xA |
+ * #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]).  A broken
+ * sequence counts as one byte, so each bad byte is replaced once. */
+static size_t xml_char_len(const unsigned char *s, size_t len, int *ok)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t v, min;
+    *ok = 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 1, v = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        need = 2, v = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        need = 3, v = c & 0x07, min = 0x10000;
+    else
+        return 1;
+    if (len < need + 1)
+        return 1;
+    for (size_t k = 1; k <= need; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 1;
+        v = (v << 6) | (s[k] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 1;
+    *ok = v != 0xfffe && v != 0xffff;
+    return need + 1;
+}
+
 void pl_buf_escape(pl_buf_t *b, const char *s, size_t len, int attr)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         const char *rep = NULL;
+        size_t skip = 1;
         switch (s[i]) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
@@ -76,13 +110,27 @@ void pl_buf_escape(pl_buf_t *b, const char *s, size_t len, int attr)
         case '\t': rep = attr ? "&#9;" : NULL; break;
         case '\n': rep = attr ? "&#10;" : NULL; break;
         case '\r': rep = "&#13;"; break;
-        default: break;
+        default:
+            /* What the parser hands out is always valid, but strings built
+             * by the server (decoded SASL data, stored records, module
+             * text) may not be: a control character or a broken UTF-8
+             * sequence would make the whole stream not well-formed for the
+             * recipient, so it becomes U+FFFD instead. */
+            if (u[i] < 0x20) {
+                rep = "\xef\xbf\xbd";
+            } else if (u[i] >= 0x80) {
+                int ok;
+                skip = xml_char_len(u + i, len - i, &ok);
+                rep = ok ? NULL : "\xef\xbf\xbd";
+            }
+            break;
         }
         if (rep) {
             pl_buf_append(b, s + start, i - start);
             pl_buf_puts(b, rep);
-            start = i + 1;
+            start = i + skip;
         }
+        i += skip;
     }
     pl_buf_append(b, s + start, len - start);
 }

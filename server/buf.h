@@ -21,7 +21,9 @@ void pl_buf_puts(pl_buf_t *b, const char *s);
 void pl_buf_printf(pl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pl_buf_vprintf(pl_buf_t *b, const char *fmt, va_list ap);
 /* Appends `s` escaped for XML character data (& < >) or, with attr != 0,
- * for a single- or double-quoted attribute value (& < > ' "). */
+ * for a single- or double-quoted attribute value (& < > ' ").  Anything
+ * XML 1.0 does not allow (control characters, NUL, broken UTF-8, U+FFFE
+ * and U+FFFF) comes out as U+FFFD, so the output always parses. */
 void pl_buf_escape(pl_buf_t *b, const char *s, size_t len, int attr);
 /* Removes the first n bytes. */
 void pl_buf_consume(pl_buf_t *b, size_t n);

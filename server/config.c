@@ -150,6 +150,8 @@ static const pl_conf_def_t limits_defs[] = {
           "failed component handshakes from one IP before back-off; 0 = off"),
     LIMIT(component_fail_per_domain, PL_CONF_INT, "5", 0, 1000000,
           "failed handshakes for one component domain before back-off; 0 = off"),
+    LIMIT(max_pending_iqs, PL_CONF_INT, "10000", 16, 10000000,
+          "IQs the server (a module) sent and awaits answers to, all hosts together"),
     {.key = NULL},
 };
 #undef LIMIT

@@ -47,6 +47,7 @@ typedef struct pl_limits_conf {
     long long max_tracked_failures;      /* 50000: records per back-off table (IPs, accounts) */
     long long component_fail_per_ip;     /* 5: failed component handshakes before back-off */
     long long component_fail_per_domain; /* 5 */
+    long long max_pending_iqs;     /* 10000: IQs the server sent and still waits to hear about */
 } pl_limits_conf_t;
 
 typedef struct pl_component_conf {

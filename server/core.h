@@ -114,6 +114,7 @@ struct pl_server {
     pthread_mutex_t sm_lock;
     pl_map_t resumable;              /* SM resumption id -> session (a reference) */
     pl_map_t pending_iqs;            /* id -> IQs the server sent, awaiting answers */
+    size_t pending_refused;          /* IQs not sent since the last tick: limits.max_pending_iqs */
     struct pl_mod_timer *mod_timers; /* pl_module_every, run on loop 0 */
     uv_timer_t tick;                 /* one-second tick on loop 0 */
     uint64_t next_iq_id;

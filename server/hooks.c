@@ -151,6 +151,18 @@ pl_host_t *pl_server_host(pl_server_t *srv, const char *domain)
     return domain ? pl_map_get(&srv->hosts_by_name, domain) : NULL;
 }
 
+pl_host_t *pl_server_tenant_of(pl_server_t *srv, const char *domain)
+{
+    pl_host_t *h = pl_server_host(srv, domain);
+    if (h || !domain)
+        return h;
+    pthread_mutex_lock(&srv->comp_lock);
+    pl_component_t *c = pl_map_get(&srv->components, domain);
+    pl_host_t *owner = c ? c->host : NULL;
+    pthread_mutex_unlock(&srv->comp_lock);
+    return owner;
+}
+
 /* Does a hook's filter accept this stanza?  Fills the payload it matched. */
 static int hook_matches(const pl_hook_def_t *d, pl_event_t ev, const pl_xml_t *root,
                         const char *type, unsigned target, const pl_xml_t **payload)

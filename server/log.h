@@ -32,14 +32,23 @@ int pl_log_enabled(const pl_log_t *log, int level);
 /* 1 when `bare_jid` is on the trace list. */
 int pl_log_traced(const pl_log_t *log, const char *bare_jid);
 
-/* `fields` is a printf format producing space-separated key=value pairs;
- * use pl_log_q() for values that may contain spaces or quotes. */
+/* `fields` is a printf format producing space-separated key=value pairs.
+ * Arguments may come from the network: a %s (or %c) right after "key=" is
+ * written bare when it is a plain token and otherwise quoted, with \" \\
+ * \n \r \t and \xNN (control bytes, broken UTF-8) escaped; inside quotes
+ * the format opened (error="%s") it is escaped the same way; anywhere else
+ * (code's own text, " sasl2=1") only control characters are escaped.  So
+ * one event is always one line, and no value can make up another field.
+ * Numbers are formatted as printf does.  JSON output gets the same fields
+ * as JSON strings. */
 void pl_log(const pl_log_t *log, int level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 4, 5)));
 void pl_logv(const pl_log_t *log, int level, const char *event, const char *fields, va_list ap);
 
-/* Quotes a value for key=value output into buf ("..." with \" and \\ and
- * control characters escaped, truncated to the buffer).  Returns buf. */
+/* Quotes a value into buf the way pl_log quotes values ("..." with the
+ * escapes above, truncated to the buffer), for text built outside pl_log.
+ * Not needed (and not wanted: it would be quoted twice) for pl_log's own
+ * arguments.  Returns buf. */
 const char *pl_log_q(char *buf, size_t len, const char *value);
 
 #endif

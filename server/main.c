@@ -35,15 +35,16 @@ static int ensure_certificate(const pl_config_t *c, int verbose)
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
-        /* mkdir -p for the certificate's folder. */
+        /* mkdir -p for the certificate's folder, which usually sits in the
+         * data directory and holds the private key: owner only. */
         for (char *p = dir + 1; *p; p++) {
             if (*p == '/') {
                 *p = '\0';
-                mkdir(dir, 0755);
+                mkdir(dir, 0700);
                 *p = '/';
             }
         }
-        mkdir(dir, 0755);
+        mkdir(dir, 0700);
     }
     const char **hosts = pl_xcalloc(c->nhosts, sizeof(char *));
     for (size_t i = 0; i < c->nhosts; i++)
@@ -64,6 +65,11 @@ static int ensure_certificate(const pl_config_t *c, int verbose)
 
 int main(int argc, char **argv)
 {
+    /* Everything parleyd writes is someone's messages, account keys or a
+     * private key: nothing it creates is for other local users, whatever
+     * umask it was started with.  (Each file is also created owner-only on
+     * its own; this covers what a library creates behind our back.) */
+    umask(077);
     const char *config_path = NULL;
     int check = 0, gen_cert = 0;
     static const struct option opts[] = {

@@ -7,6 +7,8 @@
 #define PL_NS_SERVER "jabber:server"
 #define PL_NS_COMPONENT "jabber:component:accept"
 #define PL_NS_XML "http://www.w3.org/XML/1998/namespace"
+/* Bound to the xmlns prefix by Namespaces in XML; no element may be in it. */
+#define PL_NS_XMLNS "http://www.w3.org/2000/xmlns/"
 #define PL_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 #define PL_NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define PL_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"

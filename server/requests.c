@@ -2,6 +2,7 @@
  * (a module asking a client's disco#info, say) with their answers matched by
  * id and sender, and module timers.  Both are driven by one one-second tick
  * on the first loop; answers and callbacks go back to the loop that asked. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,13 +76,26 @@ int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl
     }
     char id[40], rnd[13];
     pl_random_id(rnd, 12);
+    /* Peers make modules ask (a push per message for an offline account, a
+     * caps question per new ver), and an app server that never answers
+     * holds each question for its whole timeout: the table is bounded, and
+     * past the bound a question is not asked at all (the caller hears so
+     * at once and treats it as unanswered). */
+    pthread_mutex_lock(&srv->req_lock);
+    if (srv->pending_iqs.count >= (size_t)srv->limits.max_pending_iqs) {
+        srv->pending_refused++;
+        pthread_mutex_unlock(&srv->req_lock);
+        pl_jid_deinit(&from_j);
+        pl_jid_deinit(&to_j);
+        pl_stanza_unref(&iq);
+        return -EBUSY;
+    }
     pending_iq_t *p = pl_xcalloc(1, sizeof(*p));
     p->to = pl_xstrdup(to_j.full);
     p->loop = pl_current_loop;
     p->deadline = pl_mono_ms() + (timeout_ms ? timeout_ms : 30000);
     p->done = done;
     p->ud = ud;
-    pthread_mutex_lock(&srv->req_lock);
     snprintf(id, sizeof(id), "pl%llu-%s", (unsigned long long)++srv->next_iq_id, rnd);
     pl_map_put(&srv->pending_iqs, id, p);
     pthread_mutex_unlock(&srv->req_lock);
@@ -142,23 +156,34 @@ static void on_tick(uv_timer_t *h)
 {
     pl_server_t *srv = h->data;
     uint64_t now = pl_mono_ms();
-    /* Requests nobody answered in time. */
-    pending_iq_t *expired[64];
-    size_t n = 0;
+    /* Requests nobody answered in time: all of them, or a burst of
+     * questions to a silent peer would expire slower than it arrives. */
+    pending_iq_t **expired = NULL;
+    size_t n = 0, cap = 0, refused;
     pthread_mutex_lock(&srv->req_lock);
     size_t pos = 0;
     const char *key;
     void *v;
-    while (n < 64 && pl_map_iter(&srv->pending_iqs, &pos, &key, &v)) {
+    while (pl_map_iter(&srv->pending_iqs, &pos, &key, &v)) {
         pending_iq_t *p = v;
         if (p->deadline <= now) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                expired = pl_xrealloc(expired, cap * sizeof(*expired));
+            }
             expired[n++] = p;
-            pl_map_del(&srv->pending_iqs, key);
+            pl_map_del(&srv->pending_iqs, key); /* the slot stays: iteration goes on */
         }
     }
+    refused = srv->pending_refused;
+    srv->pending_refused = 0;
     pthread_mutex_unlock(&srv->req_lock);
     for (size_t i = 0; i < n; i++)
         finish(expired[i], NULL);
+    free(expired);
+    if (refused)
+        pl_log(&srv->log, PL_LOG_WARN, "limits.pending_iqs", "refused=%zu limit=%lld", refused,
+               srv->limits.max_pending_iqs);
     /* Module timers (the list only grows before the loops run). */
     for (struct pl_mod_timer *t = srv->mod_timers; t; t = t->next) {
         if (now < t->due || !t->ctx->started)

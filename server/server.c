@@ -276,6 +276,19 @@ static int load_unknown_name_key(pl_server_t *srv, char **error)
     return rc;
 }
 
+/* What Parley creates is owner-only, but a data directory from an older
+ * version, or one an administrator made, may not be: say so at every start
+ * (other local users could read message bodies and keys through it). */
+static void warn_if_shared(pl_server_t *srv, const char *path, const char *what)
+{
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0 || !(sb.st_mode & 077))
+        return;
+    pl_log(&srv->log, PL_LOG_WARN, "storage.permissions",
+           "path=%s mode=%04o what=%s hint=\"chmod go-rwx %s\"", path,
+           (unsigned)(sb.st_mode & 07777), what, path);
+}
+
 int pl_server_run(pl_server_t *srv)
 {
     char *error = NULL;
@@ -296,6 +309,8 @@ int pl_server_run(pl_server_t *srv)
         goto fail;
     if (pl_storage_open(&srv->storage, &so, &error) != 0)
         goto fail;
+    warn_if_shared(srv, c->data_dir, "data directory");
+    warn_if_shared(srv, c->tls_key, "TLS private key");
     pl_storage_set_seal(srv->storage, srv->seal);
     if (srv->seal)
         pl_log(&srv->log, PL_LOG_INFO, "storage.sealed", "key_file=%s current_key=%u", c->key_file,

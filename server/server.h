@@ -20,6 +20,11 @@ const pl_log_t *pl_server_log(const pl_server_t *srv);
 pl_storage_t *pl_server_storage(pl_server_t *srv);
 /* Number of stream sessions (clients and components) across all loops. */
 size_t pl_server_session_count(const pl_server_t *srv);
+/* The tenant a domain belongs to: the local host of that name, or the host
+ * a component of that domain is configured on; NULL for anything else.
+ * Tenant boundaries are decided with this, never by comparing domain
+ * suffixes: sub.example.test may be another tenant, or nobody's. */
+pl_host_t *pl_server_tenant_of(pl_server_t *srv, const char *domain);
 /* 1 if `bare` has an account on a local host. */
 int pl_server_account_exists(pl_server_t *srv, const char *bare);
 

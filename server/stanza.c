@@ -3,6 +3,7 @@
  * lazily cached bytes, and the builder that makes new trees. */
 #include "stanza.h"
 
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,11 +412,46 @@ static void build_append(pl_builder_t *b, pl_xml_t *node)
     f->last = node;
 }
 
+/* The builder's names come from code, not from peers, so a bad one is a
+ * bug: it dies rather than put out bytes the recipient cannot parse.  A
+ * name must be an NCName without a prefix (the serialiser writes none,
+ * only xmlns), checked on its ASCII characters; an attribute may also be
+ * "xml:<name>" (xml:lang), never a namespace declaration. */
+static int ascii_name_ok(const char *name)
+{
+    const unsigned char *n = (const unsigned char *)name;
+    if (!n[0] || (n[0] < 0x80 && !(isalpha(n[0]) || n[0] == '_')))
+        return 0;
+    for (; *n; n++)
+        if (*n < 0x80 && !(isalnum(*n) || *n == '_' || *n == '-' || *n == '.'))
+            return 0;
+    return 1;
+}
+
+static void check_element_name(const char *name, const char *ns)
+{
+    if (!name || !ascii_name_ok(name))
+        pl_die("builder: element name '%s' is not an XML name without prefix",
+               name ? name : "(null)");
+    /* The parser refuses these (xml.c); so must the builder, or a module
+     * could send what no parser reads back. */
+    if (ns && (strcmp(ns, PL_NS_XML) == 0 || strcmp(ns, PL_NS_XMLNS) == 0))
+        pl_die("builder: <%s/> in the reserved namespace %s", name, ns);
+}
+
+static void check_attr_name(const char *name)
+{
+    const char *local = name && strncmp(name, "xml:", 4) == 0 ? name + 4 : name;
+    if (!local || !ascii_name_ok(local) || strncmp(name, "xmlns", 5) == 0)
+        pl_die("builder: attribute name '%s' is not allowed", name ? name : "(null)");
+}
+
 /* A NULL namespace means "the same as the enclosing element" (for the root:
  * jabber:client), which is what builders of replies nearly always want. */
 static pl_xml_t *build_element(pl_builder_t *b, const char *name, const char *ns,
                                const char *parent_ns)
 {
+    check_element_name(name, ns);
     pl_xml_t *el = pl_arena_zalloc(b->arena, sizeof(*el));
     el->kind = PL_XML_ELEMENT;
     el->name = pl_arena_strdup(b->arena, name);
@@ -452,6 +488,7 @@ void pl_build_attr(pl_builder_t *b, const char *name, const char *value)
     pl_xml_t *el = f->el;
     if (el->children)
         pl_die("pl_build_attr(%s) on <%s> after its children", name, el->name);
+    check_attr_name(name);
     if (el->nattrs == f->attrs_cap) {
         unsigned cap = f->attrs_cap ? f->attrs_cap * 2 : 4;
         pl_attr_t *attrs = pl_arena_alloc(b->arena, cap * sizeof(*attrs));

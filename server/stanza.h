@@ -96,7 +96,12 @@ void pl_xml_serialize(const pl_xml_t *e, const char *parent_ns, pl_buf_t *out);
  * opens a child and makes it current; pl_build_up closes the current element
  * and returns to its parent.  Attributes go on the current element and must
  * come before its children.  pl_build_finish freezes the tree and returns a
- * new reference (the builder is consumed).  Values are copied. */
+ * new reference (the builder is consumed).  Values are copied.
+ * Names are code's, not peers': an element or attribute name that is not a
+ * prefix-free XML name (attributes may be "xml:lang" and the like, never
+ * "xmlns..."), or an element in the XML or xmlns namespace, aborts, so
+ * nothing built can serialise to what a parser refuses.  Text and attribute
+ * values may be anything: the serialiser replaces what XML cannot carry. */
 typedef struct pl_builder pl_builder_t;
 
 pl_builder_t *pl_build_new(const char *name, const char *ns);

@@ -90,6 +90,7 @@ const char *pl_xml_error_condition(pl_xml_error_t err)
     case PL_XML_ERR_POLICY_VIOLATION: return "policy-violation";
     case PL_XML_ERR_INVALID_NAMESPACE: return "invalid-namespace";
     case PL_XML_ERR_BAD_FORMAT: return "bad-format";
+    case PL_XML_ERR_BAD_NAMESPACE_PREFIX: return "bad-namespace-prefix";
     }
     return "undefined-condition";
 }
@@ -157,9 +158,31 @@ static const char *stored_ns(pl_xml_parser_t *p, const char *uri, size_t len, co
     return pl_arena_strndup(p->arena, uri, len);
 }
 
+/* Namespaces in XML reserves two namespace names.  Expat already refuses to
+ * bind a prefix or the default namespace to either (not-well-formed), but
+ * the "xml" prefix is bound to the XML namespace without a declaration, so
+ * <xml:foo/> arrives as an element in it.  Such an element has no legal
+ * serialisation with a default namespace, and our trees carry no prefixes:
+ * the stanza would go out as <foo xmlns='http://www.w3.org/XML/1998/...'/>,
+ * which every recipient's parser rejects.  No XMPP protocol defines an
+ * element there, so the stream is refused instead.  The condition is
+ * bad-namespace-prefix (RFC 6120 4.9.3.2: "a namespace prefix that is
+ * unsupported"): the prefix is the only way in, and invalid-namespace
+ * (4.9.3.10) is defined for the stream and content namespaces only. */
+static int reserved_ns(const char *uri, size_t len)
+{
+    return uri_is(uri, len, PL_NS_XML) || uri_is(uri, len, PL_NS_XMLNS);
+}
+
 /* Bounds that apply to every element, the stream root included. */
 static int check_shape(pl_xml_parser_t *p, const char *name, const char **atts, unsigned nsdecls)
 {
+    size_t urilen;
+    split_name(name, &urilen);
+    if (reserved_ns(name, urilen)) {
+        fail(p, PL_XML_ERR_BAD_NAMESPACE_PREFIX, "elements may not be in a reserved namespace");
+        return 0;
+    }
     if (strlen(name) > p->lim.max_name_len) {
         fail(p, PL_XML_ERR_POLICY_VIOLATION, "element name too long");
         return 0;

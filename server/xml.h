@@ -4,7 +4,10 @@
  * Bounds (all checked while parsing, before any tree is handed out): stanza
  * size in bytes, element depth, attributes per element, name length.  A
  * DOCTYPE, entity declaration, processing instruction or comment ends the
- * stream with restricted-xml. */
+ * stream with restricted-xml.  An element in a reserved namespace (written
+ * <xml:foo/>) ends it with bad-namespace-prefix: no XMPP element lives there,
+ * and no serialisation of it would parse again (a default namespace may not
+ * be bound to the XML namespace), so it must never reach a tree. */
 #ifndef PL_XML_H
 #define PL_XML_H
 
@@ -28,6 +31,9 @@ typedef enum pl_xml_error {
     PL_XML_ERR_POLICY_VIOLATION, /* a bound was exceeded */
     PL_XML_ERR_INVALID_NAMESPACE,
     PL_XML_ERR_BAD_FORMAT,
+    /* An element in a reserved namespace (the XML namespace, reachable only
+     * through the reserved "xml:" prefix, or the xmlns namespace). */
+    PL_XML_ERR_BAD_NAMESPACE_PREFIX,
 } pl_xml_error_t;
 
 /* The stream header's attributes, borrowed for the duration of the callback. */

@@ -15,7 +15,6 @@
 
 #define CAPS_ASK_TIMEOUT_MS 10000
 #define CAPS_MAX_WAITERS 64 /* resources waiting on one question */
-#define CAPS_MAX_PENDING 1024
 
 typedef struct caps_entry {
     char **features; /* sorted */
@@ -35,6 +34,7 @@ struct pep_caps {
     pl_map_t resources; /* full JID -> entry */
     pl_map_t pending;   /* "hash ver" or "full JID" -> caps_pending_t */
     size_t max;
+    size_t max_pending; /* questions in flight (each lives CAPS_ASK_TIMEOUT_MS at most) */
     uint64_t tick;
 };
 
@@ -54,7 +54,7 @@ static void pending_free(caps_pending_t *p)
     free(p);
 }
 
-pep_caps_t *pep_caps_new(size_t max_entries)
+pep_caps_t *pep_caps_new(size_t max_entries, size_t max_pending)
 {
     pep_caps_t *c = pl_xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
@@ -62,6 +62,7 @@ pep_caps_t *pep_caps_new(size_t max_entries)
     pl_map_init(&c->resources);
     pl_map_init(&c->pending);
     c->max = max_entries ? max_entries : 10000;
+    c->max_pending = max_pending ? max_pending : 1024;
     return c;
 }
 
@@ -310,7 +311,7 @@ void pep_caps_learn(pep_state_t *st, const char *full, const pl_caps_ref_t *ref)
     int ask = 0;
     pthread_mutex_lock(&c->lock);
     caps_pending_t *p = pl_map_get(&c->pending, pl_buf_cstr(&k));
-    if (!p && c->pending.count < CAPS_MAX_PENDING) {
+    if (!p && c->pending.count < c->max_pending) {
         p = pl_xcalloc(1, sizeof(*p));
         pl_map_put(&c->pending, pl_buf_cstr(&k), p);
         ask = 1;

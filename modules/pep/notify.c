@@ -29,20 +29,29 @@ static const char *domain_of(const char *bare)
     return at ? at + 1 : bare;
 }
 
+pep_access_t pep_effective_access(pep_state_t *st, const char *owner, const char *node,
+                                  pep_access_t access)
+{
+    /* XEP-0084: contacts learn of a new avatar from the metadata node and
+     * then fetch the data by id, so who may see the data is who may see the
+     * metadata.  Reads and notifications both ask here, so a data node
+     * configured on its own can neither leak the picture to those the
+     * metadata hides it from nor keep it from those it is shown to. */
+    if (strcmp(node, PEP_NODE_AVATAR_DATA) == 0) {
+        pep_node_t meta;
+        if (pep_node_get(st, owner, PEP_NODE_AVATAR_META, &meta) == 1)
+            access = meta.conf.access;
+        pep_node_clear(&meta);
+    }
+    return access;
+}
+
 int pep_may_read(pep_state_t *st, const char *owner, const char *node, const pep_node_conf_t *conf,
                  const char *requester)
 {
     if (strcmp(owner, requester) == 0)
         return 1;
-    pep_node_conf_t effective = *conf;
-    /* XEP-0084: who may see the avatar's data is who may see its metadata. */
-    if (strcmp(node, PEP_NODE_AVATAR_DATA) == 0) {
-        pep_node_t meta;
-        if (pep_node_get(st, owner, PEP_NODE_AVATAR_META, &meta) == 1)
-            effective.access = meta.conf.access;
-        pep_node_clear(&meta);
-    }
-    switch (effective.access) {
+    switch (pep_effective_access(st, owner, node, conf->access)) {
     case PEP_ACCESS_OPEN:
         return strcmp(domain_of(owner), domain_of(requester)) == 0 ||
                has_from(st, owner, requester);
@@ -131,7 +140,7 @@ void pep_notify(pep_state_t *st, const char *owner, const char *node, pep_access
     pl_stanza_t *msg = event_message(owner, event);
     /* The owner is always subscribed to its own nodes (XEP-0163 §4.3.3). */
     int sent = send_to_account(st, msg, owner, NULL);
-    if (access != PEP_ACCESS_WHITELIST) {
+    if (pep_effective_access(st, owner, node, access) != PEP_ACCESS_WHITELIST) {
         char feature[PEP_MAX_NODE_NAME + 16];
         snprintf(feature, sizeof(feature), "%s+notify", node);
         contacts_t c;

@@ -36,6 +36,7 @@ typedef struct pep_conf {
     long long max_nodes;
     long long max_items;
     long long caps_cache_size;
+    long long caps_max_pending; /* caps questions in flight, all resources together */
 } pep_conf_t;
 
 typedef enum pep_access {
@@ -131,6 +132,11 @@ const char *pep_access_name(pep_access_t a);
 
 /* ---- notify.c: access and delivery ---- */
 /* 1 when `requester` (a bare JID) may read the owner's node. */
+/* The access model that decides for `node` of `owner`: the node's own
+ * (`access`), except for the avatar data node, which follows the avatar
+ * metadata node when there is one (XEP-0084). */
+pep_access_t pep_effective_access(pep_state_t *st, const char *owner, const char *node,
+                                  pep_access_t access);
 int pep_may_read(pep_state_t *st, const char *owner, const char *node, const pep_node_conf_t *conf,
                  const char *requester);
 /* Sends <message type='headline'><event>…</event></message> (the `event`
@@ -153,7 +159,7 @@ pl_hook_result_t pep_owner_get(pl_hook_ctx_t *hc);
 pl_hook_result_t pep_owner_set(pl_hook_ctx_t *hc);
 
 /* ---- caps-cache.c ---- */
-pep_caps_t *pep_caps_new(size_t max_entries);
+pep_caps_t *pep_caps_new(size_t max_entries, size_t max_pending);
 void pep_caps_free(pep_caps_t *c);
 /* 1 when the resource (its last presence) advertises the feature. */
 int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence, const char *feature);

@@ -92,7 +92,7 @@ static int pep_start(pl_module_ctx_t *ctx)
         free(st);
         return -1;
     }
-    st->caps = pep_caps_new((size_t)st->conf->caps_cache_size);
+    st->caps = pep_caps_new((size_t)st->conf->caps_cache_size, (size_t)st->conf->caps_max_pending);
     pl_module_set_data(ctx, st);
     return 0;
 }
@@ -167,6 +167,13 @@ static const pl_conf_def_t conf[] = {
      .min = 16,
      .max = 1000000,
      .help = "verified entity-capabilities entries kept (least recently used go)"},
+    {.key = "caps_max_pending",
+     .type = PL_CONF_INT,
+     .offset = offsetof(pep_conf_t, caps_max_pending),
+     .def = "1024",
+     .min = 1,
+     .max = 100000,
+     .help = "disco#info questions about new caps awaiting an answer; past it none is asked"},
     {0},
 };
 

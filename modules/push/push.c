@@ -40,10 +40,14 @@
 typedef struct push_conf {
     long long max_registrations; /* per account */
     long long timeout_ms;        /* wait for the app server's answer */
+    long long max_counters;      /* accounts whose message count is kept */
 } push_conf_t;
 
 /* Messages counted per account since it was last connected, shared by the
- * loops (a hook may run on any of them). */
+ * loops (a hook may run on any of them).  Only accounts with a registration
+ * are counted (a message to a name nobody holds must cost nothing), and at
+ * most max_counters of them: the count is a hint for the app server, so
+ * when the table is full one count is forgotten (it starts again at 1). */
 typedef struct push_mod {
     pthread_mutex_t lock;
     pl_map_t counts; /* bare JID -> (uintptr_t) count */
@@ -240,7 +244,7 @@ static pl_hook_result_t push_disable(pl_hook_ctx_t *hc)
 
 /* ---- counting and publishing ---- */
 
-static unsigned long count_message(push_mod_t *m, const char *bare, int reset)
+static unsigned long count_message(push_mod_t *m, const char *bare, int reset, size_t max)
 {
     pthread_mutex_lock(&m->lock);
     uintptr_t n = (uintptr_t)pl_map_get(&m->counts, bare);
@@ -249,6 +253,15 @@ static unsigned long count_message(push_mod_t *m, const char *bare, int reset)
             pl_map_del(&m->counts, bare);
         n = 0;
     } else {
+        if (!n && m->counts.count >= max) {
+            size_t pos = 0;
+            const char *victim;
+            if (pl_map_iter(&m->counts, &pos, &victim, NULL)) {
+                char *k = pl_xstrdup(victim); /* the key dies with its slot */
+                pl_map_del(&m->counts, k);
+                free(k);
+            }
+        }
         n++;
         pl_map_put(&m->counts, bare, (void *)n);
     }
@@ -302,7 +315,7 @@ static void publish_answer(void *ud, const pl_stanza_t *resp)
 typedef struct notify {
     pl_hook_ctx_t *hc;
     const char *sender, *body;
-    unsigned long count;
+    unsigned long count; /* counted at the first registration found */
     const push_conf_t *conf;
 } notify_t;
 
@@ -333,6 +346,9 @@ static int notify_one(void *ud, const void *key, size_t klen, const void *val, s
         return 0;
     memcpy(node_s, node, nlen);
     node_s[nlen] = '\0';
+    if (!n->count)
+        n->count = count_message(pl_module_data(n->hc->module), n->hc->to->bare, 0,
+                                 (size_t)n->conf->max_counters);
     int with_body = ((const char *)val)[0] == 'b';
     pl_stanza_t *opts = vlen > 1 ? pl_stored_xml_decode((const char *)val + 1, vlen - 1) : NULL;
     char count[24];
@@ -379,11 +395,12 @@ static int notify_one(void *ud, const void *key, size_t klen, const void *val, s
 }
 
 /* A message for the account (this hook sees every one, whether sessions
- * take it or the offline store does): if nobody is connected to read it,
- * tell the registered app servers.  Observer: it never consumes it. */
+ * take it or the offline store does, and before the router knows whether
+ * the account exists): if nobody is connected to read it, tell the
+ * registered app servers.  Nothing is kept for an address without a
+ * registration.  Observer: it never consumes it. */
 static pl_hook_result_t push_message(pl_hook_ctx_t *hc)
 {
-    push_mod_t *m = pl_module_data(hc->module);
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
     const char *type = hc->type;
     if (!hc->to->local || !strcmp(type, "error") || !strcmp(type, "groupchat") ||
@@ -408,7 +425,7 @@ static pl_hook_result_t push_message(pl_hook_ctx_t *hc)
         .hc = hc,
         .sender = pl_stanza_attr(hc->stanza, "from") ? pl_stanza_attr(hc->stanza, "from") : "",
         .body = body.len ? pl_buf_cstr(&body) : NULL,
-        .count = count_message(m, hc->to->bare, 0),
+        .count = 0,
         .conf = pl_module_conf(hc->module),
     };
     pl_kv_scan(kv, prefix.data, prefix.len, notify_one, &n);
@@ -420,7 +437,9 @@ static pl_hook_result_t push_message(pl_hook_ctx_t *hc)
 /* A session bound: the account is connected, the count starts again. */
 static pl_hook_result_t push_session_bound(pl_hook_ctx_t *hc)
 {
-    count_message(pl_module_data(hc->module), pl_session_jid(hc->session)->bare, 1);
+    const push_conf_t *conf = pl_module_conf(hc->module);
+    count_message(pl_module_data(hc->module), pl_session_jid(hc->session)->bare, 1,
+                  (size_t)conf->max_counters);
     return PL_PASS;
 }
 
@@ -447,11 +466,27 @@ static void push_stop(pl_module_ctx_t *ctx)
 }
 
 static const pl_conf_def_t conf_defs[] = {
-    {.key = "max_registrations", .type = PL_CONF_INT,
-     .offset = offsetof(push_conf_t, max_registrations), .def = "5", .min = 1, .max = 100,
+    {.key = "max_registrations",
+     .type = PL_CONF_INT,
+     .offset = offsetof(push_conf_t, max_registrations),
+     .def = "5",
+     .min = 1,
+     .max = 100,
      .help = "app server registrations (devices) per account"},
-    {.key = "timeout", .type = PL_CONF_DURATION, .offset = offsetof(push_conf_t, timeout_ms),
-     .def = "10s", .min = 1000, .max = 300000, .help = "wait for the app server's answer"},
+    {.key = "timeout",
+     .type = PL_CONF_DURATION,
+     .offset = offsetof(push_conf_t, timeout_ms),
+     .def = "10s",
+     .min = 1000,
+     .max = 300000,
+     .help = "wait for the app server's answer"},
+    {.key = "max_counters",
+     .type = PL_CONF_INT,
+     .offset = offsetof(push_conf_t, max_counters),
+     .def = "100000",
+     .min = 16,
+     .max = 10000000,
+     .help = "accounts with a registration whose unread count is kept in memory"},
     {.key = NULL},
 };
 

@@ -111,13 +111,13 @@ static vcard_target_t target_of(const pl_hook_ctx_t *hc)
     return strcmp(hc->to->bare, hc->from->bare) == 0 ? VCARD_OWN : VCARD_OTHER;
 }
 
-/* vCards are public inside a tenant: accounts of the host and its
- * components (subdomains) may read them, other hosts may not. */
+/* vCards are public inside a tenant: accounts of the host and the
+ * components configured on it may read them, other hosts may not.  Which
+ * tenant a domain is in is the core's answer, not a suffix match: a host
+ * named sub.example.test is a tenant of its own. */
 static int same_tenant(const pl_hook_ctx_t *hc)
 {
-    const char *host = pl_host_name(hc->host), *d = hc->from->domain;
-    size_t hl = strlen(host), dl = strlen(d);
-    return strcmp(d, host) == 0 || (dl > hl && d[dl - hl - 1] == '.' && !strcmp(d + dl - hl, host));
+    return pl_server_tenant_of(hc->server, hc->from->domain) == hc->host;
 }
 
 static void reply_vcard(pl_hook_ctx_t *hc, const pl_xml_t *stored)

@@ -4,9 +4,12 @@
 #include "sqlite-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Durability: journal_mode=WAL with synchronous=FULL.
  *
@@ -137,9 +140,29 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
     return rc;
 }
 
+/* history.db holds message bodies.  SQLite would create it with 0644 less
+ * the umask, and gives its -wal, -shm and journal files the database's own
+ * mode, so the file is made here first, owner-only whatever the umask. */
+static int create_private(const char *path, char **error)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0; /* an existing database keeps its mode (the server warns) */
+        int err = errno;
+        return pl_storage_fail(error, -err, "cannot create %s: %s", path, strerror(err));
+    }
+    int rc = fchmod(fd, 0600) == 0 ? 0 : -errno;
+    close(fd);
+    return rc ? pl_storage_fail(error, rc, "cannot chmod %s: %s", path, strerror(-rc)) : 0;
+}
+
 int pl_sqlite_open(pl_storage_t *st, const char *path, char **error)
 {
     sqlite3 *db = NULL;
+    int made = create_private(path, error);
+    if (made != 0)
+        return made;
     /* FULLMUTEX: the connection belongs to whoever holds write_lock, but
      * the history repositories may later read from other threads. */
     int rc = sqlite3_open_v2(path, &db,

@@ -234,7 +234,7 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "loops = %d;\n"
             "data_dir = \"data\";\n"
             "control_socket = \"data/parleyd.sock\";\n"
-            "log = { level = \"%s\"; };\n"
+            "log = { level = \"%s\"; %s };\n"
             "tls = { cert = \"tls/cert.pem\"; key = \"tls/key.pem\"; };\n"
             "listen = (\n"
             "  { type = \"c2s\"; address = \"127.0.0.1\"; port = %d; },\n"
@@ -249,16 +249,17 @@ int h_server_write_config(h_server_t *srv, const char *log_level)
             "    modules = { disco = {}; ping = {}; version = {}; time = {}; register = {}; %s };\n"
             "    components = ( { domain = \"bot.example.test\"; secret = \"s3cret\"; } ); },\n"
             "  { name = \"other.test\";\n"
-            "    modules = { disco = {}; ping = {}; }; }\n"
+            "    modules = { disco = {}; ping = {}; }; }%s%s\n"
             ");\n",
             srv->opts.loops > 0        ? srv->opts.loops
             : loops && atoi(loops) > 0 ? atoi(loops)
                                        : 1,
-            log_level, srv->c2s_port, srv->tls_port, srv->comp_port,
-            srv->opts.limits ? srv->opts.limits : "",
+            log_level, srv->opts.log_extra ? srv->opts.log_extra : "", srv->c2s_port, srv->tls_port,
+            srv->comp_port, srv->opts.limits ? srv->opts.limits : "",
             srv->opts.top_extra ? srv->opts.top_extra : "",
             srv->opts.host_extra ? srv->opts.host_extra : "",
-            srv->opts.modules ? srv->opts.modules : "");
+            srv->opts.modules ? srv->opts.modules : "", srv->opts.extra_hosts ? ",\n  " : "",
+            srv->opts.extra_hosts ? srv->opts.extra_hosts : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -49,6 +49,9 @@ typedef struct h_server_opts {
     const char *log_level;       /* default "debug" */
     const char *const *accounts; /* "jid", "password" pairs, NULL-terminated */
     int loops;                   /* event loops; 0 = $PARLEY_TEST_LOOPS or 1 */
+    const char *extra_hosts;     /* more entries of hosts = ( ... ), each "{ name = ...; }",
+                                    comma-separated, after other.test; may be NULL */
+    const char *log_extra;       /* more settings inside log = { ... }, e.g. trace; may be NULL */
 } h_server_opts_t;
 
 struct h_server {

@@ -23,5 +23,6 @@ PL_SUITE(inbox_suite);
 PL_SUITE(offline_suite);
 PL_SUITE(archive_suite);
 PL_SUITE(rsm_suite);
+PL_SUITE(log_suite);
 
 #endif

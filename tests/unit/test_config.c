@@ -262,7 +262,7 @@ START_TEST(unknown_keys_are_reported_with_their_line)
                       "idle_timeout, ping_timeout, auth_timeout, max_sessions_per_account, "
                       "resume_timeout, max_unacked, max_unacked_bytes, max_output_bytes, "
                       "max_tracked_failures, "
-                      "component_fail_per_ip, component_fail_per_domain)");
+                      "component_fail_per_ip, component_fail_per_domain, max_pending_iqs)");
     /* Bounds that depend on each other: a resumption's resend must fit in
      * the output bound, and the largest stanza in the SM queue. */
     expect_error_free(HEAD HOST "limits = { max_unacked_bytes = \"8M\"; };\n",

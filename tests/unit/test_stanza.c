@@ -141,6 +141,76 @@ START_TEST(build_copy_is_deep)
 }
 END_TEST
 
+/* The builder cannot make an element a parser would refuse (xml.c refuses
+ * the reserved namespaces; nothing else may produce them). */
+START_TEST(build_xml_namespace_aborts)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_child(b, "poison", PL_NS_XML);
+}
+END_TEST
+
+START_TEST(build_xmlns_namespace_aborts)
+{
+    pl_build_new("iq", PL_NS_XMLNS);
+}
+END_TEST
+
+START_TEST(build_prefixed_name_aborts)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_child(b, "xml:poison", NULL);
+}
+END_TEST
+
+START_TEST(build_bad_name_aborts)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_child(b, "a b", NULL);
+}
+END_TEST
+
+START_TEST(build_xmlns_attr_aborts)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_attr(b, "xmlns", "urn:x");
+}
+END_TEST
+
+START_TEST(build_bad_attr_aborts)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_attr(b, "to='x' y", "z");
+}
+END_TEST
+
+/* Text the server makes up (not parsed) may hold what XML cannot carry: it
+ * comes out as U+FFFD, and the result parses back. */
+START_TEST(serialize_replaces_what_xml_cannot_carry)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_attr(b, "id",
+                  "a\x01"
+                  "b\xff\tc");
+    /* ESC; a broken two-byte sequence; U+FFFE (not an XML character); a
+     * smiley, which stays. */
+    pl_build_text_child(b, "body", NULL, "x\x1by\xc3(z\xef\xbf\xbe\xe2\x98\xba\r\n");
+    pl_build_child(b, "nul", NULL);
+    pl_build_text(b, "a\0b", 3);
+    pl_stanza_t *s = pl_build_finish(b);
+    const char *want = "<message id='a\xef\xbf\xbd"
+                       "b\xef\xbf\xbd&#9;c'><body>x\xef\xbf\xbdy"
+                       "\xef\xbf\xbd(z\xef\xbf\xbd\xe2\x98\xba&#13;\n</body>"
+                       "<nul>a\xef\xbf\xbd"
+                       "b</nul></message>";
+    ck_assert_str_eq(bytes_of(s), want);
+    pl_stanza_t *again = parse(want);
+    ck_assert_str_eq(bytes_of(again), want);
+    pl_stanza_unref(&again);
+    pl_stanza_unref(&s);
+}
+END_TEST
+
 /* A hand-made tree: what the serialiser does with shapes the builder does
  * not make (namespaced attributes, no namespace at all). */
 START_TEST(serialize_by_hand)
@@ -407,10 +477,17 @@ Suite *stanza_suite(void)
     tcase_add_test(tc, refcounts);
     tcase_add_test(tc, bytes_are_cached);
     tcase_add_test(tc, threads_share_a_stanza);
+    tcase_add_test(tc, serialize_replaces_what_xml_cannot_carry);
     suite_add_tcase(s, tc);
     TCase *misuse = tcase_create("misuse");
     tcase_add_test_raise_signal(misuse, build_attr_after_child_aborts, SIGABRT);
     tcase_add_test_raise_signal(misuse, build_up_past_root_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_xml_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_xmlns_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_prefixed_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_bad_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_xmlns_attr_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, build_bad_attr_aborts, SIGABRT);
     suite_add_tcase(s, misuse);
     return s;
 }

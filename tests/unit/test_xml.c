@@ -767,6 +767,56 @@ START_TEST(malformed)
 }
 END_TEST
 
+/* <xml:foo/> is namespace-well-formed (the xml prefix needs no
+ * declaration) but has no serialisation a parser accepts once prefixes are
+ * gone, so the parser refuses it wherever it appears (issue #14, finding 2). */
+START_TEST(reserved_namespaces)
+{
+    expect_error(HEADER "<message><xml:poison/></message>", PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    expect_error(HEADER "<message to='b@x'><body>hi</body><a xmlns='urn:a'><b><xml:c x='1'>"
+                        "text</xml:c></b></a></message>",
+                 PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    expect_error(HEADER "<xml:message/>", PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    /* Declaring the prefix (which is allowed) changes nothing. */
+    expect_error(HEADER "<message xmlns:xml='" PL_NS_XML "'><xml:x/></message>",
+                 PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    /* The other ways into the reserved namespaces are expat's to refuse. */
+    expect_error(HEADER "<message><x xmlns='" PL_NS_XML "'/></message>",
+                 PL_XML_ERR_NOT_WELL_FORMED);
+    expect_error(HEADER "<message><p:x xmlns:p='" PL_NS_XMLNS "'/></message>",
+                 PL_XML_ERR_NOT_WELL_FORMED);
+    expect_error(HEADER "<message><xmlns:x/></message>", PL_XML_ERR_NOT_WELL_FORMED);
+
+    /* The stream root too: refused before any stream is opened. */
+    rec_t r;
+    rec_init(&r, NULL);
+    ck_assert_int_eq(feeds(&r, "<?xml version='1.0'?><xml:stream xmlns='jabber:client' "
+                               "xmlns:stream='http://etherx.jabber.org/streams' to='x'>"),
+                     -1);
+    ck_assert_int_eq(r.opens, 0);
+    ck_assert_int_eq(r.errors, 1);
+    ck_assert_int_eq(r.err, PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    rec_deinit(&r);
+
+    /* Byte by byte, the stanza before the offence still comes out and the
+     * one holding it never does. */
+    const char *in = HEADER "<presence/><message><xml:p/></message>";
+    rec_init(&r, NULL);
+    ck_assert_int_eq(feed_chunked(&r, in, strlen(in), 1), -1);
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(pl_stanza_name(r.last), "presence");
+    ck_assert_int_eq(r.err, PL_XML_ERR_BAD_NAMESPACE_PREFIX);
+    rec_deinit(&r);
+
+    /* Attributes in the XML namespace are what it is for, and stay. */
+    pl_stanza_t *s = parse_one("<message xml:lang='en'><body xml:lang='de' xml:space='x'>hi"
+                               "</body></message>");
+    ck_assert_str_eq(pl_stanza_bytes(s, NULL), "<message xml:lang='en'><body xml:lang='de' "
+                                               "xml:space='x'>hi</body></message>");
+    pl_stanza_unref(&s);
+}
+END_TEST
+
 START_TEST(reset_mid_feed)
 {
     /* A reset requested by the stanza callback: the new stream header in
@@ -866,6 +916,8 @@ START_TEST(conditions)
     ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_POLICY_VIOLATION), "policy-violation");
     ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_INVALID_NAMESPACE), "invalid-namespace");
     ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_BAD_FORMAT), "bad-format");
+    ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_BAD_NAMESPACE_PREFIX),
+                     "bad-namespace-prefix");
     pl_xml_limits_t l;
     pl_xml_limits_default(&l);
     ck_assert_uint_eq(l.max_stanza_bytes, 262144);
@@ -913,6 +965,7 @@ Suite *xml_suite(void)
     tcase_add_test(bad, doctype_refused);
     tcase_add_test(bad, restricted_constructs);
     tcase_add_test(bad, malformed);
+    tcase_add_test(bad, reserved_namespaces);
     suite_add_tcase(s, bad);
     return s;
 }
