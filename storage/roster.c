@@ -15,7 +15,7 @@
 
 #define ROSTER_STORE "roster"
 #define ITEM_FORMAT 1
-#define META_FORMAT 1
+#define META_FORMAT 2 /* 1: without the hidden count (read, counted on first use) */
 #define META_SUFFIX "\x01meta"
 
 /* Item flag bits in the record. */
@@ -217,9 +217,12 @@ typedef struct meta {
     uint64_t floor;    /* version of the newest dropped tombstone */
     uint32_t ntomb;    /* tombstones kept */
     uint32_t nvisible; /* in_roster items */
+    uint32_t nhidden;  /* records outside the roster: pending requests, pre-approvals */
+    int hidden_known;  /* 0 for a format-1 record until counted (meta_count_hidden) */
 } meta_t;
 
-#define META_LEN 25
+#define META_LEN_1 25
+#define META_LEN 29
 
 static void meta_encode(const meta_t *m, pl_buf_t *out)
 {
@@ -228,18 +231,23 @@ static void meta_encode(const meta_t *m, pl_buf_t *out)
     put_be(out, m->floor, 8);
     put_be(out, m->ntomb, 4);
     put_be(out, m->nvisible, 4);
+    put_be(out, m->nhidden, 4);
 }
 
 static int meta_decode(const void *data, size_t len, meta_t *m)
 {
     reader_t r = {.p = data, .left = len};
-    uint64_t format, ntomb, nvisible;
-    if (len != META_LEN || get_be(&r, 1, &format) != 0 || format != META_FORMAT ||
+    uint64_t format, ntomb, nvisible, nhidden = 0;
+    if (len < 1 || get_be(&r, 1, &format) != 0 ||
+        !((format == 1 && len == META_LEN_1) || (format == META_FORMAT && len == META_LEN)) ||
         get_be(&r, 8, &m->ver) != 0 || get_be(&r, 8, &m->floor) != 0 ||
-        get_be(&r, 4, &ntomb) != 0 || get_be(&r, 4, &nvisible) != 0)
+        get_be(&r, 4, &ntomb) != 0 || get_be(&r, 4, &nvisible) != 0 ||
+        (format == META_FORMAT && get_be(&r, 4, &nhidden) != 0))
         return -EBADMSG;
     m->ntomb = (uint32_t)ntomb;
     m->nvisible = (uint32_t)nvisible;
+    m->nhidden = (uint32_t)nhidden;
+    m->hidden_known = format == META_FORMAT;
     return 0;
 }
 
@@ -266,9 +274,13 @@ static int get_in(MDB_txn *txn, pl_kv_t *kv, const pl_buf_t *key, MDB_val *val)
     return rc ? pl_lmdb_errno(rc) : 1;
 }
 
+static int meta_count_hidden(MDB_txn *txn, pl_kv_t *kv, const char *user, meta_t *m);
+
+/* The user's meta record (all zero, counts known, for a user with none). */
 static int meta_read(MDB_txn *txn, pl_kv_t *kv, const char *user, meta_t *m)
 {
     memset(m, 0, sizeof(*m));
+    m->hidden_known = 1;
     pl_buf_t key;
     pl_buf_init(&key);
     int rc = make_key(kv, user, META_SUFFIX, &key);
@@ -278,6 +290,8 @@ static int meta_read(MDB_txn *txn, pl_kv_t *kv, const char *user, meta_t *m)
     if (rc == 1)
         rc = meta_decode(v.mv_data, v.mv_size, m);
     pl_buf_deinit(&key);
+    if (rc == 0 && !m->hidden_known)
+        rc = meta_count_hidden(txn, kv, user, m);
     return rc < 0 ? rc : 0;
 }
 
@@ -346,6 +360,24 @@ static int scan_user(MDB_txn *txn, pl_kv_t *kv, const char *user, scan_fn fn, vo
     if (rc != 0 && rc != MDB_NOTFOUND)
         return pl_lmdb_errno(rc);
     return out;
+}
+
+static int count_hidden(void *ud, MDB_cursor *cur, const pl_roster_item_t *it, unsigned flags)
+{
+    (void)cur;
+    (void)flags;
+    *(uint32_t *)ud += !it->removed && !it->in_roster;
+    return 0;
+}
+
+/* A meta record from before the hidden count: count once (it is written
+ * with the next change). */
+static int meta_count_hidden(MDB_txn *txn, pl_kv_t *kv, const char *user, meta_t *m)
+{
+    m->nhidden = 0;
+    int rc = scan_user(txn, kv, user, count_hidden, &m->nhidden);
+    m->hidden_known = rc == 0;
+    return rc;
 }
 
 /* ---- reads ---- */
@@ -431,6 +463,16 @@ long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
     meta_t m;
     int rc = meta_read(txn->txn, kv, user, &m);
     return rc < 0 ? rc : (long)m.nvisible;
+}
+
+long pl_roster_txn_count_hidden(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
+{
+    pl_kv_t *kv = kv_of(r);
+    if (txn->st != kv->st)
+        return -EINVAL;
+    meta_t m;
+    int rc = meta_read(txn->txn, kv, user, &m);
+    return rc < 0 ? rc : (long)m.nhidden;
 }
 
 typedef struct list_ctx {
@@ -606,6 +648,8 @@ static void meta_forget(meta_t *m, const pl_roster_item_t *old)
         m->ntomb--;
     else if (!old->removed && old->in_roster && m->nvisible > 0)
         m->nvisible--;
+    else if (!old->removed && !old->in_roster && m->nhidden > 0)
+        m->nhidden--;
 }
 
 int64_t pl_roster_put(pl_wtxn_t *txn, pl_roster_t *r, const char *user, pl_roster_item_t *it)
@@ -634,6 +678,8 @@ int64_t pl_roster_put(pl_wtxn_t *txn, pl_roster_t *r, const char *user, pl_roste
     it->ver = ++m.ver;
     if (it->in_roster)
         m.nvisible++;
+    else
+        m.nhidden++;
 
     pl_buf_t key, val;
     pl_buf_init(&key);
@@ -674,6 +720,9 @@ int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const
         /* Nobody saw it: no tombstone, no new version. */
         MDB_val k = {.mv_size = key.len, .mv_data = key.data};
         rc = pl_lmdb_errno(mdb_del(txn->txn, kv->dbi, &k, NULL));
+        meta_forget(&m, &old);
+        if (rc == 0)
+            rc = meta_write(txn->txn, kv, user, &m);
     } else if (rc == 0) {
         meta_forget(&m, &old);
         pl_roster_item_t tomb;

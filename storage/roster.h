@@ -107,6 +107,9 @@ long pl_roster_count(pl_roster_t *r, const char *user);
 /* The same inside a write job, counting the job's own changes (for a
  * roster size limit checked where the item is written). */
 long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user);
+/* Records the user keeps outside the roster (in_roster = 0: subscription
+ * requests waiting for an answer, pre-approvals), inside a write job. */
+long pl_roster_txn_count_hidden(pl_wtxn_t *txn, pl_roster_t *r, const char *user);
 
 /* XEP-0237: what changed after version `since`.  When a diff is possible
  * (since <= current and not older than the kept tombstones) visits the

@@ -15,7 +15,9 @@
 #define PRESENCE_MAX_RESOURCES 64 /* resources of one account looked at */
 
 typedef struct presence_conf {
-    long long max_status; /* bytes of one <status/> */
+    long long max_status;  /* bytes of one <status/> */
+    long long max_items;   /* visible roster items a subscription may create */
+    long long max_pending; /* records outside the roster: requests waiting, pre-approvals */
 } presence_conf_t;
 
 /* The module's data on a host: the shared roster repository. */

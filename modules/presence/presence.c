@@ -478,6 +478,22 @@ static const pl_conf_def_t conf[] = {
      .min = 1,
      .max = 65536,
      .help = "bytes of text in one <status/>; longer presence is refused with bad-request"},
+    {.key = "max_items",
+     .type = PL_CONF_INT,
+     .offset = offsetof(presence_conf_t, max_items),
+     .def = "5000",
+     .min = 1,
+     .max = 100000,
+     .help = "roster items a user's subscription requests may create (keep it equal to "
+             "roster.max_items); past it the request is refused with resource-constraint"},
+    {.key = "max_pending",
+     .type = PL_CONF_INT,
+     .offset = offsetof(presence_conf_t, max_pending),
+     .def = "1000",
+     .min = 1,
+     .max = 100000,
+     .help = "subscription requests from people not in the roster (and pre-approvals) kept "
+             "per user; past it new requests are refused with resource-constraint"},
     {0},
 };
 

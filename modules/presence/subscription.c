@@ -170,6 +170,8 @@ typedef struct sub_job {
     pl_roster_item_t item; /* the item after the change */
     int pushed;            /* a visible part of the item changed */
     presence_sub_effect_t effect;
+    long long max_items, max_pending;
+    const char *refused;   /* a new record would pass a bound: why */
 } sub_job_t;
 
 static void job_free(sub_job_t *j)
@@ -214,6 +216,28 @@ static int sub_job_run(pl_wtxn_t *txn, void *ud)
         presence_sub_inbound(j->kind, &it, found, j->status, &j->effect);
     else
         presence_sub_outbound(j->kind, &it, found, &j->effect);
+    /* A peer must not grow a roster without bound: a user sending requests
+     * to ever new JIDs, or strangers (a component's made-up JIDs, say)
+     * sending requests to a user.  Counted here, inside the job, so
+     * pipelined requests cannot all pass before any is written. */
+    if (j->effect.store && !j->effect.remove && (!found || it.in_roster != was_visible)) {
+        long n = it.in_roster ? pl_roster_txn_count(txn, j->roster, j->user)
+                              : pl_roster_txn_count_hidden(txn, j->roster, j->user);
+        if (n < 0) {
+            pl_roster_item_clear(&it);
+            pl_roster_item_clear(&before);
+            return (int)n;
+        }
+        if (it.in_roster && n >= j->max_items)
+            j->refused = "the roster is full";
+        else if (!it.in_roster && !found && n >= j->max_pending)
+            j->refused = "too many subscription requests are waiting for an answer";
+        if (j->refused) {
+            pl_roster_item_clear(&it);
+            pl_roster_item_clear(&before);
+            return 0;
+        }
+    }
     int64_t rc = 0;
     if (j->effect.store) {
         if (j->effect.remove)
@@ -235,6 +259,18 @@ static void sub_job_done(void *ud, int status)
     if (status < 0) {
         pl_module_log(j->module, PL_LOG_WARN, "subscription_failed", "user=%s contact=%s status=%d",
                       j->user, j->contact, status);
+        job_free(j);
+        return;
+    }
+    if (j->refused) {
+        /* The sender hears why: the user when their own roster is full,
+         * the stranger when the user's pending requests are. */
+        pl_module_log(j->module, PL_LOG_INFO, "subscription_refused",
+                      "user=%s contact=%s inbound=%d reason=%s", j->user, j->contact, j->inbound,
+                      j->refused);
+        if (strcmp(pl_stanza_attr(j->stanza, "type") ? pl_stanza_attr(j->stanza, "type") : "",
+                   "error") != 0)
+            pl_route(j->server, pl_stanza_error(j->stanza, PL_ERR_RESOURCE_CONSTRAINT, j->refused));
         job_free(j);
         return;
     }
@@ -277,6 +313,9 @@ static void sub_job_start(pl_hook_ctx_t *hc, int inbound, const char *user, cons
     j->module = hc->module;
     j->roster = presence_roster(hc->module);
     j->inbound = inbound;
+    const presence_conf_t *conf = pl_module_conf(hc->module);
+    j->max_items = conf->max_items;
+    j->max_pending = conf->max_pending;
     j->kind = presence_sub_kind(hc->type);
     j->user = pl_xstrdup(user);
     j->contact = pl_xstrdup(contact);

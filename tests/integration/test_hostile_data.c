@@ -43,7 +43,8 @@ static const char *const accounts[] = {
 /* sub.example.test is a tenant of its own, not part of example.test. */
 #define EXTRA_HOSTS "{ name = \"sub.example.test\"; modules = { disco = {}; ping = {}; }; }"
 #define MODULES                                                                                    \
-    "roster = {}; presence = {}; offline = {}; mam = {}; vcard = {}; "                             \
+    "roster = {}; presence = { max_items = 20; max_pending = 10; }; offline = {}; mam = {}; "    \
+    "vcard = {}; "                             \
     "pep = { caps_max_pending = 5; }; push = { timeout = \"3s\"; max_counters = 16; };"
 #define LIMITS "stanza_rate = 100000; stanza_burst = 100000; max_pending_iqs = 40;"
 
@@ -733,6 +734,73 @@ static void files_are_private(h_server_t *srv)
     chmod(path, 0700);
 }
 
+/* Subscriptions cannot grow a roster without bound: kate's requests to 30
+ * new JIDs stop at presence.max_items (20), and 30 requests from a
+ * component's made-up JIDs to leo stop at presence.max_pending (10); each
+ * refused request gets resource-constraint back. */
+static int count_kind(h_client_t *c, const char *name, const char *type, const char *cond)
+{
+    int n = 0;
+    for (size_t i = 0; i < c->ninbox; i++) {
+        xmpp_stanza_t *st = c->inbox[i];
+        const char *t = xmpp_stanza_get_type(st);
+        if (strcmp(xmpp_stanza_get_name(st), name) != 0 || !t || strcmp(t, type) != 0)
+            continue;
+        const char *got = h_error_condition(st);
+        n += !cond || (got && strcmp(got, cond) == 0);
+    }
+    return n;
+}
+
+static int roster_size(h_client_t *c)
+{
+    xmpp_stanza_t *r = h_iq(c, "get", NULL, "<query xmlns='jabber:iq:roster'/>", 5000);
+    int n = 0;
+    xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
+    for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
+        n += xmpp_stanza_is_tag(k) && !strcmp(xmpp_stanza_get_name(k), "item");
+    release(r);
+    return n;
+}
+
+static void subscriptions_cannot_grow_a_roster(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *kate = h_login(ctx, srv, "kate@example.test/x", "pw", 0);
+    h_client_t *bot = h_client_new(ctx, srv, APP, "s3cret", H_COMPONENT);
+    if (!kate || !CHECK(h_client_wait_login(bot, 5000)))
+        goto out;
+    int before = roster_size(kate); /* her contacts from earlier cases */
+    for (int i = 0; i < 30; i++)
+        h_send(kate, "<presence type='subscribe' to='ghost%02d@example.test'/>", i);
+    h_settle(kate);
+    h_run_for(ctx, 300);
+    CHECK_MSG(roster_size(kate) == 20, "kate's roster has %d items", roster_size(kate));
+    CHECK_MSG(count_kind(kate, "presence", "error", "resource-constraint") == 30 - (20 - before),
+              "%d of kate's %d refused requests came back as errors",
+              count_kind(kate, "presence", "error", "resource-constraint"), 30 - (20 - before));
+    for (int i = 0; i < 30; i++)
+        h_send(bot, "<presence type='subscribe' from='s%02d@" APP "' to='leo@example.test'/>", i);
+    h_run_for(ctx, 1500);
+    CHECK_MSG(count_kind(bot, "presence", "error", "resource-constraint") == 20,
+              "%d of the 20 refused requests to leo came back as errors",
+              count_kind(bot, "presence", "error", "resource-constraint"));
+    /* leo sees the ten that were kept when he logs in. */
+    h_client_t *leo = h_login(ctx, srv, "leo@example.test/x", "pw", 0);
+    if (leo) {
+        h_settle(leo);
+        h_run_for(ctx, 300);
+        CHECK_MSG(count_kind(leo, "presence", "subscribe", NULL) == 10,
+                  "leo got %d pending requests", count_kind(leo, "presence", "subscribe", NULL));
+    }
+    h_client_free(leo);
+out:
+    h_client_free(kate);
+    h_client_free(bot);
+    h_ctx_free(ctx);
+    still_chatting("subscription flood");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -764,6 +832,7 @@ int main(int argc, char **argv)
         H_RUN(push_counts_are_bounded, &srv);
         H_RUN(questions_to_a_silent_peer_are_bounded, &srv);
         H_RUN(messages_to_nobody_cost_nothing, &srv);
+        H_RUN(subscriptions_cannot_grow_a_roster, &srv);
         h_client_free(P.bob);
         h_client_free(P.alice);
         h_ctx_free(P.ctx);

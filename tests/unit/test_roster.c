@@ -10,6 +10,7 @@
 
 #include "server/util.h"
 #include "storage/roster.h"
+#include "storage/storage.h"
 #include "suites.h"
 
 /* ---- helpers ---- */
@@ -580,6 +581,62 @@ START_TEST(test_store_tombstone_trim)
 }
 END_TEST
 
+/* Records outside the roster are counted in the meta record (a bound on
+ * pending subscription requests rests on it), also for a meta record
+ * written before the count existed (format 1: counted on first read). */
+typedef struct hidden_q {
+    long n;
+} hidden_q_t;
+
+static int hidden_run(pl_wtxn_t *txn, void *ud)
+{
+    ((hidden_q_t *)ud)->n = pl_roster_txn_count_hidden(txn, roster, USER);
+    return 0;
+}
+
+static long hidden(void)
+{
+    hidden_q_t q = {0};
+    ck_assert_int_eq(pl_storage_write_sync(st, hidden_run, &q), 0);
+    return q.n;
+}
+
+static int old_meta_run(pl_wtxn_t *txn, void *ud)
+{
+    pl_kv_t *kv = ud;
+    static const char key[] = USER "\0\x01meta";
+    /* format 1, ver 9, floor 0, no tombstones, one visible item */
+    static const unsigned char val[25] = {1, 0, 0, 0, 0, 0, 0, 0, 9, [24] = 1};
+    return pl_kv_put(txn, kv, key, sizeof(key) - 1, val, sizeof(val)) < 0 ? -1 : 0;
+}
+
+START_TEST(test_store_hidden_count)
+{
+    store_open();
+    ck_assert_int_eq(hidden(), 0);
+    ck_assert_int_gt(put("a@x", NULL, 0), 0);
+    ck_assert_int_gt(put("b@x", NULL, 0), 0);
+    ck_assert_int_gt(put("c@x", NULL, 1), 0);
+    ck_assert_int_eq(hidden(), 2);
+    ck_assert_int_eq(pl_roster_count(roster, USER), 1);
+    ck_assert_int_eq(del("a@x"), 0); /* hidden and never seen: gone without a tombstone */
+    ck_assert_int_eq(hidden(), 1);
+    ck_assert_int_gt(put("b@x", NULL, 1), 0); /* accepted into the roster */
+    ck_assert_int_eq(hidden(), 0);
+    ck_assert_int_eq(pl_roster_count(roster, USER), 2);
+    ck_assert_int_gt(put("d@x", NULL, 0), 0);
+    /* An older server's meta record, without the count. */
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(st, "roster", &kv), 0);
+    ck_assert_int_eq(pl_storage_write_sync(st, old_meta_run, kv), 0);
+    ck_assert_int_eq(hidden(), 1);
+    ck_assert_int_gt(put("e@x", NULL, 0), 0); /* written back in the new format */
+    ck_assert_int_eq(hidden(), 2);
+    ck_assert_uint_eq(pl_roster_version(roster, USER), 10);
+    store_close();
+}
+END_TEST
+
 Suite *roster_suite(void)
 {
     Suite *s = suite_create("roster");
@@ -592,6 +649,7 @@ Suite *roster_suite(void)
     tcase_add_test(tc, test_store_versions);
     tcase_add_test(tc, test_store_tombstone_trim);
     tcase_add_test(tc, test_delete_account);
+    tcase_add_test(tc, test_store_hidden_count);
     suite_add_tcase(s, tc);
     return s;
 }
