@@ -9,7 +9,8 @@
 # tests/fuzz/TARGET.options (one a line).  New corpus entries go to a
 # scratch directory under BUILD_DIR, never into the repository:
 #   smoke  BUILD_DIR/corpus-smoke/TARGET, emptied first (the same start every time)
-#   long   BUILD_DIR/corpus/TARGET, kept between runs; runs under nice
+#   long   BUILD_DIR/corpus/TARGET, kept between runs; runs under nice, in
+#          libFuzzer's fork mode, going on after a finding to look for more
 # A crash, leak, timeout or out-of-memory is written to
 # BUILD_DIR/findings/TARGET/ and fails the run; the whole libFuzzer log is
 # in BUILD_DIR/logs/TARGET-MODE.log, its end is printed on failure.
@@ -20,8 +21,14 @@ build=${2:?usage: fuzz.sh smoke|long BUILD_DIR SECONDS TARGET...}
 secs=${3:?usage: fuzz.sh smoke|long BUILD_DIR SECONDS TARGET...}
 shift 3
 case "$mode" in
-smoke) nice="" ;;
-long) nice="nice -n ${FUZZ_NICE:-10}" ;;
+smoke)
+    nice=""
+    modeopts=""
+    ;;
+long)
+    nice="nice -n ${FUZZ_NICE:-10}"
+    modeopts="-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1"
+    ;;
 *)
     echo "fuzz.sh: mode is smoke or long" >&2
     exit 2
@@ -80,21 +87,29 @@ for t in "$@"; do
         [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
         t0=$(date +%s)
         # shellcheck disable=SC2086
-        if ! $nice "$bin" $opts $dict -max_total_time="$secs" -timeout=25 \
+        if ! $nice "$bin" $opts $modeopts $dict -max_total_time="$secs" -timeout=25 \
             -artifact_prefix="$findings/" -print_final_stats=1 \
             "$corpus" "tests/fuzz/corpus/$t" >>"$log" 2>&1; then
             ok=0
         fi
         t1=$(date +%s)
-        runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -n 1 | awk '{print $2}')
-        done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
-        cov=$(echo "$done_line" | sed -nE 's/.* cov: ([0-9]+).*/\1/p')
-        ft=$(echo "$done_line" | sed -nE 's/.* ft: ([0-9]+).*/\1/p')
+        if [ "$mode" = smoke ]; then
+            runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -n 1 | awk '{print $2}')
+            last=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
+        else
+            # Fork mode: "#RUNS: cov: N ft: N corp: N exec/s N oom/timeout/crash: a/b/c ..."
+            last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1)
+            runs=$(echo "$last" | sed -nE 's/^#([0-9]+):.*/\1/p')
+            found=$(echo "$last" | sed -nE 's/.*oom\/timeout\/crash: ([0-9]+\/[0-9]+\/[0-9]+).*/\1/p')
+            [ -n "$found" ] && [ "$found" != "0/0/0" ] && ok=0
+        fi
+        cov=$(echo "$last" | sed -nE 's/.* cov: ([0-9]+).*/\1/p')
+        ft=$(echo "$last" | sed -nE 's/.* ft: ([0-9]+).*/\1/p')
         corp=$(find "$corpus" -type f | wc -l)
         if [ "$ok" -eq 1 ]; then
             echo "== $t: ok, $((t1 - t0))s, ${runs:-?} runs, cov ${cov:-?}, ft ${ft:-?}, $corp new inputs in $corpus, $nreg reproducers replayed"
         else
-            echo "== $t: FINDING after $((t1 - t0))s (${runs:-?} runs): see $findings/"
+            echo "== $t: FINDING after $((t1 - t0))s (${runs:-?} runs, cov ${cov:-?}, oom/timeout/crash ${found:-?}, corpus $corp): see $findings/"
         fi
     fi
     if [ "$ok" -eq 0 ]; then

@@ -16,4 +16,10 @@ void fuzz_each_stanza(const uint8_t *data, size_t size, void (*fn)(void *ud, con
 /* Calls fn for `e` and every element below it, depth first. */
 void fuzz_each_element(const pl_xml_t *e, void (*fn)(void *ud, const pl_xml_t *e), void *ud);
 
+/* 1 when the finding `id` is listed in $PARLEY_FUZZ_KNOWN (comma separated):
+ * long runs may go past findings already reported and being fixed
+ * (tests/fuzz/regress/README.md) to look for others.  Never set by
+ * make fuzz-smoke. */
+int fuzz_known(const char *id);
+
 #endif
