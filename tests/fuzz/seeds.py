@@ -124,6 +124,8 @@ AUTH = {
         HEADER, f"<auth xmlns='{SASL}' mechanism='PLAIN'>{PLAIN}</auth>", cmd("w"),
         "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
         "to='other.test' version='1.0'>"),
+    "login-timeout": seq(HEADER, f"<auth xmlns='{SASL}' mechanism='SCRAM-SHA-256'>",
+                         b64(b"n,,n=fuzz,r=abcdefgh"), "</auth>", cmd("t")),
     "sleep-during-login": seq(
         HEADER, cmd("s"), f"<auth xmlns='{SASL}' mechanism='PLAIN'>{PLAIN}</auth>", cmd("w"),
         cmd("s"), HEADER, cmd("s"), BIND, cmd("s"), "<presence/>"),
@@ -238,6 +240,13 @@ SESSION = {
         "<iq type='error' id='e4' to='peer@fuzz.test'><error type='cancel'>"
         "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
         "<foo xmlns='jabber:client'/>"),
+    "timeouts": seq(
+        "<enable xmlns='urn:xmpp:sm:3' resume='true'/>", cmd("w"), "<presence/>", cmd("p"),
+        "<presence/><message to='fuzz@fuzz.test/fuzz1' type='chat'><body>unacked</body></message>",
+        cmd("0"), cmd("t"), cmd("t"), cmd("2"),
+        "<message to='fuzz@fuzz.test/fuzz1' type='chat'><body>while detached</body></message>",
+        cmd("x"), "<message to='fuzz@fuzz.test' type='chat'><body>after expiry</body></message>",
+        cmd("n"), HEADER, cmd("t")),
     "to-component": seq(
         "<message to='bot.fuzz.test'><body>anyone there?</body></message>",
         "<iq type='get' id='cp1' to='user@bot.fuzz.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
@@ -259,6 +268,8 @@ COMPONENT = {
         COMPONENT_HEADER, cmd("h"),
         "<message from='fuzz@fuzz.test' to='peer@fuzz.test'/>"
         "<message from='bot.fuzz.test'/><iq from='bot.fuzz.test' to='bad@@'/><foo/>"),
+    "handshake-timeout": seq(COMPONENT_HEADER, cmd("t"), cmd("k"), COMPONENT_HEADER, cmd("h"),
+                             cmd("t")),
     "replace": seq(COMPONENT_HEADER, cmd("h"), cmd("k"), COMPONENT_HEADER, cmd("h"),
                    cmd("0"), "<message from='bot.fuzz.test' to='fuzz.test'/>"),
 }

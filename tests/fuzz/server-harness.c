@@ -682,6 +682,23 @@ static void command(char cmd)
             settle();
         }
         break;
+    case 't':
+        /* Time passes for the current session: its timer fires as if it had
+         * been silent for the idle timeout (login timeout before binding,
+         * then a ping, then a ping timeout). */
+        if (F.cur && F.cur->s && !F.cur->s->closing) {
+            uint64_t idle = (uint64_t)F.srv->limits.idle_timeout_ms;
+            pl_session_t *s = F.cur->s;
+            s->last_rx_ms = s->last_rx_ms > idle ? s->last_rx_ms - idle : 0;
+            pl_c2s_timer(s);
+            settle();
+        }
+        break;
+    case 'x':
+        /* Detached stream-management sessions reach their resume timeout. */
+        pl_sm_sweep(loop0(), 1);
+        settle();
+        break;
     case 'w': break;
     default:
         if (cmd >= '0' && cmd <= '7' && (size_t)(cmd - '0') < F.nconns)
@@ -694,7 +711,7 @@ static void command(char cmd)
 
 static int is_command(char c)
 {
-    return c && strchr("nlapkhCcsw01234567", c) != NULL;
+    return c && strchr("nlapkhCcstxw01234567", c) != NULL;
 }
 
 void fz_run(char first, const uint8_t *data, size_t size)

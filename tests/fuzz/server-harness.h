@@ -20,6 +20,9 @@
  *   C   a new control-socket connection (parleyctl's protocol)
  *   c   close the current connection (the peer vanishes: EOF)
  *   s   put the current session to sleep, as after a second of silence
+ *   t   the current session's timer fires as after the idle timeout (login
+ *       timeout, or a ping, then the ping timeout)
+ *   x   detached stream-management sessions reach their resume timeout
  *   w   only wait
  *   0-7 make connection N the current one
  * Other bytes after 0xff are sent as they are.  In the bytes sent,
