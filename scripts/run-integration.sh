@@ -98,7 +98,7 @@ for r in "$results"/*.result; do
     echo "$name $secs" >>"$results/durations"
 done
 # A binary that left no result (the runner itself was killed) is a failure.
-ran=$(ls "$results"/*.result 2>/dev/null | wc -l)
+ran=$(find "$results" -name "*.result" | wc -l)
 failed=$((failed + found - ran))
 # Keep the times of binaries that did not run this time.
 touch "$build/tests/.durations" 2>/dev/null
