@@ -3,8 +3,10 @@
 # `make bench-compare` runs it against Parley, Prosody and ejabberd side by side
 # (ARGS="--quick" for a short run; not part of `make test`);
 # `make test` installs missing Debian packages, builds, and runs every test
-# (unit, integration, a load-generator smoke run, and the integration tests
-# again under ASan+UBSan).
+# (unit, integration, a load-generator smoke run, the integration tests
+# again under ASan+UBSan, the abuse tests under LeakSanitizer, and every
+# fuzz target for a short while);
+# `make fuzz` runs the libFuzzer targets at length (docs/FUZZING.md).
 
 CC ?= gcc
 BUILD ?= build
@@ -32,8 +34,28 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 # The load generator talks to any XMPP server: it links no Parley code.
 BENCH_LIBS := -luv -lexpat -lssl -lcrypto -lpthread -lm
+# libFuzzer targets (tests/fuzz/fuzz_*.c), linked with the helpers next to
+# them (tests/fuzz/*.c that are not targets) into $(BUILD)/fuzz/.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_HELPER_SRC := $(filter-out $(FUZZ_SRC),$(wildcard tests/fuzz/*.c))
+FUZZ_HELPER_OBJ := $(FUZZ_HELPER_SRC:%.c=$(BUILD)/%.o)
+# The fuzz build is its own tree: clang, coverage for libFuzzer, ASan+UBSan.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+FUZZ_SMOKE_TIME ?= 15
+FUZZ_TIME ?= 1800
+# Which targets `make fuzz` / `make fuzz-smoke` run (default: all).
+FUZZ ?= $(FUZZ_TARGETS)
+ASAN_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The hostile-client tests, run again under LeakSanitizer (`make lsan-abuse`).
+ABUSE_TESTS := $(notdir $(basename $(wildcard tests/integration/test_abuse.c \
+                 tests/integration/test_hostile_*.c tests/integration/test_close_paths.c)))
 
-.PHONY: all test unit integration integration-loops asan-integration durability bench bench-smoke bench-compare deps install clean run format
+.PHONY: all test unit integration integration-loops asan-integration lsan-abuse durability bench \
+        bench-smoke bench-compare fuzz-build fuzz-smoke fuzz deps install clean run format
 
 all: $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -63,10 +85,14 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
 # Kept between builds rather than deleted as intermediates.
-.SECONDARY: $(HARNESS_OBJ)
+.SECONDARY: $(HARNESS_OBJ) $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(FUZZ_HELPER_OBJ)
 $(BUILD)/tests/%: tests/integration/%.c $(HARNESS_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(HARNESS_OBJ) $(BUILD)/libparley.a $(LDFLAGS) -lstrophe $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_HELPER_OBJ) $(BUILD)/libparley.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
@@ -107,9 +133,36 @@ bench-smoke: all bench
 bench-compare: all bench
 	BUILD=$(abspath $(BUILD)) scripts/bench-compare.sh $(ARGS)
 
-# The integration suite again on a build with AddressSanitizer + UBSan.
+# The integration suite again on a build with AddressSanitizer + UBSan;
+# LeakSanitizer is on, so a leak fails the binary that made it.
 asan-integration:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" integration
+	ASAN_OPTIONS=detect_leaks=1 \
+	    $(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_SAN)" integration
+
+# The tests of hostile clients (abuse, hostile logins and data, every way a
+# connection ends) on the ASan build with LeakSanitizer: what a hostile peer
+# leaves behind must be freed, not only stay within bounds.
+lsan-abuse:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_SAN)" build-asan/parleyd build-asan/parleyctl \
+	    $(ABUSE_TESTS:%=build-asan/tests/%)
+	ASAN_OPTIONS=detect_leaks=1 PARLEY_TESTS="$(ABUSE_TESTS)" \
+	    scripts/run-integration.sh build-asan
+
+# The fuzz targets, built with clang in $(FUZZ_BUILD) (docs/FUZZING.md).
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 SAN="$(FUZZ_SAN)" \
+	    $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%)
+
+# Each target for FUZZ_SMOKE_TIME seconds from its seed corpus, after
+# replaying tests/fuzz/regress/: any crash, leak or timeout fails.
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_TIME) $(FUZZ)
+
+# Each target for FUZZ_TIME seconds, one after the other; new corpus
+# entries go to $(FUZZ_BUILD)/corpus/<target>/, findings to
+# $(FUZZ_BUILD)/findings/<target>/.
+fuzz: fuzz-build
+	scripts/fuzz.sh long $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ)
 
 test: deps
 	$(MAKE) all
@@ -118,6 +171,8 @@ test: deps
 	$(MAKE) integration-loops
 	$(MAKE) bench-smoke
 	$(MAKE) asan-integration
+	$(MAKE) lsan-abuse
+	$(MAKE) fuzz-smoke
 
 run: deps all
 	scripts/demo.sh
@@ -130,6 +185,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,32 +1,32 @@
 #!/bin/sh
 # run-integration.sh BUILD_DIR — runs every BUILD_DIR/tests/test_* binary
 # against BUILD_DIR/parleyd and BUILD_DIR/parleyctl, each under a time limit,
-# then prints "N passed, N failed" (test cases, all binaries) and exits
-# non-zero if anything failed.
+# PARLEY_TEST_JOBS (default 3) at a time, then prints "N passed, N failed"
+# (test cases, all binaries) and exits non-zero if anything failed.
+#
+# The binaries do not collide when run together: each test's servers live in
+# their own mkdtemp directory and listen on ports from h_free_port.  A
+# binary's output is printed whole when it ends, never interleaved with
+# another's.  The longest binaries (by their time in the previous run, kept
+# in BUILD_DIR/tests/.durations) start first, so the run ends sooner.
+#
+#   PARLEY_TESTS="test_a test_b"  only these binaries
+#   PARLEY_TEST_JOBS=1            one at a time
+#   PARLEY_TEST_TIMEOUT=300       seconds per binary
 set -u
 
-build=${1:?usage: run-integration.sh BUILD_DIR}
-limit=${PARLEY_TEST_TIMEOUT:-300}
-PARLEY_BUILD=$build
-export PARLEY_BUILD
-
-passed=0
-failed=0
-found=0
-start=$(date +%s)
-for bin in "$build"/tests/test_*; do
-    [ -x "$bin" ] || continue
-    found=1
+# One binary: run it, keep its output and result, print them under the lock.
+if [ "${1:-}" = "--one" ]; then
+    bin=$2
+    results=$3
     name=$(basename "$bin")
-    out=$(mktemp)
+    out="$results/$name.out"
     t0=$(date +%s)
-    timeout "$limit" "$bin" >"$out" 2>&1
+    timeout "$PARLEY_TEST_TIMEOUT_S" "$bin" >"$out" 2>&1
     rc=$?
     t1=$(date +%s)
-    cat "$out"
     # The binary's own last line: "<name>: N passed, N failed".
     summary=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$out" | tail -n 1)
-    rm -f "$out"
     if [ -n "$summary" ]; then
         p=$(echo "$summary" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1/')
         f=$(echo "$summary" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\2/')
@@ -38,21 +38,73 @@ for bin in "$build"/tests/test_*; do
         # Crashed, timed out (124) or failed without saying so: count it.
         f=1
     fi
-    passed=$((passed + p))
-    failed=$((failed + f))
     if [ "$rc" -eq 124 ]; then
-        echo "== $name: TIMED OUT after ${limit}s"
+        line="== $name: TIMED OUT after ${PARLEY_TEST_TIMEOUT_S}s"
     elif [ "$f" -eq 0 ]; then
-        echo "== $name: PASS ($p cases, $((t1 - t0))s)"
+        line="== $name: PASS ($p cases, $((t1 - t0))s)"
     else
-        echo "== $name: FAIL ($f of $((p + f)) cases failed, exit $rc, $((t1 - t0))s)"
+        line="== $name: FAIL ($f of $((p + f)) cases failed, exit $rc, $((t1 - t0))s)"
     fi
-done
+    echo "$name $p $f $((t1 - t0))" >"$results/$name.result"
+    (
+        flock 9
+        cat "$out"
+        echo "$line"
+    ) 9>"$results/lock"
+    exit 0
+fi
 
+build=${1:?usage: run-integration.sh BUILD_DIR}
+PARLEY_TEST_TIMEOUT_S=${PARLEY_TEST_TIMEOUT:-300}
+jobs=${PARLEY_TEST_JOBS:-3}
+PARLEY_BUILD=$build
+export PARLEY_BUILD PARLEY_TEST_TIMEOUT_S
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT INT TERM
+start=$(date +%s)
+
+# The binaries, longest first (unknown ones first of all: they may be long).
+: >"$results/list"
+for bin in "$build"/tests/test_*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    if [ -n "${PARLEY_TESTS:-}" ]; then
+        case " $PARLEY_TESTS " in
+        *" $name "*) ;;
+        *) continue ;;
+        esac
+    fi
+    secs=$(awk -v n="$name" '$1 == n { print $2 }' "$build/tests/.durations" 2>/dev/null)
+    echo "${secs:-999999} $bin" >>"$results/list"
+done
+found=$(wc -l <"$results/list")
 if [ "$found" -eq 0 ]; then
     echo "no test binaries in $build/tests" >&2
-    failed=$((failed + 1))
+    echo "0 passed, 1 failed"
+    exit 1
 fi
-echo "integration suite took $(($(date +%s) - start))s"
+sort -rn "$results/list" | cut -d' ' -f2- |
+    xargs -P "$jobs" -I{} "$0" --one {} "$results"
+
+passed=0
+failed=0
+: >"$results/durations"
+for r in "$results"/*.result; do
+    [ -e "$r" ] || continue
+    read -r name p f secs <"$r"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "$name $secs" >>"$results/durations"
+done
+# A binary that left no result (the runner itself was killed) is a failure.
+ran=$(find "$results" -name "*.result" | wc -l)
+failed=$((failed + found - ran))
+# Keep the times of binaries that did not run this time.
+touch "$build/tests/.durations" 2>/dev/null
+awk 'NR == FNR { seen[$1] = 1; print; next } !($1 in seen)' "$results/durations" \
+    "$build/tests/.durations" >"$results/durations.all" 2>/dev/null
+cp "$results/durations.all" "$build/tests/.durations" 2>/dev/null
+echo "integration suite took $(($(date +%s) - start))s ($jobs at a time)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,7 +13,10 @@ static void send_features(pl_session_t *s)
     pl_buf_t b;
     pl_buf_init(&b);
     pl_buf_puts(&b, "<stream:features>");
-    if (!s->tls) {
+    /* What needs TLS asks whether the transport is secure, not how: TLS
+     * established on this connection sets it, and so will a transport
+     * secured below the stream (WebSocket over HTTPS). */
+    if (!s->secure) {
         pl_buf_puts(&b, "<starttls xmlns='" PL_NS_TLS "'><required/></starttls>");
     } else if (!s->authenticated) {
         pl_c2s_sasl_features(s, &b);
@@ -321,7 +324,7 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
     case PL_ST_FEATURES:
     case PL_ST_SASL:
     case PL_ST_AUTH_PENDING:
-        if (!s->tls) {
+        if (!s->secure) {
             if (strcmp(root->name, "starttls") == 0 && strcmp(root->ns, PL_NS_TLS) == 0) {
                 pl_session_send_str(s, "<proceed xmlns='" PL_NS_TLS "'/>");
                 pl_session_start_tls(s);

@@ -246,6 +246,11 @@ struct pl_session {
 /* server.c */
 pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *registry,
                            size_t nregistry);
+/* Opens storage and TLS, starts the hosts' modules, the loops (not yet
+ * running) and the control socket: 0, or 1 with the reason logged. */
+int pl_server_start(pl_server_t *srv);
+/* pl_server_start, then runs the loops until SIGTERM/SIGINT and shuts down
+ * in order; the exit status. */
 int pl_server_run(pl_server_t *srv);
 void pl_server_free(pl_server_t *srv);
 void pl_server_reload(pl_server_t *srv);
@@ -274,6 +279,11 @@ pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_k
 pl_session_t *pl_session_ref(pl_session_t *s);
 void pl_session_unref(pl_session_t **sp);
 void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle);
+/* Starts a session on a connected stream socket made by the caller (the
+ * fuzz targets use one end of a socketpair); `peer` stands for the address
+ * in logs and per-IP limits.  0, or a libuv error (the session is then
+ * closed, and freed by the loop). */
+int pl_session_open_fd(pl_session_t *s, int fd, const char *peer);
 /* Writes our stream header (new stream id per restart is the caller's). */
 void pl_session_open_stream(pl_session_t *s, const char *from);
 /* Queues raw text (already serialised). */

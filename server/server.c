@@ -289,7 +289,7 @@ static void warn_if_shared(pl_server_t *srv, const char *path, const char *what)
            (unsigned)(sb.st_mode & 07777), what, path);
 }
 
-int pl_server_run(pl_server_t *srv)
+int pl_server_start(pl_server_t *srv)
 {
     char *error = NULL;
     const pl_config_t *c = srv->config;
@@ -338,6 +338,18 @@ int pl_server_run(pl_server_t *srv)
     if (pl_control_start(srv, &error) != 0)
         goto fail;
     pl_requests_start(srv);
+    return 0;
+fail:
+    pl_log(&srv->log, PL_LOG_ERROR, "server.start", "error=\"%s\"", error ? error : "unknown");
+    free(error);
+    return 1;
+}
+
+int pl_server_run(pl_server_t *srv)
+{
+    if (pl_server_start(srv) != 0)
+        return 1;
+    const pl_config_t *c = srv->config;
     uv_loop_t *main_loop = &srv->loops[0]->uv;
     uv_signal_init(main_loop, &srv->sig_hup);
     uv_signal_init(main_loop, &srv->sig_term);
@@ -358,10 +370,6 @@ int pl_server_run(pl_server_t *srv)
     pl_storage_close(&srv->storage);
     pl_log(&srv->log, PL_LOG_INFO, "server.stopped", "clean=1");
     return srv->exit_code;
-fail:
-    pl_log(&srv->log, PL_LOG_ERROR, "server.start", "error=\"%s\"", error ? error : "unknown");
-    free(error);
-    return 1;
 }
 
 void pl_server_free(pl_server_t *srv)

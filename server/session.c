@@ -471,7 +471,8 @@ static void on_timer(uv_timer_t *t)
     pl_c2s_timer(s);
 }
 
-void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
+/* The handles of a new connection, and its place on the loop. */
+static void session_link(pl_session_t *s)
 {
     pl_loop_t *loop = s->loop;
     uv_tcp_init(&loop->uv, &s->tcp);
@@ -484,19 +485,12 @@ void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
     if (loop->sessions)
         loop->sessions->loop_prev = s;
     loop->sessions = s;
-    if (uv_accept(server_handle, (uv_stream_t *)&s->tcp) != 0) {
-        pl_session_end(s, PL_END_BROKEN, "accept failed");
-        return;
-    }
-    struct sockaddr_storage addr;
-    int alen = sizeof(addr);
-    strcpy(s->ip, "unknown");
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&addr, &alen) == 0) {
-        if (addr.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&addr, s->ip, sizeof(s->ip));
-        else
-            uv_ip4_name((struct sockaddr_in *)&addr, s->ip, sizeof(s->ip));
-    }
+}
+
+/* A connected socket (s->ip known): limits, TLS on a direct-TLS port, the
+ * login timer, reading. */
+static void session_start(pl_session_t *s)
+{
     uv_tcp_nodelay(&s->tcp, 1);
     if (pl_limits_conn_open(s->server, s->ip) != 0) {
         /* Refused at once, before a byte is read or a TLS handshake spent:
@@ -520,6 +514,38 @@ void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
     /* Unauthenticated streams get auth_timeout to finish logging in. */
     uv_timer_start(&s->timer, on_timer, (uint64_t)s->server->limits.auth_timeout_ms, 0);
     uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+}
+
+void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
+{
+    session_link(s);
+    if (uv_accept(server_handle, (uv_stream_t *)&s->tcp) != 0) {
+        pl_session_end(s, PL_END_BROKEN, "accept failed");
+        return;
+    }
+    struct sockaddr_storage addr;
+    int alen = sizeof(addr);
+    strcpy(s->ip, "unknown");
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&addr, &alen) == 0) {
+        if (addr.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&addr, s->ip, sizeof(s->ip));
+        else
+            uv_ip4_name((struct sockaddr_in *)&addr, s->ip, sizeof(s->ip));
+    }
+    session_start(s);
+}
+
+int pl_session_open_fd(pl_session_t *s, int fd, const char *peer)
+{
+    session_link(s);
+    snprintf(s->ip, sizeof(s->ip), "%s", peer);
+    int rc = uv_tcp_open(&s->tcp, fd);
+    if (rc != 0) {
+        pl_session_end(s, PL_END_BROKEN, "cannot open the socket");
+        return rc;
+    }
+    session_start(s);
+    return 0;
 }
 
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)

@@ -63,6 +63,7 @@ struct pl_xml_parser {
     char *root_tag;
     size_t root_tag_len;
     int asleep;    /* no expat parser until the next feed */
+    int in_cdata;  /* inside <![CDATA[ ... ]]>, which the root tag cannot recreate */
     int replaying; /* parsing root_tag: the stream is not opened again */
 
     /* Byte positions on the current expat parser (which counts from 0).
@@ -407,8 +408,24 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
         return;
     if (p->depth >= 2)
         pl_buf_append(&p->text, s, (size_t)len);
-    else
+    else if (!p->in_cdata)
         /* Between stanzas (whitespace keepalives): consumed and forgotten. */
+        p->mark = event_end(p);
+}
+
+/* A CDATA section between stanzas is consumed only once it is closed: a
+ * parser put to sleep inside one would wake up parsing its text as markup. */
+static void XMLCALL on_cdata_start(void *ud)
+{
+    pl_xml_parser_t *p = ud;
+    p->in_cdata = 1;
+}
+
+static void XMLCALL on_cdata_end(void *ud)
+{
+    pl_xml_parser_t *p = ud;
+    p->in_cdata = 0;
+    if (!p->halted && p->depth == 1)
         p->mark = event_end(p);
 }
 
@@ -461,6 +478,7 @@ static XML_Parser expat_new(pl_xml_parser_t *p)
     XML_SetUserData(xp, p);
     XML_SetElementHandler(xp, on_start, on_end);
     XML_SetCharacterDataHandler(xp, on_text);
+    XML_SetCdataSectionHandler(xp, on_cdata_start, on_cdata_end);
     XML_SetStartNamespaceDeclHandler(xp, on_ns_decl);
     XML_SetStartDoctypeDeclHandler(xp, on_doctype);
     XML_SetEntityDeclHandler(xp, on_entity);
@@ -489,7 +507,7 @@ static void reset_now(pl_xml_parser_t *p)
     free(p->root_tag);
     p->root_tag = NULL;
     p->root_tag_len = 0;
-    p->asleep = 0;
+    p->asleep = p->in_cdata = 0;
     p->state = ST_OK;
     p->halted = p->reset_pending = p->err_pending = 0;
     p->depth = p->nsdecls = 0;
