@@ -9,6 +9,7 @@
  * Input: the first byte picks the mode and options (below); the rest is the
  * message, for SCRAM client-first and client-final separated by '\n'. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,11 +75,23 @@ static void fuzz_scram(unsigned flags, const char *msg, size_t len)
     if ((flags & O_PLUS) && s.cb_type == PL_CB_NONE)
         pl_die("-PLUS accepted without a channel-binding type");
     int known = !(flags & O_UNKNOWN) && strcmp(s.username, "user") == 0;
+    /* A name without an account gets keys shaped like an account's, as
+     * the server gives it (c2s-sasl.c). */
+    static const uint8_t secret[32] = {1, 2, 3};
+    pl_scram_keys_t unknown;
+    if (!known)
+        pl_scram_unknown_keys(h, secret, sizeof(secret), s.username, 4096, &unknown);
     char *challenge = NULL;
-    if (pl_scram_server_first(&s, known ? &keys[h] : NULL, &challenge) != 0)
+    if (pl_scram_server_first(&s, known ? &keys[h] : &unknown, &challenge) != 0)
         pl_die("no challenge for an accepted client-first");
     if (strncmp(challenge, "r=", 2) != 0 || !strstr(challenge, ",s=") || !strstr(challenge, ",i="))
         pl_die("malformed challenge %s", challenge);
+    /* An unknown name's challenge looks like an account's: the same
+     * iteration count and salt length. */
+    char want_i[32];
+    snprintf(want_i, sizeof(want_i), ",i=%u", (unsigned)(known ? keys[h].iterations : 4096));
+    if (!strstr(challenge, want_i))
+        pl_die("challenge %s does not carry %s", challenge, want_i);
     free(challenge);
     if (nl) {
         char *final = NULL;
