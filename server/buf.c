@@ -1,6 +1,7 @@
 /* buf.c — growable byte buffer with XML escaping, used for every piece of
  * output the server assembles. */
 #include "buf.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -68,29 +69,13 @@ void pl_buf_printf(pl_buf_t *b, const char *fmt, ...)
  * sequence counts as one byte, so each bad byte is replaced once. */
 static size_t xml_char_len(const unsigned char *s, size_t len, int *ok)
 {
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t v, min;
+    size_t end = 0;
+    uint32_t cp;
     *ok = 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 2, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 3, v = c & 0x07, min = 0x10000;
-    else
+    if (pl_utf8_next(s, len, &end, &cp) != 0)
         return 1;
-    if (len < need + 1)
-        return 1;
-    for (size_t k = 1; k <= need; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 1;
-        v = (v << 6) | (s[k] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 1;
-    *ok = v != 0xfffe && v != 0xffff;
-    return need + 1;
+    *ok = cp != 0xfffe && cp != 0xffff;
+    return end;
 }
 
 void pl_buf_escape(pl_buf_t *b, const char *s, size_t len, int attr)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "utf8.h"
 #include "util.h"
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
@@ -77,25 +78,9 @@ int pl_log_traced(const pl_log_t *log, const char *bare_jid)
  * byte is escaped on its own). */
 static size_t utf8_len(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t need;
-    unsigned v, min;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 2, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 3, v = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (len < need + 1)
-        return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[k] & 0x3f);
-    }
-    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : need + 1;
+    size_t end = 0;
+    uint32_t cp;
+    return pl_utf8_next(s, len, &end, &cp) == 0 ? end : 0;
 }
 
 /* 1 when the value cannot stand bare after "key=": it is empty, or holds a
@@ -120,9 +105,10 @@ static int needs_quotes(const char *v, size_t len)
     return 0;
 }
 
-/* Escapes for the inside of a quoted value: \" \\ \n \r \t, \xNN for other
- * control bytes and broken UTF-8; the rest as it is. */
-static void escape_into(pl_buf_t *out, const char *v, size_t len)
+/* Escapes for the inside of a quoted value: \" \\ \n \r \t, and for other
+ * control bytes and broken UTF-8 \xNN (text) or \u00NN / U+FFFD (JSON,
+ * whose text must stay UTF-8); the rest as it is. */
+static void escape_into_as(pl_buf_t *out, const char *v, size_t len, int json)
 {
     const unsigned char *u = (const unsigned char *)v;
     for (size_t i = 0; i < len;) {
@@ -137,14 +123,24 @@ static void escape_into(pl_buf_t *out, const char *v, size_t len)
             pl_buf_puts(out, "\\r");
         } else if (c == '\t') {
             pl_buf_puts(out, "\\t");
-        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !(n = utf8_len(u + i, len - i)))) {
-            pl_buf_printf(out, "\\x%02x", c);
+        } else if (c < 0x20 || c == 0x7f) {
+            pl_buf_printf(out, json ? "\\u%04x" : "\\x%02x", c);
+        } else if (c >= 0x80 && !(n = utf8_len(u + i, len - i))) {
+            if (json)
+                pl_buf_puts(out, "\\ufffd");
+            else
+                pl_buf_printf(out, "\\x%02x", c);
             n = 1;
         } else {
             pl_buf_append(out, v + i, n);
         }
         i += n;
     }
+}
+
+static void escape_into(pl_buf_t *out, const char *v, size_t len)
+{
+    escape_into_as(out, v, len, 0);
 }
 
 typedef enum value_pos {
@@ -383,30 +379,8 @@ static void format_fields(pl_buf_t *out, const char *fmt, va_list ap)
 
 static void json_string(pl_buf_t *out, const char *v, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)v;
     pl_buf_append(out, "\"", 1);
-    for (size_t i = 0; i < len;) {
-        unsigned char c = u[i];
-        size_t n = 1;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            pl_buf_append(out, e, 2);
-        } else if (c == '\n') {
-            pl_buf_puts(out, "\\n");
-        } else if (c == '\r') {
-            pl_buf_puts(out, "\\r");
-        } else if (c == '\t') {
-            pl_buf_puts(out, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            pl_buf_printf(out, "\\u%04x", c);
-        } else if (c >= 0x80 && !(n = utf8_len(u + i, len - i))) {
-            pl_buf_puts(out, "\\ufffd"); /* JSON text is UTF-8 */
-            n = 1;
-        } else {
-            pl_buf_append(out, v + i, n);
-        }
-        i += n;
-    }
+    escape_into_as(out, v, len, 1);
     pl_buf_append(out, "\"", 1);
 }
 

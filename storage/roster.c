@@ -455,23 +455,26 @@ long pl_roster_count(pl_roster_t *r, const char *user)
     return rc < 0 ? rc : (long)m.nvisible;
 }
 
-long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
+/* The meta record read inside the caller's write job. */
+static int txn_meta(pl_wtxn_t *txn, pl_roster_t *r, const char *user, meta_t *m)
 {
     pl_kv_t *kv = kv_of(r);
     if (txn->st != kv->st)
         return -EINVAL;
+    return meta_read(txn->txn, kv, user, m);
+}
+
+long pl_roster_txn_count(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
+{
     meta_t m;
-    int rc = meta_read(txn->txn, kv, user, &m);
+    int rc = txn_meta(txn, r, user, &m);
     return rc < 0 ? rc : (long)m.nvisible;
 }
 
 long pl_roster_txn_count_hidden(pl_wtxn_t *txn, pl_roster_t *r, const char *user)
 {
-    pl_kv_t *kv = kv_of(r);
-    if (txn->st != kv->st)
-        return -EINVAL;
     meta_t m;
-    int rc = meta_read(txn->txn, kv, user, &m);
+    int rc = txn_meta(txn, r, user, &m);
     return rc < 0 ? rc : (long)m.nhidden;
 }
 
