@@ -774,14 +774,22 @@ static void subscriptions_cannot_grow_a_roster(h_server_t *srv)
     for (int i = 0; i < 30; i++)
         h_send(kate, "<presence type='subscribe' to='ghost%02d@example.test'/>", i);
     h_settle(kate);
-    h_run_for(ctx, 300);
+    /* Each refusal comes from a write job: wait for all of them. */
+    int want = 30 - (20 - before);
+    long long deadline = h_now_ms() + 10000;
+    while (count_kind(kate, "presence", "error", "resource-constraint") < want &&
+           h_now_ms() < deadline)
+        h_run_for(ctx, 50);
     CHECK_MSG(roster_size(kate) == 20, "kate's roster has %d items", roster_size(kate));
     CHECK_MSG(count_kind(kate, "presence", "error", "resource-constraint") == 30 - (20 - before),
               "%d of kate's %d refused requests came back as errors",
               count_kind(kate, "presence", "error", "resource-constraint"), 30 - (20 - before));
     for (int i = 0; i < 30; i++)
         h_send(bot, "<presence type='subscribe' from='s%02d@" APP "' to='leo@example.test'/>", i);
-    h_run_for(ctx, 1500);
+    deadline = h_now_ms() + 10000;
+    while (count_kind(bot, "presence", "error", "resource-constraint") < 20 &&
+           h_now_ms() < deadline)
+        h_run_for(ctx, 50);
     CHECK_MSG(count_kind(bot, "presence", "error", "resource-constraint") == 20,
               "%d of the 20 refused requests to leo came back as errors",
               count_kind(bot, "presence", "error", "resource-constraint"));

@@ -218,6 +218,17 @@ static void paging_both_ways_gives_every_message_once(h_server_t *srv)
     }
     h_settle(dave);
     h_drain(carol);
+    /* The archive is written by the storage thread in group commits: the
+     * round trip above does not wait for them, so wait for the count. */
+    long long deadline = h_now_ms() + 10000;
+    for (;;) {
+        page_t *c = query(carol, NULL, NULL, "<set xmlns='" NS_RSM "'><max>0</max></set>");
+        int all = c->count == 120;
+        free(c);
+        if (all || h_now_ms() > deadline)
+            break;
+        h_run_for(ctx, 100);
+    }
     page_through(carol, 120, 50, 0);
     page_through(carol, 120, 50, 1);
     /* max=0 counts; too big a max is capped at max_page (here 100). */
