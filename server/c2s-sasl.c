@@ -8,6 +8,7 @@
 
 #include "c2s-private.h"
 #include "storage/storage.h"
+#include "base64.h"
 #include "util.h"
 
 /* Attempts (failed or aborted) one stream may make before it is closed. */

@@ -35,6 +35,7 @@
 
 #include "c2s-private.h"
 #include "storage/storage.h"
+#include "base64.h"
 #include "util.h"
 
 #define UA_ID_MAX 128

@@ -109,11 +109,4 @@ int pl_sasl_plain_parse(const char *msg, size_t len, char **copy, const char **a
 /* Verifies a password against stored keys in constant time: 1 match, 0 no. */
 int pl_scram_verify_password(pl_scram_hash_t h, const pl_scram_keys_t *keys, const char *password);
 
-/* Base64 helpers (OpenSSL EVP).  Return a new heap string / buffer, NULL on
- * bad input.  Decoding is strict (no whitespace, '=' only as final padding)
- * and NUL-terminates its result beyond *out_len; "" decodes to an empty,
- * non-NULL buffer. */
-char *pl_base64_encode(const uint8_t *data, size_t len);
-uint8_t *pl_base64_decode(const char *s, size_t len, size_t *out_len);
-
 #endif

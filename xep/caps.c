@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "server/base64.h"
 #include "server/ns.h"
 #include "server/scram.h"
 #include "server/util.h"

@@ -12,6 +12,7 @@
 
 #include "server/map.h"
 #include "server/module.h"
+#include "server/base64.h"
 #include "server/ns.h"
 #include "server/scram.h"
 #include "server/server.h"

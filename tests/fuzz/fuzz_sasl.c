@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/base64.h"
 #include "server/scram.h"
 #include "server/util.h"
 

@@ -26,6 +26,7 @@
 #include "modules/registry.h"
 #include "server/accounts-admin.h"
 #include "server/core.h"
+#include "server/base64.h"
 #include "server/util.h"
 #include "storage/storage.h"
 

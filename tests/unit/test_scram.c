@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/base64.h"
 #include "server/scram.h"
 #include "tests/unit/suites.h"
 
