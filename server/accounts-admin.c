@@ -72,6 +72,22 @@ void pl_admin_job_free(pl_admin_job_t *job)
     job->password = job->bare = NULL;
 }
 
+
+int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations)
+{
+    if (!acc || !password || iterations == 0)
+        return -EINVAL;
+    /* Both or neither: an account must never end up with one hash's keys
+     * from the new password and the other's from the old one. */
+    pl_scram_keys_t k1, k256;
+    if (pl_scram_derive(PL_SCRAM_SHA1, password, NULL, 0, iterations, &k1) != 0 ||
+        pl_scram_derive(PL_SCRAM_SHA256, password, NULL, 0, iterations, &k256) != 0)
+        return -EINVAL;
+    acc->sha1 = k1;
+    acc->sha256 = k256;
+    return 0;
+}
+
 /* Modules first: their secondary data is found through records the sweep
  * removes (e.g. offline messages through the account's keys). */
 static int delete_account(pl_wtxn_t *txn, pl_admin_job_t *job)

@@ -11,6 +11,7 @@
 typedef struct pl_wtxn pl_wtxn_t;
 typedef struct pl_module_desc pl_module_desc_t;
 typedef struct pl_server pl_server_t;
+typedef struct pl_account pl_account_t;
 
 typedef enum pl_admin_op { PL_ADMIN_ADD = 1, PL_ADMIN_DEL, PL_ADMIN_PASSWD } pl_admin_op_t;
 
@@ -41,5 +42,11 @@ void pl_admin_job_after(pl_admin_job_t *job, pl_server_t *srv);
  * account_removed removes, and the account's keys in every store
  * (pl_storage_forget_account). */
 int pl_admin_job_run(pl_wtxn_t *txn, void *job);
+
+/* Fills both SCRAM key sets from a password (iterations from the caller),
+ * with fresh random salts; both or neither change.  Derived here, in the
+ * layer that owns authentication: storage only keeps the keys.  0, or
+ * -EINVAL (e.g. SASLprep refused it). */
+int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls.h" /* pl_cb_type_t: which channel binding a -PLUS client asked for */
+
 #define PL_SCRAM_MAX_HASH 32 /* SHA-256 digest size */
 #define PL_SCRAM_SALT_LEN 16
 
@@ -32,14 +34,6 @@ char *pl_saslprep(const char *s);
  * be NULL to draw a random one.  Returns 0 or -1. */
 int pl_scram_derive(pl_scram_hash_t h, const char *password, const uint8_t *salt, size_t salt_len,
                     uint32_t iterations, pl_scram_keys_t *out);
-
-/* Channel-binding types for the -PLUS mechanisms. */
-typedef enum pl_cb_type {
-    PL_CB_NONE = 0,
-    PL_CB_TLS_EXPORTER,
-    PL_CB_TLS_SERVER_END_POINT,
-    PL_CB_TLS_UNIQUE,
-} pl_cb_type_t;
 
 /* One SCRAM exchange.  Usage:
  *   pl_scram_server_init(&s, hash, plus, cb_offered)

@@ -321,7 +321,7 @@ int pl_server_start(pl_server_t *srv)
     }
     if (load_unknown_name_key(srv, &error) != 0)
         goto fail;
-    srv->tls = pl_tls_ctx_new(c->tls_cert, c->tls_key, c->tls_ciphers, &error);
+    srv->tls = pl_tls_ctx_new(c->tls_cert, c->tls_key, c->tls_ciphers, "xmpp-client", &error);
     if (!srv->tls)
         goto fail;
     if (pl_hosts_create(srv, &error) != 0)
@@ -418,7 +418,8 @@ void pl_server_reload(pl_server_t *srv)
         free(error);
         return;
     }
-    pl_tls_ctx_t *tls = pl_tls_ctx_new(nc->tls_cert, nc->tls_key, nc->tls_ciphers, &error);
+    pl_tls_ctx_t *tls =
+        pl_tls_ctx_new(nc->tls_cert, nc->tls_key, nc->tls_ciphers, "xmpp-client", &error);
     if (!tls) {
         pl_log(&srv->log, PL_LOG_ERROR, "server.reload", "ok=0 error=\"%s\"", error);
         free(error);

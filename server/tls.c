@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "scram.h"
 #include "util.h"
 
 struct pl_tls_ctx {
     SSL_CTX *ssl;
     atomic_int refs;
+    char alpn[64]; /* the one ALPN protocol accepted, "" = none asked for */
     /* tls-server-end-point data: the hash of our certificate (RFC 5929 §4.1). */
     uint8_t endpoint[EVP_MAX_MD_SIZE];
     unsigned endpoint_len;
@@ -48,13 +48,15 @@ static char *ssl_error_string(const char *what, const char *path)
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned inlen, void *arg)
 {
-    /* XEP-0368: accept "xmpp-client"; a client offering only other
-     * protocols is refused, one offering none never gets here. */
+    /* The context's protocol (XEP-0368: "xmpp-client"); a client offering
+     * only other protocols is refused, one offering none never gets here. */
+    const pl_tls_ctx_t *c = arg;
+    size_t want = strlen(c->alpn);
     for (unsigned i = 0; i < inlen;) {
         unsigned len = in[i];
         if (i + 1 + len > inlen)
             break;
-        if (len == 11 && memcmp(in + i + 1, "xmpp-client", 11) == 0) {
+        if (len == want && memcmp(in + i + 1, c->alpn, want) == 0) {
             *out = in + i + 1;
             *outlen = (unsigned char)len;
             return SSL_TLSEXT_ERR_OK;
@@ -82,8 +84,12 @@ static void compute_endpoint_hash(pl_tls_ctx_t *c)
 }
 
 pl_tls_ctx_t *pl_tls_ctx_new(const char *cert_file, const char *key_file, const char *ciphers,
-                             char **error)
+                             const char *alpn, char **error)
 {
+    if (alpn && strlen(alpn) >= sizeof(((pl_tls_ctx_t *)0)->alpn)) {
+        *error = pl_xstrdup("ALPN protocol name too long");
+        return NULL;
+    }
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
     if (!ssl) {
         *error = ssl_error_string("cannot create TLS context", "");
@@ -117,9 +123,12 @@ pl_tls_ctx_t *pl_tls_ctx_new(const char *cert_file, const char *key_file, const 
         SSL_CTX_free(ssl);
         return NULL;
     }
-    SSL_CTX_set_alpn_select_cb(ssl, alpn_select, NULL);
     pl_tls_ctx_t *c = pl_xcalloc(1, sizeof(*c));
     c->ssl = ssl;
+    if (alpn && *alpn) {
+        snprintf(c->alpn, sizeof(c->alpn), "%s", alpn);
+        SSL_CTX_set_alpn_select_cb(ssl, alpn_select, c);
+    }
     atomic_init(&c->refs, 1);
     compute_endpoint_hash(c);
     return c;
@@ -257,7 +266,7 @@ const char *pl_tls_version(const pl_tls_t *t) { return SSL_get_version(t->ssl); 
 
 const char *pl_tls_cipher(const pl_tls_t *t) { return SSL_get_cipher_name(t->ssl); }
 
-size_t pl_tls_channel_binding(pl_tls_t *t, int cb_type, uint8_t *out, size_t cap)
+size_t pl_tls_channel_binding(pl_tls_t *t, pl_cb_type_t cb_type, uint8_t *out, size_t cap)
 {
     if (!SSL_is_init_finished(t->ssl))
         return 0;

@@ -13,9 +13,19 @@ typedef struct pl_tls_ctx pl_tls_ctx_t; /* shared, refcounted SSL_CTX */
 typedef struct pl_tls pl_tls_t;         /* one connection */
 
 /* Loads a certificate chain and key (PEM).  TLS 1.2+ only, released buffers,
- * session tickets, ALPN "xmpp-client" accepted.  NULL + *error on failure. */
+ * session tickets.  `alpn`: the one ALPN protocol accepted ("xmpp-client"
+ * for XEP-0368, "http/1.1" for HTTPS), or NULL for no ALPN.  NULL + *error
+ * on failure. */
 pl_tls_ctx_t *pl_tls_ctx_new(const char *cert_file, const char *key_file, const char *ciphers,
-                             char **error);
+                             const char *alpn, char **error);
+
+/* Channel-binding types (RFC 5929, RFC 9266) for SCRAM -PLUS and FAST. */
+typedef enum pl_cb_type {
+    PL_CB_NONE = 0,
+    PL_CB_TLS_EXPORTER,
+    PL_CB_TLS_SERVER_END_POINT,
+    PL_CB_TLS_UNIQUE,
+} pl_cb_type_t;
 pl_tls_ctx_t *pl_tls_ctx_ref(pl_tls_ctx_t *c);
 void pl_tls_ctx_unref(pl_tls_ctx_t **cp);
 
@@ -48,6 +58,6 @@ const char *pl_tls_cipher(const pl_tls_t *t);
 /* Channel-binding data for SCRAM-*-PLUS (RFC 9266 tls-exporter, RFC 5929
  * tls-server-end-point).  Returns the length written, or 0 when the type is
  * not available on this connection (tls-exporter needs TLS 1.3 here). */
-size_t pl_tls_channel_binding(pl_tls_t *t, int cb_type, uint8_t *out, size_t cap);
+size_t pl_tls_channel_binding(pl_tls_t *t, pl_cb_type_t cb_type, uint8_t *out, size_t cap);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "server/accounts-admin.h"
 #include "storage/storage-private.h"
 #include "suites.h"
 
