@@ -2,9 +2,8 @@
  * error types, and the reply builder used by the core and modules. */
 #include <string.h>
 
-#include "module.h"
+#include "errors.h"
 #include "ns.h"
-#include "server.h"
 
 typedef struct err_info {
     const char *name, *type;
@@ -35,17 +34,23 @@ static const err_info_t errors[] = {
     [PL_ERR_UNEXPECTED_REQUEST] = {"unexpected-request", "wait"},
 };
 
-static const err_info_t *info(int cond)
+static const err_info_t *info(pl_stanza_err_t cond)
 {
     if (cond <= 0 || (size_t)cond >= sizeof(errors) / sizeof(errors[0]) || !errors[cond].name)
         cond = PL_ERR_UNDEFINED_CONDITION;
     return &errors[cond];
 }
 
-const char *pl_stanza_err_name(int cond) { return info(cond)->name; }
-const char *pl_stanza_err_type(int cond) { return info(cond)->type; }
+const char *pl_stanza_err_name(pl_stanza_err_t cond)
+{
+    return info(cond)->name;
+}
+const char *pl_stanza_err_type(pl_stanza_err_t cond)
+{
+    return info(cond)->type;
+}
 
-pl_stanza_t *pl_stanza_error(const pl_stanza_t *orig, int cond, const char *text)
+pl_stanza_t *pl_stanza_error(const pl_stanza_t *orig, pl_stanza_err_t cond, const char *text)
 {
     const err_info_t *e = info(cond);
     pl_builder_t *b = pl_build_new(pl_stanza_name(orig), PL_NS_CLIENT);

@@ -321,7 +321,8 @@ void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text)
     pl_reply(hc, err);
 }
 
-void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, int cond, const char *text)
+void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, pl_stanza_err_t cond,
+                    const char *text)
 {
     const char *to = pl_stanza_attr(req, "to"), *from = pl_stanza_attr(req, "from");
     pl_jid_t sender;

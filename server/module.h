@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "errors.h"
 #include "jid.h"
 #include "stanza.h"
 
@@ -179,38 +180,13 @@ void pl_reply_result(pl_hook_ctx_t *hc, const pl_xml_t *payload);
  * filling in from/to/id where missing. */
 void pl_reply(pl_hook_ctx_t *hc, pl_stanza_t *reply);
 
-/* Stanza error conditions (RFC 6120 §8.3.3). */
-typedef enum pl_stanza_err {
-    PL_ERR_BAD_REQUEST = 1,
-    PL_ERR_CONFLICT,
-    PL_ERR_FEATURE_NOT_IMPLEMENTED,
-    PL_ERR_FORBIDDEN,
-    PL_ERR_GONE,
-    PL_ERR_INTERNAL_SERVER_ERROR,
-    PL_ERR_ITEM_NOT_FOUND,
-    PL_ERR_JID_MALFORMED,
-    PL_ERR_NOT_ACCEPTABLE,
-    PL_ERR_NOT_ALLOWED,
-    PL_ERR_NOT_AUTHORIZED,
-    PL_ERR_POLICY_VIOLATION,
-    PL_ERR_RECIPIENT_UNAVAILABLE,
-    PL_ERR_REDIRECT,
-    PL_ERR_REGISTRATION_REQUIRED,
-    PL_ERR_REMOTE_SERVER_NOT_FOUND,
-    PL_ERR_REMOTE_SERVER_TIMEOUT,
-    PL_ERR_RESOURCE_CONSTRAINT,
-    PL_ERR_SERVICE_UNAVAILABLE,
-    PL_ERR_SUBSCRIPTION_REQUIRED,
-    PL_ERR_UNDEFINED_CONDITION,
-    PL_ERR_UNEXPECTED_REQUEST,
-} pl_stanza_err_t;
-
 void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text);
 
 /* Answers an IQ request later, outside its hook (after a write committed):
  * an empty result when cond is 0, else that error.  The answer comes from
  * the request's 'to', or from the sender's bare JID when it had none. */
-void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, int cond, const char *text);
+void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, pl_stanza_err_t cond,
+                    const char *text);
 
 /* Routes a stanza (consumes the reference) as if it came from its 'from'
  * address; from/to must be set. */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "errors.h"
 #include "jid.h"
 #include "log.h"
 #include "stanza.h"
@@ -132,11 +133,5 @@ int pl_server_work(pl_server_t *srv, void (*work)(void *ud), void (*done)(void *
  * count) asynchronously; `done` runs on the calling loop with 0 or <0. */
 int pl_server_set_password(pl_server_t *srv, const char *bare, const char *password,
                            void (*done)(void *ud, int status), void *ud);
-
-/* Builds an error reply to `orig` (addresses swapped, same id) with the
- * RFC 6120 condition; returns a new reference. */
-pl_stanza_t *pl_stanza_error(const pl_stanza_t *orig, int cond, const char *text);
-const char *pl_stanza_err_name(int cond);
-const char *pl_stanza_err_type(int cond);
 
 #endif

@@ -193,7 +193,8 @@ static void private_set_done(void *ud, int status)
         snprintf(text, sizeof(text), "at most %lld stored elements per account", p->max_items);
         pl_reply_later(p->server, p->request, PL_ERR_NOT_ACCEPTABLE, text);
     } else {
-        pl_reply_later(p->server, p->request, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+        pl_reply_later(p->server, p->request,
+                       status == 0 ? PL_ERR_NONE : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
     private_set_free(p);
 }

@@ -149,7 +149,8 @@ static void reg_write_done(void *ud, int status)
             snprintf(text, sizeof(text), "at most %lld push registrations per account", w->max);
             pl_reply_later(srv, w->req, PL_ERR_RESOURCE_CONSTRAINT, text);
         } else {
-            pl_reply_later(srv, w->req, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+            pl_reply_later(srv, w->req, status == 0 ? PL_ERR_NONE : PL_ERR_INTERNAL_SERVER_ERROR,
+                           NULL);
         }
     }
     reg_write_free(w);
