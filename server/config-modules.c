@@ -11,16 +11,14 @@
 #include "buf.h"
 #include "config-private.h"
 #include "config.h"
-#include "module.h"
 #include "util.h"
 
-static const pl_module_desc_t *find_desc(const pl_module_desc_t *const *reg, size_t nreg,
-                                         const char *name)
+static size_t find_module(const pl_conf_module_t *reg, size_t nreg, const char *name)
 {
     for (size_t i = 0; i < nreg; i++)
-        if (reg[i] && reg[i]->name && strcmp(reg[i]->name, name) == 0)
-            return reg[i];
-    return NULL;
+        if (reg[i].name && strcmp(reg[i].name, name) == 0)
+            return i;
+    return SIZE_MAX;
 }
 
 /* Bytes a field of this type occupies in the module's struct. */
@@ -36,7 +34,7 @@ static size_t field_size(pl_conf_type_t type)
 /* A table whose offsets point past conf_size would have the loader write
  * outside the struct, so such a module is refused before anything is
  * written. */
-static int defs_fit(const pl_module_desc_t *desc, char *err, size_t errlen)
+static int defs_fit(const pl_conf_module_t *desc, char *err, size_t errlen)
 {
     for (const pl_conf_def_t *d = desc->conf; d && d->key; d++) {
         if (d->offset + field_size(d->type) > desc->conf_size) {
@@ -49,13 +47,13 @@ static int defs_fit(const pl_module_desc_t *desc, char *err, size_t errlen)
 }
 
 static void unknown_module(pl_cfg_ctx_t *cx, const config_setting_t *s, const char *name,
-                           const pl_module_desc_t *const *reg, size_t nreg)
+                           const pl_conf_module_t *reg, size_t nreg)
 {
     pl_buf_t known;
     pl_buf_init(&known);
     for (size_t i = 0; i < nreg; i++)
-        if (reg[i] && reg[i]->name)
-            pl_buf_printf(&known, "%s%s", known.len ? ", " : "", reg[i]->name);
+        if (reg[i].name)
+            pl_buf_printf(&known, "%s%s", known.len ? ", " : "", reg[i].name);
     pl_cfg_err(cx, s, "unknown module '%s' (known: %s)", name,
                known.len ? pl_buf_cstr(&known) : "none");
     pl_buf_deinit(&known);
@@ -66,7 +64,7 @@ static void unknown_module(pl_cfg_ctx_t *cx, const config_setting_t *s, const ch
 static int build_conf(pl_cfg_ctx_t *cx, pl_module_conf_t *mc, const config_setting_t *s,
                       const char *hostname)
 {
-    const pl_module_desc_t *desc = mc->desc;
+    const pl_conf_module_t *desc = &mc->info;
     char where[512], err[256];
     snprintf(where, sizeof(where), "module '%s' on host '%s'", desc->name, hostname);
     if (defs_fit(desc, err, sizeof(err)) < 0) {
@@ -99,7 +97,7 @@ typedef struct order {
 static size_t enabled_index(const pl_host_conf_t *h, const char *name)
 {
     for (size_t i = 0; i < h->nmodules; i++)
-        if (strcmp(h->modules[i].desc->name, name) == 0)
+        if (strcmp(h->modules[i].info.name, name) == 0)
             return i;
     return SIZE_MAX;
 }
@@ -112,8 +110,8 @@ static void report_cycle(order_t *o, size_t back_to)
     while (o->path[from] != back_to)
         from++;
     for (size_t k = from; k < o->depth; k++)
-        pl_buf_printf(&path, "%s -> ", o->h->modules[o->path[k]].desc->name);
-    pl_buf_puts(&path, o->h->modules[back_to].desc->name);
+        pl_buf_printf(&path, "%s -> ", o->h->modules[o->path[k]].info.name);
+    pl_buf_puts(&path, o->h->modules[back_to].info.name);
     pl_cfg_err(o->cx, o->at[back_to], "modules on host '%s' depend on each other in a cycle: %s",
                o->h->name ? o->h->name : "?", pl_buf_cstr(&path));
     pl_buf_deinit(&path);
@@ -132,7 +130,7 @@ static void visit(order_t *o, size_t i)
     }
     o->mark[i] = 1;
     o->path[o->depth++] = i;
-    const pl_module_desc_t *desc = o->h->modules[i].desc;
+    const pl_conf_module_t *desc = &o->h->modules[i].info;
     const char *const *lists[] = {desc->requires, desc->wants};
     for (size_t l = 0; l < 2 && !o->cycle; l++) {
         for (size_t k = 0; lists[l] && lists[l][k] && !o->cycle; k++) {
@@ -171,7 +169,7 @@ static void check_requires(pl_cfg_ctx_t *cx, const pl_host_conf_t *h,
                            const config_setting_t *const *at)
 {
     for (size_t i = 0; i < h->nmodules; i++) {
-        const pl_module_desc_t *desc = h->modules[i].desc;
+        const pl_conf_module_t *desc = &h->modules[i].info;
         for (size_t k = 0; desc->requires && desc->requires[k]; k++)
             if (enabled_index(h, desc->requires[k]) == SIZE_MAX)
                 pl_cfg_err(cx, at[i], "module '%s' on host '%s' requires module '%s'", desc->name,
@@ -180,7 +178,7 @@ static void check_requires(pl_cfg_ctx_t *cx, const pl_host_conf_t *h,
 }
 
 void pl_cfg_host_modules(pl_cfg_ctx_t *cx, pl_host_conf_t *h, const config_setting_t *mods,
-                         const pl_module_desc_t *const *reg, size_t nreg)
+                         const pl_conf_module_t *reg, size_t nreg)
 {
     if (!mods)
         return;
@@ -197,14 +195,13 @@ void pl_cfg_host_modules(pl_cfg_ctx_t *cx, pl_host_conf_t *h, const config_setti
     for (size_t i = 0; i < n; i++) {
         const config_setting_t *s = config_setting_get_elem(mods, (unsigned)i);
         const char *name = config_setting_name(s);
-        const pl_module_desc_t *desc = find_desc(reg, nreg, name);
-        if (!desc) {
+        size_t index = find_module(reg, nreg, name);
+        if (index == SIZE_MAX) {
             unknown_module(cx, s, name, reg, nreg);
             continue;
         }
-        if (desc->abi != PL_MODULE_ABI) {
-            pl_cfg_err(cx, s, "module '%s' was built for module ABI %d, this server has %d", name,
-                       desc->abi, PL_MODULE_ABI);
+        if (reg[index].refused) {
+            pl_cfg_err(cx, s, "module '%s': %s", name, reg[index].refused);
             continue;
         }
         if (!config_setting_is_group(s)) {
@@ -216,7 +213,8 @@ void pl_cfg_host_modules(pl_cfg_ctx_t *cx, pl_host_conf_t *h, const config_setti
         }
         pl_module_conf_t *mc = &h->modules[h->nmodules];
         at[h->nmodules++] = s;
-        mc->desc = desc;
+        mc->module = index;
+        mc->info = reg[index];
         mc->line = (int)config_setting_source_line(s);
         build_conf(cx, mc, s, hostname);
     }
@@ -230,7 +228,7 @@ void pl_cfg_free_modules(pl_host_conf_t *h)
     for (size_t i = 0; i < h->nmodules; i++) {
         pl_module_conf_t *mc = &h->modules[i];
         if (mc->conf)
-            pl_conf_free_fields(mc->desc->conf, mc->conf);
+            pl_conf_free_fields(mc->info.conf, mc->conf);
         free(mc->conf);
     }
     free(h->modules);

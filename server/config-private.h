@@ -66,7 +66,7 @@ int pl_cfg_apply_group(pl_cfg_ctx_t *cx, const config_setting_t *group, const pl
  * config struct, checks hard dependencies and sorts them so that
  * dependencies come first. */
 void pl_cfg_host_modules(pl_cfg_ctx_t *cx, pl_host_conf_t *h, const config_setting_t *mods,
-                         const pl_module_desc_t *const *reg, size_t nreg);
+                         const pl_conf_module_t *reg, size_t nreg);
 
 /* Frees one host's module configs (struct fields and the structs). */
 void pl_cfg_free_modules(pl_host_conf_t *h);

@@ -15,7 +15,6 @@
 #include "config-private.h"
 #include "default-config.h"
 #include "jid.h"
-#include "module.h"
 #include "util.h"
 
 /* ---- validators shared by several tables ---- */
@@ -423,7 +422,7 @@ static void load_components(pl_cfg_ctx_t *cx, pl_host_conf_t *h, const config_se
 }
 
 static void load_host(pl_cfg_ctx_t *cx, const config_setting_t *e, size_t idx, pl_host_conf_t *h,
-                      const pl_module_desc_t *const *reg, size_t nreg)
+                      const pl_conf_module_t *reg, size_t nreg)
 {
     h->line = (int)config_setting_source_line(e);
     apply_defaults_or_die(auth_defs, h);
@@ -493,7 +492,7 @@ static void check_domains(pl_cfg_ctx_t *cx, const pl_config_t *c, const config_s
 }
 
 static void load_hosts(pl_cfg_ctx_t *cx, pl_config_t *c, const config_setting_t *list,
-                       const pl_module_desc_t *const *reg, size_t nreg)
+                       const pl_conf_module_t *reg, size_t nreg)
 {
     if (!list) {
         pl_cfg_err(cx, NULL, "missing 'hosts': at least one host is required, e.g. "
@@ -551,8 +550,8 @@ static void check_limits(pl_cfg_ctx_t *cx, const pl_config_t *c, const config_se
 }
 
 /* Reads everything from the parsed tree; returns the config or NULL. */
-static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc,
-                              const pl_module_desc_t *const *reg, size_t nreg)
+static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc, const pl_conf_module_t *reg,
+                              size_t nreg)
 {
     const config_setting_t *root = config_root_setting(lc);
     pl_config_t *c = pl_xcalloc(1, sizeof(*c));
@@ -589,7 +588,7 @@ static pl_config_t *load_tree(pl_cfg_ctx_t *cx, const config_t *lc,
 /* Parses with libconfig (already loaded into `lc`, or failed) and builds the
  * config; on any problem frees it and hands back every message. */
 static pl_config_t *finish(config_t *lc, int parsed, const char *label, const char *base_dir,
-                           const pl_module_desc_t *const *reg, size_t nreg, char **error)
+                           const pl_conf_module_t *reg, size_t nreg, char **error)
 {
     pl_cfg_ctx_t cx = {.label = label, .base_dir = base_dir};
     pl_config_t *c = NULL;
@@ -611,8 +610,7 @@ static pl_config_t *finish(config_t *lc, int parsed, const char *label, const ch
 }
 
 pl_config_t *pl_config_load_string(const char *text, const char *name,
-                                   const pl_module_desc_t *const *modules, size_t nmodules,
-                                   char **error)
+                                   const pl_conf_module_t *modules, size_t nmodules, char **error)
 {
     config_t lc;
     config_init(&lc);
@@ -623,8 +621,8 @@ pl_config_t *pl_config_load_string(const char *text, const char *name,
     return c;
 }
 
-pl_config_t *pl_config_load(const char *path, const pl_module_desc_t *const *modules,
-                            size_t nmodules, char **error)
+pl_config_t *pl_config_load(const char *path, const pl_conf_module_t *modules, size_t nmodules,
+                            char **error)
 {
     if (!path || !*path)
         return pl_config_load_string(pl_default_config_text(), "<built-in>", modules, nmodules,

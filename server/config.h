@@ -11,8 +11,6 @@
 
 #include "conf.h"
 
-typedef struct pl_module_desc pl_module_desc_t;
-
 typedef enum pl_listen_kind {
     PL_LISTEN_C2S = 1,     /* XMPP client, STARTTLS */
     PL_LISTEN_C2S_TLS,     /* XMPP client, direct TLS (XEP-0368) */
@@ -56,10 +54,24 @@ typedef struct pl_component_conf {
     int line;
 } pl_component_conf_t;
 
-/* One enabled module on one host: its descriptor and its validated config
- * struct (desc->conf_size bytes). */
+/* What the loader knows of a compiled-in module: the core describes its
+ * module registry this way (pl_module_conf_views), so this layer needs
+ * nothing of the module interface.  Every pointer is to the module's own
+ * static data. */
+typedef struct pl_conf_module {
+    const char *name;
+    const pl_conf_def_t *conf;                  /* its keys (NULL-key terminated), or NULL */
+    size_t conf_size;                           /* bytes of its config struct */
+    const char *const *requires, *const *wants; /* module names, NULL-terminated */
+    const char *refused; /* why it cannot be enabled (e.g. built for another ABI), or NULL */
+} pl_conf_module_t;
+
+/* One enabled module on one host: which module (its index in the list the
+ * loader was given, the core's registry), what the loader knew of it, and
+ * its validated config struct (info.conf_size bytes). */
 typedef struct pl_module_conf {
-    const pl_module_desc_t *desc;
+    size_t module;
+    pl_conf_module_t info;
     void *conf;
     int line;
 } pl_module_conf_t;
@@ -101,12 +113,11 @@ typedef struct pl_config {
  * default text).  `modules`/`nmodules` is the registry of compiled-in
  * modules.  On error returns NULL and a message "FILE:LINE: what is wrong"
  * (one line per problem) in *error (caller frees). */
-pl_config_t *pl_config_load(const char *path, const pl_module_desc_t *const *modules,
-                            size_t nmodules, char **error);
+pl_config_t *pl_config_load(const char *path, const pl_conf_module_t *modules, size_t nmodules,
+                            char **error);
 /* Same, from a string (tests, embedded default); `name` labels errors. */
 pl_config_t *pl_config_load_string(const char *text, const char *name,
-                                   const pl_module_desc_t *const *modules, size_t nmodules,
-                                   char **error);
+                                   const pl_conf_module_t *modules, size_t nmodules, char **error);
 void pl_config_free(pl_config_t **cp);
 const pl_host_conf_t *pl_config_host(const pl_config_t *c, const char *domain);
 

@@ -46,7 +46,10 @@ int pl_hosts_create(pl_server_t *srv, char **error)
         h->mods = pl_xcalloc(h->nmods ? h->nmods : 1, sizeof(pl_module_ctx_t));
         for (size_t m = 0; m < h->nmods; m++) {
             pl_module_ctx_t *ctx = &h->mods[m];
-            ctx->desc = hc->modules[m].desc;
+            if (hc->modules[m].module >= srv->nregistry)
+                pl_die("host %s: module %s is not in the server's registry", hc->name,
+                       hc->modules[m].info.name);
+            ctx->desc = srv->registry[hc->modules[m].module];
             ctx->conf = hc->modules[m].conf;
             ctx->host = h;
             ctx->state_offset = h->session_state_size;

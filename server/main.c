@@ -9,6 +9,7 @@
 
 #include "core.h"
 #include "default-config.h"
+#include "module-conf.h"
 #include "modules/registry.h"
 #include "tls.h"
 #include "util.h"
@@ -96,8 +97,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char *error = NULL;
-    pl_config_t *config = pl_config_load(config_path, pl_module_registry, pl_module_registry_size,
-                                         &error);
+    pl_config_t *config =
+        pl_config_load_modules(config_path, pl_module_registry, pl_module_registry_size, &error);
     if (!config) {
         fprintf(stderr, "%s", error ? error : "parleyd: invalid configuration\n");
         if (error && error[strlen(error) - 1] != '\n')

@@ -12,6 +12,7 @@
 #include "accounts-admin.h"
 #include "control.h"
 #include "core.h"
+#include "module-conf.h"
 #include "storage/seal.h"
 #include "storage/storage.h"
 #include "util.h"
@@ -412,7 +413,7 @@ void pl_server_reload(pl_server_t *srv)
 {
     char *error = NULL;
     const char *path = srv->reloaded ? srv->reloaded->path : srv->config->path;
-    pl_config_t *nc = pl_config_load(path, srv->registry, srv->nregistry, &error);
+    pl_config_t *nc = pl_config_load_modules(path, srv->registry, srv->nregistry, &error);
     if (!nc) {
         pl_log(&srv->log, PL_LOG_ERROR, "server.reload", "ok=0 error=\"%s\"", error ? error : "?");
         free(error);

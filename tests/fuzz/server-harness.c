@@ -25,8 +25,9 @@
 #include "helpers.h"
 #include "modules/registry.h"
 #include "server/accounts-admin.h"
-#include "server/core.h"
 #include "server/base64.h"
+#include "server/core.h"
+#include "server/module-conf.h"
 #include "server/util.h"
 #include "storage/storage.h"
 
@@ -500,8 +501,8 @@ static void start_server(void)
         "  { name = \"other.test\"; modules = { disco = {}; ping = {}; vcard = {}; }; }\n"
         ");\n",
         F.dir, cert, key);
-    pl_config_t *config = pl_config_load_string(pl_buf_cstr(&conf), "fuzz", pl_module_registry,
-                                                pl_module_registry_size, &error);
+    pl_config_t *config = pl_config_load_string_modules(
+        pl_buf_cstr(&conf), "fuzz", pl_module_registry, pl_module_registry_size, &error);
     pl_buf_deinit(&conf);
     if (!config)
         pl_die("fuzz harness: %s", error);
