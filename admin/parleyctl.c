@@ -14,12 +14,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "core/accounts-admin.h"
+#include "core/control.h"
+#include "core/module-conf.h"
+#include "lib/util.h"
 #include "modules/registry.h"
-#include "server/accounts-admin.h"
-#include "server/config.h"
-#include "server/control.h"
-#include "server/module-conf.h"
-#include "server/util.h"
 #include "storage/seal.h"
 #include "storage/storage.h"
 

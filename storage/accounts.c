@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/util.h"
-#include "lmdb/lmdb-private.h"
+#include "lib/util.h"
+#include "storage/lmdb/lmdb-private.h"
 
 /* Record version 1, integers little-endian:
  *   u8  version = 1

@@ -30,8 +30,8 @@
 
 #include <uv.h>
 
-#include "../server/buf.h"
-#include "../server/scram.h"
+#include "lib/buf.h"
+#include "xmpp/scram.h"
 
 typedef struct pl_storage pl_storage_t;
 typedef struct pl_storage_port pl_storage_port_t;

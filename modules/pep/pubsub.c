@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define ITEMS_ANSWER_BUDGET (2u * 1024 * 1024) /* payload bytes in one items answer */
 

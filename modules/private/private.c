@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "directory.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "modules/private/directory.h"
 #include "storage/storage.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define PL_NS_PRIVATE "jabber:iq:private"
 #define PRIVATE_KEY_MAX 511    /* LMDB's key limit */

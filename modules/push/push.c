@@ -21,13 +21,13 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "server/map.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/map.h"
+#include "lib/util.h"
 #include "storage/storage.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define PL_NS_PUSH "urn:xmpp:push:0"
 #define PL_NS_PUSH_PARLEY "urn:parley:push"

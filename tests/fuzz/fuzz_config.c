@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "core/module-conf.h"
+#include "core/module.h"
+#include "lib/util.h"
 #include "modules/registry.h"
-#include "server/config.h"
-#include "server/module-conf.h"
-#include "server/module.h"
-#include "server/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

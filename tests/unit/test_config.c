@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "config/default-config.h"
+#include "core/module-conf.h"
+#include "core/module.h"
 #include "modules/registry.h"
-#include "server/config.h"
-#include "server/default-config.h"
-#include "server/module-conf.h"
-#include "server/module.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* ---- a fake registry: the built-in names plus modules made for testing ---- */
 
