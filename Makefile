@@ -21,8 +21,19 @@ CFLAGS += $(CFLAGS_BASE) $(OPT) $(SAN)
 LDFLAGS += $(SAN)
 LDLIBS := -luv -lexpat -lssl -lcrypto -lsqlite3 -llmdb -lconfig -lpthread -lm
 
-CORE_SRC := $(filter-out server/main.c,$(wildcard server/*.c)) $(wildcard xep/*.c) \
-            $(wildcard storage/*.c storage/*/*.c) $(wildcard modules/*.c modules/*/*.c)
+# One archive per layer (docs/ARCHITECTURE.md), linked highest first: a
+# layer that calls into one above it does not link, and
+# scripts/check-layers.sh refuses a header of a layer above.
+LAYERS := modules xep core config storage xmpp lib
+LAYER_SRC_modules := $(wildcard modules/*.c modules/*/*.c)
+LAYER_SRC_xep := $(wildcard xep/*.c)
+LAYER_SRC_core := $(wildcard core/*.c core/*/*.c)
+LAYER_SRC_config := $(wildcard config/*.c)
+LAYER_SRC_storage := $(wildcard storage/*.c storage/*/*.c)
+LAYER_SRC_xmpp := $(wildcard xmpp/*.c)
+LAYER_SRC_lib := $(wildcard lib/*.c)
+PL_LIBS := $(LAYERS:%=$(BUILD)/libpl-%.a)
+CORE_SRC := $(foreach l,$(LAYERS),$(LAYER_SRC_$(l)))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -55,22 +66,30 @@ ABUSE_TESTS := $(notdir $(basename $(wildcard tests/integration/test_abuse.c \
                  tests/integration/test_hostile_*.c tests/integration/test_close_paths.c)))
 
 .PHONY: all test unit integration integration-loops asan-integration lsan-abuse durability bench \
-        bench-smoke bench-compare fuzz-build fuzz-smoke fuzz deps install clean run format
+        bench-smoke bench-compare fuzz-build fuzz-smoke fuzz deps install clean run format \
+        check-layers
 
-all: $(BUILD)/parleyd $(BUILD)/parleyctl
+all: check-layers $(BUILD)/parleyd $(BUILD)/parleyctl
+
+# A layer never includes a header of a layer above it (docs/ARCHITECTURE.md).
+check-layers:
+	@scripts/check-layers.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libparley.a: $(CORE_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+define layer_rule
+$(BUILD)/libpl-$(1).a: $$(LAYER_SRC_$(1):%.c=$$(BUILD)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
-$(BUILD)/parleyd: $(BUILD)/server/main.o $(BUILD)/libparley.a
+$(BUILD)/parleyd: $(BUILD)/daemon/main.o $(PL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(BUILD)/libparley.a
+$(BUILD)/parleyctl: $(BUILD)/admin/parleyctl.o $(PL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/parley-bench: $(BENCH_OBJ)
@@ -78,19 +97,19 @@ $(BUILD)/parley-bench: $(BENCH_OBJ)
 
 # The archive benchmark links the storage layer (it measures Parley's own
 # repository, not a server over the network).
-$(BUILD)/parley-bench-archive: $(BUILD)/tests/bench/mam/bench_archive.o $(BUILD)/libparley.a
+$(BUILD)/parley-bench-archive: $(BUILD)/tests/bench/mam/bench_archive.o $(PL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libparley.a
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(PL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcheck -lsubunit -lrt
 
 # Kept between builds rather than deleted as intermediates.
 .SECONDARY: $(HARNESS_OBJ) $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(FUZZ_HELPER_OBJ)
-$(BUILD)/tests/%: tests/integration/%.c $(HARNESS_OBJ) $(BUILD)/libparley.a
+$(BUILD)/tests/%: tests/integration/%.c $(HARNESS_OBJ) $(PL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(HARNESS_OBJ) $(BUILD)/libparley.a $(LDFLAGS) -lstrophe $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(HARNESS_OBJ) $(PL_LIBS) $(LDFLAGS) -lstrophe $(LDLIBS)
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_HELPER_OBJ) $(BUILD)/libparley.a
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_HELPER_OBJ) $(PL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 

@@ -14,11 +14,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "core/accounts-admin.h"
+#include "core/control.h"
+#include "core/module-conf.h"
+#include "lib/util.h"
 #include "modules/registry.h"
-#include "server/accounts-admin.h"
-#include "server/config.h"
-#include "server/control.h"
-#include "server/util.h"
 #include "storage/seal.h"
 #include "storage/storage.h"
 
@@ -330,7 +331,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char *error = NULL;
-    pl_config_t *c = pl_config_load(config_path, pl_module_registry, pl_module_registry_size, &error);
+    pl_config_t *c =
+        pl_config_load_modules(config_path, pl_module_registry, pl_module_registry_size, &error);
     if (!c) {
         fprintf(stderr, "%s\n", error ? error : "parleyctl: invalid configuration");
         free(error);

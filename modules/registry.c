@@ -1,6 +1,6 @@
 /* registry.c — every module compiled into parleyd, in one table.  The
  * config enables them per host; the core orders them by dependency. */
-#include "registry.h"
+#include "modules/registry.h"
 
 extern const pl_module_desc_t pl_mod_disco, pl_mod_ping, pl_mod_version, pl_mod_time,
     pl_mod_register, pl_mod_private, pl_mod_vcard, pl_mod_last, pl_mod_roster, pl_mod_presence,

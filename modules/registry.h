@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "server/module.h"
+#include "core/module.h"
 
 extern const pl_module_desc_t *const pl_module_registry[];
 extern const size_t pl_module_registry_size;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/util.h"
-#include "lmdb/lmdb-private.h"
+#include "lib/util.h"
+#include "storage/lmdb/lmdb-private.h"
 
 /* Record version 1, integers little-endian:
  *   u8  version = 1
@@ -228,19 +228,4 @@ int pl_accounts_list(pl_storage_t *st, const char *domain, pl_accounts_visit_fn 
     if (rc != 0 && rc != MDB_NOTFOUND)
         return pl_lmdb_errno(rc);
     return n;
-}
-
-int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations)
-{
-    if (!acc || !password || iterations == 0)
-        return -EINVAL;
-    /* Both or neither: an account must never end up with one hash's keys
-     * from the new password and the other's from the old one. */
-    pl_scram_keys_t k1, k256;
-    if (pl_scram_derive(PL_SCRAM_SHA1, password, NULL, 0, iterations, &k1) != 0 ||
-        pl_scram_derive(PL_SCRAM_SHA256, password, NULL, 0, iterations, &k256) != 0)
-        return -EINVAL;
-    acc->sha1 = k1;
-    acc->sha256 = k256;
-    return 0;
 }

@@ -1,8 +1,8 @@
 /* archive.c — the message archive repository over history.db: inserts and
  * retention purges inside write jobs, paged and filtered queries on
  * read-only connections from worker threads (see archive.h). */
-#include "archive.h"
-#include "seal.h"
+#include "storage/archive.h"
+#include "storage/seal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/util.h"
-#include "sqlite/sqlite-private.h"
+#include "lib/util.h"
+#include "storage/sqlite/sqlite-private.h"
 
 #define ARCHIVE_IDLE_MAX 8 /* read-only connections kept for reuse */
 #define ARCHIVE_BUSY_TIMEOUT_MS 5000

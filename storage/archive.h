@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage.h"
+#include "storage/storage.h"
 
 #define PL_ARCHIVE_MAX_PAGE 1000    /* items one query may return, whatever the caller asks */
 #define PL_ARCHIVE_MAX_IDS 100      /* keys in one "ids" filter */

@@ -1,15 +1,15 @@
 /* inbox.c — the inbox repository (see inbox.h): conversation records, the
  * unread-count rules applied to them, and the activity-ordered list. */
-#include "inbox.h"
+#include "storage/inbox.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/util.h"
-#include "seal.h"
-#include "storage-private.h"
+#include "lib/util.h"
+#include "storage/seal.h"
+#include "storage/storage-private.h"
 
 #define INBOX_KEY_MAX 511 /* LMDB's key limit */
 #define INBOX_VERSION '1'

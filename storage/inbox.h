@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage.h"
+#include "storage/storage.h"
 
 #define PL_INBOX_JID_MAX 3071    /* a full JID: three parts of 1023 bytes and two separators */
 #define PL_INBOX_ID_MAX 128      /* longer message ids are not remembered */

@@ -8,15 +8,15 @@
  *   user '\0' id                      message record
  *   user '\0' "\x01n"                 the account's counters
  *   "\x01" be64(stored_at) user '\0' id   time index entry (empty value) */
-#include "offline.h"
-#include "seal.h"
+#include "storage/offline.h"
+#include "storage/seal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lmdb/lmdb-private.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "storage/lmdb/lmdb-private.h"
 
 #define OFFLINE_STORE "offline"
 #define RECORD_FORMAT 1

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage.h"
+#include "storage/storage.h"
 
 typedef struct pl_offline pl_offline_t;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lmdb/lmdb-private.h"
-#include "roster.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "storage/lmdb/lmdb-private.h"
+#include "storage/roster.h"
 
 #define ROSTER_STORE "roster"
 #define ITEM_FORMAT 1

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage.h"
+#include "storage/storage.h"
 
 #define PL_ROSTER_MAX_TOMBSTONES 1000
 #define PL_ROSTER_MAX_GROUPS 32    /* groups per item */

@@ -5,7 +5,7 @@
 #ifndef PL_STORAGE_SEAL_PRIVATE_H
 #define PL_STORAGE_SEAL_PRIVATE_H
 
-#include "seal.h"
+#include "storage/seal.h"
 
 int pl_seal_encrypt_nonce(const pl_seal_t *k, const unsigned char nonce[PL_SEAL_NONCE_LEN],
                           const void *aad, size_t aadlen, const void *plain, size_t len,

@@ -1,7 +1,7 @@
 /* seal.c — encryption at rest: the key ring read from the operator's key
  * file, AES-256-GCM sealed records, and key generation for parleyctl.
  * The format and the rules are described in seal.h and docs/ENCRYPTION.md. */
-#include "seal-private.h"
+#include "storage/seal-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/buf.h"
+#include "lib/buf.h"
 
 #define PL_SEAL_MAGIC 0xA5
 #define PL_SEAL_VERSION 1

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "storage.h"
+#include "storage/storage.h"
 
 /* Schema versions this build knows.  Bump together with a new migration step
  * in lmdb/lmdb.c or sqlite/sqlite.c. */

@@ -1,7 +1,7 @@
 /* storage.c — opening and closing the data directory (LMDB "hot" + SQLite
  * "history.db"), and the write path: the storage thread that runs queued
  * jobs in group commits, and the ports that bring `done` back to each loop. */
-#include "storage-private.h"
+#include "storage/storage-private.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../server/util.h"
-#include "lmdb/lmdb-private.h"
-#include "sqlite/sqlite-private.h"
+#include "lib/util.h"
+#include "storage/lmdb/lmdb-private.h"
+#include "storage/sqlite/sqlite-private.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define DEFAULT_COMMIT_INTERVAL_MS 2

@@ -30,8 +30,8 @@
 
 #include <uv.h>
 
-#include "../server/buf.h"
-#include "../server/scram.h"
+#include "lib/buf.h"
+#include "xmpp/scram.h"
 
 typedef struct pl_storage pl_storage_t;
 typedef struct pl_storage_port pl_storage_port_t;
@@ -146,9 +146,6 @@ int pl_accounts_list(pl_storage_t *st, const char *domain, pl_accounts_visit_fn 
  * rows) is removed by its owner before this runs (pl_module_desc_t's
  * account_removed).  Returns the number of keys deleted, or <0. */
 long pl_storage_forget_account(pl_wtxn_t *txn, const char *bare);
-/* Fills both SCRAM key sets from a password (iterations from the caller),
- * with fresh random salts.  0, or -EINVAL (e.g. SASLprep refused it). */
-int pl_account_set_password(pl_account_t *acc, const char *password, uint32_t iterations);
 
 /* ---- encryption at rest (storage/seal.h) ---- */
 typedef struct pl_seal pl_seal_t;

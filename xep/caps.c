@@ -1,16 +1,17 @@
 /* caps.c — XEP-0115 verification strings and hashes.  The strings of one
  * answer are gathered into arrays, sorted, checked for the duplicates §5.4
  * forbids, and concatenated with '<' separators. */
-#include "caps.h"
+#include "xep/caps.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "server/ns.h"
-#include "server/scram.h"
-#include "server/util.h"
+#include "lib/base64.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
+#include "xmpp/scram.h"
 
 typedef struct identity {
     const char *category, *type, *lang, *name;

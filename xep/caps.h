@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "server/buf.h"
-#include "server/stanza.h"
+#include "lib/buf.h"
+#include "xmpp/stanza.h"
 
 /* Bounds on one disco#info answer: beyond them it is not worth verifying
  * (and the caller treats it as unverifiable). */

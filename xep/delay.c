@@ -1,11 +1,11 @@
 /* delay.c — XEP-0203 <delay/> stamps added through pl_build_from, so the
  * stanza keeps every child it had and only gains the stamp. */
-#include "delay.h"
+#include "xep/delay.h"
 
 #include <string.h>
 
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
 
 void pl_delay_stamp(int64_t unix_ms, char out[PL_DELAY_STAMP_SIZE])
 {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 /* XEP-0082 DateTime in UTC with milliseconds, "2026-01-02T03:04:05.678Z",
  * of a unix time in milliseconds, into out (at least 32 bytes). */

@@ -1,13 +1,13 @@
 /* xep/forms.c — XEP-0004 data forms: bounded parsing and building. */
-#include "forms.h"
+#include "xep/forms.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
 
 void pl_form_free(pl_form_t *f)
 {

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 #define PL_FORM_MAX_FIELDS 64
 #define PL_FORM_MAX_VALUES 256 /* values across all fields */

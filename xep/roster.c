@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "roster.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "xep/roster.h"
+#include "xmpp/ns.h"
 
 static const char *subscription_name(unsigned sub)
 {

@@ -4,9 +4,9 @@
 #ifndef PL_XEP_ROSTER_H
 #define PL_XEP_ROSTER_H
 
-#include "server/server.h"
-#include "server/stanza.h"
+#include "core/server.h"
 #include "storage/roster.h"
+#include "xmpp/stanza.h"
 
 #define PL_NS_ROSTER "jabber:iq:roster"
 #define PL_NS_ROSTER_VER "urn:xmpp:features:rosterver"

@@ -1,11 +1,11 @@
 /* xep/rsm.c — XEP-0059 request parsing and answer building (see rsm.h). */
-#include "rsm.h"
+#include "xep/rsm.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "server/buf.h"
+#include "lib/buf.h"
 
 /* A decimal number of at most 9 digits (a page size or an index: anything
  * larger is no request a client means); 0 or -EINVAL. */

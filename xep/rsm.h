@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 #define PL_NS_RSM "http://jabber.org/protocol/rsm"
 #define PL_RSM_MAX_ID 256 /* bytes of an item id in <after/>/<before/> */

@@ -2,9 +2,9 @@
  * bounded parser the streams use (a record was a stanza's child once, so it
  * fits the stream limits; the wrapper element below stands in for the
  * stream root). */
-#include "stored-xml.h"
+#include "xep/stored-xml.h"
 
-#include "server/xml.h"
+#include "xmpp/xml.h"
 
 void pl_stored_xml_encode(const pl_xml_t *e, pl_buf_t *out)
 {

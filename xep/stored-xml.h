@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "server/buf.h"
-#include "server/stanza.h"
+#include "lib/buf.h"
+#include "xmpp/stanza.h"
 
 /* Appends the element's text with no namespace in scope, so the record
  * declares every namespace it uses and reads back the same anywhere. */

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
+#include "xmpp/ns.h"
 
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
 
 #define NS_PRIVATE "jabber:iq:private"
 #define NS_LEGACY "storage:bookmarks"
@@ -60,11 +60,11 @@ static void send_reply(convert_t *c, pl_stanza_t *st)
 }
 
 /* The condition of an error answer (or internal-server-error). */
-static int condition_of(const pl_stanza_t *response)
+static pl_stanza_err_t condition_of(const pl_stanza_t *response)
 {
-    static const int conds[] = {PL_ERR_BAD_REQUEST,     PL_ERR_CONFLICT,       PL_ERR_FORBIDDEN,
-                                PL_ERR_ITEM_NOT_FOUND,  PL_ERR_NOT_ACCEPTABLE, PL_ERR_NOT_ALLOWED,
-                                PL_ERR_POLICY_VIOLATION};
+    static const pl_stanza_err_t conds[] = {
+        PL_ERR_BAD_REQUEST,    PL_ERR_CONFLICT,    PL_ERR_FORBIDDEN,       PL_ERR_ITEM_NOT_FOUND,
+        PL_ERR_NOT_ACCEPTABLE, PL_ERR_NOT_ALLOWED, PL_ERR_POLICY_VIOLATION};
     const pl_xml_t *err =
         response ? pl_xml_child(pl_stanza_root(response), "error", PL_NS_CLIENT) : NULL;
     const pl_xml_t *cond = err ? pl_xml_first_element(err) : NULL;
@@ -74,7 +74,7 @@ static int condition_of(const pl_stanza_t *response)
     return PL_ERR_INTERNAL_SERVER_ERROR;
 }
 
-static void fail(convert_t *c, int cond, const char *text)
+static void fail(convert_t *c, pl_stanza_err_t cond, const char *text)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "error");

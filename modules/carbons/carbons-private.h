@@ -4,7 +4,7 @@
 #ifndef PL_CARBONS_PRIVATE_H
 #define PL_CARBONS_PRIVATE_H
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 #define CARBONS_NS "urn:xmpp:carbons:2"
 #define CARBONS_NS_FORWARD "urn:xmpp:forward:0"

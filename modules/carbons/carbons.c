@@ -6,11 +6,11 @@
  * copies go straight to those sessions, never through the router again. */
 #include <string.h>
 
-#include "carbons-private.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/route-rules.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "modules/carbons/carbons-private.h"
+#include "xmpp/ns.h"
+#include "xmpp/route-rules.h"
 
 /* Sessions of one account looked at for one message (as the router does). */
 #define CARBONS_MAX_RESOURCES 64
@@ -52,7 +52,7 @@ static pl_hook_result_t carbons_iq(pl_hook_ctx_t *hc)
 
 /* Marks in `direct` the resources the router gives a message addressed to
  * `resource` (NULL: the bare JID) by the rules of RFC 6121 §8.5
- * (server/route-rules.c).  Returns 0 when the message is refused or dropped
+ * (xmpp/route-rules.c).  Returns 0 when the message is refused or dropped
  * and so copied to nobody; a message nobody takes now (offline storage)
  * still goes to the clients that asked for copies. */
 static int direct_recipients(const char *type, const char *resource, const pl_resource_t *res,

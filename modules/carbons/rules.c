@@ -2,8 +2,8 @@
  * a copy.  Kept apart from the hooks so the rules can be unit tested. */
 #include <string.h>
 
-#include "carbons-private.h"
-#include "server/ns.h"
+#include "modules/carbons/carbons-private.h"
+#include "xmpp/ns.h"
 
 static int has_child(const pl_xml_t *root, const char *name, const char *ns)
 {

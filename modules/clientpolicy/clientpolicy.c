@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/module.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
 
 #define POLICY_MAX_RESOURCES 64 /* the router's fan-out bound per account */
 

@@ -3,9 +3,9 @@
  * on the host, so a module is advertised exactly while it is loaded. */
 #include <string.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "xmpp/ns.h"
 
 static void add_feature(void *ud, const char *var)
 {

@@ -4,8 +4,8 @@
 #ifndef PL_INBOX_PRIVATE_H
 #define PL_INBOX_PRIVATE_H
 
-#include "server/module.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
 #include "storage/inbox.h"
 
 #define INBOX_NS "urn:xmpp:inbox:1"

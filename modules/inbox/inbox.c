@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inbox-private.h"
-#include "server/ns.h"
-#include "server/route-rules.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/inbox/inbox-private.h"
+#include "xmpp/ns.h"
+#include "xmpp/route-rules.h"
 
 /* Bytes of a body carried to the storage thread: enough for the excerpt
  * and to know it was cut. */
@@ -199,7 +199,7 @@ static const char *own_stanza_id(const pl_stanza_t *st, const char *bare)
 }
 
 /* Will the router give this message to a session or to offline storage
- * (RFC 6121 §8.5, server/route-rules.c)?  A message it refuses or drops
+ * (RFC 6121 §8.5, xmpp/route-rules.c)?  A message it refuses or drops
  * is no part of a conversation. */
 static int reaches_user(pl_hook_ctx_t *hc)
 {

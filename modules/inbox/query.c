@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "inbox-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/inbox/inbox-private.h"
+#include "xmpp/ns.h"
 
 void inbox_stamp(long long usec, char out[32])
 {

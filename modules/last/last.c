@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
+#include "xmpp/ns.h"
 
 #define PL_NS_LAST "jabber:iq:last"
 #define LAST_MAX_RESOURCES 64

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "server/module.h"
+#include "core/module.h"
 #include "storage/archive.h"
 #include "storage/roster.h"
 

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mam-private.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "modules/mam/mam-private.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 /* ---- what gets archived ---- */
 

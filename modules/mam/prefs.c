@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mam-private.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "modules/mam/mam-private.h"
 #include "storage/storage.h"
+#include "xmpp/ns.h"
 
 static const char *const mode_names[] = {
     [MAM_ALWAYS] = "always", [MAM_ROSTER] = "roster", [MAM_NEVER] = "never"};

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "mam-private.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "modules/mam/mam-private.h"
 #include "xep/forms.h"
 #include "xep/rsm.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define MAM_MAX_RESOURCES 64
 

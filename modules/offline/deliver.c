@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "offline-private.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/offline/offline-private.h"
 #include "xep/stored-xml.h"
 
 /* A chunk stays well below the session's output backlog limit, and one

@@ -5,9 +5,9 @@
 
 #include <pthread.h>
 
-#include "server/map.h"
-#include "server/module.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/map.h"
 #include "storage/offline.h"
 
 typedef struct offline_conf {

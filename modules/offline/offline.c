@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "offline-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/offline/offline-private.h"
 #include "xep/delay.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define NS_HINTS "urn:xmpp:hints"
 #define NS_CHATSTATES "http://jabber.org/protocol/chatstates"

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/map.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/map.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
+#include "xmpp/ns.h"
 
 #define CAPS_ASK_TIMEOUT_MS 10000
 #define CAPS_MAX_WAITERS 64 /* resources waiting on one question */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
 #include "xep/stored-xml.h"
 
 void pep_node_conf_default(pep_node_conf_t *c)

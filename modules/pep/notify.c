@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
+#include "xmpp/ns.h"
 
 /* 1 when the owner's roster gives `contact` a subscription FROM the owner
  * (the contact receives the owner's presence). */

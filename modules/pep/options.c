@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/ns.h"
+#include "modules/pep/pep-private.h"
+#include "xmpp/ns.h"
 
 static const char *const access_names[] = {
     [PEP_ACCESS_PRESENCE] = "presence",

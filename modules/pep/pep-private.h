@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "server/module.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
 #include "xep/caps.h"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
+#include "xmpp/ns.h"
 
 /* Per session: whether its last items were sent for the caps it shows. */
 typedef struct pep_session {

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pep-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/pep/pep-private.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define ITEMS_ANSWER_BUDGET (2u * 1024 * 1024) /* payload bytes in one items answer */
 
@@ -41,8 +41,8 @@ typedef struct job {
 
 /* ---- errors ---- */
 
-static pl_stanza_t *error_stanza(const char *id, int cond, const char *app, const char *app_attr,
-                                 const char *text)
+static pl_stanza_t *error_stanza(const char *id, pl_stanza_err_t cond, const char *app,
+                                 const char *app_attr, const char *text)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "error");
@@ -66,7 +66,8 @@ static pl_stanza_t *error_stanza(const char *id, int cond, const char *app, cons
     return pl_build_finish(b);
 }
 
-static pl_hook_result_t fail(pl_hook_ctx_t *hc, int cond, const char *app, const char *text)
+static pl_hook_result_t fail(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *app,
+                             const char *text)
 {
     pl_reply(hc, error_stanza(hc->id, cond, app, NULL, text));
     return PL_DONE;
@@ -156,7 +157,7 @@ static void job_reply_result(job_t *j, int with_publish)
 
 static void job_reply_status(job_t *j, int status)
 {
-    int cond = PL_ERR_INTERNAL_SERVER_ERROR;
+    pl_stanza_err_t cond = PL_ERR_INTERNAL_SERVER_ERROR;
     const char *app = NULL, *text = NULL;
     switch (status) {
     case -EDQUOT:

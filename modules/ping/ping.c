@@ -1,8 +1,8 @@
 /* ping.c — XEP-0199: answers pings to the server and to an account's bare
  * JID.  Pings to a full JID go to that client; the server's own pings to
  * idle clients are sent by the core (c2s.c). */
-#include "server/module.h"
-#include "server/ns.h"
+#include "core/module.h"
+#include "xmpp/ns.h"
 
 static pl_hook_result_t ping(pl_hook_ctx_t *hc)
 {

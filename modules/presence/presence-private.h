@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "server/module.h"
-#include "server/server.h"
+#include "core/module.h"
+#include "core/server.h"
 #include "storage/roster.h"
 
 #define PRESENCE_NS "urn:parley:presence"

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "presence-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/presence/presence-private.h"
 #include "xep/roster.h"
+#include "xmpp/ns.h"
 
 #define PRESENCE_MAX_DIRECTED 256 /* JIDs remembered per session */
 

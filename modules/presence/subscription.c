@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "presence-private.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "modules/presence/presence-private.h"
 #include "xep/roster.h"
+#include "xmpp/ns.h"
 
 presence_sub_kind_t presence_sub_kind(const char *type)
 {

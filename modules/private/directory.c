@@ -2,13 +2,13 @@
  * stored through XEP-0049.  Every client of the user reads this element back
  * and trusts its shape, so the server refuses anything the format does not
  * define rather than storing it for the next client to trip over. */
-#include "directory.h"
+#include "modules/private/directory.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "server/map.h"
+#include "lib/map.h"
 
 static int refuse(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 #define PL_NS_PARLEY_DIRECTORY "urn:parley:directory:0"
 

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "directory.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "modules/private/directory.h"
 #include "storage/storage.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define PL_NS_PRIVATE "jabber:iq:private"
 #define PRIVATE_KEY_MAX 511    /* LMDB's key limit */
@@ -193,7 +193,8 @@ static void private_set_done(void *ud, int status)
         snprintf(text, sizeof(text), "at most %lld stored elements per account", p->max_items);
         pl_reply_later(p->server, p->request, PL_ERR_NOT_ACCEPTABLE, text);
     } else {
-        pl_reply_later(p->server, p->request, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+        pl_reply_later(p->server, p->request,
+                       status == 0 ? PL_ERR_NONE : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
     private_set_free(p);
 }

@@ -21,13 +21,13 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "server/map.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/map.h"
+#include "lib/util.h"
 #include "storage/storage.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
 
 #define PL_NS_PUSH "urn:xmpp:push:0"
 #define PL_NS_PUSH_PARLEY "urn:parley:push"
@@ -149,7 +149,8 @@ static void reg_write_done(void *ud, int status)
             snprintf(text, sizeof(text), "at most %lld push registrations per account", w->max);
             pl_reply_later(srv, w->req, PL_ERR_RESOURCE_CONSTRAINT, text);
         } else {
-            pl_reply_later(srv, w->req, status == 0 ? 0 : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+            pl_reply_later(srv, w->req, status == 0 ? PL_ERR_NONE : PL_ERR_INTERNAL_SERVER_ERROR,
+                           NULL);
         }
     }
     reg_write_free(w);

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
 
 typedef struct pending {
     pl_server_t *server;

@@ -1,7 +1,7 @@
 /* time.c — XEP-0202 entity time of the server (UTC, offset +00:00). */
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "lib/util.h"
+#include "xmpp/ns.h"
 
 static pl_hook_result_t entity_time(pl_hook_ctx_t *hc)
 {

@@ -10,15 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/map.h"
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/scram.h"
-#include "server/server.h"
-#include "server/util.h"
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/base64.h"
+#include "lib/map.h"
+#include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
 #include "xep/stored-xml.h"
+#include "xmpp/ns.h"
+#include "xmpp/scram.h"
 
 #define PL_NS_VCARD "vcard-temp"
 #define PL_NS_PARLEY_CONTACTS "urn:parley:contacts:0"

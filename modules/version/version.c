@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <sys/utsname.h>
 
-#include "server/module.h"
-#include "server/ns.h"
-#include "server/version.h"
+#include "core/module.h"
+#include "lib/version.h"
+#include "xmpp/ns.h"
 
 typedef struct version_conf {
     int show_os;

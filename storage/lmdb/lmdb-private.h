@@ -4,7 +4,7 @@
 #ifndef PL_LMDB_PRIVATE_H
 #define PL_LMDB_PRIVATE_H
 
-#include "../storage-private.h"
+#include "storage/storage-private.h"
 
 /* LMDB return code -> negative errno (-ENOSPC for a full map, -EINVAL for a
  * bad key size, -EIO for corruption and the rest). */

@@ -1,14 +1,14 @@
 /* lmdb.c — the hot half of the storage: one LMDB environment in <dir>/hot,
  * its schema version and migrations (meta database), and the named key-value
  * stores that modules use (pl_kv_*). */
-#include "lmdb-private.h"
+#include "storage/lmdb/lmdb-private.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/util.h"
+#include "lib/util.h"
 
 #define META_DB "meta"
 #define ACCOUNTS_DB "accounts"

@@ -4,7 +4,7 @@
 #ifndef PL_SQLITE_PRIVATE_H
 #define PL_SQLITE_PRIVATE_H
 
-#include "../storage-private.h"
+#include "storage/storage-private.h"
 
 int pl_sqlite_open(pl_storage_t *st, const char *path, char **error);
 /* Inside BEGIN IMMEDIATE: PRAGMA user_version. */

@@ -1,7 +1,7 @@
 /* sqlite.c — the history half of the storage: <dir>/history.db in WAL mode,
  * opened with the durability settings the server's acknowledgements rely on,
  * and migrated step by step through PRAGMA user_version. */
-#include "sqlite-private.h"
+#include "storage/sqlite/sqlite-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

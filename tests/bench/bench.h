@@ -15,8 +15,8 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "hist.h"
-#include "sasl.h"
+#include "tests/bench/hist.h"
+#include "tests/bench/sasl.h"
 
 /* ---- options (options.c) ---- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bench.h"
+#include "tests/bench/bench.h"
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
 #define NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"

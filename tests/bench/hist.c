@@ -1,7 +1,7 @@
 /* hist.c — log-linear latency histogram (see hist.h).  The layout is the
  * one HdrHistogram made popular: an exponent picks a row, the next few bits
  * of the value pick a column, so the relative error is the same everywhere. */
-#include "hist.h"
+#include "tests/bench/hist.h"
 
 #include <math.h>
 #include <string.h>

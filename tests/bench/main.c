@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "report.h"
+#include "tests/bench/bench.h"
+#include "tests/bench/report.h"
 
 #define STEP_MS 50
 #define FD_MARGIN 64 /* stdio, loops, wake-ups, pipes, /proc reads */

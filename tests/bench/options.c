@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bench.h"
+#include "tests/bench/bench.h"
 
 static const char usage_text[] =
     "usage: parley-bench [options]\n"

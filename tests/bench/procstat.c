@@ -1,6 +1,6 @@
 /* procstat.c — reads /proc/PID/stat (utime, stime) and /proc/PID/status
  * (VmRSS, VmHWM). */
-#include "procstat.h"
+#include "tests/bench/procstat.h"
 
 #include <stdio.h>
 #include <string.h>

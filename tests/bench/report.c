@@ -2,7 +2,7 @@
  * one line "BENCH-JSON {...}" whose fields docs/BENCHMARK.md describes.
  * Rates are counts over the phase they belong to; latencies are
  * percentiles of the histograms, never means alone. */
-#include "report.h"
+#include "tests/bench/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
 #ifndef BENCH_REPORT_H
 #define BENCH_REPORT_H
 
-#include "bench.h"
-#include "procstat.h"
+#include "tests/bench/bench.h"
+#include "tests/bench/procstat.h"
 
 #define BENCH_CURVE_MAX 64
 

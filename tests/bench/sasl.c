@@ -1,7 +1,7 @@
 /* sasl.c — SASL PLAIN and SCRAM for the load generator, on OpenSSL's
  * PBKDF2, HMAC and digests.  The computation follows RFC 5802 §3 step by
  * step; no channel binding ("n,," gs2 header). */
-#include "sasl.h"
+#include "tests/bench/sasl.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "tests/bench/bench.h"
 
 #define TICK_MS 1
 #define DRAIN_IDLE_NS 1000000000ull /* a drain ends after a second with nothing new */

@@ -9,7 +9,7 @@
  * client connection: the bytes start with the client's stream header. */
 #include <stdint.h>
 
-#include "server-harness.h"
+#include "tests/fuzz/server-harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

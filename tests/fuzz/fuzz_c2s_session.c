@@ -10,7 +10,7 @@
  * fuzz@fuzz.test/fuzz1, logged in and bound. */
 #include <stdint.h>
 
-#include "server-harness.h"
+#include "tests/fuzz/server-harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

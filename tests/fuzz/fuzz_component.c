@@ -8,7 +8,7 @@
  * component connection. */
 #include <stdint.h>
 
-#include "server-harness.h"
+#include "tests/fuzz/server-harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "core/module-conf.h"
+#include "core/module.h"
+#include "lib/util.h"
 #include "modules/registry.h"
-#include "server/config.h"
-#include "server/module.h"
-#include "server/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,7 +38,8 @@ static void check(const pl_config_t *c)
         if (h->scram_iterations < 4096 || h->fast_lifetime_ms < 0)
             pl_die("config: host %s out of bounds", h->name);
         for (size_t m = 0; m < h->nmodules; m++)
-            if (!h->modules[m].desc || (h->modules[m].desc->conf_size && !h->modules[m].conf))
+            if (h->modules[m].module >= pl_module_registry_size ||
+                (h->modules[m].info.conf_size && !h->modules[m].conf))
                 pl_die("config: module %zu of %s has no config", m, h->name);
         for (size_t k = 0; k < h->ncomponents; k++)
             if (!h->components[k].domain || !h->components[k].secret)
@@ -53,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     char *error = NULL;
-    pl_config_t *c = pl_config_load_string(text, "fuzz.conf", pl_module_registry,
-                                           pl_module_registry_size, &error);
+    pl_config_t *c = pl_config_load_string_modules(text, "fuzz.conf", pl_module_registry,
+                                                   pl_module_registry_size, &error);
     if (c) {
         if (error)
             pl_die("config: loaded, with an error: %s", error);

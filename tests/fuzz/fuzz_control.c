@@ -1,4 +1,4 @@
-/* fuzz_control.c — libFuzzer target for the control socket (server/control.c)
+/* fuzz_control.c — libFuzzer target for the control socket (core/control.c)
  * on the in-process server (server-harness.h): request framing (words, each
  * NUL-terminated, then an empty one), argument parsing and the commands
  * themselves — user add/del/passwd/list, online — with their storage writes,
@@ -9,7 +9,7 @@
  * connection; 0xff 'C' opens another. */
 #include <stdint.h>
 
-#include "server-harness.h"
+#include "tests/fuzz/server-harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

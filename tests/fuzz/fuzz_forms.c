@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helpers.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "tests/fuzz/helpers.h"
 #include "xep/forms.h"
+#include "xmpp/ns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

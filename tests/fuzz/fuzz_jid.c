@@ -1,5 +1,5 @@
 /* fuzz_jid.c — libFuzzer target for JID parsing and normalisation
- * (server/jid.c, RFC 7622): every address in every stanza, SASL username
+ * (xmpp/jid.c, RFC 7622): every address in every stanza, SASL username
  * and control request goes through it.  A JID that parses must be stable
  * (its normalised form parses to itself), its parts must respect the
  * bounds and characters jid.h promises and add up to bare and full, and
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/jid.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "xmpp/jid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

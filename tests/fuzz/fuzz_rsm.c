@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helpers.h"
-#include "server/ns.h"
-#include "server/util.h"
+#include "lib/util.h"
+#include "tests/fuzz/helpers.h"
 #include "xep/rsm.h"
+#include "xmpp/ns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* fuzz_sasl.c — libFuzzer target for what a client sends during SASL before
- * anyone knows who it is (server/scram.c): the SCRAM server side
+ * anyone knows who it is (xmpp/scram.c): the SCRAM server side
  * (client-first, then client-final against fixed keys and a fixed server
  * nonce, so the RFC 5802 / RFC 7677 exchanges in the seeds succeed and
  * mutations of them reach every check), PLAIN message splitting, base64
@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/scram.h"
-#include "server/util.h"
+#include "lib/base64.h"
+#include "lib/util.h"
+#include "xmpp/scram.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,7 +77,7 @@ static void fuzz_scram(unsigned flags, const char *msg, size_t len)
         pl_die("-PLUS accepted without a channel-binding type");
     int known = !(flags & O_UNKNOWN) && strcmp(s.username, "user") == 0;
     /* A name without an account gets keys shaped like an account's, as
-     * the server gives it (c2s-sasl.c). */
+     * the server gives it (c2s/sasl.c). */
     static const uint8_t secret[32] = {1, 2, 3};
     pl_scram_keys_t unknown;
     if (!known)

@@ -1,5 +1,5 @@
-/* fuzz_xml.c — libFuzzer target for the stream parser (server/xml.c) and the
- * stanza tree (server/stanza.c): arbitrary bytes fed in arbitrary pieces
+/* fuzz_xml.c — libFuzzer target for the stream parser (xmpp/xml.c) and the
+ * stanza tree (xmpp/stanza.c): arbitrary bytes fed in arbitrary pieces
  * must never crash or leak, and every stanza handed out must serialise to
  * bytes that parse back to themselves, copy (compact, rebuilt, filtered,
  * readdressed) to the same bytes, and come out the same whether or not the
@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helpers.h"
-#include "server/buf.h"
-#include "server/stanza.h"
-#include "server/util.h"
-#include "server/xml.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "tests/fuzz/helpers.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,11 +1,11 @@
 /* helpers.c — input to stanzas and tree walks for the fuzz targets that test
  * pure parsers of stanza payloads (data forms, RSM). */
-#include "helpers.h"
+#include "tests/fuzz/helpers.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/xml.h"
+#include "xmpp/xml.h"
 
 #define HEADER                                                                                     \
     "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "        \

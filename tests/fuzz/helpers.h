@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/stanza.h"
+#include "xmpp/stanza.h"
 
 /* Parses `data` as the content of a jabber:client stream (a header is put
  * in front) with generous limits and calls fn for every stanza; the stanza

@@ -3,7 +3,7 @@
  * loop 0 of this thread, sessions made with pl_session_open_fd on one end of
  * a socketpair, the loop run without blocking until everything the input
  * caused is done, and the checks that every input must pass. */
-#include "server-harness.h"
+#include "tests/fuzz/server-harness.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,12 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helpers.h"
+#include "core/accounts-admin.h"
+#include "core/core.h"
+#include "core/module-conf.h"
+#include "lib/base64.h"
+#include "lib/util.h"
 #include "modules/registry.h"
-#include "server/accounts-admin.h"
-#include "server/core.h"
-#include "server/util.h"
 #include "storage/storage.h"
+#include "tests/fuzz/helpers.h"
 
 #define FZ_MAX_CONNS 8
 #define FZ_MAX_OUTPUT (16u << 20) /* per connection: beyond this it is not kept */
@@ -499,8 +501,8 @@ static void start_server(void)
         "  { name = \"other.test\"; modules = { disco = {}; ping = {}; vcard = {}; }; }\n"
         ");\n",
         F.dir, cert, key);
-    pl_config_t *config = pl_config_load_string(pl_buf_cstr(&conf), "fuzz", pl_module_registry,
-                                                pl_module_registry_size, &error);
+    pl_config_t *config = pl_config_load_string_modules(
+        pl_buf_cstr(&conf), "fuzz", pl_module_registry, pl_module_registry_size, &error);
     pl_buf_deinit(&conf);
     if (!config)
         pl_die("fuzz harness: %s", error);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 xmpp_ctx_t *h_ctx_new(void)
 {

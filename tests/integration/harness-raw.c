@@ -20,7 +20,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 int h_raw_rcvbuf;
 

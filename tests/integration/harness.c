@@ -2,7 +2,7 @@
  * test cases, a real parleyd in a temp directory with config, certificate
  * and accounts, helper processes (parleyctl), and reading the server log.
  * The clients live in harness-client.c (libstrophe) and harness-raw.c. */
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
 #include "storage/archive.h"
 #include "storage/storage.h"
+#include "tests/integration/harness.h"
 
 // clang-format off
 static const char *const accounts[] = {

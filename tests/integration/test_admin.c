@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness.h"
 #include "storage/seal.h"
+#include "tests/integration/harness.h"
 
 /* jid, password */
 // clang-format off

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_CARBONS "urn:xmpp:carbons:2"
 #define NS_FORWARD "urn:xmpp:forward:0"

@@ -4,7 +4,7 @@
  * limited, and a configured limit (web = 2 here) is kept. */
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 // clang-format off
 static const char *const accounts[] = {

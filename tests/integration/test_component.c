@@ -3,7 +3,7 @@
  * component's address space, and what senders see while it is away. */
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 /* jid, password */
 // clang-format off

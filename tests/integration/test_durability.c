@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 // clang-format off
 static const char *const accounts[] = {

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"

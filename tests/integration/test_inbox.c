@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_INBOX "urn:xmpp:inbox:1"
 #define NS_PARLEY "urn:parley:inbox"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NCLIENTS 200
 

@@ -4,7 +4,7 @@
  * and conflicts, and what the server refuses (PLAIN in clear, TLS 1.1). */
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 /* jid, password */
 // clang-format off

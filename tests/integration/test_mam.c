@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
 #define NS_RSM "http://jabber.org/protocol/rsm"

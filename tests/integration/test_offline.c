@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_SID "urn:xmpp:sid:0"

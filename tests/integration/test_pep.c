@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"

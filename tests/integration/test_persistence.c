@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_VCARD "vcard-temp"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_STATE "urn:parley:presence"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_VCARD "vcard-temp"
 #define NS_PRIVATE "jabber:iq:private"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define MAX_ITEMS 1000

@@ -1,9 +1,9 @@
 /* test_routing.c — where stanzas go (CORE-4, RFC 6121 §8.5 as coded in
- * server/route-rules.c): bare and full JIDs, priorities, unavailable
+ * xmpp/route-rules.c): bare and full JIDs, priorities, unavailable
  * resources, the errors senders get back, and stamping of 'from'. */
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 /* jid, password */
 // clang-format off

@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"

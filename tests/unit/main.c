@@ -3,7 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 int main(void)
 {

@@ -10,7 +10,7 @@
 
 #include "storage/archive.h"
 #include "storage/seal.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 #define T0 1700000000000000LL /* a key (microseconds) to count from */
 

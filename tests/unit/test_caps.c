@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/stanza.h"
-#include "server/xml.h"
-#include "suites.h"
+#include "lib/buf.h"
+#include "tests/unit/suites.h"
 #include "xep/caps.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xml.h"
 
 static void keep_stanza(void *ud, pl_stanza_t *s)
 {

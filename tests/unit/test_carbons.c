@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "modules/carbons/carbons-private.h"
-#include "server/xml.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
+#include "xmpp/xml.h"
 
 static void keep_stanza(void *ud, pl_stanza_t *s)
 {

@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/config.h"
-#include "server/default-config.h"
+#include "config/config.h"
+#include "config/default-config.h"
+#include "core/module-conf.h"
+#include "core/module.h"
 #include "modules/registry.h"
-#include "server/module.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* ---- a fake registry: the built-in names plus modules made for testing ---- */
 
@@ -95,10 +96,12 @@ FAKE(m_y, .name = "y", .requires = need_x);
 FAKE(m_baddef, .name = "baddef", .conf = bad_default_defs, .conf_size = sizeof(long long));
 FAKE(m_small, .name = "small", .conf = tconf_defs, .conf_size = 4);
 #undef FAKE
+/* Built against another module ABI: never enabled. */
+static const pl_module_desc_t m_oldabi = {.abi = PL_MODULE_ABI + 1, .name = "oldabi"};
 
 static const pl_module_desc_t *const registry[] = {
     &m_disco, &m_ping, &m_version, &m_time, &m_register, &m_tconf, &m_a,
-    &m_b,     &m_c,    &m_x,       &m_y,    &m_baddef,   &m_small,
+    &m_b,     &m_c,    &m_x,       &m_y,    &m_baddef,   &m_small, &m_oldabi,
 };
 static const size_t nregistry = sizeof(registry) / sizeof(registry[0]);
 
@@ -113,7 +116,7 @@ static const size_t nregistry = sizeof(registry) / sizeof(registry[0]);
 
 static pl_config_t *load(const char *text, char **err)
 {
-    return pl_config_load_string(text, "t.cfg", registry, nregistry, err);
+    return pl_config_load_string_modules(text, "t.cfg", registry, nregistry, err);
 }
 
 static pl_config_t *load_ok(const char *text)
@@ -160,7 +163,8 @@ START_TEST(default_config_loads)
     char *err = NULL;
     /* The real registry: the demo host enables every compiled-in module an
      * ordinary client needs, and their dependencies must hold. */
-    pl_config_t *c = pl_config_load(NULL, pl_module_registry, pl_module_registry_size, &err);
+    pl_config_t *c =
+        pl_config_load_modules(NULL, pl_module_registry, pl_module_registry_size, &err);
     ck_assert_msg(c != NULL, "%s", err ? err : "");
     ck_assert_ptr_null(c->path);
     ck_assert_str_eq(c->data_dir, "data");
@@ -193,7 +197,7 @@ START_TEST(default_config_loads)
     size_t nnames = sizeof(names) / sizeof(names[0]);
     ck_assert_uint_eq(h->nmodules, nnames);
     for (size_t i = 0; i < nnames; i++)
-        ck_assert_str_eq(h->modules[i].desc->name, names[i]);
+        ck_assert_str_eq(h->modules[i].info.name, names[i]);
     ck_assert_int_eq(((const version_conf_t *)h->modules[2].conf)->show_os, 0);
     ck_assert_uint_eq(h->ncomponents, 1);
     ck_assert_str_eq(h->components[0].domain, "bot.demo.local");
@@ -230,7 +234,7 @@ START_TEST(default_config_names_a_missing_module)
         line += *p == '\n';
     const pl_module_desc_t *const four[] = {&m_disco, &m_ping, &m_version, &m_time};
     char *err = NULL;
-    ck_assert_ptr_null(pl_config_load("", four, 4, &err));
+    ck_assert_ptr_null(pl_config_load_modules("", four, 4, &err));
     char want[200];
     snprintf(want, sizeof(want),
              "<built-in>:%zu: unknown module 'register' (known: disco, ping, version, time)", line);
@@ -302,7 +306,7 @@ START_TEST(unknown_module_lists_the_known_ones)
     expect_error_free(HEAD "hosts = ( { name = \"demo.local\";\n  modules = {\n"
                            "    disco = {};\n    foo = {};\n  };\n} );\n",
                       "t.cfg:6: unknown module 'foo' (known: disco, ping, version, time, "
-                      "register, tconf, a, b, c, x, y, baddef, small)");
+                      "register, tconf, a, b, c, x, y, baddef, small, oldabi)");
     expect_error_free(HEAD "hosts = ( { name = \"demo.local\";\n  modules = { ping = true; };\n"
                            "} );\n",
                       "t.cfg:4: module 'ping' on host 'demo.local' must be written as a group, "
@@ -666,6 +670,10 @@ START_TEST(module_settings_bounds_and_validators)
                       "hosts = ( { name = \"demo.local\";\n  modules = { small = {}; };\n} );\n",
                       "t.cfg:4: module 'small' on host 'demo.local': key 'count' lies outside the "
                       "module's config struct (4 bytes)");
+    expect_error_free(HEAD
+                      "hosts = ( { name = \"demo.local\";\n  modules = { oldabi = {}; };\n} );\n",
+                      "t.cfg:4: module 'oldabi': it was built for another module ABI than this "
+                      "server's");
 }
 END_TEST
 
@@ -700,13 +708,13 @@ START_TEST(modules_are_ordered_by_dependency)
     const char *want[] = {"ping", "c", "b", "a", "disco"};
     ck_assert_uint_eq(h->nmodules, 5);
     for (size_t i = 0; i < 5; i++)
-        ck_assert_str_eq(h->modules[i].desc->name, want[i]);
+        ck_assert_str_eq(h->modules[i].info.name, want[i]);
     pl_config_free(&c);
 
     /* A soft dependency that is not enabled is simply skipped. */
     c = load_ok(HEAD "hosts = ( { name = \"demo.local\"; modules = { a = {}; b = {}; }; } );\n");
-    ck_assert_str_eq(c->hosts[0].modules[0].desc->name, "b");
-    ck_assert_str_eq(c->hosts[0].modules[1].desc->name, "a");
+    ck_assert_str_eq(c->hosts[0].modules[0].info.name, "b");
+    ck_assert_str_eq(c->hosts[0].modules[1].info.name, "a");
     pl_config_free(&c);
 }
 END_TEST
@@ -750,7 +758,7 @@ START_TEST(relative_paths_resolve_against_the_file)
                             "data_dir = \"../var\";\n"
                             "@include \"hosts.cfg\"\n");
     char *err = NULL;
-    pl_config_t *c = pl_config_load(path, registry, nregistry, &err);
+    pl_config_t *c = pl_config_load_modules(path, registry, nregistry, &err);
     ck_assert_msg(c != NULL, "%s", err ? err : "");
     char want[512];
     ck_assert_str_eq(c->path, path);
@@ -767,14 +775,14 @@ START_TEST(relative_paths_resolve_against_the_file)
     /* Errors name the file they are in, included files too. */
     char *inc2 =
         write_file(sub, "hosts.cfg", "hosts = (\n  { name = \"demo.local\"; x = 1; }\n);\n");
-    ck_assert_ptr_null(pl_config_load(path, registry, nregistry, &err));
+    ck_assert_ptr_null(pl_config_load_modules(path, registry, nregistry, &err));
     snprintf(want, sizeof(want), "%s:2: host: unknown key 'x'", inc2);
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
     free(err);
 
     char *missing;
     ck_assert_int_ge(asprintf(&missing, "%s/nope.cfg", sub), 0);
-    ck_assert_ptr_null(pl_config_load(missing, registry, nregistry, &err));
+    ck_assert_ptr_null(pl_config_load_modules(missing, registry, nregistry, &err));
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
     ck_assert_str_eq(err, want);
     free(err);

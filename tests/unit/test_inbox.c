@@ -12,7 +12,7 @@
 
 #include "storage/inbox.h"
 #include "storage/seal.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* Ids as the server makes them: 13 characters, sorting in time order. */
 static const char *sid(int n)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/jid.h"
 #include "tests/unit/suites.h"
+#include "xmpp/jid.h"
 
 /* The normalised full JID, or NULL when parsing fails (in which case the
  * struct must have been left zeroed). */

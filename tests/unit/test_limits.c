@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "server/core.h"
-#include "server/map.h"
-#include "suites.h"
+#include "core/core.h"
+#include "lib/map.h"
+#include "tests/unit/suites.h"
 
 START_TEST(backoff_starts_after_allowed_failures_and_doubles)
 {

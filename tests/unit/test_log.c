@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
-#include "suites.h"
+#include "lib/log.h"
+#include "tests/unit/suites.h"
 
 /* The fields part of one logged line (after "event=NAME "), or the whole
  * JSON line without the timestamp; caller frees. */

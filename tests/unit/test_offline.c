@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server.h"
-#include "server/util.h"
+#include "core/server.h"
+#include "lib/util.h"
 #include "storage/offline.h"
 #include "storage/seal.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 #include "xep/delay.h"
 #include "xep/stored-xml.h"
 

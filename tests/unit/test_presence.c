@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "modules/presence/presence-private.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* An item in a given state (sub bits, ask, pending_in, approved, in_roster). */
 static pl_roster_item_t item(unsigned sub, int ask, int pending, int approved, int in_roster)

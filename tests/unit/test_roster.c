@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/util.h"
+#include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
 

@@ -1,13 +1,13 @@
-/* test_router.c — RFC 6121 §8.5 delivery rules (server/route-rules.c): who
+/* test_router.c — RFC 6121 §8.5 delivery rules (xmpp/route-rules.c): who
  * receives a stanza addressed to a local account. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/core.h"
-#include "server/route-rules.h"
-#include "server/server.h"
-#include "suites.h"
+#include "core/core.h"
+#include "core/server.h"
+#include "tests/unit/suites.h"
+#include "xmpp/route-rules.h"
 
 static const pl_route_candidate_t two[] = {
     {.resource = "desk", .available = 1, .priority = 5},

@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/stanza.h"
-#include "suites.h"
+#include "lib/buf.h"
+#include "tests/unit/suites.h"
 #include "xep/rsm.h"
 #include "xep/stored-xml.h"
+#include "xmpp/stanza.h"
 
 #define SET(body) "<set xmlns='http://jabber.org/protocol/rsm'>" body "</set>"
 

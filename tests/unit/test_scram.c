@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/scram.h"
+#include "lib/base64.h"
 #include "tests/unit/suites.h"
+#include "xmpp/scram.h"
 
 static const uint8_t test_salt[PL_SCRAM_SALT_LEN] = "0123456789abcdef";
 

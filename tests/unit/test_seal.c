@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "storage/seal-private.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 #define KEY1 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define KEY2 "F0E1D2C3B4A5968778695A4B3C2D1E0F00112233445566778899AABBCCDDEEFF"

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/ns.h"
-#include "server/stanza.h"
-#include "server/xml.h"
-#include "suites.h"
+#include "lib/buf.h"
+#include "tests/unit/suites.h"
+#include "xmpp/ns.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xml.h"
 
 static const char *bytes_of(const pl_stanza_t *s) { return pl_stanza_bytes(s, NULL); }
 

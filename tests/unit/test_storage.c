@@ -15,8 +15,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "core/accounts-admin.h"
 #include "storage/storage-private.h"
-#include "suites.h"
+#include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
 

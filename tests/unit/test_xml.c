@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/ns.h"
-#include "server/stanza.h"
-#include "server/xml.h"
-#include "suites.h"
+#include "lib/buf.h"
+#include "tests/unit/suites.h"
+#include "xmpp/ns.h"
+#include "xmpp/stanza.h"
+#include "xmpp/xml.h"
 
 #define S(x) ((x) ? (x) : "-")
 

@@ -1,0 +1,348 @@
+/* hooks.c — hosts (tenants) and their modules: creating each module's
+ * context from the validated config, indexing the hooks modules declare,
+ * running them for a stanza, and the module-facing API of module.h. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "lib/util.h"
+#include "storage/storage.h"
+
+static int hook_cmp(const void *a, const void *b)
+{
+    const pl_hook_entry_t *x = a, *y = b;
+    return y->def->priority - x->def->priority;
+}
+
+static void index_hooks(pl_host_t *h)
+{
+    for (size_t m = 0; m < h->nmods; m++) {
+        const pl_hook_def_t *d = h->mods[m].desc->hooks;
+        for (; d && d->handler; d++) {
+            size_t ev = (size_t)d->event;
+            h->hooks[ev] = pl_xrealloc(h->hooks[ev], (h->nhooks[ev] + 1) * sizeof(pl_hook_entry_t));
+            h->hooks[ev][h->nhooks[ev]++] = (pl_hook_entry_t){.def = d, .mod = &h->mods[m]};
+        }
+    }
+    for (size_t ev = 0; ev < PL_EV__COUNT; ev++)
+        if (h->nhooks[ev] > 1) /* stable enough: modules are few; ties keep config order */
+            qsort(h->hooks[ev], h->nhooks[ev], sizeof(pl_hook_entry_t), hook_cmp);
+}
+
+int pl_hosts_create(pl_server_t *srv, char **error)
+{
+    const pl_config_t *c = srv->config;
+    srv->hosts = pl_xcalloc(c->nhosts, sizeof(pl_host_t *));
+    srv->nhosts = c->nhosts;
+    pl_map_init(&srv->hosts_by_name);
+    for (size_t i = 0; i < c->nhosts; i++) {
+        const pl_host_conf_t *hc = &c->hosts[i];
+        pl_host_t *h = pl_xcalloc(1, sizeof(*h));
+        h->server = srv;
+        h->name = pl_xstrdup(hc->name);
+        h->conf = hc;
+        h->nmods = hc->nmodules;
+        h->mods = pl_xcalloc(h->nmods ? h->nmods : 1, sizeof(pl_module_ctx_t));
+        for (size_t m = 0; m < h->nmods; m++) {
+            pl_module_ctx_t *ctx = &h->mods[m];
+            if (hc->modules[m].module >= srv->nregistry)
+                pl_die("host %s: module %s is not in the server's registry", hc->name,
+                       hc->modules[m].info.name);
+            ctx->desc = srv->registry[hc->modules[m].module];
+            ctx->conf = hc->modules[m].conf;
+            ctx->host = h;
+            ctx->state_offset = h->session_state_size;
+            h->session_state_size += (ctx->desc->session_state_size + 15) & ~(size_t)15;
+            if (ctx->desc->stanza_ids)
+                h->stamp_ids = 1;
+        }
+        index_hooks(h);
+        srv->hosts[i] = h;
+        pl_map_put(&srv->hosts_by_name, h->name, h);
+        for (size_t k = 0; k < hc->ncomponents; k++) {
+            pl_component_t *comp = pl_xcalloc(1, sizeof(*comp));
+            comp->domain = pl_xstrdup(hc->components[k].domain);
+            comp->secret = pl_xstrdup(hc->components[k].secret);
+            comp->host = h;
+            pl_map_put(&srv->components, comp->domain, comp);
+        }
+        for (size_t m = 0; m < h->nmods; m++) {
+            pl_module_ctx_t *ctx = &h->mods[m];
+            if (ctx->desc->init && ctx->desc->init(ctx) != 0) {
+                char buf[256];
+                snprintf(buf, sizeof(buf), "module '%s' on host '%s' failed to initialise",
+                         ctx->desc->name, h->name);
+                *error = pl_xstrdup(buf);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int pl_hosts_start(pl_server_t *srv, char **error)
+{
+    for (size_t i = 0; i < srv->nhosts; i++) {
+        pl_host_t *h = srv->hosts[i];
+        for (size_t m = 0; m < h->nmods; m++) {
+            pl_module_ctx_t *ctx = &h->mods[m];
+            const pl_store_def_t *sd = ctx->desc->stores;
+            size_t ns = 0;
+            while (sd && sd[ns].name)
+                ns++;
+            ctx->stores = ns ? pl_xcalloc(ns, sizeof(pl_kv_t *)) : NULL;
+            for (size_t k = 0; k < ns; k++) {
+                char name[128];
+                snprintf(name, sizeof(name), "%s.%s", ctx->desc->name, sd[k].name);
+                if (pl_storage_kv(srv->storage, name, &ctx->stores[k]) != 0) {
+                    char buf[256];
+                    snprintf(buf, sizeof(buf), "cannot open store '%s'", name);
+                    *error = pl_xstrdup(buf);
+                    return -1;
+                }
+            }
+            if (ctx->desc->start && ctx->desc->start(ctx) != 0) {
+                char buf[256];
+                snprintf(buf, sizeof(buf), "module '%s' on host '%s' failed to start",
+                         ctx->desc->name, h->name);
+                *error = pl_xstrdup(buf);
+                return -1;
+            }
+            ctx->started = 1;
+        }
+        pl_log(&srv->log, PL_LOG_INFO, "host.start", "host=%s modules=%zu", h->name, h->nmods);
+    }
+    return 0;
+}
+
+void pl_hosts_stop(pl_server_t *srv)
+{
+    for (size_t i = 0; i < srv->nhosts; i++) {
+        pl_host_t *h = srv->hosts[i];
+        for (size_t m = h->nmods; m-- > 0;) {
+            pl_module_ctx_t *ctx = &h->mods[m];
+            if (ctx->started && ctx->desc->stop)
+                ctx->desc->stop(ctx);
+            ctx->started = 0;
+            free(ctx->stores);
+            ctx->stores = NULL;
+        }
+        for (size_t ev = 0; ev < PL_EV__COUNT; ev++)
+            free(h->hooks[ev]);
+        free(h->mods);
+        free(h->name);
+        free(h);
+    }
+    free(srv->hosts);
+    srv->hosts = NULL;
+    srv->nhosts = 0;
+    pl_map_deinit(&srv->hosts_by_name);
+    size_t pos = 0;
+    void *v;
+    while (pl_map_iter(&srv->components, &pos, NULL, &v)) {
+        pl_component_t *c = v;
+        free(c->domain);
+        free(c->secret);
+        free(c);
+    }
+    pl_map_deinit(&srv->components);
+}
+
+pl_host_t *pl_server_host(pl_server_t *srv, const char *domain)
+{
+    return domain ? pl_map_get(&srv->hosts_by_name, domain) : NULL;
+}
+
+pl_host_t *pl_server_tenant_of(pl_server_t *srv, const char *domain)
+{
+    pl_host_t *h = pl_server_host(srv, domain);
+    if (h || !domain)
+        return h;
+    pthread_mutex_lock(&srv->comp_lock);
+    pl_component_t *c = pl_map_get(&srv->components, domain);
+    pl_host_t *owner = c ? c->host : NULL;
+    pthread_mutex_unlock(&srv->comp_lock);
+    return owner;
+}
+
+/* Does a hook's filter accept this stanza?  Fills the payload it matched. */
+static int hook_matches(const pl_hook_def_t *d, pl_event_t ev, const pl_xml_t *root,
+                        const char *type, unsigned target, const pl_xml_t **payload)
+{
+    if (d->targets && !(d->targets & target))
+        return 0;
+    if (d->type && strcmp(d->type, type) != 0)
+        return 0;
+    *payload = NULL;
+    if (ev == PL_EV_IQ) {
+        const pl_xml_t *p = pl_xml_first_element(root);
+        if (!p || (d->ns && strcmp(d->ns, p->ns) != 0) ||
+            (d->element && strcmp(d->element, p->name) != 0))
+            return 0;
+        *payload = p;
+    } else if (d->ns) {
+        const pl_xml_t *p = pl_xml_child(root, d->element, d->ns);
+        if (!p)
+            return 0;
+        *payload = p;
+    }
+    return 1;
+}
+
+pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t *st,
+                              const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
+                              unsigned target)
+{
+    if (!host || host->nhooks[ev] == 0)
+        return PL_PASS;
+    const pl_xml_t *root = pl_stanza_root(st);
+    const char *type = pl_xml_attr(root, "type");
+    if (!type)
+        type = "";
+    if (ev == PL_EV_IQ && strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+        return PL_PASS;
+    const char *id = pl_xml_attr(root, "id");
+    for (size_t i = 0; i < host->nhooks[ev]; i++) {
+        const pl_hook_entry_t *e = &host->hooks[ev][i];
+        const pl_xml_t *payload;
+        if (!hook_matches(e->def, ev, root, type, target, &payload))
+            continue;
+        pl_hook_ctx_t hc = {
+            .server = host->server,
+            .host = host,
+            .module = e->mod,
+            .stanza = st,
+            .payload = payload,
+            .from = from,
+            .to = to,
+            .session = origin,
+            .type = type,
+            .id = id ? id : "",
+        };
+        if (e->def->handler(&hc) == PL_DONE)
+            return PL_DONE;
+    }
+    return PL_PASS;
+}
+
+void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s)
+{
+    if (!host)
+        return;
+    for (size_t i = 0; i < host->nhooks[ev]; i++) {
+        const pl_hook_entry_t *e = &host->hooks[ev][i];
+        pl_hook_ctx_t hc = {
+            .server = host->server,
+            .host = host,
+            .module = e->mod,
+            .from = &s->jid,
+            .to = &s->jid,
+            .session = s,
+            .type = "",
+            .id = "",
+        };
+        e->def->handler(&hc);
+    }
+}
+
+/* ---- module context accessors ---- */
+const void *pl_module_conf(const pl_module_ctx_t *ctx) { return ctx->conf; }
+void *pl_module_data(const pl_module_ctx_t *ctx) { return ctx->data; }
+void pl_module_set_data(pl_module_ctx_t *ctx, void *data) { ctx->data = data; }
+pl_host_t *pl_module_host(const pl_module_ctx_t *ctx) { return ctx->host; }
+pl_server_t *pl_module_server(const pl_module_ctx_t *ctx) { return ctx->host->server; }
+const char *pl_module_name(const pl_module_ctx_t *ctx) { return ctx->desc->name; }
+
+pl_kv_t *pl_module_store(const pl_module_ctx_t *ctx, const char *name)
+{
+    const pl_store_def_t *sd = ctx->desc->stores;
+    for (size_t k = 0; sd && sd[k].name; k++)
+        if (strcmp(sd[k].name, name) == 0)
+            return ctx->stores ? ctx->stores[k] : NULL;
+    return NULL;
+}
+
+void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s)
+{
+    if (!s->mod_state || ctx->desc->session_state_size == 0)
+        return NULL;
+    return s->mod_state + ctx->state_offset;
+}
+
+void pl_module_log(const pl_module_ctx_t *ctx, int level, const char *event, const char *fmt, ...)
+{
+    const pl_log_t *log = &ctx->host->server->log;
+    if (!pl_log_enabled(log, level))
+        return;
+    char ev[128];
+    snprintf(ev, sizeof(ev), "%s.%s", ctx->desc->name, event);
+    va_list ap;
+    va_start(ap, fmt);
+    pl_logv(log, level, ev, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- replies ---- */
+void pl_reply(pl_hook_ctx_t *hc, pl_stanza_t *reply)
+{
+    const char *orig_to = pl_stanza_attr(hc->stanza, "to");
+    const char *rfrom = pl_stanza_attr(reply, "from");
+    const char *rto = pl_stanza_attr(reply, "to");
+    pl_stanza_t *addressed = pl_stanza_readdress(reply, rfrom ? PL_KEEP : orig_to,
+                                                 rto ? PL_KEEP : hc->from->full);
+    pl_stanza_unref(&reply);
+    /* Straight back to the session it came from when that is the sender. */
+    if (hc->session && hc->session->kind == PL_SESSION_C2S && hc->session->jid.full &&
+        strcmp(hc->session->jid.full, hc->from->full) == 0) {
+        pl_session_deliver(hc->session, addressed);
+        pl_stanza_unref(&addressed);
+        return;
+    }
+    pl_jid_t from;
+    const char *f = pl_stanza_attr(addressed, "from");
+    if (pl_jid_parse(&from, f ? f : hc->host->name) == 0) {
+        pl_router_route(hc->server, addressed, &from, hc->from, NULL);
+        pl_jid_deinit(&from);
+    }
+    pl_stanza_unref(&addressed);
+}
+
+void pl_reply_result(pl_hook_ctx_t *hc, const pl_xml_t *payload)
+{
+    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+    pl_build_attr(b, "type", "result");
+    pl_build_attr(b, "id", hc->id);
+    if (payload)
+        pl_build_copy(b, payload);
+    pl_reply(hc, pl_build_finish(b));
+}
+
+void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text)
+{
+    pl_stanza_t *err = pl_stanza_error(hc->stanza, cond, text);
+    pl_reply(hc, err);
+}
+
+void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, pl_stanza_err_t cond,
+                    const char *text)
+{
+    const char *to = pl_stanza_attr(req, "to"), *from = pl_stanza_attr(req, "from");
+    pl_jid_t sender;
+    if (!from || pl_jid_parse(&sender, from) != 0)
+        return;
+    pl_stanza_t *reply;
+    if (cond) {
+        reply = pl_stanza_error(req, cond, text);
+    } else {
+        pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+        pl_build_attr(b, "type", "result");
+        pl_build_attr(b, "id", pl_stanza_attr(req, "id") ? pl_stanza_attr(req, "id") : "");
+        pl_build_attr(b, "to", from);
+        reply = pl_build_finish(b);
+    }
+    pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : sender.bare, PL_KEEP);
+    pl_jid_deinit(&sender);
+    pl_stanza_unref(&reply);
+    pl_route(srv, addressed);
+}
