@@ -1,7 +1,9 @@
 /* component.c — XEP-0114 external components (bots, gateways): the
- * jabber:component:accept stream, the SHA-1 handshake over the stream id
- * and the per-component secret, then routing in both directions.  A
- * component may send as its domain or any JID at it. */
+ * jabber:component:accept stream kind (pl_component_ops), the SHA-1
+ * handshake over the stream id and the per-component secret, then routing
+ * in both directions.  A component may send as its domain or any JID at
+ * it.  The stream's own state is the configured component it asked for
+ * (s->stream, borrowed from the server's table). */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,13 @@
 #include "core/core.h"
 #include "lib/util.h"
 
-void pl_component_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
+/* The component this stream asked to be (set at its header), or NULL. */
+static pl_component_t *component_of(const pl_session_t *s)
+{
+    return s->stream;
+}
+
+static void component_stream_open(pl_session_t *s, const pl_stream_header_t *h)
 {
     pl_server_t *srv = s->server;
     pl_random_id(s->stream_id, 16);
@@ -29,16 +37,15 @@ void pl_component_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
         pl_session_stream_error(s, "host-unknown", "no component is configured for that domain");
         return;
     }
-    s->component = c;
+    s->stream = c;
     s->host = c->host;
-    s->state = PL_ST_FEATURES;
 }
 
 static int handshake_ok(pl_session_t *s, const char *given)
 {
     /* hex(SHA-1(stream id + secret)), compared in constant time. */
     char input[512];
-    int n = snprintf(input, sizeof(input), "%s%s", s->stream_id, s->component->secret);
+    int n = snprintf(input, sizeof(input), "%s%s", s->stream_id, component_of(s)->secret);
     if (n < 0 || (size_t)n >= sizeof(input))
         return 0;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -59,6 +66,7 @@ static int handshake_ok(pl_session_t *s, const char *given)
 static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
 {
     pl_server_t *srv = s->server;
+    pl_component_t *comp = component_of(s);
     const pl_xml_t *root = pl_stanza_root(st);
     if (strcmp(root->name, "handshake") != 0) {
         pl_session_stream_error(s, "not-authorized", "handshake first");
@@ -66,13 +74,13 @@ static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
     }
     /* Checked before the handshake is: while backing off, the right secret
      * is refused too, so guesses learn nothing. */
-    uint64_t wait = pl_limits_component_wait(srv, s->ip, s->component->domain);
+    uint64_t wait = pl_limits_component_wait(srv, s->ip, comp->domain);
     if (wait > 0) {
         char why[96];
         snprintf(why, sizeof(why), "too many failed handshakes; try again in %llu s",
                  (unsigned long long)((wait + 999) / 1000));
         pl_log(&srv->log, PL_LOG_WARN, "limits.component_backoff", "domain=%s ip=%s wait_ms=%llu",
-               s->component->domain, s->ip, (unsigned long long)wait);
+               comp->domain, s->ip, (unsigned long long)wait);
         pl_session_stream_error(s, "policy-violation", why);
         return;
     }
@@ -83,16 +91,16 @@ static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
     pl_buf_deinit(&text);
     /* Component handshakes have their own back-off: a component failing on
      * 127.0.0.1 does not slow down the clients logging in from there. */
-    pl_limits_component_result(srv, s->ip, s->component->domain, ok);
+    pl_limits_component_result(srv, s->ip, comp->domain, ok);
     if (!ok) {
-        pl_log(&srv->log, PL_LOG_WARN, "component.auth", "ok=0 domain=%s ip=%s",
-               s->component->domain, s->ip);
+        pl_log(&srv->log, PL_LOG_WARN, "component.auth", "ok=0 domain=%s ip=%s", comp->domain,
+               s->ip);
         pl_session_stream_error(s, "not-authorized", "handshake failed");
         return;
     }
     pthread_mutex_lock(&srv->comp_lock);
-    pl_session_t *old = s->component->session;
-    s->component->session = pl_session_ref(s);
+    pl_session_t *old = comp->session;
+    comp->session = pl_session_ref(s);
     pthread_mutex_unlock(&srv->comp_lock);
     if (old) {
         /* A component reconnecting takes over from its stale stream. */
@@ -103,21 +111,21 @@ static void handle_handshake(pl_session_t *s, const pl_stanza_t *st)
         pl_session_unref(&old);
     }
     s->authenticated = 1;
-    s->state = PL_ST_ACTIVE;
     pl_jid_deinit(&s->jid);
-    pl_jid_from_parts(&s->jid, NULL, s->component->domain, NULL);
-    uv_timer_stop(&s->timer);
+    pl_jid_from_parts(&s->jid, NULL, comp->domain, NULL);
+    pl_session_timer_stop(s);
     pl_session_send_str(s, "<handshake/>");
-    pl_log(&srv->log, PL_LOG_INFO, "component.auth", "ok=1 domain=%s ip=%s host=%s",
-           s->component->domain, s->ip, s->host->name);
+    pl_log(&srv->log, PL_LOG_INFO, "component.auth", "ok=1 domain=%s ip=%s host=%s", comp->domain,
+           s->ip, s->host->name);
 }
 
-void pl_component_on_stanza(pl_session_t *s, pl_stanza_t *st)
+static void component_stanza(pl_session_t *s, pl_stanza_t *st)
 {
-    if (s->state != PL_ST_ACTIVE) {
+    if (!s->authenticated) {
         handle_handshake(s, st);
         return;
     }
+    pl_component_t *comp = component_of(s);
     const pl_xml_t *root = pl_stanza_root(st);
     pl_stanza_kind_t kind = pl_stanza_kind_of(root->name);
     if (!kind || strcmp(root->ns, PL_NS_CLIENT) != 0) {
@@ -136,7 +144,7 @@ void pl_component_on_stanza(pl_session_t *s, pl_stanza_t *st)
         pl_session_stream_error(s, "improper-addressing", "'from' is required");
         return;
     }
-    if (strcmp(from.domain, s->component->domain) != 0) {
+    if (strcmp(from.domain, comp->domain) != 0) {
         pl_jid_deinit(&from);
         pl_session_stream_error(s, "invalid-from", "components send from their own domain");
         return;
@@ -154,18 +162,38 @@ void pl_component_on_stanza(pl_session_t *s, pl_stanza_t *st)
     pl_jid_deinit(&to);
 }
 
-void pl_component_on_close(pl_session_t *s)
+/* The handshake must come within auth_timeout; after it the timer is
+ * stopped (components are not pinged). */
+static void component_timer(pl_session_t *s)
 {
+    if (!s->authenticated)
+        pl_session_stream_error(s, "connection-timeout", "handshake took too long");
+}
+
+static void component_closed(pl_session_t *s, pl_end_how_t how)
+{
+    (void)how;
     pl_server_t *srv = s->server;
-    if (!s->component)
+    pl_component_t *comp = component_of(s);
+    if (!comp)
         return;
     pthread_mutex_lock(&srv->comp_lock);
-    pl_session_t *mine = s->component->session == s ? s : NULL;
+    pl_session_t *mine = comp->session == s ? s : NULL;
     if (mine)
-        s->component->session = NULL;
+        comp->session = NULL;
     pthread_mutex_unlock(&srv->comp_lock);
     if (mine) {
-        pl_log(&srv->log, PL_LOG_INFO, "component.disconnect", "domain=%s", s->component->domain);
+        pl_log(&srv->log, PL_LOG_INFO, "component.disconnect", "domain=%s", comp->domain);
         pl_session_unref(&mine);
     }
 }
+
+const pl_stream_ops_t pl_component_ops = {
+    .name = "component",
+    .content_ns = PL_NS_COMPONENT,
+    .header_version = 0,
+    .stream_open = component_stream_open,
+    .stanza = component_stanza,
+    .timer = component_timer,
+    .closed = component_closed,
+};

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/accounts-admin.h"
+#include "core/c2s/c2s.h"
 #include "core/core.h"
 #include "lib/util.h"
 #include "storage/storage.h"
@@ -376,13 +377,13 @@ typedef struct loop_stats {
 
 static void stats_session(loop_stats_t *st, const pl_session_t *s)
 {
-    size_t n = 0, bytes = 0;
-    pl_sm_queued(s, &n, &bytes);
-    st->unacked += n;
-    st->unacked_bytes += bytes;
-    st->csi_held += s->csi_nheld;
-    st->csi_bytes += s->csi_bytes;
-    st->early += s->nearly;
+    pl_session_held_t h;
+    pl_session_held(s, &h);
+    st->unacked += h.unacked;
+    st->unacked_bytes += h.unacked_bytes;
+    st->csi_held += h.held;
+    st->csi_bytes += h.held_bytes;
+    st->early += h.early;
 }
 
 static void stats_visit(pl_loop_t *loop, pl_buf_t *b)

@@ -160,23 +160,75 @@ struct pl_loop {
     pl_session_t *hibernating; /* detached SM sessions awaiting resumption (sm.c) */
 };
 
-/* ---- a stream: client (c2s) or component ---- */
-typedef enum pl_session_kind { PL_SESSION_C2S = 1, PL_SESSION_COMPONENT } pl_session_kind_t;
+/* ---- a stream: one session per connection, of a kind ----
+ * A session is the machinery every stream shares (session.c: the socket,
+ * TLS, the XML parser, output, limits, the close path) plus a stream kind
+ * that says what the stream means: client streams (core/c2s/) or XEP-0114
+ * components (component.c).  The kind is an ops table chosen by the
+ * listener when the session is made; session.c calls only through it and
+ * knows no kind by name.  A kind keeps its own state on `s->stream` (made
+ * by its `open` op, freed by its `free` op). */
 
-typedef enum pl_c2s_state {
-    PL_ST_WAIT_STREAM = 0, /* expecting a stream header */
-    PL_ST_TLS_HANDSHAKE,   /* after <proceed/> or on a direct-TLS port */
-    PL_ST_FEATURES,        /* header answered, features sent, expecting starttls/auth/bind */
-    PL_ST_SASL,            /* SCRAM exchange in progress */
-    PL_ST_AUTH_PENDING,    /* waiting on an async check (PLAIN hashing) */
-    PL_ST_ACTIVE,          /* resource bound */
-    PL_ST_CLOSING,
-} pl_c2s_state_t;
+/* What a stream kind holds for its peer besides the output buffer (the
+ * counters of `parleyctl stats`). */
+typedef struct pl_session_held {
+    size_t unacked, unacked_bytes; /* sent, kept until the peer acknowledges them (SM) */
+    size_t held, held_bytes;       /* held back while the peer is inactive (CSI) */
+    size_t early;                  /* arrived while a resumption was handed over */
+} pl_session_held_t;
+
+/* How a connection ends.  Every way a stream can end (the peer's
+ * </stream:stream>, EOF, a read/write/TLS error, a peer that does not
+ * read, a timeout, a conflict, shutdown, any stream error) goes through
+ * pl_session_end, so the session always leaves the table (or is detached
+ * for an SM resumption), the modules are told, and its memory goes. */
+typedef enum pl_end_how {
+    PL_END_GOODBYE, /* orderly: </stream:stream> (after a stream error, if any) is written */
+    PL_END_LOST,    /* the peer vanished (EOF, no answer to a ping): SM may keep the session */
+    PL_END_BROKEN,  /* the socket or TLS failed: nothing more is written; SM may keep it */
+    PL_END_SLOW,    /* the peer does not read: its output is dropped at once; SM may keep it */
+} pl_end_how_t;
+
+typedef struct pl_stream_ops {
+    const char *name; /* "c2s", "component": for logs */
+    /* Our stream header: its default namespace, and whether it carries
+     * version='1.0' and xml:lang (RFC 6120; XEP-0114 streams do not). */
+    const char *content_ns;
+    int header_version;
+    /* The session was made: the kind's state on s->stream (optional). */
+    void (*open)(pl_session_t *s);
+    /* The peer's stream header, then each top-level element it sends. */
+    void (*stream_open)(pl_session_t *s, const pl_stream_header_t *h);
+    void (*stanza)(pl_session_t *s, pl_stanza_t *st);
+    /* TLS came up under the stream; the parser already expects a new
+     * stream header (optional). */
+    void (*secured)(pl_session_t *s);
+    /* The session's timer fired (login time, idleness). */
+    void (*timer)(pl_session_t *s);
+    /* A routed stanza for the peer, on the session's loop (optional: sent
+     * as is unless the session has ended; pl_session_deliver_now). */
+    void (*deliver)(pl_session_t *s, const pl_stanza_t *st);
+    /* A stanza is queued for the peer (optional: stream management keeps it). */
+    void (*sending)(pl_session_t *s, const pl_stanza_t *st);
+    /* Output is about to be written (optional: SM appends its <r/>). */
+    void (*before_flush)(pl_session_t *s);
+    /* The stream ended (pl_session_end): undo what it meant. */
+    void (*closed)(pl_session_t *s, pl_end_how_t how);
+    /* What it holds for the peer (optional: nothing). */
+    void (*held)(const pl_session_t *s, pl_session_held_t *h);
+    /* The session is freed: the kind's state goes (optional). */
+    void (*free)(pl_session_t *s);
+} pl_stream_ops_t;
+
+/* The kinds (chosen per listener in loop.c). */
+extern const pl_stream_ops_t pl_c2s_ops;       /* core/c2s/c2s.c */
+extern const pl_stream_ops_t pl_component_ops; /* component.c */
 
 struct pl_session {
     atomic_int refs;
     uint64_t id;
-    pl_session_kind_t kind;
+    const pl_stream_ops_t *ops; /* the stream kind */
+    void *stream;               /* the kind's state (pl_c2s_t, pl_component_t) */
     pl_loop_t *loop;
     pl_server_t *server;
     uv_tcp_t tcp;
@@ -192,22 +244,16 @@ struct pl_session {
     int tls_wanted;  /* STARTTLS proceed sent: the next bytes are TLS */
     pl_buf_t out;    /* plaintext queued this iteration */
     size_t write_pending; /* bytes handed to uv_write, not yet written */
+    uint64_t rx_bytes;    /* bytes read from the peer so far (a kind's ping asks if it grew) */
     pl_xml_parser_t *xml;
     int stream_open; /* we sent our stream header */
     int closing;
     /* stream */
-    pl_c2s_state_t state;
     char stream_id[24];
-    pl_host_t *host;
+    pl_host_t *host; /* the tenant: a client's host, a component's configured host */
     int secure;
     int authenticated;
-    int restart_pending;
-    pl_jid_t jid; /* bare after SASL, full after bind */
-    /* SASL */
-    pl_scram_server_t scram;
-    int scram_active;
-    unsigned auth_attempts; /* failed or aborted on this stream (c2s/sasl.c) */
-    unsigned sasl_elements; /* SASL/SASL2 elements received before authentication */
+    pl_jid_t jid; /* bare after SASL, full after bind; a component's domain */
     /* routing state (guarded by the shard lock for readers on other loops) */
     int bound;
     int available;
@@ -220,23 +266,7 @@ struct pl_session {
     uint64_t tokens_at_ms;
     uint64_t last_rx_ms;
     int asleep; /* idle: parser and buffers given back (pl_session_sleep) */
-    int ping_outstanding;
-    char ping_id[20];
-    int slow;       /* output refused over max_output_bytes: ends at the next flush */
-    struct pl_sasl2_req *sasl2; /* an <authenticate/> (SASL2) under way, until <success/> */
-    /* stream management (sm.c) */
-    struct pl_sm *sm;   /* NULL until <enable/> */
-    int lost;           /* the connection failed (not a clean close): SM may keep the session */
-    int resuming;       /* <resume/> accepted, the handover is under way */
-    pl_stanza_t **early; /* stanzas that arrived during the handover */
-    size_t nearly, early_cap, early_bytes;
-    pl_session_t *moved_to; /* resumed by this session: stanzas still arriving follow it */
-    /* client state indication (csi.c) */
-    int csi_inactive;
-    pl_stanza_t **csi_held; /* presences held while inactive, one per sender */
-    size_t csi_nheld, csi_cap, csi_bytes;
-    /* component */
-    pl_component_t *component;
+    int slow;   /* output refused over max_output_bytes: ends at the next flush */
     /* module per-session slots */
     unsigned char *mod_state;
     int traced;
@@ -275,7 +305,8 @@ void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *
                   pl_stanza_t *st);
 
 /* session.c — common stream machinery */
-pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_kind);
+/* A session of the kind `ops` (its `open` op runs) on `loop`. */
+pl_session_t *pl_session_new(pl_loop_t *loop, const pl_stream_ops_t *ops, int port_kind);
 pl_session_t *pl_session_ref(pl_session_t *s);
 void pl_session_unref(pl_session_t **sp);
 void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle);
@@ -289,24 +320,24 @@ void pl_session_open_stream(pl_session_t *s, const char *from);
 /* Queues raw text (already serialised). */
 void pl_session_send_raw(pl_session_t *s, const char *data, size_t len);
 void pl_session_send_str(pl_session_t *s, const char *text);
-/* Queues a stanza (serialised once, cached on the stanza). */
+/* Appends to the output being flushed, outside max_output_bytes: only for
+ * a kind's before_flush op (a few bytes that belong to this batch). */
+void pl_session_append(pl_session_t *s, const char *data, size_t len);
+/* Queues a stanza (serialised once, cached on the stanza); the kind's
+ * `sending` op sees it. */
 void pl_session_send(pl_session_t *s, const pl_stanza_t *st);
+/* Queues a stanza without the kind seeing it (retransmission). */
+void pl_session_send_untracked(pl_session_t *s, const pl_stanza_t *st);
 /* Sends a stream error (opening the stream first if needed) and ends the
  * session with PL_END_GOODBYE. */
 void pl_session_stream_error(pl_session_t *s, const char *condition, const char *text);
 
-/* How a connection ends.  Every way a stream can end (the peer's
- * </stream:stream>, EOF, a read/write/TLS error, a peer that does not
- * read, a timeout, a conflict, shutdown, any stream error) goes through
- * pl_session_end, so the session always leaves the table (or is detached
- * for an SM resumption), the modules are told, and its memory goes. */
-typedef enum pl_end_how {
-    PL_END_GOODBYE, /* orderly: </stream:stream> (after a stream error, if any) is written */
-    PL_END_LOST,    /* the peer vanished (EOF, no answer to a ping): SM may keep the session */
-    PL_END_BROKEN,  /* the socket or TLS failed: nothing more is written; SM may keep it */
-    PL_END_SLOW,    /* the peer does not read: its output is dropped at once; SM may keep it */
-} pl_end_how_t;
+/* The one way out for every stream (pl_end_how_t, above): the kind's
+ * `closed` op undoes what the stream meant, then the connection closes. */
 void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason);
+/* 1 once the stream ended or its connection is closing: nothing more
+ * reaches the peer. */
+int pl_session_ended(const pl_session_t *s);
 void pl_session_flush(pl_session_t *s);
 /* The bytes a stanza takes on the wire when sent (what the output, SM and
  * CSI bounds count; built stanzas have no arrival size). */
@@ -314,91 +345,31 @@ size_t pl_stanza_out_size(const pl_stanza_t *st);
 /* Bytes held for the peer: queued output plus writes not yet taken by the
  * kernel (bounded by limits.max_output_bytes). */
 size_t pl_session_backlog(const pl_session_t *s);
+/* What the kind holds for the peer (zeros when nothing). */
+void pl_session_held(const pl_session_t *s, pl_session_held_t *h);
 /* For a session idle a while: gives back the XML parser and the TLS and
  * output buffers, which come back on the next bytes.  Returns 1 if it slept. */
 int pl_session_sleep(pl_session_t *s);
+/* Flushes (what was queued goes in plaintext), then the next bytes in
+ * both directions are TLS (STARTTLS). */
 void pl_session_start_tls(pl_session_t *s);
-/* Delivers a routed stanza to this session (on its own loop). */
+/* The session's one timer: the kind's `timer` op runs after `ms`. */
+void pl_session_timer_start(pl_session_t *s, uint64_t ms);
+void pl_session_timer_stop(pl_session_t *s);
+/* Runs the kind's `timer` op now, as if the timer fired (the fuzz
+ * harness's "time passes"). */
+void pl_session_timer_fire(pl_session_t *s);
+/* Delivers a routed stanza to this session (on its own loop), through the
+ * kind's `deliver` op. */
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st);
-int pl_session_rate_ok(pl_session_t *s);
-
-/* Queues a stanza without stream-management bookkeeping (retransmission). */
-void pl_session_send_untracked(pl_session_t *s, const pl_stanza_t *st);
-
-/* sm.c — stream management (XEP-0198) */
-typedef struct pl_sm pl_sm_t;
-/* An <enable/>, <resume/>, <r/> or <a/> from the client. */
-void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st);
-/* Enables SM on a bound session, appending <enabled/> or <failed/> to out
- * (also used inline by bind2). */
-void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out);
-/* Resumes a detached session for this authenticated, unbound one (the
- * <resume/> nonza, or inline in SASL2).  The answer comes later: <resumed/>
- * or <failed/>, or pl_c2s_sasl2_finish when s->sasl2 is set. */
-void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr);
-/* A stanza from the client was handled (counts toward our h). */
-void pl_sm_count_in(pl_session_t *s);
-/* A stanza goes (or, detached, would go) to the client: kept until acked.
- * Past max_unacked / max_unacked_bytes a connected session gets a
- * resource-constraint stream error (and is detached); for a detached one
- * it returns -1 and the caller ends it (pl_sm_end_detached). */
-int pl_sm_track(pl_session_t *s, const pl_stanza_t *st);
-int pl_sm_detached(const pl_session_t *s);
-/* The next session on its loop's `hibernating` list (s is detached). */
-pl_session_t *pl_sm_next_detached(const pl_session_t *s);
-/* Stanzas kept for the client until acknowledged, and their bytes. */
-void pl_sm_queued(const pl_session_t *s, size_t *n, size_t *bytes);
-/* 1 while an <r/> we sent is unanswered (the client's <a/> is expected). */
-int pl_sm_ack_expected(const pl_session_t *s);
-/* Appends an <r/> to the output when stanzas are unacknowledged. */
-void pl_sm_before_flush(pl_session_t *s);
-/* Stanzas for a session whose resumption is under way. */
-void pl_sm_early(pl_session_t *s, const pl_stanza_t *st);
-/* At close: 1 if the session was detached for resumption (it stays in the
- * table); otherwise the caller ends it and calls pl_sm_end. */
-int pl_sm_detach(pl_session_t *s);
-/* The session ended for good (already out of the table): unacknowledged
- * messages are routed again, requests answered with errors. */
-void pl_sm_end(pl_session_t *s);
-/* Ends a detached session now, as if its time ran out (on its loop; the
- * account was deleted).  Does nothing to a session that is not detached. */
-void pl_sm_end_detached(pl_session_t *s, const char *why);
-/* Ends detached sessions past resume_timeout (all of them with all = 1). */
-void pl_sm_sweep(pl_loop_t *loop, int all);
-/* Frees what is left at session free. */
-void pl_sm_release(pl_session_t *s);
+/* What delivery is without a `deliver` op: queued for the peer, or, once
+ * the session has ended, pl_session_undeliverable. */
+void pl_session_deliver_now(pl_session_t *s, const pl_stanza_t *st);
 /* A stanza reached a session that has already ended (not detached): a
- * message with a body goes to the account's bare JID again, an IQ request
+ * message with a body goes to the session's bare JID again, an IQ request
  * is answered with an error, the rest is dropped. */
 void pl_session_undeliverable(pl_session_t *s, const pl_stanza_t *st);
-
-/* csi.c — client state indication (XEP-0352) */
-/* An <active/> or <inactive/> from the client. */
-void pl_csi_nonza(pl_session_t *s, const pl_stanza_t *st);
-/* For an inactive session: 1 if the stanza was held back (presence). */
-int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st);
-/* Sends what was held (the session is detached or becomes active). */
-void pl_csi_end(pl_session_t *s);
-
-/* c2s/sasl2.c — SASL2 (XEP-0388), bind2 (XEP-0386), FAST (XEP-0484) */
-typedef struct pl_sasl2_req pl_sasl2_req_t;
-/* SASL succeeded inside <authenticate/>: no stream restart; the inline
- * requests (resume, bind2, tokens) are carried out, then <success/> goes. */
-void pl_c2s_sasl2_succeeded(pl_session_t *s, const char *server_final_b64);
-/* Sends <success/> with `sm_xml` (<resumed/> when resumed = 1, or an SM
- * <failed/>, or NULL) and, unless resumed, performs the inline bind2. */
-void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed);
-void pl_c2s_sasl2_free(pl_session_t *s);
-
-/* c2s.c / component.c */
-void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);
-void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st);
-void pl_c2s_on_tls_ready(pl_session_t *s);
-void pl_c2s_timer(pl_session_t *s);
-void pl_c2s_on_close(pl_session_t *s);
-void pl_component_on_stream_open(pl_session_t *s, const pl_stream_header_t *h);
-void pl_component_on_stanza(pl_session_t *s, pl_stanza_t *st);
-void pl_component_on_close(pl_session_t *s);
+int pl_session_rate_ok(pl_session_t *s);
 
 /* sessions.c — the table */
 void pl_sessions_init(pl_server_t *srv);
@@ -424,6 +395,13 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
 /* Sends an error reply for `st` back to its sender (never for type=error). */
 void pl_router_bounce(pl_server_t *srv, const pl_stanza_t *st, pl_stanza_err_t cond,
                       const char *text);
+/* A stanza for `s` that it will never take (the session ended, or stream
+ * management gave up on it): a message with a body goes to the session's
+ * bare JID again with a <delay/> of `now_ms` (another client, the offline
+ * store), an IQ request is answered with service-unavailable, the rest is
+ * dropped.  0 rerouted, 1 answered, 2 dropped. */
+int pl_router_reroute(pl_server_t *srv, const pl_session_t *s, const pl_stanza_t *st,
+                      uint64_t now_ms);
 
 /* hooks.c */
 int pl_hosts_create(pl_server_t *srv, char **error);

@@ -292,8 +292,10 @@ void pl_reply(pl_hook_ctx_t *hc, pl_stanza_t *reply)
     pl_stanza_t *addressed = pl_stanza_readdress(reply, rfrom ? PL_KEEP : orig_to,
                                                  rto ? PL_KEEP : hc->from->full);
     pl_stanza_unref(&reply);
-    /* Straight back to the session it came from when that is the sender. */
-    if (hc->session && hc->session->kind == PL_SESSION_C2S && hc->session->jid.full &&
+    /* Straight back to the session it came from when that is the sender
+     * (a bound client resource; a component's answers are routed to its
+     * domain like any stanza). */
+    if (hc->session && hc->session->bound && hc->session->jid.full &&
         strcmp(hc->session->jid.full, hc->from->full) == 0) {
         pl_session_deliver(hc->session, addressed);
         pl_stanza_unref(&addressed);

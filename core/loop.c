@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/c2s/c2s.h"
 #include "core/core.h"
 #include "lib/util.h"
 #include "storage/storage.h"
@@ -139,9 +140,10 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     size_t i = (size_t)((uv_tcp_t *)server - loop->listeners);
     pl_listen_kind_t kind = loop->listener_kinds[i];
-    pl_session_t *s = pl_session_new(loop, kind == PL_LISTEN_COMPONENT ? PL_SESSION_COMPONENT
-                                                                         : PL_SESSION_C2S,
-                                     (int)kind);
+    /* The listener decides what its streams mean: XEP-0114 components on
+     * a component port, clients on the others. */
+    const pl_stream_ops_t *ops = kind == PL_LISTEN_COMPONENT ? &pl_component_ops : &pl_c2s_ops;
+    pl_session_t *s = pl_session_new(loop, ops, (int)kind);
     pl_session_accept(s, server);
 }
 

@@ -4,6 +4,7 @@
  * through that loop's inbox.  Nothing here blocks. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "lib/util.h"
@@ -201,9 +202,10 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
         return;
     pl_host_t *from_host = from && from->domain ? pl_server_host(srv, from->domain) : NULL;
     /* A component's stanzas meet the policy hooks of the tenant it belongs
-     * to (blocking, filters), as a local user's do. */
-    if (!from_host && origin && origin->kind == PL_SESSION_COMPONENT && origin->component)
-        from_host = origin->component->host;
+     * to (blocking, filters), as a local user's do: a session's host is its
+     * tenant, whatever its kind. */
+    if (!from_host && origin && origin->host)
+        from_host = origin->host;
     unsigned target = target_bits(st, from, to);
     if (from_host && origin &&
         pl_hooks_run(from_host, PL_EV_PRE_ROUTE, st, from, to, origin, target) == PL_DONE)
@@ -246,4 +248,55 @@ void pl_route(pl_server_t *srv, pl_stanza_t *st)
         pl_jid_deinit(&from);
     }
     pl_stanza_unref(&st);
+}
+
+/* ---- stanzas a session will never take ---- */
+
+static int is_own_copy(const pl_session_t *s, const pl_stanza_t *st)
+{
+    /* Carbons and archive results come from the account itself: they are
+     * copies of messages kept elsewhere, not messages for the account. */
+    const char *from = pl_stanza_attr(st, "from");
+    return !from || strcmp(from, s->jid.bare) == 0;
+}
+
+static pl_stanza_t *with_delay(const pl_stanza_t *st, const char *host, uint64_t at_ms)
+{
+    if (pl_xml_child(pl_stanza_root(st), "delay", PL_NS_DELAY))
+        return pl_stanza_ref(st);
+    char stamp[32];
+    time_t t = (time_t)(at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pl_builder_t *b = pl_build_from(st, NULL, NULL);
+    pl_build_child(b, "delay", PL_NS_DELAY);
+    pl_build_attr(b, "from", host);
+    pl_build_attr(b, "stamp", stamp);
+    pl_build_up(b);
+    return pl_build_finish(b);
+}
+
+/* What was for a session that ended without taking it is handled as if it
+ * had been sent while the account was offline (XEP-0198 §5 for what the
+ * client never acknowledged). */
+int pl_router_reroute(pl_server_t *srv, const pl_session_t *s, const pl_stanza_t *st,
+                      uint64_t now_ms)
+{
+    const char *name = pl_stanza_name(st);
+    const char *type = pl_stanza_attr(st, "type");
+    if (!strcmp(name, "message") &&
+        !(type && (!strcmp(type, "error") || !strcmp(type, "groupchat"))) && !is_own_copy(s, st) &&
+        pl_xml_child(pl_stanza_root(st), "body", NULL)) {
+        pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
+        pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
+        pl_stanza_unref(&again);
+        pl_route(srv, to_bare);
+        return 0;
+    }
+    if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {
+        pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, "the client went away");
+        return 1;
+    }
+    return 2;
 }

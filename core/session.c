@@ -1,10 +1,12 @@
 /* session.c — the transport under every stream: accepting, reading through
  * TLS into the XML parser, queueing output and writing it once per loop
- * iteration, stream errors and orderly close.  What the stream means
- * (client or component) lives in c2s.c and component.c. */
+ * iteration, stream errors and orderly close.  What the stream means is
+ * its kind's (s->ops: core/c2s/ for clients, component.c); this file calls
+ * the kind only through that table and knows none by name. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "lib/util.h"
@@ -24,10 +26,7 @@ static void on_timer(uv_timer_t *t);
 static void xml_stream_open(void *ud, const pl_stream_header_t *h)
 {
     pl_session_t *s = ud;
-    if (s->kind == PL_SESSION_COMPONENT)
-        pl_component_on_stream_open(s, h);
-    else
-        pl_c2s_on_stream_open(s, h);
+    s->ops->stream_open(s, h);
 }
 
 static void xml_stanza(void *ud, pl_stanza_t *st)
@@ -36,10 +35,7 @@ static void xml_stanza(void *ud, pl_stanza_t *st)
     if (s->closing)
         return;
     s->last_rx_ms = pl_mono_ms();
-    if (s->kind == PL_SESSION_COMPONENT)
-        pl_component_on_stanza(s, st);
-    else
-        pl_c2s_on_stanza(s, st);
+    s->ops->stanza(s, st);
 }
 
 static void xml_stream_close(void *ud)
@@ -63,13 +59,13 @@ static const pl_xml_callbacks_t xml_callbacks = {
     .error = xml_error,
 };
 
-pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_kind)
+pl_session_t *pl_session_new(pl_loop_t *loop, const pl_stream_ops_t *ops, int port_kind)
 {
     pl_server_t *srv = loop->server;
     pl_session_t *s = pl_xcalloc(1, sizeof(*s));
     atomic_init(&s->refs, 1);
     s->id = atomic_fetch_add(&srv->next_session_id, 1) + 1;
-    s->kind = kind;
+    s->ops = ops;
     s->loop = loop;
     s->server = srv;
     s->port_kind = port_kind;
@@ -85,6 +81,8 @@ pl_session_t *pl_session_new(pl_loop_t *loop, pl_session_kind_t kind, int port_k
     s->tokens_at_ms = pl_mono_ms();
     s->last_rx_ms = s->tokens_at_ms;
     pl_random_id(s->stream_id, 16);
+    if (ops->open)
+        ops->open(s);
     return s;
 }
 
@@ -101,13 +99,8 @@ static void session_free(pl_session_t *s)
     pl_buf_deinit(&s->out);
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);
-    pl_sm_release(s);
-    pl_c2s_sasl2_free(s);
-    for (size_t i = 0; i < s->csi_nheld; i++)
-        pl_stanza_unref(&s->csi_held[i]);
-    free(s->csi_held);
-    pl_session_unref(&s->moved_to);
-    pl_scram_server_deinit(&s->scram);
+    if (s->ops->free)
+        s->ops->free(s);
     free(s->mod_state);
     free(s);
 }
@@ -189,8 +182,8 @@ void pl_session_flush(pl_session_t *s)
     }
     if (s->out.len == 0)
         return;
-    if (s->sm)
-        pl_sm_before_flush(s);
+    if (s->ops->before_flush)
+        s->ops->before_flush(s);
     if (s->tls && !s->tls_wanted) {
         pl_buf_t cipher;
         pl_buf_init(&cipher);
@@ -241,10 +234,15 @@ void pl_session_send_str(pl_session_t *s, const char *text)
     pl_session_send_raw(s, text, strlen(text));
 }
 
+void pl_session_append(pl_session_t *s, const char *data, size_t len)
+{
+    pl_buf_append(&s->out, data, len);
+}
+
 void pl_session_send(pl_session_t *s, const pl_stanza_t *st)
 {
-    if (s->sm)
-        pl_sm_track(s, st);
+    if (s->ops->sending)
+        s->ops->sending(s, st);
     pl_session_send_untracked(s, st);
 }
 
@@ -266,12 +264,12 @@ void pl_session_start_tls(pl_session_t *s)
     pthread_mutex_lock(&s->server->tls_lock);
     s->tls = pl_tls_new(s->server->tls);
     pthread_mutex_unlock(&s->server->tls_lock);
-    s->state = PL_ST_TLS_HANDSHAKE;
+    s->tls_wanted = 1;
 }
 
 void pl_session_open_stream(pl_session_t *s, const char *from)
 {
-    const char *ns = s->kind == PL_SESSION_COMPONENT ? PL_NS_COMPONENT : PL_NS_CLIENT;
+    const char *ns = s->ops->content_ns;
     pl_buf_t b;
     pl_buf_init(&b);
     pl_buf_printf(&b,
@@ -283,7 +281,7 @@ void pl_session_open_stream(pl_session_t *s, const char *from)
         pl_buf_escape(&b, from, strlen(from), 1);
         pl_buf_puts(&b, "'");
     }
-    pl_buf_puts(&b, s->kind == PL_SESSION_COMPONENT ? ">" : " version='1.0' xml:lang='en'>");
+    pl_buf_puts(&b, s->ops->header_version ? " version='1.0' xml:lang='en'>" : ">");
     pl_session_send_raw(s, b.data, b.len);
     pl_buf_deinit(&b);
     s->stream_open = 1;
@@ -328,9 +326,10 @@ static const char *end_name(pl_end_how_t how)
 }
 
 /* The one way out for every stream.  What the stream meant is undone by
- * its kind (c2s: leave the session table and tell the modules, or stay
- * detached for a resumption; component: free the domain); then the socket
- * closes, once our last bytes are written when they still can be. */
+ * its kind's `closed` op (c2s: leave the session table and tell the
+ * modules, or stay detached for a resumption; component: free the
+ * domain); then the socket closes, once our last bytes are written when
+ * they still can be. */
 void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
 {
     if (s->closing) {
@@ -343,8 +342,6 @@ void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
     /* Closing from here on: a write that fails while the last bytes are
      * flushed (the peer reset the connection) must not end it again. */
     s->closing = 1;
-    if (how != PL_END_GOODBYE)
-        s->lost = 1; /* not the peer's choice: stream management may keep the session */
     if (how == PL_END_SLOW || how == PL_END_BROKEN) {
         pl_buf_deinit(&s->out); /* nothing more can or should reach the peer */
     } else {
@@ -359,12 +356,8 @@ void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
             pl_buf_deinit(&cipher);
         }
     }
-    s->state = PL_ST_CLOSING;
     pl_xml_parser_stop(s->xml);
-    if (s->kind == PL_SESSION_COMPONENT)
-        pl_component_on_close(s);
-    else
-        pl_c2s_on_close(s);
+    s->ops->closed(s, how);
     pl_log(&s->server->log, how == PL_END_GOODBYE ? PL_LOG_DEBUG : PL_LOG_INFO, "session.end",
            "session=%llu ip=%s jid=%s how=%s reason=%s", (unsigned long long)s->id, s->ip,
            s->jid.full ? s->jid.full : "-", end_name(how), reason ? reason : "-");
@@ -410,7 +403,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || s->closing)
         return;
     s->last_rx_ms = pl_mono_ms();
-    s->ping_outstanding = 0;
+    s->rx_bytes += (uint64_t)nread;
     s->asleep = 0; /* the parser wakes itself on these bytes */
     if (!s->tls) {
         feed_plain(s, buf->base, (size_t)nread);
@@ -438,7 +431,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         pl_log(&s->server->log, PL_LOG_DEBUG, "tls.established",
                "session=%llu version=%s cipher=%s", (unsigned long long)s->id,
                pl_tls_version(s->tls), pl_tls_cipher(s->tls));
-        pl_c2s_on_tls_ready(s);
+        /* RFC 6120 §5.4.3.3: a new stream starts over TLS, and nothing sent
+         * before the handshake counts. */
+        pl_xml_parser_reset(s->xml);
+        if (s->ops->secured)
+            s->ops->secured(s);
     }
     feed_plain(s, plain.data, plain.len);
     pl_buf_deinit(&plain);
@@ -468,7 +465,24 @@ static void on_timer(uv_timer_t *t)
         close_handles(s);
         return;
     }
-    pl_c2s_timer(s);
+    if (s->ops->timer)
+        s->ops->timer(s);
+}
+
+void pl_session_timer_start(pl_session_t *s, uint64_t ms)
+{
+    uv_timer_start(&s->timer, on_timer, ms, 0);
+}
+
+void pl_session_timer_stop(pl_session_t *s)
+{
+    uv_timer_stop(&s->timer);
+}
+
+void pl_session_timer_fire(pl_session_t *s)
+{
+    if (!s->closing && s->ops->timer)
+        s->ops->timer(s);
 }
 
 /* The handles of a new connection, and its place on the loop. */
@@ -509,10 +523,10 @@ static void session_start(pl_session_t *s)
         pthread_mutex_lock(&s->server->tls_lock);
         s->tls = pl_tls_new(s->server->tls);
         pthread_mutex_unlock(&s->server->tls_lock);
-        s->state = PL_ST_TLS_HANDSHAKE;
     }
-    /* Unauthenticated streams get auth_timeout to finish logging in. */
-    uv_timer_start(&s->timer, on_timer, (uint64_t)s->server->limits.auth_timeout_ms, 0);
+    /* Unauthenticated streams get auth_timeout to finish logging in (the
+     * kind's timer op says what happens then). */
+    pl_session_timer_start(s, (uint64_t)s->server->limits.auth_timeout_ms);
     uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
 }
 
@@ -548,34 +562,46 @@ int pl_session_open_fd(pl_session_t *s, int fd, const char *peer)
     return 0;
 }
 
+int pl_session_ended(const pl_session_t *s)
+{
+    return s->closing || uv_is_closing((const uv_handle_t *)&s->tcp);
+}
+
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)
 {
-    if (s->moved_to) {
-        /* Resumed by another session: it owns the stream now. */
-        pl_session_send_stanza(s->moved_to, st);
-        return;
-    }
-    if (s->resuming) {
-        pl_sm_early(s, st);
-        return;
-    }
-    if (pl_sm_detached(s)) {
-        /* Kept for the resumption, within the same bounds as while
-         * connected; past them the session ends and what it held goes to
-         * the account's bare JID (other clients, or the offline store). */
-        if (pl_sm_track(s, st) != 0)
-            pl_sm_end_detached(s, "queue full");
-        return;
-    }
-    if (s->closing || uv_is_closing((uv_handle_t *)&s->tcp)) {
+    if (s->ops->deliver)
+        s->ops->deliver(s, st);
+    else
+        pl_session_deliver_now(s, st);
+}
+
+void pl_session_deliver_now(pl_session_t *s, const pl_stanza_t *st)
+{
+    if (pl_session_ended(s)) {
         /* It ended after the router chose it (another loop's stanza was
          * already on its way): a message is not lost with it. */
         pl_session_undeliverable(s, st);
         return;
     }
-    if (s->csi_inactive && pl_csi_hold(s, st))
-        return;
     pl_session_send(s, st);
+}
+
+void pl_session_undeliverable(pl_session_t *s, const pl_stanza_t *st)
+{
+    /* Only for a session that left the table: routing again to its bare
+     * JID cannot come back to it. */
+    if (s->in_table || !s->jid.bare || !s->host)
+        return;
+    if (pl_router_reroute(s->server, s, st, (uint64_t)time(NULL) * 1000) == 0)
+        pl_log(&s->server->log, PL_LOG_INFO, "session.rerouted", "session=%llu jid=%s",
+               (unsigned long long)s->id, s->jid.full ? s->jid.full : s->jid.bare);
+}
+
+void pl_session_held(const pl_session_t *s, pl_session_held_t *h)
+{
+    *h = (pl_session_held_t){0};
+    if (s->ops->held)
+        s->ops->held(s, h);
 }
 
 int pl_session_rate_ok(pl_session_t *s)

@@ -1,7 +1,9 @@
-/* c2s.c — client streams (RFC 6120): stream header checks, features,
- * STARTTLS, resource binding, then every stanza from the client is checked,
- * stamped with the session's full JID and handed to the router.  Also the
- * idle ping and the close path. */
+/* c2s.c — the client stream kind (RFC 6120, pl_c2s_ops): stream header
+ * checks, features, STARTTLS, resource binding, then every stanza from the
+ * client is checked, stamped with the session's full JID and handed to the
+ * router.  Also the idle ping, delivery to the client (through stream
+ * management and CSI), and the close path.  What only clients have lives
+ * in pl_c2s_t beside the session (c2s-private.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +35,7 @@ static void send_features(pl_session_t *s)
     pl_buf_deinit(&b);
 }
 
-void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
+static void c2s_stream_open(pl_session_t *s, const pl_stream_header_t *h)
 {
     pl_server_t *srv = s->server;
     pl_host_t *host = h->to ? pl_server_host(srv, h->to) : NULL;
@@ -62,16 +64,14 @@ void pl_c2s_on_stream_open(pl_session_t *s, const pl_stream_header_t *h)
         pl_session_stream_error(s, "unsupported-version", "version 1.0 is required");
         return;
     }
-    s->state = PL_ST_FEATURES;
+    pl_c2s(s)->state = PL_ST_FEATURES;
     send_features(s);
 }
 
-void pl_c2s_on_tls_ready(pl_session_t *s)
+/* TLS is up (the session already expects a new stream header). */
+static void c2s_secured(pl_session_t *s)
 {
-    /* RFC 6120 §5.4.3.3: a new stream starts over TLS, and nothing sent
-     * before the handshake counts. */
-    s->state = PL_ST_WAIT_STREAM;
-    pl_xml_parser_reset(s->xml);
+    pl_c2s(s)->state = PL_ST_WAIT_STREAM;
 }
 
 static void send_stanza_error(pl_session_t *s, const pl_stanza_t *st, pl_stanza_err_t cond,
@@ -113,7 +113,7 @@ int pl_c2s_bind(pl_session_t *s, const char *resource, pl_stanza_err_t *err, con
         pl_session_unref(&old);
     }
     s->mod_state = s->host->session_state_size ? pl_xcalloc(1, s->host->session_state_size) : NULL;
-    s->state = PL_ST_ACTIVE;
+    pl_c2s(s)->state = PL_ST_ACTIVE;
     return 0;
 }
 
@@ -208,6 +208,14 @@ static int from_ok(pl_session_t *s, const char *from)
     return ok;
 }
 
+/* Our ping is out and the peer sent nothing since: any bytes (a stanza,
+ * a whitespace keepalive) show it is still there. */
+static int ping_unanswered(const pl_session_t *s)
+{
+    const pl_c2s_t *c = pl_c2s(s);
+    return c->ping_sent && s->rx_bytes == c->ping_rx_bytes;
+}
+
 static int handle_iq_response_to_server(pl_session_t *s, const pl_stanza_t *st, const char *type)
 {
     /* Results and errors addressed to the server answer our pings (others
@@ -215,8 +223,9 @@ static int handle_iq_response_to_server(pl_session_t *s, const pl_stanza_t *st, 
     if (strcmp(type, "result") != 0 && strcmp(type, "error") != 0)
         return 0;
     const char *id = pl_stanza_attr(st, "id");
-    if (s->ping_outstanding && id && strcmp(id, s->ping_id) == 0) {
-        s->ping_outstanding = 0;
+    pl_c2s_t *c = pl_c2s(s);
+    if (ping_unanswered(s) && id && strcmp(id, c->ping_id) == 0) {
+        c->ping_sent = 0;
         return 1;
     }
     return 0;
@@ -299,8 +308,9 @@ static int costs_a_token(const pl_session_t *s, const pl_xml_t *root)
              pl_sm_ack_expected(s));
 }
 
-void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
+static void c2s_stanza(pl_session_t *s, pl_stanza_t *st)
 {
+    pl_c2s_t *c = pl_c2s(s);
     const pl_xml_t *root = pl_stanza_root(st);
     if (s->authenticated && costs_a_token(s, root) && !pl_session_rate_ok(s)) {
         pl_log(&s->server->log, PL_LOG_WARN, "limits.stanza_rate", "session=%llu jid=%s ip=%s",
@@ -312,15 +322,15 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
         pl_sm_nonza(s, st);
         return;
     }
-    if (s->state == PL_ST_ACTIVE && strcmp(root->ns, PL_NS_CSI) == 0) {
+    if (c->state == PL_ST_ACTIVE && strcmp(root->ns, PL_NS_CSI) == 0) {
         pl_csi_nonza(s, st);
         return;
     }
-    if (s->resuming) {
+    if (c->resuming) {
         pl_session_stream_error(s, "not-authorized", "wait for <resumed/>");
         return;
     }
-    switch (s->state) {
+    switch (c->state) {
     case PL_ST_FEATURES:
     case PL_ST_SASL:
     case PL_ST_AUTH_PENDING:
@@ -328,7 +338,7 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
             if (strcmp(root->name, "starttls") == 0 && strcmp(root->ns, PL_NS_TLS) == 0) {
                 pl_session_send_str(s, "<proceed xmlns='" PL_NS_TLS "'/>");
                 pl_session_start_tls(s);
-                s->tls_wanted = 1;
+                c->state = PL_ST_TLS_HANDSHAKE;
             } else if (strcmp(root->ns, PL_NS_SASL) == 0 || strcmp(root->ns, PL_NS_SASL2) == 0) {
                 pl_session_send_str(s, "<failure xmlns='" PL_NS_SASL "'><encryption-required/></failure>");
                 pl_session_stream_error(s, "policy-violation", "STARTTLS is required");
@@ -339,7 +349,7 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
         }
         if (!s->authenticated) {
             if ((strcmp(root->ns, PL_NS_SASL) != 0 && strcmp(root->ns, PL_NS_SASL2) != 0) ||
-                s->state == PL_ST_AUTH_PENDING) {
+                c->state == PL_ST_AUTH_PENDING) {
                 pl_session_stream_error(s, "not-authorized", "authenticate first");
                 return;
             }
@@ -357,61 +367,63 @@ void pl_c2s_on_stanza(pl_session_t *s, pl_stanza_t *st)
     }
 }
 
-static void c2s_on_timer(uv_timer_t *t);
-
+/* Until the resource is bound the timer is the login time; then it
+ * watches for idleness: a client silent for idle_timeout is pinged, and
+ * one that does not answer within ping_timeout is gone. */
 void pl_c2s_timer(pl_session_t *s)
 {
     pl_server_t *srv = s->server;
+    pl_c2s_t *c = pl_c2s(s);
     if (s->closing)
         return;
-    if (s->kind != PL_SESSION_C2S || s->state != PL_ST_ACTIVE) {
-        if (s->kind == PL_SESSION_C2S && s->state != PL_ST_ACTIVE) {
-            pl_log(&srv->log, PL_LOG_INFO, "limits.auth_timeout", "session=%llu ip=%s",
-                   (unsigned long long)s->id, s->ip);
-            pl_session_stream_error(s, "connection-timeout", "login took too long");
-        } else if (s->kind == PL_SESSION_COMPONENT && !s->authenticated) {
-            pl_session_stream_error(s, "connection-timeout", "handshake took too long");
-        }
+    if (c->state != PL_ST_ACTIVE) {
+        pl_log(&srv->log, PL_LOG_INFO, "limits.auth_timeout", "session=%llu ip=%s",
+               (unsigned long long)s->id, s->ip);
+        pl_session_stream_error(s, "connection-timeout", "login took too long");
         return;
     }
     uint64_t now = pl_mono_ms();
     uint64_t idle = now - s->last_rx_ms;
     uint64_t idle_limit = (uint64_t)srv->limits.idle_timeout_ms;
-    if (s->ping_outstanding) {
+    if (ping_unanswered(s)) {
         pl_log(&srv->log, PL_LOG_INFO, "c2s.ping_timeout", "session=%llu jid=%s",
                (unsigned long long)s->id, s->jid.full);
         /* The peer is gone, not misbehaving: a resumable session waits. */
-        s->lost = 1;
+        c->lost = 1;
         pl_session_stream_error(s, "connection-timeout", "no answer to ping");
         return;
     }
+    c->ping_sent = 0;
     if (idle >= idle_limit) {
         /* XEP-0199: ask the client whether it is still there. */
-        pl_random_id(s->ping_id, 12);
+        pl_random_id(c->ping_id, 12);
         pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
         pl_build_attr(b, "type", "get");
-        pl_build_attr(b, "id", s->ping_id);
+        pl_build_attr(b, "id", c->ping_id);
         pl_build_attr(b, "from", s->host->name);
         pl_build_attr(b, "to", s->jid.full);
         pl_build_child(b, "ping", PL_NS_PING);
         pl_stanza_t *ping = pl_build_finish(b);
         pl_session_send(s, ping); /* a stanza like any other for SM's counts */
         pl_stanza_unref(&ping);
-        s->ping_outstanding = 1;
-        uv_timer_start(&s->timer, c2s_on_timer, (uint64_t)srv->limits.ping_timeout_ms, 0);
+        c->ping_sent = 1;
+        c->ping_rx_bytes = s->rx_bytes;
+        pl_session_timer_start(s, (uint64_t)srv->limits.ping_timeout_ms);
         return;
     }
-    uv_timer_start(&s->timer, c2s_on_timer, idle_limit - idle, 0);
+    pl_session_timer_start(s, idle_limit - idle);
 }
 
-static void c2s_on_timer(uv_timer_t *t) { pl_c2s_timer(t->data); }
-
-void pl_c2s_on_close(pl_session_t *s)
+static void c2s_closed(pl_session_t *s, pl_end_how_t how)
 {
     pl_server_t *srv = s->server;
+    pl_c2s_t *c = pl_c2s(s);
+    if (how != PL_END_GOODBYE)
+        c->lost = 1; /* not the peer's choice: stream management may keep the session */
+    c->state = PL_ST_CLOSING;
     if (pl_sm_detach(s)) {
         pl_csi_end(s); /* held presences join the queue kept for the client */
-        return;          /* kept in the table for a resumption */
+        return;        /* kept in the table for a resumption */
     }
     if (s->in_table) {
         pl_sessions_remove(srv, s);
@@ -419,6 +431,95 @@ void pl_c2s_on_close(pl_session_t *s)
         pl_log(&srv->log, PL_LOG_INFO, "c2s.unbind", "session=%llu jid=%s",
                (unsigned long long)s->id, s->jid.full);
     }
-    if (s->sm)
+    if (c->sm)
         pl_sm_end(s);
 }
+
+/* A routed stanza for the client: to the session that resumed this one,
+ * held during a handover, queued for a detached session, handed on when
+ * the session ended, held back by CSI, or sent. */
+static void c2s_deliver(pl_session_t *s, const pl_stanza_t *st)
+{
+    pl_c2s_t *c = pl_c2s(s);
+    if (c->moved_to) {
+        /* Resumed by another session: it owns the stream now. */
+        pl_session_send_stanza(c->moved_to, st);
+        return;
+    }
+    if (c->resuming) {
+        pl_sm_early(s, st);
+        return;
+    }
+    if (pl_sm_detached(s)) {
+        /* Kept for the resumption, within the same bounds as while
+         * connected; past them the session ends and what it held goes to
+         * the account's bare JID (other clients, or the offline store). */
+        if (pl_sm_track(s, st) != 0)
+            pl_sm_end_detached(s, "queue full");
+        return;
+    }
+    if (pl_session_ended(s)) {
+        /* It ended after the router chose it (another loop's stanza was
+         * already on its way): a message is not lost with it. */
+        pl_session_undeliverable(s, st);
+        return;
+    }
+    if (c->csi_inactive && pl_csi_hold(s, st))
+        return;
+    pl_session_send(s, st);
+}
+
+static void c2s_sending(pl_session_t *s, const pl_stanza_t *st)
+{
+    if (pl_c2s(s)->sm)
+        pl_sm_track(s, st);
+}
+
+static void c2s_before_flush(pl_session_t *s)
+{
+    if (pl_c2s(s)->sm)
+        pl_sm_before_flush(s);
+}
+
+static void c2s_held(const pl_session_t *s, pl_session_held_t *h)
+{
+    const pl_c2s_t *c = pl_c2s(s);
+    pl_sm_queued(s, &h->unacked, &h->unacked_bytes);
+    h->held = c->csi_nheld;
+    h->held_bytes = c->csi_bytes;
+    h->early = c->nearly;
+}
+
+static void c2s_open(pl_session_t *s)
+{
+    s->stream = pl_xcalloc(1, sizeof(pl_c2s_t));
+}
+
+static void c2s_free(pl_session_t *s)
+{
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sm_release(s);
+    pl_c2s_sasl2_free(s);
+    pl_csi_release(s);
+    pl_session_unref(&c->moved_to);
+    pl_scram_server_deinit(&c->scram);
+    free(c);
+    s->stream = NULL;
+}
+
+const pl_stream_ops_t pl_c2s_ops = {
+    .name = "c2s",
+    .content_ns = PL_NS_CLIENT,
+    .header_version = 1,
+    .open = c2s_open,
+    .stream_open = c2s_stream_open,
+    .stanza = c2s_stanza,
+    .secured = c2s_secured,
+    .timer = pl_c2s_timer,
+    .deliver = c2s_deliver,
+    .sending = c2s_sending,
+    .before_flush = c2s_before_flush,
+    .closed = c2s_closed,
+    .held = c2s_held,
+    .free = c2s_free,
+};

@@ -27,16 +27,17 @@ static void wipe(char *p)
 static void send_sasl(pl_session_t *s, const char *element, const char *b64, const char *cond,
                       const char *text)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_buf_t b;
     pl_buf_init(&b);
     /* SASL2 (XEP-0388) uses its own elements but RFC 6120's conditions. */
-    pl_buf_printf(&b, "<%s xmlns='%s'", element, s->sasl2 ? PL_NS_SASL2 : PL_NS_SASL);
+    pl_buf_printf(&b, "<%s xmlns='%s'", element, c->sasl2 ? PL_NS_SASL2 : PL_NS_SASL);
     if (!b64 && !cond) {
         pl_buf_puts(&b, "/>");
     } else {
         pl_buf_puts(&b, ">");
         if (cond)
-            pl_buf_printf(&b, s->sasl2 ? "<%s xmlns='" PL_NS_SASL "'/>" : "<%s/>", cond);
+            pl_buf_printf(&b, c->sasl2 ? "<%s xmlns='" PL_NS_SASL "'/>" : "<%s/>", cond);
         if (text) {
             pl_buf_puts(&b, "<text xml:lang='en'>");
             pl_buf_escape(&b, text, strlen(text), 0);
@@ -52,12 +53,13 @@ static void send_sasl(pl_session_t *s, const char *element, const char *b64, con
 
 void pl_c2s_auth_failed(pl_session_t *s, const char *cond, const char *text, const char *bare)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    if (s->scram_active) {
-        pl_scram_server_deinit(&s->scram);
-        s->scram_active = 0;
+    if (c->scram_active) {
+        pl_scram_server_deinit(&c->scram);
+        c->scram_active = 0;
     }
-    s->state = PL_ST_FEATURES;
+    c->state = PL_ST_FEATURES;
     /* An abort tells nothing about a password, so the per-IP and
      * per-account back-off (about guessing) does not see it; but it ends an
      * attempt on this stream like a failure, or a client could make the
@@ -67,18 +69,19 @@ void pl_c2s_auth_failed(pl_session_t *s, const char *cond, const char *text, con
     if (!aborted && strcmp(cond, "temporary-auth-failure") != 0)
         pl_limits_auth_result(srv, s->ip, bare, 0);
     if (strcmp(cond, "temporary-auth-failure") != 0)
-        s->auth_attempts++;
+        c->auth_attempts++;
     pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=0 session=%llu ip=%s jid=%s reason=%s",
            (unsigned long long)s->id, s->ip, bare ? bare : "-", cond);
     send_sasl(s, "failure", NULL, cond, text);
     pl_c2s_sasl2_free(s);
-    if (s->auth_attempts >= PL_MAX_AUTH_ATTEMPTS)
+    if (c->auth_attempts >= PL_MAX_AUTH_ATTEMPTS)
         pl_session_stream_error(s, "policy-violation", "too many failed authentication attempts");
 }
 
 void pl_c2s_auth_succeeded(pl_session_t *s, const char *bare, const char *server_final_b64,
                            const char *mech)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
     pl_limits_auth_result(srv, s->ip, bare, 1);
     pl_jid_deinit(&s->jid);
@@ -89,14 +92,14 @@ void pl_c2s_auth_succeeded(pl_session_t *s, const char *bare, const char *server
     s->authenticated = 1;
     s->traced = pl_log_traced(&srv->log, s->jid.bare);
     pl_log(&srv->log, PL_LOG_INFO, "c2s.auth", "ok=1 session=%llu ip=%s jid=%s mechanism=%s%s",
-           (unsigned long long)s->id, s->ip, bare, mech, s->sasl2 ? " sasl2=1" : "");
-    if (s->sasl2) {
+           (unsigned long long)s->id, s->ip, bare, mech, c->sasl2 ? " sasl2=1" : "");
+    if (c->sasl2) {
         /* XEP-0388: no stream restart; the inline requests come next. */
-        s->state = PL_ST_FEATURES;
+        c->state = PL_ST_FEATURES;
         pl_c2s_sasl2_succeeded(s, server_final_b64);
         return;
     }
-    s->state = PL_ST_WAIT_STREAM;
+    c->state = PL_ST_WAIT_STREAM;
     send_sasl(s, "success", server_final_b64, NULL, NULL);
     /* RFC 6120 §6.4.6: both sides start a new stream after <success/>. */
     pl_xml_parser_reset(s->xml);
@@ -157,13 +160,14 @@ static int account_keys(pl_session_t *s, const char *bare, pl_scram_hash_t h, pl
 static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char *mech,
                         const uint8_t *msg, size_t len)
 {
-    pl_scram_server_init(&s->scram, h, plus, s->tls != NULL);
-    s->scram_active = 1;
-    if (pl_scram_server_client_first(&s->scram, (const char *)msg, len) != 0) {
-        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, NULL);
+    pl_c2s_t *c = pl_c2s(s);
+    pl_scram_server_init(&c->scram, h, plus, s->tls != NULL);
+    c->scram_active = 1;
+    if (pl_scram_server_client_first(&c->scram, (const char *)msg, len) != 0) {
+        pl_c2s_auth_failed(s, c->scram.error ? c->scram.error : "malformed-request", NULL, NULL);
         return;
     }
-    char *bare = pl_c2s_bare_for_username(s, s->scram.username);
+    char *bare = pl_c2s_bare_for_username(s, c->scram.username);
     if (!bare) {
         pl_c2s_auth_failed(s, "not-authorized", NULL, NULL);
         return;
@@ -175,10 +179,10 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
     pl_scram_keys_t keys;
     account_keys(s, bare, h, &keys);
     char *challenge = NULL;
-    int rc = pl_scram_server_first(&s->scram, &keys, &challenge);
+    int rc = pl_scram_server_first(&c->scram, &keys, &challenge);
     OPENSSL_cleanse(&keys, sizeof(keys));
     if (rc != 0) {
-        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "malformed-request", NULL, bare);
+        pl_c2s_auth_failed(s, c->scram.error ? c->scram.error : "malformed-request", NULL, bare);
         free(bare);
         return;
     }
@@ -187,20 +191,21 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
     send_sasl(s, "challenge", b64, NULL, NULL);
     free(b64);
     free(bare);
-    s->state = PL_ST_SASL;
+    c->state = PL_ST_SASL;
     (void)mech;
 }
 
 static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
 {
+    pl_c2s_t *c = pl_c2s(s);
     uint8_t cb[64];
     size_t cb_len = 0;
-    if (s->scram.cb_type != PL_CB_NONE && s->tls)
-        cb_len = pl_tls_channel_binding(s->tls, s->scram.cb_type, cb, sizeof(cb));
-    char *bare = s->scram.username ? pl_c2s_bare_for_username(s, s->scram.username) : NULL;
-    if (s->scram.authzid && (!bare || strcmp(s->scram.authzid, bare) != 0)) {
+    if (c->scram.cb_type != PL_CB_NONE && s->tls)
+        cb_len = pl_tls_channel_binding(s->tls, c->scram.cb_type, cb, sizeof(cb));
+    char *bare = c->scram.username ? pl_c2s_bare_for_username(s, c->scram.username) : NULL;
+    if (c->scram.authzid && (!bare || strcmp(c->scram.authzid, bare) != 0)) {
         pl_jid_t az;
-        int same = pl_jid_parse(&az, s->scram.authzid) == 0 && bare && strcmp(az.full, bare) == 0;
+        int same = pl_jid_parse(&az, c->scram.authzid) == 0 && bare && strcmp(az.full, bare) == 0;
         pl_jid_deinit(&az);
         if (!same) {
             pl_c2s_auth_failed(s, "invalid-authzid", NULL, bare);
@@ -209,19 +214,19 @@ static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
         }
     }
     char *final = NULL;
-    int rc = pl_scram_server_client_final(&s->scram, (const char *)msg, len, cb, cb_len, &final);
+    int rc = pl_scram_server_client_final(&c->scram, (const char *)msg, len, cb, cb_len, &final);
     if (rc != 0 || !bare) {
-        pl_c2s_auth_failed(s, s->scram.error ? s->scram.error : "not-authorized", NULL, bare);
+        pl_c2s_auth_failed(s, c->scram.error ? c->scram.error : "not-authorized", NULL, bare);
         free(final);
         free(bare);
         return;
     }
     char *b64 = pl_base64_encode((const uint8_t *)final, strlen(final));
-    const char *mech = s->scram.hash == PL_SCRAM_SHA256
-                           ? (s->scram.plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256")
-                           : (s->scram.plus ? "SCRAM-SHA-1-PLUS" : "SCRAM-SHA-1");
-    pl_scram_server_deinit(&s->scram);
-    s->scram_active = 0;
+    const char *mech = c->scram.hash == PL_SCRAM_SHA256
+                           ? (c->scram.plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256")
+                           : (c->scram.plus ? "SCRAM-SHA-1-PLUS" : "SCRAM-SHA-1");
+    pl_scram_server_deinit(&c->scram);
+    c->scram_active = 0;
     pl_c2s_auth_succeeded(s, bare, b64, mech);
     free(b64);
     free(final);
@@ -255,7 +260,7 @@ static void plain_done(uv_work_t *req, int status)
 {
     plain_work_t *w = req->data;
     pl_session_t *s = w->s;
-    if (!s->closing && s->state == PL_ST_AUTH_PENDING) {
+    if (!s->closing && pl_c2s(s)->state == PL_ST_AUTH_PENDING) {
         if (status == 0 && w->ok)
             pl_c2s_auth_succeeded(s, w->bare, NULL, "PLAIN");
         else
@@ -271,6 +276,7 @@ static void plain_done(uv_work_t *req, int status)
 
 static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
 {
+    pl_c2s_t *c = pl_c2s(s);
     if (!s->host->conf->allow_plain || !s->secure) {
         pl_c2s_auth_failed(s, "invalid-mechanism", NULL, NULL);
         return;
@@ -312,7 +318,7 @@ static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
     wipe(copy);
     free(copy);
     w->found = account_keys(s, bare, PL_SCRAM_SHA256, &w->keys) == 1;
-    s->state = PL_ST_AUTH_PENDING;
+    c->state = PL_ST_AUTH_PENDING;
     if (uv_queue_work(&s->loop->uv, &w->req, plain_verify, plain_done) != 0) {
         plain_verify(&w->req);
         plain_done(&w->req, 0);
@@ -353,8 +359,9 @@ void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
  * SASL at line rate.  Returns 0, or -1 when the stream was ended. */
 static int sasl_element_ok(pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    if (++s->sasl_elements > PL_MAX_SASL_ELEMENTS) {
+    if (++c->sasl_elements > PL_MAX_SASL_ELEMENTS) {
         pl_log(&srv->log, PL_LOG_WARN, "limits.sasl_elements", "session=%llu ip=%s limit=%d",
                (unsigned long long)s->id, s->ip, PL_MAX_SASL_ELEMENTS);
         pl_session_stream_error(s, "policy-violation", "too many SASL elements before login");
@@ -371,12 +378,13 @@ static int sasl_element_ok(pl_session_t *s)
 
 void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
 {
+    pl_c2s_t *c = pl_c2s(s);
     const pl_xml_t *root = pl_stanza_root(st);
     if (sasl_element_ok(s) != 0)
         return;
     const char *name = root->name;
     int v2 = strcmp(root->ns, PL_NS_SASL2) == 0;
-    if (v2 && strcmp(name, "authenticate") == 0 && s->state == PL_ST_FEATURES) {
+    if (v2 && strcmp(name, "authenticate") == 0 && c->state == PL_ST_FEATURES) {
         const char *why = NULL;
         pl_c2s_sasl2_free(s);
         if (pl_c2s_sasl2_parse(s, root, &why) != 0) {
@@ -386,7 +394,7 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
     } else if (!v2 && strcmp(name, "auth") == 0) {
         pl_c2s_sasl2_free(s); /* a client may fall back to RFC 6120 SASL */
     }
-    if (v2 != (s->sasl2 != NULL) && strcmp(name, "abort") != 0) {
+    if (v2 != (c->sasl2 != NULL) && strcmp(name, "abort") != 0) {
         pl_c2s_auth_failed(s, "malformed-request", "SASL and SASL2 elements mixed", NULL);
         return;
     }
@@ -414,7 +422,7 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
     if (strcmp(name, "abort") == 0) {
         pl_c2s_auth_failed(s, "aborted", NULL, NULL);
     } else if ((strcmp(name, "auth") == 0 || strcmp(name, "authenticate") == 0) &&
-               s->state == PL_ST_FEATURES) {
+               c->state == PL_ST_FEATURES) {
         const char *mech = pl_xml_attr(root, "mechanism");
         if (!mech)
             mech = "";
@@ -432,7 +440,7 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
             pl_c2s_fast_start(s, mech, msg, len);
         else
             pl_c2s_auth_failed(s, "invalid-mechanism", NULL, NULL);
-    } else if (strcmp(name, "response") == 0 && s->state == PL_ST_SASL) {
+    } else if (strcmp(name, "response") == 0 && c->state == PL_ST_SASL) {
         scram_response(s, msg, len);
     } else {
         pl_c2s_auth_failed(s, "malformed-request", "unexpected SASL element", NULL);

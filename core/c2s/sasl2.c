@@ -87,8 +87,9 @@ static const char *const fast_mechs[] = {"HT-SHA-256-NONE", "HT-SHA-256-EXPR", "
 
 void pl_c2s_sasl2_free(pl_session_t *s)
 {
-    pl_sasl2_req_t *r = s->sasl2;
-    s->sasl2 = NULL;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sasl2_req_t *r = c->sasl2;
+    c->sasl2 = NULL;
     if (!r)
         return;
     free(r->ua_id);
@@ -303,7 +304,7 @@ static const struct {
 int pl_c2s_sasl2_parse(pl_session_t *s, const pl_xml_t *auth, const char **why)
 {
     pl_sasl2_req_t *r = pl_xcalloc(1, sizeof(*r));
-    s->sasl2 = r;
+    pl_c2s(s)->sasl2 = r;
     unsigned seen = 0;
     for (const pl_xml_t *c = pl_xml_first_element(auth); c; c = pl_xml_next(c, NULL, NULL)) {
         for (size_t i = 0; i < SASL2_NCHILDREN; i++) {
@@ -532,7 +533,8 @@ static void ht_hmac(pl_session_t *s, const char *mech, const char *token, const 
 
 void pl_c2s_fast_start(pl_session_t *s, const char *mech, const uint8_t *msg, size_t len)
 {
-    pl_sasl2_req_t *r = s->sasl2;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sasl2_req_t *r = c->sasl2;
     if (!r || !r->fast || !fast_enabled(s)) {
         pl_c2s_auth_failed(s, "invalid-mechanism", "HT mechanisms need <fast/> inside SASL2", NULL);
         return;
@@ -657,7 +659,8 @@ static fast_write_t *issue_token(pl_session_t *s, pl_sasl2_req_t *r, pl_buf_t *o
 
 void pl_c2s_sasl2_succeeded(pl_session_t *s, const char *server_final_b64)
 {
-    pl_sasl2_req_t *r = s->sasl2;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sasl2_req_t *r = c->sasl2;
     r->additional = server_final_b64 ? pl_xstrdup(server_final_b64) : NULL;
     if (r->fast && r->fast_invalidate) {
         /* The token used goes (and with it the record, unless a new token
@@ -676,7 +679,8 @@ void pl_c2s_sasl2_succeeded(pl_session_t *s, const char *server_final_b64)
 
 void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed)
 {
-    pl_sasl2_req_t *r = s->sasl2;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sasl2_req_t *r = c->sasl2;
     if (!r)
         return;
     pl_buf_t bound, b;
@@ -695,7 +699,7 @@ void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed)
             if (r->bind_carbons)
                 pl_session_set_flags(s, PL_RES_CARBONS, 0); /* what <enable/> of XEP-0280 sets */
             if (r->bind_inactive)
-                s->csi_inactive = 1;
+                c->csi_inactive = 1;
             pl_buf_puts(&bound, "</bound>");
         } else {
             pl_log(&s->server->log, PL_LOG_INFO, "c2s.bind2_refused", "jid=%s reason=%s",
@@ -737,22 +741,23 @@ void pl_c2s_sasl2_finish(pl_session_t *s, const char *sm_xml, int resumed)
     w->s = pl_session_ref(s);
     w->success = b;
     w->did_bind = did_bind;
-    s->resuming = 1;
+    c->resuming = 1;
     fast_submit(s, w);
 }
 
 static void send_success(pl_session_t *s, const pl_buf_t *success, int did_bind)
 {
-    s->resuming = 0;
+    pl_c2s_t *c = pl_c2s(s);
+    c->resuming = 0;
     if (s->closing)
         return;
     pl_session_send_raw(s, success->data, success->len);
     if (did_bind)
         pl_c2s_bound(s);
-    for (size_t i = 0; i < s->nearly; i++) {
-        pl_session_deliver(s, s->early[i]);
-        pl_stanza_unref(&s->early[i]);
+    for (size_t i = 0; i < c->nearly; i++) {
+        pl_session_deliver(s, c->early[i]);
+        pl_stanza_unref(&c->early[i]);
     }
-    s->nearly = 0;
-    s->early_bytes = 0;
+    c->nearly = 0;
+    c->early_bytes = 0;
 }

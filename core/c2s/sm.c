@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core.h"
+#include "core/c2s/c2s-private.h"
 #include "lib/util.h"
 #include "storage/storage.h"
 
@@ -121,13 +121,15 @@ static int parse_h(const char *v, uint32_t *out)
 
 static int over_bounds(const pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     const pl_limits_conf_t *l = &s->server->limits;
-    return (long long)s->sm->n > l->max_unacked || (long long)s->sm->bytes > l->max_unacked_bytes;
+    return (long long)c->sm->n > l->max_unacked || (long long)c->sm->bytes > l->max_unacked_bytes;
 }
 
 int pl_sm_track(pl_session_t *s, const pl_stanza_t *st)
 {
-    pl_sm_t *sm = s->sm;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sm_t *sm = c->sm;
     queue_push(sm, st);
     sm->h_out++;
     if (!over_bounds(s))
@@ -140,7 +142,7 @@ int pl_sm_track(pl_session_t *s, const pl_stanza_t *st)
                sm->n, sm->bytes);
         /* The client stopped acknowledging; ending the connection (not the
          * session) lets it resume and catch up. */
-        s->lost = 1;
+        c->lost = 1;
         pl_session_stream_error(s, "resource-constraint", "too many unacknowledged stanzas");
     }
     return 0;
@@ -148,30 +150,34 @@ int pl_sm_track(pl_session_t *s, const pl_stanza_t *st)
 
 int pl_sm_detached(const pl_session_t *s)
 {
-    return s->sm && s->sm->detached_at_ms;
+    pl_c2s_t *c = pl_c2s(s); /* NULL for a component */
+    return c && c->sm && c->sm->detached_at_ms;
 }
 
 int pl_sm_ack_expected(const pl_session_t *s)
 {
-    return s->sm && s->sm->r_sent;
+    pl_c2s_t *c = pl_c2s(s);
+    return c->sm && c->sm->r_sent;
 }
 
 pl_session_t *pl_sm_next_detached(const pl_session_t *s)
 {
-    return s->sm->hib_next;
+    return pl_c2s(s)->sm->hib_next;
 }
 
 void pl_sm_queued(const pl_session_t *s, size_t *n, size_t *bytes)
 {
-    *n = s->sm ? s->sm->n : 0;
-    *bytes = s->sm ? s->sm->bytes : 0;
+    pl_c2s_t *c = pl_c2s(s);
+    *n = c->sm ? c->sm->n : 0;
+    *bytes = c->sm ? c->sm->bytes : 0;
 }
 
 void pl_sm_before_flush(pl_session_t *s)
 {
-    pl_sm_t *sm = s->sm;
+    pl_c2s_t *c = pl_c2s(s);
+    pl_sm_t *sm = c->sm;
     if (sm->n && !sm->r_sent && !s->closing && !sm->detached_at_ms) {
-        pl_buf_puts(&s->out, "<r xmlns='" PL_NS_SM "'/>");
+        pl_session_append(s, "<r xmlns='" PL_NS_SM "'/>", sizeof("<r xmlns='" PL_NS_SM "'/>") - 1);
         sm->r_sent = 1;
     }
 }
@@ -203,7 +209,7 @@ static void barrier_done(void *ud, int status)
     if (status < 0)
         pl_log(&ab->s->server->log, PL_LOG_WARN, "sm.ack_barrier", "session=%llu status=%d",
                (unsigned long long)ab->s->id, status);
-    if (ab->s->sm && !ab->s->closing)
+    if (pl_c2s(ab->s)->sm && !ab->s->closing)
         send_ack(ab->s, ab->h);
     pl_session_unref(&ab->s);
     free(ab);
@@ -211,8 +217,9 @@ static void barrier_done(void *ud, int status)
 
 static void answer_r(pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_storage_port_t *port = s->loop->storage_port;
-    uint32_t h = s->sm->h_in;
+    uint32_t h = c->sm->h_in;
     if (!port || pl_storage_port_inflight(port) == 0) {
         send_ack(s, h);
         return;
@@ -230,22 +237,24 @@ static void answer_r(pl_session_t *s)
 
 void pl_sm_count_in(pl_session_t *s)
 {
-    if (s->sm)
-        s->sm->h_in++;
+    pl_c2s_t *c = pl_c2s(s);
+    if (c->sm)
+        c->sm->h_in++;
 }
 
 /* ---- enable ---- */
 
 void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    if (s->state != PL_ST_ACTIVE || s->sm) {
+    if (c->state != PL_ST_ACTIVE || c->sm) {
         pl_buf_printf(out, SM_ERR, "unexpected-request");
         return;
     }
     pl_sm_t *sm = pl_xcalloc(1, sizeof(*sm));
     sm->resumable = resume && srv->limits.resume_timeout_ms > 0;
-    s->sm = sm;
+    c->sm = sm;
     if (sm->resumable) {
         pl_random_id(sm->id, 20);
         pthread_mutex_lock(&srv->sm_lock);
@@ -274,81 +283,32 @@ static void handle_enable(pl_session_t *s, const pl_xml_t *root)
 
 static void forget_resumable(pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    if (!s->sm || !s->sm->resumable)
+    if (!c->sm || !c->sm->resumable)
         return;
     pthread_mutex_lock(&srv->sm_lock);
-    pl_session_t *entry = pl_map_get(&srv->resumable, s->sm->id);
+    pl_session_t *entry = pl_map_get(&srv->resumable, c->sm->id);
     if (entry == s)
-        pl_map_del(&srv->resumable, s->sm->id);
+        pl_map_del(&srv->resumable, c->sm->id);
     pthread_mutex_unlock(&srv->sm_lock);
     if (entry == s)
         pl_session_unref(&entry);
-    s->sm->resumable = 0;
-}
-
-static int is_own_copy(const pl_session_t *s, const pl_stanza_t *st)
-{
-    /* Carbons and archive results come from the account itself: they are
-     * copies of messages kept elsewhere, not messages for the account. */
-    const char *from = pl_stanza_attr(st, "from");
-    return !from || strcmp(from, s->jid.bare) == 0;
-}
-
-static pl_stanza_t *with_delay(const pl_stanza_t *st, const char *host, uint64_t at_ms)
-{
-    if (pl_xml_child(pl_stanza_root(st), "delay", PL_NS_DELAY))
-        return pl_stanza_ref(st);
-    char stamp[32];
-    time_t t = (time_t)(at_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pl_builder_t *b = pl_build_from(st, NULL, NULL);
-    pl_build_child(b, "delay", PL_NS_DELAY);
-    pl_build_attr(b, "from", host);
-    pl_build_attr(b, "stamp", stamp);
-    pl_build_up(b);
-    return pl_build_finish(b);
-}
-
-/* What happens to a stanza that was for a session which ended without
- * taking it: a message with a body goes again to the account's bare JID
- * (another client, or the offline store), stamped with when it came; an IQ
- * request gets an error; the rest (presence, chat states, results) is
- * dropped.  0 rerouted, 1 bounced, 2 dropped. */
-static int route_again(pl_session_t *s, const pl_stanza_t *st, uint64_t now_ms)
-{
-    pl_server_t *srv = s->server;
-    const char *name = pl_stanza_name(st);
-    const char *type = pl_stanza_attr(st, "type");
-    if (!strcmp(name, "message") &&
-        !(type && (!strcmp(type, "error") || !strcmp(type, "groupchat"))) && !is_own_copy(s, st) &&
-        pl_xml_child(pl_stanza_root(st), "body", NULL)) {
-        pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
-        pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
-        pl_stanza_unref(&again);
-        pl_route(srv, to_bare);
-        return 0;
-    }
-    if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {
-        pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, "the client went away");
-        return 1;
-    }
-    return 2;
+    c->sm->resumable = 0;
 }
 
 /* XEP-0198 §5: what the client never acknowledged is handled as if it had
  * been sent while the client was offline. */
 static void reroute_unacked(pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    pl_sm_t *sm = s->sm;
+    pl_sm_t *sm = c->sm;
     size_t counts[3] = {0, 0, 0};
     uint64_t now_ms = (uint64_t)time(NULL) * 1000;
     pl_stanza_t *st;
     while ((st = queue_pop(sm))) {
-        counts[route_again(s, st, now_ms)]++;
+        counts[pl_router_reroute(srv, s, st, now_ms)]++;
         pl_stanza_unref(&st);
     }
     if (counts[0] || counts[1] || counts[2])
@@ -356,35 +316,26 @@ static void reroute_unacked(pl_session_t *s)
                s->jid.full, counts[0], counts[1], counts[2]);
 }
 
-void pl_session_undeliverable(pl_session_t *s, const pl_stanza_t *st)
-{
-    /* Only for a session that left the table: routing again to its bare
-     * JID cannot come back to it. */
-    if (s->in_table || !s->jid.bare || !s->host)
-        return;
-    if (route_again(s, st, (uint64_t)time(NULL) * 1000) == 0)
-        pl_log(&s->server->log, PL_LOG_INFO, "session.rerouted", "session=%llu jid=%s",
-               (unsigned long long)s->id, s->jid.full ? s->jid.full : s->jid.bare);
-}
-
 void pl_sm_end(pl_session_t *s)
 {
-    if (!s->sm)
+    pl_c2s_t *c = pl_c2s(s);
+    if (!c->sm)
         return;
     /* The caller took the session out of the table first, so the messages
      * routed again do not come back to it. */
     forget_resumable(s);
     reroute_unacked(s);
-    sm_free(&s->sm);
+    sm_free(&c->sm);
 }
 
 /* ---- detaching and resuming ---- */
 
 int pl_sm_detach(pl_session_t *s)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    pl_sm_t *sm = s->sm;
-    if (!sm || !sm->resumable || !s->lost || !s->in_table || atomic_load(&srv->shutting_down))
+    pl_sm_t *sm = c->sm;
+    if (!sm || !sm->resumable || !c->lost || !s->in_table || atomic_load(&srv->shutting_down))
         return 0;
     sm->detached_at_ms = pl_mono_ms();
     sm->r_sent = 0;
@@ -411,10 +362,11 @@ static void expire(pl_session_t *s, const char *why)
 
 static void unlink_hibernating(pl_session_t *s)
 {
-    for (pl_session_t **p = &s->loop->hibernating; *p; p = &(*p)->sm->hib_next) {
+    pl_c2s_t *c = pl_c2s(s);
+    for (pl_session_t **p = &s->loop->hibernating; *p; p = &pl_c2s(*p)->sm->hib_next) {
         if (*p == s) {
-            *p = s->sm->hib_next;
-            s->sm->hib_next = NULL;
+            *p = c->sm->hib_next;
+            c->sm->hib_next = NULL;
             return;
         }
     }
@@ -422,12 +374,13 @@ static void unlink_hibernating(pl_session_t *s)
 
 void pl_sm_end_detached(pl_session_t *s, const char *why)
 {
+    pl_c2s_t *c = pl_c2s(s);
     if (!pl_sm_detached(s))
         return;
     if (!strcmp(why, "queue full"))
         pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow",
                "session=%llu jid=%s unacked=%zu bytes=%zu detached=1", (unsigned long long)s->id,
-               s->jid.full, s->sm->n, s->sm->bytes);
+               s->jid.full, c->sm->n, c->sm->bytes);
     unlink_hibernating(s);
     expire(s, why);
     pl_session_unref(&s); /* the hibernating list's reference */
@@ -440,12 +393,13 @@ void pl_sm_sweep(pl_loop_t *loop, int all)
     pl_session_t **p = &loop->hibernating;
     while (*p) {
         pl_session_t *s = *p;
-        if (all || now - s->sm->detached_at_ms >= (uint64_t)timeout) {
-            *p = s->sm->hib_next;
+        pl_c2s_t *c = pl_c2s(s);
+        if (all || now - c->sm->detached_at_ms >= (uint64_t)timeout) {
+            *p = c->sm->hib_next;
             expire(s, all ? "shutdown" : "timeout");
             pl_session_unref(&s);
         } else {
-            p = &s->sm->hib_next;
+            p = &c->sm->hib_next;
         }
     }
 }
@@ -465,10 +419,11 @@ typedef struct handover {
 
 static void send_failed_resume(pl_session_t *s, const char *cond)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_buf_t b;
     pl_buf_init(&b);
     pl_buf_printf(&b, SM_ERR, cond);
-    if (s->sasl2)
+    if (c->sasl2)
         pl_c2s_sasl2_finish(s, b.data, 0); /* inside SASL2's <success/>, then bind2 */
     else
         pl_session_send_raw(s, b.data, b.len);
@@ -491,14 +446,15 @@ static void install(void *ud, pl_stanza_t *unused)
     (void)unused;
     handover_t *ho = ud;
     pl_session_t *s = ho->fresh;
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
-    s->resuming = 0;
+    c->resuming = 0;
     if (!ho->sm) {
         send_failed_resume(s, "item-not-found");
         handover_free(ho);
         return;
     }
-    s->sm = ho->sm;
+    c->sm = ho->sm;
     ho->sm = NULL;
     free(s->mod_state);
     s->mod_state = ho->mod_state;
@@ -509,16 +465,16 @@ static void install(void *ud, pl_stanza_t *unused)
     pl_session_t *replaced = pl_sessions_add(srv, s);
     pl_session_unref(&replaced);
     pl_sessions_set_presence(srv, s, ho->available, ho->priority, ho->presence);
-    pl_sm_t *sm = s->sm;
+    pl_sm_t *sm = c->sm;
     if (s->closing) {
         /* The new connection went away meanwhile: end what it took over
          * like any session that ended. */
-        for (size_t i = 0; i < s->nearly; i++) {
-            queue_push(sm, s->early[i]);
-            pl_stanza_unref(&s->early[i]);
+        for (size_t i = 0; i < c->nearly; i++) {
+            queue_push(sm, c->early[i]);
+            pl_stanza_unref(&c->early[i]);
         }
-        s->nearly = 0;
-        s->early_bytes = 0;
+        c->nearly = 0;
+        c->early_bytes = 0;
         pl_sessions_remove(srv, s);
         pl_hooks_session_event(s->host, PL_EV_SESSION_CLOSED, s);
         pl_sm_end(s);
@@ -526,16 +482,16 @@ static void install(void *ud, pl_stanza_t *unused)
         return;
     }
     if (apply_ack(sm, ho->client_h) != 0) {
-        s->state = PL_ST_ACTIVE;
+        c->state = PL_ST_ACTIVE;
         pl_session_stream_error(s, "undefined-condition", "h is more than the server sent");
         handover_free(ho);
         return;
     }
-    s->state = PL_ST_ACTIVE;
+    c->state = PL_ST_ACTIVE;
     char b[128];
     snprintf(b, sizeof(b), "<resumed xmlns='" PL_NS_SM "' previd='%s' h='%u'/>", sm->id,
              (unsigned)sm->h_in);
-    if (s->sasl2)
+    if (c->sasl2)
         pl_c2s_sasl2_finish(s, b, 1); /* XEP-0388: <resumed/> inside <success/> */
     else
         pl_session_send_str(s, b);
@@ -544,12 +500,12 @@ static void install(void *ud, pl_stanza_t *unused)
     size_t resent = sm->n;
     for (size_t i = 0; i < resent; i++)
         pl_session_send_untracked(s, sm->q[(sm->head + i) % sm->cap]);
-    for (size_t i = 0; i < s->nearly; i++) {
-        pl_session_send(s, s->early[i]);
-        pl_stanza_unref(&s->early[i]);
+    for (size_t i = 0; i < c->nearly; i++) {
+        pl_session_send(s, c->early[i]);
+        pl_stanza_unref(&c->early[i]);
     }
-    s->nearly = 0;
-    s->early_bytes = 0;
+    c->nearly = 0;
+    c->early_bytes = 0;
     pl_log(&srv->log, PL_LOG_INFO, "sm.resumed",
            "session=%llu jid=%s old_session=%llu resent=%zu loop=%u old_loop=%u",
            (unsigned long long)s->id, s->jid.full, (unsigned long long)ho->old->id, resent,
@@ -564,20 +520,21 @@ static void takeover(void *ud, pl_stanza_t *unused)
     (void)unused;
     handover_t *ho = ud;
     pl_session_t *old = ho->old;
+    pl_c2s_t *oc = pl_c2s(old);
     pl_server_t *srv = old->server;
-    if (old->sm && old->sm->detached_at_ms && old->in_table) {
+    if (oc->sm && oc->sm->detached_at_ms && old->in_table) {
         unlink_hibernating(old);
         pl_session_t *hib_ref = old;
         pl_session_unref(&hib_ref);
         pthread_mutex_lock(&srv->sm_lock);
-        pl_session_t *entry = pl_map_get(&srv->resumable, old->sm->id);
+        pl_session_t *entry = pl_map_get(&srv->resumable, oc->sm->id);
         if (entry == old) {
-            pl_map_put(&srv->resumable, old->sm->id, pl_session_ref(ho->fresh));
+            pl_map_put(&srv->resumable, oc->sm->id, pl_session_ref(ho->fresh));
             pl_session_unref(&entry);
         }
         pthread_mutex_unlock(&srv->sm_lock);
-        ho->sm = old->sm;
-        old->sm = NULL;
+        ho->sm = oc->sm;
+        oc->sm = NULL;
         ho->sm->detached_at_ms = 0;
         ho->sm->hib_next = NULL;
         ho->mod_state = old->mod_state;
@@ -587,7 +544,7 @@ static void takeover(void *ud, pl_stanza_t *unused)
         ho->priority = old->priority;
         ho->presence = old->presence ? pl_stanza_ref(old->presence) : NULL;
         /* Stanzas still routed to the old session from now on follow. */
-        old->moved_to = pl_session_ref(ho->fresh);
+        oc->moved_to = pl_session_ref(ho->fresh);
     }
     if (ho->fresh->loop == pl_current_loop)
         install(ho, NULL);
@@ -597,9 +554,10 @@ static void takeover(void *ud, pl_stanza_t *unused)
 
 void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
 {
+    pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
     uint32_t h;
-    if (!s->authenticated || s->bound || s->sm || s->resuming) {
+    if (!s->authenticated || s->bound || c->sm || c->resuming) {
         send_failed_resume(s, "unexpected-request");
         return;
     }
@@ -632,7 +590,7 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
     ho->old = old;
     ho->fresh = pl_session_ref(s);
     ho->client_h = h;
-    s->resuming = 1;
+    c->resuming = 1;
     if (old->loop == pl_current_loop)
         takeover(ho, NULL);
     else
@@ -641,56 +599,58 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
 
 void pl_sm_early(pl_session_t *s, const pl_stanza_t *st)
 {
+    pl_c2s_t *c = pl_c2s(s);
     const pl_limits_conf_t *l = &s->server->limits;
     if (s->closing)
         return;
     /* A handover takes milliseconds; a queue growing past the SM bounds
      * meanwhile means something is wrong, and the new stream ends. */
-    if ((long long)s->nearly >= l->max_unacked ||
-        (long long)(s->early_bytes + pl_stanza_out_size(st)) > l->max_unacked_bytes) {
+    if ((long long)c->nearly >= l->max_unacked ||
+        (long long)(c->early_bytes + pl_stanza_out_size(st)) > l->max_unacked_bytes) {
         pl_log(&s->server->log, PL_LOG_WARN, "sm.overflow", "session=%llu early=%zu bytes=%zu",
-               (unsigned long long)s->id, s->nearly, s->early_bytes);
+               (unsigned long long)s->id, c->nearly, c->early_bytes);
         pl_session_stream_error(s, "resource-constraint", "too many stanzas during the handover");
         return;
     }
-    s->early_bytes += pl_stanza_out_size(st);
-    if (s->nearly == s->early_cap) {
-        s->early_cap = s->early_cap ? s->early_cap * 2 : 8;
-        s->early = pl_xrealloc(s->early, s->early_cap * sizeof(*s->early));
+    c->early_bytes += pl_stanza_out_size(st);
+    if (c->nearly == c->early_cap) {
+        c->early_cap = c->early_cap ? c->early_cap * 2 : 8;
+        c->early = pl_xrealloc(c->early, c->early_cap * sizeof(*c->early));
     }
-    s->early[s->nearly++] = pl_stanza_ref(st);
+    c->early[c->nearly++] = pl_stanza_ref(st);
 }
 
 /* ---- nonzas from the client ---- */
 
 void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st)
 {
+    pl_c2s_t *c = pl_c2s(s);
     const pl_xml_t *root = pl_stanza_root(st);
     const char *name = root->name;
     if (!strcmp(name, "enable")) {
         handle_enable(s, root);
     } else if (!strcmp(name, "resume")) {
-        if (s->sasl2) {
+        if (c->sasl2) {
             send_failed_resume(s, "unexpected-request");
             return;
         }
         pl_sm_resume(s, pl_xml_attr(root, "previd"), pl_xml_attr(root, "h"));
     } else if (!strcmp(name, "r")) {
-        if (!s->sm) {
+        if (!c->sm) {
             send_failed_resume(s, "unexpected-request");
             return;
         }
         answer_r(s);
     } else if (!strcmp(name, "a")) {
         uint32_t h;
-        if (!s->sm)
+        if (!c->sm)
             return;
         if (parse_h(pl_xml_attr(root, "h"), &h) != 0) {
             pl_session_stream_error(s, "bad-format", "<a/> needs a numeric h");
             return;
         }
-        s->sm->r_sent = 0;
-        if (apply_ack(s->sm, h) != 0) {
+        c->sm->r_sent = 0;
+        if (apply_ack(c->sm, h) != 0) {
             pl_session_stream_error(s, "undefined-condition", "h is more than the server sent");
             return;
         }
@@ -701,11 +661,12 @@ void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st)
 
 void pl_sm_release(pl_session_t *s)
 {
-    sm_free(&s->sm);
-    for (size_t i = 0; i < s->nearly; i++)
-        pl_stanza_unref(&s->early[i]);
-    free(s->early);
-    s->early = NULL;
-    s->nearly = 0;
-    s->early_bytes = 0;
+    pl_c2s_t *c = pl_c2s(s);
+    sm_free(&c->sm);
+    for (size_t i = 0; i < c->nearly; i++)
+        pl_stanza_unref(&c->early[i]);
+    free(c->early);
+    c->early = NULL;
+    c->nearly = 0;
+    c->early_bytes = 0;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/accounts-admin.h"
+#include "core/c2s/c2s.h"
 #include "core/core.h"
 #include "core/module-conf.h"
 #include "lib/base64.h"
@@ -283,7 +284,7 @@ static fz_conn_t *conn_new(conn_kind_t kind)
     c->fd = sv[0];
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     int component = kind == CONN_COMPONENT;
-    pl_session_t *s = pl_session_new(loop0(), component ? PL_SESSION_COMPONENT : PL_SESSION_C2S,
+    pl_session_t *s = pl_session_new(loop0(), component ? &pl_component_ops : &pl_c2s_ops,
                                      component ? PL_LISTEN_COMPONENT : PL_LISTEN_C2S);
     /* A socketpair in the same process is as private as TLS: the stream
      * goes straight to features and SASL, as over WebSocket on HTTPS. */
@@ -692,7 +693,7 @@ static void command(char cmd)
             uint64_t idle = (uint64_t)F.srv->limits.idle_timeout_ms;
             pl_session_t *s = F.cur->s;
             s->last_rx_ms = s->last_rx_ms > idle ? s->last_rx_ms - idle : 0;
-            pl_c2s_timer(s);
+            pl_session_timer_fire(s);
             settle();
         }
         break;
