@@ -358,11 +358,13 @@ static void gather(ctl_conn_t *c, void (*visit)(pl_loop_t *, pl_buf_t *),
 
 static void online_visit(pl_loop_t *loop, pl_buf_t *b)
 {
-    for (pl_session_t *s = loop->sessions; s; s = s->loop_next)
+    for (pl_session_t *s = loop->sessions; s; s = s->loop_next) {
+        pl_tls_t *tls = pl_session_tls(s);
         if (s->in_table && !s->closing)
             pl_buf_printf(b, "%s\t%s\t%s\t%s\n", s->jid.full, s->ip,
                           s->available ? "available" : "unavailable",
-                          s->tls ? pl_tls_version(s->tls) : "-");
+                          tls ? pl_tls_version(tls) : "-");
+    }
     for (pl_session_t *s = loop->hibernating; s; s = pl_sm_next_detached(s))
         pl_buf_printf(b, "%s\t%s\t%s\t%s\n", s->jid.full, s->ip,
                       s->available ? "available" : "unavailable", "detached");

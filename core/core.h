@@ -220,6 +220,56 @@ typedef struct pl_stream_ops {
     void (*free)(pl_session_t *s);
 } pl_stream_ops_t;
 
+/* ---- transports: how a session's bytes reach its peer ----
+ * Under the kind, a session has a transport: the TCP one (tcp.c: a
+ * socket, TLS on memory BIOs, RFC 6120's <stream:stream> framing) is
+ * attached by pl_session_accept / pl_session_open_fd.  A transport that
+ * frames the stream differently (WebSocket, RFC 7395; BOSH, XEP-0124/0206)
+ * brings its own table and feeds what it decodes to pl_session_input; the
+ * kinds do not change (docs/ARCHITECTURE.md, "Stream kinds and
+ * transports"). */
+
+/* Our stream header, as the kind wants it. */
+typedef struct pl_stream_open {
+    const char *content_ns; /* the stream's default namespace */
+    const char *id;
+    const char *from; /* or NULL */
+    int version;      /* version='1.0' and xml:lang='en' */
+} pl_stream_open_t;
+
+typedef struct pl_transport_ops {
+    const char *name; /* "tcp" */
+    /* Our side of the stream framing, appended to `out` before it is
+     * queued like an element: the header (RFC 6120 <stream:stream>, RFC
+     * 7395 <open/>) and the end (</stream:stream>, <close/>). */
+    void (*open_stream)(pl_session_t *s, const pl_stream_open_t *o, pl_buf_t *out);
+    void (*close_stream)(pl_session_t *s, pl_buf_t *out);
+    /* One complete element into the output (optional: appended as is; a
+     * WebSocket transport makes it one message). */
+    void (*frame)(pl_session_t *s, pl_buf_t *out, const char *data, size_t len);
+    /* Writes one iteration's output; bytes handed on and not yet written
+     * count in s->write_pending.  A failure ends the session (PL_END_BROKEN). */
+    void (*write)(pl_session_t *s, const char *data, size_t len);
+    /* STARTTLS: what was flushed went in plaintext, the next bytes both
+     * ways are TLS (optional: a transport secured below the stream sets
+     * s->secure before it starts, so TLS is never offered on it). */
+    void (*start_tls)(pl_session_t *s);
+    /* The TLS the stream runs over, for channel binding and logs (optional). */
+    pl_tls_t *(*tls)(const pl_session_t *s);
+    /* An orderly end after our last output (optional: TLS close_notify). */
+    void (*shutdown)(pl_session_t *s);
+    /* Closes the connection; calls pl_session_transport_closed once it is. */
+    void (*close)(pl_session_t *s);
+    /* 0 while the connection cannot give its buffers back (optional), and
+     * giving them back (optional). */
+    int (*can_sleep)(const pl_session_t *s);
+    void (*sleep)(pl_session_t *s);
+    /* The session is freed: what the transport still holds (optional). */
+    void (*free)(pl_session_t *s);
+} pl_transport_ops_t;
+
+extern const pl_transport_ops_t pl_tcp_transport; /* tcp.c */
+
 /* The kinds (chosen per listener in loop.c). */
 extern const pl_stream_ops_t pl_c2s_ops;       /* core/c2s/c2s.c */
 extern const pl_stream_ops_t pl_component_ops; /* component.c */
@@ -229,21 +279,24 @@ struct pl_session {
     uint64_t id;
     const pl_stream_ops_t *ops; /* the stream kind */
     void *stream;               /* the kind's state (pl_c2s_t, pl_component_t) */
+    const pl_transport_ops_t *transport; /* set when the connection is attached */
     pl_loop_t *loop;
     pl_server_t *server;
-    uv_tcp_t tcp;
     uv_timer_t timer;
-    int handles_open;
+    int handles_open; /* the timer and the transport's connection */
+    int disconnected; /* the connection is closing or closed: nothing more is written */
     pl_session_t *loop_prev, *loop_next; /* loop->sessions */
     pl_session_t *dirty_next;
     int dirty;
     char ip[64];
     int port_kind; /* pl_listen_kind_t of the listener */
-    /* transport */
+    /* the TCP transport's (tcp.c) */
+    uv_tcp_t tcp;
     pl_tls_t *tls;
-    int tls_wanted;  /* STARTTLS proceed sent: the next bytes are TLS */
-    pl_buf_t out;    /* plaintext queued this iteration */
-    size_t write_pending; /* bytes handed to uv_write, not yet written */
+    int tls_wanted; /* STARTTLS proceed sent: the next bytes are TLS */
+    /* every transport */
+    pl_buf_t out;         /* plaintext queued this iteration, framed by the transport */
+    size_t write_pending; /* bytes handed to the transport, not yet written */
     uint64_t rx_bytes;    /* bytes read from the peer so far (a kind's ping asks if it grew) */
     pl_xml_parser_t *xml;
     int stream_open; /* we sent our stream header */
@@ -309,12 +362,36 @@ void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *
 pl_session_t *pl_session_new(pl_loop_t *loop, const pl_stream_ops_t *ops, int port_kind);
 pl_session_t *pl_session_ref(pl_session_t *s);
 void pl_session_unref(pl_session_t **sp);
+
+/* tcp.c — the TCP transport: attach a connection to a new session. */
 void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle);
 /* Starts a session on a connected stream socket made by the caller (the
  * fuzz targets use one end of a socketpair); `peer` stands for the address
  * in logs and per-IP limits.  0, or a libuv error (the session is then
  * closed, and freed by the loop). */
 int pl_session_open_fd(pl_session_t *s, int fd, const char *peer);
+
+/* session.c — what a transport calls */
+/* The connection is attached: the session joins its loop's list and
+ * counts as a connection (then the transport starts it). */
+void pl_session_attach(pl_session_t *s, const pl_transport_ops_t *transport);
+/* The connection is up: the login time (limits.auth_timeout) starts. */
+void pl_session_start(pl_session_t *s);
+/* `n` bytes came from the peer (raw, before TLS): it is alive. */
+void pl_session_received(pl_session_t *s, size_t n);
+/* Text of the stream for the parser (after TLS, without the transport's
+ * own framing). */
+void pl_session_input(pl_session_t *s, const char *data, size_t len);
+/* TLS came up under the stream: it is secure, and a new stream starts. */
+void pl_session_secured(pl_session_t *s);
+/* Closes the connection and the session's timer; the session leaves its
+ * loop and is released once both are closed.  Called by the close path
+ * (pl_session_end), and by a transport whose last bytes are out. */
+void pl_session_disconnect(pl_session_t *s);
+/* The transport's connection is closed (its `close` op finished). */
+void pl_session_transport_closed(pl_session_t *s);
+
+/* session.c — for the kinds */
 /* Writes our stream header (new stream id per restart is the caller's). */
 void pl_session_open_stream(pl_session_t *s, const char *from);
 /* Queues raw text (already serialised). */
@@ -353,6 +430,11 @@ int pl_session_sleep(pl_session_t *s);
 /* Flushes (what was queued goes in plaintext), then the next bytes in
  * both directions are TLS (STARTTLS). */
 void pl_session_start_tls(pl_session_t *s);
+/* The TLS under the stream (channel binding, logs), or NULL. */
+pl_tls_t *pl_session_tls(const pl_session_t *s);
+/* The peer starts a new stream on this connection next (RFC 6120 §6.4.6,
+ * after SASL): the parser expects a stream header again. */
+void pl_session_restart_stream(pl_session_t *s);
 /* The session's one timer: the kind's `timer` op runs after `ms`. */
 void pl_session_timer_start(pl_session_t *s, uint64_t ms);
 void pl_session_timer_stop(pl_session_t *s);

@@ -1,8 +1,10 @@
-/* session.c — the transport under every stream: accepting, reading through
- * TLS into the XML parser, queueing output and writing it once per loop
- * iteration, stream errors and orderly close.  What the stream means is
- * its kind's (s->ops: core/c2s/ for clients, component.c); this file calls
- * the kind only through that table and knows none by name. */
+/* session.c — the machinery under every stream: the XML parser fed with
+ * what the transport reads, output queued and written once per loop
+ * iteration, the output bound, stream errors, the one close path, the
+ * session's timer and its place on the loop.  What the stream means is its
+ * kind's (s->ops: core/c2s/ for clients, component.c), how bytes reach the
+ * peer its transport's (s->transport: tcp.c); this file calls both only
+ * through their tables and knows none of them by name. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,6 @@
 #include "storage/storage.h"
 
 #define PL_CLOSE_GRACE_MS 5000
-
-typedef struct write_req {
-    uv_write_t req;
-    pl_session_t *s;
-    size_t len;
-    char data[];
-} write_req_t;
 
 static void on_timer(uv_timer_t *t);
 
@@ -95,7 +90,8 @@ pl_session_t *pl_session_ref(pl_session_t *s)
 static void session_free(pl_session_t *s)
 {
     pl_xml_parser_free(s->xml);
-    pl_tls_free(s->tls);
+    if (s->transport && s->transport->free)
+        s->transport->free(s);
     pl_buf_deinit(&s->out);
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);
@@ -113,64 +109,6 @@ void pl_session_unref(pl_session_t **sp)
         session_free(s);
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-    pl_session_t *s = h->data;
-    if (--s->handles_open > 0)
-        return;
-    pl_loop_t *loop = s->loop;
-    if (s->loop_prev)
-        s->loop_prev->loop_next = s->loop_next;
-    else if (loop->sessions == s)
-        loop->sessions = s->loop_next;
-    if (s->loop_next)
-        s->loop_next->loop_prev = s->loop_prev;
-    pl_limits_conn_close(s->server, s->ip);
-    atomic_fetch_sub(&s->server->session_count, 1);
-    pl_session_unref(&s);
-}
-
-static void close_handles(pl_session_t *s)
-{
-    if (uv_is_closing((uv_handle_t *)&s->tcp))
-        return;
-    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
-    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
-}
-
-static void on_write(uv_write_t *req, int status)
-{
-    write_req_t *w = (write_req_t *)req;
-    pl_session_t *s = w->s;
-    s->write_pending -= w->len;
-    free(w);
-    if (status < 0 && !s->closing) {
-        pl_session_end(s, PL_END_BROKEN, uv_strerror(status));
-        return;
-    }
-    if (s->closing && s->write_pending == 0)
-        close_handles(s);
-}
-
-static void write_bytes(pl_session_t *s, const char *data, size_t len)
-{
-    if (len == 0 || uv_is_closing((uv_handle_t *)&s->tcp))
-        return;
-    write_req_t *w = pl_xmalloc(sizeof(*w) + len);
-    w->s = s;
-    w->len = len;
-    memcpy(w->data, data, len);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    s->write_pending += len;
-    int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &buf, 1, on_write);
-    if (rc < 0) {
-        s->write_pending -= len;
-        free(w);
-        if (!s->closing)
-            pl_session_end(s, PL_END_BROKEN, uv_strerror(rc));
-    }
-}
-
 void pl_session_flush(pl_session_t *s)
 {
     if (s->slow && !s->closing) {
@@ -184,15 +122,7 @@ void pl_session_flush(pl_session_t *s)
         return;
     if (s->ops->before_flush)
         s->ops->before_flush(s);
-    if (s->tls && !s->tls_wanted) {
-        pl_buf_t cipher;
-        pl_buf_init(&cipher);
-        if (pl_tls_write(s->tls, s->out.data, s->out.len, &cipher) == 0)
-            write_bytes(s, cipher.data, cipher.len);
-        pl_buf_deinit(&cipher);
-    } else {
-        write_bytes(s, s->out.data, s->out.len);
-    }
+    s->transport->write(s, s->out.data, s->out.len);
     pl_buf_reset(&s->out);
 }
 
@@ -204,15 +134,26 @@ size_t pl_stanza_out_size(const pl_stanza_t *st)
 }
 
 /* Bytes the session holds for its peer: queued this iteration, plus
- * handed to the socket and not yet taken by the kernel. */
+ * handed to the transport and not yet written (for TCP: not yet taken by
+ * the kernel). */
 size_t pl_session_backlog(const pl_session_t *s)
 {
     return s->out.len + s->write_pending;
 }
 
+/* One element (or a piece of the transport's own framing) into this
+ * iteration's output, framed by the transport. */
+static void queue(pl_session_t *s, const char *data, size_t len)
+{
+    if (s->transport->frame)
+        s->transport->frame(s, &s->out, data, len);
+    else
+        pl_buf_append(&s->out, data, len);
+}
+
 void pl_session_send_raw(pl_session_t *s, const char *data, size_t len)
 {
-    if (s->slow || uv_is_closing((uv_handle_t *)&s->tcp))
+    if (s->slow || s->disconnected)
         return;
     /* The bound holds before the bytes are taken, not after a flush: a
      * peer that stops reading never makes the server hold more than
@@ -225,7 +166,7 @@ void pl_session_send_raw(pl_session_t *s, const char *data, size_t len)
         pl_loop_mark_dirty(s);
         return;
     }
-    pl_buf_append(&s->out, data, len);
+    queue(s, data, len);
     pl_loop_mark_dirty(s);
 }
 
@@ -236,7 +177,7 @@ void pl_session_send_str(pl_session_t *s, const char *text)
 
 void pl_session_append(pl_session_t *s, const char *data, size_t len)
 {
-    pl_buf_append(&s->out, data, len);
+    queue(s, data, len);
 }
 
 void pl_session_send(pl_session_t *s, const pl_stanza_t *st)
@@ -261,27 +202,36 @@ void pl_session_start_tls(pl_session_t *s)
 {
     /* <proceed/> must leave in plaintext before the handshake starts. */
     pl_session_flush(s);
-    pthread_mutex_lock(&s->server->tls_lock);
-    s->tls = pl_tls_new(s->server->tls);
-    pthread_mutex_unlock(&s->server->tls_lock);
-    s->tls_wanted = 1;
+    if (!s->transport->start_tls) {
+        /* Not offered on such a transport (it is secure from the start):
+         * a kind asking anyway is a bug, and the stream cannot go on. */
+        pl_session_end(s, PL_END_BROKEN, "TLS cannot start on this transport");
+        return;
+    }
+    s->transport->start_tls(s);
+}
+
+pl_tls_t *pl_session_tls(const pl_session_t *s)
+{
+    return s->transport && s->transport->tls ? s->transport->tls(s) : NULL;
+}
+
+void pl_session_restart_stream(pl_session_t *s)
+{
+    pl_xml_parser_reset(s->xml);
 }
 
 void pl_session_open_stream(pl_session_t *s, const char *from)
 {
-    const char *ns = s->ops->content_ns;
+    pl_stream_open_t o = {
+        .content_ns = s->ops->content_ns,
+        .id = s->stream_id,
+        .from = from,
+        .version = s->ops->header_version,
+    };
     pl_buf_t b;
     pl_buf_init(&b);
-    pl_buf_printf(&b,
-                  "<?xml version='1.0'?><stream:stream xmlns='%s' "
-                  "xmlns:stream='" PL_NS_STREAMS "' id='%s'",
-                  ns, s->stream_id);
-    if (from) {
-        pl_buf_puts(&b, " from='");
-        pl_buf_escape(&b, from, strlen(from), 1);
-        pl_buf_puts(&b, "'");
-    }
-    pl_buf_puts(&b, s->ops->header_version ? " version='1.0' xml:lang='en'>" : ">");
+    s->transport->open_stream(s, &o, &b);
     pl_session_send_raw(s, b.data, b.len);
     pl_buf_deinit(&b);
     s->stream_open = 1;
@@ -328,7 +278,7 @@ static const char *end_name(pl_end_how_t how)
 /* The one way out for every stream.  What the stream meant is undone by
  * its kind's `closed` op (c2s: leave the session table and tell the
  * modules, or stay detached for a resumption; component: free the
- * domain); then the socket closes, once our last bytes are written when
+ * domain); then the connection closes, once our last bytes are written when
  * they still can be. */
 void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
 {
@@ -336,7 +286,7 @@ void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
         /* Already ending, waiting for its last bytes: a peer that does not
          * read them, or a socket that broke, ends the wait. */
         if (how == PL_END_SLOW || how == PL_END_BROKEN)
-            close_handles(s);
+            pl_session_disconnect(s);
         return;
     }
     /* Closing from here on: a write that fails while the last bytes are
@@ -345,16 +295,16 @@ void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
     if (how == PL_END_SLOW || how == PL_END_BROKEN) {
         pl_buf_deinit(&s->out); /* nothing more can or should reach the peer */
     } else {
-        if (s->stream_open && !uv_is_closing((uv_handle_t *)&s->tcp))
-            pl_session_send_raw(s, "</stream:stream>", 16);
-        pl_session_flush(s);
-        if (s->tls && pl_tls_established(s->tls)) {
-            pl_buf_t cipher;
-            pl_buf_init(&cipher);
-            pl_tls_shutdown(s->tls, &cipher);
-            write_bytes(s, cipher.data, cipher.len);
-            pl_buf_deinit(&cipher);
+        if (s->stream_open && !s->disconnected) {
+            pl_buf_t b;
+            pl_buf_init(&b);
+            s->transport->close_stream(s, &b);
+            pl_session_send_raw(s, b.data, b.len);
+            pl_buf_deinit(&b);
         }
+        pl_session_flush(s);
+        if (s->transport->shutdown)
+            s->transport->shutdown(s);
     }
     pl_xml_parser_stop(s->xml);
     s->ops->closed(s, how);
@@ -362,25 +312,34 @@ void pl_session_end(pl_session_t *s, pl_end_how_t how, const char *reason)
            "session=%llu ip=%s jid=%s how=%s reason=%s", (unsigned long long)s->id, s->ip,
            s->jid.full ? s->jid.full : "-", end_name(how), reason ? reason : "-");
     if (how == PL_END_SLOW || s->write_pending == 0)
-        close_handles(s);
+        pl_session_disconnect(s);
     else
-        uv_timer_start(&s->timer, on_timer, PL_CLOSE_GRACE_MS, 0);
+        uv_timer_start(&s->timer, on_timer, PL_CLOSE_GRACE_MS, 0); /* then closes */
 }
 
 int pl_session_sleep(pl_session_t *s)
 {
-    if (s->closing || s->asleep || s->out.len || s->write_pending || s->tls_wanted)
+    if (s->closing || s->asleep || s->out.len || s->write_pending)
+        return 0;
+    if (s->transport->can_sleep && !s->transport->can_sleep(s))
         return 0;
     if (!pl_xml_parser_sleep(s->xml))
         return 0;
-    if (s->tls)
-        pl_tls_sleep(s->tls);
+    if (s->transport->sleep)
+        s->transport->sleep(s);
     pl_buf_deinit(&s->out);
     s->asleep = 1;
     return 1;
 }
 
-static void feed_plain(pl_session_t *s, const char *data, size_t len)
+void pl_session_received(pl_session_t *s, size_t n)
+{
+    s->last_rx_ms = pl_mono_ms();
+    s->rx_bytes += n;
+    s->asleep = 0; /* the parser wakes itself on the bytes that follow */
+}
+
+void pl_session_input(pl_session_t *s, const char *data, size_t len)
 {
     if (len == 0 || s->closing)
         return;
@@ -390,79 +349,21 @@ static void feed_plain(pl_session_t *s, const char *data, size_t len)
     pl_xml_parser_feed(s->xml, data, len);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+void pl_session_secured(pl_session_t *s)
 {
-    pl_session_t *s = stream->data;
-    s->loop->readbuf_busy = 0;
-    if (nread < 0) {
-        /* No </stream:stream> came first: the connection failed. */
-        pl_session_end(s, nread == UV_EOF ? PL_END_LOST : PL_END_BROKEN,
-                       nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0 || s->closing)
-        return;
-    s->last_rx_ms = pl_mono_ms();
-    s->rx_bytes += (uint64_t)nread;
-    s->asleep = 0; /* the parser wakes itself on these bytes */
-    if (!s->tls) {
-        feed_plain(s, buf->base, (size_t)nread);
-        return;
-    }
-    pl_buf_t plain, cipher;
-    pl_buf_init(&plain);
-    pl_buf_init(&cipher);
-    const char *err = NULL;
-    int was_up = pl_tls_established(s->tls);
-    int rc = pl_tls_feed(s->tls, buf->base, (size_t)nread, &plain, &cipher, &err);
-    s->tls_wanted = 0;
-    write_bytes(s, cipher.data, cipher.len);
-    if (rc < 0) {
-        pl_log(&s->server->log, PL_LOG_INFO, "tls.error", "session=%llu ip=%s error=\"%s\"",
-               (unsigned long long)s->id, s->ip, err ? err : "-");
-        pl_buf_deinit(&plain);
-        pl_buf_deinit(&cipher);
-        /* The alert just queued may still go; nothing else can. */
-        pl_session_end(s, PL_END_BROKEN, err ? err : "TLS error");
-        return;
-    }
-    if (!was_up && pl_tls_established(s->tls)) {
-        s->secure = 1;
-        pl_log(&s->server->log, PL_LOG_DEBUG, "tls.established",
-               "session=%llu version=%s cipher=%s", (unsigned long long)s->id,
-               pl_tls_version(s->tls), pl_tls_cipher(s->tls));
-        /* RFC 6120 §5.4.3.3: a new stream starts over TLS, and nothing sent
-         * before the handshake counts. */
-        pl_xml_parser_reset(s->xml);
-        if (s->ops->secured)
-            s->ops->secured(s);
-    }
-    feed_plain(s, plain.data, plain.len);
-    pl_buf_deinit(&plain);
-    pl_buf_deinit(&cipher);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    pl_session_t *s = h->data;
-    pl_loop_t *loop = s->loop;
-    if (loop->readbuf_busy) {
-        /* Not expected (reads are processed one at a time), but never hand
-         * the same buffer out twice. */
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    loop->readbuf_busy = 1;
-    buf->base = loop->readbuf;
-    buf->len = sizeof(loop->readbuf);
+    s->secure = 1;
+    /* RFC 6120 §5.4.3.3: a new stream starts over TLS, and nothing sent
+     * before the handshake counts. */
+    pl_xml_parser_reset(s->xml);
+    if (s->ops->secured)
+        s->ops->secured(s);
 }
 
 static void on_timer(uv_timer_t *t)
 {
     pl_session_t *s = t->data;
     if (s->closing) {
-        close_handles(s);
+        pl_session_disconnect(s); /* the grace for the last bytes is over */
         return;
     }
     if (s->ops->timer)
@@ -485,15 +386,13 @@ void pl_session_timer_fire(pl_session_t *s)
         s->ops->timer(s);
 }
 
-/* The handles of a new connection, and its place on the loop. */
-static void session_link(pl_session_t *s)
+void pl_session_attach(pl_session_t *s, const pl_transport_ops_t *transport)
 {
     pl_loop_t *loop = s->loop;
-    uv_tcp_init(&loop->uv, &s->tcp);
+    s->transport = transport;
     uv_timer_init(&loop->uv, &s->timer);
-    s->tcp.data = s;
     s->timer.data = s;
-    s->handles_open = 2;
+    s->handles_open = 2; /* the timer and the transport's connection */
     atomic_fetch_add(&s->server->session_count, 1);
     s->loop_next = loop->sessions;
     if (loop->sessions)
@@ -501,70 +400,53 @@ static void session_link(pl_session_t *s)
     loop->sessions = s;
 }
 
-/* A connected socket (s->ip known): limits, TLS on a direct-TLS port, the
- * login timer, reading. */
-static void session_start(pl_session_t *s)
+void pl_session_start(pl_session_t *s)
 {
-    uv_tcp_nodelay(&s->tcp, 1);
-    if (pl_limits_conn_open(s->server, s->ip) != 0) {
-        /* Refused at once, before a byte is read or a TLS handshake spent:
-         * a silent connection over the bound is not held until the login
-         * timeout.  A plaintext peer is told why. */
-        pl_log(&s->server->log, PL_LOG_WARN, "limits.connections", "ip=%s limit=%lld", s->ip,
-               s->server->limits.conn_per_ip);
-        if (s->port_kind == PL_LISTEN_C2S_TLS)
-            pl_session_end(s, PL_END_GOODBYE, "too many connections from one address");
-        else
-            pl_session_stream_error(s, "policy-violation",
-                                    "too many connections from your address");
-        return;
-    }
-    if (s->port_kind == PL_LISTEN_C2S_TLS) {
-        pthread_mutex_lock(&s->server->tls_lock);
-        s->tls = pl_tls_new(s->server->tls);
-        pthread_mutex_unlock(&s->server->tls_lock);
-    }
     /* Unauthenticated streams get auth_timeout to finish logging in (the
      * kind's timer op says what happens then). */
     pl_session_timer_start(s, (uint64_t)s->server->limits.auth_timeout_ms);
-    uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
 }
 
-void pl_session_accept(pl_session_t *s, uv_stream_t *server_handle)
+/* One of the session's two handles (its timer, its connection) closed;
+ * with both, it leaves the loop and the loop's reference goes. */
+static void handle_closed(pl_session_t *s)
 {
-    session_link(s);
-    if (uv_accept(server_handle, (uv_stream_t *)&s->tcp) != 0) {
-        pl_session_end(s, PL_END_BROKEN, "accept failed");
+    if (--s->handles_open > 0)
         return;
-    }
-    struct sockaddr_storage addr;
-    int alen = sizeof(addr);
-    strcpy(s->ip, "unknown");
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&addr, &alen) == 0) {
-        if (addr.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&addr, s->ip, sizeof(s->ip));
-        else
-            uv_ip4_name((struct sockaddr_in *)&addr, s->ip, sizeof(s->ip));
-    }
-    session_start(s);
+    pl_loop_t *loop = s->loop;
+    if (s->loop_prev)
+        s->loop_prev->loop_next = s->loop_next;
+    else if (loop->sessions == s)
+        loop->sessions = s->loop_next;
+    if (s->loop_next)
+        s->loop_next->loop_prev = s->loop_prev;
+    pl_limits_conn_close(s->server, s->ip);
+    atomic_fetch_sub(&s->server->session_count, 1);
+    pl_session_unref(&s);
 }
 
-int pl_session_open_fd(pl_session_t *s, int fd, const char *peer)
+static void on_timer_closed(uv_handle_t *h)
 {
-    session_link(s);
-    snprintf(s->ip, sizeof(s->ip), "%s", peer);
-    int rc = uv_tcp_open(&s->tcp, fd);
-    if (rc != 0) {
-        pl_session_end(s, PL_END_BROKEN, "cannot open the socket");
-        return rc;
-    }
-    session_start(s);
-    return 0;
+    handle_closed(h->data);
+}
+
+void pl_session_transport_closed(pl_session_t *s)
+{
+    handle_closed(s);
+}
+
+void pl_session_disconnect(pl_session_t *s)
+{
+    if (s->disconnected)
+        return;
+    s->disconnected = 1;
+    s->transport->close(s);
+    uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }
 
 int pl_session_ended(const pl_session_t *s)
 {
-    return s->closing || uv_is_closing((const uv_handle_t *)&s->tcp);
+    return s->closing || s->disconnected;
 }
 
 void pl_session_deliver(pl_session_t *s, const pl_stanza_t *st)

@@ -121,8 +121,9 @@ int pl_c2s_bind(pl_session_t *s, const char *resource, pl_stanza_err_t *err, con
 void pl_c2s_bound(pl_session_t *s)
 {
     pl_server_t *srv = s->server;
+    pl_tls_t *tls = pl_session_tls(s);
     pl_log(&srv->log, PL_LOG_INFO, "c2s.bind", "session=%llu jid=%s ip=%s tls=%s loop=%u",
-           (unsigned long long)s->id, s->jid.full, s->ip, s->tls ? pl_tls_version(s->tls) : "none",
+           (unsigned long long)s->id, s->jid.full, s->ip, tls ? pl_tls_version(tls) : "none",
            s->loop->index);
     /* From now on the timer watches for idleness instead of login time. */
     pl_c2s_timer(s);

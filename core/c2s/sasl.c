@@ -102,7 +102,7 @@ void pl_c2s_auth_succeeded(pl_session_t *s, const char *bare, const char *server
     c->state = PL_ST_WAIT_STREAM;
     send_sasl(s, "success", server_final_b64, NULL, NULL);
     /* RFC 6120 §6.4.6: both sides start a new stream after <success/>. */
-    pl_xml_parser_reset(s->xml);
+    pl_session_restart_stream(s);
 }
 
 /* The bare JID for a SASL username on this host, or NULL if it cannot be a
@@ -161,7 +161,7 @@ static void scram_start(pl_session_t *s, pl_scram_hash_t h, int plus, const char
                         const uint8_t *msg, size_t len)
 {
     pl_c2s_t *c = pl_c2s(s);
-    pl_scram_server_init(&c->scram, h, plus, s->tls != NULL);
+    pl_scram_server_init(&c->scram, h, plus, pl_session_tls(s) != NULL);
     c->scram_active = 1;
     if (pl_scram_server_client_first(&c->scram, (const char *)msg, len) != 0) {
         pl_c2s_auth_failed(s, c->scram.error ? c->scram.error : "malformed-request", NULL, NULL);
@@ -200,8 +200,9 @@ static void scram_response(pl_session_t *s, const uint8_t *msg, size_t len)
     pl_c2s_t *c = pl_c2s(s);
     uint8_t cb[64];
     size_t cb_len = 0;
-    if (c->scram.cb_type != PL_CB_NONE && s->tls)
-        cb_len = pl_tls_channel_binding(s->tls, c->scram.cb_type, cb, sizeof(cb));
+    pl_tls_t *tls = pl_session_tls(s);
+    if (c->scram.cb_type != PL_CB_NONE && tls)
+        cb_len = pl_tls_channel_binding(tls, c->scram.cb_type, cb, sizeof(cb));
     char *bare = c->scram.username ? pl_c2s_bare_for_username(s, c->scram.username) : NULL;
     if (c->scram.authzid && (!bare || strcmp(c->scram.authzid, bare) != 0)) {
         pl_jid_t az;
@@ -329,9 +330,12 @@ static void plain_start(pl_session_t *s, const uint8_t *msg, size_t len)
 
 void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
 {
+    /* -PLUS and channel binding need the TLS under the stream, whichever
+     * transport holds it. */
+    pl_tls_t *tls = pl_session_tls(s);
     pl_buf_t mechs;
     pl_buf_init(&mechs);
-    if (s->tls) {
+    if (tls) {
         pl_buf_puts(&mechs, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
                             "<mechanism>SCRAM-SHA-1-PLUS</mechanism>");
     }
@@ -342,11 +346,11 @@ void pl_c2s_sasl_features(pl_session_t *s, pl_buf_t *b)
                   mechs.data);
     pl_c2s_sasl2_features(s, b, pl_buf_cstr(&mechs));
     pl_buf_deinit(&mechs);
-    if (s->tls) {
+    if (tls) {
         /* XEP-0440: which channel-binding types this connection supports. */
         uint8_t cb[64];
         pl_buf_puts(b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>");
-        if (pl_tls_channel_binding(s->tls, PL_CB_TLS_EXPORTER, cb, sizeof(cb)))
+        if (pl_tls_channel_binding(tls, PL_CB_TLS_EXPORTER, cb, sizeof(cb)))
             pl_buf_puts(b, "<channel-binding type='tls-exporter'/>");
         pl_buf_puts(b, "<channel-binding type='tls-server-end-point'/>"
                        "<channel-binding type='tls-unique'/></sasl-channel-binding>");
@@ -430,9 +434,9 @@ void pl_c2s_sasl_stanza(pl_session_t *s, const pl_stanza_t *st)
             scram_start(s, PL_SCRAM_SHA256, 0, mech, msg, len);
         else if (strcmp(mech, "SCRAM-SHA-1") == 0)
             scram_start(s, PL_SCRAM_SHA1, 0, mech, msg, len);
-        else if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0 && s->tls)
+        else if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0 && pl_session_tls(s))
             scram_start(s, PL_SCRAM_SHA256, 1, mech, msg, len);
-        else if (strcmp(mech, "SCRAM-SHA-1-PLUS") == 0 && s->tls)
+        else if (strcmp(mech, "SCRAM-SHA-1-PLUS") == 0 && pl_session_tls(s))
             scram_start(s, PL_SCRAM_SHA1, 1, mech, msg, len);
         else if (strcmp(mech, "PLAIN") == 0)
             plain_start(s, msg, len);

@@ -525,8 +525,9 @@ static void ht_hmac(pl_session_t *s, const char *mech, const char *token, const 
     pl_cb_type_t cb = !strcmp(mech, "HT-SHA-256-EXPR")   ? PL_CB_TLS_EXPORTER
                       : !strcmp(mech, "HT-SHA-256-ENDP") ? PL_CB_TLS_SERVER_END_POINT
                                                          : PL_CB_NONE;
-    if (cb != PL_CB_NONE && s->tls)
-        n += pl_tls_channel_binding(s->tls, cb, data + n, sizeof(data) - n);
+    pl_tls_t *tls = pl_session_tls(s);
+    if (cb != PL_CB_NONE && tls)
+        n += pl_tls_channel_binding(tls, cb, data + n, sizeof(data) - n);
     unsigned len = 32;
     HMAC(EVP_sha256(), token, (int)strlen(token), data, n, out, &len);
 }

@@ -169,7 +169,7 @@ static void drain(void)
 
 static int session_reading(pl_session_t *s)
 {
-    return s && !s->closing && !uv_is_closing((uv_handle_t *)&s->tcp);
+    return s && !pl_session_ended(s);
 }
 
 /* Nothing the input caused is still under way. */
