@@ -9,25 +9,40 @@
 #include "lib/util.h"
 #include "storage/storage.h"
 
+/* Hooks run by priority, highest first; hooks of equal priority in the
+ * order their modules stand on the host (dependencies first, then the
+ * config's order), and a module's own in the order of its descriptor.  The
+ * comparison is a total order, so the result does not depend on the sort
+ * being stable: qsort is not required to be. */
 static int hook_cmp(const void *a, const void *b)
 {
     const pl_hook_entry_t *x = a, *y = b;
-    return y->def->priority - x->def->priority;
+    if (x->def->priority != y->def->priority)
+        return x->def->priority > y->def->priority ? -1 : 1;
+    if (x->module != y->module)
+        return x->module < y->module ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void pl_hooks_sort(pl_hook_entry_t *entries, size_t n)
+{
+    if (n > 1)
+        qsort(entries, n, sizeof(*entries), hook_cmp);
 }
 
 static void index_hooks(pl_host_t *h)
 {
     for (size_t m = 0; m < h->nmods; m++) {
-        const pl_hook_def_t *d = h->mods[m].desc->hooks;
-        for (; d && d->handler; d++) {
-            size_t ev = (size_t)d->event;
+        const pl_hook_def_t *hooks = h->mods[m].desc->hooks;
+        for (size_t k = 0; hooks && hooks[k].handler; k++) {
+            size_t ev = (size_t)hooks[k].event;
             h->hooks[ev] = pl_xrealloc(h->hooks[ev], (h->nhooks[ev] + 1) * sizeof(pl_hook_entry_t));
-            h->hooks[ev][h->nhooks[ev]++] = (pl_hook_entry_t){.def = d, .mod = &h->mods[m]};
+            h->hooks[ev][h->nhooks[ev]++] =
+                (pl_hook_entry_t){.def = &hooks[k], .mod = &h->mods[m], .module = m, .index = k};
         }
     }
     for (size_t ev = 0; ev < PL_EV__COUNT; ev++)
-        if (h->nhooks[ev] > 1) /* stable enough: modules are few; ties keep config order */
-            qsort(h->hooks[ev], h->nhooks[ev], sizeof(pl_hook_entry_t), hook_cmp);
+        pl_hooks_sort(h->hooks[ev], h->nhooks[ev]);
 }
 
 int pl_hosts_create(pl_server_t *srv, char **error)
