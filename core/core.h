@@ -27,12 +27,19 @@ typedef struct pl_storage_port pl_storage_port_t;
 typedef struct pl_loop pl_loop_t;
 
 /* ---- modules on a host ---- */
+/* Session flags (pl_session_t.res_flags): the core's PL_RES_* marks below
+ * this bit, the bits modules reserve (session_flags) from it up. */
+#define PL_RES_FIRST_MODULE_BIT 8u
+#define PL_RES_BITS 32u
+
 struct pl_module_ctx {
     const pl_module_desc_t *desc;
     pl_host_t *host;
     const void *conf;
     void *data;
     size_t state_offset; /* into pl_session_t.mod_state */
+    unsigned flag_first; /* the module's session flags: bits flag_first.. */
+    unsigned nflags;     /* ..flag_first + nflags - 1 of res_flags */
     pl_kv_t **stores;    /* parallel to desc->stores */
     int started;
 };

@@ -113,6 +113,14 @@ typedef struct pl_module_desc {
     int (*reload)(pl_module_ctx_t *ctx, const void *old_conf);
     /* Per-session state slot: zeroed bytes reserved in every session. */
     size_t session_state_size;
+    /* Session flags: how many marks the module sets on sessions (with
+     * pl_session_set_flags) for handlers on other loops to read in a
+     * pl_server_resources snapshot.  The core reserves that many bits for
+     * the module on every host where it is enabled, after its own PL_RES_*
+     * marks, so no two modules share a bit; the module gets them with
+     * pl_module_session_flag.  A host whose modules ask for more bits than
+     * there are does not start. */
+    unsigned session_flags;
     /* Stream features offered to clients after authentication, next to
      * <bind/>, while the module is enabled on the host: raw XML snippets,
      * e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>". */
@@ -172,6 +180,13 @@ const char *pl_module_name(const pl_module_ctx_t *ctx);
 pl_kv_t *pl_module_store(const pl_module_ctx_t *ctx, const char *name);
 /* This module's per-session slot in `s` (session_state_size bytes). */
 void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s);
+/* The i-th session flag the core reserved for this module on its host
+ * (0 <= i < the descriptor's session_flags): one bit, to set and clear with
+ * pl_session_set_flags and to test in pl_resource_t.flags.  The same bit
+ * may belong to another module on another host, so test it only on
+ * sessions of this module's host.  Aborts for a flag the descriptor did
+ * not reserve. */
+unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i);
 
 /* ---- replies and routing from a handler ---- */
 /* Sends an IQ result to the sender; `payload` (may be NULL) is copied in. */

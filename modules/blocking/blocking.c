@@ -18,10 +18,11 @@
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
 
-/* The session asked for its blocklist, so it gets blocklist pushes
- * (XEP-0191 §3.3).  Parley's modules agree on bits above PL_RES_MODULE1:
- * this one is the blocking module's. */
-#define BLOCKING_RES_LIST (PL_RES_MODULE1 << 2)
+/* The module's session flags (pl_module_session_flag). */
+enum {
+    BLOCKING_FLAG_LIST, /* asked for its blocklist, so gets blocklist pushes (XEP-0191 §3.3) */
+    BLOCKING_NFLAGS,
+};
 
 #define BLOCKING_KEY_MAX 511      /* LMDB's key limit */
 #define BLOCKING_MAX_RESOURCES 64 /* resources of one account looked at */
@@ -386,10 +387,11 @@ static void push_change(change_t *c)
         pl_build_up(b);
     }
     pl_stanza_t *push = pl_build_finish(b);
+    unsigned asked = pl_module_session_flag(c->module, BLOCKING_FLAG_LIST);
     pl_resource_t res[BLOCKING_MAX_RESOURCES];
     size_t n = pl_server_resources(c->server, c->owner, res, BLOCKING_MAX_RESOURCES);
     for (size_t i = 0; i < n; i++) {
-        if (!(res[i].flags & BLOCKING_RES_LIST))
+        if (!(res[i].flags & asked))
             continue;
         pl_stanza_t *one = pl_stanza_readdress(push, PL_KEEP, res[i].jid->full);
         pl_session_send_stanza(res[i].session, one);
@@ -597,7 +599,7 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
     }
     /* Marked before reading: a change committing meanwhile is either in the
      * answer or pushed after it. */
-    pl_session_set_flags(hc->session, BLOCKING_RES_LIST, 0);
+    pl_session_set_flags(hc->session, pl_module_session_flag(hc->module, BLOCKING_FLAG_LIST), 0);
     jids_t list = {0};
     if (list_read(data_of(hc->module)->kv, hc->from->bare, &list) < 0) {
         pl_reply_error(hc, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
@@ -854,4 +856,5 @@ const pl_module_desc_t pl_mod_blocking = {
     .hooks = hooks,
     .start = blocking_start,
     .stop = blocking_stop,
+    .session_flags = BLOCKING_NFLAGS,
 };

@@ -17,10 +17,11 @@
 #define INBOX_NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define INBOX_NS_MDS "urn:xmpp:mds:displayed:0"
 
-/* The session asked for its inbox, so it is told when another client reads
- * (Parley's modules agree on bits above PL_RES_MODULE1: this one is the
- * inbox module's). */
-#define INBOX_RES_PUSH (PL_RES_MODULE1 << 3)
+/* The module's session flags (pl_module_session_flag). */
+enum {
+    INBOX_FLAG_PUSH, /* asked for its inbox, so is told when another client reads */
+    INBOX_NFLAGS,
+};
 
 #define INBOX_MAX_RESOURCES 64 /* sessions of one account looked at */
 #define INBOX_PAGE_DEFAULT 50  /* conversations per answer without <max/> */

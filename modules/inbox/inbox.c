@@ -24,6 +24,7 @@
 typedef struct inbox_job {
     pl_server_t *server;
     pl_kv_t *kv;
+    unsigned push_flag; /* the sessions told of a read carry it (INBOX_FLAG_PUSH) */
     long max;
     char *user, *evict;
     pl_inbox_kind_t kind;
@@ -70,13 +71,14 @@ static int job_run(pl_wtxn_t *txn, void *ud)
 /* Tells the user's clients that asked for their inbox that a conversation
  * was read (by one of them, or by the user answering):
  * <message type='headline'><update xmlns='urn:parley:inbox' jid unread id displayed/>. */
-static void push_update(pl_server_t *srv, const char *user, const pl_inbox_entry_t *e)
+static void push_update(pl_server_t *srv, const char *user, unsigned push_flag,
+                        const pl_inbox_entry_t *e)
 {
     pl_resource_t res[INBOX_MAX_RESOURCES];
     size_t n = pl_server_resources(srv, user, res, INBOX_MAX_RESOURCES);
     pl_stanza_t *first = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!(res[i].flags & INBOX_RES_PUSH))
+        if (!(res[i].flags & push_flag))
             continue;
         pl_stanza_t *st;
         if (first) {
@@ -114,7 +116,7 @@ static void job_done(void *ud, int status)
                "user=%s partner=%s status=%d", j->user, j->partner,
                status < 0 ? status : j->result);
     } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
-        push_update(j->server, j->user, &j->after);
+        push_update(j->server, j->user, j->push_flag, &j->after);
     }
     job_free(j);
 }
@@ -140,6 +142,7 @@ static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
     const inbox_conf_t *conf = pl_module_conf(hc->module);
     j->server = hc->server;
     j->kv = inbox_kv(hc->module);
+    j->push_flag = pl_module_session_flag(hc->module, INBOX_FLAG_PUSH);
     j->max = (long)conf->max_conversations;
     if (j->kind != PL_INBOX_READ)
         j->evict = find_evict(j->kv, j->user, j->partner, j->max);
@@ -401,6 +404,7 @@ const pl_module_desc_t pl_mod_inbox = {
     .hooks = hooks,
     .start = inbox_start,
     .stop = inbox_stop,
+    .session_flags = INBOX_NFLAGS,
     /* Unread messages are named by the router's XEP-0359 ids, which XEP-0490
      * positions refer to and which tell a redelivery from a new message. */
     .stanza_ids = 1,

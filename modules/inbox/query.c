@@ -242,7 +242,7 @@ pl_hook_result_t inbox_query(pl_hook_ctx_t *hc)
     }
     /* Marked before reading: a read committing meanwhile is either in the
      * answer or pushed after it. */
-    pl_session_set_flags(hc->session, INBOX_RES_PUSH, 0);
+    pl_session_set_flags(hc->session, pl_module_session_flag(hc->module, INBOX_FLAG_PUSH), 0);
     pl_inbox_item_t *items;
     size_t n;
     if (pl_inbox_list(inbox_kv(hc->module), hc->from->bare, &items, &n) < 0) {

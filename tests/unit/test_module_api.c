@@ -1,7 +1,9 @@
 /* test_module_api.c — what the core promises a module about its place on a
  * host: its hooks run in one fixed order (priority, then the module's place
- * on the host, then the hook's place in its descriptor). */
+ * on the host, then the hook's place in its descriptor), and the session
+ * flags it reserves are bits no other module on the host has. */
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,9 +82,15 @@ static const pl_hook_def_t third_hooks[] = {
 FAKE(m_first, .name = "first", .hooks = first_hooks);
 FAKE(m_second, .name = "second", .hooks = second_hooks);
 FAKE(m_third, .name = "third", .hooks = third_hooks);
+FAKE(m_one_flag, .name = "one_flag", .session_flags = 1);
+FAKE(m_two_flags, .name = "two_flags", .session_flags = 2);
+FAKE(m_most_flags, .name = "most_flags", .session_flags = 21);
+FAKE(m_too_many, .name = "too_many", .session_flags = 25);
 #undef FAKE
 
-static const pl_module_desc_t *const registry[] = {&m_first, &m_second, &m_third};
+static const pl_module_desc_t *const registry[] = {
+    &m_first, &m_second, &m_third, &m_one_flag, &m_two_flags, &m_most_flags, &m_too_many,
+};
 
 #define HEAD                                                                                       \
     "tls = { cert = \"c.pem\"; key = \"k.pem\"; };\n"                                              \
@@ -112,6 +120,17 @@ static void server_free(pl_server_t *srv)
 {
     pl_hosts_stop(srv);
     pl_server_free(srv);
+}
+
+static pl_module_ctx_t *module_on(pl_server_t *srv, const char *host, const char *name)
+{
+    pl_host_t *h = pl_server_host(srv, host);
+    ck_assert_ptr_nonnull(h);
+    for (size_t m = 0; m < h->nmods; m++)
+        if (strcmp(h->mods[m].desc->name, name) == 0)
+            return &h->mods[m];
+    ck_abort_msg("module %s is not on %s", name, host);
+    return NULL;
 }
 
 /* ---- hook order ---- */
@@ -190,6 +209,65 @@ START_TEST(a_host_runs_hooks_by_priority_then_module_then_descriptor)
 }
 END_TEST
 
+/* ---- session flags ---- */
+
+START_TEST(modules_get_session_flags_of_their_own_above_the_core_marks)
+{
+    char *error = NULL;
+    pl_server_t *srv = server_with(
+        "{ name = \"a.test\"; modules = { one_flag = {}; two_flags = {}; most_flags = {}; }; },\n"
+        "{ name = \"b.test\"; modules = { two_flags = {}; }; }",
+        &error);
+    ck_assert_msg(srv != NULL, "%s", error ? error : "");
+    unsigned core = PL_RES_ROSTER | PL_RES_CARBONS | PL_RES_DETACHED;
+    /* 24 bits asked for on a.test: all there are, each a different one. */
+    unsigned seen = 0;
+    const char *names[] = {"one_flag", "two_flags", "most_flags"};
+    const unsigned counts[] = {1, 2, 21};
+    for (size_t k = 0; k < 3; k++) {
+        pl_module_ctx_t *ctx = module_on(srv, "a.test", names[k]);
+        for (unsigned i = 0; i < counts[k]; i++) {
+            unsigned bit = pl_module_session_flag(ctx, i);
+            ck_assert_msg(bit && !(bit & (bit - 1)), "%s flag %u is not one bit", names[k], i);
+            ck_assert_msg(!(bit & core), "%s flag %u is a core mark", names[k], i);
+            ck_assert_msg(!(bit & seen), "%s flag %u is taken already", names[k], i);
+            seen |= bit;
+        }
+    }
+    ck_assert_uint_eq(seen, ~0u << PL_RES_FIRST_MODULE_BIT);
+    /* Another host hands out its own bits. */
+    pl_module_ctx_t *other = module_on(srv, "b.test", "two_flags");
+    ck_assert_uint_ne(pl_module_session_flag(other, 0), pl_module_session_flag(other, 1));
+    ck_assert(!((pl_module_session_flag(other, 0) | pl_module_session_flag(other, 1)) & core));
+    server_free(srv);
+}
+END_TEST
+
+START_TEST(a_host_whose_modules_want_more_flags_than_there_are_does_not_start)
+{
+    char *error = NULL;
+    pl_server_t *srv =
+        server_with("{ name = \"a.test\"; modules = { one_flag = {}; too_many = {}; }; }", &error);
+    ck_assert_ptr_null(srv);
+    ck_assert_ptr_nonnull(error);
+    ck_assert_str_eq(error, "host 'a.test': module 'too_many' asks for 25 session flags, but only "
+                            "23 of 24 are left");
+    free(error);
+}
+END_TEST
+
+/* A flag the descriptor did not reserve is a bug in the module: it must
+ * not quietly share another module's bit. */
+START_TEST(a_flag_the_module_did_not_reserve_aborts)
+{
+    char *error = NULL;
+    pl_server_t *srv =
+        server_with("{ name = \"a.test\"; modules = { two_flags = {}; one_flag = {}; }; }", &error);
+    ck_assert_ptr_nonnull(srv);
+    pl_module_session_flag(module_on(srv, "a.test", "two_flags"), 2);
+}
+END_TEST
+
 Suite *module_api_suite(void)
 {
     Suite *s = suite_create("module_api");
@@ -197,5 +275,10 @@ Suite *module_api_suite(void)
     tcase_add_test(order, equal_priorities_run_in_module_then_descriptor_order_whatever_the_input);
     tcase_add_test(order, a_host_runs_hooks_by_priority_then_module_then_descriptor);
     suite_add_tcase(s, order);
+    TCase *flags = tcase_create("session flags");
+    tcase_add_test(flags, modules_get_session_flags_of_their_own_above_the_core_marks);
+    tcase_add_test(flags, a_host_whose_modules_want_more_flags_than_there_are_does_not_start);
+    tcase_add_test_raise_signal(flags, a_flag_the_module_did_not_reserve_aborts, SIGABRT);
+    suite_add_tcase(s, flags);
     return s;
 }
