@@ -7,14 +7,10 @@
 #include "core/module.h"
 #include "core/server.h"
 #include "storage/inbox.h"
+#include "xmpp/ns.h"
 
 #define INBOX_NS "urn:xmpp:inbox:1"
 #define INBOX_NS_PARLEY "urn:parley:inbox"
-#define INBOX_NS_RSM "http://jabber.org/protocol/rsm"
-#define INBOX_NS_MAM "urn:xmpp:mam:2"
-#define INBOX_NS_FORWARD "urn:xmpp:forward:0"
-#define INBOX_NS_MARKERS "urn:xmpp:chat-markers:0"
-#define INBOX_NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define INBOX_NS_MDS "urn:xmpp:mds:displayed:0"
 
 /* The module's session flags (pl_module_session_flag). */

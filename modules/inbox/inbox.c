@@ -171,8 +171,7 @@ static int conversation_message(const pl_stanza_t *st, char **body)
     const char *type = pl_xml_attr(root, "type");
     if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
         return 0;
-    if (pl_xml_child(root, "sent", "urn:xmpp:carbons:2") ||
-        pl_xml_child(root, "received", "urn:xmpp:carbons:2"))
+    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
         return 0;
     pl_buf_t b;
     pl_buf_init(&b);
@@ -287,9 +286,9 @@ static void outbound_message(pl_hook_ctx_t *hc)
     if (strcmp(hc->type, "groupchat") == 0 || strcmp(hc->type, "error") == 0)
         return;
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
-    const pl_xml_t *m = pl_xml_child(root, "displayed", INBOX_NS_MARKERS);
+    const pl_xml_t *m = pl_xml_child(root, "displayed", PL_NS_CHAT_MARKERS);
     if (!m)
-        m = pl_xml_child(root, "acknowledged", INBOX_NS_MARKERS);
+        m = pl_xml_child(root, "acknowledged", PL_NS_CHAT_MARKERS);
     const char *mid = m ? pl_xml_attr(m, "id") : NULL;
     if (!mid || !*mid)
         return;
@@ -308,12 +307,12 @@ static void outbound_mds(pl_hook_ctx_t *hc)
     if (strcmp(hc->type, "set") != 0 ||
         (pl_stanza_attr(hc->stanza, "to") && strcmp(hc->to->full, hc->from->bare) != 0))
         return;
-    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(hc->stanza), "pubsub", INBOX_NS_PUBSUB);
-    const pl_xml_t *pub = ps ? pl_xml_child(ps, "publish", INBOX_NS_PUBSUB) : NULL;
+    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(hc->stanza), "pubsub", PL_NS_PUBSUB);
+    const pl_xml_t *pub = ps ? pl_xml_child(ps, "publish", PL_NS_PUBSUB) : NULL;
     const char *node = pub ? pl_xml_attr(pub, "node") : NULL;
     if (!node || strcmp(node, INBOX_NS_MDS) != 0)
         return;
-    const pl_xml_t *item = pl_xml_child(pub, "item", INBOX_NS_PUBSUB);
+    const pl_xml_t *item = pl_xml_child(pub, "item", PL_NS_PUBSUB);
     const pl_xml_t *d = item ? pl_xml_child(item, "displayed", INBOX_NS_MDS) : NULL;
     const pl_xml_t *sid = d ? pl_xml_child(d, "stanza-id", PL_NS_SID) : NULL;
     const char *item_id = item ? pl_xml_attr(item, "id") : NULL;
