@@ -240,7 +240,7 @@ void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
 {
     pl_server_t *srv = s->server;
     if (s->state != PL_ST_ACTIVE || s->sm) {
-        pl_buf_printf(out, SM_ERR, "unexpected-request");
+        pl_buf_printf(out, SM_ERR, pl_stanza_err_name(PL_ERR_UNEXPECTED_REQUEST));
         return;
     }
     pl_sm_t *sm = pl_xcalloc(1, sizeof(*sm));
@@ -463,11 +463,11 @@ typedef struct handover {
     pl_stanza_t *presence;
 } handover_t;
 
-static void send_failed_resume(pl_session_t *s, const char *cond)
+static void send_failed_resume(pl_session_t *s, pl_stanza_err_t cond)
 {
     pl_buf_t b;
     pl_buf_init(&b);
-    pl_buf_printf(&b, SM_ERR, cond);
+    pl_buf_printf(&b, SM_ERR, pl_stanza_err_name(cond));
     if (s->sasl2)
         pl_c2s_sasl2_finish(s, b.data, 0); /* inside SASL2's <success/>, then bind2 */
     else
@@ -494,7 +494,7 @@ static void install(void *ud, pl_stanza_t *unused)
     pl_server_t *srv = s->server;
     s->resuming = 0;
     if (!ho->sm) {
-        send_failed_resume(s, "item-not-found");
+        send_failed_resume(s, PL_ERR_ITEM_NOT_FOUND);
         handover_free(ho);
         return;
     }
@@ -600,11 +600,11 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
     pl_server_t *srv = s->server;
     uint32_t h;
     if (!s->authenticated || s->bound || s->sm || s->resuming) {
-        send_failed_resume(s, "unexpected-request");
+        send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
         return;
     }
     if (!previd || parse_h(h_attr, &h) != 0) {
-        send_failed_resume(s, "bad-request");
+        send_failed_resume(s, PL_ERR_BAD_REQUEST);
         return;
     }
     pthread_mutex_lock(&srv->sm_lock);
@@ -616,14 +616,14 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
     pthread_mutex_unlock(&srv->sm_lock);
     if (!old) {
         /* Unknown, expired, or another account's: all look the same. */
-        send_failed_resume(s, "item-not-found");
+        send_failed_resume(s, PL_ERR_ITEM_NOT_FOUND);
         return;
     }
     /* The full JID is the old session's; it never changes while detached. */
     pl_jid_t full;
     if (pl_jid_from_parts(&full, old->jid.local, old->jid.domain, old->jid.resource) != 0) {
         pl_session_unref(&old);
-        send_failed_resume(s, "internal-server-error");
+        send_failed_resume(s, PL_ERR_INTERNAL_SERVER_ERROR);
         return;
     }
     pl_jid_deinit(&s->jid);
@@ -671,13 +671,13 @@ void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st)
         handle_enable(s, root);
     } else if (!strcmp(name, "resume")) {
         if (s->sasl2) {
-            send_failed_resume(s, "unexpected-request");
+            send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
             return;
         }
         pl_sm_resume(s, pl_xml_attr(root, "previd"), pl_xml_attr(root, "h"));
     } else if (!strcmp(name, "r")) {
         if (!s->sm) {
-            send_failed_resume(s, "unexpected-request");
+            send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
             return;
         }
         answer_r(s);

@@ -620,12 +620,12 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
 }
 
 /* Reads the <item/>s of a block/unblock into c->items (normalised, sorted,
- * unique).  0, or a stanza error condition with its text in *why. */
-static int read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
+ * unique).  PL_ERR_NONE, or a stanza error condition with its text in *why. */
+static pl_stanza_err_t read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
 {
     pl_buf_t k;
     pl_buf_init(&k);
-    int err = 0;
+    pl_stanza_err_t err = PL_ERR_NONE;
     for (const pl_xml_t *it = pl_xml_child(hc->payload, "item", NS_BLOCKING); it && !err;
          it = pl_xml_next(it, "item", NS_BLOCKING)) {
         const char *s = pl_xml_attr(it, "jid");
@@ -665,7 +665,7 @@ static int read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
             c->items.v[u++] = c->items.v[i];
     }
     c->items.n = u;
-    return 0;
+    return PL_ERR_NONE;
 }
 
 static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
@@ -683,7 +683,7 @@ static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
     c->max_items = conf->max_items;
     c->owner = pl_xstrdup(hc->from->bare);
     const char *why = NULL;
-    int err = read_items(hc, c, &why);
+    pl_stanza_err_t err = read_items(hc, c, &why);
     if (!err && c->op == OP_BLOCK && c->items.n == 0) {
         err = PL_ERR_BAD_REQUEST;
         why = "<block/> needs at least one <item/>";
@@ -721,8 +721,8 @@ static void reply_blocked(pl_hook_ctx_t *hc)
     if (id)
         pl_build_attr(b, "id", id);
     pl_build_child(b, "error", PL_NS_CLIENT);
-    pl_build_attr(b, "type", "cancel");
-    pl_build_child(b, "not-acceptable", PL_NS_STANZA_ERRORS);
+    pl_build_attr(b, "type", "cancel"); /* as XEP-0191 §3.3 shows it, not the default modify */
+    pl_build_child(b, pl_stanza_err_name(PL_ERR_NOT_ACCEPTABLE), PL_NS_STANZA_ERRORS);
     pl_build_up(b);
     pl_build_child(b, "blocked", NS_BLOCKING_ERRORS);
     pl_build_up(b);
