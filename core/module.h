@@ -15,7 +15,9 @@
 #include "xmpp/jid.h"
 #include "xmpp/stanza.h"
 
-#define PL_MODULE_ABI 1
+/* Raised whenever the descriptor's layout or meaning changes (2: session
+ * flags handed out by the core, no reload callback). */
+#define PL_MODULE_ABI 2
 
 typedef struct pl_server pl_server_t;
 typedef struct pl_host pl_host_t;
@@ -105,12 +107,12 @@ typedef struct pl_module_desc {
     const pl_store_def_t *stores;
     const pl_hook_def_t *hooks;
     /* Lifecycle.  init: config is valid, read keys/files; start: storage is
-     * open; stop: release.  All optional.  Return 0 or negative. */
+     * open; stop: release.  All optional.  Return 0 or negative.  There is
+     * no reload: a module keeps the config generation its host started
+     * with until the server restarts (docs/ARCHITECTURE.md, Deviations). */
     int (*init)(pl_module_ctx_t *ctx);
     int (*start)(pl_module_ctx_t *ctx);
     void (*stop)(pl_module_ctx_t *ctx);
-    /* After a reload: the new config is in place; `old_conf` is the previous. */
-    int (*reload)(pl_module_ctx_t *ctx, const void *old_conf);
     /* Per-session state slot: zeroed bytes reserved in every session. */
     size_t session_state_size;
     /* Session flags: how many marks the module sets on sessions (with
