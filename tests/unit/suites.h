@@ -25,5 +25,6 @@ PL_SUITE(archive_suite);
 PL_SUITE(rsm_suite);
 PL_SUITE(log_suite);
 PL_SUITE(module_api_suite);
+PL_SUITE(control_suite);
 
 #endif
