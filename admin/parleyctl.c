@@ -1,7 +1,9 @@
 /* parleyctl.c — the operator's command line: accounts, who is online, and
  * keys for encryption at rest.  It talks to the running server over its
  * control socket; when no server is running, account commands open the
- * storage directly.  Key commands only touch the key file. */
+ * storage directly.  Key commands only touch the key file.  The commands,
+ * their arguments, their help and where each runs come from the table in
+ * core/control-commands.c, which the server's control socket shares. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "config/config.h"
 #include "core/accounts-admin.h"
+#include "core/control-commands.h"
 #include "core/control.h"
 #include "core/module-conf.h"
 #include "lib/util.h"
@@ -23,22 +26,15 @@
 #include "storage/seal.h"
 #include "storage/storage.h"
 
+/* The help: every command of the shared table (control-commands.c). */
 static void usage(FILE *f)
 {
-    fputs("usage: parleyctl [-c FILE] COMMAND\n"
-          "  user add JID [PASSWORD]     create an account (password read from stdin if omitted)\n"
-          "  user del JID                delete an account and end its sessions\n"
-          "  user passwd JID [PASSWORD]  set a new password\n"
-          "  user list [DOMAIN]          list accounts\n"
-          "  user import FILE            create many accounts: one 'JID PASSWORD' per line\n"
-          "                              ('-' reads stdin; existing accounts are skipped)\n"
-          "  online                      list connected sessions (server must be running)\n"
-          "  stats                       what peers make the server hold: connections,\n"
-          "                              sessions, queued bytes (server must be running)\n"
-          "  key generate FILE           append a new random key for encryption at rest to\n"
-          "                              FILE (created with mode 0600); it becomes the\n"
-          "                              current key once the server loads the file\n",
-          f);
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_buf_puts(&b, "usage: parleyctl [-c FILE] COMMAND\n");
+    pl_control_help(&b);
+    fputs(pl_buf_cstr(&b), f);
+    pl_buf_deinit(&b);
 }
 
 /* Reads a password from stdin: without echo on a terminal, else one line. */
@@ -238,8 +234,9 @@ static int import_accounts(const pl_config_t *c, pl_storage_t *st, const char *p
 
 /* `key generate FILE`: needs neither the configuration nor the server, so
  * a key file can be made before the first start. */
-static int key_generate(const char *path)
+static int key_generate(char **args, size_t nargs)
 {
+    const char *path = args[0];
     uint32_t id = 0;
     char *error = NULL;
     if (pl_seal_generate(path, &id, &error) != 0) {
@@ -251,8 +248,72 @@ static int key_generate(const char *path)
     return 0;
 }
 
-/* The same commands against the storage, for when the server is down. */
-static int direct(const pl_config_t *c, char **words, size_t n)
+/* `user add|del|passwd JID [PASSWORD]` on the storage. */
+static int account_change(const pl_config_t *c, pl_storage_t *st, const pl_control_cmd_t *cmd,
+                          char **args, size_t nargs)
+{
+    static const struct {
+        pl_admin_op_t op;
+        const char *done;
+    } ops[PL_CTL__COUNT] = {
+        [PL_CTL_USER_ADD] = {.op = PL_ADMIN_ADD, .done = "added"},
+        [PL_CTL_USER_DEL] = {.op = PL_ADMIN_DEL, .done = "deleted"},
+        [PL_CTL_USER_PASSWD] = {.op = PL_ADMIN_PASSWD, .done = "password changed"},
+    };
+    const char **hosts = pl_xcalloc(c->nhosts ? c->nhosts : 1, sizeof(char *));
+    uint32_t iterations = iterations_for(c, args[0]);
+    for (size_t i = 0; i < c->nhosts; i++)
+        hosts[i] = c->hosts[i].name;
+    pl_admin_job_t job;
+    int bad = pl_admin_job_init(&job, ops[cmd->id].op, args[0], nargs > 1 ? args[1] : NULL,
+                                iterations, hosts, c->nhosts);
+    job.modules = pl_module_registry;
+    job.nmodules = pl_module_registry_size;
+    int rc = 0;
+    if (bad != 0 || pl_storage_write_sync(st, pl_admin_job_run, &job) != 0) {
+        fprintf(stderr, "parleyctl: %s\n", job.error[0] ? job.error : "storage failure");
+        rc = 1;
+    } else {
+        printf("%s: %s\n", job.bare, ops[cmd->id].done);
+    }
+    pl_admin_job_free(&job);
+    free(hosts);
+    return rc;
+}
+
+static int account_list(const pl_config_t *c, pl_storage_t *st, const pl_control_cmd_t *cmd,
+                        char **args, size_t nargs)
+{
+    pl_accounts_list(st, nargs ? args[0] : NULL, print_account, NULL);
+    return 0;
+}
+
+static int account_import(const pl_config_t *c, pl_storage_t *st, const pl_control_cmd_t *cmd,
+                          char **args, size_t nargs)
+{
+    return import_accounts(c, st, args[0]);
+}
+
+/* What parleyctl does itself (the shared table, control-commands.c, says
+ * when): a command on the storage when no server answers it, or always for
+ * import; a local one without configuration.  Each gets the arguments
+ * after the command's name, as many as the table allows. */
+typedef int (*on_storage_fn)(const pl_config_t *c, pl_storage_t *st, const pl_control_cmd_t *cmd,
+                             char **args, size_t nargs);
+static const struct {
+    on_storage_fn on_storage;
+    int (*local)(char **args, size_t nargs);
+} commands[PL_CTL__COUNT] = {
+    [PL_CTL_USER_ADD] = {.on_storage = account_change},
+    [PL_CTL_USER_DEL] = {.on_storage = account_change},
+    [PL_CTL_USER_PASSWD] = {.on_storage = account_change},
+    [PL_CTL_USER_LIST] = {.on_storage = account_list},
+    [PL_CTL_USER_IMPORT] = {.on_storage = account_import},
+    [PL_CTL_KEY_GENERATE] = {.local = key_generate},
+};
+
+/* The command against the storage, for when the server is down. */
+static int direct(const pl_config_t *c, const pl_control_cmd_t *cmd, char **args, size_t nargs)
 {
     pl_storage_t *st = NULL;
     char *error = NULL;
@@ -262,35 +323,7 @@ static int direct(const pl_config_t *c, char **words, size_t n)
         free(error);
         return 1;
     }
-    int rc = 0;
-    if (strcmp(words[1], "import") == 0) {
-        rc = import_accounts(c, st, words[2]);
-    } else if (strcmp(words[1], "list") == 0) {
-        pl_accounts_list(st, n > 2 ? words[2] : NULL, print_account, NULL);
-    } else {
-        pl_admin_op_t op = strcmp(words[1], "add") == 0   ? PL_ADMIN_ADD
-                           : strcmp(words[1], "del") == 0 ? PL_ADMIN_DEL
-                                                          : PL_ADMIN_PASSWD;
-        const char **hosts = pl_xcalloc(c->nhosts, sizeof(char *));
-        uint32_t iterations = iterations_for(c, words[2]);
-        for (size_t i = 0; i < c->nhosts; i++)
-            hosts[i] = c->hosts[i].name;
-        pl_admin_job_t job;
-        int bad = pl_admin_job_init(&job, op, words[2], n > 3 ? words[3] : NULL, iterations,
-                                    hosts, c->nhosts);
-        job.modules = pl_module_registry;
-        job.nmodules = pl_module_registry_size;
-        if (bad != 0 ||
-            pl_storage_write_sync(st, pl_admin_job_run, &job) != 0) {
-            fprintf(stderr, "parleyctl: %s\n", job.error[0] ? job.error : "storage failure");
-            rc = 1;
-        } else {
-            printf("%s: %s\n", job.bare,
-                   op == PL_ADMIN_ADD ? "added" : op == PL_ADMIN_DEL ? "deleted" : "password changed");
-        }
-        pl_admin_job_free(&job);
-        free(hosts);
-    }
+    int rc = commands[cmd->id].on_storage(c, st, cmd, args, nargs);
     pl_storage_close(&st);
     return rc;
 }
@@ -313,23 +346,15 @@ int main(int argc, char **argv)
         usage(n == 0 ? stderr : stdout);
         return n == 0 ? 2 : 0;
     }
-    if (strcmp(words[0], "key") == 0) {
-        if (n != 3 || strcmp(words[1], "generate") != 0) {
-            usage(stderr);
-            return 2;
-        }
-        return key_generate(words[2]);
-    }
-    int is_user = strcmp(words[0], "user") == 0 && n >= 2;
-    int needs_jid = is_user && (!strcmp(words[1], "add") || !strcmp(words[1], "del") ||
-                                !strcmp(words[1], "passwd"));
-    int is_import = is_user && strcmp(words[1], "import") == 0 && n == 3;
-    int live_only = (strcmp(words[0], "online") == 0 || strcmp(words[0], "stats") == 0) && n == 1;
-    if (!live_only && !is_import && !(is_user && strcmp(words[1], "list") == 0 && n <= 3) &&
-        !(needs_jid && n >= 3 && n <= 4 && (strcmp(words[1], "del") != 0 || n == 3))) {
+    size_t nargs = 0;
+    const pl_control_cmd_t *cmd = pl_control_find(words, n, &nargs);
+    if (!cmd || !pl_control_args_ok(cmd, nargs)) {
         usage(stderr);
         return 2;
     }
+    size_t nname = n - nargs; /* the words of the command's name */
+    if (cmd->where == PL_CTL_LOCAL)
+        return commands[cmd->id].local(words + nname, nargs);
     char *error = NULL;
     pl_config_t *c =
         pl_config_load_modules(config_path, pl_module_registry, pl_module_registry_size, &error);
@@ -341,8 +366,8 @@ int main(int argc, char **argv)
     /* A password left off the command line comes from stdin, so it does not
      * show up in the process list or shell history. */
     char *typed = NULL;
-    char *full[4];
-    if (needs_jid && strcmp(words[1], "del") != 0 && n == 3) {
+    char **full = NULL;
+    if (cmd->password_last && nargs < cmd->max_args) {
         typed = read_password();
         if (!typed || !*typed) {
             fprintf(stderr, "parleyctl: no password given\n");
@@ -350,27 +375,27 @@ int main(int argc, char **argv)
             pl_config_free(&c);
             return 1;
         }
-        full[0] = words[0];
-        full[1] = words[1];
-        full[2] = words[2];
-        full[3] = typed;
+        full = pl_xcalloc(n + 1, sizeof(char *));
+        memcpy(full, words, n * sizeof(char *));
+        full[n++] = typed;
+        nargs++;
         words = full;
-        n = 4;
     }
-    int rc = is_import ? -1 : via_server(c->control_socket, words, n);
+    int rc = cmd->where == PL_CTL_STORAGE_ONLY ? -1 : via_server(c->control_socket, words, n);
     if (rc < 0) {
-        if (live_only) {
+        if (cmd->where == PL_CTL_SERVER_ONLY) {
             fprintf(stderr, "parleyctl: the server is not running (no control socket at %s)\n",
                     c->control_socket);
             rc = 1;
         } else {
-            rc = direct(c, words, n);
+            rc = direct(c, cmd, words + nname, nargs);
         }
     }
     if (typed) {
         memset(typed, 0, strlen(typed));
         free(typed);
     }
+    free(full);
     pl_config_free(&c);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* control.c — serves parleyctl on the control socket: account add, delete
  * and password change (written through the storage thread), account list,
- * and who is online.  Deleting an account ends its sessions and removes
- * everything kept for it (see "deleting an account" below). */
+ * who is online and what connections hold — the commands of
+ * control-commands.c that a server runs, dispatched by that table.
+ * Deleting an account ends its sessions and removes everything kept for it
+ * (see "deleting an account" below). */
 #include "core/control.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 
 #include "core/accounts-admin.h"
 #include "core/c2s/c2s.h"
+#include "core/control-commands.h"
 #include "core/core.h"
 #include "lib/util.h"
 #include "storage/storage.h"
@@ -448,29 +451,75 @@ static void online_finish(ctl_conn_t *c, gather_t *g)
     pl_buf_deinit(&b);
 }
 
-static void execute(ctl_conn_t *c, char **argv, size_t argc)
+/* ---- the commands the server serves ----
+ * Their names and argument counts are in pl_control_commands
+ * (control-commands.c), which parleyctl checks against before it sends;
+ * here is what the server does for each.  Each gets the arguments after
+ * the command's name, their number within the table's bounds. */
+
+typedef void (*ctl_handler_fn)(ctl_conn_t *c, char **args, size_t nargs);
+
+static void user_add(ctl_conn_t *c, char **args, size_t nargs)
 {
-    pl_server_t *srv = c->srv;
+    start_job(c, PL_ADMIN_ADD, args[0], nargs > 1 ? args[1] : NULL);
+}
+
+static void user_del(ctl_conn_t *c, char **args, size_t nargs)
+{
+    start_job(c, PL_ADMIN_DEL, args[0], NULL);
+}
+
+static void user_passwd(ctl_conn_t *c, char **args, size_t nargs)
+{
+    start_job(c, PL_ADMIN_PASSWD, args[0], nargs > 1 ? args[1] : NULL);
+}
+
+static void user_list(ctl_conn_t *c, char **args, size_t nargs)
+{
     pl_buf_t b;
     pl_buf_init(&b);
-    if (argc >= 3 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "add") == 0) {
-        start_job(c, PL_ADMIN_ADD, argv[2], argc > 3 ? argv[3] : NULL);
-    } else if (argc >= 3 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "del") == 0) {
-        start_job(c, PL_ADMIN_DEL, argv[2], NULL);
-    } else if (argc >= 3 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "passwd") == 0) {
-        start_job(c, PL_ADMIN_PASSWD, argv[2], argc > 3 ? argv[3] : NULL);
-    } else if (argc >= 2 && strcmp(argv[0], "user") == 0 && strcmp(argv[1], "list") == 0) {
-        pl_buf_puts(&b, "ok\n");
-        pl_accounts_list(srv->storage, argc > 2 ? argv[2] : NULL, list_visit, &b);
-        answer(c, &b);
-    } else if (argc >= 1 && strcmp(argv[0], "online") == 0) {
-        gather(c, online_visit, online_finish);
-    } else if (argc >= 1 && strcmp(argv[0], "stats") == 0) {
-        gather(c, stats_visit, stats_finish);
-    } else {
-        answer_text(c, "error: unknown command\n");
-    }
+    pl_buf_puts(&b, "ok\n");
+    pl_accounts_list(c->srv->storage, nargs ? args[0] : NULL, list_visit, &b);
+    answer(c, &b);
     pl_buf_deinit(&b);
+}
+
+static void online(ctl_conn_t *c, char **args, size_t nargs)
+{
+    gather(c, online_visit, online_finish);
+}
+
+static void stats(ctl_conn_t *c, char **args, size_t nargs)
+{
+    gather(c, stats_visit, stats_finish);
+}
+
+/* Commands without a handler here are parleyctl's own (import, keys). */
+static const ctl_handler_fn handlers[PL_CTL__COUNT] = {
+    [PL_CTL_USER_ADD] = user_add,       [PL_CTL_USER_DEL] = user_del,
+    [PL_CTL_USER_PASSWD] = user_passwd, [PL_CTL_USER_LIST] = user_list,
+    [PL_CTL_ONLINE] = online,           [PL_CTL_STATS] = stats,
+};
+
+static void execute(ctl_conn_t *c, char **argv, size_t argc)
+{
+    size_t nargs = 0;
+    const pl_control_cmd_t *cmd = pl_control_find(argv, argc, &nargs);
+    if (!cmd || !handlers[cmd->id]) {
+        answer_text(c, "error: unknown command\n");
+        return;
+    }
+    if (!pl_control_args_ok(cmd, nargs)) {
+        pl_buf_t b;
+        pl_buf_init(&b);
+        pl_buf_puts(&b, "error: usage: ");
+        pl_control_synopsis(cmd, &b);
+        pl_buf_puts(&b, "\n");
+        answer(c, &b);
+        pl_buf_deinit(&b);
+        return;
+    }
+    handlers[cmd->id](c, argv + (argc - nargs), nargs);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

@@ -2,8 +2,9 @@
  * (mode 0600, in the data directory by default) on loop 0.  A request is
  * the command's words, each NUL-terminated, then one more NUL; the answer
  * is "ok\n" or "error: ...\n" followed by any output, then the server
- * closes the connection.  The future HTTP admin API maps onto the same
- * commands. */
+ * closes the connection.  The commands, with their argument counts, are
+ * those of control-commands.h that a server runs; the future HTTP admin
+ * API maps onto the same table. */
 #ifndef PL_CONTROL_H
 #define PL_CONTROL_H
 

@@ -27,12 +27,19 @@ typedef struct pl_storage_port pl_storage_port_t;
 typedef struct pl_loop pl_loop_t;
 
 /* ---- modules on a host ---- */
+/* Session flags (pl_session_t.res_flags): the core's PL_RES_* marks below
+ * this bit, the bits modules reserve (session_flags) from it up. */
+#define PL_RES_FIRST_MODULE_BIT 8u
+#define PL_RES_BITS 32u
+
 struct pl_module_ctx {
     const pl_module_desc_t *desc;
     pl_host_t *host;
     const void *conf;
     void *data;
     size_t state_offset; /* into pl_session_t.mod_state */
+    unsigned flag_first; /* the module's session flags: bits flag_first.. */
+    unsigned nflags;     /* ..flag_first + nflags - 1 of res_flags */
     pl_kv_t **stores;    /* parallel to desc->stores */
     int started;
 };
@@ -40,6 +47,8 @@ struct pl_module_ctx {
 typedef struct pl_hook_entry {
     const pl_hook_def_t *def;
     pl_module_ctx_t *mod;
+    size_t module; /* the module's place on the host (h->mods) */
+    size_t index;  /* the hook's place in its module's hooks[] */
 } pl_hook_entry_t;
 
 struct pl_host {
@@ -48,7 +57,7 @@ struct pl_host {
     const pl_host_conf_t *conf;
     pl_module_ctx_t *mods;
     size_t nmods;
-    pl_hook_entry_t *hooks[PL_EV__COUNT]; /* sorted by priority, highest first */
+    pl_hook_entry_t *hooks[PL_EV__COUNT]; /* in running order (pl_hooks_sort) */
     size_t nhooks[PL_EV__COUNT];
     size_t session_state_size;
     int stamp_ids; /* an enabled module asked for XEP-0359 stanza-ids on messages */
@@ -496,6 +505,9 @@ pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t 
                               const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
                               unsigned target);
 void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s);
+/* Puts hook entries in running order: priority (highest first), then the
+ * module's place on the host, then the hook's place in its descriptor. */
+void pl_hooks_sort(pl_hook_entry_t *entries, size_t n);
 
 /* requests.c — IQs the server sends, and module timers */
 void pl_requests_init(pl_server_t *srv);

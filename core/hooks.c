@@ -9,25 +9,40 @@
 #include "lib/util.h"
 #include "storage/storage.h"
 
+/* Hooks run by priority, highest first; hooks of equal priority in the
+ * order their modules stand on the host (dependencies first, then the
+ * config's order), and a module's own in the order of its descriptor.  The
+ * comparison is a total order, so the result does not depend on the sort
+ * being stable: qsort is not required to be. */
 static int hook_cmp(const void *a, const void *b)
 {
     const pl_hook_entry_t *x = a, *y = b;
-    return y->def->priority - x->def->priority;
+    if (x->def->priority != y->def->priority)
+        return x->def->priority > y->def->priority ? -1 : 1;
+    if (x->module != y->module)
+        return x->module < y->module ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void pl_hooks_sort(pl_hook_entry_t *entries, size_t n)
+{
+    if (n > 1)
+        qsort(entries, n, sizeof(*entries), hook_cmp);
 }
 
 static void index_hooks(pl_host_t *h)
 {
     for (size_t m = 0; m < h->nmods; m++) {
-        const pl_hook_def_t *d = h->mods[m].desc->hooks;
-        for (; d && d->handler; d++) {
-            size_t ev = (size_t)d->event;
+        const pl_hook_def_t *hooks = h->mods[m].desc->hooks;
+        for (size_t k = 0; hooks && hooks[k].handler; k++) {
+            size_t ev = (size_t)hooks[k].event;
             h->hooks[ev] = pl_xrealloc(h->hooks[ev], (h->nhooks[ev] + 1) * sizeof(pl_hook_entry_t));
-            h->hooks[ev][h->nhooks[ev]++] = (pl_hook_entry_t){.def = d, .mod = &h->mods[m]};
+            h->hooks[ev][h->nhooks[ev]++] =
+                (pl_hook_entry_t){.def = &hooks[k], .mod = &h->mods[m], .module = m, .index = k};
         }
     }
     for (size_t ev = 0; ev < PL_EV__COUNT; ev++)
-        if (h->nhooks[ev] > 1) /* stable enough: modules are few; ties keep config order */
-            qsort(h->hooks[ev], h->nhooks[ev], sizeof(pl_hook_entry_t), hook_cmp);
+        pl_hooks_sort(h->hooks[ev], h->nhooks[ev]);
 }
 
 int pl_hosts_create(pl_server_t *srv, char **error)
@@ -44,6 +59,8 @@ int pl_hosts_create(pl_server_t *srv, char **error)
         h->conf = hc;
         h->nmods = hc->nmodules;
         h->mods = pl_xcalloc(h->nmods ? h->nmods : 1, sizeof(pl_module_ctx_t));
+        srv->hosts[i] = h; /* from here on pl_hosts_stop frees it, also after an error */
+        unsigned next_flag = PL_RES_FIRST_MODULE_BIT;
         for (size_t m = 0; m < h->nmods; m++) {
             pl_module_ctx_t *ctx = &h->mods[m];
             if (hc->modules[m].module >= srv->nregistry)
@@ -56,9 +73,23 @@ int pl_hosts_create(pl_server_t *srv, char **error)
             h->session_state_size += (ctx->desc->session_state_size + 15) & ~(size_t)15;
             if (ctx->desc->stanza_ids)
                 h->stamp_ids = 1;
+            /* Each module's session flags get bits of their own on this
+             * host, so two modules can never mistake each other's marks. */
+            if (ctx->desc->session_flags > PL_RES_BITS - next_flag) {
+                char buf[256];
+                snprintf(buf, sizeof(buf),
+                         "host '%s': module '%s' asks for %u session flags, but only %u of %u "
+                         "are left",
+                         h->name, ctx->desc->name, ctx->desc->session_flags,
+                         PL_RES_BITS - next_flag, PL_RES_BITS - PL_RES_FIRST_MODULE_BIT);
+                *error = pl_xstrdup(buf);
+                return -1;
+            }
+            ctx->flag_first = next_flag;
+            ctx->nflags = ctx->desc->session_flags;
+            next_flag += ctx->nflags;
         }
         index_hooks(h);
-        srv->hosts[i] = h;
         pl_map_put(&srv->hosts_by_name, h->name, h);
         for (size_t k = 0; k < hc->ncomponents; k++) {
             pl_component_t *comp = pl_xcalloc(1, sizeof(*comp));
@@ -120,6 +151,8 @@ void pl_hosts_stop(pl_server_t *srv)
 {
     for (size_t i = 0; i < srv->nhosts; i++) {
         pl_host_t *h = srv->hosts[i];
+        if (!h)
+            continue; /* pl_hosts_create stopped before it */
         for (size_t m = h->nmods; m-- > 0;) {
             pl_module_ctx_t *ctx = &h->mods[m];
             if (ctx->started && ctx->desc->stop)
@@ -268,6 +301,17 @@ void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s)
     if (!s->mod_state || ctx->desc->session_state_size == 0)
         return NULL;
     return s->mod_state + ctx->state_offset;
+}
+
+_Static_assert(PL_RES_DETACHED < 1u << PL_RES_FIRST_MODULE_BIT,
+               "the core's session marks stay below the modules' bits");
+
+unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i)
+{
+    if (i >= ctx->nflags)
+        pl_die("module %s uses session flag %u but reserved %u (session_flags)", ctx->desc->name, i,
+               ctx->nflags);
+    return 1u << (ctx->flag_first + i);
 }
 
 void pl_module_log(const pl_module_ctx_t *ctx, int level, const char *event, const char *fmt, ...)

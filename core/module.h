@@ -15,7 +15,9 @@
 #include "xmpp/jid.h"
 #include "xmpp/stanza.h"
 
-#define PL_MODULE_ABI 1
+/* Raised whenever the descriptor's layout or meaning changes (2: session
+ * flags handed out by the core, no reload callback). */
+#define PL_MODULE_ABI 2
 
 typedef struct pl_server pl_server_t;
 typedef struct pl_host pl_host_t;
@@ -105,14 +107,22 @@ typedef struct pl_module_desc {
     const pl_store_def_t *stores;
     const pl_hook_def_t *hooks;
     /* Lifecycle.  init: config is valid, read keys/files; start: storage is
-     * open; stop: release.  All optional.  Return 0 or negative. */
+     * open; stop: release.  All optional.  Return 0 or negative.  There is
+     * no reload: a module keeps the config generation its host started
+     * with until the server restarts (docs/ARCHITECTURE.md, Deviations). */
     int (*init)(pl_module_ctx_t *ctx);
     int (*start)(pl_module_ctx_t *ctx);
     void (*stop)(pl_module_ctx_t *ctx);
-    /* After a reload: the new config is in place; `old_conf` is the previous. */
-    int (*reload)(pl_module_ctx_t *ctx, const void *old_conf);
     /* Per-session state slot: zeroed bytes reserved in every session. */
     size_t session_state_size;
+    /* Session flags: how many marks the module sets on sessions (with
+     * pl_session_set_flags) for handlers on other loops to read in a
+     * pl_server_resources snapshot.  The core reserves that many bits for
+     * the module on every host where it is enabled, after its own PL_RES_*
+     * marks, so no two modules share a bit; the module gets them with
+     * pl_module_session_flag.  A host whose modules ask for more bits than
+     * there are does not start. */
+    unsigned session_flags;
     /* Stream features offered to clients after authentication, next to
      * <bind/>, while the module is enabled on the host: raw XML snippets,
      * e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>". */
@@ -172,6 +182,13 @@ const char *pl_module_name(const pl_module_ctx_t *ctx);
 pl_kv_t *pl_module_store(const pl_module_ctx_t *ctx, const char *name);
 /* This module's per-session slot in `s` (session_state_size bytes). */
 void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s);
+/* The i-th session flag the core reserved for this module on its host
+ * (0 <= i < the descriptor's session_flags): one bit, to set and clear with
+ * pl_session_set_flags and to test in pl_resource_t.flags.  The same bit
+ * may belong to another module on another host, so test it only on
+ * sessions of this module's host.  Aborts for a flag the descriptor did
+ * not reserve. */
+unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i);
 
 /* ---- replies and routing from a handler ---- */
 /* Sends an IQ result to the sender; `payload` (may be NULL) is copied in. */

@@ -118,7 +118,7 @@ static int has_own_id(const pl_stanza_t *st, const char *bare)
 static int stored_headline(const pl_stanza_t *st, const char *type, const pl_jid_t *to, int exists)
 {
     return exists && !to->resource && type && strcmp(type, "headline") == 0 &&
-           pl_xml_child(pl_stanza_root(st), "store", "urn:xmpp:hints") != NULL;
+           pl_xml_child(pl_stanza_root(st), "store", PL_NS_HINTS) != NULL;
 }
 
 /* XEP-0359: the recipient's server names each message it takes for an

@@ -67,15 +67,17 @@ unsigned long long pl_session_id(const pl_session_t *s);
  * need to know about a session lives in the core, under the session table's
  * lock, and is read through this snapshot. */
 
-/* Per-session marks kept by the core for modules (set by the session's own
- * loop, read by anyone through pl_server_resources). */
+/* Per-session marks kept by the core (set by the session's own loop, read
+ * by anyone through pl_server_resources).  These are the ones more than one
+ * module, or the core itself, reads or sets; a mark only one module uses
+ * is one of its own session flags (module.h: session_flags,
+ * pl_module_session_flag), which the core places above these. */
 enum {
-    PL_RES_ROSTER = 1u << 0,   /* asked for its roster: gets roster pushes (RFC 6121 §2.1.6) */
-    PL_RES_INITIAL = 1u << 1,  /* sent initial presence (and so received probes' answers) */
-    PL_RES_CARBONS = 1u << 2,  /* enabled XEP-0280 carbons (also inline by bind2): gets copies */
-    PL_RES_DETACHED = 1u << 3, /* its connection died; stream management keeps it for a
+    PL_RES_ROSTER = 1u << 0,   /* asked for its roster: gets roster pushes (RFC 6121 §2.1.6);
+                                  set by roster, read by roster and presence (xep/roster.c) */
+    PL_RES_CARBONS = 1u << 1,  /* enabled XEP-0280 carbons (also inline by bind2): gets copies */
+    PL_RES_DETACHED = 1u << 2, /* its connection died; stream management keeps it for a
                                   resumption (stanzas for it are queued, not read) */
-    PL_RES_MODULE1 = 1u << 8,  /* free for modules from here up, by agreement */
 };
 
 typedef struct pl_resource {
@@ -96,7 +98,8 @@ void pl_resources_release(pl_resource_t *r, size_t n);
 void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st);
 /* Ends the session's stream with a stream error, from any loop. */
 void pl_session_kick(pl_session_t *s, const char *condition, const char *text);
-/* Sets and clears PL_RES_* marks on a session (its own loop only). */
+/* Sets and clears marks on a session (its own loop only): the core's PL_RES_*
+ * and the module's own (pl_module_session_flag). */
 void pl_session_set_flags(pl_session_t *s, unsigned set, unsigned clear);
 unsigned pl_session_flags(pl_session_t *s);
 /* The last presence the session broadcast (a new reference, or NULL). */

@@ -6,10 +6,8 @@
 
 #include "core/server.h"
 #include "storage/roster.h"
+#include "xmpp/ns.h"
 #include "xmpp/stanza.h"
-
-#define PL_NS_ROSTER "jabber:iq:roster"
-#define PL_NS_ROSTER_VER "urn:xmpp:features:rosterver"
 
 /* Writes one <item/> for `it` at the builder's current element: jid, name,
  * subscription (none/to/from/both, or "remove" for a tombstone), ask,

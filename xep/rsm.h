@@ -6,9 +6,9 @@
 
 #include <stddef.h>
 
+#include "xmpp/ns.h"
 #include "xmpp/stanza.h"
 
-#define PL_NS_RSM "http://jabber.org/protocol/rsm"
 #define PL_RSM_MAX_ID 256 /* bytes of an item id in <after/>/<before/> */
 
 typedef struct pl_rsm {

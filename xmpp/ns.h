@@ -1,4 +1,6 @@
-/* ns.h — every XML namespace string the core and modules use, defined once. */
+/* ns.h — every XML namespace string the core and modules use, defined once:
+ * the core's, and every one more than one module (or the core and a module)
+ * uses.  A namespace only one module uses may stay in that module, once. */
 #ifndef PL_NS_H
 #define PL_NS_H
 
@@ -32,5 +34,23 @@
 #define PL_NS_SID "urn:xmpp:sid:0"
 #define PL_NS_SM "urn:xmpp:sm:3"
 #define PL_NS_CSI "urn:xmpp:csi:0"
+
+/* Used by several modules (or by the core and a module). */
+#define PL_NS_ROSTER "jabber:iq:roster"
+#define PL_NS_ROSTER_VER "urn:xmpp:features:rosterver"
+#define PL_NS_PRIVATE "jabber:iq:private"
+#define PL_NS_VCARD "vcard-temp"
+#define PL_NS_RSM "http://jabber.org/protocol/rsm"
+#define PL_NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define PL_NS_PUBSUB_PUBLISH_OPTIONS "http://jabber.org/protocol/pubsub#publish-options"
+#define PL_NS_MAM "urn:xmpp:mam:2"
+#define PL_NS_FORWARD "urn:xmpp:forward:0"
+#define PL_NS_CARBONS "urn:xmpp:carbons:2"
+#define PL_NS_HINTS "urn:xmpp:hints"
+#define PL_NS_RECEIPTS "urn:xmpp:receipts"
+#define PL_NS_CHAT_MARKERS "urn:xmpp:chat-markers:0"
+#define PL_NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+#define PL_NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define PL_NS_CONFERENCE "jabber:x:conference"
 
 #endif

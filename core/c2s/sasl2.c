@@ -123,7 +123,7 @@ void pl_c2s_sasl2_features(pl_session_t *s, pl_buf_t *b, const char *mechanisms)
     pl_buf_printf(b, "<authentication xmlns='" PL_NS_SASL2 "'>%s<inline>", mechanisms);
     pl_buf_puts(b, "<sm xmlns='" PL_NS_SM "'/><bind xmlns='" PL_NS_BIND2 "'><inline>"
                    "<feature var='" PL_NS_SM "'/><feature var='" PL_NS_CSI "'/>"
-                   "<feature var='urn:xmpp:carbons:2'/></inline></bind>");
+                   "<feature var='" PL_NS_CARBONS "'/></inline></bind>");
     if (fast_enabled(s)) {
         pl_buf_puts(b, "<fast xmlns='" PL_NS_FAST "'>");
         for (const char *const *f = fast_mechs; *f; f++)
@@ -195,8 +195,8 @@ static const struct {
                  .ns = PL_NS_SM,
                  .repeated = "<enable xmlns='" PL_NS_SM "'/> is repeated in <bind/>"},
     [BIND_CARBONS] = {.name = "enable",
-                      .ns = "urn:xmpp:carbons:2",
-                      .repeated = "<enable xmlns='urn:xmpp:carbons:2'/> is repeated in <bind/>"},
+                      .ns = PL_NS_CARBONS,
+                      .repeated = "<enable xmlns='" PL_NS_CARBONS "'/> is repeated in <bind/>"},
     [BIND_INACTIVE] = {.name = "inactive",
                        .ns = PL_NS_CSI,
                        .repeated = "<inactive/> is repeated in <bind/>"},

@@ -249,7 +249,7 @@ void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
     pl_c2s_t *c = pl_c2s(s);
     pl_server_t *srv = s->server;
     if (c->state != PL_ST_ACTIVE || c->sm) {
-        pl_buf_printf(out, SM_ERR, "unexpected-request");
+        pl_buf_printf(out, SM_ERR, pl_stanza_err_name(PL_ERR_UNEXPECTED_REQUEST));
         return;
     }
     pl_sm_t *sm = pl_xcalloc(1, sizeof(*sm));
@@ -417,12 +417,12 @@ typedef struct handover {
     pl_stanza_t *presence;
 } handover_t;
 
-static void send_failed_resume(pl_session_t *s, const char *cond)
+static void send_failed_resume(pl_session_t *s, pl_stanza_err_t cond)
 {
     pl_c2s_t *c = pl_c2s(s);
     pl_buf_t b;
     pl_buf_init(&b);
-    pl_buf_printf(&b, SM_ERR, cond);
+    pl_buf_printf(&b, SM_ERR, pl_stanza_err_name(cond));
     if (c->sasl2)
         pl_c2s_sasl2_finish(s, b.data, 0); /* inside SASL2's <success/>, then bind2 */
     else
@@ -450,7 +450,7 @@ static void install(void *ud, pl_stanza_t *unused)
     pl_server_t *srv = s->server;
     c->resuming = 0;
     if (!ho->sm) {
-        send_failed_resume(s, "item-not-found");
+        send_failed_resume(s, PL_ERR_ITEM_NOT_FOUND);
         handover_free(ho);
         return;
     }
@@ -558,11 +558,11 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
     pl_server_t *srv = s->server;
     uint32_t h;
     if (!s->authenticated || s->bound || c->sm || c->resuming) {
-        send_failed_resume(s, "unexpected-request");
+        send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
         return;
     }
     if (!previd || parse_h(h_attr, &h) != 0) {
-        send_failed_resume(s, "bad-request");
+        send_failed_resume(s, PL_ERR_BAD_REQUEST);
         return;
     }
     pthread_mutex_lock(&srv->sm_lock);
@@ -574,14 +574,14 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
     pthread_mutex_unlock(&srv->sm_lock);
     if (!old) {
         /* Unknown, expired, or another account's: all look the same. */
-        send_failed_resume(s, "item-not-found");
+        send_failed_resume(s, PL_ERR_ITEM_NOT_FOUND);
         return;
     }
     /* The full JID is the old session's; it never changes while detached. */
     pl_jid_t full;
     if (pl_jid_from_parts(&full, old->jid.local, old->jid.domain, old->jid.resource) != 0) {
         pl_session_unref(&old);
-        send_failed_resume(s, "internal-server-error");
+        send_failed_resume(s, PL_ERR_INTERNAL_SERVER_ERROR);
         return;
     }
     pl_jid_deinit(&s->jid);
@@ -631,13 +631,13 @@ void pl_sm_nonza(pl_session_t *s, const pl_stanza_t *st)
         handle_enable(s, root);
     } else if (!strcmp(name, "resume")) {
         if (c->sasl2) {
-            send_failed_resume(s, "unexpected-request");
+            send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
             return;
         }
         pl_sm_resume(s, pl_xml_attr(root, "previd"), pl_xml_attr(root, "h"));
     } else if (!strcmp(name, "r")) {
         if (!c->sm) {
-            send_failed_resume(s, "unexpected-request");
+            send_failed_resume(s, PL_ERR_UNEXPECTED_REQUEST);
             return;
         }
         answer_r(s);

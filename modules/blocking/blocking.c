@@ -18,10 +18,11 @@
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
 
-/* The session asked for its blocklist, so it gets blocklist pushes
- * (XEP-0191 §3.3).  Parley's modules agree on bits above PL_RES_MODULE1:
- * this one is the blocking module's. */
-#define BLOCKING_RES_LIST (PL_RES_MODULE1 << 2)
+/* The module's session flags (pl_module_session_flag). */
+enum {
+    BLOCKING_FLAG_LIST, /* asked for its blocklist, so gets blocklist pushes (XEP-0191 §3.3) */
+    BLOCKING_NFLAGS,
+};
 
 #define BLOCKING_KEY_MAX 511      /* LMDB's key limit */
 #define BLOCKING_MAX_RESOURCES 64 /* resources of one account looked at */
@@ -386,10 +387,11 @@ static void push_change(change_t *c)
         pl_build_up(b);
     }
     pl_stanza_t *push = pl_build_finish(b);
+    unsigned asked = pl_module_session_flag(c->module, BLOCKING_FLAG_LIST);
     pl_resource_t res[BLOCKING_MAX_RESOURCES];
     size_t n = pl_server_resources(c->server, c->owner, res, BLOCKING_MAX_RESOURCES);
     for (size_t i = 0; i < n; i++) {
-        if (!(res[i].flags & BLOCKING_RES_LIST))
+        if (!(res[i].flags & asked))
             continue;
         pl_stanza_t *one = pl_stanza_readdress(push, PL_KEEP, res[i].jid->full);
         pl_session_send_stanza(res[i].session, one);
@@ -597,7 +599,7 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
     }
     /* Marked before reading: a change committing meanwhile is either in the
      * answer or pushed after it. */
-    pl_session_set_flags(hc->session, BLOCKING_RES_LIST, 0);
+    pl_session_set_flags(hc->session, pl_module_session_flag(hc->module, BLOCKING_FLAG_LIST), 0);
     jids_t list = {0};
     if (list_read(data_of(hc->module)->kv, hc->from->bare, &list) < 0) {
         pl_reply_error(hc, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
@@ -618,12 +620,12 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
 }
 
 /* Reads the <item/>s of a block/unblock into c->items (normalised, sorted,
- * unique).  0, or a stanza error condition with its text in *why. */
-static int read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
+ * unique).  PL_ERR_NONE, or a stanza error condition with its text in *why. */
+static pl_stanza_err_t read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
 {
     pl_buf_t k;
     pl_buf_init(&k);
-    int err = 0;
+    pl_stanza_err_t err = PL_ERR_NONE;
     for (const pl_xml_t *it = pl_xml_child(hc->payload, "item", NS_BLOCKING); it && !err;
          it = pl_xml_next(it, "item", NS_BLOCKING)) {
         const char *s = pl_xml_attr(it, "jid");
@@ -663,7 +665,7 @@ static int read_items(pl_hook_ctx_t *hc, change_t *c, const char **why)
             c->items.v[u++] = c->items.v[i];
     }
     c->items.n = u;
-    return 0;
+    return PL_ERR_NONE;
 }
 
 static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
@@ -681,7 +683,7 @@ static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
     c->max_items = conf->max_items;
     c->owner = pl_xstrdup(hc->from->bare);
     const char *why = NULL;
-    int err = read_items(hc, c, &why);
+    pl_stanza_err_t err = read_items(hc, c, &why);
     if (!err && c->op == OP_BLOCK && c->items.n == 0) {
         err = PL_ERR_BAD_REQUEST;
         why = "<block/> needs at least one <item/>";
@@ -719,8 +721,8 @@ static void reply_blocked(pl_hook_ctx_t *hc)
     if (id)
         pl_build_attr(b, "id", id);
     pl_build_child(b, "error", PL_NS_CLIENT);
-    pl_build_attr(b, "type", "cancel");
-    pl_build_child(b, "not-acceptable", PL_NS_STANZA_ERRORS);
+    pl_build_attr(b, "type", "cancel"); /* as XEP-0191 §3.3 shows it, not the default modify */
+    pl_build_child(b, pl_stanza_err_name(PL_ERR_NOT_ACCEPTABLE), PL_NS_STANZA_ERRORS);
     pl_build_up(b);
     pl_build_child(b, "blocked", NS_BLOCKING_ERRORS);
     pl_build_up(b);
@@ -854,4 +856,5 @@ const pl_module_desc_t pl_mod_blocking = {
     .hooks = hooks,
     .start = blocking_start,
     .stop = blocking_stop,
+    .session_flags = BLOCKING_NFLAGS,
 };

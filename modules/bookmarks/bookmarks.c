@@ -14,10 +14,8 @@
 #include "lib/util.h"
 #include "xmpp/ns.h"
 
-#define NS_PRIVATE "jabber:iq:private"
 #define NS_LEGACY "storage:bookmarks"
 #define NS_BOOKMARKS "urn:xmpp:bookmarks:1"
-#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define NODE NS_BOOKMARKS
 #define MAX_CONFERENCES 256
 #define STEP_TIMEOUT_MS 10000
@@ -113,8 +111,8 @@ static void ask(convert_t *c, pl_stanza_t *pubsub_payload, const char *type, pl_
 
 static void ask_items(convert_t *c, pl_iq_done_fn done)
 {
-    pl_builder_t *b = pl_build_new("pubsub", NS_PUBSUB);
-    pl_build_child(b, "items", NS_PUBSUB);
+    pl_builder_t *b = pl_build_new("pubsub", PL_NS_PUBSUB);
+    pl_build_child(b, "items", PL_NS_PUBSUB);
     pl_build_attr(b, "node", NODE);
     ask(c, pl_build_finish(b), "get", done);
 }
@@ -122,8 +120,8 @@ static void ask_items(convert_t *c, pl_iq_done_fn done)
 /* The <items/> of an items answer, or NULL. */
 static const pl_xml_t *items_of(const pl_stanza_t *response)
 {
-    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(response), "pubsub", NS_PUBSUB);
-    return ps ? pl_xml_child(ps, "items", NS_PUBSUB) : NULL;
+    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(response), "pubsub", PL_NS_PUBSUB);
+    return ps ? pl_xml_child(ps, "items", PL_NS_PUBSUB) : NULL;
 }
 
 static const char *text_or_null(const pl_xml_t *e, const char *name, const char *ns, pl_buf_t *b)
@@ -167,10 +165,10 @@ static void got_items_for_get(void *ud, const pl_stanza_t *response)
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
     pl_build_attr(b, "id", c->iq_id);
-    pl_build_child(b, "query", NS_PRIVATE);
+    pl_build_child(b, "query", PL_NS_PRIVATE);
     pl_build_child(b, "storage", NS_LEGACY);
-    for (const pl_xml_t *it = items ? pl_xml_child(items, "item", NS_PUBSUB) : NULL; it;
-         it = pl_xml_next(it, "item", NS_PUBSUB)) {
+    for (const pl_xml_t *it = items ? pl_xml_child(items, "item", PL_NS_PUBSUB) : NULL; it;
+         it = pl_xml_next(it, "item", PL_NS_PUBSUB)) {
         const char *jid = pl_xml_attr(it, "id");
         const pl_xml_t *conf = pl_xml_child(it, "conference", NS_BOOKMARKS);
         if (jid && conf)
@@ -201,10 +199,10 @@ static pl_stanza_t *publish_request(const pl_xml_t *legacy)
 {
     pl_buf_t t;
     pl_buf_init(&t);
-    pl_builder_t *b = pl_build_new("pubsub", NS_PUBSUB);
-    pl_build_child(b, "publish", NS_PUBSUB);
+    pl_builder_t *b = pl_build_new("pubsub", PL_NS_PUBSUB);
+    pl_build_child(b, "publish", PL_NS_PUBSUB);
     pl_build_attr(b, "node", NODE);
-    pl_build_child(b, "item", NS_PUBSUB);
+    pl_build_child(b, "item", PL_NS_PUBSUB);
     pl_build_attr(b, "id", pl_xml_attr(legacy, "jid"));
     pl_build_child(b, "conference", NS_BOOKMARKS);
     const char *name = pl_xml_attr(legacy, "name"), *autojoin = pl_xml_attr(legacy, "autojoin");
@@ -221,10 +219,10 @@ static pl_stanza_t *publish_request(const pl_xml_t *legacy)
     pl_build_up(b); /* conference */
     pl_build_up(b); /* item */
     pl_build_up(b); /* publish */
-    pl_build_child(b, "publish-options", NS_PUBSUB);
+    pl_build_child(b, "publish-options", PL_NS_PUBSUB);
     pl_build_child(b, "x", PL_NS_DATA_FORMS);
     pl_build_attr(b, "type", "submit");
-    form_field(b, "FORM_TYPE", "http://jabber.org/protocol/pubsub#publish-options");
+    form_field(b, "FORM_TYPE", PL_NS_PUBSUB_PUBLISH_OPTIONS);
     form_field(b, "pubsub#persist_items", "true");
     form_field(b, "pubsub#max_items", "max");
     form_field(b, "pubsub#send_last_published_item", "never");
@@ -261,11 +259,11 @@ static void retract_next(convert_t *c)
         convert_free(c);
         return;
     }
-    pl_builder_t *b = pl_build_new("pubsub", NS_PUBSUB);
-    pl_build_child(b, "retract", NS_PUBSUB);
+    pl_builder_t *b = pl_build_new("pubsub", PL_NS_PUBSUB);
+    pl_build_child(b, "retract", PL_NS_PUBSUB);
     pl_build_attr(b, "node", NODE);
     pl_build_attr(b, "notify", "true");
-    pl_build_child(b, "item", NS_PUBSUB);
+    pl_build_child(b, "item", PL_NS_PUBSUB);
     pl_build_attr(b, "id", c->stale[c->next_stale++]);
     ask(c, pl_build_finish(b), "set", step_done);
 }
@@ -287,8 +285,8 @@ static void got_items_for_set(void *ud, const pl_stanza_t *response)
         fail(c, condition_of(response), "cannot read the bookmarks");
         return;
     }
-    for (const pl_xml_t *it = items ? pl_xml_child(items, "item", NS_PUBSUB) : NULL;
-         it && c->nstale < MAX_CONFERENCES; it = pl_xml_next(it, "item", NS_PUBSUB)) {
+    for (const pl_xml_t *it = items ? pl_xml_child(items, "item", PL_NS_PUBSUB) : NULL;
+         it && c->nstale < MAX_CONFERENCES; it = pl_xml_next(it, "item", PL_NS_PUBSUB)) {
         const char *id = pl_xml_attr(it, "id");
         if (!id || in_new_set(c, id))
             continue;
@@ -390,14 +388,14 @@ static const char *const requires[] = {"pep", NULL};
 static const pl_hook_def_t hooks[] = {
     {.event = PL_EV_IQ,
      .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
-     .ns = NS_PRIVATE,
+     .ns = PL_NS_PRIVATE,
      .element = "query",
      .type = "get",
      .priority = PL_PRIO_HANDLER + 50,
      .handler = private_get},
     {.event = PL_EV_IQ,
      .targets = PL_TO_HOST | PL_TO_SELF | PL_TO_BARE,
-     .ns = NS_PRIVATE,
+     .ns = PL_NS_PRIVATE,
      .element = "query",
      .type = "set",
      .priority = PL_PRIO_HANDLER + 50,

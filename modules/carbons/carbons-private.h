@@ -4,16 +4,8 @@
 #ifndef PL_CARBONS_PRIVATE_H
 #define PL_CARBONS_PRIVATE_H
 
+#include "xmpp/ns.h"
 #include "xmpp/stanza.h"
-
-#define CARBONS_NS "urn:xmpp:carbons:2"
-#define CARBONS_NS_FORWARD "urn:xmpp:forward:0"
-#define CARBONS_NS_HINTS "urn:xmpp:hints"
-#define CARBONS_NS_RECEIPTS "urn:xmpp:receipts"
-#define CARBONS_NS_CHATSTATES "http://jabber.org/protocol/chatstates"
-#define CARBONS_NS_MARKERS "urn:xmpp:chat-markers:0"
-#define CARBONS_NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define CARBONS_NS_CONFERENCE "jabber:x:conference"
 
 /* Which side of a conversation a copy tells about: a message one of the
  * user's clients sent, or one the user's account received. */

@@ -169,13 +169,13 @@ static pl_hook_result_t carbons_refuse_forged(pl_hook_ctx_t *hc)
     return PL_DONE;
 }
 
-static const char *const features[] = {CARBONS_NS, NULL};
+static const char *const features[] = {PL_NS_CARBONS, NULL};
 
 // clang-format off
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_BARE, .ns = CARBONS_NS,
+    {.event = PL_EV_IQ, .targets = PL_TO_HOST | PL_TO_BARE, .ns = PL_NS_CARBONS,
      .priority = PL_PRIO_HANDLER, .handler = carbons_iq},
-    {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .ns = CARBONS_NS,
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .ns = PL_NS_CARBONS,
      .priority = PL_PRIO_FILTER, .handler = carbons_refuse_forged},
     {.event = PL_EV_PRE_ROUTE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
      .handler = carbons_outbound},

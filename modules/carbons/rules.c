@@ -15,16 +15,15 @@ static int has_child(const pl_xml_t *root, const char *name, const char *ns)
  * markers (XEP-0333) and direct MUC invitations (XEP-0249). */
 static int has_im_payload(const pl_xml_t *root)
 {
-    return has_child(root, "request", CARBONS_NS_RECEIPTS) ||
-           has_child(root, "received", CARBONS_NS_RECEIPTS) ||
-           has_child(root, NULL, CARBONS_NS_CHATSTATES) ||
-           has_child(root, NULL, CARBONS_NS_MARKERS) || has_child(root, "x", CARBONS_NS_CONFERENCE);
+    return has_child(root, "request", PL_NS_RECEIPTS) ||
+           has_child(root, "received", PL_NS_RECEIPTS) || has_child(root, NULL, PL_NS_CHATSTATES) ||
+           has_child(root, NULL, PL_NS_CHAT_MARKERS) || has_child(root, "x", PL_NS_CONFERENCE);
 }
 
 int carbons_is_wrapped(const pl_stanza_t *msg)
 {
     const pl_xml_t *root = pl_stanza_root(msg);
-    return has_child(root, "sent", CARBONS_NS) || has_child(root, "received", CARBONS_NS);
+    return has_child(root, "sent", PL_NS_CARBONS) || has_child(root, "received", PL_NS_CARBONS);
 }
 
 int carbons_eligible(const pl_stanza_t *msg, carbons_dir_t dir)
@@ -40,14 +39,14 @@ int carbons_eligible(const pl_stanza_t *msg, carbons_dir_t dir)
         return 0;
     /* The sender's wish (XEP-0280 §7 <private/>, XEP-0334 <no-copy/>), and
      * never a copy of a copy. */
-    if (has_child(root, "private", CARBONS_NS) || has_child(root, "no-copy", CARBONS_NS_HINTS) ||
+    if (has_child(root, "private", PL_NS_CARBONS) || has_child(root, "no-copy", PL_NS_HINTS) ||
         carbons_is_wrapped(msg))
         return 0;
     /* A private message from a MUC occupant reaches only the client that
      * joined the room; the user's other clients could not answer it.  An
      * invitation relayed by a room is for the user, whichever client. */
-    const pl_xml_t *muc = pl_xml_child(root, "x", CARBONS_NS_MUC_USER);
-    int invite = muc && has_child(muc, "invite", CARBONS_NS_MUC_USER);
+    const pl_xml_t *muc = pl_xml_child(root, "x", PL_NS_MUC_USER);
+    int invite = muc && has_child(muc, "invite", PL_NS_MUC_USER);
     if (dir == CARBONS_RECEIVED && muc && !invite)
         return 0;
     if (strcmp(type, "chat") == 0)
@@ -64,8 +63,8 @@ pl_stanza_t *carbons_wrap(const pl_stanza_t *orig, carbons_dir_t dir, const char
     pl_build_attr(b, "to", to_full);
     if (type)
         pl_build_attr(b, "type", type);
-    pl_build_child(b, dir == CARBONS_SENT ? "sent" : "received", CARBONS_NS);
-    pl_build_child(b, "forwarded", CARBONS_NS_FORWARD);
+    pl_build_child(b, dir == CARBONS_SENT ? "sent" : "received", PL_NS_CARBONS);
+    pl_build_child(b, "forwarded", PL_NS_FORWARD);
     pl_build_copy(b, pl_stanza_root(orig));
     pl_build_up(b);
     pl_build_up(b);

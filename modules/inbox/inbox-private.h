@@ -7,20 +7,17 @@
 #include "core/module.h"
 #include "core/server.h"
 #include "storage/inbox.h"
+#include "xmpp/ns.h"
 
 #define INBOX_NS "urn:xmpp:inbox:1"
 #define INBOX_NS_PARLEY "urn:parley:inbox"
-#define INBOX_NS_RSM "http://jabber.org/protocol/rsm"
-#define INBOX_NS_MAM "urn:xmpp:mam:2"
-#define INBOX_NS_FORWARD "urn:xmpp:forward:0"
-#define INBOX_NS_MARKERS "urn:xmpp:chat-markers:0"
-#define INBOX_NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define INBOX_NS_MDS "urn:xmpp:mds:displayed:0"
 
-/* The session asked for its inbox, so it is told when another client reads
- * (Parley's modules agree on bits above PL_RES_MODULE1: this one is the
- * inbox module's). */
-#define INBOX_RES_PUSH (PL_RES_MODULE1 << 3)
+/* The module's session flags (pl_module_session_flag). */
+enum {
+    INBOX_FLAG_PUSH, /* asked for its inbox, so is told when another client reads */
+    INBOX_NFLAGS,
+};
 
 #define INBOX_MAX_RESOURCES 64 /* sessions of one account looked at */
 #define INBOX_PAGE_DEFAULT 50  /* conversations per answer without <max/> */

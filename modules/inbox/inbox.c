@@ -24,6 +24,7 @@
 typedef struct inbox_job {
     pl_server_t *server;
     pl_kv_t *kv;
+    unsigned push_flag; /* the sessions told of a read carry it (INBOX_FLAG_PUSH) */
     long max;
     char *user, *evict;
     pl_inbox_kind_t kind;
@@ -70,13 +71,14 @@ static int job_run(pl_wtxn_t *txn, void *ud)
 /* Tells the user's clients that asked for their inbox that a conversation
  * was read (by one of them, or by the user answering):
  * <message type='headline'><update xmlns='urn:parley:inbox' jid unread id displayed/>. */
-static void push_update(pl_server_t *srv, const char *user, const pl_inbox_entry_t *e)
+static void push_update(pl_server_t *srv, const char *user, unsigned push_flag,
+                        const pl_inbox_entry_t *e)
 {
     pl_resource_t res[INBOX_MAX_RESOURCES];
     size_t n = pl_server_resources(srv, user, res, INBOX_MAX_RESOURCES);
     pl_stanza_t *first = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!(res[i].flags & INBOX_RES_PUSH))
+        if (!(res[i].flags & push_flag))
             continue;
         pl_stanza_t *st;
         if (first) {
@@ -114,7 +116,7 @@ static void job_done(void *ud, int status)
                "user=%s partner=%s status=%d", j->user, j->partner,
                status < 0 ? status : j->result);
     } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
-        push_update(j->server, j->user, &j->after);
+        push_update(j->server, j->user, j->push_flag, &j->after);
     }
     job_free(j);
 }
@@ -140,6 +142,7 @@ static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
     const inbox_conf_t *conf = pl_module_conf(hc->module);
     j->server = hc->server;
     j->kv = inbox_kv(hc->module);
+    j->push_flag = pl_module_session_flag(hc->module, INBOX_FLAG_PUSH);
     j->max = (long)conf->max_conversations;
     if (j->kind != PL_INBOX_READ)
         j->evict = find_evict(j->kv, j->user, j->partner, j->max);
@@ -168,8 +171,7 @@ static int conversation_message(const pl_stanza_t *st, char **body)
     const char *type = pl_xml_attr(root, "type");
     if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
         return 0;
-    if (pl_xml_child(root, "sent", "urn:xmpp:carbons:2") ||
-        pl_xml_child(root, "received", "urn:xmpp:carbons:2"))
+    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
         return 0;
     pl_buf_t b;
     pl_buf_init(&b);
@@ -284,9 +286,9 @@ static void outbound_message(pl_hook_ctx_t *hc)
     if (strcmp(hc->type, "groupchat") == 0 || strcmp(hc->type, "error") == 0)
         return;
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
-    const pl_xml_t *m = pl_xml_child(root, "displayed", INBOX_NS_MARKERS);
+    const pl_xml_t *m = pl_xml_child(root, "displayed", PL_NS_CHAT_MARKERS);
     if (!m)
-        m = pl_xml_child(root, "acknowledged", INBOX_NS_MARKERS);
+        m = pl_xml_child(root, "acknowledged", PL_NS_CHAT_MARKERS);
     const char *mid = m ? pl_xml_attr(m, "id") : NULL;
     if (!mid || !*mid)
         return;
@@ -305,12 +307,12 @@ static void outbound_mds(pl_hook_ctx_t *hc)
     if (strcmp(hc->type, "set") != 0 ||
         (pl_stanza_attr(hc->stanza, "to") && strcmp(hc->to->full, hc->from->bare) != 0))
         return;
-    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(hc->stanza), "pubsub", INBOX_NS_PUBSUB);
-    const pl_xml_t *pub = ps ? pl_xml_child(ps, "publish", INBOX_NS_PUBSUB) : NULL;
+    const pl_xml_t *ps = pl_xml_child(pl_stanza_root(hc->stanza), "pubsub", PL_NS_PUBSUB);
+    const pl_xml_t *pub = ps ? pl_xml_child(ps, "publish", PL_NS_PUBSUB) : NULL;
     const char *node = pub ? pl_xml_attr(pub, "node") : NULL;
     if (!node || strcmp(node, INBOX_NS_MDS) != 0)
         return;
-    const pl_xml_t *item = pl_xml_child(pub, "item", INBOX_NS_PUBSUB);
+    const pl_xml_t *item = pl_xml_child(pub, "item", PL_NS_PUBSUB);
     const pl_xml_t *d = item ? pl_xml_child(item, "displayed", INBOX_NS_MDS) : NULL;
     const pl_xml_t *sid = d ? pl_xml_child(d, "stanza-id", PL_NS_SID) : NULL;
     const char *item_id = item ? pl_xml_attr(item, "id") : NULL;
@@ -401,6 +403,7 @@ const pl_module_desc_t pl_mod_inbox = {
     .hooks = hooks,
     .start = inbox_start,
     .stop = inbox_stop,
+    .session_flags = INBOX_NFLAGS,
     /* Unread messages are named by the router's XEP-0359 ids, which XEP-0490
      * positions refer to and which tell a redelivery from a new message. */
     .stanza_ids = 1,

@@ -54,7 +54,7 @@ static int parse_cursor(const pl_xml_t *set, const char *name, char **out)
 {
     pl_buf_t b;
     pl_buf_init(&b);
-    if (!pl_xml_child_text(set, name, INBOX_NS_RSM, &b)) {
+    if (!pl_xml_child_text(set, name, PL_NS_RSM, &b)) {
         pl_buf_deinit(&b);
         return 0;
     }
@@ -84,12 +84,12 @@ static int parse_query(const pl_xml_t *payload, query_t *q, const char **why)
         *why = "unread-only and messages are true or false";
         return -1;
     }
-    const pl_xml_t *set = pl_xml_child(payload, "set", INBOX_NS_RSM);
+    const pl_xml_t *set = pl_xml_child(payload, "set", PL_NS_RSM);
     if (!set)
         return 0;
     pl_buf_t b;
     pl_buf_init(&b);
-    if (pl_xml_child_text(set, "max", INBOX_NS_RSM, &b)) {
+    if (pl_xml_child_text(set, "max", PL_NS_RSM, &b)) {
         const char *t = pl_buf_cstr(&b);
         size_t len = strlen(t);
         if (len == 0 || len > 9 || strspn(t, "0123456789") != len) {
@@ -146,10 +146,10 @@ static pl_stanza_t *entry_message(const pl_hook_ctx_t *hc, const pl_inbox_entry_
     }
     if (with_message) {
         inbox_stamp(e->stamp, stamp);
-        pl_build_child(b, "result", INBOX_NS_MAM);
+        pl_build_child(b, "result", PL_NS_MAM);
         pl_build_attr(b, "queryid", hc->id);
         pl_build_attr(b, "id", e->last_id);
-        pl_build_child(b, "forwarded", INBOX_NS_FORWARD);
+        pl_build_child(b, "forwarded", PL_NS_FORWARD);
         pl_build_child(b, "delay", PL_NS_DELAY);
         pl_build_attr(b, "stamp", stamp);
         pl_build_up(b);
@@ -184,15 +184,15 @@ static void reply_fin(pl_hook_ctx_t *hc, pl_inbox_item_t **page, size_t npage, s
     pl_build_attr(b, "total", total_s);
     pl_build_attr(b, "unread", unread_s);
     pl_build_attr(b, "all-unread", all_s);
-    pl_build_child(b, "set", INBOX_NS_RSM);
+    pl_build_child(b, "set", PL_NS_RSM);
     if (npage > 0) {
-        pl_build_child(b, "first", INBOX_NS_RSM);
+        pl_build_child(b, "first", PL_NS_RSM);
         pl_build_attr(b, "index", index_s);
         pl_build_text(b, page[0]->partner, strlen(page[0]->partner));
         pl_build_up(b);
-        pl_build_text_child(b, "last", INBOX_NS_RSM, page[npage - 1]->partner);
+        pl_build_text_child(b, "last", PL_NS_RSM, page[npage - 1]->partner);
     }
-    pl_build_text_child(b, "count", INBOX_NS_RSM, total_s);
+    pl_build_text_child(b, "count", PL_NS_RSM, total_s);
     pl_build_up(b);
     pl_build_up(b);
     pl_reply(hc, pl_build_finish(b));
@@ -242,7 +242,7 @@ pl_hook_result_t inbox_query(pl_hook_ctx_t *hc)
     }
     /* Marked before reading: a read committing meanwhile is either in the
      * answer or pushed after it. */
-    pl_session_set_flags(hc->session, INBOX_RES_PUSH, 0);
+    pl_session_set_flags(hc->session, pl_module_session_flag(hc->module, INBOX_FLAG_PUSH), 0);
     pl_inbox_item_t *items;
     size_t n;
     if (pl_inbox_list(inbox_kv(hc->module), hc->from->bare, &items, &n) < 0) {

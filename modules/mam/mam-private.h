@@ -10,13 +10,9 @@
 #include "core/module.h"
 #include "storage/archive.h"
 #include "storage/roster.h"
+#include "xmpp/ns.h"
 
-#define PL_NS_MAM "urn:xmpp:mam:2"
 #define PL_NS_MAM_EXTENDED "urn:xmpp:mam:2#extended"
-#define PL_NS_FORWARD "urn:xmpp:forward:0"
-#define PL_NS_HINTS "urn:xmpp:hints"
-#define PL_NS_CHAT_MARKERS "urn:xmpp:chat-markers:0"
-#define PL_NS_CARBONS "urn:xmpp:carbons:2"
 #define PL_NS_FULLTEXT_FIELD "{urn:xmpp:fulltext:0}fulltext"
 
 #define MAM_MAX_PREFS_JIDS 256 /* JIDs in each of <always/> and <never/> */

@@ -165,14 +165,14 @@ pl_hook_result_t mam_prefs_get(pl_hook_ctx_t *hc)
 }
 
 /* Reads <always/> or <never/>: normalised JIDs, at most MAM_MAX_PREFS_JIDS.
- * 0, or the stanza error to answer. */
-static int parse_list(const pl_xml_t *list, char ***out, size_t *n)
+ * PL_ERR_NONE, or the stanza error to answer. */
+static pl_stanza_err_t parse_list(const pl_xml_t *list, char ***out, size_t *n)
 {
     if (!list)
-        return 0;
+        return PL_ERR_NONE;
     pl_buf_t text;
     pl_buf_init(&text);
-    int err = 0;
+    pl_stanza_err_t err = PL_ERR_NONE;
     for (const pl_xml_t *j = pl_xml_child(list, "jid", PL_NS_MAM); j && !err;
          j = pl_xml_next(j, "jid", PL_NS_MAM)) {
         pl_buf_reset(&text);
@@ -241,7 +241,8 @@ pl_hook_result_t mam_prefs_set(pl_hook_ctx_t *hc)
         pl_reply_error(hc, PL_ERR_BAD_REQUEST, "default must be always, roster or never");
         return PL_DONE;
     }
-    int err = parse_list(pl_xml_child(hc->payload, "always", PL_NS_MAM), &p.always, &p.nalways);
+    pl_stanza_err_t err =
+        parse_list(pl_xml_child(hc->payload, "always", PL_NS_MAM), &p.always, &p.nalways);
     if (!err)
         err = parse_list(pl_xml_child(hc->payload, "never", PL_NS_MAM), &p.never, &p.nnever);
     if (err) {

@@ -13,12 +13,6 @@
 #include "xep/stored-xml.h"
 #include "xmpp/ns.h"
 
-#define NS_HINTS "urn:xmpp:hints"
-#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
-#define NS_CONFERENCE "jabber:x:conference"
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define NS_RECEIPTS "urn:xmpp:receipts"
-#define NS_MARKERS "urn:xmpp:chat-markers:0"
 #define NS_OMEMO_LEGACY "eu.siacs.conversations.axolotl"
 #define NS_OMEMO "urn:xmpp:omemo:2"
 #define NS_OPENPGP "urn:xmpp:openpgp:0"
@@ -89,25 +83,25 @@ static verdict_t classify(const pl_stanza_t *st)
     const char *type = pl_stanza_attr(st, "type");
     const pl_xml_t *root = pl_stanza_root(st);
     if (type && strcmp(type, "headline") == 0)
-        return has(root, "store", NS_HINTS) ? KEEP : REFUSE;
+        return has(root, "store", PL_NS_HINTS) ? KEEP : REFUSE;
     if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
         return REFUSE;
-    if (has(root, "no-store", NS_HINTS))
+    if (has(root, "no-store", PL_NS_HINTS))
         return REFUSE;
-    if (has(root, "store", NS_HINTS))
+    if (has(root, "store", PL_NS_HINTS))
         return KEEP;
     if (has(root, "body", PL_NS_CLIENT) || has(root, "subject", PL_NS_CLIENT) ||
-        has(root, "x", NS_CONFERENCE) || has(root, "encrypted", NS_OMEMO_LEGACY) ||
+        has(root, "x", PL_NS_CONFERENCE) || has(root, "encrypted", NS_OMEMO_LEGACY) ||
         has(root, "encrypted", NS_OMEMO) || has(root, "openpgp", NS_OPENPGP) ||
-        has(root, "x", NS_PGP_LEGACY) || has(root, "received", NS_RECEIPTS) ||
-        has(root, "received", NS_MARKERS) || has(root, "displayed", NS_MARKERS) ||
-        has(root, "acknowledged", NS_MARKERS))
+        has(root, "x", NS_PGP_LEGACY) || has(root, "received", PL_NS_RECEIPTS) ||
+        has(root, "received", PL_NS_CHAT_MARKERS) || has(root, "displayed", PL_NS_CHAT_MARKERS) ||
+        has(root, "acknowledged", PL_NS_CHAT_MARKERS))
         return KEEP;
-    const pl_xml_t *muc = pl_xml_child(root, "x", NS_MUC_USER);
-    if (muc && pl_xml_child(muc, "invite", NS_MUC_USER))
+    const pl_xml_t *muc = pl_xml_child(root, "x", PL_NS_MUC_USER);
+    if (muc && pl_xml_child(muc, "invite", PL_NS_MUC_USER))
         return KEEP;
     for (const pl_xml_t *c = pl_xml_first_element(root); c; c = pl_xml_next(c, NULL, NULL))
-        if (strcmp(c->ns, NS_CHATSTATES) == 0)
+        if (strcmp(c->ns, PL_NS_CHATSTATES) == 0)
             return DISCARD;
     return REFUSE;
 }

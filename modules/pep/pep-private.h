@@ -13,12 +13,11 @@
 #include "storage/roster.h"
 #include "storage/storage.h"
 #include "xep/caps.h"
+#include "xmpp/ns.h"
 
-#define PEP_NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define PEP_NS_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define PEP_NS_EVENT "http://jabber.org/protocol/pubsub#event"
 #define PEP_NS_ERRORS "http://jabber.org/protocol/pubsub#errors"
-#define PEP_FORM_PUBLISH_OPTIONS "http://jabber.org/protocol/pubsub#publish-options"
 #define PEP_FORM_NODE_CONFIG "http://jabber.org/protocol/pubsub#node_config"
 #define PEP_NODE_AVATAR_DATA "urn:xmpp:avatar:data"
 #define PEP_NODE_AVATAR_META "urn:xmpp:avatar:metadata"

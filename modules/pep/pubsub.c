@@ -146,10 +146,10 @@ static void job_reply_result(job_t *j, int with_publish)
     pl_build_attr(b, "type", "result");
     pl_build_attr(b, "id", j->iq_id);
     if (with_publish) {
-        pl_build_child(b, "pubsub", PEP_NS_PUBSUB);
-        pl_build_child(b, "publish", PEP_NS_PUBSUB);
+        pl_build_child(b, "pubsub", PL_NS_PUBSUB);
+        pl_build_child(b, "publish", PL_NS_PUBSUB);
         pl_build_attr(b, "node", j->node);
-        pl_build_child(b, "item", PEP_NS_PUBSUB);
+        pl_build_child(b, "item", PL_NS_PUBSUB);
         pl_build_attr(b, "id", j->item_id);
     }
     job_send(j, pl_build_finish(b));
@@ -388,11 +388,11 @@ static pl_hook_result_t do_publish(pl_hook_ctx_t *hc, const pl_xml_t *pub, const
         return PL_DONE;
     if (!name_ok(node, PEP_MAX_NODE_NAME))
         return fail(hc, PL_ERR_BAD_REQUEST, "nodeid-required", "a node name is required");
-    const pl_xml_t *item = pl_xml_child(pub, "item", PEP_NS_PUBSUB);
+    const pl_xml_t *item = pl_xml_child(pub, "item", PL_NS_PUBSUB);
     if (!item)
         return fail(hc, PL_ERR_BAD_REQUEST, "item-required", NULL);
     const pl_xml_t *payload = pl_xml_first_element(item);
-    if (pl_xml_next(item, "item", PEP_NS_PUBSUB) || (payload && pl_xml_next(payload, NULL, NULL)))
+    if (pl_xml_next(item, "item", PL_NS_PUBSUB) || (payload && pl_xml_next(payload, NULL, NULL)))
         return fail(hc, PL_ERR_BAD_REQUEST, "invalid-payload", "one item with one payload");
     if (!payload)
         return fail(hc, PL_ERR_BAD_REQUEST, "payload-required", NULL);
@@ -406,7 +406,7 @@ static pl_hook_result_t do_publish(pl_hook_ctx_t *hc, const pl_xml_t *pub, const
         return fail(hc, PL_ERR_BAD_REQUEST, NULL, "the item id is not acceptable");
     job_t *j = job_new(hc, JOB_PUBLISH, node);
     j->item_id = pl_xstrdup(id);
-    if (read_options(hc, po, PEP_FORM_PUBLISH_OPTIONS, j) != 0) {
+    if (read_options(hc, po, PL_NS_PUBSUB_PUBLISH_OPTIONS, j) != 0) {
         job_free(j);
         return PL_DONE;
     }
@@ -435,7 +435,7 @@ static pl_hook_result_t do_retract(pl_hook_ctx_t *hc, const pl_xml_t *ret)
         return PL_DONE;
     if (!name_ok(node, PEP_MAX_NODE_NAME))
         return fail(hc, PL_ERR_BAD_REQUEST, "nodeid-required", NULL);
-    const pl_xml_t *item = pl_xml_child(ret, "item", PEP_NS_PUBSUB);
+    const pl_xml_t *item = pl_xml_child(ret, "item", PL_NS_PUBSUB);
     const char *id = item ? pl_xml_attr(item, "id") : NULL;
     if (!name_ok(id, PEP_MAX_ITEM_ID))
         return fail(hc, PL_ERR_BAD_REQUEST, "item-required", NULL);
@@ -465,13 +465,13 @@ static pl_hook_result_t do_create(pl_hook_ctx_t *hc, const pl_xml_t *create,
 pl_hook_result_t pep_pubsub_set(pl_hook_ctx_t *hc)
 {
     const pl_xml_t *ps = hc->payload, *e;
-    if ((e = pl_xml_child(ps, "publish", PEP_NS_PUBSUB)))
-        return do_publish(hc, e, pl_xml_child(ps, "publish-options", PEP_NS_PUBSUB));
-    if ((e = pl_xml_child(ps, "retract", PEP_NS_PUBSUB)))
+    if ((e = pl_xml_child(ps, "publish", PL_NS_PUBSUB)))
+        return do_publish(hc, e, pl_xml_child(ps, "publish-options", PL_NS_PUBSUB));
+    if ((e = pl_xml_child(ps, "retract", PL_NS_PUBSUB)))
         return do_retract(hc, e);
-    if ((e = pl_xml_child(ps, "create", PEP_NS_PUBSUB)))
-        return do_create(hc, e, pl_xml_child(ps, "configure", PEP_NS_PUBSUB));
-    if (pl_xml_child(ps, "subscribe", PEP_NS_PUBSUB))
+    if ((e = pl_xml_child(ps, "create", PL_NS_PUBSUB)))
+        return do_create(hc, e, pl_xml_child(ps, "configure", PL_NS_PUBSUB));
+    if (pl_xml_child(ps, "subscribe", PL_NS_PUBSUB))
         return unsupported(hc, "subscribe");
     return fail(hc, PL_ERR_BAD_REQUEST, NULL, "unknown pubsub request");
 }
@@ -483,7 +483,7 @@ static void add_items(pep_state_t *st, pl_builder_t *b, const char *owner, const
 {
     const char *max_s = pl_xml_attr(items_req, "max_items");
     long max = max_s ? strtol(max_s, NULL, 10) : 0;
-    int named = pl_xml_child(items_req, "item", PEP_NS_PUBSUB) != NULL;
+    int named = pl_xml_child(items_req, "item", PL_NS_PUBSUB) != NULL;
     pl_stanza_t **found = pl_xcalloc(n->nids ? n->nids : 1, sizeof(pl_stanza_t *));
     size_t budget = ITEMS_ANSWER_BUDGET, taken = 0;
     for (size_t i = n->nids; i-- > 0;) {
@@ -491,8 +491,8 @@ static void add_items(pep_state_t *st, pl_builder_t *b, const char *owner, const
             break;
         if (named) {
             int wanted = 0;
-            for (const pl_xml_t *it = pl_xml_child(items_req, "item", PEP_NS_PUBSUB); it;
-                 it = pl_xml_next(it, "item", PEP_NS_PUBSUB)) {
+            for (const pl_xml_t *it = pl_xml_child(items_req, "item", PL_NS_PUBSUB); it;
+                 it = pl_xml_next(it, "item", PL_NS_PUBSUB)) {
                 const char *id = pl_xml_attr(it, "id");
                 if (id && strcmp(id, n->ids[i]) == 0)
                     wanted = 1;
@@ -516,7 +516,7 @@ static void add_items(pep_state_t *st, pl_builder_t *b, const char *owner, const
     for (size_t i = 0; i < n->nids; i++) {
         if (!found[i])
             continue;
-        pl_build_child(b, "item", PEP_NS_PUBSUB);
+        pl_build_child(b, "item", PL_NS_PUBSUB);
         pl_build_attr(b, "id", n->ids[i]);
         pl_build_copy(b, pl_stanza_root(found[i]));
         pl_build_up(b);
@@ -528,7 +528,7 @@ static void add_items(pep_state_t *st, pl_builder_t *b, const char *owner, const
 pl_hook_result_t pep_pubsub_get(pl_hook_ctx_t *hc)
 {
     pep_state_t *st = state_of(hc);
-    const pl_xml_t *items = pl_xml_child(hc->payload, "items", PEP_NS_PUBSUB);
+    const pl_xml_t *items = pl_xml_child(hc->payload, "items", PL_NS_PUBSUB);
     if (!items)
         return unsupported(hc, "retrieve-subscriptions");
     const char *node = pl_xml_attr(items, "node");
@@ -552,8 +552,8 @@ pl_hook_result_t pep_pubsub_get(pl_hook_ctx_t *hc)
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
     pl_build_attr(b, "id", hc->id);
-    pl_build_child(b, "pubsub", PEP_NS_PUBSUB);
-    pl_build_child(b, "items", PEP_NS_PUBSUB);
+    pl_build_child(b, "pubsub", PL_NS_PUBSUB);
+    pl_build_child(b, "items", PL_NS_PUBSUB);
     pl_build_attr(b, "node", node);
     add_items(st, b, owner, node, &n, items);
     pep_node_clear(&n);

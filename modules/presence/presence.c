@@ -13,6 +13,13 @@
 
 #define PRESENCE_MAX_DIRECTED 256 /* JIDs remembered per session */
 
+/* The module's session flags (pl_module_session_flag). */
+enum {
+    PRESENCE_FLAG_INITIAL, /* sent initial presence (so its contacts were probed), and not
+                              unavailable since: the next available is not initial */
+    PRESENCE_NFLAGS,
+};
+
 /* Per-session state: who got directed presence from this session. */
 typedef struct presence_session {
     char **directed; /* full or bare JIDs, heap */
@@ -366,7 +373,8 @@ static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
         return PL_DONE;
     }
     int unavailable = strcmp(hc->type, "unavailable") == 0;
-    int was_available = (pl_session_flags(hc->session) & PL_RES_INITIAL) != 0;
+    unsigned sent_initial = pl_module_session_flag(hc->module, PRESENCE_FLAG_INITIAL);
+    int was_available = (pl_session_flags(hc->session) & sent_initial) != 0;
     int initial = !unavailable && !was_available;
     contacts_t c;
     contacts_load(presence_roster(hc->module), hc->from->bare, &c);
@@ -376,12 +384,12 @@ static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
     if (!unavailable || was_available)
         broadcast(hc->server, st, hc->from, hc->session, &c, unavailable);
     if (initial) {
-        pl_session_set_flags(hc->session, PL_RES_INITIAL, 0);
+        pl_session_set_flags(hc->session, sent_initial, 0);
         initial_extras(hc, &c);
     }
     if (unavailable) {
         /* The next available presence is initial again (RFC 6121 §4.2). */
-        pl_session_set_flags(hc->session, 0, PL_RES_INITIAL);
+        pl_session_set_flags(hc->session, 0, sent_initial);
         directed_unavailable(session_state(hc->module, hc->session), hc->server, st, hc->from->full,
                              &c);
     }
@@ -444,7 +452,8 @@ static pl_hook_result_t presence_to_host(pl_hook_ctx_t *hc)
 static pl_hook_result_t presence_session_closed(pl_hook_ctx_t *hc)
 {
     presence_session_t *ps = session_state(hc->module, hc->session);
-    int was_available = (pl_session_flags(hc->session) & PL_RES_INITIAL) != 0;
+    int was_available = (pl_session_flags(hc->session) &
+                         pl_module_session_flag(hc->module, PRESENCE_FLAG_INITIAL)) != 0;
     if (!hc->from->local || !hc->from->resource || (!was_available && (!ps || !ps->ndirected))) {
         if (ps)
             directed_clear(ps);
@@ -550,4 +559,5 @@ const pl_module_desc_t pl_mod_presence = {
     .hooks = hooks,
     .start = presence_start,
     .session_state_size = sizeof(presence_session_t),
+    .session_flags = PRESENCE_NFLAGS,
 };

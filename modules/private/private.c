@@ -17,7 +17,6 @@
 #include "xep/stored-xml.h"
 #include "xmpp/ns.h"
 
-#define PL_NS_PRIVATE "jabber:iq:private"
 #define PRIVATE_KEY_MAX 511    /* LMDB's key limit */
 #define PRIVATE_MAX_PER_SET 32 /* elements one set may carry */
 
@@ -49,7 +48,7 @@ static void count_key(pl_buf_t *k, const char *bare)
 static int reserved_ns(const char *ns)
 {
     return strncmp(ns, "jabber:", 7) == 0 || strncmp(ns, "http://jabber.org/", 18) == 0 ||
-           strcmp(ns, "vcard-temp") == 0;
+           strcmp(ns, PL_NS_VCARD) == 0;
 }
 
 /* Only the user's own account: no 'to', or 'to' = the user's bare JID. */

@@ -31,7 +31,6 @@
 
 #define PL_NS_PUSH "urn:xmpp:push:0"
 #define PL_NS_PUSH_PARLEY "urn:parley:push"
-#define PL_NS_PUBSUB "http://jabber.org/protocol/pubsub"
 #define PUSH_SUMMARY "urn:xmpp:push:summary"
 #define PUSH_MAX_RESOURCES 64
 #define PUSH_MAX_NODE 256

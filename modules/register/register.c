@@ -25,8 +25,8 @@ static void reply_later(pending_t *p, int status)
     pl_build_attr(b, "to", p->to);
     if (status != 0) {
         pl_build_child(b, "error", PL_NS_CLIENT);
-        pl_build_attr(b, "type", "wait");
-        pl_build_child(b, "internal-server-error", PL_NS_STANZA_ERRORS);
+        pl_build_attr(b, "type", "wait"); /* a failed write may work later */
+        pl_build_child(b, pl_stanza_err_name(PL_ERR_INTERNAL_SERVER_ERROR), PL_NS_STANZA_ERRORS);
         pl_build_up(b);
         pl_build_up(b);
     }

@@ -299,8 +299,8 @@ static void set_done(void *ud, int status)
     set_free(rs);
 }
 
-/* Checks the <item/> of a roster set and fills rs->item.  0, or the error
- * condition with its text in *text. */
+/* Checks the <item/> of a roster set and fills rs->item.  PL_ERR_NONE, or
+ * the error condition with its text in *text. */
 static pl_stanza_err_t parse_item(const pl_xml_t *query, roster_set_t *rs, const char **text)
 {
     const pl_xml_t *item = pl_xml_child(query, "item", PL_NS_ROSTER);
@@ -319,7 +319,7 @@ static pl_stanza_err_t parse_item(const pl_xml_t *query, roster_set_t *rs, const
     const char *sub = pl_xml_attr(item, "subscription");
     if (sub && strcmp(sub, "remove") == 0) {
         rs->remove = 1;
-        return 0;
+        return PL_ERR_NONE;
     }
     const char *name = pl_xml_attr(item, "name");
     if (name && strlen(name) > PL_ROSTER_MAX_NAME) {
@@ -339,7 +339,7 @@ static pl_stanza_err_t parse_item(const pl_xml_t *query, roster_set_t *rs, const
     rs->item.groups = ngroups ? pl_xcalloc(ngroups, sizeof(char *)) : NULL;
     pl_buf_t buf;
     pl_buf_init(&buf);
-    pl_stanza_err_t err = 0;
+    pl_stanza_err_t err = PL_ERR_NONE;
     for (const pl_xml_t *g = pl_xml_child(item, "group", PL_NS_ROSTER); g && !err;
          g = pl_xml_next(g, "group", PL_NS_ROSTER)) {
         pl_buf_reset(&buf);

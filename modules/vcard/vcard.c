@@ -21,7 +21,6 @@
 #include "xmpp/ns.h"
 #include "xmpp/scram.h"
 
-#define PL_NS_VCARD "vcard-temp"
 #define PL_NS_PARLEY_CONTACTS "urn:parley:contacts:0"
 #define VCARD_MAX_RESOURCES 64 /* resources of one contact told per batch */
 
@@ -140,7 +139,7 @@ static void reply_vcard(pl_hook_ctx_t *hc, const pl_xml_t *stored)
 static pl_hook_result_t vcard_get(pl_hook_ctx_t *hc)
 {
     if (strcmp(hc->payload->name, "vCard") != 0) {
-        pl_reply_error(hc, PL_ERR_BAD_REQUEST, "expected <vCard xmlns='vcard-temp'/>");
+        pl_reply_error(hc, PL_ERR_BAD_REQUEST, "expected <vCard xmlns='" PL_NS_VCARD "'/>");
         return PL_DONE;
     }
     vcard_target_t t = target_of(hc);
@@ -248,7 +247,7 @@ static pl_hook_result_t vcard_set(pl_hook_ctx_t *hc)
         return PL_DONE;
     }
     if (strcmp(hc->payload->name, "vCard") != 0) {
-        pl_reply_error(hc, PL_ERR_BAD_REQUEST, "expected <vCard xmlns='vcard-temp'/>");
+        pl_reply_error(hc, PL_ERR_BAD_REQUEST, "expected <vCard xmlns='" PL_NS_VCARD "'/>");
         return PL_DONE;
     }
     char photo[41];

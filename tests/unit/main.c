@@ -11,6 +11,7 @@ int main(void)
         xml_suite,    stanza_suite, jid_suite,     scram_suite,   storage_suite,  config_suite,
         router_suite, limits_suite, caps_suite,    roster_suite,  presence_suite, carbons_suite,
         seal_suite,   inbox_suite,  offline_suite, archive_suite, rsm_suite,      log_suite,
+        module_api_suite, control_suite,
     };
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -24,5 +24,7 @@ PL_SUITE(offline_suite);
 PL_SUITE(archive_suite);
 PL_SUITE(rsm_suite);
 PL_SUITE(log_suite);
+PL_SUITE(module_api_suite);
+PL_SUITE(control_suite);
 
 #endif

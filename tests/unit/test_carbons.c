@@ -129,7 +129,7 @@ START_TEST(a_copy_wraps_the_original)
     pl_stanza_t *n = parse("<message to='a@h'><body>x</body></message>");
     c = carbons_wrap(n, CARBONS_RECEIVED, "a@h", "a@h/2");
     ck_assert_ptr_null(pl_stanza_attr(c, "type"));
-    ck_assert_ptr_nonnull(pl_xml_child(pl_stanza_root(c), "received", CARBONS_NS));
+    ck_assert_ptr_nonnull(pl_xml_child(pl_stanza_root(c), "received", PL_NS_CARBONS));
     pl_stanza_unref(&c);
     pl_stanza_unref(&n);
     pl_stanza_unref(&orig);
