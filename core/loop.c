@@ -383,8 +383,7 @@ static void drain_storage(uv_timer_t *t)
         pl_mono_ms() < loop->drain_deadline)
         return;
     if (loop->storage_port) {
-        pl_storage_port_close(loop->storage_port);
-        loop->storage_port = NULL;
+        pl_storage_port_close(&loop->storage_port);
     }
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);

@@ -96,8 +96,8 @@ pl_session_t *pl_session_ref(pl_session_t *s)
 
 static void session_free(pl_session_t *s)
 {
-    pl_xml_parser_free(s->xml);
-    pl_tls_free(s->tls);
+    pl_xml_parser_free(&s->xml);
+    pl_tls_free(&s->tls);
     pl_buf_deinit(&s->out);
     pl_jid_deinit(&s->jid);
     pl_stanza_unref(&s->presence);

@@ -658,11 +658,11 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
     reader_put(a, db);
     pl_buf_deinit(&sealed_fts);
     if (rc != 0)
-        pl_archive_page_free(out);
+        pl_archive_page_deinit(out);
     return rc;
 }
 
-void pl_archive_page_free(pl_archive_page_t *p)
+void pl_archive_page_deinit(pl_archive_page_t *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->items[i].peer);

@@ -555,7 +555,7 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     int r = pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
     free(l.scratch);
     if (r < 0 || l.err < 0) {
-        pl_inbox_items_free(l.items, l.n);
+        pl_inbox_items_free(&l.items, l.n);
         return r < 0 ? r : l.err;
     }
     if (l.n > 1)
@@ -565,8 +565,12 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     return 0;
 }
 
-void pl_inbox_items_free(pl_inbox_item_t *items, size_t n)
+void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
 {
+    pl_inbox_item_t *items = itemsp ? *itemsp : NULL;
+    if (!items)
+        return;
+    *itemsp = NULL;
     for (size_t i = 0; i < n; i++)
         free(items[i].partner);
     free(items);
@@ -581,6 +585,6 @@ int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
         return r;
     if (n > 0)
         copy_bounded(out, PL_INBOX_JID_MAX + 1, items[n - 1].partner);
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     return n > 0;
 }

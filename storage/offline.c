@@ -478,7 +478,7 @@ static void ids_add(ids_t *ids, const char *id)
     ids->v[ids->n++] = pl_xstrdup(id);
 }
 
-static void ids_free(ids_t *ids)
+static void ids_deinit(ids_t *ids)
 {
     for (size_t i = 0; i < ids->n; i++)
         free(ids->v[i]);
@@ -510,7 +510,7 @@ long pl_offline_delete_all(pl_wtxn_t *txn, pl_offline_t *o, const char *user)
         if (wrc < 0)
             rc = wrc;
     }
-    ids_free(&ids);
+    ids_deinit(&ids);
     return rc;
 }
 

@@ -784,8 +784,12 @@ static int contacts_in(MDB_txn *txn, pl_kv_t *kv, const char *user, char ***out,
  * either way and nothing pending, so a new account of the same name gets
  * no presence it did not ask for.  The item itself stays in the contact's
  * roster (the contact's own list); a hidden one goes. */
-void pl_roster_changes_free(pl_roster_change_t *changed, size_t n)
+void pl_roster_changes_free(pl_roster_change_t **changedp, size_t n)
 {
+    pl_roster_change_t *changed = changedp ? *changedp : NULL;
+    if (!changed)
+        return;
+    *changedp = NULL;
     for (size_t i = 0; i < n; i++) {
         free(changed[i].owner);
         pl_roster_item_clear(&changed[i].item);
@@ -854,7 +858,7 @@ long pl_roster_delete_account(pl_wtxn_t *txn, const char *user, pl_roster_change
     }
     free(contacts);
     if (rc < 0) {
-        pl_roster_changes_free(out, nout);
+        pl_roster_changes_free(&out, nout);
         return rc;
     }
     if (changed) {

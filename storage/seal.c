@@ -94,10 +94,12 @@ static const seal_key_t *ring_find(const pl_seal_t *k, uint32_t id)
     return NULL;
 }
 
-void pl_seal_free(pl_seal_t *k)
+void pl_seal_free(pl_seal_t **kp)
 {
+    pl_seal_t *k = kp ? *kp : NULL;
     if (!k)
         return;
+    *kp = NULL;
     if (k->keys)
         OPENSSL_cleanse(k->keys, k->cap * sizeof(*k->keys));
     free(k->keys);
@@ -304,7 +306,7 @@ int pl_seal_load(const char *path, pl_seal_t **out, char **error)
     if (rc == 0)
         rc = fetch_cipher(k, error);
     if (rc != 0) {
-        pl_seal_free(k);
+        pl_seal_free(&k);
         return rc;
     }
     *out = k;
@@ -457,7 +459,7 @@ static int highest_id(int fd, const char *path, uint32_t *max, char **error)
     for (size_t i = 0; rc == 0 && i < k->n; i++)
         if (k->keys[i].id > *max)
             *max = k->keys[i].id;
-    pl_seal_free(k);
+    pl_seal_free(&k);
     return rc;
 }
 

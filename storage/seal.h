@@ -54,8 +54,8 @@ typedef struct pl_seal pl_seal_t;
  * or write, a bad line, a duplicate id, a file without any key. */
 int pl_seal_load(const char *path, pl_seal_t **out, char **error);
 
-/* Wipes the key bytes and frees the ring; NULL is allowed. */
-void pl_seal_free(pl_seal_t *k);
+/* Wipes the key bytes, frees the ring and clears *kp; NULL is allowed. */
+void pl_seal_free(pl_seal_t **kp);
 
 /* The id of the key new records are sealed with (the last in the file). */
 uint32_t pl_seal_current_id(const pl_seal_t *k);

@@ -282,7 +282,7 @@ pl_hook_result_t inbox_query(pl_hook_ctx_t *hc)
     reply_fin(hc, sel + start, end - start, start, nsel, unread_convs, all_unread);
 out:
     free(sel);
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     query_clear(&q);
     return PL_DONE;
 }

@@ -486,7 +486,7 @@ static void roster_account_removed_after(pl_server_t *srv, const char *bare, voi
     (void)bare;
     for (size_t i = 0; srv && i < rn->n; i++)
         pl_roster_push(srv, rn->changed[i].owner, &rn->changed[i].item);
-    pl_roster_changes_free(rn->changed, rn->n);
+    pl_roster_changes_free(&rn->changed, rn->n);
     free(rn);
 }
 

@@ -141,7 +141,7 @@ START_TEST(round_trip)
     pl_buf_deinit(&rec);
     pl_buf_deinit(&rec2);
     pl_buf_deinit(&out);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -207,7 +207,7 @@ START_TEST(known_answer_vector)
     ck_assert_mem_eq(out.data, p, sizeof(p));
     pl_buf_deinit(&rec);
     pl_buf_deinit(&out);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -233,7 +233,7 @@ START_TEST(tamper_every_bit)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(tamper_key_id_to_known_key)
     ck_assert_uint_eq(out.len, 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -276,7 +276,7 @@ START_TEST(tamper_context)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -295,7 +295,7 @@ START_TEST(truncated_or_extended)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EBADMSG);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -318,7 +318,7 @@ START_TEST(plain_records_are_not_sealed)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EINVAL);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -335,7 +335,7 @@ START_TEST(empty_plaintext)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EBADMSG);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -358,7 +358,7 @@ START_TEST(large_plaintext)
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
     free(big);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -400,7 +400,7 @@ START_TEST(concurrent_threads)
         pthread_join(t[i], NULL);
         ck_assert_int_eq(w[i].failures, 0);
     }
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -413,7 +413,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_t old, rec, out;
     seal(k1, "before rotation", 15, &old);
     ck_assert_uint_eq(rec_key_id(&old), 1);
-    pl_seal_free(k1);
+    pl_seal_free(&k1);
 
     keyfile("keys", "1 " KEY1 "\n# rotated\n2 " KEY2 "\n", 0600);
     pl_seal_t *k2 = load_ok(path);
@@ -423,7 +423,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_deinit(&out);
     seal(k2, "after rotation", 14, &rec);
     ck_assert_uint_eq(rec_key_id(&rec), 2);
-    pl_seal_free(k2);
+    pl_seal_free(&k2);
 
     /* Once key 1 leaves the file, its records no longer open. */
     pl_seal_t *k3 = ring("2 " KEY2 "\n");
@@ -431,7 +431,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_deinit(&out);
     ck_assert_int_eq(open_rec(k3, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
-    pl_seal_free(k3);
+    pl_seal_free(&k3);
     pl_buf_deinit(&old);
     pl_buf_deinit(&rec);
 }
@@ -444,10 +444,10 @@ START_TEST(file_format_accepted)
     pl_seal_t *k = ring("# parley keys\r\n\r\n   5 " KEY2 "  \r\n\t# old one next\n"
                         "2\t" KEY1 "\n\n# end");
     ck_assert_uint_eq(pl_seal_current_id(k), 2);
-    pl_seal_free(k);
+    pl_seal_free(&k);
     k = ring("4294967295 " KEY1);
     ck_assert_uint_eq(pl_seal_current_id(k), 4294967295u);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -456,8 +456,10 @@ START_TEST(file_permissions_refused)
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0640), -EPERM, "group or others", "chmod 600");
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0604), -EPERM, "mode 0604", NULL);
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0620), -EPERM, "mode 0620", NULL);
-    pl_seal_free(load_ok(keyfile("keys", "1 " KEY1 "\n", 0400)));
-    pl_seal_free(load_ok(keyfile("keys", "1 " KEY1 "\n", 0600)));
+    pl_seal_t *k = load_ok(keyfile("keys", "1 " KEY1 "\n", 0400));
+    pl_seal_free(&k);
+    k = load_ok(keyfile("keys", "1 " KEY1 "\n", 0600));
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -550,8 +552,8 @@ START_TEST(generate_creates_then_appends)
     ck_assert_ptr_nonnull(strstr(slurp(path), "# key 2 generated "));
     pl_buf_deinit(&old);
     pl_buf_deinit(&rec);
-    pl_seal_free(k1);
-    pl_seal_free(k2);
+    pl_seal_free(&k1);
+    pl_seal_free(&k2);
 }
 END_TEST
 
@@ -566,7 +568,7 @@ START_TEST(generate_after_hand_written_keys)
     ck_assert_uint_eq(id, 10);
     pl_seal_t *k = load_ok(path);
     ck_assert_uint_eq(pl_seal_current_id(k), 10);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 
     path = keyfile("keys", "# only a comment\n", 0600);
     ck_assert_int_eq(pl_seal_generate(path, &id, &err), 0);
