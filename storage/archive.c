@@ -18,8 +18,8 @@
 #define ARCHIVE_PROGRESS_STEPS 4096 /* VM steps between budget checks */
 #define ARCHIVE_MAX_BINDS (16 + PL_ARCHIVE_MAX_IDS)
 
-/* Record format byte in front of the stored stanza.  Encryption at rest
- * adds its own format (key id, nonce, tag) here; readers dispatch on it. */
+/* Record format byte in front of the stored stanza (pl_seal_frame):
+ * readers dispatch on it. */
 #define RECORD_PLAIN 0x00
 #define RECORD_SEALED 0x01 /* storage/seal.h record: storage.key_file is set */
 
@@ -33,30 +33,25 @@ struct pl_archive {
 
 /* ---- the record codec (the seam for encryption at rest) ---- */
 
-/* The context a sealed record is bound to: "archive" NUL owner NUL key, so
- * a record copied to another row or another archive does not open. */
-static void seal_context(pl_buf_t *aad, const char *owner, int64_t key)
+/* A sealed record is bound to "archive" NUL owner NUL key (in decimal), so
+ * a record copied to another row or another archive does not open.  `item`
+ * holds the key's digits for as long as the frame is used. */
+static pl_seal_frame_t record_frame(const char *owner, int64_t key, char item[24])
 {
-    pl_buf_append(aad, "archive", 8);
-    pl_buf_append(aad, owner, strlen(owner) + 1);
-    pl_buf_printf(aad, "%lld", (long long)key);
+    snprintf(item, 24, "%lld", (long long)key);
+    return (pl_seal_frame_t){.label = "archive",
+                             .owner = owner,
+                             .item = item,
+                             .plain_tag = RECORD_PLAIN,
+                             .sealed_tag = RECORD_SEALED};
 }
 
 static int record_encode(const pl_seal_t *ring, const char *owner, int64_t key,
                          const char *stanza, size_t len, pl_buf_t *out)
 {
-    const char tag = ring ? RECORD_SEALED : RECORD_PLAIN;
-    pl_buf_append(out, &tag, 1);
-    if (!ring) {
-        pl_buf_append(out, stanza, len);
-        return 0;
-    }
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, owner, key);
-    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
-    pl_buf_deinit(&aad);
-    return rc;
+    char item[24];
+    pl_seal_frame_t f = record_frame(owner, key, item);
+    return pl_seal_frame(ring, &f, stanza, len, out);
 }
 
 /* Points stanza and len at the payload of a record (or fills `scratch` when a
@@ -65,26 +60,12 @@ static int record_encode(const pl_seal_t *ring, const char *owner, int64_t key,
 static int record_decode(const pl_seal_t *ring, const char *owner, int64_t key, const void *rec,
                          size_t reclen, pl_buf_t *scratch, const char **stanza, size_t *len)
 {
-    const unsigned char *p = rec;
-    if (reclen >= 1 && p[0] == RECORD_PLAIN) {
-        *stanza = (const char *)p + 1;
-        *len = reclen - 1;
-        return 0;
-    }
-    if (reclen < 1 || p[0] != RECORD_SEALED)
-        return -EBADMSG;
-    if (!ring)
-        return -ENOKEY;
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, owner, key);
-    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, reclen - 1, scratch);
-    pl_buf_deinit(&aad);
-    if (rc != 0)
-        return rc;
-    *stanza = scratch->data ? scratch->data : "";
-    *len = scratch->len;
-    return 0;
+    char item[24];
+    pl_seal_frame_t f = record_frame(owner, key, item);
+    const void *payload;
+    int rc = pl_seal_unframe(ring, &f, rec, reclen, scratch, &payload, len);
+    *stanza = rc == 0 ? payload : NULL;
+    return rc;
 }
 
 /* ---- full text under encryption (docs/ENCRYPTION.md, option 3) ----

@@ -25,7 +25,7 @@
 #define INDEX_MARK '\x01'
 #define COUNTER_LEN 17
 
-/* Payload kinds inside a record (see payload_encode). */
+/* Payload kinds inside a record (see payload_frame). */
 enum { PAYLOAD_PLAIN = 0, PAYLOAD_SEALED = 1 };
 
 static pl_kv_t *kv_of(pl_offline_t *o)
@@ -60,67 +60,20 @@ static uint64_t get_be(const unsigned char *p, int bytes)
 }
 
 /* ---- the payload seam ----
- * Everything a record carries of the message passes through this pair.
- * Today the payload is one kind byte (plain) and the stanza; encryption at
- * rest adds a kind with its key id and ciphertext here, and nothing else in
- * the repository or the module changes.  Quotas count the encoded record. */
+ * Everything a record carries of the message passes through the shared
+ * framing of storage/seal.h: one kind byte (plain or sealed) and the
+ * stanza or its sealed record.  Quotas count the encoded record. */
 
 /* With a key ring (storage.key_file) the stanza is sealed (storage/seal.h)
- * with this context, so a record moved to another account or id does not
- * open: "offline" NUL user NUL id. */
-static void seal_context(pl_buf_t *aad, const char *user, const char *id)
+ * with the context "offline" NUL user NUL id, so a record moved to another
+ * account or id does not open. */
+static pl_seal_frame_t payload_frame(const char *user, const char *id)
 {
-    pl_buf_append(aad, "offline", 8);
-    pl_buf_append(aad, user, strlen(user) + 1);
-    pl_buf_append(aad, id, strlen(id));
-}
-
-static int payload_encode(const pl_seal_t *ring, const char *user, const char *id,
-                          const void *stanza, size_t len, pl_buf_t *out)
-{
-    unsigned char kind = ring ? PAYLOAD_SEALED : PAYLOAD_PLAIN;
-    pl_buf_append(out, &kind, 1);
-    if (!ring) {
-        pl_buf_append(out, stanza, len);
-        return 0;
-    }
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, user, id);
-    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
-    pl_buf_deinit(&aad);
-    return rc;
-}
-
-/* Points *stanza and *len at the message inside the payload (plain), or
- * opens it into `scratch` (sealed).  0, -EBADMSG, or -ENOKEY when it is
- * sealed and the key is not configured (any more). */
-static int payload_decode(const pl_seal_t *ring, const char *user, const char *id,
-                          const unsigned char *p, size_t n, pl_buf_t *scratch, const char **stanza,
-                          size_t *len)
-{
-    if (n < 2)
-        return -EBADMSG;
-    if (p[0] == PAYLOAD_PLAIN) {
-        *stanza = (const char *)p + 1;
-        *len = n - 1;
-        return 0;
-    }
-    if (p[0] != PAYLOAD_SEALED)
-        return -EBADMSG;
-    if (!ring)
-        return -ENOKEY;
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, user, id);
-    pl_buf_reset(scratch);
-    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, n - 1, scratch);
-    pl_buf_deinit(&aad);
-    if (rc != 0)
-        return rc;
-    *stanza = scratch->data ? scratch->data : "";
-    *len = scratch->len;
-    return 0;
+    return (pl_seal_frame_t){.label = "offline",
+                             .owner = user,
+                             .item = id,
+                             .plain_tag = PAYLOAD_PLAIN,
+                             .sealed_tag = PAYLOAD_SEALED};
 }
 
 /* ---- records ----
@@ -132,7 +85,8 @@ static int record_encode(const pl_seal_t *ring, const char *user, const char *id
     unsigned char format = RECORD_FORMAT;
     pl_buf_append(out, &format, 1);
     put_be(out, (uint64_t)stored_at, 8);
-    return payload_encode(ring, user, id, stanza, len, out);
+    pl_seal_frame_t f = payload_frame(user, id);
+    return pl_seal_frame(ring, &f, stanza, len, out);
 }
 
 static int record_stored_at(const MDB_val *v, int64_t *stored_at)
@@ -144,14 +98,22 @@ static int record_stored_at(const MDB_val *v, int64_t *stored_at)
     return 0;
 }
 
+/* Points *stanza and *len at the message inside the record (plain), or
+ * opens it into `scratch` (sealed).  0, -EBADMSG, or -ENOKEY when it is
+ * sealed and the key is not configured (any more). */
 static int record_decode(const pl_seal_t *ring, const char *user, const char *id,
                          const MDB_val *v, pl_buf_t *scratch, int64_t *stored_at,
                          const char **stanza, size_t *len)
 {
-    if (record_stored_at(v, stored_at) != 0)
+    /* A payload is its kind byte and a stanza, never empty. */
+    if (record_stored_at(v, stored_at) != 0 || v->mv_size < 9 + 2)
         return -EBADMSG;
-    return payload_decode(ring, user, id, (const unsigned char *)v->mv_data + 9, v->mv_size - 9,
-                          scratch, stanza, len);
+    pl_seal_frame_t f = payload_frame(user, id);
+    const void *payload;
+    int rc = pl_seal_unframe(ring, &f, (const unsigned char *)v->mv_data + 9, v->mv_size - 9,
+                             scratch, &payload, len);
+    *stanza = rc == 0 ? payload : NULL;
+    return rc;
 }
 
 /* ---- keys ---- */
