@@ -281,43 +281,33 @@ int pl_offline_usage(pl_offline_t *o, const char *user, pl_offline_usage_t *out)
  * visited or <0. */
 typedef int (*scan_fn)(void *ud, const char *id, const MDB_val *v);
 
+typedef struct user_scan {
+    scan_fn fn;
+    void *ud;
+    size_t plen; /* the user's JID and its '\0' */
+    long n;      /* message records seen */
+} user_scan_t;
+
+static int user_record(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    user_scan_t *s = ud;
+    char id[512];
+    size_t idlen = k->mv_size - s->plen;
+    const char *raw = (const char *)k->mv_data + s->plen;
+    if (idlen == 0 || idlen >= sizeof(id) || raw[0] == INDEX_MARK)
+        return 0; /* the counter record */
+    memcpy(id, raw, idlen);
+    id[idlen] = '\0';
+    s->n++;
+    return s->fn(s->ud, id, v);
+}
+
 static long scan_user(MDB_txn *txn, pl_kv_t *kv, const char *user, scan_fn fn, void *ud)
 {
-    size_t plen = strlen(user) + 1;
-    if (plen > kv->st->max_key)
-        return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
-    if (rc != 0)
-        return pl_lmdb_errno(rc);
-    MDB_val k = {.mv_size = plen, .mv_data = (void *)user}, v;
-    long n = 0;
-    int stopped = 0; /* fn's negative status, kept apart from LMDB's codes */
-    char id[512];
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen || memcmp(k.mv_data, user, plen) != 0)
-            break;
-        size_t idlen = k.mv_size - plen;
-        const char *raw = (const char *)k.mv_data + plen;
-        if (idlen == 0 || idlen >= sizeof(id) || raw[0] == INDEX_MARK)
-            continue; /* the counter record */
-        memcpy(id, raw, idlen);
-        id[idlen] = '\0';
-        n++;
-        int stop = fn(ud, id, &v);
-        if (stop) {
-            stopped = stop < 0 ? stop : 0;
-            rc = 0;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (stopped < 0)
-        return stopped;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return pl_lmdb_errno(rc);
-    return n;
+    user_scan_t s = {.fn = fn, .ud = ud, .plen = strlen(user) + 1};
+    long rc = pl_lmdb_scan_prefix(txn, kv, user, s.plen, user_record, &s);
+    return rc < 0 ? rc : s.n;
 }
 
 typedef struct list_ctx {
@@ -496,6 +486,37 @@ typedef struct expired {
     char *user, *id;
 } expired_t;
 
+/* The time index entries older than `before`, oldest first, at most max. */
+typedef struct expiry {
+    int64_t before;
+    size_t max, n;
+    expired_t *exp;
+    pl_buf_t *stale; /* their index keys, to drop */
+} expiry_t;
+
+static int collect_expired(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    (void)v;
+    expiry_t *e = ud;
+    const char *p = k->mv_data;
+    if (k->mv_size < 1 + 8 + 2)
+        return 1;
+    int64_t at = (int64_t)get_be((const unsigned char *)p + 1, 8);
+    if (at >= e->before)
+        return 1;
+    const char *user = p + 9;
+    size_t rest = k->mv_size - 9;
+    const char *nul = memchr(user, '\0', rest);
+    if (!nul || nul == user || (size_t)(nul - user) + 1 >= rest)
+        return 0; /* not an index key we wrote */
+    e->exp[e->n].user = pl_xstrndup(user, (size_t)(nul - user));
+    e->exp[e->n].id = pl_xstrndup(nul + 1, rest - (size_t)(nul - user) - 1);
+    pl_buf_init(&e->stale[e->n]);
+    pl_buf_append(&e->stale[e->n], k->mv_data, k->mv_size);
+    return ++e->n == e->max;
+}
+
 long pl_offline_purge(pl_wtxn_t *txn, pl_offline_t *o, int64_t before, size_t max)
 {
     pl_kv_t *kv = kv_of(o);
@@ -505,39 +526,17 @@ long pl_offline_purge(pl_wtxn_t *txn, pl_offline_t *o, int64_t before, size_t ma
         return 0;
     /* Oldest index entries first; collected, then deleted (no cursor
      * deletes), at most `max`. */
-    expired_t *exp = pl_xcalloc(max, sizeof(*exp));
-    size_t nexp = 0;
-    pl_buf_t *stale = pl_xcalloc(max, sizeof(pl_buf_t)); /* index keys to drop */
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn->txn, kv->dbi, &cur);
-    if (rc != 0) {
-        free(exp);
-        free(stale);
-        return pl_lmdb_errno(rc);
-    }
-    char mark = INDEX_MARK;
-    MDB_val k = {.mv_size = 1, .mv_data = &mark}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && nexp < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *p = k.mv_data;
-        if (k.mv_size < 1 + 8 + 2 || p[0] != INDEX_MARK)
-            break;
-        int64_t at = (int64_t)get_be((const unsigned char *)p + 1, 8);
-        if (at >= before)
-            break;
-        const char *user = p + 9;
-        size_t rest = k.mv_size - 9;
-        const char *nul = memchr(user, '\0', rest);
-        if (!nul || nul == user || (size_t)(nul - user) + 1 >= rest)
-            continue; /* not an index key we wrote */
-        exp[nexp].user = pl_xstrndup(user, (size_t)(nul - user));
-        exp[nexp].id = pl_xstrndup(nul + 1, rest - (size_t)(nul - user) - 1);
-        pl_buf_init(&stale[nexp]);
-        pl_buf_append(&stale[nexp], k.mv_data, k.mv_size);
-        nexp++;
-    }
-    mdb_cursor_close(cur);
-    long out = rc == 0 || rc == MDB_NOTFOUND ? 0 : pl_lmdb_errno(rc);
+    expiry_t e = {.before = before,
+                  .max = max,
+                  .exp = pl_xcalloc(max, sizeof(expired_t)),
+                  .stale = pl_xcalloc(max, sizeof(pl_buf_t))};
+    const char mark = INDEX_MARK;
+    long out = pl_lmdb_scan_prefix(txn->txn, kv, &mark, 1, collect_expired, &e);
+    if (out > 0)
+        out = 0;
+    expired_t *exp = e.exp;
+    pl_buf_t *stale = e.stale;
+    size_t nexp = e.n;
     for (size_t i = 0; i < nexp && out >= 0; i++) {
         pl_offline_usage_t freed = {0};
         int drc = delete_one(txn->txn, kv, exp[i].user, exp[i].id, &freed);
