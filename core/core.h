@@ -419,6 +419,9 @@ void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, 
                               const pl_stanza_t *presence);
 
 /* router.c */
+/* Routes st from `from` to `to` (origin: the local session it came from,
+ * or NULL).  Borrows st: the caller keeps its reference (pl_route_take is
+ * the consuming form). */
 void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,
                      pl_session_t *origin);
 /* Sends an error reply for `st` back to its sender (never for type=error). */

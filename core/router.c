@@ -234,7 +234,7 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
     to_account(host, kind, st, from, to, origin, target);
 }
 
-void pl_route(pl_server_t *srv, pl_stanza_t *st)
+void pl_route_take(pl_server_t *srv, pl_stanza_t *st)
 {
     const char *f = pl_stanza_attr(st, "from"), *t = pl_stanza_attr(st, "to");
     pl_jid_t from, to;

@@ -328,7 +328,7 @@ static int route_again(pl_session_t *s, const pl_stanza_t *st, uint64_t now_ms)
         pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
         pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
         pl_stanza_unref(&again);
-        pl_route(srv, to_bare);
+        pl_route_take(srv, to_bare);
         return 0;
     }
     if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {

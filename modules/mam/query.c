@@ -120,7 +120,7 @@ pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc)
     pl_form_build_field(b, PL_NS_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
     pl_build_up(b); /* x */
     pl_build_up(b); /* query */
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 
