@@ -52,7 +52,7 @@ static void finish(pending_iq_t *p, const pl_stanza_t *response)
         answer_t *a = pl_xmalloc(sizeof(*a));
         a->done = p->done;
         a->ud = p->ud;
-        pl_loop_call(p->loop, run_answer, a, response ? pl_stanza_ref(response) : NULL);
+        pl_loop_call(p->loop, run_answer, a, response);
     }
     free(p->to);
     free(p);

@@ -626,7 +626,7 @@ void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st)
     if (s->loop == pl_current_loop)
         pl_session_deliver(s, st);
     else
-        pl_loop_post(s->loop, s, pl_stanza_ref(st));
+        pl_loop_post(s->loop, s, st);
 }
 
 void pl_session_kick(pl_session_t *s, const char *condition, const char *text)
