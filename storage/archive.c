@@ -139,10 +139,9 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     pl_buf_t rec, tokens;
     pl_buf_init(&rec);
     pl_buf_init(&tokens);
-    if (record_encode(txn->st->seal, m->owner, m->key, m->stanza, m->stanza_len, &rec) != 0) {
-        pl_buf_deinit(&rec);
-        return -EIO;
-    }
+    int rc = -EIO;
+    if (record_encode(txn->st->seal, m->owner, m->key, m->stanza, m->stanza_len, &rec) != 0)
+        goto out;
     const char *body = m->body;
     size_t body_len = m->body_len;
     if (txn->st->seal && body && body_len) {
@@ -157,32 +156,33 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     sqlite3_bind_text(ins, 4, m->peer_resource ? m->peer_resource : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(ins, 5, m->dir == PL_ARCHIVE_OUT);
     sqlite3_bind_blob(ins, 6, rec.data, (int)rec.len, SQLITE_STATIC);
-    int rc = sqlite3_step(ins);
-    int stored = rc == SQLITE_DONE && sqlite3_changes(txn->db) == 1;
+    int step = sqlite3_step(ins);
+    int stored = step == SQLITE_DONE && sqlite3_changes(txn->db) == 1;
     sqlite3_int64 row = sqlite3_last_insert_rowid(txn->db);
     sqlite3_reset(ins);
-    pl_buf_deinit(&rec);
-    if (rc != SQLITE_DONE || !stored)
-        pl_buf_deinit(&tokens);
-    if (rc != SQLITE_DONE)
-        return pl_sqlite_errno(rc);
-    if (!stored)
-        return 0; /* the same message again: keep the first copy */
-    if (body && body_len) {
+    if (step != SQLITE_DONE) {
+        rc = pl_sqlite_errno(step);
+        goto out;
+    }
+    rc = stored; /* 0: the same message again, and the first copy stays */
+    if (stored && body && body_len) {
         sqlite3_stmt *fts = pl_sqlite_stmt(txn->st, PL_SQLITE_ARCHIVE_FTS_INSERT,
                                            "INSERT INTO archive_fts(rowid, body) VALUES (?1, ?2)");
-        if (!fts)
-            return -EIO;
+        if (!fts) {
+            rc = -EIO;
+            goto out;
+        }
         sqlite3_bind_int64(fts, 1, row);
         sqlite3_bind_text(fts, 2, body, (int)body_len, SQLITE_STATIC);
-        rc = sqlite3_step(fts);
+        step = sqlite3_step(fts);
         sqlite3_reset(fts);
-        pl_buf_deinit(&tokens);
-        if (rc != SQLITE_DONE)
-            return pl_sqlite_errno(rc);
+        if (step != SQLITE_DONE)
+            rc = pl_sqlite_errno(step);
     }
+out:
+    pl_buf_deinit(&rec);
     pl_buf_deinit(&tokens);
-    return 1;
+    return rc;
 }
 
 /* Deletes the archive rows (and their FTS entries) listed in rows[]. */
@@ -610,23 +610,19 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
     char fts[PL_ARCHIVE_MAX_FULLTEXT * 2 + 4 * PL_ARCHIVE_MAX_TERMS + 8];
     pl_buf_t sealed_fts;
     pl_buf_init(&sealed_fts);
+    sqlite3 *db;
+    int rc = -EINVAL;
     if (q->fulltext && a->seal) {
         tok_ctx_t tc = {.ring = a->seal, .out = &sealed_fts, .query = 1};
         if (strlen(q->fulltext) > PL_ARCHIVE_MAX_FULLTEXT ||
-            each_word(q->fulltext, strlen(q->fulltext), PL_ARCHIVE_MAX_TERMS, add_tokens, &tc) == 0) {
-            pl_buf_deinit(&sealed_fts);
-            return -EINVAL;
-        }
+            each_word(q->fulltext, strlen(q->fulltext), PL_ARCHIVE_MAX_TERMS, add_tokens, &tc) == 0)
+            goto out;
     } else if (q->fulltext && pl_archive_fts_expr(q->fulltext, fts, sizeof(fts)) != 0) {
-        return -EINVAL;
+        goto out;
     }
     const char *fts_expr = !q->fulltext ? NULL : a->seal ? pl_buf_cstr(&sealed_fts) : fts;
-    sqlite3 *db;
-    int rc = reader_get(a, &db);
-    if (rc != 0) {
-        pl_buf_deinit(&sealed_fts);
-        return rc;
-    }
+    if ((rc = reader_get(a, &db)) != 0)
+        goto out;
     uint64_t deadline = pl_mono_ms() + q->budget_ms;
     if (q->budget_ms)
         sqlite3_progress_handler(db, ARCHIVE_PROGRESS_STEPS, progress_check, &deadline);
@@ -637,6 +633,7 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
         pl_sqlite_exec(db, "COMMIT");
     }
     reader_put(a, db);
+out:
     pl_buf_deinit(&sealed_fts);
     if (rc != 0)
         pl_archive_page_deinit(out);

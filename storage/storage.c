@@ -414,18 +414,17 @@ int pl_storage_write_sync(pl_storage_t *st, pl_storage_run_fn run, void *ud)
     if (rc != 0)
         return -rc;
     MDB_txn *txn;
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0) {
-        pthread_mutex_unlock(&st->write_lock);
-        return pl_lmdb_errno(rc);
+    int status;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+        status = pl_lmdb_errno(rc);
+        goto out;
     }
-    if ((rc = pl_sqlite_exec(st->db, "BEGIN IMMEDIATE")) != 0) {
+    if ((status = pl_sqlite_exec(st->db, "BEGIN IMMEDIATE")) != 0) {
         mdb_txn_abort(txn);
-        pthread_mutex_unlock(&st->write_lock);
-        return rc;
+        goto out;
     }
     pl_wtxn_t w = {.st = st, .txn = txn, .db = st->db};
-    int status = run(&w, ud);
+    status = run(&w, ud);
     if (status >= 0 && sqlite3_get_autocommit(st->db))
         status = -EIO; /* SQLite dropped the transaction under the job */
     if (status >= 0 && (rc = pl_sqlite_exec(st->db, "COMMIT")) != 0)
@@ -437,6 +436,7 @@ int pl_storage_write_sync(pl_storage_t *st, pl_storage_run_fn run, void *ud)
     } else if ((rc = mdb_txn_commit(txn)) != 0) {
         status = pl_lmdb_errno(rc);
     }
+out:
     pthread_mutex_unlock(&st->write_lock);
     return status;
 }
