@@ -626,6 +626,17 @@ static int scan_run(pl_wtxn_t *txn, void *ud)
     return 0;
 }
 
+/* A new storage in dir with the store "things" holding the keys above. */
+static pl_kv_t *scan_store(char *dir, pl_storage_t **st)
+{
+    tmpdir_new(dir);
+    *st = open_dir(dir);
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(*st, "things", &kv), 0);
+    ck_assert_int_eq(pl_storage_write_sync(*st, put_scan_keys_run, kv), 0);
+    return kv;
+}
+
 /* Scans in a read transaction, as the repositories' readers do. */
 static long scan_read(pl_kv_t *kv, const void *prefix, size_t plen, scan_log_t *log)
 {
@@ -639,12 +650,9 @@ static long scan_read(pl_kv_t *kv, const void *prefix, size_t plen, scan_log_t *
 START_TEST(a_prefix_scan_visits_exactly_the_keys_that_start_with_the_prefix_in_key_order)
 {
     char dir[64];
-    tmpdir_new(dir);
-    pl_storage_t *st = open_dir(dir);
-    pl_kv_t *kv, *other;
-    ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st), *other;
     ck_assert_int_eq(pl_storage_kv(st, "other", &other), 0);
-    ck_assert_int_eq(pl_storage_write_sync(st, put_scan_keys_run, kv), 0);
     kv_put_sync(st, other, "ab", "elsewhere");
 
     scan_log_t l = {0};
@@ -676,11 +684,8 @@ END_TEST
 START_TEST(a_prefix_scan_stops_where_the_visitor_says_and_passes_on_its_error)
 {
     char dir[64];
-    tmpdir_new(dir);
-    pl_storage_t *st = open_dir(dir);
-    pl_kv_t *kv;
-    ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
-    ck_assert_int_eq(pl_storage_write_sync(st, put_scan_keys_run, kv), 0);
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st);
     scan_log_t l = {.stop_at = 2, .stop_with = 1};
     ck_assert_int_eq(scan_read(kv, "ab\0", 3, &l), 2);
     ck_assert_int_eq(l.n, 2);
@@ -703,11 +708,8 @@ END_TEST
 START_TEST(a_prefix_scan_lets_the_visitor_delete_the_record_it_is_on)
 {
     char dir[64];
-    tmpdir_new(dir);
-    pl_storage_t *st = open_dir(dir);
-    pl_kv_t *kv;
-    ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
-    ck_assert_int_eq(pl_storage_write_sync(st, put_scan_keys_run, kv), 0);
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st);
     scan_job_t j = {.kv = kv, .prefix = "ab\0", .plen = 3, .log = {.del = "ab|x=v ab|y=v"}};
     ck_assert_int_eq(pl_storage_write_sync(st, scan_run, &j), 0);
     ck_assert_int_eq(j.result, 3);
