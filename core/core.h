@@ -358,13 +358,15 @@ void pl_loops_run(pl_server_t *srv);
 void pl_loops_stop(pl_server_t *srv);
 void pl_loops_free(pl_server_t *srv);
 void pl_loop_mark_dirty(pl_session_t *s);
-/* Hands a stanza (reference consumed) to a session on another loop. */
-void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st);
+/* Hands a stanza to a session on another loop.  Borrows st (the inbox
+ * takes a reference of its own). */
+void pl_loop_post(pl_loop_t *loop, pl_session_t *s, const pl_stanza_t *st);
 /* Ends a session on another loop with a stream error. */
 void pl_loop_post_close(pl_loop_t *loop, pl_session_t *s, const char *condition, const char *text);
-/* Runs fn(ud, st) on `loop` (st: a reference consumed after the call; may be NULL). */
+/* Runs fn(ud, st) on `loop`.  Borrows st (may be NULL): the inbox keeps a
+ * reference of its own until fn returned. */
 void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *ud,
-                  pl_stanza_t *st);
+                  const pl_stanza_t *st);
 
 /* session.c — common stream machinery */
 /* A session of the kind `ops` (its `open` op runs) on `loop`. */
@@ -481,6 +483,9 @@ void pl_sessions_set_presence(pl_server_t *srv, pl_session_t *s, int available, 
                               const pl_stanza_t *presence);
 
 /* router.c */
+/* Routes st from `from` to `to` (origin: the local session it came from,
+ * or NULL).  Borrows st: the caller keeps its reference (pl_route_take is
+ * the consuming form). */
 void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,
                      pl_session_t *origin);
 /* Sends an error reply for `st` back to its sender (never for type=error). */

@@ -328,7 +328,7 @@ void pl_module_log(const pl_module_ctx_t *ctx, int level, const char *event, con
 }
 
 /* ---- replies ---- */
-void pl_reply(pl_hook_ctx_t *hc, pl_stanza_t *reply)
+void pl_reply_take(pl_hook_ctx_t *hc, pl_stanza_t *reply)
 {
     const char *orig_to = pl_stanza_attr(hc->stanza, "to");
     const char *rfrom = pl_stanza_attr(reply, "from");
@@ -361,13 +361,13 @@ void pl_reply_result(pl_hook_ctx_t *hc, const pl_xml_t *payload)
     pl_build_attr(b, "id", hc->id);
     if (payload)
         pl_build_copy(b, payload);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text)
 {
     pl_stanza_t *err = pl_stanza_error(hc->stanza, cond, text);
-    pl_reply(hc, err);
+    pl_reply_take(hc, err);
 }
 
 void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, pl_stanza_err_t cond,
@@ -390,5 +390,5 @@ void pl_reply_later(pl_server_t *srv, const pl_stanza_t *req, pl_stanza_err_t co
     pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : sender.bare, PL_KEEP);
     pl_jid_deinit(&sender);
     pl_stanza_unref(&reply);
-    pl_route(srv, addressed);
+    pl_route_take(srv, addressed);
 }

@@ -70,11 +70,11 @@ static void post_item(pl_loop_t *loop, pl_inbox_item_t *it)
         uv_async_send(&loop->wake);
 }
 
-void pl_loop_post(pl_loop_t *loop, pl_session_t *s, pl_stanza_t *st)
+void pl_loop_post(pl_loop_t *loop, pl_session_t *s, const pl_stanza_t *st)
 {
     pl_inbox_item_t *it = pl_xcalloc(1, sizeof(*it));
     it->session = pl_session_ref(s);
-    it->stanza = st;
+    it->stanza = pl_stanza_ref(st);
     post_item(loop, it);
 }
 
@@ -88,12 +88,12 @@ void pl_loop_post_close(pl_loop_t *loop, pl_session_t *s, const char *condition,
 }
 
 void pl_loop_call(pl_loop_t *loop, void (*fn)(void *ud, pl_stanza_t *st), void *ud,
-                  pl_stanza_t *st)
+                  const pl_stanza_t *st)
 {
     pl_inbox_item_t *it = pl_xcalloc(1, sizeof(*it));
     it->call = fn;
     it->ud = ud;
-    it->stanza = st;
+    it->stanza = pl_stanza_ref(st);
     post_item(loop, it);
 }
 
@@ -385,8 +385,7 @@ static void drain_storage(uv_timer_t *t)
         pl_mono_ms() < loop->drain_deadline)
         return;
     if (loop->storage_port) {
-        pl_storage_port_close(loop->storage_port);
-        loop->storage_port = NULL;
+        pl_storage_port_close(&loop->storage_port);
     }
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);

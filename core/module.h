@@ -190,12 +190,17 @@ void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s);
  * not reserve. */
 unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i);
 
-/* ---- replies and routing from a handler ---- */
+/* ---- replies and routing from a handler ----
+ * Who owns a stanza is in the name.  A function whose name ends in _take
+ * takes ownership of the stanza reference it is given: the caller's
+ * reference is consumed whatever becomes of the stanza, so the caller
+ * neither uses nor unrefs it afterwards (hand it pl_stanza_ref(st) to keep
+ * one of its own).  Every other function borrows the stanza for the call. */
 /* Sends an IQ result to the sender; `payload` (may be NULL) is copied in. */
 void pl_reply_result(pl_hook_ctx_t *hc, const pl_xml_t *payload);
-/* Sends a ready-made stanza (consumes the reference) back to the sender,
- * filling in from/to/id where missing. */
-void pl_reply(pl_hook_ctx_t *hc, pl_stanza_t *reply);
+/* Sends a ready-made stanza back to the sender, filling in from/to/id
+ * where missing.  Takes ownership of `reply`. */
+void pl_reply_take(pl_hook_ctx_t *hc, pl_stanza_t *reply);
 
 void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text);
 
@@ -205,9 +210,9 @@ void pl_reply_error(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *text);
 void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, pl_stanza_err_t cond,
                     const char *text);
 
-/* Routes a stanza (consumes the reference) as if it came from its 'from'
- * address; from/to must be set. */
-void pl_route(pl_server_t *srv, pl_stanza_t *st);
+/* Routes a stanza as if it came from its 'from' address; from/to must be
+ * set.  Takes ownership of `st` (pl_router_route, inside the core, borrows). */
+void pl_route_take(pl_server_t *srv, pl_stanza_t *st);
 
 /* Calls fn(ctx) every interval_ms (resolution: one second) on the first
  * event loop, until the module stops.  Call from init or start.  Since hook

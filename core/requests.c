@@ -52,14 +52,14 @@ static void finish(pending_iq_t *p, const pl_stanza_t *response)
         answer_t *a = pl_xmalloc(sizeof(*a));
         a->done = p->done;
         a->ud = p->ud;
-        pl_loop_call(p->loop, run_answer, a, response ? pl_stanza_ref(response) : NULL);
+        pl_loop_call(p->loop, run_answer, a, response);
     }
     free(p->to);
     free(p);
 }
 
-int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl_iq_done_fn done,
-                      void *ud)
+int pl_server_send_iq_take(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms,
+                           pl_iq_done_fn done, void *ud)
 {
     const char *from = pl_stanza_attr(iq, "from"), *to = pl_stanza_attr(iq, "to");
     pl_jid_t to_j, from_j;

@@ -236,7 +236,7 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
     to_account(host, kind, st, from, to, origin, target);
 }
 
-void pl_route(pl_server_t *srv, pl_stanza_t *st)
+void pl_route_take(pl_server_t *srv, pl_stanza_t *st)
 {
     const char *f = pl_stanza_attr(st, "from"), *t = pl_stanza_attr(st, "to");
     pl_jid_t from, to;
@@ -291,7 +291,7 @@ int pl_router_reroute(pl_server_t *srv, const pl_session_t *s, const pl_stanza_t
         pl_stanza_t *again = with_delay(st, s->host->name, now_ms);
         pl_stanza_t *to_bare = pl_stanza_readdress(again, PL_KEEP, s->jid.bare);
         pl_stanza_unref(&again);
-        pl_route(srv, to_bare);
+        pl_route_take(srv, to_bare);
         return 0;
     }
     if (!strcmp(name, "iq") && type && (!strcmp(type, "get") || !strcmp(type, "set"))) {

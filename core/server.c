@@ -380,7 +380,7 @@ void pl_server_free(pl_server_t *srv)
     if (srv->storage)
         pl_storage_close(&srv->storage);
     pl_control_free(srv);
-    pl_seal_free(srv->seal);
+    pl_seal_free(&srv->seal);
     pl_tls_ctx_unref(&srv->tls);
     pl_sessions_deinit(srv);
     size_t pos = 0;

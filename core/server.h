@@ -110,10 +110,11 @@ pl_stanza_t *pl_session_presence(pl_session_t *s);
  * bare JID on it; 'to' must be set; an 'id' is assigned).  `done` runs once
  * on the loop that asked, with the result or error stanza, or with NULL
  * when nothing came back within timeout_ms (resolution about one second).
- * Returns 0, or <0 when the stanza lacks from/to. */
+ * Returns 0, or <0 when the stanza lacks from/to.  Takes ownership of `iq`,
+ * also when it fails (module.h: the _take suffix). */
 typedef void (*pl_iq_done_fn)(void *ud, const pl_stanza_t *response);
-int pl_server_send_iq(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms, pl_iq_done_fn done,
-                      void *ud);
+int pl_server_send_iq_take(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_ms,
+                           pl_iq_done_fn done, void *ud);
 
 /* Queues a storage write job (storage/storage.h, pl_storage_write) through
  * the calling loop's storage port: `run` executes on the storage thread in

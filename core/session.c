@@ -89,7 +89,7 @@ pl_session_t *pl_session_ref(pl_session_t *s)
 
 static void session_free(pl_session_t *s)
 {
-    pl_xml_parser_free(s->xml);
+    pl_xml_parser_free(&s->xml);
     if (s->transport && s->transport->free)
         s->transport->free(s);
     pl_buf_deinit(&s->out);
@@ -534,7 +534,7 @@ void pl_session_send_stanza(pl_session_t *s, const pl_stanza_t *st)
     if (s->loop == pl_current_loop)
         pl_session_deliver(s, st);
     else
-        pl_loop_post(s->loop, s, pl_stanza_ref(st));
+        pl_loop_post(s->loop, s, st);
 }
 
 void pl_session_kick(pl_session_t *s, const char *condition, const char *text)

@@ -137,8 +137,7 @@ static void tcp_sleep(pl_session_t *s)
 
 static void tcp_free(pl_session_t *s)
 {
-    pl_tls_free(s->tls);
-    s->tls = NULL;
+    pl_tls_free(&s->tls);
 }
 
 const pl_transport_ops_t pl_tcp_transport = {

@@ -38,10 +38,12 @@ pl_arena_t *pl_arena_new(size_t first_block)
     return a;
 }
 
-void pl_arena_free(pl_arena_t *a)
+void pl_arena_free(pl_arena_t **ap)
 {
+    pl_arena_t *a = ap ? *ap : NULL;
     if (!a)
         return;
+    *ap = NULL;
     chunk_t *c = a->cur;
     while (c) {
         chunk_t *prev = c->prev;

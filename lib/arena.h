@@ -9,7 +9,9 @@ typedef struct pl_arena pl_arena_t;
 
 /* first_block: size of the first chunk (0 = a small default). */
 pl_arena_t *pl_arena_new(size_t first_block);
-void pl_arena_free(pl_arena_t *a);
+/* Frees every block and the arena, and clears *ap; NULL (or *ap NULL) is
+ * allowed. */
+void pl_arena_free(pl_arena_t **ap);
 /* 16-byte aligned; aborts on out-of-memory; never returns NULL. */
 void *pl_arena_alloc(pl_arena_t *a, size_t n);
 void *pl_arena_zalloc(pl_arena_t *a, size_t n);

@@ -185,10 +185,12 @@ int pl_tls_sleep(pl_tls_t *t)
     return 1;
 }
 
-void pl_tls_free(pl_tls_t *t)
+void pl_tls_free(pl_tls_t **tp)
 {
+    pl_tls_t *t = tp ? *tp : NULL;
     if (!t)
         return;
+    *tp = NULL;
     SSL_free(t->ssl); /* frees both BIOs */
     pl_tls_ctx_unref(&t->ctx);
     free(t);

@@ -36,7 +36,8 @@ int pl_tls_generate_selfsigned(const char *cert_file, const char *key_file,
                                const char *const *hosts, size_t nhosts, int days, char **error);
 
 pl_tls_t *pl_tls_new(pl_tls_ctx_t *ctx);
-void pl_tls_free(pl_tls_t *t);
+/* Frees the connection state and clears *tp; NULL is allowed. */
+void pl_tls_free(pl_tls_t **tp);
 
 /* Feeds ciphertext from the network.  Decrypted bytes are appended to
  * `plain`; ciphertext to send (handshake, alerts) is appended to `out`.

@@ -18,8 +18,8 @@
 #define ARCHIVE_PROGRESS_STEPS 4096 /* VM steps between budget checks */
 #define ARCHIVE_MAX_BINDS (16 + PL_ARCHIVE_MAX_IDS)
 
-/* Record format byte in front of the stored stanza.  Encryption at rest
- * adds its own format (key id, nonce, tag) here; readers dispatch on it. */
+/* Record format byte in front of the stored stanza (pl_seal_frame):
+ * readers dispatch on it. */
 #define RECORD_PLAIN 0x00
 #define RECORD_SEALED 0x01 /* storage/seal.h record: storage.key_file is set */
 
@@ -33,30 +33,25 @@ struct pl_archive {
 
 /* ---- the record codec (the seam for encryption at rest) ---- */
 
-/* The context a sealed record is bound to: "archive" NUL owner NUL key, so
- * a record copied to another row or another archive does not open. */
-static void seal_context(pl_buf_t *aad, const char *owner, int64_t key)
+/* A sealed record is bound to "archive" NUL owner NUL key (in decimal), so
+ * a record copied to another row or another archive does not open.  `item`
+ * holds the key's digits for as long as the frame is used. */
+static pl_seal_frame_t record_frame(const char *owner, int64_t key, char item[24])
 {
-    pl_buf_append(aad, "archive", 8);
-    pl_buf_append(aad, owner, strlen(owner) + 1);
-    pl_buf_printf(aad, "%lld", (long long)key);
+    snprintf(item, 24, "%lld", (long long)key);
+    return (pl_seal_frame_t){.label = "archive",
+                             .owner = owner,
+                             .item = item,
+                             .plain_tag = RECORD_PLAIN,
+                             .sealed_tag = RECORD_SEALED};
 }
 
 static int record_encode(const pl_seal_t *ring, const char *owner, int64_t key,
                          const char *stanza, size_t len, pl_buf_t *out)
 {
-    const char tag = ring ? RECORD_SEALED : RECORD_PLAIN;
-    pl_buf_append(out, &tag, 1);
-    if (!ring) {
-        pl_buf_append(out, stanza, len);
-        return 0;
-    }
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, owner, key);
-    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
-    pl_buf_deinit(&aad);
-    return rc;
+    char item[24];
+    pl_seal_frame_t f = record_frame(owner, key, item);
+    return pl_seal_frame(ring, &f, stanza, len, out);
 }
 
 /* Points stanza and len at the payload of a record (or fills `scratch` when a
@@ -65,26 +60,12 @@ static int record_encode(const pl_seal_t *ring, const char *owner, int64_t key,
 static int record_decode(const pl_seal_t *ring, const char *owner, int64_t key, const void *rec,
                          size_t reclen, pl_buf_t *scratch, const char **stanza, size_t *len)
 {
-    const unsigned char *p = rec;
-    if (reclen >= 1 && p[0] == RECORD_PLAIN) {
-        *stanza = (const char *)p + 1;
-        *len = reclen - 1;
-        return 0;
-    }
-    if (reclen < 1 || p[0] != RECORD_SEALED)
-        return -EBADMSG;
-    if (!ring)
-        return -ENOKEY;
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, owner, key);
-    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, reclen - 1, scratch);
-    pl_buf_deinit(&aad);
-    if (rc != 0)
-        return rc;
-    *stanza = scratch->data ? scratch->data : "";
-    *len = scratch->len;
-    return 0;
+    char item[24];
+    pl_seal_frame_t f = record_frame(owner, key, item);
+    const void *payload;
+    int rc = pl_seal_unframe(ring, &f, rec, reclen, scratch, &payload, len);
+    *stanza = rc == 0 ? payload : NULL;
+    return rc;
 }
 
 /* ---- full text under encryption (docs/ENCRYPTION.md, option 3) ----
@@ -158,10 +139,9 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     pl_buf_t rec, tokens;
     pl_buf_init(&rec);
     pl_buf_init(&tokens);
-    if (record_encode(txn->st->seal, m->owner, m->key, m->stanza, m->stanza_len, &rec) != 0) {
-        pl_buf_deinit(&rec);
-        return -EIO;
-    }
+    int rc = -EIO;
+    if (record_encode(txn->st->seal, m->owner, m->key, m->stanza, m->stanza_len, &rec) != 0)
+        goto out;
     const char *body = m->body;
     size_t body_len = m->body_len;
     if (txn->st->seal && body && body_len) {
@@ -176,32 +156,33 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     sqlite3_bind_text(ins, 4, m->peer_resource ? m->peer_resource : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(ins, 5, m->dir == PL_ARCHIVE_OUT);
     sqlite3_bind_blob(ins, 6, rec.data, (int)rec.len, SQLITE_STATIC);
-    int rc = sqlite3_step(ins);
-    int stored = rc == SQLITE_DONE && sqlite3_changes(txn->db) == 1;
+    int step = sqlite3_step(ins);
+    int stored = step == SQLITE_DONE && sqlite3_changes(txn->db) == 1;
     sqlite3_int64 row = sqlite3_last_insert_rowid(txn->db);
     sqlite3_reset(ins);
-    pl_buf_deinit(&rec);
-    if (rc != SQLITE_DONE || !stored)
-        pl_buf_deinit(&tokens);
-    if (rc != SQLITE_DONE)
-        return pl_sqlite_errno(rc);
-    if (!stored)
-        return 0; /* the same message again: keep the first copy */
-    if (body && body_len) {
+    if (step != SQLITE_DONE) {
+        rc = pl_sqlite_errno(step);
+        goto out;
+    }
+    rc = stored; /* 0: the same message again, and the first copy stays */
+    if (stored && body && body_len) {
         sqlite3_stmt *fts = pl_sqlite_stmt(txn->st, PL_SQLITE_ARCHIVE_FTS_INSERT,
                                            "INSERT INTO archive_fts(rowid, body) VALUES (?1, ?2)");
-        if (!fts)
-            return -EIO;
+        if (!fts) {
+            rc = -EIO;
+            goto out;
+        }
         sqlite3_bind_int64(fts, 1, row);
         sqlite3_bind_text(fts, 2, body, (int)body_len, SQLITE_STATIC);
-        rc = sqlite3_step(fts);
+        step = sqlite3_step(fts);
         sqlite3_reset(fts);
-        pl_buf_deinit(&tokens);
-        if (rc != SQLITE_DONE)
-            return pl_sqlite_errno(rc);
+        if (step != SQLITE_DONE)
+            rc = pl_sqlite_errno(step);
     }
+out:
+    pl_buf_deinit(&rec);
     pl_buf_deinit(&tokens);
-    return 1;
+    return rc;
 }
 
 /* Deletes the archive rows (and their FTS entries) listed in rows[]. */
@@ -629,23 +610,19 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
     char fts[PL_ARCHIVE_MAX_FULLTEXT * 2 + 4 * PL_ARCHIVE_MAX_TERMS + 8];
     pl_buf_t sealed_fts;
     pl_buf_init(&sealed_fts);
+    sqlite3 *db;
+    int rc = -EINVAL;
     if (q->fulltext && a->seal) {
         tok_ctx_t tc = {.ring = a->seal, .out = &sealed_fts, .query = 1};
         if (strlen(q->fulltext) > PL_ARCHIVE_MAX_FULLTEXT ||
-            each_word(q->fulltext, strlen(q->fulltext), PL_ARCHIVE_MAX_TERMS, add_tokens, &tc) == 0) {
-            pl_buf_deinit(&sealed_fts);
-            return -EINVAL;
-        }
+            each_word(q->fulltext, strlen(q->fulltext), PL_ARCHIVE_MAX_TERMS, add_tokens, &tc) == 0)
+            goto out;
     } else if (q->fulltext && pl_archive_fts_expr(q->fulltext, fts, sizeof(fts)) != 0) {
-        return -EINVAL;
+        goto out;
     }
     const char *fts_expr = !q->fulltext ? NULL : a->seal ? pl_buf_cstr(&sealed_fts) : fts;
-    sqlite3 *db;
-    int rc = reader_get(a, &db);
-    if (rc != 0) {
-        pl_buf_deinit(&sealed_fts);
-        return rc;
-    }
+    if ((rc = reader_get(a, &db)) != 0)
+        goto out;
     uint64_t deadline = pl_mono_ms() + q->budget_ms;
     if (q->budget_ms)
         sqlite3_progress_handler(db, ARCHIVE_PROGRESS_STEPS, progress_check, &deadline);
@@ -656,13 +633,14 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
         pl_sqlite_exec(db, "COMMIT");
     }
     reader_put(a, db);
+out:
     pl_buf_deinit(&sealed_fts);
     if (rc != 0)
-        pl_archive_page_free(out);
+        pl_archive_page_deinit(out);
     return rc;
 }
 
-void pl_archive_page_free(pl_archive_page_t *p)
+void pl_archive_page_deinit(pl_archive_page_t *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->items[i].peer);

@@ -107,12 +107,13 @@ typedef struct pl_archive_page {
     int complete;          /* the page holds the end of the set in its direction */
 } pl_archive_page_t;
 
-/* Runs a query.  0 with the page filled (free it with pl_archive_page_free),
+/* Runs a query.  0 with the page filled (free it with pl_archive_page_deinit),
  * or: -ENOENT a key given as after/before (filter or page) is not in the
  * archive; -EINVAL a bad argument (e.g. nothing searchable in `fulltext`,
  * too many keys); -ETIMEDOUT the budget ran out; other <0 errors. */
 int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_page_t *out);
-void pl_archive_page_free(pl_archive_page_t *p);
+/* Frees what the page holds; the page itself is the caller's. */
+void pl_archive_page_deinit(pl_archive_page_t *p);
 
 /* The oldest and newest keys of `owner`'s archive: 1 (both filled), 0 empty,
  * <0 error. */

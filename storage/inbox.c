@@ -309,11 +309,23 @@ int pl_inbox_entry_decode(const void *data, size_t len, pl_inbox_entry_t *e)
  * before the key file was configured stay readable and are sealed at their
  * next update. */
 
-static void seal_context(pl_buf_t *aad, const char *user, const char *partner)
+/* A plain entry starts with its version byte, so only sealed ones are
+ * framed. */
+static pl_seal_frame_t entry_frame(const char *user, const char *partner)
 {
-    pl_buf_append(aad, "inbox", 6);
-    pl_buf_append(aad, user, strlen(user) + 1);
-    pl_buf_append(aad, partner, strlen(partner));
+    return (pl_seal_frame_t){.label = "inbox",
+                             .owner = user,
+                             .item = partner,
+                             .plain_tag = PL_SEAL_UNTAGGED,
+                             .sealed_tag = INBOX_SEALED};
+}
+
+/* Wipes and frees a buffer that held an entry in clear. */
+static void plain_wipe(pl_buf_t *plain)
+{
+    if (plain->data)
+        OPENSSL_cleanse(plain->data, plain->len);
+    pl_buf_deinit(plain);
 }
 
 static int entry_store(const pl_seal_t *ring, const char *user, const char *partner,
@@ -323,17 +335,12 @@ static int entry_store(const pl_seal_t *ring, const char *user, const char *part
         pl_inbox_entry_encode(e, out);
         return 0;
     }
-    pl_buf_t plain, aad;
+    pl_buf_t plain;
     pl_buf_init(&plain);
-    pl_buf_init(&aad);
     pl_inbox_entry_encode(e, &plain);
-    seal_context(&aad, user, partner);
-    char v = INBOX_SEALED;
-    pl_buf_append(out, &v, 1);
-    int rc = pl_seal_encrypt(ring, aad.data, aad.len, plain.data, plain.len, out);
-    OPENSSL_cleanse(plain.data, plain.len);
-    pl_buf_deinit(&plain);
-    pl_buf_deinit(&aad);
+    pl_seal_frame_t f = entry_frame(user, partner);
+    int rc = pl_seal_frame(ring, &f, plain.data, plain.len, out);
+    plain_wipe(&plain);
     return rc;
 }
 
@@ -342,23 +349,16 @@ static int entry_store(const pl_seal_t *ring, const char *user, const char *part
 static int entry_load(const pl_seal_t *ring, const char *user, const char *partner,
                       const void *data, size_t len, pl_inbox_entry_t *e)
 {
-    const char *p = data;
-    if (len < 1 || *p != INBOX_SEALED)
-        return pl_inbox_entry_decode(data, len, e);
-    if (!ring)
-        return -ENOKEY;
-    pl_buf_t plain, aad;
+    pl_buf_t plain;
     pl_buf_init(&plain);
-    pl_buf_init(&aad);
-    seal_context(&aad, user, partner);
-    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, len - 1, &plain);
+    pl_seal_frame_t f = entry_frame(user, partner);
+    const void *payload;
+    size_t plen;
+    int rc = pl_seal_unframe(ring, &f, data, len, &plain, &payload, &plen);
     if (rc == 0)
-        rc = pl_inbox_entry_decode(plain.data, plain.len, e);
-    if (plain.data)
-        OPENSSL_cleanse(plain.data, plain.len);
-    pl_buf_deinit(&plain);
-    pl_buf_deinit(&aad);
-    return rc == -EINVAL ? -EBADMSG : rc;
+        rc = pl_inbox_entry_decode(payload, plen, e);
+    plain_wipe(&plain);
+    return rc;
 }
 
 /* ---- keys ---- */
@@ -555,7 +555,7 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     int r = pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
     free(l.scratch);
     if (r < 0 || l.err < 0) {
-        pl_inbox_items_free(l.items, l.n);
+        pl_inbox_items_free(&l.items, l.n);
         return r < 0 ? r : l.err;
     }
     if (l.n > 1)
@@ -565,8 +565,12 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     return 0;
 }
 
-void pl_inbox_items_free(pl_inbox_item_t *items, size_t n)
+void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
 {
+    pl_inbox_item_t *items = itemsp ? *itemsp : NULL;
+    if (!items)
+        return;
+    *itemsp = NULL;
     for (size_t i = 0; i < n; i++)
         free(items[i].partner);
     free(items);
@@ -581,6 +585,6 @@ int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
         return r;
     if (n > 0)
         copy_bounded(out, PL_INBOX_JID_MAX + 1, items[n - 1].partner);
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     return n > 0;
 }

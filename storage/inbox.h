@@ -118,7 +118,8 @@ typedef struct pl_inbox_item {
  * partner JID), into a new array *out of *n items (free with
  * pl_inbox_items_free).  0 or <0. */
 int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n);
-void pl_inbox_items_free(pl_inbox_item_t *items, size_t n);
+/* Frees the n items and the array, and clears *items. */
+void pl_inbox_items_free(pl_inbox_item_t **items, size_t n);
 
 /* The least recently active conversation's partner into `out` (size
  * PL_INBOX_JID_MAX + 1): 1 found, 0 none, <0 error. */

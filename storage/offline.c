@@ -25,7 +25,7 @@
 #define INDEX_MARK '\x01'
 #define COUNTER_LEN 17
 
-/* Payload kinds inside a record (see payload_encode). */
+/* Payload kinds inside a record (see payload_frame). */
 enum { PAYLOAD_PLAIN = 0, PAYLOAD_SEALED = 1 };
 
 static pl_kv_t *kv_of(pl_offline_t *o)
@@ -60,67 +60,20 @@ static uint64_t get_be(const unsigned char *p, int bytes)
 }
 
 /* ---- the payload seam ----
- * Everything a record carries of the message passes through this pair.
- * Today the payload is one kind byte (plain) and the stanza; encryption at
- * rest adds a kind with its key id and ciphertext here, and nothing else in
- * the repository or the module changes.  Quotas count the encoded record. */
+ * Everything a record carries of the message passes through the shared
+ * framing of storage/seal.h: one kind byte (plain or sealed) and the
+ * stanza or its sealed record.  Quotas count the encoded record. */
 
 /* With a key ring (storage.key_file) the stanza is sealed (storage/seal.h)
- * with this context, so a record moved to another account or id does not
- * open: "offline" NUL user NUL id. */
-static void seal_context(pl_buf_t *aad, const char *user, const char *id)
+ * with the context "offline" NUL user NUL id, so a record moved to another
+ * account or id does not open. */
+static pl_seal_frame_t payload_frame(const char *user, const char *id)
 {
-    pl_buf_append(aad, "offline", 8);
-    pl_buf_append(aad, user, strlen(user) + 1);
-    pl_buf_append(aad, id, strlen(id));
-}
-
-static int payload_encode(const pl_seal_t *ring, const char *user, const char *id,
-                          const void *stanza, size_t len, pl_buf_t *out)
-{
-    unsigned char kind = ring ? PAYLOAD_SEALED : PAYLOAD_PLAIN;
-    pl_buf_append(out, &kind, 1);
-    if (!ring) {
-        pl_buf_append(out, stanza, len);
-        return 0;
-    }
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, user, id);
-    int rc = pl_seal_encrypt(ring, aad.data, aad.len, stanza, len, out);
-    pl_buf_deinit(&aad);
-    return rc;
-}
-
-/* Points *stanza and *len at the message inside the payload (plain), or
- * opens it into `scratch` (sealed).  0, -EBADMSG, or -ENOKEY when it is
- * sealed and the key is not configured (any more). */
-static int payload_decode(const pl_seal_t *ring, const char *user, const char *id,
-                          const unsigned char *p, size_t n, pl_buf_t *scratch, const char **stanza,
-                          size_t *len)
-{
-    if (n < 2)
-        return -EBADMSG;
-    if (p[0] == PAYLOAD_PLAIN) {
-        *stanza = (const char *)p + 1;
-        *len = n - 1;
-        return 0;
-    }
-    if (p[0] != PAYLOAD_SEALED)
-        return -EBADMSG;
-    if (!ring)
-        return -ENOKEY;
-    pl_buf_t aad;
-    pl_buf_init(&aad);
-    seal_context(&aad, user, id);
-    pl_buf_reset(scratch);
-    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, n - 1, scratch);
-    pl_buf_deinit(&aad);
-    if (rc != 0)
-        return rc;
-    *stanza = scratch->data ? scratch->data : "";
-    *len = scratch->len;
-    return 0;
+    return (pl_seal_frame_t){.label = "offline",
+                             .owner = user,
+                             .item = id,
+                             .plain_tag = PAYLOAD_PLAIN,
+                             .sealed_tag = PAYLOAD_SEALED};
 }
 
 /* ---- records ----
@@ -132,7 +85,8 @@ static int record_encode(const pl_seal_t *ring, const char *user, const char *id
     unsigned char format = RECORD_FORMAT;
     pl_buf_append(out, &format, 1);
     put_be(out, (uint64_t)stored_at, 8);
-    return payload_encode(ring, user, id, stanza, len, out);
+    pl_seal_frame_t f = payload_frame(user, id);
+    return pl_seal_frame(ring, &f, stanza, len, out);
 }
 
 static int record_stored_at(const MDB_val *v, int64_t *stored_at)
@@ -144,14 +98,22 @@ static int record_stored_at(const MDB_val *v, int64_t *stored_at)
     return 0;
 }
 
+/* Points *stanza and *len at the message inside the record (plain), or
+ * opens it into `scratch` (sealed).  0, -EBADMSG, or -ENOKEY when it is
+ * sealed and the key is not configured (any more). */
 static int record_decode(const pl_seal_t *ring, const char *user, const char *id,
                          const MDB_val *v, pl_buf_t *scratch, int64_t *stored_at,
                          const char **stanza, size_t *len)
 {
-    if (record_stored_at(v, stored_at) != 0)
+    /* A payload is its kind byte and a stanza, never empty. */
+    if (record_stored_at(v, stored_at) != 0 || v->mv_size < 9 + 2)
         return -EBADMSG;
-    return payload_decode(ring, user, id, (const unsigned char *)v->mv_data + 9, v->mv_size - 9,
-                          scratch, stanza, len);
+    pl_seal_frame_t f = payload_frame(user, id);
+    const void *payload;
+    int rc = pl_seal_unframe(ring, &f, (const unsigned char *)v->mv_data + 9, v->mv_size - 9,
+                             scratch, &payload, len);
+    *stanza = rc == 0 ? payload : NULL;
+    return rc;
 }
 
 /* ---- keys ---- */
@@ -319,43 +281,33 @@ int pl_offline_usage(pl_offline_t *o, const char *user, pl_offline_usage_t *out)
  * visited or <0. */
 typedef int (*scan_fn)(void *ud, const char *id, const MDB_val *v);
 
+typedef struct user_scan {
+    scan_fn fn;
+    void *ud;
+    size_t plen; /* the user's JID and its '\0' */
+    long n;      /* message records seen */
+} user_scan_t;
+
+static int user_record(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    user_scan_t *s = ud;
+    char id[512];
+    size_t idlen = k->mv_size - s->plen;
+    const char *raw = (const char *)k->mv_data + s->plen;
+    if (idlen == 0 || idlen >= sizeof(id) || raw[0] == INDEX_MARK)
+        return 0; /* the counter record */
+    memcpy(id, raw, idlen);
+    id[idlen] = '\0';
+    s->n++;
+    return s->fn(s->ud, id, v);
+}
+
 static long scan_user(MDB_txn *txn, pl_kv_t *kv, const char *user, scan_fn fn, void *ud)
 {
-    size_t plen = strlen(user) + 1;
-    if (plen > kv->st->max_key)
-        return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
-    if (rc != 0)
-        return pl_lmdb_errno(rc);
-    MDB_val k = {.mv_size = plen, .mv_data = (void *)user}, v;
-    long n = 0;
-    int stopped = 0; /* fn's negative status, kept apart from LMDB's codes */
-    char id[512];
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen || memcmp(k.mv_data, user, plen) != 0)
-            break;
-        size_t idlen = k.mv_size - plen;
-        const char *raw = (const char *)k.mv_data + plen;
-        if (idlen == 0 || idlen >= sizeof(id) || raw[0] == INDEX_MARK)
-            continue; /* the counter record */
-        memcpy(id, raw, idlen);
-        id[idlen] = '\0';
-        n++;
-        int stop = fn(ud, id, &v);
-        if (stop) {
-            stopped = stop < 0 ? stop : 0;
-            rc = 0;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (stopped < 0)
-        return stopped;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return pl_lmdb_errno(rc);
-    return n;
+    user_scan_t s = {.fn = fn, .ud = ud, .plen = strlen(user) + 1};
+    long rc = pl_lmdb_scan_prefix(txn, kv, user, s.plen, user_record, &s);
+    return rc < 0 ? rc : s.n;
 }
 
 typedef struct list_ctx {
@@ -478,7 +430,7 @@ static void ids_add(ids_t *ids, const char *id)
     ids->v[ids->n++] = pl_xstrdup(id);
 }
 
-static void ids_free(ids_t *ids)
+static void ids_deinit(ids_t *ids)
 {
     for (size_t i = 0; i < ids->n; i++)
         free(ids->v[i]);
@@ -510,7 +462,7 @@ long pl_offline_delete_all(pl_wtxn_t *txn, pl_offline_t *o, const char *user)
         if (wrc < 0)
             rc = wrc;
     }
-    ids_free(&ids);
+    ids_deinit(&ids);
     return rc;
 }
 
@@ -534,6 +486,37 @@ typedef struct expired {
     char *user, *id;
 } expired_t;
 
+/* The time index entries older than `before`, oldest first, at most max. */
+typedef struct expiry {
+    int64_t before;
+    size_t max, n;
+    expired_t *exp;
+    pl_buf_t *stale; /* their index keys, to drop */
+} expiry_t;
+
+static int collect_expired(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    (void)v;
+    expiry_t *e = ud;
+    const char *p = k->mv_data;
+    if (k->mv_size < 1 + 8 + 2)
+        return 1;
+    int64_t at = (int64_t)get_be((const unsigned char *)p + 1, 8);
+    if (at >= e->before)
+        return 1;
+    const char *user = p + 9;
+    size_t rest = k->mv_size - 9;
+    const char *nul = memchr(user, '\0', rest);
+    if (!nul || nul == user || (size_t)(nul - user) + 1 >= rest)
+        return 0; /* not an index key we wrote */
+    e->exp[e->n].user = pl_xstrndup(user, (size_t)(nul - user));
+    e->exp[e->n].id = pl_xstrndup(nul + 1, rest - (size_t)(nul - user) - 1);
+    pl_buf_init(&e->stale[e->n]);
+    pl_buf_append(&e->stale[e->n], k->mv_data, k->mv_size);
+    return ++e->n == e->max;
+}
+
 long pl_offline_purge(pl_wtxn_t *txn, pl_offline_t *o, int64_t before, size_t max)
 {
     pl_kv_t *kv = kv_of(o);
@@ -543,39 +526,17 @@ long pl_offline_purge(pl_wtxn_t *txn, pl_offline_t *o, int64_t before, size_t ma
         return 0;
     /* Oldest index entries first; collected, then deleted (no cursor
      * deletes), at most `max`. */
-    expired_t *exp = pl_xcalloc(max, sizeof(*exp));
-    size_t nexp = 0;
-    pl_buf_t *stale = pl_xcalloc(max, sizeof(pl_buf_t)); /* index keys to drop */
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn->txn, kv->dbi, &cur);
-    if (rc != 0) {
-        free(exp);
-        free(stale);
-        return pl_lmdb_errno(rc);
-    }
-    char mark = INDEX_MARK;
-    MDB_val k = {.mv_size = 1, .mv_data = &mark}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && nexp < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *p = k.mv_data;
-        if (k.mv_size < 1 + 8 + 2 || p[0] != INDEX_MARK)
-            break;
-        int64_t at = (int64_t)get_be((const unsigned char *)p + 1, 8);
-        if (at >= before)
-            break;
-        const char *user = p + 9;
-        size_t rest = k.mv_size - 9;
-        const char *nul = memchr(user, '\0', rest);
-        if (!nul || nul == user || (size_t)(nul - user) + 1 >= rest)
-            continue; /* not an index key we wrote */
-        exp[nexp].user = pl_xstrndup(user, (size_t)(nul - user));
-        exp[nexp].id = pl_xstrndup(nul + 1, rest - (size_t)(nul - user) - 1);
-        pl_buf_init(&stale[nexp]);
-        pl_buf_append(&stale[nexp], k.mv_data, k.mv_size);
-        nexp++;
-    }
-    mdb_cursor_close(cur);
-    long out = rc == 0 || rc == MDB_NOTFOUND ? 0 : pl_lmdb_errno(rc);
+    expiry_t e = {.before = before,
+                  .max = max,
+                  .exp = pl_xcalloc(max, sizeof(expired_t)),
+                  .stale = pl_xcalloc(max, sizeof(pl_buf_t))};
+    const char mark = INDEX_MARK;
+    long out = pl_lmdb_scan_prefix(txn->txn, kv, &mark, 1, collect_expired, &e);
+    if (out > 0)
+        out = 0;
+    expired_t *exp = e.exp;
+    pl_buf_t *stale = e.stale;
+    size_t nexp = e.n;
     for (size_t i = 0; i < nexp && out >= 0; i++) {
         pl_offline_usage_t freed = {0};
         int drc = delete_one(txn->txn, kv, exp[i].user, exp[i].id, &freed);

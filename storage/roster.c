@@ -324,42 +324,33 @@ static int meta_write(MDB_txn *txn, pl_kv_t *kv, const char *user, const meta_t 
  * with mdb_cursor_del.  Non-zero from fn stops (and is returned if <0). */
 typedef int (*scan_fn)(void *ud, MDB_cursor *cur, const pl_roster_item_t *it, unsigned flags);
 
+typedef struct user_scan {
+    scan_fn fn;
+    void *ud;
+    size_t plen; /* the user's JID and its '\0' */
+    pl_roster_item_t it;
+} user_scan_t;
+
+static int user_item(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    user_scan_t *s = ud;
+    unsigned flags;
+    const char *contact = (const char *)k->mv_data + s->plen;
+    if (k->mv_size > s->plen && contact[0] == META_SUFFIX[0])
+        return 0;
+    /* Damaged records are skipped here; pl_roster_get reports them. */
+    if (decode_flags(v->mv_data, v->mv_size, &s->it, &flags) != 0)
+        return 0;
+    return s->fn(s->ud, cur, &s->it, flags);
+}
+
 static int scan_user(MDB_txn *txn, pl_kv_t *kv, const char *user, scan_fn fn, void *ud)
 {
-    size_t plen = strlen(user) + 1;
-    if (plen > kv->st->max_key)
-        return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
-    if (rc != 0)
-        return pl_lmdb_errno(rc);
-    MDB_val k = {.mv_size = plen, .mv_data = (void *)user}, v;
-    pl_roster_item_t it;
-    pl_roster_item_init(&it);
-    int out = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen || memcmp(k.mv_data, user, plen) != 0)
-            break;
-        unsigned flags;
-        const char *contact = (const char *)k.mv_data + plen;
-        if (k.mv_size > plen && contact[0] == META_SUFFIX[0])
-            continue;
-        /* Damaged records are skipped here; pl_roster_get reports them. */
-        if (decode_flags(v.mv_data, v.mv_size, &it, &flags) != 0)
-            continue;
-        int stop = fn(ud, cur, &it, flags);
-        if (stop) {
-            out = stop < 0 ? stop : 0;
-            rc = 0;
-            break;
-        }
-    }
-    pl_roster_item_clear(&it);
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return pl_lmdb_errno(rc);
-    return out;
+    user_scan_t s = {.fn = fn, .ud = ud, .plen = strlen(user) + 1};
+    pl_roster_item_init(&s.it);
+    long rc = pl_lmdb_scan_prefix(txn, kv, user, s.plen, user_item, &s);
+    pl_roster_item_clear(&s.it);
+    return rc < 0 ? (int)rc : 0;
 }
 
 static int count_hidden(void *ud, MDB_cursor *cur, const pl_roster_item_t *it, unsigned flags)
@@ -750,42 +741,50 @@ int64_t pl_roster_remove(pl_wtxn_t *txn, pl_roster_t *r, const char *user, const
 
 /* ---- account deletion ---- */
 
+typedef struct contacts {
+    size_t ulen; /* the user's JID and its '\0' */
+    char **v;
+    size_t n, cap;
+} contacts_t;
+
+static int add_contact(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    (void)v;
+    contacts_t *c = ud;
+    const char *contact = (const char *)k->mv_data + c->ulen;
+    size_t clen = k->mv_size - c->ulen;
+    if (clen == 0 || contact[0] == META_SUFFIX[0])
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = pl_xrealloc(c->v, c->cap * sizeof(char *));
+    }
+    c->v[c->n++] = pl_xstrndup(contact, clen);
+    return 0;
+}
+
 /* The user's contacts (keys user '\0' contact, meta record left out), read
  * inside the job so changes earlier in the batch count. */
 static int contacts_in(MDB_txn *txn, pl_kv_t *kv, const char *user, char ***out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    size_t ulen = strlen(user) + 1, cap = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
-    if (rc != 0)
-        return pl_lmdb_errno(rc);
-    MDB_val k = {.mv_size = ulen, .mv_data = (void *)user}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < ulen || memcmp(k.mv_data, user, ulen) != 0)
-            break;
-        const char *contact = (const char *)k.mv_data + ulen;
-        size_t clen = k.mv_size - ulen;
-        if (clen == 0 || contact[0] == META_SUFFIX[0])
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *out = pl_xrealloc(*out, cap * sizeof(char *));
-        }
-        (*out)[(*n)++] = pl_xstrndup(contact, clen);
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : pl_lmdb_errno(rc);
+    contacts_t c = {.ulen = strlen(user) + 1};
+    long rc = pl_lmdb_scan_prefix(txn, kv, user, c.ulen, add_contact, &c);
+    *out = c.v;
+    *n = c.n;
+    return rc < 0 ? (int)rc : 0;
 }
 
 /* The contact's item for a user that no longer exists: no subscription
  * either way and nothing pending, so a new account of the same name gets
  * no presence it did not ask for.  The item itself stays in the contact's
  * roster (the contact's own list); a hidden one goes. */
-void pl_roster_changes_free(pl_roster_change_t *changed, size_t n)
+void pl_roster_changes_free(pl_roster_change_t **changedp, size_t n)
 {
+    pl_roster_change_t *changed = changedp ? *changedp : NULL;
+    if (!changed)
+        return;
+    *changedp = NULL;
     for (size_t i = 0; i < n; i++) {
         free(changed[i].owner);
         pl_roster_item_clear(&changed[i].item);
@@ -854,7 +853,7 @@ long pl_roster_delete_account(pl_wtxn_t *txn, const char *user, pl_roster_change
     }
     free(contacts);
     if (rc < 0) {
-        pl_roster_changes_free(out, nout);
+        pl_roster_changes_free(&out, nout);
         return rc;
     }
     if (changed) {

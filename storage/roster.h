@@ -92,7 +92,8 @@ typedef struct pl_roster_change {
  * records deleted, or <0 (then nothing is returned in `changed`). */
 long pl_roster_delete_account(pl_wtxn_t *txn, const char *user, pl_roster_change_t **changed,
                               size_t *nchanged);
-void pl_roster_changes_free(pl_roster_change_t *changed, size_t n);
+/* Frees the n changes and the array, and clears *changed. */
+void pl_roster_changes_free(pl_roster_change_t **changed, size_t n);
 
 /* The user's current roster version (0 for a user who never had a roster). */
 uint64_t pl_roster_version(pl_roster_t *r, const char *user);

@@ -94,10 +94,12 @@ static const seal_key_t *ring_find(const pl_seal_t *k, uint32_t id)
     return NULL;
 }
 
-void pl_seal_free(pl_seal_t *k)
+void pl_seal_free(pl_seal_t **kp)
 {
+    pl_seal_t *k = kp ? *kp : NULL;
     if (!k)
         return;
+    *kp = NULL;
     if (k->keys)
         OPENSSL_cleanse(k->keys, k->cap * sizeof(*k->keys));
     free(k->keys);
@@ -304,7 +306,7 @@ int pl_seal_load(const char *path, pl_seal_t **out, char **error)
     if (rc == 0)
         rc = fetch_cipher(k, error);
     if (rc != 0) {
-        pl_seal_free(k);
+        pl_seal_free(&k);
         return rc;
     }
     *out = k;
@@ -439,6 +441,68 @@ int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const vo
     return 0;
 }
 
+/* ---- framed records ---- */
+
+/* label NUL owner NUL item: the NULs keep ("a", "bc") and ("ab", "c")
+ * apart. */
+static void frame_context(const pl_seal_frame_t *f, pl_buf_t *aad)
+{
+    pl_buf_append(aad, f->label, strlen(f->label) + 1);
+    pl_buf_append(aad, f->owner, strlen(f->owner) + 1);
+    pl_buf_append(aad, f->item, strlen(f->item));
+}
+
+int pl_seal_frame(const pl_seal_t *ring, const pl_seal_frame_t *f, const void *payload, size_t len,
+                  pl_buf_t *out)
+{
+    if (!ring) {
+        if (f->plain_tag != PL_SEAL_UNTAGGED) {
+            unsigned char tag = (unsigned char)f->plain_tag;
+            pl_buf_append(out, &tag, 1);
+        }
+        pl_buf_append(out, payload, len);
+        return 0;
+    }
+    pl_buf_append(out, &f->sealed_tag, 1);
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    frame_context(f, &aad);
+    int rc = pl_seal_encrypt(ring, aad.data, aad.len, payload, len, out);
+    pl_buf_deinit(&aad);
+    return rc;
+}
+
+int pl_seal_unframe(const pl_seal_t *ring, const pl_seal_frame_t *f, const void *rec, size_t len,
+                    pl_buf_t *scratch, const void **payload, size_t *plen)
+{
+    const unsigned char *p = rec;
+    if (len < 1 || p[0] != f->sealed_tag) {
+        if (f->plain_tag == PL_SEAL_UNTAGGED) {
+            *payload = rec;
+            *plen = len;
+            return 0;
+        }
+        if (len < 1 || p[0] != (unsigned char)f->plain_tag)
+            return -EBADMSG;
+        *payload = p + 1;
+        *plen = len - 1;
+        return 0;
+    }
+    if (!ring)
+        return -ENOKEY;
+    pl_buf_t aad;
+    pl_buf_init(&aad);
+    frame_context(f, &aad);
+    pl_buf_reset(scratch);
+    int rc = pl_seal_decrypt(ring, aad.data, aad.len, p + 1, len - 1, scratch);
+    pl_buf_deinit(&aad);
+    if (rc != 0)
+        return rc == -EINVAL ? -EBADMSG : rc; /* not a record this build reads */
+    *payload = scratch->data ? scratch->data : "";
+    *plen = scratch->len;
+    return 0;
+}
+
 /* ---- key generation ---- */
 
 /* The highest id in the open key file fd, 0 for none.  Reads through a
@@ -457,7 +521,7 @@ static int highest_id(int fd, const char *path, uint32_t *max, char **error)
     for (size_t i = 0; rc == 0 && i < k->n; i++)
         if (k->keys[i].id > *max)
             *max = k->keys[i].id;
-    pl_seal_free(k);
+    pl_seal_free(&k);
     return rc;
 }
 

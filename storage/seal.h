@@ -54,8 +54,8 @@ typedef struct pl_seal pl_seal_t;
  * or write, a bad line, a duplicate id, a file without any key. */
 int pl_seal_load(const char *path, pl_seal_t **out, char **error);
 
-/* Wipes the key bytes and frees the ring; NULL is allowed. */
-void pl_seal_free(pl_seal_t *k);
+/* Wipes the key bytes, frees the ring and clears *kp; NULL is allowed. */
+void pl_seal_free(pl_seal_t **kp);
 
 /* The id of the key new records are sealed with (the last in the file). */
 uint32_t pl_seal_current_id(const pl_seal_t *k);
@@ -79,6 +79,46 @@ int pl_seal_encrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const vo
  * On error out is unchanged (no unauthenticated plaintext is left in it). */
 int pl_seal_decrypt(const pl_seal_t *k, const void *aad, size_t aadlen, const void *rec, size_t len,
                     pl_buf_t *out);
+
+/* ---- framed records: what a store keeps of a payload ----
+ * A store puts one format byte of its own in front of a payload:
+ * `plain_tag` and the payload itself when no key ring is configured,
+ * `sealed_tag` and a sealed record (above) when one is.  The record is
+ * sealed with the context  label NUL owner NUL item  (the store, the
+ * account, the record within it: "offline", the user, the message id), so
+ * a record copied to another store, account or row does not open.  A
+ * store whose plain payload opens with a version byte of its own frames
+ * only sealed records (plain_tag PL_SEAL_UNTAGGED: every record that does
+ * not start with sealed_tag is plain, as it is).  Records written before
+ * a key was configured stay readable: readers dispatch on the byte. */
+#define PL_SEAL_UNTAGGED (-1)
+
+typedef struct pl_seal_frame {
+    const char *label;        /* the store: "archive", "offline", "inbox" */
+    const char *owner;        /* the account the record belongs to */
+    const char *item;         /* the record within the account */
+    int plain_tag;            /* the byte before a plain payload, or PL_SEAL_UNTAGGED */
+    unsigned char sealed_tag; /* the byte before a sealed record */
+} pl_seal_frame_t;
+
+/* Appends the framed payload[0..len) to out: sealed with the current key
+ * of `ring`, or plain when ring is NULL.  Returns 0, or what
+ * pl_seal_encrypt returns (out then holds the tag byte only). */
+int pl_seal_frame(const pl_seal_t *ring, const pl_seal_frame_t *f, const void *payload, size_t len,
+                  pl_buf_t *out);
+
+/* Finds the payload of the framed record rec[0..len): *payload points into
+ * rec for a plain one, into `scratch` (emptied first; the caller wipes it
+ * when the plaintext is secret) for a sealed one, which is opened.
+ * Returns 0, or
+ *   -EBADMSG  a format byte the store does not know, or a sealed record
+ *             that does not open under this context (moved, altered,
+ *             truncated, another version);
+ *   -ENOKEY   sealed under a key the ring does not hold, or there is no
+ *             ring (the key file is no longer configured);
+ *   -EIO      the cipher failed. */
+int pl_seal_unframe(const pl_seal_t *ring, const pl_seal_frame_t *f, const void *rec, size_t len,
+                    pl_buf_t *scratch, const void **payload, size_t *plen);
 
 /* ---- a searchable index without the words (docs/ENCRYPTION.md, FTS) ----
  * The token of a word under key number `which` of the ring (0 = oldest,

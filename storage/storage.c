@@ -80,8 +80,10 @@ static void queue_ref(pl_storage_queue_t *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-static void queue_unref(pl_storage_queue_t *q)
+static void queue_unref(pl_storage_queue_t **qp)
 {
+    pl_storage_queue_t *q = *qp;
+    *qp = NULL;
     pthread_mutex_lock(&q->lock);
     unsigned left = --q->refs;
     pthread_mutex_unlock(&q->lock);
@@ -94,10 +96,12 @@ static void queue_unref(pl_storage_queue_t *q)
 
 /* ---- ports ---- */
 
-static void port_free(pl_storage_port_t *port)
+static void port_free(pl_storage_port_t **pp)
 {
+    pl_storage_port_t *port = *pp;
+    *pp = NULL;
     pthread_mutex_destroy(&port->lock);
-    queue_unref(port->queue);
+    queue_unref(&port->queue);
     free(port);
 }
 
@@ -135,7 +139,7 @@ static void port_closed(uv_handle_t *handle)
         dropped = next;
     }
     if (last)
-        port_free(port);
+        port_free(&port);
 }
 
 int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **out)
@@ -157,10 +161,12 @@ int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **
     return 0;
 }
 
-void pl_storage_port_close(pl_storage_port_t *port)
+void pl_storage_port_close(pl_storage_port_t **pp)
 {
+    pl_storage_port_t *port = pp ? *pp : NULL;
     if (!port)
         return;
+    *pp = NULL;
     pthread_mutex_lock(&port->lock);
     int again = port->closing;
     port->closing = 1; /* from here on the storage thread never wakes the handle */
@@ -192,7 +198,7 @@ static void deliver(pl_storage_job_t *job)
         if (drop)
             free(job);
         if (last)
-            port_free(port);
+            port_free(&port);
         job = next;
     }
 }
@@ -408,18 +414,17 @@ int pl_storage_write_sync(pl_storage_t *st, pl_storage_run_fn run, void *ud)
     if (rc != 0)
         return -rc;
     MDB_txn *txn;
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0) {
-        pthread_mutex_unlock(&st->write_lock);
-        return pl_lmdb_errno(rc);
+    int status;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+        status = pl_lmdb_errno(rc);
+        goto out;
     }
-    if ((rc = pl_sqlite_exec(st->db, "BEGIN IMMEDIATE")) != 0) {
+    if ((status = pl_sqlite_exec(st->db, "BEGIN IMMEDIATE")) != 0) {
         mdb_txn_abort(txn);
-        pthread_mutex_unlock(&st->write_lock);
-        return rc;
+        goto out;
     }
     pl_wtxn_t w = {.st = st, .txn = txn, .db = st->db};
-    int status = run(&w, ud);
+    status = run(&w, ud);
     if (status >= 0 && sqlite3_get_autocommit(st->db))
         status = -EIO; /* SQLite dropped the transaction under the job */
     if (status >= 0 && (rc = pl_sqlite_exec(st->db, "COMMIT")) != 0)
@@ -431,6 +436,7 @@ int pl_storage_write_sync(pl_storage_t *st, pl_storage_run_fn run, void *ud)
     } else if ((rc = mdb_txn_commit(txn)) != 0) {
         status = pl_lmdb_errno(rc);
     }
+out:
     pthread_mutex_unlock(&st->write_lock);
     return status;
 }
@@ -534,13 +540,15 @@ static int thread_start(pl_storage_t *st, char **error)
     return 0;
 }
 
-static void storage_free(pl_storage_t *st)
+static void storage_free(pl_storage_t **stp)
 {
+    pl_storage_t *st = *stp;
+    *stp = NULL;
     pl_sqlite_close(st);
     pl_lmdb_close(st);
     pthread_mutex_destroy(&st->write_lock);
     pthread_mutex_destroy(&st->kv_lock);
-    queue_unref(st->queue);
+    queue_unref(&st->queue);
     free(st->dir);
     free(st);
 }
@@ -588,7 +596,7 @@ int pl_storage_open(pl_storage_t **out, const pl_storage_opts_t *opts, char **er
     if (rc == 0 && st->threaded)
         rc = thread_start(st, error);
     if (rc != 0) {
-        storage_free(st);
+        storage_free(&st);
         return rc;
     }
     *out = st;
@@ -608,7 +616,7 @@ void pl_storage_close(pl_storage_t **stp)
     pthread_mutex_unlock(&q->lock);
     if (st->thread_started)
         pthread_join(st->thread, NULL);
-    storage_free(st);
+    storage_free(&st);
 }
 
 int pl_storage_schema_versions(pl_storage_t *st, int *lmdb_version, int *sqlite_version)

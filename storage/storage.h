@@ -64,7 +64,9 @@ int pl_storage_schema_versions(pl_storage_t *st, int *lmdb_version, int *sqlite_
  * at shutdown their user data is usually gone with the loop.  Close a port
  * after its writes completed when their callbacks matter. */
 int pl_storage_port_open(pl_storage_t *st, uv_loop_t *loop, pl_storage_port_t **out);
-void pl_storage_port_close(pl_storage_port_t *port);
+/* Starts closing the port and clears *portp (NULL is allowed); the port
+ * itself goes once its uv handle closed and its last write is delivered. */
+void pl_storage_port_close(pl_storage_port_t **portp);
 /* Writes submitted through the port and not yet committed (their `done`
  * may still be waiting for the loop): 0 means everything submitted so far
  * is committed. */

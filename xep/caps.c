@@ -79,7 +79,7 @@ static char *text_of(const pl_xml_t *e)
     return s;
 }
 
-static void form_free(form_t *f)
+static void form_deinit(form_t *f)
 {
     for (size_t i = 0; i < f->nfields; i++) {
         for (size_t k = 0; k < f->fields[i].nvalues; k++)
@@ -214,7 +214,7 @@ static int append_forms(const pl_xml_t *query, pl_buf_t *out)
         if (r == 1)
             n++;
         else
-            form_free(&forms[n]);
+            form_deinit(&forms[n]);
         if (r < 0)
             rc = -1;
     }
@@ -235,7 +235,7 @@ static int append_forms(const pl_xml_t *query, pl_buf_t *out)
         }
     }
     for (size_t i = 0; i < n; i++)
-        form_free(&forms[i]);
+        form_deinit(&forms[i]);
     return rc;
 }
 

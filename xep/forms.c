@@ -9,7 +9,7 @@
 #include "lib/util.h"
 #include "xmpp/ns.h"
 
-void pl_form_free(pl_form_t *f)
+void pl_form_deinit(pl_form_t *f)
 {
     for (size_t i = 0; i < f->nfields; i++) {
         pl_form_field_t *fl = &f->fields[i];
@@ -77,7 +77,7 @@ int pl_form_parse(const pl_xml_t *x, pl_form_t *out)
         rc = parse_field(e, f, &values_left);
     }
     if (rc != 0)
-        pl_form_free(out);
+        pl_form_deinit(out);
     return rc;
 }
 

@@ -28,9 +28,10 @@ typedef struct pl_form {
 /* Reads <x xmlns='jabber:x:data'/>.  0, or -EINVAL (the form is refused
  * with bad-request): not a data form, a field without var (other than
  * fixed ones), a var given twice, or a bound above exceeded.  On error
- * `out` is left empty; either way release it with pl_form_free. */
+ * `out` is left empty; either way release it with pl_form_deinit. */
 int pl_form_parse(const pl_xml_t *x, pl_form_t *out);
-void pl_form_free(pl_form_t *f);
+/* Frees what the form holds and empties it; the form itself is the caller's. */
+void pl_form_deinit(pl_form_t *f);
 /* The field `var`, or NULL. */
 const pl_form_field_t *pl_form_field(const pl_form_t *f, const char *var);
 /* The first value of field `var`, or NULL when absent or empty of values. */

@@ -43,7 +43,7 @@ pl_stanza_t *pl_stored_xml_decode(const char *data, size_t len)
     int ok = pl_xml_parser_feed(p, open, sizeof(open) - 1) == 0 &&
              pl_xml_parser_feed(p, data, len) == 0 &&
              pl_xml_parser_feed(p, close, sizeof(close) - 1) == 0;
-    pl_xml_parser_free(p);
+    pl_xml_parser_free(&p);
     if (!ok || d.failed || d.count != 1) {
         pl_stanza_unref(&d.element);
         return NULL;

@@ -70,12 +70,13 @@ char *pl_saslprep(const char *s)
     size_t len = strlen(s);
     pl_buf_t b;
     pl_buf_init(&b);
+    char *prepped = NULL;
     size_t i = 0;
     while (i < len) {
         size_t start = i;
         uint32_t cp;
         if (pl_utf8_next(u, len, &i, &cp) != 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-            goto bad;
+            goto out;
         if (maps_to_nothing(cp))
             continue;
         if (non_ascii_space(cp))
@@ -83,17 +84,14 @@ char *pl_saslprep(const char *s)
         else
             pl_buf_append(&b, s + start, i - start);
     }
-    if (b.len == 0)
-        goto bad;
-    char *out = pl_xstrndup(b.data, b.len);
-    OPENSSL_cleanse(b.data, b.len);
-    pl_buf_deinit(&b);
-    return out;
-bad:
+    if (b.len > 0)
+        prepped = pl_xstrndup(b.data, b.len);
+out:
+    /* It held a password. */
     if (b.data)
         OPENSSL_cleanse(b.data, b.len);
     pl_buf_deinit(&b);
-    return NULL;
+    return prepped;
 }
 
 /* ---- key derivation ---- */
@@ -517,22 +515,21 @@ int pl_scram_server_client_final(pl_scram_server_t *s, const char *msg, size_t l
     size_t hl = pl_scram_hash_len(s->hash);
     size_t proof_len;
     uint8_t *proof = pl_base64_decode(a.val, a.len, &proof_len);
+    pl_buf_t auth;
+    pl_buf_init(&auth);
+    int err;
     if (!proof || proof_len != hl) {
-        free(proof);
-        return fail(s, PL_SCRAM_MALFORMED, "malformed-request");
+        err = fail(s, PL_SCRAM_MALFORMED, "malformed-request");
+        goto out;
     }
-    int err = check_binding(s, &c, cb_data, cb_len);
+    err = check_binding(s, &c, cb_data, cb_len);
     if (err == PL_SCRAM_OK && (r.len != strlen(s->nonce) || memcmp(r.val, s->nonce, r.len) != 0))
         err = fail(s, PL_SCRAM_NOT_AUTHORIZED, "not-authorized");
-    if (err != PL_SCRAM_OK) {
-        free(proof);
-        return err;
-    }
+    if (err != PL_SCRAM_OK)
+        goto out;
 
     /* AuthMessage = client-first-bare "," server-first ","
      *               client-final-without-proof */
-    pl_buf_t auth;
-    pl_buf_init(&auth);
     pl_buf_printf(&auth, "%s,%s,", s->client_first_bare, s->server_first);
     pl_buf_append(&auth, msg, without_proof);
 
@@ -543,22 +540,23 @@ int pl_scram_server_client_final(pl_scram_server_t *s, const char *msg, size_t l
     scram_digest(s->hash, client_key, hl, stored);
     int ok = pl_ct_equal(stored, s->keys.stored_key, hl);
     OPENSSL_cleanse(client_key, sizeof(client_key));
-    free(proof);
     if (!ok) {
-        pl_buf_deinit(&auth);
-        return fail(s, PL_SCRAM_NOT_AUTHORIZED, "not-authorized");
+        err = fail(s, PL_SCRAM_NOT_AUTHORIZED, "not-authorized");
+        goto out;
     }
 
     uint8_t server_sig[PL_SCRAM_MAX_HASH];
     scram_hmac(s->hash, s->keys.server_key, hl, auth.data, auth.len, server_sig);
-    pl_buf_deinit(&auth);
     char *v = pl_base64_encode(server_sig, hl);
     size_t n = strlen(v) + 3;
     *out = pl_xmalloc(n);
     snprintf(*out, n, "v=%s", v);
     free(v);
     s->error = NULL;
-    return PL_SCRAM_OK;
+out:
+    free(proof);
+    pl_buf_deinit(&auth);
+    return err;
 }
 
 /* ---- PLAIN ---- */

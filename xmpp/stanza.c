@@ -72,7 +72,8 @@ void pl_stanza_unref(pl_stanza_t **sp)
     while (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
         pl_stanza_t *base = s->base;
         free(atomic_load_explicit(&s->bytes, memory_order_acquire));
-        pl_arena_free(s->arena); /* s itself goes with it */
+        pl_arena_t *arena = s->arena;
+        pl_arena_free(&arena); /* s itself goes with it */
         s = base;
     }
 }

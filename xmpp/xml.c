@@ -550,10 +550,12 @@ static void destroy(pl_xml_parser_t *p)
     free(p);
 }
 
-void pl_xml_parser_free(pl_xml_parser_t *p)
+void pl_xml_parser_free(pl_xml_parser_t **pp)
 {
+    pl_xml_parser_t *p = pp ? *pp : NULL;
     if (!p)
         return;
+    *pp = NULL;
     if (p->in_feed) {
         /* Freed from one of its own callbacks: finish unwinding first. */
         p->free_pending = 1;

@@ -57,7 +57,9 @@ typedef struct pl_xml_parser pl_xml_parser_t;
 
 pl_xml_parser_t *pl_xml_parser_new(const pl_xml_limits_t *limits, const pl_xml_callbacks_t *cb,
                                    void *ud);
-void pl_xml_parser_free(pl_xml_parser_t *p);
+/* Frees the parser and clears *pp; NULL is allowed.  Called from one of the
+ * parser's own callbacks, it frees it once the current feed returns. */
+void pl_xml_parser_free(pl_xml_parser_t **pp);
 /* Starts a fresh stream (after STARTTLS and SASL success). */
 void pl_xml_parser_reset(pl_xml_parser_t *p);
 /* Feeds bytes.  Callbacks run from inside this call; a callback may call

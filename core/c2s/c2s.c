@@ -220,7 +220,7 @@ static int ping_unanswered(const pl_session_t *s)
 static int handle_iq_response_to_server(pl_session_t *s, const pl_stanza_t *st, const char *type)
 {
     /* Results and errors addressed to the server answer our pings (others
-     * go on to the router, which matches them to pl_server_send_iq). */
+     * go on to the router, which matches them to pl_server_send_iq_take). */
     if (strcmp(type, "result") != 0 && strcmp(type, "error") != 0)
         return 0;
     const char *id = pl_stanza_attr(st, "id");

@@ -366,7 +366,7 @@ static int change_run(pl_wtxn_t *txn, void *ud)
 /* Sends `reply` (consumed) to the requesting resource. */
 static void reply_later(change_t *c, pl_stanza_t *reply)
 {
-    pl_route(c->server, pl_stanza_readdress(reply, c->reply_from, c->requester));
+    pl_route_take(c->server, pl_stanza_readdress(reply, c->reply_from, c->requester));
     pl_stanza_unref(&reply);
 }
 
@@ -501,7 +501,7 @@ static void route_probe(pl_server_t *srv, const char *from, const char *to)
     pl_build_attr(b, "type", "probe");
     pl_build_attr(b, "from", from);
     pl_build_attr(b, "to", to);
-    pl_route(srv, pl_build_finish(b));
+    pl_route_take(srv, pl_build_finish(b));
 }
 
 /* After an unblock, presence flows again both ways as the subscriptions
@@ -614,7 +614,7 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
         pl_build_attr(b, "jid", list.v[i]);
         pl_build_up(b);
     }
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     jids_free(&list);
     return PL_DONE;
 }
@@ -727,7 +727,7 @@ static void reply_blocked(pl_hook_ctx_t *hc)
     pl_build_child(b, "blocked", NS_BLOCKING_ERRORS);
     pl_build_up(b);
     pl_build_up(b);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 static int is_request(const pl_hook_ctx_t *hc)

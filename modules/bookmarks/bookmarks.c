@@ -54,7 +54,7 @@ static void send_reply(convert_t *c, pl_stanza_t *st)
 {
     pl_stanza_t *addressed = pl_stanza_readdress(st, c->reply_from, c->reply_to);
     pl_stanza_unref(&st);
-    pl_route(c->server, addressed);
+    pl_route_take(c->server, addressed);
 }
 
 /* The condition of an error answer (or internal-server-error). */
@@ -105,7 +105,7 @@ static void ask(convert_t *c, pl_stanza_t *pubsub_payload, const char *type, pl_
     pl_build_attr(b, "to", c->user);
     pl_build_copy(b, pl_stanza_root(pubsub_payload));
     pl_stanza_unref(&pubsub_payload);
-    if (pl_server_send_iq(c->server, pl_build_finish(b), STEP_TIMEOUT_MS, done, c) != 0)
+    if (pl_server_send_iq_take(c->server, pl_build_finish(b), STEP_TIMEOUT_MS, done, c) != 0)
         fail(c, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
 }
 

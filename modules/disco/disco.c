@@ -59,7 +59,7 @@ static pl_hook_result_t disco_info(pl_hook_ctx_t *hc)
     }
     pl_host_each_identity(hc->host, account, add_identity, b);
     pl_host_each_feature(hc->host, account, add_feature, b);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 
@@ -78,7 +78,7 @@ static pl_hook_result_t disco_items(pl_hook_ctx_t *hc)
     pl_builder_t *b = reply_start(hc, PL_NS_DISCO_ITEMS);
     if (!hc->to->local)
         pl_host_each_component(hc->host, add_item, b);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 

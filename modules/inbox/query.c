@@ -195,7 +195,7 @@ static void reply_fin(pl_hook_ctx_t *hc, pl_inbox_item_t **page, size_t npage, s
     pl_build_text_child(b, "count", PL_NS_RSM, total_s);
     pl_build_up(b);
     pl_build_up(b);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 /* Only a client of this host asks, for its own account. */
@@ -282,7 +282,7 @@ pl_hook_result_t inbox_query(pl_hook_ctx_t *hc)
     reply_fin(hc, sel + start, end - start, start, nsel, unread_convs, all_unread);
 out:
     free(sel);
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     query_clear(&q);
     return PL_DONE;
 }

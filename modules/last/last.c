@@ -125,7 +125,7 @@ static void reply_seconds(pl_hook_ctx_t *hc, long long seconds, const char *text
     pl_build_attr(b, "seconds", secs);
     if (len)
         pl_build_text(b, text, len);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 /* XEP-0012 §4: only the account itself and those who receive its presence

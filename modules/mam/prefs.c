@@ -159,7 +159,7 @@ pl_hook_result_t mam_prefs_get(pl_hook_ctx_t *hc)
     }
     prefs_t p;
     prefs_load(pl_module_data(hc->module), hc->from->bare, &p);
-    pl_reply(hc, prefs_reply(hc->stanza, hc->from->bare, &p));
+    pl_reply_take(hc, prefs_reply(hc->stanza, hc->from->bare, &p));
     prefs_free(&p);
     return PL_DONE;
 }
@@ -222,10 +222,10 @@ static void prefs_write_done(void *ud, int status)
     if (status < 0) {
         pl_stanza_t *err = pl_stanza_error(w->request, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
         const char *to = pl_stanza_attr(w->request, "to");
-        pl_route(w->server, pl_stanza_readdress(err, to ? to : w->owner, PL_KEEP));
+        pl_route_take(w->server, pl_stanza_readdress(err, to ? to : w->owner, PL_KEEP));
         pl_stanza_unref(&err);
     } else {
-        pl_route(w->server, pl_stanza_ref(w->reply));
+        pl_route_take(w->server, pl_stanza_ref(w->reply));
     }
     prefs_write_free(w);
 }

@@ -120,7 +120,7 @@ pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc)
     pl_form_build_field(b, PL_NS_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
     pl_build_up(b); /* x */
     pl_build_up(b); /* query */
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 
@@ -146,7 +146,7 @@ typedef struct mam_job {
 
 static void job_free(mam_job_t *j)
 {
-    pl_archive_page_free(&j->page);
+    pl_archive_page_deinit(&j->page);
     pl_resources_release(&j->res, j->res.session ? 1 : 0);
     free(j->owner);
     free(j->reply_from);
@@ -452,7 +452,7 @@ static int read_form(mam_job_t *j, const pl_xml_t *x, req_error_t *e)
         rc = fail(e, PL_ERR_BAD_REQUEST, "the form must be of type submit");
     for (size_t i = 0; rc == 0 && i < form.nfields; i++)
         rc = apply_field(j, &form.fields[i], e);
-    pl_form_free(&form);
+    pl_form_deinit(&form);
     return rc;
 }
 

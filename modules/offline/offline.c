@@ -141,7 +141,8 @@ static pl_stanza_err_t error_for(int rc)
 
 static void refuse(pl_server_t *srv, const pl_stanza_t *orig, int rc)
 {
-    pl_route(srv, pl_stanza_error(orig, error_for(rc),
+    pl_route_take(srv,
+                  pl_stanza_error(orig, error_for(rc),
                                   rc == -EDQUOT ? QUOTA_TEXT : "the message could not be stored"));
 }
 

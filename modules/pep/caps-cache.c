@@ -338,8 +338,8 @@ void pep_caps_learn(pep_state_t *st, const char *full, const pl_caps_ref_t *ref)
         pl_build_attr(b, "node", pl_buf_cstr(&node));
         pl_buf_deinit(&node);
         pl_module_log(st->ctx, PL_LOG_DEBUG, "caps_ask", "jid=%s ver=%s", full, ref->ver);
-        if (pl_server_send_iq(pl_module_server(st->ctx), pl_build_finish(b), CAPS_ASK_TIMEOUT_MS,
-                              on_answer, a) != 0)
+        if (pl_server_send_iq_take(pl_module_server(st->ctx), pl_build_finish(b),
+                                   CAPS_ASK_TIMEOUT_MS, on_answer, a) != 0)
             on_answer(a, NULL);
     }
     pl_buf_deinit(&k);

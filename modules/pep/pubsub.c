@@ -69,14 +69,14 @@ static pl_stanza_t *error_stanza(const char *id, pl_stanza_err_t cond, const cha
 static pl_hook_result_t fail(pl_hook_ctx_t *hc, pl_stanza_err_t cond, const char *app,
                              const char *text)
 {
-    pl_reply(hc, error_stanza(hc->id, cond, app, NULL, text));
+    pl_reply_take(hc, error_stanza(hc->id, cond, app, NULL, text));
     return PL_DONE;
 }
 
 static pl_hook_result_t unsupported(pl_hook_ctx_t *hc, const char *feature)
 {
-    pl_reply(hc,
-             error_stanza(hc->id, PL_ERR_FEATURE_NOT_IMPLEMENTED, "unsupported", feature, NULL));
+    pl_reply_take(
+        hc, error_stanza(hc->id, PL_ERR_FEATURE_NOT_IMPLEMENTED, "unsupported", feature, NULL));
     return PL_DONE;
 }
 
@@ -137,7 +137,7 @@ static void job_send(job_t *j, pl_stanza_t *st)
 {
     pl_stanza_t *addressed = pl_stanza_readdress(st, j->reply_from, j->reply_to);
     pl_stanza_unref(&st);
-    pl_route(pl_module_server(j->st->ctx), addressed);
+    pl_route_take(pl_module_server(j->st->ctx), addressed);
 }
 
 static void job_reply_result(job_t *j, int with_publish)
@@ -557,7 +557,7 @@ pl_hook_result_t pep_pubsub_get(pl_hook_ctx_t *hc)
     pl_build_attr(b, "node", node);
     add_items(st, b, owner, node, &n, items);
     pep_node_clear(&n);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 
@@ -585,7 +585,7 @@ pl_hook_result_t pep_owner_get(pl_hook_ctx_t *hc)
     pl_build_attr(b, "node", node);
     pep_conf_form(b, &n.conf, (long)st->conf->max_items);
     pep_node_clear(&n);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 

@@ -159,7 +159,7 @@ void presence_send_unavailable_of(pl_server_t *srv, const char *user, const char
     size_t n = pl_server_resources(srv, user, res, PRESENCE_MAX_RESOURCES);
     for (size_t i = 0; i < n; i++)
         if (res[i].available)
-            pl_route(srv, unavailable_from(res[i].jid->full, to));
+            pl_route_take(srv, unavailable_from(res[i].jid->full, to));
     pl_resources_release(res, n);
 }
 
@@ -172,7 +172,7 @@ static size_t send_current(pl_server_t *srv, const pl_module_ctx_t *ctx, const c
         if (!res[i].available || !res[i].presence)
             continue;
         pl_stanza_t *clean = presence_clean(res[i].presence, conf_max_status(ctx));
-        pl_route(srv, pl_stanza_readdress(clean, res[i].jid->full, to));
+        pl_route_take(srv, pl_stanza_readdress(clean, res[i].jid->full, to));
         pl_stanza_unref(&clean);
         sent++;
     }
@@ -294,7 +294,7 @@ static void directed_unavailable(presence_session_t *ps, pl_server_t *srv,
             continue;
         const contact_t *ct = contacts_find(c, j.bare);
         if (!ct || !(ct->sub & PL_SUB_FROM))
-            pl_route(srv, pl_stanza_readdress(unavail, full, ps->directed[i]));
+            pl_route_take(srv, pl_stanza_readdress(unavail, full, ps->directed[i]));
         pl_jid_deinit(&j);
     }
     if (ps)
@@ -312,7 +312,7 @@ static void broadcast(pl_server_t *srv, const pl_stanza_t *st, const pl_jid_t *u
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i].sub & PL_SUB_FROM)
-            pl_route(srv, pl_stanza_readdress(st, user->full, c->v[i].jid));
+            pl_route_take(srv, pl_stanza_readdress(st, user->full, c->v[i].jid));
     pl_resource_t res[PRESENCE_MAX_RESOURCES];
     size_t n = pl_server_resources(srv, user->bare, res, PRESENCE_MAX_RESOURCES);
     for (size_t i = 0; i < n; i++) {
@@ -436,7 +436,7 @@ static pl_hook_result_t presence_probe(pl_hook_ctx_t *hc)
     if (!allowed)
         return PL_DONE; /* no subscription, no answer (§4.3.2) */
     if (send_current(hc->server, hc->module, hc->to->bare, hc->from->full) == 0)
-        pl_route(hc->server, unavailable_from(hc->to->bare, hc->from->full));
+        pl_route_take(hc->server, unavailable_from(hc->to->bare, hc->from->full));
     return PL_DONE;
 }
 

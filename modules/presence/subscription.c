@@ -270,7 +270,8 @@ static void sub_job_done(void *ud, int status)
                       j->refused);
         if (strcmp(pl_stanza_attr(j->stanza, "type") ? pl_stanza_attr(j->stanza, "type") : "",
                    "error") != 0)
-            pl_route(j->server, pl_stanza_error(j->stanza, PL_ERR_RESOURCE_CONSTRAINT, j->refused));
+            pl_route_take(j->server,
+                          pl_stanza_error(j->stanza, PL_ERR_RESOURCE_CONSTRAINT, j->refused));
         job_free(j);
         return;
     }
@@ -278,7 +279,7 @@ static void sub_job_done(void *ud, int status)
         pl_roster_push(j->server, j->user, &j->item);
     if (!j->inbound) {
         if (e->route)
-            pl_route(j->server, pl_stanza_ref(j->stanza));
+            pl_route_take(j->server, pl_stanza_ref(j->stanza));
         if (e->from_removed)
             presence_send_unavailable_of(j->server, j->user, j->contact);
         job_free(j);
@@ -297,7 +298,7 @@ static void sub_job_done(void *ud, int status)
         pl_build_attr(b, "type", "subscribed");
         pl_build_attr(b, "from", j->user);
         pl_build_attr(b, "to", j->contact);
-        pl_route(j->server, pl_build_finish(b));
+        pl_route_take(j->server, pl_build_finish(b));
     }
     if (e->to_added)
         presence_send_current_of(j->server, j->module, j->contact, j->user);
@@ -377,7 +378,7 @@ pl_hook_result_t presence_in_subscription(pl_hook_ctx_t *hc)
             pl_build_attr(b, "type", "unsubscribed");
             pl_build_attr(b, "from", hc->to->bare);
             pl_build_attr(b, "to", hc->from->bare);
-            pl_route(hc->server, pl_build_finish(b));
+            pl_route_take(hc->server, pl_build_finish(b));
         }
         return PL_DONE;
     }

@@ -117,7 +117,7 @@ static pl_hook_result_t private_get(pl_hook_ctx_t *hc)
             pl_build_child(b, want->name, want->ns);
             pl_build_up(b);
         }
-        pl_reply(hc, pl_build_finish(b));
+        pl_reply_take(hc, pl_build_finish(b));
     }
     pl_stanza_unref(&stored);
     pl_buf_deinit(&key);

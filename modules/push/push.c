@@ -386,7 +386,8 @@ static int notify_one(void *ud, const void *key, size_t klen, const void *val, s
     p->bare = pl_xstrdup(n->hc->to->bare);
     pl_buf_init(&p->key);
     pl_buf_append(&p->key, key, klen);
-    if (pl_server_send_iq(n->hc->server, iq, (unsigned)n->conf->timeout_ms, publish_answer, p) != 0) {
+    if (pl_server_send_iq_take(n->hc->server, iq, (unsigned)n->conf->timeout_ms, publish_answer,
+                               p) != 0) {
         pl_buf_deinit(&p->key);
         free(p->bare);
         free(p);

@@ -30,7 +30,7 @@ static void reply_later(pending_t *p, int status)
         pl_build_up(b);
         pl_build_up(b);
     }
-    pl_route(p->server, pl_build_finish(b));
+    pl_route_take(p->server, pl_build_finish(b));
 }
 
 static void password_saved(void *ud, int status)
@@ -56,7 +56,7 @@ static pl_hook_result_t register_get(pl_hook_ctx_t *hc)
     pl_build_text_child(b, "registered", PL_NS_REGISTER, "");
     pl_build_text_child(b, "username", PL_NS_REGISTER, hc->from->local);
     pl_build_text_child(b, "password", PL_NS_REGISTER, "");
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 

@@ -69,7 +69,7 @@ static void send_full_roster(pl_hook_ctx_t *hc, pl_roster_t *r)
         pl_reply_error(hc, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 /* The changes of a diff, copied out of the read transaction. */
@@ -238,7 +238,7 @@ static void send_presence(pl_server_t *srv, const char *from, const char *to, co
     pl_build_attr(b, "type", type);
     pl_build_attr(b, "from", from);
     pl_build_attr(b, "to", to);
-    pl_route(srv, pl_build_finish(b));
+    pl_route_take(srv, pl_build_finish(b));
 }
 
 /* The contact loses its subscription to the user's presence: it sees every
@@ -254,7 +254,7 @@ static void send_unavailable(pl_server_t *srv, const char *user, const char *to)
         pl_build_attr(b, "type", "unavailable");
         pl_build_attr(b, "from", res[i].jid->full);
         pl_build_attr(b, "to", to);
-        pl_route(srv, pl_build_finish(b));
+        pl_route_take(srv, pl_build_finish(b));
     }
     pl_resources_release(res, n);
 }
@@ -276,7 +276,7 @@ static void set_reply(roster_set_t *rs, int status)
             pl_build_text_child(b, "text", PL_NS_STANZA_ERRORS, rs->error_text);
         pl_build_up(b);
     }
-    pl_route(rs->server, pl_build_finish(b));
+    pl_route_take(rs->server, pl_build_finish(b));
 }
 
 /* After the commit: answer, then push to every interested resource (the
@@ -486,7 +486,7 @@ static void roster_account_removed_after(pl_server_t *srv, const char *bare, voi
     (void)bare;
     for (size_t i = 0; srv && i < rn->n; i++)
         pl_roster_push(srv, rn->changed[i].owner, &rn->changed[i].item);
-    pl_roster_changes_free(rn->changed, rn->n);
+    pl_roster_changes_free(&rn->changed, rn->n);
     free(rn);
 }
 

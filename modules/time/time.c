@@ -13,7 +13,7 @@ static pl_hook_result_t entity_time(pl_hook_ctx_t *hc)
     pl_build_child(b, "time", PL_NS_TIME);
     pl_build_text_child(b, "tzo", PL_NS_TIME, "+00:00");
     pl_build_text_child(b, "utc", PL_NS_TIME, utc);
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 

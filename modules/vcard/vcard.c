@@ -131,7 +131,7 @@ static void reply_vcard(pl_hook_ctx_t *hc, const pl_xml_t *stored)
         pl_build_child(b, "vCard", PL_NS_VCARD);
         pl_build_up(b);
     }
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
 }
 
 /* ---- get ---- */
@@ -235,7 +235,7 @@ static void vcard_set_done(void *ud, int status)
     const char *to = pl_stanza_attr(req, "to");
     pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : p->bare, PL_KEEP);
     pl_stanza_unref(&reply);
-    pl_route(pl_module_server(p->ctx), addressed);
+    pl_route_take(pl_module_server(p->ctx), addressed);
     vcard_set_free(p);
 }
 
@@ -341,7 +341,7 @@ static void notify_user(pl_module_ctx_t *ctx, vcard_mod_t *m, const char *user)
         for (size_t r = 0; r < n; r++) {
             if (!res[r].available)
                 continue;
-            pl_route(srv, pl_stanza_readdress(notice, PL_KEEP, res[r].jid->full));
+            pl_route_take(srv, pl_stanza_readdress(notice, PL_KEEP, res[r].jid->full));
             sent++;
         }
         pl_resources_release(res, n);

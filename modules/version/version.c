@@ -26,7 +26,7 @@ static pl_hook_result_t version(pl_hook_ctx_t *hc)
         snprintf(os, sizeof(os), "%s %s", u.sysname, u.release);
         pl_build_text_child(b, "os", PL_NS_VERSION, os);
     }
-    pl_reply(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }
 

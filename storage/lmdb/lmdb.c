@@ -408,34 +408,56 @@ int pl_lmdb_open_existing(pl_storage_t *st)
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : pl_lmdb_errno(rc);
 }
 
-int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud)
+long pl_lmdb_scan_prefix(MDB_txn *txn, pl_kv_t *kv, const void *prefix, size_t plen,
+                         pl_lmdb_scan_fn fn, void *ud)
 {
     /* No key is longer than max_key, so a longer prefix matches nothing (and
      * LMDB would refuse it as a cursor position). */
     if (plen > kv->st->max_key)
         return 0;
-    MDB_txn *txn;
-    int rc = pl_lmdb_read_begin(kv->st, &txn);
-    if (rc != 0)
-        return rc;
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, kv->dbi, &cur)) != 0) {
-        mdb_txn_abort(txn);
+    int rc = mdb_cursor_open(txn, kv->dbi, &cur);
+    if (rc != 0)
         return pl_lmdb_errno(rc);
-    }
     MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
-    int n = 0;
+    long n = 0;
+    int stop = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
             break;
         n++;
-        if (fn(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
+        if ((stop = fn(ud, cur, &k, &v)) != 0)
             break;
     }
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    if (stop < 0)
+        return stop; /* fn's status, kept apart from LMDB's codes */
     if (rc != 0 && rc != MDB_NOTFOUND)
         return pl_lmdb_errno(rc);
     return n;
+}
+
+typedef struct kv_visit {
+    pl_kv_visit_fn fn;
+    void *ud;
+} kv_visit_t;
+
+static int kv_visit(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    (void)cur;
+    kv_visit_t *c = ud;
+    return c->fn(c->ud, k->mv_data, k->mv_size, v->mv_data, v->mv_size) != 0;
+}
+
+int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud)
+{
+    MDB_txn *txn;
+    int rc = pl_lmdb_read_begin(kv->st, &txn);
+    if (rc != 0)
+        return rc;
+    kv_visit_t c = {.fn = fn, .ud = ud};
+    long n = pl_lmdb_scan_prefix(txn, kv, prefix, plen, kv_visit, &c);
+    mdb_txn_abort(txn);
+    return (int)n;
 }

@@ -160,18 +160,16 @@ static int create_private(const char *path, char **error)
 int pl_sqlite_open(pl_storage_t *st, const char *path, char **error)
 {
     sqlite3 *db = NULL;
-    int made = create_private(path, error);
-    if (made != 0)
-        return made;
+    int rc = create_private(path, error);
+    if (rc != 0)
+        return rc;
     /* FULLMUTEX: the connection belongs to whoever holds write_lock, but
      * the history repositories may later read from other threads. */
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = fail_db(error, db, rc, "cannot open SQLite database", path);
-        sqlite3_close(db);
-        return rc;
+        goto out;
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
@@ -182,23 +180,24 @@ int pl_sqlite_open(pl_storage_t *st, const char *path, char **error)
     rc = pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode));
     if (rc != SQLITE_OK) {
         rc = fail_db(error, db, rc, "cannot open SQLite database", path);
-        sqlite3_close(db);
-        return rc;
+        goto out;
     }
     if (strcmp(mode, "wal") != 0) {
-        sqlite3_close(db);
-        return pl_storage_fail(error, -EIO,
-                               "cannot switch SQLite database %s to WAL mode (journal_mode is %s)",
-                               path, mode);
+        rc = pl_storage_fail(error, -EIO,
+                             "cannot switch SQLite database %s to WAL mode (journal_mode is %s)",
+                             path, mode);
+        goto out;
     }
     if ((rc = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL,
                            NULL)) != SQLITE_OK) {
         rc = fail_db(error, db, rc, "cannot configure SQLite database", path);
-        sqlite3_close(db);
-        return rc;
+        goto out;
     }
-    st->db = db;
-    return 0;
+    st->db = db; /* the storage's from here on */
+    db = NULL;
+out:
+    sqlite3_close(db); /* NULL: nothing to do */
+    return rc;
 }
 
 int pl_sqlite_schema_read(pl_storage_t *st, int *version, char **error)

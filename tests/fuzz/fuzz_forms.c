@@ -58,7 +58,7 @@ static void check_rebuild(const pl_form_t *f)
         if (!!v0 != !!w0 || (v0 && strcmp(v0, w0) != 0))
             pl_die("form: field %s reads back differently", f->fields[i].var);
     }
-    pl_form_free(&again);
+    pl_form_deinit(&again);
     pl_stanza_unref(&st);
 }
 
@@ -77,7 +77,7 @@ static void on_element(void *ud, const pl_xml_t *e)
     } else if (f.nfields || f.fields || f.type) {
         pl_die("form: refused (%d) but not left empty", rc);
     }
-    pl_form_free(&f);
+    pl_form_deinit(&f);
 }
 
 static void on_stanza(void *ud, const pl_stanza_t *st)

@@ -77,7 +77,7 @@ static void check_round_trip(pl_stanza_t *s)
          * with that namespace as its default one. */
         if (fuzz_known("xml-prefix") && memmem(bytes, len, "'" XML_NS "'", strlen(XML_NS) + 2)) {
             pl_stanza_unref(&again);
-            pl_xml_parser_free(p);
+            pl_xml_parser_free(&p);
             return;
         }
         pl_die("serialisation does not parse: %.*s", (int)len, bytes);
@@ -86,7 +86,7 @@ static void check_round_trip(pl_stanza_t *s)
     if (pl_stanza_wire_size(again) != len)
         pl_die("wire size %zu of %zu bytes", pl_stanza_wire_size(again), len);
     pl_stanza_unref(&again);
-    pl_xml_parser_free(p);
+    pl_xml_parser_free(&p);
 }
 
 static int keep_odd(void *ud, const pl_xml_t *child)
@@ -206,7 +206,7 @@ static void run(const uint8_t *data, size_t size, unsigned flags, int sleepy, pl
         if (c.errors)
             abort();
     }
-    pl_xml_parser_free(c.parser);
+    pl_xml_parser_free(&c.parser);
     *trace = c.trace;
 }
 

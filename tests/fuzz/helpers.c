@@ -32,7 +32,7 @@ void fuzz_each_stanza(const uint8_t *data, size_t size, void (*fn)(void *ud, con
     pl_xml_parser_t *p = pl_xml_parser_new(&lim, &cb, &e);
     if (pl_xml_parser_feed(p, HEADER, strlen(HEADER)) == 0)
         pl_xml_parser_feed(p, (const char *)data, size);
-    pl_xml_parser_free(p);
+    pl_xml_parser_free(&p);
 }
 
 void fuzz_each_element(const pl_xml_t *e, void (*fn)(void *ud, const pl_xml_t *e), void *ud)

@@ -560,7 +560,7 @@ static void check_output(const fz_conn_t *c)
         out_check_t o = {0};
         pl_xml_parser_t *p = pl_xml_parser_new(&big, &cb, &o);
         pl_xml_parser_feed(p, seg, (size_t)(stop - seg));
-        pl_xml_parser_free(p);
+        pl_xml_parser_free(&p);
         if (o.error) {
             size_t len = (size_t)(stop - seg);
             /* Issue #14 finding 2, reported and being fixed (xml.c/stanza.c). */

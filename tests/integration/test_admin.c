@@ -292,7 +292,7 @@ static void key_generate_makes_owner_only_key_file(h_server_t *srv)
     char *error = NULL;
     CHECK_MSG(pl_seal_load(path, &k, &error) == 0 && pl_seal_current_id(k) == 2, "%s",
               error ? error : "");
-    pl_seal_free(k);
+    pl_seal_free(&k);
     free(error);
     /* A key file others can read is refused, not appended to. */
     chmod(path, 0644);

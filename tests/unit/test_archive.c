@@ -103,12 +103,12 @@ START_TEST(test_insert_idempotent)
     ck_assert_int_eq(p.complete, 1);
     ck_assert_str_eq(p.items[0].stanza, "<message xmlns='jabber:client' n='1700000000000001'/>");
     ck_assert_str_eq(p.items[0].peer, "b@x");
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     /* Full text: the duplicate did not index the body twice. */
     q.fulltext = "hello";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 1);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     fx_close(&f);
 }
 END_TEST
@@ -133,7 +133,7 @@ START_TEST(test_paging_forward_and_backward)
         after = p.n ? p.items[p.n - 1].key : after;
         if (pages == 1)
             ck_assert_int_eq(p.first_index, 0);
-        pl_archive_page_free(&p);
+        pl_archive_page_deinit(&p);
         if (complete)
             break;
         ck_assert_int_lt(pages, 5);
@@ -151,7 +151,7 @@ START_TEST(test_paging_forward_and_backward)
     ck_assert_int_eq(p.first_index, 70);
     ck_assert_int_eq(p.complete, 0);
     int64_t before = p.items[0].key;
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     int64_t expect = 70;
     for (;;) {
         pl_archive_query_t qb = {.owner = "a@x", .max = 50, .page_before = before};
@@ -161,7 +161,7 @@ START_TEST(test_paging_forward_and_backward)
         int complete = p.complete;
         if (p.n)
             before = p.items[0].key;
-        pl_archive_page_free(&p);
+        pl_archive_page_deinit(&p);
         if (complete)
             break;
     }
@@ -172,7 +172,7 @@ START_TEST(test_paging_forward_and_backward)
     ck_assert_int_eq(pl_archive_query(f.a, &qe, &p), 0);
     ck_assert_uint_eq(p.n, 0);
     ck_assert_int_eq(p.complete, 1);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     /* max = 0: the count only. */
     pl_archive_query_t qc = {.owner = "a@x", .max = 0};
@@ -180,7 +180,7 @@ START_TEST(test_paging_forward_and_backward)
     ck_assert_uint_eq(p.n, 0);
     ck_assert_int_eq(p.count, 120);
     ck_assert_int_eq(p.complete, 0);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     /* An index. */
     pl_archive_query_t qi = {.owner = "a@x", .max = 5, .has_index = 1, .index = 100};
@@ -188,7 +188,7 @@ START_TEST(test_paging_forward_and_backward)
     ck_assert_uint_eq(p.n, 5);
     ck_assert_int_eq(nth(&p, 0), 101);
     ck_assert_int_eq(p.first_index, 100);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     fx_close(&f);
 }
 END_TEST
@@ -208,34 +208,34 @@ START_TEST(test_filters)
     ck_assert_int_eq(p.count, 21);
     for (size_t i = 0; i < p.n; i++)
         ck_assert_str_eq(p.items[i].peer, "b@x");
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     q.with_resource = "phone";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 1);
     ck_assert_int_eq(nth(&p, 0), 100);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     pl_archive_query_t qt = {.owner = "a@x", .max = 100, .start = T0 + 5, .end = T0 + 9};
     ck_assert_int_eq(pl_archive_query(f.a, &qt, &p), 0);
     ck_assert_int_eq(p.count, 5);
     ck_assert_int_eq(nth(&p, 0), 5);
     ck_assert_int_eq(nth(&p, 4), 9);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     pl_archive_query_t qa = {
         .owner = "a@x", .max = 100, .after_key = T0 + 10, .before_key = T0 + 14};
     ck_assert_int_eq(pl_archive_query(f.a, &qa, &p), 0);
     ck_assert_int_eq(p.count, 3);
     ck_assert_int_eq(nth(&p, 0), 11);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     int64_t keys[] = {T0 + 3, T0 + 30, T0 + 999};
     pl_archive_query_t qk = {.owner = "a@x", .max = 100, .keys = keys, .nkeys = 3};
     ck_assert_int_eq(pl_archive_query(f.a, &qk, &p), 0);
     ck_assert_int_eq(p.count, 2);
     ck_assert_int_eq(nth(&p, 1), 30);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
 
     /* Unknown cursors and filter ids. */
     pl_archive_query_t qu = {.owner = "a@x", .max = 10, .page_after = T0 + 999};
@@ -267,30 +267,30 @@ START_TEST(test_fulltext)
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 5);
     ck_assert_int_eq(nth(&p, 0), 10);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     q.fulltext = "BANANA number";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 5);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     q.fulltext = "deja"; /* diacritics folded */
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 1);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     q.fulltext = "ban*"; /* prefix */
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 5);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     q.fulltext = "\"quoted\" OR NEAR("; /* FTS syntax is taken as words */
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 0);
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     q.fulltext = "  ... ";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), -EINVAL);
     q.fulltext = "banana";
     q.with = "c@y";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_int_eq(p.count, 5); /* multiples of 10 are even: c@y */
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     fx_close(&f);
 }
 END_TEST
@@ -342,17 +342,17 @@ START_TEST(test_purge_batches)
     ck_assert_int_eq(pl_archive_query(f.a, &q, &pg), 0);
     ck_assert_int_eq(pg.count, 5);
     ck_assert_int_eq(nth(&pg, 0), 21);
-    pl_archive_page_free(&pg);
+    pl_archive_page_deinit(&pg);
     /* The FTS rows went with them: banana was in 10 and 20 only. */
     q.fulltext = "banana";
     ck_assert_int_eq(pl_archive_query(f.a, &q, &pg), 0);
     ck_assert_int_eq(pg.count, 0);
-    pl_archive_page_free(&pg);
+    pl_archive_page_deinit(&pg);
     /* The other domain was untouched, until a purge of every domain. */
     pl_archive_query_t qy = {.owner = "q@y", .max = 10, .fulltext = "banana"};
     ck_assert_int_eq(pl_archive_query(f.a, &qy, &pg), 0);
     ck_assert_int_eq(pg.count, 1);
-    pl_archive_page_free(&pg);
+    pl_archive_page_deinit(&pg);
     purge_t all = {.domain = NULL, .before = T0 + 21, .limit = 100};
     ck_assert_int_eq(pl_storage_write_sync(f.st, purge_run, &all), 1);
     fx_close(&f);
@@ -383,7 +383,7 @@ static int64_t count_of(fixture_t *f, const char *text)
     pl_archive_page_t p;
     int rc = pl_archive_query(f->a, &q, &p);
     int64_t n = rc == 0 ? p.count : rc;
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     return n;
 }
 
@@ -412,7 +412,7 @@ START_TEST(test_sealed_archive)
     ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
     ck_assert_uint_eq(p.n, 1);
     ck_assert_str_eq(p.items[0].stanza, "<message xmlns='jabber:client' n='1700000000000001'/>");
-    pl_archive_page_free(&p);
+    pl_archive_page_deinit(&p);
     ck_assert_int_eq(count_of(&f, "rendezvous"), 1);
     ck_assert_int_eq(count_of(&f, "NOON rendezvous"), 1);
     ck_assert_int_eq(count_of(&f, "midnight"), 0);
@@ -439,8 +439,8 @@ START_TEST(test_sealed_archive)
     ck_assert_int_eq(pl_archive_open(f.st, &f.a), 0);
     q.max = 10;
     ck_assert_int_lt(pl_archive_query(f.a, &q, &p), 0);
-    pl_seal_free(ring);
-    pl_seal_free(ring2);
+    pl_seal_free(&ring);
+    pl_seal_free(&ring2);
     remove(keyfile);
     fx_close(&f);
 }

@@ -24,7 +24,7 @@ static pl_stanza_t *parse(const char *xml)
                       "xmlns:stream='http://etherx.jabber.org/streams'>";
     ck_assert_int_eq(pl_xml_parser_feed(p, hdr, strlen(hdr)), 0);
     ck_assert_int_eq(pl_xml_parser_feed(p, xml, strlen(xml)), 0);
-    pl_xml_parser_free(p);
+    pl_xml_parser_free(&p);
     ck_assert_ptr_nonnull(s);
     return s;
 }

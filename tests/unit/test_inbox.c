@@ -315,7 +315,7 @@ START_TEST(store_keeps_conversations_in_activity_order)
     ck_assert_uint_eq(items[0].unread, 2);
     ck_assert_str_eq(items[1].partner, "bob@x");
     ck_assert_str_eq(items[2].partner, "dave@x");
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     /* A read needs an existing conversation; it never creates one. */
     pl_inbox_event_t rd = {.kind = PL_INBOX_READ, .partner = "erin@x", .msg_id = "z"};
     ck_assert_int_eq(update(&rd, 100, NULL), 0);
@@ -432,16 +432,16 @@ START_TEST(sealed_entries_hide_the_excerpt)
     size_t n;
     ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
     ck_assert_uint_eq(n, 2); /* bob and carol; the moved record is left out */
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     /* Without the key the entries do not open and are not listed. */
     pl_storage_set_seal(st, NULL);
     ck_assert_int_eq(pl_inbox_get(kv, USER, "bob@x", e), -ENOKEY);
     ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
     ck_assert_uint_eq(n, 0);
-    pl_inbox_items_free(items, n);
+    pl_inbox_items_free(&items, n);
     free(e);
     pl_buf_deinit(&raw);
-    pl_seal_free(ring);
+    pl_seal_free(&ring);
     remove(keyfile);
     store_close();
 }

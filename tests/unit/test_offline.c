@@ -480,7 +480,7 @@ START_TEST(test_sealed_records)
     pl_storage_set_seal(st, ring);
     ck_assert_str_eq(list(USER), secret);
     pl_storage_set_seal(st, NULL);
-    pl_seal_free(ring);
+    pl_seal_free(&ring);
     remove(keyfile);
     store_close();
 }

@@ -539,7 +539,7 @@ START_TEST(test_delete_account)
     ck_assert_int_eq(pl_roster_get(roster, JULIET, USER, &it), 1);
     ck_assert_uint_eq(op.changed[0].item.ver, it.ver);
     pl_roster_item_clear(&it);
-    pl_roster_changes_free(op.changed, op.nchanged);
+    pl_roster_changes_free(&op.changed, op.nchanged);
 
     /* Again: nothing left, nothing changes. */
     ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);

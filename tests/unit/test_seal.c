@@ -141,7 +141,7 @@ START_TEST(round_trip)
     pl_buf_deinit(&rec);
     pl_buf_deinit(&rec2);
     pl_buf_deinit(&out);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -207,7 +207,7 @@ START_TEST(known_answer_vector)
     ck_assert_mem_eq(out.data, p, sizeof(p));
     pl_buf_deinit(&rec);
     pl_buf_deinit(&out);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -233,7 +233,7 @@ START_TEST(tamper_every_bit)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(tamper_key_id_to_known_key)
     ck_assert_uint_eq(out.len, 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -276,7 +276,7 @@ START_TEST(tamper_context)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -295,7 +295,7 @@ START_TEST(truncated_or_extended)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EBADMSG);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -318,7 +318,7 @@ START_TEST(plain_records_are_not_sealed)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EINVAL);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -335,7 +335,7 @@ START_TEST(empty_plaintext)
     ck_assert_int_eq(open_rec(k, CTX, CTXLEN, rec.data, rec.len, &out), -EBADMSG);
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -358,7 +358,7 @@ START_TEST(large_plaintext)
     pl_buf_deinit(&out);
     pl_buf_deinit(&rec);
     free(big);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -400,7 +400,7 @@ START_TEST(concurrent_threads)
         pthread_join(t[i], NULL);
         ck_assert_int_eq(w[i].failures, 0);
     }
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -413,7 +413,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_t old, rec, out;
     seal(k1, "before rotation", 15, &old);
     ck_assert_uint_eq(rec_key_id(&old), 1);
-    pl_seal_free(k1);
+    pl_seal_free(&k1);
 
     keyfile("keys", "1 " KEY1 "\n# rotated\n2 " KEY2 "\n", 0600);
     pl_seal_t *k2 = load_ok(path);
@@ -423,7 +423,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_deinit(&out);
     seal(k2, "after rotation", 14, &rec);
     ck_assert_uint_eq(rec_key_id(&rec), 2);
-    pl_seal_free(k2);
+    pl_seal_free(&k2);
 
     /* Once key 1 leaves the file, its records no longer open. */
     pl_seal_t *k3 = ring("2 " KEY2 "\n");
@@ -431,7 +431,7 @@ START_TEST(rotation_keeps_old_records_readable)
     pl_buf_deinit(&out);
     ck_assert_int_eq(open_rec(k3, CTX, CTXLEN, rec.data, rec.len, &out), 0);
     pl_buf_deinit(&out);
-    pl_seal_free(k3);
+    pl_seal_free(&k3);
     pl_buf_deinit(&old);
     pl_buf_deinit(&rec);
 }
@@ -444,10 +444,10 @@ START_TEST(file_format_accepted)
     pl_seal_t *k = ring("# parley keys\r\n\r\n   5 " KEY2 "  \r\n\t# old one next\n"
                         "2\t" KEY1 "\n\n# end");
     ck_assert_uint_eq(pl_seal_current_id(k), 2);
-    pl_seal_free(k);
+    pl_seal_free(&k);
     k = ring("4294967295 " KEY1);
     ck_assert_uint_eq(pl_seal_current_id(k), 4294967295u);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -456,8 +456,10 @@ START_TEST(file_permissions_refused)
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0640), -EPERM, "group or others", "chmod 600");
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0604), -EPERM, "mode 0604", NULL);
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0620), -EPERM, "mode 0620", NULL);
-    pl_seal_free(load_ok(keyfile("keys", "1 " KEY1 "\n", 0400)));
-    pl_seal_free(load_ok(keyfile("keys", "1 " KEY1 "\n", 0600)));
+    pl_seal_t *k = load_ok(keyfile("keys", "1 " KEY1 "\n", 0400));
+    pl_seal_free(&k);
+    k = load_ok(keyfile("keys", "1 " KEY1 "\n", 0600));
+    pl_seal_free(&k);
 }
 END_TEST
 
@@ -550,8 +552,8 @@ START_TEST(generate_creates_then_appends)
     ck_assert_ptr_nonnull(strstr(slurp(path), "# key 2 generated "));
     pl_buf_deinit(&old);
     pl_buf_deinit(&rec);
-    pl_seal_free(k1);
-    pl_seal_free(k2);
+    pl_seal_free(&k1);
+    pl_seal_free(&k2);
 }
 END_TEST
 
@@ -566,7 +568,7 @@ START_TEST(generate_after_hand_written_keys)
     ck_assert_uint_eq(id, 10);
     pl_seal_t *k = load_ok(path);
     ck_assert_uint_eq(pl_seal_current_id(k), 10);
-    pl_seal_free(k);
+    pl_seal_free(&k);
 
     path = keyfile("keys", "# only a comment\n", 0600);
     ck_assert_int_eq(pl_seal_generate(path, &id, &err), 0);
@@ -598,6 +600,198 @@ START_TEST(generate_refuses_bad_files)
 }
 END_TEST
 
+/* ---- framed records (what the stores keep) ---- */
+
+#define MSG "<message><body>hi</body></message>"
+
+static const pl_seal_frame_t offline_frame = {.label = "offline",
+                                              .owner = "alice@example.test",
+                                              .item = "01J0000000001",
+                                              .plain_tag = 0,
+                                              .sealed_tag = 1};
+
+/* Unframes rec into a fresh scratch buffer; the payload is copied out as a
+ * string into *text (caller frees) when it opens. */
+static int unframe(const pl_seal_t *k, const pl_seal_frame_t *f, const void *rec, size_t len,
+                   char **text)
+{
+    pl_buf_t scratch;
+    pl_buf_init(&scratch);
+    const void *payload = NULL;
+    size_t plen = 0;
+    int rc = pl_seal_unframe(k, f, rec, len, &scratch, &payload, &plen);
+    *text = rc == 0 ? strndup(payload, plen) : NULL;
+    pl_buf_deinit(&scratch);
+    return rc;
+}
+
+/* The bytes stores already hold: the store's tag, then a record sealed
+ * under "label" NUL owner NUL item.  Changing that context would make
+ * every sealed record on disk unreadable. */
+START_TEST(a_sealed_frame_is_the_tag_and_a_record_bound_to_label_owner_item)
+{
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    pl_buf_t rec, out;
+    pl_buf_init(&rec);
+    ck_assert_int_eq(pl_seal_frame(k, &offline_frame, MSG, strlen(MSG), &rec), 0);
+    ck_assert_uint_eq(rec.len, 1 + strlen(MSG) + PL_SEAL_OVERHEAD);
+    ck_assert_int_eq(rec.data[0], 1);
+    ck_assert_int_eq(pl_seal_is_sealed(rec.data + 1, rec.len - 1), 1);
+    static const char aad[] = "offline\0alice@example.test\0"
+                              "01J0000000001";
+    ck_assert_int_eq(open_rec(k, aad, sizeof(aad) - 1, rec.data + 1, rec.len - 1, &out), 0);
+    ck_assert_uint_eq(out.len, strlen(MSG));
+    ck_assert_mem_eq(out.data, MSG, strlen(MSG));
+
+    char *text;
+    ck_assert_int_eq(unframe(k, &offline_frame, rec.data, rec.len, &text), 0);
+    ck_assert_str_eq(text, MSG);
+    free(text);
+    pl_buf_deinit(&out);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&k);
+}
+END_TEST
+
+START_TEST(without_a_ring_a_frame_is_the_plain_tag_and_the_payload)
+{
+    pl_buf_t rec;
+    pl_buf_init(&rec);
+    ck_assert_int_eq(pl_seal_frame(NULL, &offline_frame, MSG, strlen(MSG), &rec), 0);
+    ck_assert_uint_eq(rec.len, 1 + strlen(MSG));
+    ck_assert_int_eq(rec.data[0], 0);
+    ck_assert_mem_eq(rec.data + 1, MSG, strlen(MSG));
+
+    /* A plain payload is read where it lies, with or without a ring. */
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    pl_buf_t scratch;
+    pl_buf_init(&scratch);
+    const void *payload = NULL;
+    size_t plen = 0;
+    ck_assert_int_eq(
+        pl_seal_unframe(k, &offline_frame, rec.data, rec.len, &scratch, &payload, &plen), 0);
+    ck_assert_ptr_eq(payload, rec.data + 1);
+    ck_assert_uint_eq(plen, strlen(MSG));
+    ck_assert_int_eq(
+        pl_seal_unframe(NULL, &offline_frame, rec.data, rec.len, &scratch, &payload, &plen), 0);
+    ck_assert_ptr_eq(payload, rec.data + 1);
+    /* An empty plain payload is a payload too. */
+    ck_assert_int_eq(pl_seal_unframe(k, &offline_frame, "\0", 1, &scratch, &payload, &plen), 0);
+    ck_assert_uint_eq(plen, 0);
+    pl_buf_deinit(&scratch);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&k);
+}
+END_TEST
+
+START_TEST(an_untagged_store_reads_every_record_without_the_sealed_tag_as_it_is)
+{
+    const pl_seal_frame_t f = {.label = "inbox",
+                               .owner = "alice@example.test",
+                               .item = "bob@example.test",
+                               .plain_tag = PL_SEAL_UNTAGGED,
+                               .sealed_tag = '2'};
+    pl_buf_t rec;
+    pl_buf_init(&rec);
+    ck_assert_int_eq(pl_seal_frame(NULL, &f, "1entry", 6, &rec), 0);
+    ck_assert_uint_eq(rec.len, 6);
+    ck_assert_mem_eq(rec.data, "1entry", 6);
+    char *text;
+    ck_assert_int_eq(unframe(NULL, &f, rec.data, rec.len, &text), 0);
+    ck_assert_str_eq(text, "1entry");
+    free(text);
+    ck_assert_int_eq(unframe(NULL, &f, "", 0, &text), 0);
+    ck_assert_str_eq(text, "");
+    free(text);
+
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    pl_buf_reset(&rec);
+    ck_assert_int_eq(pl_seal_frame(k, &f, "1entry", 6, &rec), 0);
+    ck_assert_int_eq(rec.data[0], '2');
+    ck_assert_ptr_null(memmem(rec.data, rec.len, "entry", 5));
+    ck_assert_int_eq(unframe(k, &f, rec.data, rec.len, &text), 0);
+    ck_assert_str_eq(text, "1entry");
+    free(text);
+    ck_assert_int_eq(unframe(NULL, &f, rec.data, rec.len, &text), -ENOKEY);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&k);
+}
+END_TEST
+
+/* A record copied to another store, account or row does not open, nor
+ * does one whose owner and item split the same bytes differently. */
+START_TEST(a_sealed_frame_opens_only_in_its_own_place)
+{
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    const pl_seal_frame_t here = {
+        .label = "archive", .owner = "ab", .item = "c", .plain_tag = 0, .sealed_tag = 1};
+    pl_buf_t rec;
+    pl_buf_init(&rec);
+    ck_assert_int_eq(pl_seal_frame(k, &here, MSG, strlen(MSG), &rec), 0);
+    const pl_seal_frame_t elsewhere[] = {
+        {.label = "offline", .owner = "ab", .item = "c", .plain_tag = 0, .sealed_tag = 1},
+        {.label = "archive", .owner = "ax", .item = "c", .plain_tag = 0, .sealed_tag = 1},
+        {.label = "archive", .owner = "ab", .item = "d", .plain_tag = 0, .sealed_tag = 1},
+        {.label = "archive", .owner = "a", .item = "bc", .plain_tag = 0, .sealed_tag = 1},
+    };
+    char *text;
+    for (size_t i = 0; i < sizeof(elsewhere) / sizeof(elsewhere[0]); i++)
+        ck_assert_int_eq(unframe(k, &elsewhere[i], rec.data, rec.len, &text), -EBADMSG);
+    ck_assert_int_eq(unframe(k, &here, rec.data, rec.len, &text), 0);
+    free(text);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&k);
+}
+END_TEST
+
+START_TEST(unframing_refuses_unknown_tags_damage_and_missing_keys)
+{
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    pl_seal_t *other = load_ok(keyfile("other", "2 " KEY2 "\n", 0600));
+    char *text;
+    ck_assert_int_eq(unframe(k, &offline_frame, "", 0, &text), -EBADMSG);
+    ck_assert_int_eq(unframe(k, &offline_frame, "\x07<m/>", 5, &text), -EBADMSG);
+
+    pl_buf_t rec;
+    pl_buf_init(&rec);
+    ck_assert_int_eq(pl_seal_frame(k, &offline_frame, MSG, strlen(MSG), &rec), 0);
+    ck_assert_int_eq(unframe(NULL, &offline_frame, rec.data, rec.len, &text), -ENOKEY);
+    ck_assert_int_eq(unframe(other, &offline_frame, rec.data, rec.len, &text), -ENOKEY);
+    ck_assert_int_eq(unframe(k, &offline_frame, rec.data, rec.len - 1, &text), -EBADMSG);
+    ck_assert_int_eq(unframe(k, &offline_frame, rec.data, 2, &text), -EBADMSG);
+    /* A sealed record of a version this build does not read is damage to
+     * the store, not a bad argument. */
+    rec.data[2] = PL_SEAL_VERSION + 1;
+    ck_assert_int_eq(unframe(k, &offline_frame, rec.data, rec.len, &text), -EBADMSG);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&other);
+    pl_seal_free(&k);
+}
+END_TEST
+
+/* The scratch buffer is emptied before a sealed payload lands in it, so a
+ * buffer reused across records never hands back the previous one. */
+START_TEST(unframing_a_sealed_record_empties_the_scratch_buffer_first)
+{
+    pl_seal_t *k = ring("1 " KEY1 "\n");
+    pl_buf_t rec, scratch;
+    pl_buf_init(&rec);
+    pl_buf_init(&scratch);
+    pl_buf_puts(&scratch, "the previous record");
+    ck_assert_int_eq(pl_seal_frame(k, &offline_frame, MSG, strlen(MSG), &rec), 0);
+    const void *payload;
+    size_t plen;
+    ck_assert_int_eq(
+        pl_seal_unframe(k, &offline_frame, rec.data, rec.len, &scratch, &payload, &plen), 0);
+    ck_assert_uint_eq(plen, strlen(MSG));
+    ck_assert_mem_eq(payload, MSG, plen);
+    ck_assert_uint_eq(scratch.len, strlen(MSG));
+    pl_buf_deinit(&scratch);
+    pl_buf_deinit(&rec);
+    pl_seal_free(&k);
+}
+END_TEST
+
 Suite *seal_suite(void)
 {
     Suite *s = suite_create("seal");
@@ -614,6 +808,15 @@ Suite *seal_suite(void)
     tcase_add_test(rec, large_plaintext);
     tcase_add_test(rec, concurrent_threads);
     suite_add_tcase(s, rec);
+    TCase *fr = tcase_create("framed records");
+    tcase_add_checked_fixture(fr, setup, teardown);
+    tcase_add_test(fr, a_sealed_frame_is_the_tag_and_a_record_bound_to_label_owner_item);
+    tcase_add_test(fr, without_a_ring_a_frame_is_the_plain_tag_and_the_payload);
+    tcase_add_test(fr, an_untagged_store_reads_every_record_without_the_sealed_tag_as_it_is);
+    tcase_add_test(fr, a_sealed_frame_opens_only_in_its_own_place);
+    tcase_add_test(fr, unframing_refuses_unknown_tags_damage_and_missing_keys);
+    tcase_add_test(fr, unframing_a_sealed_record_empties_the_scratch_buffer_first);
+    suite_add_tcase(s, fr);
     TCase *kf = tcase_create("key file");
     tcase_add_checked_fixture(kf, setup, teardown);
     tcase_add_test(kf, rotation_keeps_old_records_readable);

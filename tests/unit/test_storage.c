@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "core/accounts-admin.h"
+#include "storage/lmdb/lmdb-private.h"
 #include "storage/storage-private.h"
 #include "tests/unit/suites.h"
 
@@ -570,6 +571,161 @@ START_TEST(test_kv_ops)
 }
 END_TEST
 
+/* ---- the repositories' prefix scan (pl_lmdb_scan_prefix) ---- */
+
+/* Records what a scan visits, as "key=value" with NULs shown as '|'; stops
+ * at `stop_at` (1-based) with `stop_with`, deletes the keys in `del`. */
+typedef struct scan_log {
+    char seen[8][32];
+    int n, stop_at, stop_with;
+    const char *del;
+} scan_log_t;
+
+static int scan_log_visit(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *v)
+{
+    scan_log_t *l = ud;
+    ck_assert_int_lt(l->n, 8);
+    char *out = l->seen[l->n++];
+    size_t n = 0;
+    for (size_t i = 0; i < k->mv_size && n < 20; i++)
+        out[n++] = ((const char *)k->mv_data)[i] ? ((const char *)k->mv_data)[i] : '|';
+    snprintf(out + n, 32 - n, "=%.*s", (int)v->mv_size, (const char *)v->mv_data);
+    if (l->del && strstr(l->del, out))
+        ck_assert_int_eq(mdb_cursor_del(cur, 0), 0);
+    return l->n == l->stop_at ? l->stop_with : 0;
+}
+
+typedef struct scan_job {
+    pl_kv_t *kv;
+    const char *prefix;
+    size_t plen;
+    scan_log_t log;
+    long result;
+} scan_job_t;
+
+static int put_scan_keys_run(pl_wtxn_t *txn, void *ud)
+{
+    /* A user's records are keyed user '\0' id: a prefix with its NUL must
+     * not reach "ab", "abc" or another user's keys. */
+    static const struct {
+        const char *k;
+        size_t len;
+    } keys[] = {{"a", 1}, {"ab\0x", 4}, {"ab\0z", 4}, {"ab\0y", 4}, {"abc", 3}, {"b", 1}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int rc = pl_kv_put(txn, ud, keys[i].k, keys[i].len, "v", 1);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int scan_run(pl_wtxn_t *txn, void *ud)
+{
+    scan_job_t *j = ud;
+    j->result = pl_lmdb_scan_prefix(txn->txn, j->kv, j->prefix, j->plen, scan_log_visit, &j->log);
+    return 0;
+}
+
+/* A new storage in dir with the store "things" holding the keys above. */
+static pl_kv_t *scan_store(char *dir, pl_storage_t **st)
+{
+    tmpdir_new(dir);
+    *st = open_dir(dir);
+    pl_kv_t *kv;
+    ck_assert_int_eq(pl_storage_kv(*st, "things", &kv), 0);
+    ck_assert_int_eq(pl_storage_write_sync(*st, put_scan_keys_run, kv), 0);
+    return kv;
+}
+
+/* Scans in a read transaction, as the repositories' readers do. */
+static long scan_read(pl_kv_t *kv, const void *prefix, size_t plen, scan_log_t *log)
+{
+    MDB_txn *txn;
+    ck_assert_int_eq(pl_lmdb_read_begin(kv->st, &txn), 0);
+    long n = pl_lmdb_scan_prefix(txn, kv, prefix, plen, scan_log_visit, log);
+    mdb_txn_abort(txn);
+    return n;
+}
+
+START_TEST(a_prefix_scan_visits_exactly_the_keys_that_start_with_the_prefix_in_key_order)
+{
+    char dir[64];
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st), *other;
+    ck_assert_int_eq(pl_storage_kv(st, "other", &other), 0);
+    kv_put_sync(st, other, "ab", "elsewhere");
+
+    scan_log_t l = {0};
+    ck_assert_int_eq(scan_read(kv, "ab\0", 3, &l), 3);
+    ck_assert_str_eq(l.seen[0], "ab|x=v");
+    ck_assert_str_eq(l.seen[1], "ab|y=v");
+    ck_assert_str_eq(l.seen[2], "ab|z=v");
+    l = (scan_log_t){0};
+    ck_assert_int_eq(scan_read(kv, "ab", 2, &l), 4);
+    ck_assert_str_eq(l.seen[3], "abc=v");
+    /* An empty prefix is every record of this store, and only of it. */
+    l = (scan_log_t){0};
+    ck_assert_int_eq(scan_read(kv, NULL, 0, &l), 6);
+    ck_assert_str_eq(l.seen[0], "a=v");
+    ck_assert_str_eq(l.seen[5], "b=v");
+    l = (scan_log_t){0};
+    ck_assert_int_eq(scan_read(kv, "c", 1, &l), 0);
+    ck_assert_int_eq(scan_read(kv, "aa", 2, &l), 0);
+    /* Longer than any key LMDB holds: nothing, not an error. */
+    char big[600];
+    memset(big, 'a', sizeof(big));
+    ck_assert_int_eq(scan_read(kv, big, sizeof(big), &l), 0);
+    ck_assert_int_eq(l.n, 0);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
+START_TEST(a_prefix_scan_stops_where_the_visitor_says_and_passes_on_its_error)
+{
+    char dir[64];
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st);
+    scan_log_t l = {.stop_at = 2, .stop_with = 1};
+    ck_assert_int_eq(scan_read(kv, "ab\0", 3, &l), 2);
+    ck_assert_int_eq(l.n, 2);
+    l = (scan_log_t){.stop_at = 1, .stop_with = -ENOSPC};
+    ck_assert_int_eq(scan_read(kv, "ab\0", 3, &l), -ENOSPC);
+    ck_assert_int_eq(l.n, 1);
+    /* The same inside a write job. */
+    scan_job_t j = {
+        .kv = kv, .prefix = "ab\0", .plen = 3, .log = {.stop_at = 2, .stop_with = -EIO}};
+    ck_assert_int_eq(pl_storage_write_sync(st, scan_run, &j), 0);
+    ck_assert_int_eq(j.result, -EIO);
+    ck_assert_int_eq(j.log.n, 2);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
+/* The roster drops tombstones this way: deleting the record under the
+ * cursor neither skips nor repeats the next one. */
+START_TEST(a_prefix_scan_lets_the_visitor_delete_the_record_it_is_on)
+{
+    char dir[64];
+    pl_storage_t *st;
+    pl_kv_t *kv = scan_store(dir, &st);
+    scan_job_t j = {.kv = kv, .prefix = "ab\0", .plen = 3, .log = {.del = "ab|x=v ab|y=v"}};
+    ck_assert_int_eq(pl_storage_write_sync(st, scan_run, &j), 0);
+    ck_assert_int_eq(j.result, 3);
+    ck_assert_str_eq(j.log.seen[0], "ab|x=v");
+    ck_assert_str_eq(j.log.seen[1], "ab|y=v");
+    ck_assert_str_eq(j.log.seen[2], "ab|z=v");
+    scan_log_t l = {0};
+    ck_assert_int_eq(scan_read(kv, "ab", 2, &l), 2);
+    ck_assert_str_eq(l.seen[0], "ab|z=v");
+    ck_assert_str_eq(l.seen[1], "abc=v");
+    ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
+    pl_storage_close(&st);
+    tmpdir_free(dir);
+}
+END_TEST
+
 /* ---- deleting by prefix, deleting an account ---- */
 
 typedef struct prefix_job {
@@ -770,7 +926,7 @@ static void outcome_done(void *ud, int status)
     if (status >= 0 && o->port && o->key && !o->del)
         ck_assert_int_eq(kv_has(o->kv, o->key, NULL), 1);
     if (--*o->pending == 0 && o->port)
-        pl_storage_port_close(o->port);
+        pl_storage_port_close(&o->port);
 }
 
 /* Submits `n` jobs through one port on a new loop and runs the loop until
@@ -901,8 +1057,12 @@ START_TEST(test_close_paths)
             .kv = kv, .key = keys[i], .val = "v", .pending = i < 5 ? &pending_a : &pending_b};
         ck_assert_int_eq(pl_storage_write(i < 5 ? a : b, kv_job_run, outcome_done, &jobs[i]), 0);
     }
-    pl_storage_port_close(b);
-    ck_assert_int_eq(pl_storage_write(b, kv_job_run, outcome_done, &jobs[0]), -EINVAL);
+    /* A copy of the pointer kept elsewhere meets a closing port: its jobs
+     * are still queued, so the port itself is still there. */
+    pl_storage_port_t *b_copy = b;
+    pl_storage_port_close(&b);
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(pl_storage_write(b_copy, kv_job_run, outcome_done, &jobs[0]), -EINVAL);
     uv_run(&loop, UV_RUN_NOWAIT); /* b's close callback; its jobs are still queued */
 
     /* Close while the jobs wait in the window: they still run and commit. */
@@ -916,8 +1076,9 @@ START_TEST(test_close_paths)
         ck_assert_int_eq(jobs[i].status, 0);
     }
     ck_assert_int_eq(pl_storage_write(a, kv_job_run, outcome_done, &jobs[0]), -ESHUTDOWN);
-    pl_storage_port_close(a);
-    pl_storage_port_close(a); /* twice is harmless */
+    pl_storage_port_t *a_copy = a;
+    pl_storage_port_close(&a);
+    pl_storage_port_close(&a_copy); /* twice is harmless */
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 
@@ -1000,6 +1161,10 @@ Suite *storage_suite(void)
     tcase_add_test(tc, test_account_record_roundtrip);
     tcase_add_test(tc, test_account_corrupt_record);
     tcase_add_test(tc, test_kv_ops);
+    tcase_add_test(tc,
+                   a_prefix_scan_visits_exactly_the_keys_that_start_with_the_prefix_in_key_order);
+    tcase_add_test(tc, a_prefix_scan_stops_where_the_visitor_says_and_passes_on_its_error);
+    tcase_add_test(tc, a_prefix_scan_lets_the_visitor_delete_the_record_it_is_on);
     tcase_add_test(tc, test_kv_del_prefix);
     tcase_add_test(tc, test_kv_del_prefix_many);
     tcase_add_test(tc, test_forget_account_every_store);

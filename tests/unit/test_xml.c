@@ -49,8 +49,7 @@ static void on_stanza(void *ud, pl_stanza_t *s)
     else if (cmd && strcmp(cmd, "stop") == 0)
         pl_xml_parser_stop(r->parser);
     else if (cmd && strcmp(cmd, "free") == 0) {
-        pl_xml_parser_free(r->parser);
-        r->parser = NULL;
+        pl_xml_parser_free(&r->parser);
     }
 }
 
@@ -87,7 +86,7 @@ static void rec_init(rec_t *r, const pl_xml_limits_t *lim)
 
 static void rec_deinit(rec_t *r)
 {
-    pl_xml_parser_free(r->parser);
+    pl_xml_parser_free(&r->parser);
     pl_stanza_unref(&r->last);
     pl_buf_deinit(&r->log);
 }

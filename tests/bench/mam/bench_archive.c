@@ -85,7 +85,7 @@ static void measure(pl_archive_t *a, const char *name, const pl_archive_query_t 
         }
         n = p.n;
         count = p.count;
-        pl_archive_page_free(&p);
+        pl_archive_page_deinit(&p);
     }
     qsort(t, (size_t)repeats, sizeof(double), cmp_double);
     printf("%-34s %8.3f ms median %8.3f ms max   %3zu items  count %lld\n", name, t[repeats / 2],
