@@ -12,7 +12,8 @@ list=tests/unit/suites.h
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-sed -n 's/^[[:space:]]*X(\([a-z0-9_]*\)).*/\1/p' "$list" | sort >"$tmp/listed"
+sed -n 's/^[[:space:]]*X(\([a-z0-9_]*\)).*/\1/p' "$list" | sort >"$tmp/all"
+sort -u "$tmp/all" >"$tmp/listed"
 for f in tests/unit/test_*.c; do
     [ -e "$f" ] || continue
     n=${f#tests/unit/test_}
@@ -20,7 +21,7 @@ for f in tests/unit/test_*.c; do
 done | sort >"$tmp/files"
 
 bad=0
-for n in $(uniq -d "$tmp/listed"); do
+for n in $(uniq -d "$tmp/all"); do
     echo "$list: suite '$n' is listed twice"
     bad=1
 done
@@ -28,11 +29,11 @@ for n in $(comm -23 "$tmp/files" "$tmp/listed"); do
     echo "tests/unit/test_$n.c: not in the suite list: add X($n) to $list"
     bad=1
 done
-for n in $(comm -13 "$tmp/files" "$tmp/listed" | uniq); do
+for n in $(comm -13 "$tmp/files" "$tmp/listed"); do
     echo "$list: suite '$n' is listed but tests/unit/test_$n.c does not exist"
     bad=1
 done
-for n in $(comm -12 "$tmp/files" "$tmp/listed" | uniq); do
+for n in $(comm -12 "$tmp/files" "$tmp/listed"); do
     if ! grep -q "^Suite \*${n}_suite(void)" "tests/unit/test_$n.c"; then
         echo "tests/unit/test_$n.c: does not define Suite *${n}_suite(void)"
         bad=1
