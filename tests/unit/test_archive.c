@@ -3,21 +3,16 @@
  * unknown cursors, and retention purges in batches. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/archive.h"
 #include "storage/seal.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 #define T0 1700000000000000LL /* a key (microseconds) to count from */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 typedef struct fixture {
     char dir[64];
@@ -27,11 +22,8 @@ typedef struct fixture {
 
 static void fx_open(fixture_t *f)
 {
-    strcpy(f->dir, "/tmp/pl-archive-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(f->dir));
-    pl_storage_opts_t o = {.dir = f->dir};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&f->st, &o, &err), 0);
+    ut_tmpdir_new(f->dir, "archive");
+    f->st = ut_storage_open(f->dir);
     ck_assert_int_eq(pl_archive_open(f->st, &f->a), 0);
 }
 
@@ -39,7 +31,7 @@ static void fx_close(fixture_t *f)
 {
     pl_archive_close(&f->a);
     pl_storage_close(&f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(f->dir);
 }
 
 typedef struct put {
@@ -393,8 +385,7 @@ static int64_t count_of(fixture_t *f, const char *text)
 START_TEST(test_sealed_archive)
 {
     fixture_t f;
-    strcpy(f.dir, "/tmp/pl-archive-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(f.dir));
+    ut_tmpdir_new(f.dir, "archive");
     char keyfile[96], *err = NULL;
     snprintf(keyfile, sizeof(keyfile), "%s.keys", f.dir);
     ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);

@@ -4,7 +4,6 @@
  * XEP-0203 delay helper. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "lib/util.h"
 #include "storage/offline.h"
 #include "storage/seal.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xep/delay.h"
 #include "xep/stored-xml.h"
@@ -26,23 +26,15 @@ static pl_offline_t *repo;
 
 static void store_open(void)
 {
-    strcpy(dir, "/tmp/pl-offline-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ut_tmpdir_new(dir, "offline");
+    st = ut_storage_open(dir);
     ck_assert_int_eq(pl_offline_open(st, &repo), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 static void store_close(void)
 {
     pl_storage_close(&st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(dir);
 }
 
 /* The id a message arriving at `t` (microseconds) would get. */

@@ -3,7 +3,6 @@
  * tombstones and their trimming against a real LMDB store. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
@@ -238,26 +238,18 @@ static pl_roster_t *roster;
 
 static void store_open(void)
 {
-    strcpy(dir, "/tmp/pl-roster-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ut_tmpdir_new(dir, "roster");
+    st = ut_storage_open(dir);
     ck_assert_int_eq(pl_roster_open(st, &roster), 0);
     pl_roster_t *again;
     ck_assert_int_eq(pl_roster_open(st, &again), 0);
     ck_assert_ptr_eq(again, roster);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void store_close(void)
 {
     pl_storage_close(&st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(dir);
 }
 
 #define USER "romeo@example.net"

@@ -8,34 +8,13 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xmpp/ns.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xml.h"
 
 static const char *bytes_of(const pl_stanza_t *s) { return pl_stanza_bytes(s, NULL); }
-
-static void keep_stanza(void *ud, pl_stanza_t *s)
-{
-    pl_stanza_t **out = ud;
-    pl_stanza_unref(out);
-    *out = pl_stanza_ref(s);
-}
-
-/* Parses one stanza on a jabber:client stream; returns a new reference. */
-static pl_stanza_t *parse(const char *xml)
-{
-    static const pl_xml_callbacks_t cb = { .stanza = keep_stanza };
-    pl_stanza_t *s = NULL;
-    pl_xml_parser_t *p = pl_xml_parser_new(NULL, &cb, &s);
-    const char *hdr = "<stream:stream xmlns='jabber:client' "
-                      "xmlns:stream='http://etherx.jabber.org/streams'>";
-    ck_assert_int_eq(pl_xml_parser_feed(p, hdr, strlen(hdr)), 0);
-    ck_assert_int_eq(pl_xml_parser_feed(p, xml, strlen(xml)), 0);
-    pl_xml_parser_free(p);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
 
 START_TEST(build_and_serialize)
 {
@@ -122,9 +101,9 @@ END_TEST
 
 START_TEST(build_copy_is_deep)
 {
-    pl_stanza_t *in = parse("<iq type='get' id='1'><query xmlns='jabber:iq:version' "
-                            "xmlns:a='urn:a' a:x='y'>hello <name>Parley &amp; co</name><v/>"
-                            "</query></iq>");
+    pl_stanza_t *in = ut_parse("<iq type='get' id='1'><query xmlns='jabber:iq:version' "
+                               "xmlns:a='urn:a' a:x='y'>hello <name>Parley &amp; co</name><v/>"
+                               "</query></iq>");
     const pl_xml_t *q = pl_xml_first_element(pl_stanza_root(in));
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
@@ -204,7 +183,7 @@ START_TEST(serialize_replaces_what_xml_cannot_carry)
                        "<nul>a\xef\xbf\xbd"
                        "b</nul></message>";
     ck_assert_str_eq(bytes_of(s), want);
-    pl_stanza_t *again = parse(want);
+    pl_stanza_t *again = ut_parse(want);
     ck_assert_str_eq(bytes_of(again), want);
     pl_stanza_unref(&again);
     pl_stanza_unref(&s);
@@ -250,9 +229,9 @@ END_TEST
 
 START_TEST(navigation)
 {
-    pl_stanza_t *s = parse("<message to='a@b' type='chat'>one<body>hi</body>two<x "
-                           "xmlns='urn:x'/><body xml:lang='de'>hallo</body><x xmlns='urn:y'/>"
-                           "<body>third</body></message>");
+    pl_stanza_t *s = ut_parse("<message to='a@b' type='chat'>one<body>hi</body>two<x "
+                              "xmlns='urn:x'/><body xml:lang='de'>hallo</body><x xmlns='urn:y'/>"
+                              "<body>third</body></message>");
     const pl_xml_t *m = pl_stanza_root(s);
     ck_assert_str_eq(pl_xml_attr(m, "type"), "chat");
     ck_assert_ptr_null(pl_xml_attr(m, "id"));
@@ -288,8 +267,8 @@ END_TEST
 
 START_TEST(readdress_shares_children)
 {
-    pl_stanza_t *orig = parse("<message from='evil@x' to='romeo@example.net' id='7' "
-                              "type='chat'><body>hi &amp; bye</body></message>");
+    pl_stanza_t *orig = ut_parse("<message from='evil@x' to='romeo@example.net' id='7' "
+                                 "type='chat'><body>hi &amp; bye</body></message>");
     pl_stanza_t *a = pl_stanza_readdress(orig, "juliet@example.com/balcony", PL_KEEP);
     ck_assert_ptr_ne(a, orig);
     ck_assert_ptr_eq(pl_stanza_root(a)->children, pl_stanza_root(orig)->children);
@@ -331,7 +310,7 @@ START_TEST(compact_copy_is_the_same_stanza)
                       "hash='sha-1' node='n' ver='v='/><x xmlns:a='urn:a' a:k='v'><y "
                       "xmlns=''/><a:z>t</a:z></x><state xmlns='urn:parley:presence'>"
                       "call</state></presence>";
-    pl_stanza_t *orig = parse(xml);
+    pl_stanza_t *orig = ut_parse(xml);
     pl_stanza_t *ra = pl_stanza_readdress(orig, "juliet@example.com/balcony", PL_KEEP);
     char *want = strdup(bytes_of(ra));
     pl_stanza_t *c = pl_stanza_compact(ra);
@@ -363,9 +342,10 @@ static int drop_by_a(void *ud, const pl_xml_t *c)
 
 START_TEST(build_from_filters_children_and_appends)
 {
-    pl_stanza_t *orig = parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
-                              "<stanza-id xmlns='urn:xmpp:sid:0' by='a@x' id='forged'/>"
-                              "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/></message>");
+    pl_stanza_t *orig =
+        ut_parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
+                 "<stanza-id xmlns='urn:xmpp:sid:0' by='a@x' id='forged'/>"
+                 "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/></message>");
     pl_builder_t *b = pl_build_from(orig, drop_by_a, NULL);
     pl_build_child(b, "delay", PL_NS_DELAY);
     pl_build_attr(b, "stamp", "2026-11-23T00:00:00Z");
@@ -379,7 +359,7 @@ START_TEST(build_from_filters_children_and_appends)
     pl_stanza_unref(&copy);
 
     /* No filter: a plain deep copy. */
-    pl_stanza_t *p = parse("<presence><show>away</show></presence>");
+    pl_stanza_t *p = ut_parse("<presence><show>away</show></presence>");
     pl_stanza_t *same = pl_build_finish(pl_build_from(p, NULL, NULL));
     ck_assert_str_eq(bytes_of(same), bytes_of(p));
     pl_stanza_unref(&p);
@@ -389,7 +369,7 @@ END_TEST
 
 START_TEST(refcounts)
 {
-    pl_stanza_t *s = parse("<presence/>");
+    pl_stanza_t *s = ut_parse("<presence/>");
     pl_stanza_t *r1 = pl_stanza_ref(s), *r2 = pl_stanza_ref(s);
     ck_assert_ptr_eq(r1, s);
     ck_assert_ptr_eq(r2, s);
@@ -405,7 +385,7 @@ END_TEST
 
 START_TEST(bytes_are_cached)
 {
-    pl_stanza_t *s = parse("<iq type='get' id='c'><ping xmlns='urn:xmpp:ping'/></iq>");
+    pl_stanza_t *s = ut_parse("<iq type='get' id='c'><ping xmlns='urn:xmpp:ping'/></iq>");
     size_t len1 = 0, len2 = 0;
     const char *b1 = pl_stanza_bytes(s, &len1);
     const char *b2 = pl_stanza_bytes(s, &len2);
@@ -444,7 +424,7 @@ static void *race_thread(void *arg)
 START_TEST(threads_share_a_stanza)
 {
     for (int round = 0; round < 50; round++) {
-        pl_stanza_t *s = parse("<message to='a@b'><body>fan out</body></message>");
+        pl_stanza_t *s = ut_parse("<message to='a@b'><body>fan out</body></message>");
         race_t rs[8];
         pthread_t th[8];
         for (int i = 0; i < 8; i++) {

@@ -4,7 +4,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,23 +16,10 @@
 
 #include "core/accounts-admin.h"
 #include "storage/storage-private.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
-
-/* Fills dir (64 bytes) with a new empty directory under /tmp. */
-static void tmpdir_new(char *dir)
-{
-    strcpy(dir, "/tmp/pl-storage-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void tmpdir_free(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* dir + "/" + name into a 128-byte buffer. */
 static const char *path_join(char *buf, const char *dir, const char *name)
@@ -223,7 +209,7 @@ static int kv_has(pl_kv_t *kv, const char *key, const char *val)
 START_TEST(test_open_reopen)
 {
     char tmp[64], dir[128], path[128];
-    tmpdir_new(tmp);
+    ut_tmpdir_new(tmp, "storage");
     path_join(dir, tmp, "data");
     pl_storage_t *st = open_dir(dir);
     struct stat sb;
@@ -262,14 +248,14 @@ START_TEST(test_open_reopen)
     pl_storage_close(&st);
     history_sql(dir, "SELECT count(*) FROM events WHERE kind = 'login'", "1");
     history_sql(dir, "PRAGMA journal_mode", "wal");
-    tmpdir_free(tmp);
+    ut_tmpdir_free(tmp);
 }
 END_TEST
 
 START_TEST(test_open_errors)
 {
     char tmp[64], file[128], below[128], dir[128], hist[128];
-    tmpdir_new(tmp);
+    ut_tmpdir_new(tmp, "storage");
     int fd = open(path_join(file, tmp, "file"), O_CREAT | O_WRONLY, 0600);
     ck_assert_int_ge(fd, 0);
     close(fd);
@@ -294,14 +280,14 @@ START_TEST(test_open_errors)
     ck_assert_int_eq(pl_storage_open(&st, &none, &err), -EINVAL);
     ck_assert_ptr_nonnull(err);
     free(err);
-    tmpdir_free(tmp);
+    ut_tmpdir_free(tmp);
 }
 END_TEST
 
 START_TEST(test_schema_newer_refused)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_storage_close(&st);
     raw_put(dir, "meta", "schema_version", "999", 3);
@@ -337,7 +323,7 @@ START_TEST(test_schema_newer_refused)
     size_t n = raw_lmdb(dir, "meta", "schema_version", NULL, 0, buf, sizeof(buf) - 1);
     buf[n] = '\0';
     ck_assert_int_eq(atoi(buf), PL_LMDB_SCHEMA_VERSION);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -346,7 +332,7 @@ END_TEST
 START_TEST(test_accounts_crud)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     const char *jids[] = {"bob@a.example", "alice@a.example", "carol@b.example",
                           "eve@a.example.org", "dave@b.example"};
@@ -381,7 +367,7 @@ START_TEST(test_accounts_crud)
     ck_assert_int_eq(pl_storage_write_sync(st, acc_put_run, &acc), -ENAMETOOLONG);
     ck_assert_int_eq(pl_accounts_get(st, acc.jid, &acc), -ENAMETOOLONG);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -397,7 +383,7 @@ static void keys_eq(const pl_scram_keys_t *a, const pl_scram_keys_t *b, size_t h
 START_TEST(test_account_record_roundtrip)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_account_t acc = {.flags = 0}, got;
     snprintf(acc.jid, sizeof(acc.jid), "juliet@capulet.example");
@@ -438,14 +424,14 @@ START_TEST(test_account_record_roundtrip)
     acc.sha1.salt_len = PL_SCRAM_SALT_LEN + 1;
     ck_assert_int_eq(pl_storage_write_sync(st, acc_put_run, &acc), -EINVAL);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
 START_TEST(test_account_corrupt_record)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_account_t acc = {.flags = 0};
     snprintf(acc.jid, sizeof(acc.jid), "good@x");
@@ -488,7 +474,7 @@ START_TEST(test_account_corrupt_record)
     ck_assert_int_eq(pl_accounts_list(st, "x", collect_visit, &c), 1);
     ck_assert_str_eq(c.items[0], "good@x");
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -510,7 +496,7 @@ static int txn_get_run(pl_wtxn_t *txn, void *ud)
 START_TEST(test_kv_ops)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv, *other;
     ck_assert_int_eq(pl_storage_kv(st, "offline", &kv), 0);
@@ -566,7 +552,7 @@ START_TEST(test_kv_ops)
     ck_assert_int_eq(pl_storage_write_sync(st, txn_get_run, kv), 0);
     ck_assert_int_eq(kv_has(kv, "rmw", "1"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -591,7 +577,7 @@ static int prefix_run(pl_wtxn_t *txn, void *ud)
 START_TEST(test_kv_del_prefix)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
@@ -616,7 +602,7 @@ START_TEST(test_kv_del_prefix)
     ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
     ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -636,7 +622,7 @@ static int put_bin_run(pl_wtxn_t *txn, void *ud)
 START_TEST(test_kv_del_prefix_many)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "many", &kv), 0);
@@ -648,7 +634,7 @@ START_TEST(test_kv_del_prefix_many)
     seen_t s = {.n = 0};
     ck_assert_int_eq(pl_kv_scan(kv, NULL, 0, scan_visit, &s), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -684,7 +670,7 @@ static int acc_count(void *ud, const pl_account_t *acc)
 START_TEST(test_forget_account_every_store)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kvs[2];
     ck_assert_int_eq(pl_storage_kv(st, "mod.one", &kvs[0]), 0);
@@ -718,7 +704,7 @@ START_TEST(test_forget_account_every_store)
     j = (prefix_job_t){.bare = ""};
     ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -737,7 +723,7 @@ static int reenter_run(pl_wtxn_t *txn, void *ud)
 START_TEST(test_write_sync_rollback)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "s", &kv), 0);
@@ -754,7 +740,7 @@ START_TEST(test_write_sync_rollback)
     uv_loop_close(&loop);
     pl_storage_close(&st);
     history_sql(dir, "SELECT count(*) FROM events", "0");
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -798,7 +784,7 @@ static void run_batch(pl_storage_t *st, kv_job_t *jobs, int n)
 START_TEST(test_threaded_many_writes)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_opts(dir, 1, 2, 0);
     kv_job_t *jobs = calloc(NWRITES, sizeof(*jobs));
     char(*keys)[8] = calloc(NWRITES, sizeof(*keys));
@@ -820,14 +806,14 @@ START_TEST(test_threaded_many_writes)
     pl_storage_close(&st);
     free(keys);
     free(jobs);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
 START_TEST(test_failing_job_in_batch)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     /* A long window so that all jobs land in one batch; a small map so that a
      * big value fills it. */
     pl_storage_t *st = open_opts(dir, 1, 300, 1 << 20);
@@ -874,7 +860,7 @@ START_TEST(test_failing_job_in_batch)
     history_sql(dir, "SELECT group_concat(kind, ',') FROM (SELECT kind FROM events ORDER BY id)",
                 "one,three");
     free(big);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -884,7 +870,7 @@ END_TEST
 START_TEST(test_close_paths)
 {
     char dir[64], keys[10][8];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_opts(dir, 1, 50, 0);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "drain", &kv), 0);
@@ -926,7 +912,7 @@ START_TEST(test_close_paths)
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(kv_has(kv, keys[i], "v"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -958,7 +944,7 @@ static int child_writer(const char *dir, int fd)
 START_TEST(test_two_processes)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -984,7 +970,7 @@ START_TEST(test_two_processes)
     ck_assert_int_eq(pl_accounts_get(st, "parent@example.org", &acc), 1);
     pl_storage_close(&st);
     close(fds[1]);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
