@@ -28,7 +28,13 @@
     X(offline)                                                                                     \
     X(archive)                                                                                     \
     X(rsm)                                                                                         \
-    X(log)
+    X(log)                                                                                         \
+    X(buf)                                                                                         \
+    X(arena)                                                                                       \
+    X(map)                                                                                         \
+    X(utf8)                                                                                        \
+    X(base64)                                                                                      \
+    X(util)
 
 #define PL_UNIT_SUITE_DECLARE(name) Suite *name##_suite(void);
 PL_UNIT_SUITES(PL_UNIT_SUITE_DECLARE)
