@@ -1,5 +1,6 @@
-/* helpers.c — stanzas from strings and throw-away directories and stores,
- * shared by the unit test files (tests/unit/helpers.h). */
+/* helpers.c — stanzas from strings, throw-away directories and stores, and
+ * a server without loops, shared by the unit test files
+ * (tests/unit/helpers.h). */
 #include "tests/unit/helpers.h"
 
 #include <check.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
+#include "core/module-conf.h"
 #include "xmpp/xml.h"
 
 static void keep_stanza(void *ud, pl_stanza_t *s)
@@ -55,4 +58,35 @@ pl_storage_t *ut_storage_open(const char *dir)
     int rc = pl_storage_open(&st, &o, &err);
     ck_assert_msg(rc == 0, "open %s: %d %s", dir, rc, err ? err : "(no message)");
     return st;
+}
+
+pl_server_t *ut_server_new(const char *hosts, const pl_module_desc_t *const *registry, size_t n,
+                           const char *dir)
+{
+    char *text = NULL, *err = NULL;
+    /* The TLS files are never opened: nothing here starts TLS. */
+    ck_assert_int_ge(asprintf(&text,
+                              "tls = { cert = \"unused.pem\"; key = \"unused.pem\"; };\n"
+                              "listen = ( { type = \"c2s\"; port = 0; } );\n"
+                              "log = { level = \"error\"; };\n"
+                              "%s\n",
+                              hosts),
+                     0);
+    pl_config_t *c = pl_config_load_string_modules(text, "unit.cfg", registry, n, &err);
+    ck_assert_msg(c != NULL, "the test configuration does not load:\n%s\n%s", err, text);
+    free(text);
+    pl_server_t *srv = pl_server_new(c, registry, n);
+    if (dir)
+        srv->storage = ut_storage_open(dir);
+    ck_assert_msg(pl_hosts_create(srv, &err) == 0, "hosts: %s", err);
+    return srv;
+}
+
+void ut_server_free(pl_server_t **srv)
+{
+    if (!*srv)
+        return;
+    pl_hosts_stop(*srv);
+    pl_server_free(*srv);
+    *srv = NULL;
 }

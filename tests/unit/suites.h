@@ -17,6 +17,7 @@
     X(scram)                                                                                       \
     X(storage)                                                                                     \
     X(config)                                                                                      \
+    X(hooks)                                                                                       \
     X(router)                                                                                      \
     X(limits)                                                                                      \
     X(caps)                                                                                        \
