@@ -47,7 +47,7 @@ static const char complex_info[] =
            "<field var='software_version'><value>0.11</value></field>"
            "</x>" Q_CLOSE;
 
-START_TEST(simple_example_string_and_hash)
+START_TEST(the_simple_example_gives_the_xeps_string_and_hash)
 {
     pl_stanza_t *iq = ut_parse(simple);
     pl_buf_t s;
@@ -67,7 +67,7 @@ START_TEST(simple_example_string_and_hash)
 }
 END_TEST
 
-START_TEST(complex_example_with_form)
+START_TEST(the_complex_example_with_a_form_verifies)
 {
     pl_stanza_t *iq = ut_parse(complex_info);
     pl_buf_t s;
@@ -85,7 +85,7 @@ START_TEST(complex_example_with_form)
 }
 END_TEST
 
-START_TEST(other_hash_functions)
+START_TEST(other_hashes_work_and_unknown_ones_are_refused)
 {
     char h[PL_CAPS_MAX_HASH_B64];
     /* SHA-256 of the empty string, base64. */
@@ -156,7 +156,7 @@ START_TEST(form_without_form_type_is_ignored)
 }
 END_TEST
 
-START_TEST(too_many_identities_refused)
+START_TEST(too_many_identities_are_refused)
 {
     pl_buf_t xml;
     pl_buf_init(&xml);
@@ -174,7 +174,7 @@ START_TEST(too_many_identities_refused)
 }
 END_TEST
 
-START_TEST(caps_element_in_presence)
+START_TEST(a_presences_caps_element_is_read_only_when_complete)
 {
     pl_stanza_t *p = ut_parse("<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
                               "node='http://x.example/c' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
@@ -198,14 +198,14 @@ Suite *caps_suite(void)
 {
     Suite *s = suite_create("caps");
     TCase *tc = tcase_create("xep0115");
-    tcase_add_test(tc, simple_example_string_and_hash);
-    tcase_add_test(tc, complex_example_with_form);
-    tcase_add_test(tc, other_hash_functions);
+    tcase_add_test(tc, the_simple_example_gives_the_xeps_string_and_hash);
+    tcase_add_test(tc, the_complex_example_with_a_form_verifies);
+    tcase_add_test(tc, other_hashes_work_and_unknown_ones_are_refused);
     tcase_add_loop_test(tc, malformed_answers_do_not_verify, 0,
                         (int)(sizeof(malformed) / sizeof(malformed[0])));
     tcase_add_test(tc, form_without_form_type_is_ignored);
-    tcase_add_test(tc, too_many_identities_refused);
-    tcase_add_test(tc, caps_element_in_presence);
+    tcase_add_test(tc, too_many_identities_are_refused);
+    tcase_add_test(tc, a_presences_caps_element_is_read_only_when_complete);
     suite_add_tcase(s, tc);
     return s;
 }

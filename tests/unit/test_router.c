@@ -32,7 +32,7 @@ START_TEST(message_to_bare_reaches_all_nonnegative)
 }
 END_TEST
 
-START_TEST(negative_priority_skipped_for_bare_but_not_full)
+START_TEST(negative_priority_is_skipped_for_bare_but_not_full)
 {
     pl_route_candidate_t c[] = {
         {.resource = "a", .available = 1, .priority = -1},
@@ -62,7 +62,7 @@ START_TEST(only_negative_or_unavailable_means_undelivered)
 }
 END_TEST
 
-START_TEST(unknown_full_jid)
+START_TEST(a_stanza_to_an_unknown_resource_falls_back_or_bounces_by_kind)
 {
     unsigned char sel[2];
     /* chat falls back to the account; normal is refused; IQ get/set refused;
@@ -98,7 +98,7 @@ START_TEST(iq_to_bare_is_for_the_server)
 }
 END_TEST
 
-START_TEST(nonexistent_account)
+START_TEST(a_stanza_to_a_nonexistent_account_bounces_or_is_dropped)
 {
     unsigned char sel[1];
     ck_assert_int_eq(pl_route_rules(PL_KIND_MESSAGE, "chat", NULL, 0, NULL, 0, sel),
@@ -110,7 +110,7 @@ START_TEST(nonexistent_account)
 }
 END_TEST
 
-START_TEST(groupchat_to_account_refused)
+START_TEST(groupchat_to_an_account_is_refused)
 {
     unsigned char sel[2];
     ck_assert_int_eq(pl_route_rules(PL_KIND_MESSAGE, "groupchat", NULL, 1, two, 2, sel),
@@ -717,13 +717,13 @@ Suite *router_suite(void)
     Suite *s = suite_create("router");
     TCase *tc = tcase_create("rules");
     tcase_add_test(tc, message_to_bare_reaches_all_nonnegative);
-    tcase_add_test(tc, negative_priority_skipped_for_bare_but_not_full);
+    tcase_add_test(tc, negative_priority_is_skipped_for_bare_but_not_full);
     tcase_add_test(tc, only_negative_or_unavailable_means_undelivered);
-    tcase_add_test(tc, unknown_full_jid);
+    tcase_add_test(tc, a_stanza_to_an_unknown_resource_falls_back_or_bounces_by_kind);
     tcase_add_test(tc, full_jid_reaches_only_that_resource);
     tcase_add_test(tc, iq_to_bare_is_for_the_server);
-    tcase_add_test(tc, nonexistent_account);
-    tcase_add_test(tc, groupchat_to_account_refused);
+    tcase_add_test(tc, a_stanza_to_a_nonexistent_account_bounces_or_is_dropped);
+    tcase_add_test(tc, groupchat_to_an_account_is_refused);
     tcase_add_test(tc, presence_to_bare_reaches_available_whatever_priority);
     tcase_add_test(tc, ids_increase_and_sort_as_strings);
     suite_add_tcase(s, tc);

@@ -16,7 +16,7 @@
 
 static const char *bytes_of(const pl_stanza_t *s) { return pl_stanza_bytes(s, NULL); }
 
-START_TEST(build_and_serialize)
+START_TEST(built_stanzas_serialise_with_escaped_values_and_inherited_namespaces)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
@@ -51,7 +51,7 @@ START_TEST(build_and_serialize)
 }
 END_TEST
 
-START_TEST(build_empty_and_foreign_root)
+START_TEST(empty_elements_and_foreign_roots_serialise_with_their_namespaces)
 {
     pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
     pl_stanza_t *s = pl_build_finish(b);
@@ -83,7 +83,7 @@ START_TEST(build_empty_and_foreign_root)
 }
 END_TEST
 
-START_TEST(build_attr_after_child_aborts)
+START_TEST(an_attribute_after_a_child_aborts)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_child(b, "query", "urn:q");
@@ -92,14 +92,14 @@ START_TEST(build_attr_after_child_aborts)
 }
 END_TEST
 
-START_TEST(build_up_past_root_aborts)
+START_TEST(going_up_past_the_root_aborts)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_up(b);
 }
 END_TEST
 
-START_TEST(build_copy_is_deep)
+START_TEST(a_copied_element_outlives_its_source)
 {
     pl_stanza_t *in = ut_parse("<iq type='get' id='1'><query xmlns='jabber:iq:version' "
                                "xmlns:a='urn:a' a:x='y'>hello <name>Parley &amp; co</name><v/>"
@@ -122,41 +122,41 @@ END_TEST
 
 /* The builder cannot make an element a parser would refuse (xml.c refuses
  * the reserved namespaces; nothing else may produce them). */
-START_TEST(build_xml_namespace_aborts)
+START_TEST(an_element_in_the_xml_namespace_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "poison", PL_NS_XML);
 }
 END_TEST
 
-START_TEST(build_xmlns_namespace_aborts)
+START_TEST(an_element_in_the_xmlns_namespace_aborts)
 {
     pl_build_new("iq", PL_NS_XMLNS);
 }
 END_TEST
 
-START_TEST(build_prefixed_name_aborts)
+START_TEST(a_prefixed_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "xml:poison", NULL);
 }
 END_TEST
 
-START_TEST(build_bad_name_aborts)
+START_TEST(a_name_that_is_not_an_xml_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "a b", NULL);
 }
 END_TEST
 
-START_TEST(build_xmlns_attr_aborts)
+START_TEST(an_xmlns_attribute_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "xmlns", "urn:x");
 }
 END_TEST
 
-START_TEST(build_bad_attr_aborts)
+START_TEST(an_attribute_name_that_is_not_an_xml_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "to='x' y", "z");
@@ -165,7 +165,7 @@ END_TEST
 
 /* Text the server makes up (not parsed) may hold what XML cannot carry: it
  * comes out as U+FFFD, and the result parses back. */
-START_TEST(serialize_replaces_what_xml_cannot_carry)
+START_TEST(serialising_replaces_what_xml_cannot_carry)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "id",
@@ -192,7 +192,7 @@ END_TEST
 
 /* A hand-made tree: what the serialiser does with shapes the builder does
  * not make (namespaced attributes, no namespace at all). */
-START_TEST(serialize_by_hand)
+START_TEST(hand_made_trees_serialise_namespaced_attributes_and_empty_namespaces)
 {
     pl_attr_t attrs[] = {
         { .name = "lang", .ns = PL_NS_XML, .value = "en" },
@@ -227,7 +227,7 @@ START_TEST(serialize_by_hand)
 }
 END_TEST
 
-START_TEST(navigation)
+START_TEST(children_and_attributes_are_found_by_name_and_namespace)
 {
     pl_stanza_t *s = ut_parse("<message to='a@b' type='chat'>one<body>hi</body>two<x "
                               "xmlns='urn:x'/><body xml:lang='de'>hallo</body><x xmlns='urn:y'/>"
@@ -265,7 +265,7 @@ START_TEST(navigation)
 }
 END_TEST
 
-START_TEST(readdress_shares_children)
+START_TEST(a_readdressed_copy_shares_the_children)
 {
     pl_stanza_t *orig = ut_parse("<message from='evil@x' to='romeo@example.net' id='7' "
                                  "type='chat'><body>hi &amp; bye</body></message>");
@@ -340,7 +340,7 @@ static int drop_by_a(void *ud, const pl_xml_t *c)
     return !(strcmp(c->name, "stanza-id") == 0 && by && strcmp(by, "a@x") == 0);
 }
 
-START_TEST(build_from_filters_children_and_appends)
+START_TEST(building_from_a_stanza_filters_its_children_and_appends_new_ones)
 {
     pl_stanza_t *orig =
         ut_parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
@@ -367,7 +367,7 @@ START_TEST(build_from_filters_children_and_appends)
 }
 END_TEST
 
-START_TEST(refcounts)
+START_TEST(references_keep_a_stanza_until_the_last_unref)
 {
     pl_stanza_t *s = ut_parse("<presence/>");
     pl_stanza_t *r1 = pl_stanza_ref(s), *r2 = pl_stanza_ref(s);
@@ -446,28 +446,28 @@ Suite *stanza_suite(void)
 {
     Suite *s = suite_create("stanza");
     TCase *tc = tcase_create("stanza");
-    tcase_add_test(tc, build_and_serialize);
-    tcase_add_test(tc, build_empty_and_foreign_root);
-    tcase_add_test(tc, build_copy_is_deep);
-    tcase_add_test(tc, serialize_by_hand);
-    tcase_add_test(tc, navigation);
-    tcase_add_test(tc, readdress_shares_children);
+    tcase_add_test(tc, built_stanzas_serialise_with_escaped_values_and_inherited_namespaces);
+    tcase_add_test(tc, empty_elements_and_foreign_roots_serialise_with_their_namespaces);
+    tcase_add_test(tc, a_copied_element_outlives_its_source);
+    tcase_add_test(tc, hand_made_trees_serialise_namespaced_attributes_and_empty_namespaces);
+    tcase_add_test(tc, children_and_attributes_are_found_by_name_and_namespace);
+    tcase_add_test(tc, a_readdressed_copy_shares_the_children);
     tcase_add_test(tc, compact_copy_is_the_same_stanza);
-    tcase_add_test(tc, build_from_filters_children_and_appends);
-    tcase_add_test(tc, refcounts);
+    tcase_add_test(tc, building_from_a_stanza_filters_its_children_and_appends_new_ones);
+    tcase_add_test(tc, references_keep_a_stanza_until_the_last_unref);
     tcase_add_test(tc, bytes_are_cached);
     tcase_add_test(tc, threads_share_a_stanza);
-    tcase_add_test(tc, serialize_replaces_what_xml_cannot_carry);
+    tcase_add_test(tc, serialising_replaces_what_xml_cannot_carry);
     suite_add_tcase(s, tc);
     TCase *misuse = tcase_create("misuse");
-    tcase_add_test_raise_signal(misuse, build_attr_after_child_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_up_past_root_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xml_namespace_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xmlns_namespace_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_prefixed_name_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_bad_name_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xmlns_attr_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_bad_attr_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_attribute_after_a_child_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, going_up_past_the_root_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_element_in_the_xml_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_element_in_the_xmlns_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, a_prefixed_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, a_name_that_is_not_an_xml_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_xmlns_attribute_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_attribute_name_that_is_not_an_xml_name_aborts, SIGABRT);
     suite_add_tcase(s, misuse);
     return s;
 }

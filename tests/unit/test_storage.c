@@ -206,7 +206,7 @@ static int kv_has(pl_kv_t *kv, const char *key, const char *val)
 
 /* ---- open, close, errors, schema ---- */
 
-START_TEST(test_open_reopen)
+START_TEST(opening_creates_owner_only_data_that_a_reopen_finds)
 {
     char tmp[64], dir[128], path[128];
     ut_tmpdir_new(tmp, "storage");
@@ -252,7 +252,7 @@ START_TEST(test_open_reopen)
 }
 END_TEST
 
-START_TEST(test_open_errors)
+START_TEST(a_data_directory_that_cannot_be_opened_is_reported_with_its_path)
 {
     char tmp[64], file[128], below[128], dir[128], hist[128];
     ut_tmpdir_new(tmp, "storage");
@@ -284,7 +284,7 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
-START_TEST(test_schema_newer_refused)
+START_TEST(a_newer_schema_is_refused_and_older_ones_migrate)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -329,7 +329,7 @@ END_TEST
 
 /* ---- accounts ---- */
 
-START_TEST(test_accounts_crud)
+START_TEST(accounts_are_added_listed_by_domain_and_deleted)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -380,7 +380,7 @@ static void keys_eq(const pl_scram_keys_t *a, const pl_scram_keys_t *b, size_t h
     ck_assert_mem_eq(a->server_key, b->server_key, hl);
 }
 
-START_TEST(test_account_record_roundtrip)
+START_TEST(account_records_round_trip_every_field)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -428,7 +428,7 @@ START_TEST(test_account_record_roundtrip)
 }
 END_TEST
 
-START_TEST(test_account_corrupt_record)
+START_TEST(corrupt_account_records_are_refused)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -493,7 +493,7 @@ static int txn_get_run(pl_wtxn_t *txn, void *ud)
     return 0;
 }
 
-START_TEST(test_kv_ops)
+START_TEST(key_value_stores_get_put_and_delete_binary_values)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -574,7 +574,7 @@ static int prefix_run(pl_wtxn_t *txn, void *ud)
     return j->result < 0 ? (int)j->result : 0;
 }
 
-START_TEST(test_kv_del_prefix)
+START_TEST(deleting_a_prefix_removes_the_key_and_its_children_only)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -619,7 +619,7 @@ static int put_bin_run(pl_wtxn_t *txn, void *ud)
     return pl_kv_put(txn, kv, "u@xy", 4, "v", 1);
 }
 
-START_TEST(test_kv_del_prefix_many)
+START_TEST(deleting_a_prefix_removes_hundreds_of_keys_and_spares_the_neighbours)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -667,7 +667,7 @@ static int acc_count(void *ud, const pl_account_t *acc)
     return 0;
 }
 
-START_TEST(test_forget_account_every_store)
+START_TEST(forgetting_an_account_sweeps_every_store_but_the_accounts)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -720,7 +720,7 @@ static int reenter_run(pl_wtxn_t *txn, void *ud)
     return 3;
 }
 
-START_TEST(test_write_sync_rollback)
+START_TEST(a_failed_or_reentered_write_rolls_back)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -781,7 +781,7 @@ static void run_batch(pl_storage_t *st, kv_job_t *jobs, int n)
 
 #define NWRITES 1000
 
-START_TEST(test_threaded_many_writes)
+START_TEST(many_writes_share_few_group_commits)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -810,7 +810,7 @@ START_TEST(test_threaded_many_writes)
 }
 END_TEST
 
-START_TEST(test_failing_job_in_batch)
+START_TEST(a_failing_job_rolls_back_alone_within_its_batch)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -867,7 +867,7 @@ END_TEST
 /* Two ports on one loop.  A keeps its writes and sees them delivered after
  * pl_storage_close (which drains); B is closed with writes in flight: they
  * commit, their `done` is dropped, and the storage thread frees the port. */
-START_TEST(test_close_paths)
+START_TEST(closing_a_port_or_the_storage_still_commits_queued_writes)
 {
     char dir[64], keys[10][8];
     ut_tmpdir_new(dir, "storage");
@@ -941,7 +941,7 @@ static int child_writer(const char *dir, int fd)
     return rc == 0 ? 0 : 4;
 }
 
-START_TEST(test_two_processes)
+START_TEST(two_processes_share_one_store)
 {
     char dir[64];
     ut_tmpdir_new(dir, "storage");
@@ -979,21 +979,21 @@ Suite *storage_suite(void)
     Suite *s = suite_create("storage");
     TCase *tc = tcase_create("storage");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_open_reopen);
-    tcase_add_test(tc, test_open_errors);
-    tcase_add_test(tc, test_schema_newer_refused);
-    tcase_add_test(tc, test_accounts_crud);
-    tcase_add_test(tc, test_account_record_roundtrip);
-    tcase_add_test(tc, test_account_corrupt_record);
-    tcase_add_test(tc, test_kv_ops);
-    tcase_add_test(tc, test_kv_del_prefix);
-    tcase_add_test(tc, test_kv_del_prefix_many);
-    tcase_add_test(tc, test_forget_account_every_store);
-    tcase_add_test(tc, test_write_sync_rollback);
-    tcase_add_test(tc, test_threaded_many_writes);
-    tcase_add_test(tc, test_failing_job_in_batch);
-    tcase_add_test(tc, test_close_paths);
-    tcase_add_test(tc, test_two_processes);
+    tcase_add_test(tc, opening_creates_owner_only_data_that_a_reopen_finds);
+    tcase_add_test(tc, a_data_directory_that_cannot_be_opened_is_reported_with_its_path);
+    tcase_add_test(tc, a_newer_schema_is_refused_and_older_ones_migrate);
+    tcase_add_test(tc, accounts_are_added_listed_by_domain_and_deleted);
+    tcase_add_test(tc, account_records_round_trip_every_field);
+    tcase_add_test(tc, corrupt_account_records_are_refused);
+    tcase_add_test(tc, key_value_stores_get_put_and_delete_binary_values);
+    tcase_add_test(tc, deleting_a_prefix_removes_the_key_and_its_children_only);
+    tcase_add_test(tc, deleting_a_prefix_removes_hundreds_of_keys_and_spares_the_neighbours);
+    tcase_add_test(tc, forgetting_an_account_sweeps_every_store_but_the_accounts);
+    tcase_add_test(tc, a_failed_or_reentered_write_rolls_back);
+    tcase_add_test(tc, many_writes_share_few_group_commits);
+    tcase_add_test(tc, a_failing_job_rolls_back_alone_within_its_batch);
+    tcase_add_test(tc, closing_a_port_or_the_storage_still_commits_queued_writes);
+    tcase_add_test(tc, two_processes_share_one_store);
     suite_add_tcase(s, tc);
     return s;
 }
