@@ -67,7 +67,7 @@ ABUSE_TESTS := $(notdir $(basename $(wildcard tests/integration/test_abuse.c \
 
 .PHONY: all test unit integration integration-loops asan-integration lsan-abuse durability bench \
         bench-smoke bench-compare fuzz-build fuzz-smoke fuzz deps install clean run format \
-        check-layers
+        check-layers check-unit-suites
 
 all: check-layers $(BUILD)/parleyd $(BUILD)/parleyctl
 
@@ -116,7 +116,12 @@ $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_HELPER_OBJ) $(PL_LIBS)
 deps:
 	@scripts/deps.sh
 
-unit: $(BUILD)/unit-tests
+# Every tests/unit/test_*.c is in the suite list of tests/unit/suites.h
+# and every listed suite has its file: a test file left out would never run.
+check-unit-suites:
+	@scripts/check-unit-suites.sh
+
+unit: check-unit-suites $(BUILD)/unit-tests
 	CK_FORK=yes $(BUILD)/unit-tests
 
 integration: all $(ITEST_BIN)

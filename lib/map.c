@@ -46,9 +46,13 @@ static pl_map_slot_t *find(const pl_map_t *m, const char *key, uint64_t h)
     }
 }
 
+/* Rebuilds the table when live keys and tombstones fill three quarters of
+ * it, sized for the live keys alone: keys that come and go (an address per
+ * connection, an id per pending IQ) give their slots back instead of
+ * doubling the table at every rebuild. */
 static void grow(pl_map_t *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
+    size_t cap = 16;
     while (m->count * 2 >= cap)
         cap *= 2;
     pl_map_slot_t *old = m->slots;

@@ -351,3 +351,91 @@ xmpp_stanza_t *h_iq(h_client_t *c, const char *type, const char *to, const char 
         h_send(c, "<iq type='%s' id='%s'>%s</iq>", type, id, payload);
     return h_wait(c, &(h_match_t){.name = "iq", .id = id}, timeout_ms);
 }
+
+xmpp_stanza_t *h_child(xmpp_stanza_t *st, const char *name, const char *ns)
+{
+    return st ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns) : NULL;
+}
+
+/* ---- steps many tests take ---- */
+
+const char *h_iq_outcome(h_client_t *c, const char *type, const char *to, const char *payload)
+{
+    static char out[8][64];
+    static unsigned next;
+    char *o = out[next++ % 8];
+    xmpp_stanza_t *r = h_iq(c, type, to, payload, 5000);
+    const char *cond = r ? h_error_condition(r) : NULL;
+    snprintf(o, sizeof(out[0]), "%s",
+             !r                               ? "timeout"
+             : h_attr_eq(r, "type", "result") ? "result"
+             : cond                           ? cond
+                                              : "error");
+    if (r)
+        xmpp_stanza_release(r);
+    return o;
+}
+
+int h_can_login(h_server_t *srv, const char *jid, const char *password)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *c = h_client_new(ctx, srv, jid, password, H_STARTTLS);
+    int ok = h_client_wait_login(c, 10000);
+    h_client_free(c);
+    h_ctx_free(ctx);
+    return ok;
+}
+
+int h_wait_presence(h_client_t *c, const char *from, const char *type, int timeout_ms)
+{
+    xmpp_stanza_t *st =
+        h_wait(c, &(h_match_t){.name = "presence", .from = from, .type = type}, timeout_ms);
+    if (st)
+        xmpp_stanza_release(st);
+    return st != NULL;
+}
+
+void h_make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const char *b_bare)
+{
+    h_send(a, "<presence type='subscribe' to='%s'/>", b_bare);
+    CHECK(h_wait_presence(b, a_bare, "subscribe", 5000));
+    h_send(b, "<presence type='subscribed' to='%s'/>", a_bare);
+    CHECK(h_wait_presence(a, b_bare, "subscribed", 5000));
+    h_send(b, "<presence type='subscribe' to='%s'/>", a_bare);
+    CHECK(h_wait_presence(a, b_bare, "subscribe", 5000));
+    h_send(a, "<presence type='subscribed' to='%s'/>", b_bare);
+    CHECK(h_wait_presence(b, a_bare, "subscribed", 5000));
+    h_drain(a);
+    h_drain(b);
+}
+
+/* The bare part of a client's bound JID. */
+static void bare_of(h_client_t *c, char *out, size_t len)
+{
+    snprintf(out, len, "%s", h_jid(c));
+    char *slash = strchr(out, '/');
+    if (slash)
+        *slash = '\0';
+}
+
+int h_still_chatting(h_client_t *a, h_client_t *b, const char *why)
+{
+    if (!CHECK_MSG(a && b && a->connected && b->connected, "a client was lost after %s", why))
+        return 0;
+    char a_bare[256], b_bare[256], want[160];
+    bare_of(a, a_bare, sizeof(a_bare));
+    bare_of(b, b_bare, sizeof(b_bare));
+    const char *id = h_id();
+    h_send(a, "<message to='%s' type='chat'><body>%s %s</body></message>", b_bare, why, id);
+    h_send(b, "<message to='%s' type='chat'><body>re %s %s</body></message>", a_bare, why, id);
+    snprintf(want, sizeof(want), "%s %s", why, id);
+    xmpp_stanza_t *to_b = h_wait(b, &(h_match_t){.name = "message", .body = want}, 5000);
+    snprintf(want, sizeof(want), "re %s %s", why, id);
+    xmpp_stanza_t *to_a = h_wait(a, &(h_match_t){.name = "message", .body = want}, 5000);
+    int ok = CHECK_MSG(to_a && to_b, "%s and %s could not chat after %s", a_bare, b_bare, why);
+    if (to_a)
+        xmpp_stanza_release(to_a);
+    if (to_b)
+        xmpp_stanza_release(to_b);
+    return ok;
+}

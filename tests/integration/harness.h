@@ -188,6 +188,28 @@ int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want);
 /* Text of the first child named `name` (any namespace), heap string
  * freed with free(), NULL if absent. */
 char *h_child_text(xmpp_stanza_t *st, const char *name);
+/* The child of `st` named `name` in `ns`, or NULL (also when st is NULL). */
+xmpp_stanza_t *h_child(xmpp_stanza_t *st, const char *name, const char *ns);
+
+/* ---- steps many tests take ---- */
+
+/* Sends an IQ and sums up its answer: "result", the error's defined
+ * condition, "error" (an error without one), or "timeout".  The string
+ * stays valid for the next seven calls. */
+const char *h_iq_outcome(h_client_t *c, const char *type, const char *to, const char *payload);
+/* 1 when a fresh STARTTLS client can log in as `jid` with `password`
+ * (the client is gone again on return). */
+int h_can_login(h_server_t *srv, const char *jid, const char *password);
+/* Waits for a presence of `type` from exactly `from` and removes it from
+ * the inbox; 1 when it came. */
+int h_wait_presence(h_client_t *c, const char *from, const char *type, int timeout_ms);
+/* Subscribes a and b to each other (subscribe and subscribed both ways,
+ * each arrival checked), then drains both inboxes. */
+void h_make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const char *b_bare);
+/* Checks that a and b can still chat: one message each way, to the other's
+ * bare JID, arrives within 5 s; `why` (what happened before) goes into the
+ * bodies and the failure message.  1 when both arrived. */
+int h_still_chatting(h_client_t *a, h_client_t *b, const char *why);
 
 /* ---- raw socket clients (plain TCP, then OpenSSL on the same socket) ---- */
 

@@ -9,31 +9,11 @@ import sys
 
 from slixmpp.exceptions import IqError
 
-from parley_interop import check, main, settle
+from parley_interop import check, drain, main, next_of, settle, watch
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 NS_ERRORS = "urn:xmpp:blocking:errors"
-
-
-def watch(client, event):
-    q = asyncio.Queue()
-    client.add_event_handler(event, lambda p: q.put_nowait(p))
-    return q
-
-
-async def next_of(q, timeout=5):
-    try:
-        return await asyncio.wait_for(q.get(), timeout)
-    except asyncio.TimeoutError:
-        return None
-
-
-def drain(q):
-    items = []
-    while not q.empty():
-        items.append(q.get_nowait())
-    return items
 
 
 async def blocked_jids(client):

@@ -6,35 +6,14 @@ one full JID reaches the other as carbon_received with the router's
 stanza-id, the client without carbons gets neither, <private/> is honoured,
 and disabling stops the copies.
 Usage: interop_carbons.py BUILD_DIR"""
-import asyncio
 import sys
 
-from parley_interop import check, main, settle
+from parley_interop import check, drain, main, next_of, settle, watch
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_SID = "urn:xmpp:sid:0"
-
-
-def watch(client, event):
-    q = asyncio.Queue()
-    client.add_event_handler(event, lambda p: q.put_nowait(p))
-    return q
-
-
-async def next_of(q, timeout=5):
-    try:
-        return await asyncio.wait_for(q.get(), timeout)
-    except asyncio.TimeoutError:
-        return None
-
-
-def drain(q):
-    items = []
-    while not q.empty():
-        items.append(q.get_nowait())
-    return items
 
 
 def inner(msg, direction):

@@ -13,7 +13,7 @@ from slixmpp.plugins.xep_0004 import Form
 from slixmpp.plugins.xep_0048 import Bookmarks
 from slixmpp.xmlstream import ET
 
-from parley_interop import check, main, settle
+from parley_interop import check, main, settle, watch
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -22,12 +22,6 @@ BOOKMARKS = "urn:xmpp:bookmarks:1"
 VCARD4 = "urn:xmpp:vcard4"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5f0000000049454e44ae426082")
-
-
-def queue_of(client, event):
-    q = asyncio.Queue()
-    client.add_event_handler(event, lambda m: q.put_nowait(m))
-    return q
 
 
 async def subscribed(client, jid, timeout=5):
@@ -53,7 +47,7 @@ def bookmark_options():
 
 
 async def avatar_reaches_contact(alice, bob):
-    metadata = queue_of(bob, "avatar_metadata_publish")
+    metadata = watch(bob, "avatar_metadata_publish")
     avatar_id = alice["xep_0084"].generate_id(PNG)
     await alice["xep_0084"].publish_avatar(PNG)
     await alice["xep_0084"].publish_avatar_metadata(

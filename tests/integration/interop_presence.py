@@ -6,17 +6,10 @@ Usage: interop_presence.py BUILD_DIR"""
 import asyncio
 import sys
 
-from parley_interop import check, main, settle
+from parley_interop import check, main, settle, watch
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
-
-
-def watch(client, event):
-    """A queue receiving every `event` the client emits."""
-    q = asyncio.Queue()
-    client.add_event_handler(event, lambda p: q.put_nowait(p))
-    return q
 
 
 async def next_from(q, jid, timeout=5, pred=lambda p: True):

@@ -123,6 +123,29 @@ async def settle(seconds=0.3):
     await asyncio.sleep(seconds)
 
 
+def watch(client, event):
+    """A queue receiving every `event` the client emits."""
+    q = asyncio.Queue()
+    client.add_event_handler(event, lambda p: q.put_nowait(p))
+    return q
+
+
+async def next_of(q, timeout=5):
+    """The next item of a watch() queue, or None after `timeout` seconds."""
+    try:
+        return await asyncio.wait_for(q.get(), timeout)
+    except asyncio.TimeoutError:
+        return None
+
+
+def drain(q):
+    """Empties a watch() queue; returns what was in it."""
+    items = []
+    while not q.empty():
+        items.append(q.get_nowait())
+    return items
+
+
 def main(scenario, modules="", accounts=None, host_extra="", timeout=120):
     """Starts the server, runs `await scenario(server)`, stops it, prints the
     summary and returns the exit code."""

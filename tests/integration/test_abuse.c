@@ -31,29 +31,6 @@ typedef struct pair {
 
 static pair_t P;
 
-/* Both directions still work: the abuse touched nobody else. */
-static void still_chatting(const char *why)
-{
-    if (!CHECK_MSG(P.alice && P.bob && P.alice->connected && P.bob->connected,
-                   "alice or bob lost after %s", why))
-        return;
-    const char *id = h_id();
-    h_send(P.alice, "<message to='bob@example.test' type='chat'><body>%s %s</body></message>", why,
-           id);
-    h_send(P.bob, "<message to='alice@example.test' type='chat'><body>re %s %s</body></message>",
-           why, id);
-    char want[160];
-    snprintf(want, sizeof(want), "%s %s", why, id);
-    xmpp_stanza_t *a = h_wait(P.bob, &(h_match_t){.name = "message", .body = want}, 5000);
-    snprintf(want, sizeof(want), "re %s %s", why, id);
-    xmpp_stanza_t *b = h_wait(P.alice, &(h_match_t){.name = "message", .body = want}, 5000);
-    CHECK_MSG(a && b, "alice and bob could not chat after %s", why);
-    if (a)
-        xmpp_stanza_release(a);
-    if (b)
-        xmpp_stanza_release(b);
-}
-
 static void malformed_xml_ends_only_that_stream(h_server_t *srv)
 {
     h_raw_t r;
@@ -63,7 +40,7 @@ static void malformed_xml_ends_only_that_stream(h_server_t *srv)
         CHECK(h_raw_wait_eof(&r, 5000));
     }
     h_raw_close(&r);
-    still_chatting("malformed xml");
+    h_still_chatting(P.alice, P.bob, "malformed xml");
 }
 
 static void oversized_stanza_is_policy_violation(h_server_t *srv)
@@ -85,7 +62,7 @@ static void oversized_stanza_is_policy_violation(h_server_t *srv)
                         "condition=policy-violation", NULL));
     }
     h_raw_close(&r);
-    still_chatting("oversized stanza");
+    h_still_chatting(P.alice, P.bob, "oversized stanza");
     CHECK(h_count(P.bob, &(h_match_t){.name = "message", .from = "mallory@example.test/big"}) == 0);
 }
 
@@ -126,7 +103,7 @@ static void entity_expansion_is_restricted_xml(h_server_t *srv)
     long rss_after = h_server_rss_kb(srv);
     CHECK_MSG(rss_before > 0 && rss_after - rss_before < 50 * 1024, "RSS %ld -> %ld KiB",
               rss_before, rss_after);
-    still_chatting("entity expansion");
+    h_still_chatting(P.alice, P.bob, "entity expansion");
 }
 
 /* One login attempt as victim; returns the SASL outcome and condition. */
@@ -165,7 +142,7 @@ static void failed_login_flood_backs_off_per_account(h_server_t *srv)
     CHECK_MSG(backoff >= 10 && other == 0, "%d refused, %d backed off, %d other", refused, backoff,
               other);
     CHECK(h_log_has(srv, mark, "event=limits.auth_backoff", "jid=victim@example.test", NULL));
-    still_chatting("login flood");
+    h_still_chatting(P.alice, P.bob, "login flood");
 
     /* The right password does not get through the back-off either: fail
      * once more so a fresh window has just started, then try it. */
@@ -218,7 +195,7 @@ static void too_many_connections_from_one_ip(h_server_t *srv)
     CHECK(h_log_has(srv, mark, "event=limits.connections", "limit=20", NULL));
     for (int i = 0; i < N; i++)
         h_raw_close(&r[i]);
-    still_chatting("connection flood");
+    h_still_chatting(P.alice, P.bob, "connection flood");
     /* Once they are gone, new connections are welcome again. */
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *c = NULL;
@@ -259,7 +236,7 @@ static void stanza_flood_is_policy_violation(h_server_t *srv)
     }
     h_client_free(f);
     h_ctx_free(ctx);
-    still_chatting("stanza flood");
+    h_still_chatting(P.alice, P.bob, "stanza flood");
 }
 
 int main(int argc, char **argv)

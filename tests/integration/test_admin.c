@@ -26,16 +26,6 @@ static int ctl(h_server_t *srv, const char *input, char *out, size_t len, const 
     return h_ctl(srv, input, out, len, (const char *[]){a, b, c, d, NULL});
 }
 
-static int can_login(h_server_t *srv, const char *jid, const char *password)
-{
-    xmpp_ctx_t *ctx = h_ctx_new();
-    h_client_t *c = h_client_new(ctx, srv, jid, password, H_STARTTLS);
-    int ok = h_client_wait_login(c, 10000);
-    h_client_free(c);
-    h_ctx_free(ctx);
-    return ok;
-}
-
 static void user_add_with_password_argument(h_server_t *srv)
 {
     char out[4096];
@@ -45,7 +35,7 @@ static void user_add_with_password_argument(h_server_t *srv)
     /* It went through the running server, not around it. */
     CHECK(h_log_has(srv, mark, "event=admin.account", "op=add", "jid=erin@example.test",
                     "via=control", NULL));
-    CHECK(can_login(srv, "erin@example.test", "erin-pw"));
+    CHECK(h_can_login(srv, "erin@example.test", "erin-pw"));
 }
 
 static void user_add_with_password_on_stdin(h_server_t *srv)
@@ -53,7 +43,7 @@ static void user_add_with_password_on_stdin(h_server_t *srv)
     char out[4096];
     int rc = ctl(srv, "frank-pw\n", out, sizeof(out), "user", "add", "frank@example.test", NULL);
     CHECK_MSG(rc == 0 && strstr(out, "frank@example.test: added"), "rc %d: %s", rc, out);
-    CHECK(can_login(srv, "frank@example.test", "frank-pw"));
+    CHECK(h_can_login(srv, "frank@example.test", "frank-pw"));
     CHECK_MSG(!strstr(out, "frank-pw"), "the password was echoed: %s", out);
 }
 
@@ -101,8 +91,8 @@ static void user_passwd_changes_password(h_server_t *srv)
     char out[4096];
     int rc = ctl(srv, NULL, out, sizeof(out), "user", "passwd", "erin@example.test", "erin-new");
     CHECK_MSG(rc == 0 && strstr(out, "password changed"), "rc %d: %s", rc, out);
-    CHECK_MSG(can_login(srv, "erin@example.test", "erin-new"), "new password refused");
-    CHECK_MSG(!can_login(srv, "erin@example.test", "erin-pw"), "old password still works");
+    CHECK_MSG(h_can_login(srv, "erin@example.test", "erin-new"), "new password refused");
+    CHECK_MSG(!h_can_login(srv, "erin@example.test", "erin-pw"), "old password still works");
 }
 
 static void user_del_ends_live_session(h_server_t *srv)
@@ -119,7 +109,7 @@ static void user_del_ends_live_session(h_server_t *srv)
     }
     h_client_free(frank);
     h_ctx_free(ctx);
-    CHECK_MSG(!can_login(srv, "frank@example.test", "frank-pw"), "deleted account still logs in");
+    CHECK_MSG(!h_can_login(srv, "frank@example.test", "frank-pw"), "deleted account still logs in");
     ctl(srv, NULL, out, sizeof(out), "user", "list", NULL, NULL);
     CHECK(!strstr(out, "frank@example.test"));
 }
@@ -141,9 +131,9 @@ static void user_import_creates_many_accounts(h_server_t *srv)
     CHECK_MSG(strstr(out, "2 added, 1 already existed, 2 rejected"), "%s", out);
     CHECK_MSG(strstr(out, "line 6: host 'elsewhere.test' is not configured"), "%s", out);
     CHECK_MSG(strstr(out, "line 7: a password is required"), "%s", out);
-    CHECK(can_login(srv, "imp1@example.test", "imp-pw-1"));
-    CHECK(can_login(srv, "imp2@example.test", "pass with spaces"));
-    CHECK(!can_login(srv, "erin@example.test", "other"));
+    CHECK(h_can_login(srv, "imp1@example.test", "imp-pw-1"));
+    CHECK(h_can_login(srv, "imp2@example.test", "pass with spaces"));
+    CHECK(!h_can_login(srv, "erin@example.test", "other"));
     rc = ctl(srv, NULL, out, sizeof(out), "user", "import", "/nonexistent/users.txt", NULL);
     CHECK_MSG(rc == 1 && strstr(out, "cannot read /nonexistent/users.txt"), "rc %d: %s", rc, out);
 }
@@ -153,7 +143,7 @@ static void admin_errors_are_reported(h_server_t *srv)
     char out[4096];
     int rc = ctl(srv, NULL, out, sizeof(out), "user", "add", "alice@example.test", "other-pw");
     CHECK_MSG(rc != 0 && strstr(out, "already exists"), "rc %d: %s", rc, out);
-    CHECK_MSG(can_login(srv, "alice@example.test", "alice-pw"), "alice's password was replaced");
+    CHECK_MSG(h_can_login(srv, "alice@example.test", "alice-pw"), "alice's password was replaced");
     rc = ctl(srv, NULL, out, sizeof(out), "user", "add", "zed@nowhere.test", "pw");
     CHECK_MSG(rc != 0 && strstr(out, "nowhere.test"), "rc %d: %s", rc, out);
     rc = ctl(srv, NULL, out, sizeof(out), "user", "del", "ghost@example.test", NULL);

@@ -25,35 +25,18 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-/* Sends a blocking IQ (no 'to') and returns the answer's type ("result",
- * or the error condition), "timeout" when none came. */
-static const char *blocking_iq(h_client_t *c, const char *type, const char *payload)
-{
-    static char out[64];
-    xmpp_stanza_t *r = h_iq(c, type, NULL, payload, 5000);
-    const char *cond = r ? h_error_condition(r) : NULL;
-    snprintf(out, sizeof(out), "%s",
-             !r                               ? "timeout"
-             : h_attr_eq(r, "type", "result") ? "result"
-             : cond                           ? cond
-                                              : "error");
-    if (r)
-        xmpp_stanza_release(r);
-    return out;
-}
-
 static int block(h_client_t *c, const char *jid)
 {
     char p[512];
     snprintf(p, sizeof(p), "<block xmlns='" NS_BLOCKING "'><item jid='%s'/></block>", jid);
-    return strcmp(blocking_iq(c, "set", p), "result") == 0;
+    return strcmp(h_iq_outcome(c, "set", NULL, p), "result") == 0;
 }
 
 static int unblock(h_client_t *c, const char *jid)
 {
     char p[512];
     snprintf(p, sizeof(p), "<unblock xmlns='" NS_BLOCKING "'><item jid='%s'/></unblock>", jid);
-    return strcmp(blocking_iq(c, "set", p), "result") == 0;
+    return strcmp(h_iq_outcome(c, "set", NULL, p), "result") == 0;
 }
 
 /* The blocklist's items as "a b c " (in the server's order); "?" on failure. */
@@ -175,30 +158,6 @@ static h_client_t *login_presence(xmpp_ctx_t *ctx, h_server_t *srv, const char *
     return c;
 }
 
-static int wait_presence(h_client_t *c, const char *from, const char *type, int timeout_ms)
-{
-    xmpp_stanza_t *st =
-        h_wait(c, &(h_match_t){.name = "presence", .from = from, .type = type}, timeout_ms);
-    if (st)
-        xmpp_stanza_release(st);
-    return st != NULL;
-}
-
-/* a and b subscribe to each other. */
-static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const char *b_bare)
-{
-    h_send(a, "<presence type='subscribe' to='%s'/>", b_bare);
-    CHECK(wait_presence(b, a_bare, "subscribe", 5000));
-    h_send(b, "<presence type='subscribed' to='%s'/>", a_bare);
-    CHECK(wait_presence(a, b_bare, "subscribed", 5000));
-    h_send(b, "<presence type='subscribe' to='%s'/>", a_bare);
-    CHECK(wait_presence(a, b_bare, "subscribe", 5000));
-    h_send(a, "<presence type='subscribed' to='%s'/>", b_bare);
-    CHECK(wait_presence(b, a_bare, "subscribed", 5000));
-    h_drain(a);
-    h_drain(b);
-}
-
 /* ---- tests ---- */
 
 static void blocklist_get_block_unblock_and_unblock_all(h_server_t *srv)
@@ -208,10 +167,10 @@ static void blocklist_get_block_unblock_and_unblock_all(h_server_t *srv)
     if (!alice)
         goto out;
     CHECK(list_len(alice) == 0);
-    CHECK(strcmp(blocking_iq(alice, "set",
-                             "<block xmlns='" NS_BLOCKING "'><item jid='Bob@Example.TEST'/>"
-                             "<item jid='carol@example.test'/><item jid='bob@example.test'/>"
-                             "</block>"),
+    CHECK(strcmp(h_iq_outcome(alice, "set", NULL,
+                              "<block xmlns='" NS_BLOCKING "'><item jid='Bob@Example.TEST'/>"
+                              "<item jid='carol@example.test'/><item jid='bob@example.test'/>"
+                              "</block>"),
                  "result") == 0);
     /* Normalised and without the duplicate. */
     CHECK(list_len(alice) == 2);
@@ -225,7 +184,8 @@ static void blocklist_get_block_unblock_and_unblock_all(h_server_t *srv)
     CHECK(unblock(alice, "nobody@example.test")); /* not on the list: still fine */
     CHECK(block(alice, "dave@example.test"));
     CHECK(list_len(alice) == 2);
-    CHECK(strcmp(blocking_iq(alice, "set", "<unblock xmlns='" NS_BLOCKING "'/>"), "result") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "set", NULL, "<unblock xmlns='" NS_BLOCKING "'/>"),
+                 "result") == 0);
     CHECK(list_len(alice) == 0);
     /* The server advertises the feature. */
     xmpp_stanza_t *r = h_iq(alice, "get", "example.test",
@@ -265,7 +225,8 @@ static void changes_are_pushed_to_resources_that_asked(h_server_t *srv)
     CHECK_MSG(wait_push(one, "unblock", "x@example.test", 5000), "no unblock push on /one");
     CHECK(block(two, "y@example.test"));
     CHECK(wait_push(one, "block", "y@example.test", 5000));
-    CHECK(strcmp(blocking_iq(one, "set", "<unblock xmlns='" NS_BLOCKING "'/>"), "result") == 0);
+    CHECK(strcmp(h_iq_outcome(one, "set", NULL, "<unblock xmlns='" NS_BLOCKING "'/>"), "result") ==
+          0);
     CHECK_MSG(wait_push(two, "unblock", NULL, 5000), "no unblock-all push on /two");
     /* The list is the same whoever asks. */
     CHECK(list_len(three) == 0);
@@ -485,39 +446,40 @@ static void bad_input_and_limits_are_refused(h_server_t *srv)
     h_client_t *kim = h_login(ctx, srv, "kim@example.test/home", "pw", 0);
     if (!kim)
         goto out;
-    const char *r = blocking_iq(kim, "set", "<block xmlns='" NS_BLOCKING "'/>");
+    const char *r = h_iq_outcome(kim, "set", NULL, "<block xmlns='" NS_BLOCKING "'/>");
     CHECK_MSG(strcmp(r, "bad-request") == 0, "empty block: %s", r);
-    r = blocking_iq(kim, "set", "<block xmlns='" NS_BLOCKING "'><item/></block>");
+    r = h_iq_outcome(kim, "set", NULL, "<block xmlns='" NS_BLOCKING "'><item/></block>");
     CHECK_MSG(strcmp(r, "bad-request") == 0, "item without jid: %s", r);
-    r = blocking_iq(kim, "set", "<block xmlns='" NS_BLOCKING "'><item jid='a@b@c'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='a@b@c'/></block>");
     CHECK_MSG(strcmp(r, "jid-malformed") == 0, "a@b@c: %s", r);
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='ok@example.test'/>"
-                    "<item jid='@example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='ok@example.test'/>"
+                     "<item jid='@example.test'/></block>");
     CHECK_MSG(strcmp(r, "jid-malformed") == 0, "@example.test: %s", r);
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='kim@example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='kim@example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "blocking yourself: %s", r);
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "blocking your server: %s", r);
     CHECK_MSG(list_len(kim) == 0, "a refused block left items behind");
 
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='u1@example.test'/>"
-                    "<item jid='u2@example.test'/><item jid='u3@example.test'/>"
-                    "<item jid='u4@example.test'/><item jid='u5@example.test'/>"
-                    "<item jid='u6@example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='u1@example.test'/>"
+                     "<item jid='u2@example.test'/><item jid='u3@example.test'/>"
+                     "<item jid='u4@example.test'/><item jid='u5@example.test'/>"
+                     "<item jid='u6@example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "6 items in one block: %s", r);
     CHECK(list_len(kim) == 0);
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='u1@example.test'/>"
-                    "<item jid='u2@example.test'/><item jid='u3@example.test'/>"
-                    "<item jid='u4@example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='u1@example.test'/>"
+                     "<item jid='u2@example.test'/><item jid='u3@example.test'/>"
+                     "<item jid='u4@example.test'/></block>");
     CHECK_MSG(strcmp(r, "result") == 0, "4 items: %s", r);
-    r = blocking_iq(kim, "set",
-                    "<block xmlns='" NS_BLOCKING "'><item jid='u5@example.test'/>"
-                    "<item jid='u6@example.test'/></block>");
+    r = h_iq_outcome(kim, "set", NULL,
+                     "<block xmlns='" NS_BLOCKING "'><item jid='u5@example.test'/>"
+                     "<item jid='u6@example.test'/></block>");
     CHECK_MSG(strcmp(r, "not-acceptable") == 0, "beyond max_items: %s", r);
     CHECK_MSG(list_len(kim) == 4, "a refused block changed the list");
     CHECK(block(kim, "u1@example.test")); /* already there: no growth */
@@ -543,14 +505,15 @@ static void blocked_contact_sees_the_user_offline(h_server_t *srv)
     h_client_t *mia = login_presence(ctx, srv, "mia@example.test/home");
     if (!leo || !mia)
         goto out;
-    make_mutual(leo, "leo@example.test", mia, "mia@example.test");
+    h_make_mutual(leo, "leo@example.test", mia, "mia@example.test");
     /* Control: presence flows before the block. */
     h_send(leo, "<presence><show>chat</show></presence>");
-    CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000), "no presence before block");
+    CHECK_MSG(h_wait_presence(mia, "leo@example.test/home", NULL, 5000),
+              "no presence before block");
     h_drain(mia);
 
     CHECK(block(leo, "mia@example.test"));
-    CHECK_MSG(wait_presence(mia, "leo@example.test/home", "unavailable", 5000),
+    CHECK_MSG(h_wait_presence(mia, "leo@example.test/home", "unavailable", 5000),
               "mia did not see leo go offline at block time");
     h_send(leo, "<presence><show>away</show></presence>");
     h_send(mia, "<presence><show>dnd</show></presence>");
@@ -571,13 +534,13 @@ static void blocked_contact_sees_the_user_offline(h_server_t *srv)
     h_drain(leo);
 
     CHECK(unblock(leo, "mia@example.test"));
-    CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000),
+    CHECK_MSG(h_wait_presence(mia, "leo@example.test/home", NULL, 5000),
               "after unblock mia did not get leo's presence");
-    CHECK_MSG(wait_presence(leo, "mia@example.test/again", NULL, 5000),
+    CHECK_MSG(h_wait_presence(leo, "mia@example.test/again", NULL, 5000),
               "after unblock leo did not get mia's presence");
     h_drain(mia);
     h_send(leo, "<presence><show>xa</show></presence>");
-    CHECK_MSG(wait_presence(mia, "leo@example.test/home", NULL, 5000),
+    CHECK_MSG(h_wait_presence(mia, "leo@example.test/home", NULL, 5000),
               "presence does not flow after unblock");
 out:
     h_client_free(leo);

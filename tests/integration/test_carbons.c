@@ -30,31 +30,14 @@ typedef struct family {
     h_client_t *bob;
 } family_t;
 
-/* Sends a carbons IQ (no 'to' unless given); returns "result", the error
- * condition, or "timeout". */
-static const char *carbons_iq(h_client_t *c, const char *type, const char *to, const char *payload)
-{
-    static char out[64];
-    xmpp_stanza_t *r = h_iq(c, type, to, payload, 5000);
-    const char *cond = r ? h_error_condition(r) : NULL;
-    snprintf(out, sizeof(out), "%s",
-             !r                               ? "timeout"
-             : h_attr_eq(r, "type", "result") ? "result"
-             : cond                           ? cond
-                                              : "error");
-    if (r)
-        xmpp_stanza_release(r);
-    return out;
-}
-
 static int enable(h_client_t *c)
 {
-    return strcmp(carbons_iq(c, "set", NULL, "<enable xmlns='" NS_CARBONS "'/>"), "result") == 0;
+    return strcmp(h_iq_outcome(c, "set", NULL, "<enable xmlns='" NS_CARBONS "'/>"), "result") == 0;
 }
 
 static int disable(h_client_t *c)
 {
-    return strcmp(carbons_iq(c, "set", NULL, "<disable xmlns='" NS_CARBONS "'/>"), "result") == 0;
+    return strcmp(h_iq_outcome(c, "set", NULL, "<disable xmlns='" NS_CARBONS "'/>"), "result") == 0;
 }
 
 /* alice/a (carbons), alice/b (carbons, priority `b_prio`), alice/c (no
@@ -184,8 +167,8 @@ static void enable_and_disable_answer_and_repeat(h_server_t *srv)
     CHECK(disable(a));
     CHECK_MSG(disable(a), "a second disable is not an error");
     /* Addressed to the own bare JID or the server: the same request. */
-    CHECK(!strcmp(carbons_iq(a, "set", ALICE, "<enable xmlns='" NS_CARBONS "'/>"), "result"));
-    CHECK(!strcmp(carbons_iq(a, "set", "example.test", "<disable xmlns='" NS_CARBONS "'/>"),
+    CHECK(!strcmp(h_iq_outcome(a, "set", ALICE, "<enable xmlns='" NS_CARBONS "'/>"), "result"));
+    CHECK(!strcmp(h_iq_outcome(a, "set", "example.test", "<disable xmlns='" NS_CARBONS "'/>"),
                   "result"));
 out:
     h_client_free(a);
@@ -198,13 +181,13 @@ static void bad_requests_are_refused(h_server_t *srv)
     h_client_t *a = h_login(ctx, srv, ALICE "/a", "pw", 0);
     if (!a)
         goto out;
-    CHECK(!strcmp(carbons_iq(a, "get", NULL, "<enable xmlns='" NS_CARBONS "'/>"), "bad-request"));
-    CHECK(
-        !strcmp(carbons_iq(a, "set", NULL, "<switch-on xmlns='" NS_CARBONS "'/>"), "bad-request"));
-    CHECK(!strcmp(carbons_iq(a, "set", NULL, "<enable xmlns='" NS_CARBONS "'><x/></enable>"),
+    CHECK(!strcmp(h_iq_outcome(a, "get", NULL, "<enable xmlns='" NS_CARBONS "'/>"), "bad-request"));
+    CHECK(!strcmp(h_iq_outcome(a, "set", NULL, "<switch-on xmlns='" NS_CARBONS "'/>"),
+                  "bad-request"));
+    CHECK(!strcmp(h_iq_outcome(a, "set", NULL, "<enable xmlns='" NS_CARBONS "'><x/></enable>"),
                   "bad-request"));
     /* Nobody turns on carbons for somebody else's account. */
-    CHECK(!strcmp(carbons_iq(a, "set", BOB, "<enable xmlns='" NS_CARBONS "'/>"), "not-allowed"));
+    CHECK(!strcmp(h_iq_outcome(a, "set", BOB, "<enable xmlns='" NS_CARBONS "'/>"), "not-allowed"));
 out:
     h_client_free(a);
     h_ctx_free(ctx);

@@ -61,27 +61,6 @@ static void release(xmpp_stanza_t *st)
         xmpp_stanza_release(st);
 }
 
-/* Both directions still work: nothing touched anybody else. */
-static void still_chatting(const char *why)
-{
-    if (!CHECK_MSG(P.alice && P.bob && P.alice->connected && P.bob->connected,
-                   "alice or bob lost after %s", why))
-        return;
-    const char *id = h_id();
-    h_send(P.alice, "<message to='bob@example.test' type='chat'><body>%s %s</body></message>", why,
-           id);
-    h_send(P.bob, "<message to='alice@example.test' type='chat'><body>re %s %s</body></message>",
-           why, id);
-    char want[160];
-    snprintf(want, sizeof(want), "%s %s", why, id);
-    xmpp_stanza_t *a = h_wait(P.bob, &(h_match_t){.name = "message", .body = want}, 5000);
-    snprintf(want, sizeof(want), "re %s %s", why, id);
-    xmpp_stanza_t *b = h_wait(P.alice, &(h_match_t){.name = "message", .body = want}, 5000);
-    CHECK_MSG(a && b, "alice and bob could not chat after %s", why);
-    release(a);
-    release(b);
-}
-
 /* The bodies of the user's whole archive, "|"-joined into out; 1 when the
  * query was answered with a result. */
 static int archive_bodies(h_client_t *c, char *out, size_t len)
@@ -149,7 +128,7 @@ static void poisoned_stanza_is_refused_at_the_sender(h_server_t *srv)
         h_wait(P.bob, &(h_match_t){.name = "message", .body = "before the poison"}, 5000);
     CHECK_MSG(m != NULL, "the message before the poison did not arrive");
     release(m);
-    still_chatting("refused stanza");
+    h_still_chatting(P.alice, P.bob, "refused stanza");
     CHECK(h_count(P.bob, &(h_match_t){.name = "message", .body = "poison"}) == 0);
 
     /* bob's archive reads back whole, without the poisoned message. */
@@ -233,7 +212,7 @@ out:
     h_client_free(dave);
     h_client_free(eve);
     h_ctx_free(ctx);
-    still_chatting("vcard");
+    h_still_chatting(P.alice, P.bob, "vcard");
 }
 
 /* ---- finding 8: per-address state must be bounded ---- */
@@ -282,7 +261,7 @@ static void messages_to_nobody_cost_nothing(h_server_t *srv)
     }
     free(buf);
     h_raw_close(&r);
-    still_chatting("ghosts");
+    h_still_chatting(P.alice, P.bob, "ghosts");
 }
 
 /* Twenty accounts with a push registration, max_counters = 16: the counts
@@ -351,7 +330,7 @@ static void push_counts_are_bounded(h_server_t *srv)
 out:
     h_client_free(app);
     h_ctx_free(ctx);
-    still_chatting("push counters");
+    h_still_chatting(P.alice, P.bob, "push counters");
 }
 
 /* An app server that never answers: every message to an offline account
@@ -379,7 +358,7 @@ static void questions_to_a_silent_peer_are_bounded(h_server_t *srv)
     int asked = h_count(app, &(h_match_t){.name = "iq", .type = "set"});
     CHECK_MSG(asked > 0 && asked <= 40, "the app server was asked %d times", asked);
     CHECK(h_log_wait(srv, mark, 3000, "event=limits.pending_iqs", "limit=40", NULL));
-    still_chatting("silent app server");
+    h_still_chatting(P.alice, P.bob, "silent app server");
     /* Once the unanswered ones time out (3 s), questions are asked again. */
     h_run_for(ctx, 3500);
     int before = h_count(app, &(h_match_t){.name = "iq", .type = "set"});
@@ -422,7 +401,7 @@ static void caps_questions_are_bounded(h_server_t *srv)
 out:
     h_client_free(q);
     h_ctx_free(ctx);
-    still_chatting("caps flood");
+    h_still_chatting(P.alice, P.bob, "caps flood");
 }
 
 /* ---- finding 11: log values cannot forge fields or lines ---- */
@@ -554,7 +533,7 @@ static void resources_cannot_forge_log_fields(h_server_t *srv)
     CHECK_MSG(forged == 0, "%d forged fields", forged);
     CHECK_MSG(bind_ok, "no c2s.bind line with the whole resource as the jid");
     CHECK_MSG(traced_in == 1, "the traced stanza did not keep its line breaks (%d)", traced_in);
-    still_chatting("log injection");
+    h_still_chatting(P.alice, P.bob, "log injection");
 }
 
 /* ---- finding 14: avatar data follows the metadata's access model ---- */
@@ -806,7 +785,7 @@ out:
     h_client_free(kate);
     h_client_free(bot);
     h_ctx_free(ctx);
-    still_chatting("subscription flood");
+    h_still_chatting(P.alice, P.bob, "subscription flood");
 }
 
 int main(int argc, char **argv)

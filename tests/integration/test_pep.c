@@ -69,25 +69,15 @@ static const caps_t caps_liar = {
 
 /* ---- stanza helpers ---- */
 
-static int is_type(xmpp_stanza_t *st, const char *type)
-{
-    return h_attr_eq(st, "type", type);
-}
-
 static int error_is(xmpp_stanza_t *st, const char *cond, const char *pubsub_cond)
 {
     const char *c = st ? h_error_condition(st) : NULL;
-    if (!is_type(st, "error") || !c || strcmp(c, cond) != 0)
+    if (!h_attr_eq(st, "type", "error") || !c || strcmp(c, cond) != 0)
         return 0;
     if (!pubsub_cond)
         return 1;
     xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
     return e && xmpp_stanza_get_child_by_name_and_ns(e, pubsub_cond, NS_ERRORS) != NULL;
-}
-
-static xmpp_stanza_t *child(xmpp_stanza_t *st, const char *name, const char *ns)
-{
-    return st ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns) : NULL;
 }
 
 /* Text of the first descendant element named `name` (depth-first). */
@@ -119,7 +109,7 @@ static int has_text(xmpp_stanza_t *st, const char *name, const char *want)
 static void item_ids(xmpp_stanza_t *r, char *out, size_t len)
 {
     out[0] = '\0';
-    xmpp_stanza_t *items = child(child(r, "pubsub", NS_PUBSUB), "items", NS_PUBSUB);
+    xmpp_stanza_t *items = h_child(h_child(r, "pubsub", NS_PUBSUB), "items", NS_PUBSUB);
     for (xmpp_stanza_t *k = items ? xmpp_stanza_get_children(items) : NULL; k;
          k = xmpp_stanza_get_next(k)) {
         if (!xmpp_stanza_is_tag(k) || strcmp(xmpp_stanza_get_name(k), "item") != 0)
@@ -141,12 +131,12 @@ static int is_event(xmpp_stanza_t *st, const event_want_t *w)
     if (strcmp(xmpp_stanza_get_name(st), "message") != 0 || !h_attr_eq(st, "type", "headline") ||
         !h_attr_eq(st, "from", w->from))
         return 0;
-    xmpp_stanza_t *items = child(child(st, "event", NS_EVENT), "items", NS_EVENT);
+    xmpp_stanza_t *items = h_child(h_child(st, "event", NS_EVENT), "items", NS_EVENT);
     if (!items || !h_attr_eq(items, "node", w->node))
         return 0;
     if (w->retract)
-        return h_attr_eq(child(items, "retract", NS_EVENT), "id", w->retract);
-    xmpp_stanza_t *item = child(items, "item", NS_EVENT);
+        return h_attr_eq(h_child(items, "retract", NS_EVENT), "id", w->retract);
+    xmpp_stanza_t *item = h_child(items, "item", NS_EVENT);
     return item && (!w->text || has_text(item, w->text_name, w->text));
 }
 
@@ -172,8 +162,8 @@ static xmpp_stanza_t *take_disco_question(h_client_t *c)
 {
     for (size_t i = 0; i < c->ninbox; i++) {
         xmpp_stanza_t *st = c->inbox[i];
-        if (strcmp(xmpp_stanza_get_name(st), "iq") == 0 && is_type(st, "get") &&
-            child(st, "query", NS_INFO)) {
+        if (strcmp(xmpp_stanza_get_name(st), "iq") == 0 && h_attr_eq(st, "type", "get") &&
+            h_child(st, "query", NS_INFO)) {
             memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
             c->ninbox--;
             return st;
@@ -192,7 +182,7 @@ static int answer_disco(h_client_t *c, const caps_t *caps, int timeout_ms)
         xmpp_run_once(c->ctx, 5);
     if (!q)
         return 0;
-    const char *node = xmpp_stanza_get_attribute(child(q, "query", NS_INFO), "node");
+    const char *node = xmpp_stanza_get_attribute(h_child(q, "query", NS_INFO), "node");
     CHECK_MSG(node && strncmp(node, CAPS_NODE "#", strlen(CAPS_NODE) + 1) == 0, "node asked: %s",
               node ? node : "");
     h_send(c,
@@ -232,42 +222,6 @@ static h_client_t *login(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid, cons
     return c;
 }
 
-static int wait_presence(h_client_t *c, const char *from, const char *type, int timeout_ms)
-{
-    long long deadline = h_now_ms() + timeout_ms;
-    for (;;) {
-        for (size_t i = 0; i < c->ninbox; i++) {
-            xmpp_stanza_t *st = c->inbox[i];
-            const char *t = xmpp_stanza_get_type(st);
-            if (strcmp(xmpp_stanza_get_name(st), "presence") == 0 && h_attr_eq(st, "from", from) &&
-                t && strcmp(t, type) == 0) {
-                memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
-                c->ninbox--;
-                xmpp_stanza_release(st);
-                return 1;
-            }
-        }
-        if (h_now_ms() >= deadline)
-            return 0;
-        xmpp_run_once(c->ctx, 5);
-    }
-}
-
-/* a and b subscribe to each other. */
-static void make_mutual(h_client_t *a, const char *a_bare, h_client_t *b, const char *b_bare)
-{
-    h_send(a, "<presence type='subscribe' to='%s'/>", b_bare);
-    CHECK(wait_presence(b, a_bare, "subscribe", 5000));
-    h_send(b, "<presence type='subscribed' to='%s'/>", a_bare);
-    CHECK(wait_presence(a, b_bare, "subscribed", 5000));
-    h_send(b, "<presence type='subscribe' to='%s'/>", a_bare);
-    CHECK(wait_presence(a, b_bare, "subscribe", 5000));
-    h_send(a, "<presence type='subscribed' to='%s'/>", b_bare);
-    CHECK(wait_presence(b, a_bare, "subscribed", 5000));
-    h_drain(a);
-    h_drain(b);
-}
-
 /* Publishes `payload` as item `id` of `node` (options: extra XML after
  * </publish>, e.g. publish-options); returns the answer. */
 static xmpp_stanza_t *publish(h_client_t *c, const char *node, const char *id, const char *payload,
@@ -287,7 +241,7 @@ static int publish_ok(h_client_t *c, const char *node, const char *id, const cha
                       const char *options)
 {
     xmpp_stanza_t *r = publish(c, node, id, payload, options);
-    int ok = is_type(r, "result");
+    int ok = h_attr_eq(r, "type", "result");
     if (!ok && r) {
         const char *cond = h_error_condition(r);
         printf("  publish to %s failed: %s\n", node, cond ? cond : "?");
@@ -328,9 +282,9 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
         return;
     }
     xmpp_stanza_t *r = publish(alice, NS_NICK, "current", NICK("Alice A."), NULL);
-    if (CHECK(is_type(r, "result"))) {
-        xmpp_stanza_t *item =
-            child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
+    if (CHECK(h_attr_eq(r, "type", "result"))) {
+        xmpp_stanza_t *item = h_child(
+            h_child(h_child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
         CHECK(h_attr_eq(item, "id", "current"));
     }
     if (r)
@@ -342,19 +296,19 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
             .from = "alice@example.test", .node = NS_NICK, .text_name = "nick", .text = "Alice A."},
         3000));
     r = get_items(alice, NULL, NS_NICK, NULL);
-    CHECK(is_type(r, "result") && has_text(r, "nick", "Alice A."));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "nick", "Alice A."));
     if (r)
         xmpp_stanza_release(r);
     r = get_items(alice, "alice@example.test", NS_NICK, NULL);
-    CHECK(is_type(r, "result") && has_text(r, "nick", "Alice A."));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "nick", "Alice A."));
     if (r)
         xmpp_stanza_release(r);
     /* Without an id the server makes one; a node nobody created is not found. */
     r = publish(alice, NS_MOOD, NULL, MOOD("happy"), NULL);
     xmpp_stanza_t *item =
-        child(child(child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
+        h_child(h_child(h_child(r, "pubsub", NS_PUBSUB), "publish", NS_PUBSUB), "item", NS_PUBSUB);
     const char *gen = item ? xmpp_stanza_get_id(item) : NULL;
-    CHECK(is_type(r, "result") && gen && strlen(gen) >= 8);
+    CHECK(h_attr_eq(r, "type", "result") && gen && strlen(gen) >= 8);
     if (r)
         xmpp_stanza_release(r);
     r = get_items(alice, NULL, "urn:example:never-created", NULL);
@@ -365,7 +319,7 @@ static void publish_and_retrieve_own_item(h_server_t *srv)
      * (XEP-0163 section 4) next to account/registered, and the features. */
     r = h_iq(alice, "get", "alice@example.test", "<query xmlns='" NS_INFO "'/>", 5000);
     int publish_feature = 0, options_feature = 0, compat = 0, pep_identity = 0, registered = 0;
-    xmpp_stanza_t *q = child(r, "query", NS_INFO);
+    xmpp_stanza_t *q = h_child(r, "query", NS_INFO);
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
          k = xmpp_stanza_get_next(k)) {
         publish_feature |= h_attr_eq(k, "var", NS_PUBSUB "#publish");
@@ -396,8 +350,8 @@ static void notifications_follow_notify_caps(h_server_t *srv)
     h_client_t *carol2 = NULL;
     if (!bob || !carol || !dave)
         goto out;
-    make_mutual(bob, "bob@example.test", carol, "carol@example.test");
-    make_mutual(bob, "bob@example.test", dave, "dave@example.test");
+    h_make_mutual(bob, "bob@example.test", carol, "carol@example.test");
+    h_make_mutual(bob, "bob@example.test", dave, "dave@example.test");
     carol2 = login(ctx, srv, "carol@example.test/two", &caps_notify, ASK_NO);
     if (!carol2)
         goto out;
@@ -445,7 +399,7 @@ static void access_models(h_server_t *srv)
     h_client_t *gina = login(ctx, srv, "gina@example.test/a", &caps_notify, ASK_ANY);
     if (!erin || !frank || !gina)
         goto out;
-    make_mutual(erin, "erin@example.test", frank, "frank@example.test");
+    h_make_mutual(erin, "erin@example.test", frank, "frank@example.test");
     CHECK(publish_ok(erin, "urn:example:presence-node", "1", "<x xmlns='urn:example'>p</x>", NULL));
     CHECK(publish_ok(erin, "urn:example:open", "1", "<x xmlns='urn:example'>o</x>",
                      OPTIONS(FIELD("pubsub#access_model", "open"))));
@@ -453,7 +407,8 @@ static void access_models(h_server_t *srv)
                      OPTIONS(FIELD("pubsub#access_model", "whitelist"))));
     /* presence: the subscribed contact reads, the stranger may not */
     xmpp_stanza_t *r = get_items(frank, "erin@example.test", "urn:example:presence-node", NULL);
-    CHECK_MSG(is_type(r, "result") && has_text(r, "x", "p"), "contact read presence node");
+    CHECK_MSG(h_attr_eq(r, "type", "result") && has_text(r, "x", "p"),
+              "contact read presence node");
     if (r)
         xmpp_stanza_release(r);
     r = get_items(gina, "erin@example.test", "urn:example:presence-node", NULL);
@@ -462,7 +417,7 @@ static void access_models(h_server_t *srv)
         xmpp_stanza_release(r);
     /* open: anyone on the host */
     r = get_items(gina, "erin@example.test", "urn:example:open", NULL);
-    CHECK_MSG(is_type(r, "result") && has_text(r, "x", "o"), "stranger reads open node");
+    CHECK_MSG(h_attr_eq(r, "type", "result") && has_text(r, "x", "o"), "stranger reads open node");
     if (r)
         xmpp_stanza_release(r);
     /* whitelist: the owner only */
@@ -471,7 +426,7 @@ static void access_models(h_server_t *srv)
     if (r)
         xmpp_stanza_release(r);
     r = get_items(erin, NULL, "urn:example:wl", NULL);
-    CHECK(is_type(r, "result") && has_text(r, "x", "w"));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "x", "w"));
     if (r)
         xmpp_stanza_release(r);
     /* Only the contact got events; the stranger (with +notify) got none. */
@@ -507,7 +462,7 @@ static void last_item_sent_on_presence(h_server_t *srv)
     h_client_t *hank2 = NULL;
     if (!hank || !ivan)
         goto out;
-    make_mutual(hank, "hank@example.test", ivan, "ivan@example.test");
+    h_make_mutual(hank, "hank@example.test", ivan, "ivan@example.test");
     h_client_free(ivan);
     ivan = NULL;
     CHECK(publish_ok(hank, NS_MOOD, "current", MOOD("sleepy"), NULL));
@@ -539,7 +494,7 @@ static void avatar_metadata_and_data(h_server_t *srv)
     h_client_t *leo = login(ctx, srv, "leo@example.test/a", &caps_notify, ASK_ANY);
     if (!judy || !kate || !leo)
         goto out;
-    make_mutual(judy, "judy@example.test", kate, "kate@example.test");
+    h_make_mutual(judy, "judy@example.test", kate, "kate@example.test");
     const char *hash = "111f4b3c50d7b0df729d299bc6f8e9ef9066971f";
     CHECK(publish_ok(judy, "urn:xmpp:avatar:data", hash,
                      "<data xmlns='urn:xmpp:avatar:data'>iVBORw0KGgoAAAANSUhEUgAAAAE=</data>",
@@ -556,7 +511,7 @@ static void avatar_metadata_and_data(h_server_t *srv)
     char inner[128];
     snprintf(inner, sizeof(inner), "<item id='%s'/>", hash);
     xmpp_stanza_t *r = get_items(kate, "judy@example.test", "urn:xmpp:avatar:data", inner);
-    CHECK(is_type(r, "result") && has_text(r, "data", "iVBORw0KGgoAAAANSUhEUgAAAAE="));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "data", "iVBORw0KGgoAAAANSUhEUgAAAAE="));
     if (r)
         xmpp_stanza_release(r);
     /* the data node follows the metadata's access: a stranger may not */
@@ -575,11 +530,11 @@ static void avatar_metadata_and_data(h_server_t *srv)
              "</value></field>" FIELD("pubsub#access_model", "open") "</x>"
                                                                      "</configure></pubsub>",
              5000);
-    CHECK(is_type(c, "result"));
+    CHECK(h_attr_eq(c, "type", "result"));
     if (c)
         xmpp_stanza_release(c);
     r = get_items(leo, "judy@example.test", "urn:xmpp:avatar:data", inner);
-    CHECK(is_type(r, "result") && has_text(r, "data", "iVBORw0KGgoAAAANSUhEUgAAAAE="));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "data", "iVBORw0KGgoAAAANSUhEUgAAAAE="));
     if (r)
         xmpp_stanza_release(r);
 out:
@@ -596,7 +551,7 @@ static void vcard4_publish_and_read(h_server_t *srv)
     h_client_t *nina = login(ctx, srv, "nina@example.test/a", &caps_notify, ASK_ANY);
     if (!mike || !nina)
         goto out;
-    make_mutual(mike, "mike@example.test", nina, "nina@example.test");
+    h_make_mutual(mike, "mike@example.test", nina, "nina@example.test");
     CHECK(publish_ok(mike, "urn:xmpp:vcard4", "current",
                      "<vcard xmlns='urn:ietf:params:xml:ns:vcard-4.0'><fn><text>Mike Mole</text>"
                      "</fn><email><text>mike@example.test</text></email></vcard>",
@@ -608,7 +563,7 @@ static void vcard4_publish_and_read(h_server_t *srv)
                                      .text = "Mike Mole"},
                      3000));
     xmpp_stanza_t *r = get_items(nina, "mike@example.test", "urn:xmpp:vcard4", NULL);
-    CHECK(is_type(r, "result") && has_text(r, "text", "Mike Mole"));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "text", "Mike Mole"));
     if (r)
         xmpp_stanza_release(r);
 out:
@@ -720,7 +675,7 @@ static void retract_and_max_items(h_server_t *srv)
              "<pubsub xmlns='" NS_PUBSUB "'><retract node='urn:example:list' notify='true'>"
              "<item id='c'/></retract></pubsub>",
              5000);
-    CHECK(is_type(r, "result"));
+    CHECK(h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     CHECK(wait_event(
@@ -742,24 +697,24 @@ static void retract_and_max_items(h_server_t *srv)
     /* configure: the form shows the node's settings; the owner only */
     r = h_iq(pat, "get", NULL,
              "<pubsub xmlns='" NS_OWNER "'><configure node='urn:example:list'/></pubsub>", 5000);
-    CHECK(is_type(r, "result") &&
+    CHECK(h_attr_eq(r, "type", "result") &&
           has_text(r, "value", "http://jabber.org/protocol/pubsub#node_config"));
     if (r)
         xmpp_stanza_release(r);
     /* purge empties the node, delete removes it */
     r = h_iq(pat, "set", NULL,
              "<pubsub xmlns='" NS_OWNER "'><purge node='urn:example:list'/></pubsub>", 5000);
-    CHECK(is_type(r, "result"));
+    CHECK(h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     r = get_items(pat, NULL, "urn:example:list", NULL);
     item_ids(r, ids, sizeof(ids));
-    CHECK_MSG(is_type(r, "result") && ids[0] == '\0', "after purge: %s", ids);
+    CHECK_MSG(h_attr_eq(r, "type", "result") && ids[0] == '\0', "after purge: %s", ids);
     if (r)
         xmpp_stanza_release(r);
     r = h_iq(pat, "set", NULL,
              "<pubsub xmlns='" NS_OWNER "'><delete node='urn:example:list'/></pubsub>", 5000);
-    CHECK(is_type(r, "result"));
+    CHECK(h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     r = get_items(pat, NULL, "urn:example:list", NULL);
@@ -792,7 +747,7 @@ static void too_many_nodes_refused(h_server_t *srv)
     CHECK(publish_ok(quinn, "urn:example:n1", "2", "<x xmlns='urn:example'/>", NULL));
     r = h_iq(quinn, "set", NULL,
              "<pubsub xmlns='" NS_OWNER "'><delete node='urn:example:n2'/></pubsub>", 5000);
-    CHECK(is_type(r, "result"));
+    CHECK(h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     CHECK(publish_ok(quinn, "urn:example:n6", "1", "<x xmlns='urn:example'/>", NULL));
@@ -806,7 +761,7 @@ static void too_many_nodes_refused(h_server_t *srv)
 
 static int storage_has(xmpp_stanza_t *r, const char *jid, const char *nick)
 {
-    xmpp_stanza_t *st = child(child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks");
+    xmpp_stanza_t *st = h_child(h_child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks");
     for (xmpp_stanza_t *k = st ? xmpp_stanza_get_children(st) : NULL; k;
          k = xmpp_stanza_get_next(k))
         if (xmpp_stanza_is_tag(k) && h_attr_eq(k, "jid", jid))
@@ -831,11 +786,11 @@ static void bookmarks_through_private_storage(h_server_t *srv)
                             "<query xmlns='" NS_PRIVATE "'><storage xmlns='storage:bookmarks'/>"
                             "</query>",
                             5000);
-    CHECK_MSG(is_type(r, "result") && storage_has(r, "council@muc.example.test", "Rita"),
+    CHECK_MSG(h_attr_eq(r, "type", "result") && storage_has(r, "council@muc.example.test", "Rita"),
               "0402 bookmark visible through XEP-0048");
     xmpp_stanza_t *conf =
-        child(child(child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks"), "conference",
-              "storage:bookmarks");
+        h_child(h_child(h_child(r, "query", NS_PRIVATE), "storage", "storage:bookmarks"),
+                "conference", "storage:bookmarks");
     CHECK(h_attr_eq(conf, "autojoin", "true") && h_attr_eq(conf, "name", "Council"));
     if (r)
         xmpp_stanza_release(r);
@@ -846,7 +801,7 @@ static void bookmarks_through_private_storage(h_server_t *srv)
              "</conference><conference jid='news@muc.example.test' name='News'/>"
              "</storage></query>",
              8000);
-    CHECK_MSG(is_type(r, "result"), "XEP-0048 set");
+    CHECK_MSG(h_attr_eq(r, "type", "result"), "XEP-0048 set");
     if (r)
         xmpp_stanza_release(r);
     r = get_items(rita, NULL, NS_BOOKMARKS, NULL);
@@ -866,7 +821,7 @@ static void bookmarks_through_private_storage(h_server_t *srv)
     /* bookmarks are whitelist: a contact cannot read them */
     h_client_t *tina = login(ctx, srv, "tina@example.test/a", NULL, ASK_ANY);
     if (tina) {
-        make_mutual(rita, "rita@example.test", tina, "tina@example.test");
+        h_make_mutual(rita, "rita@example.test", tina, "tina@example.test");
         r = get_items(tina, "rita@example.test", NS_BOOKMARKS, NULL);
         CHECK(error_is(r, "forbidden", NULL));
         if (r)
@@ -885,12 +840,12 @@ static void bookmarks_through_private_storage(h_server_t *srv)
     r = h_iq(rita, "set", NULL,
              "<query xmlns='" NS_PRIVATE "'><prefs xmlns='urn:example:prefs'>blue</prefs></query>",
              5000);
-    CHECK(is_type(r, "result"));
+    CHECK(h_attr_eq(r, "type", "result"));
     if (r)
         xmpp_stanza_release(r);
     r = h_iq(rita, "get", NULL,
              "<query xmlns='" NS_PRIVATE "'><prefs xmlns='urn:example:prefs'/></query>", 5000);
-    CHECK(is_type(r, "result") && has_text(r, "prefs", "blue"));
+    CHECK(h_attr_eq(r, "type", "result") && has_text(r, "prefs", "blue"));
     if (r)
         xmpp_stanza_release(r);
     h_client_free(rita);

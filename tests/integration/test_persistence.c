@@ -25,11 +25,6 @@ static const char *const accounts[] = {
 /* What alice's first session learnt, checked after the restart. */
 static char roster_ver[32];
 
-static xmpp_stanza_t *child(xmpp_stanza_t *st, const char *name, const char *ns)
-{
-    return st ? xmpp_stanza_get_child_by_name_and_ns(st, name, ns) : NULL;
-}
-
 static int result(xmpp_stanza_t *r)
 {
     int ok = h_attr_eq(r, "type", "result");
@@ -93,7 +88,7 @@ static void store_everything(h_server_t *srv)
                       "<block xmlns='" NS_BLOCKING "'><item jid='spam.example.test'/></block>",
                       5000)));
     xmpp_stanza_t *r = h_iq(alice, "get", NULL, "<query xmlns='" NS_ROSTER "'/>", 5000);
-    const char *ver = xmpp_stanza_get_attribute(child(r, "query", NS_ROSTER), "ver");
+    const char *ver = xmpp_stanza_get_attribute(h_child(r, "query", NS_ROSTER), "ver");
     CHECK_MSG(ver && *ver, "the roster has a version");
     snprintf(roster_ver, sizeof(roster_ver), "%s", ver ? ver : "");
     if (r)
@@ -138,7 +133,7 @@ static void everything_is_back(h_server_t *srv)
     if (!bob)
         goto out;
     xmpp_stanza_t *r = h_iq(bob, "get", "alice@example.test", "<query xmlns='" NS_LAST "'/>", 5000);
-    xmpp_stanza_t *q = child(r, "query", NS_LAST);
+    xmpp_stanza_t *q = h_child(r, "query", NS_LAST);
     char *status = q ? xmpp_stanza_get_text(q) : NULL;
     CHECK_MSG(h_attr_eq(r, "type", "result") && q && xmpp_stanza_get_attribute(q, "seconds"),
               "last activity of alice after the restart");
@@ -153,14 +148,14 @@ static void everything_is_back(h_server_t *srv)
     if (!alice)
         goto out;
     r = h_iq(alice, "get", NULL, "<query xmlns='" NS_ROSTER "'/>", 5000);
-    roster_item_ok(child(r, "query", NS_ROSTER));
+    roster_item_ok(h_child(r, "query", NS_ROSTER));
     if (r)
         xmpp_stanza_release(r);
     /* The version survived too: asking with it brings no changes. */
     char payload[128];
     snprintf(payload, sizeof(payload), "<query xmlns='" NS_ROSTER "' ver='%s'/>", roster_ver);
     r = h_iq(alice, "get", NULL, payload, 5000);
-    CHECK_MSG(h_attr_eq(r, "type", "result") && !child(r, "query", NS_ROSTER),
+    CHECK_MSG(h_attr_eq(r, "type", "result") && !h_child(r, "query", NS_ROSTER),
               "roster get with the version from before the restart is an empty result");
     if (r)
         xmpp_stanza_release(r);
@@ -169,7 +164,7 @@ static void everything_is_back(h_server_t *srv)
               "no roster pushes: nothing changed");
 
     r = h_iq(alice, "get", NULL, "<vCard xmlns='" NS_VCARD "'/>", 5000);
-    char *fn = h_child_text(child(r, "vCard", NS_VCARD), "FN");
+    char *fn = h_child_text(h_child(r, "vCard", NS_VCARD), "FN");
     CHECK_MSG(fn && strcmp(fn, "Alice Liddell") == 0, "vCard FN '%s'", fn ? fn : "");
     free(fn);
     if (r)
@@ -177,8 +172,8 @@ static void everything_is_back(h_server_t *srv)
 
     r = h_iq(alice, "get", NULL,
              "<query xmlns='" NS_PRIVATE "'><prefs xmlns='urn:example:prefs'/></query>", 5000);
-    char *theme =
-        h_child_text(child(child(r, "query", NS_PRIVATE), "prefs", "urn:example:prefs"), "theme");
+    char *theme = h_child_text(
+        h_child(h_child(r, "query", NS_PRIVATE), "prefs", "urn:example:prefs"), "theme");
     CHECK_MSG(theme && strcmp(theme, "dark") == 0, "private XML '%s'", theme ? theme : "");
     free(theme);
     if (r)
@@ -187,7 +182,7 @@ static void everything_is_back(h_server_t *srv)
     r = h_iq(alice, "get", NULL,
              "<pubsub xmlns='" NS_PUBSUB "'><items node='" NS_NICK "'/></pubsub>", 5000);
     xmpp_stanza_t *item =
-        child(child(child(r, "pubsub", NS_PUBSUB), "items", NS_PUBSUB), "item", NS_PUBSUB);
+        h_child(h_child(h_child(r, "pubsub", NS_PUBSUB), "items", NS_PUBSUB), "item", NS_PUBSUB);
     char *nick = h_child_text(item, "nick");
     CHECK_MSG(h_attr_eq(item, "id", "current") && nick && strcmp(nick, "Ali") == 0, "PEP nick '%s'",
               nick ? nick : "");
@@ -196,7 +191,7 @@ static void everything_is_back(h_server_t *srv)
         xmpp_stanza_release(r);
 
     r = h_iq(alice, "get", NULL, "<blocklist xmlns='" NS_BLOCKING "'/>", 5000);
-    xmpp_stanza_t *bl = child(child(r, "blocklist", NS_BLOCKING), "item", NS_BLOCKING);
+    xmpp_stanza_t *bl = h_child(h_child(r, "blocklist", NS_BLOCKING), "item", NS_BLOCKING);
     CHECK_MSG(h_attr_eq(bl, "jid", "spam.example.test"), "blocklist kept");
     if (r)
         xmpp_stanza_release(r);

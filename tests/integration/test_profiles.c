@@ -35,18 +35,12 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-static int is_type(xmpp_stanza_t *st, const char *type)
-{
-    const char *t = st ? xmpp_stanza_get_type(st) : NULL;
-    return t && strcmp(t, type) == 0;
-}
-
 /* An IQ that must fail with `cond`. */
 static int iq_fails(h_client_t *c, const char *type, const char *to, const char *payload,
                     const char *cond)
 {
     xmpp_stanza_t *r = h_iq(c, type, to, payload, 5000);
-    const char *got = r && is_type(r, "error") ? h_error_condition(r) : NULL;
+    const char *got = r && h_attr_eq(r, "type", "error") ? h_error_condition(r) : NULL;
     int ok = CHECK_MSG(got && strcmp(got, cond) == 0, "wanted %s, got %s (%s)", cond,
                        got ? got : "no error", r ? xmpp_stanza_get_type(r) : "timeout");
     if (r)
@@ -57,7 +51,7 @@ static int iq_fails(h_client_t *c, const char *type, const char *to, const char 
 static int iq_ok(h_client_t *c, const char *type, const char *to, const char *payload)
 {
     xmpp_stanza_t *r = h_iq(c, type, to, payload, 5000);
-    int ok = CHECK_MSG(is_type(r, "result"), "%s %s: %s", type, payload,
+    int ok = CHECK_MSG(h_attr_eq(r, "type", "result"), "%s %s: %s", type, payload,
                        r ? (h_error_condition(r) ? h_error_condition(r) : "?") : "timeout");
     if (r)
         xmpp_stanza_release(r);
@@ -69,7 +63,7 @@ static char *vcard_field(h_client_t *c, const char *to, const char *name)
 {
     xmpp_stanza_t *r = h_iq(c, "get", to, "<vCard xmlns='" NS_VCARD "'/>", 5000);
     char *v = NULL;
-    if (CHECK_MSG(is_type(r, "result"), "vCard get of %s", to ? to : "own"))
+    if (CHECK_MSG(h_attr_eq(r, "type", "result"), "vCard get of %s", to ? to : "own"))
         v = h_child_text(r, name);
     if (r)
         xmpp_stanza_release(r);
@@ -161,7 +155,7 @@ static void vcard_is_empty_when_never_set(h_server_t *srv)
     session_pair_t p;
     if (open_pair(&p, srv, "erin@example.test/home", "erin-pw", NULL, NULL)) {
         xmpp_stanza_t *r = h_iq(p.a, "get", NULL, "<vCard xmlns='" NS_VCARD "'/>", 5000);
-        if (CHECK(is_type(r, "result"))) {
+        if (CHECK(h_attr_eq(r, "type", "result"))) {
             xmpp_stanza_t *v = xmpp_stanza_get_child_by_name(r, "vCard");
             CHECK_MSG(v && !xmpp_stanza_get_children(v), "an empty <vCard/> was expected");
         }
@@ -374,7 +368,7 @@ static void private_set_and_get(h_server_t *srv)
                                 "<query xmlns='" NS_PRIVATE "'><prefs xmlns='urn:example:prefs'/>"
                                 "</query>",
                                 5000);
-        char *theme = is_type(r, "result") ? h_child_text(r, "theme") : NULL;
+        char *theme = h_attr_eq(r, "type", "result") ? h_child_text(r, "theme") : NULL;
         CHECK_MSG(theme && strcmp(theme, "dark") == 0, "theme '%s'", theme ? theme : "");
         free(theme);
         if (r)
@@ -391,7 +385,7 @@ static void private_missing_element_comes_back_empty(h_server_t *srv)
                                 "<query xmlns='" NS_PRIVATE "'><none xmlns='urn:example:none'/>"
                                 "</query>",
                                 5000);
-        if (CHECK(is_type(r, "result"))) {
+        if (CHECK(h_attr_eq(r, "type", "result"))) {
             xmpp_stanza_t *q = xmpp_stanza_get_child_by_name(r, "query");
             xmpp_stanza_t *e = q ? xmpp_stanza_get_child_by_name(q, "none") : NULL;
             const char *ns = e ? xmpp_stanza_get_ns(e) : NULL;
@@ -456,13 +450,13 @@ static void private_limits_size_and_count(h_server_t *srv)
     iq_ok(p.a, "set", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:2'>two</a></query>");
     xmpp_stanza_t *r =
         h_iq(p.a, "get", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:4'/></query>", 5000);
-    char *four = is_type(r, "result") ? h_child_text(r, "a") : NULL;
+    char *four = h_attr_eq(r, "type", "result") ? h_child_text(r, "a") : NULL;
     CHECK_MSG(four && !four[0], "the refused element was stored: '%s'", four ? four : "(error)");
     free(four);
     if (r)
         xmpp_stanza_release(r);
     r = h_iq(p.a, "get", NULL, "<query xmlns='" NS_PRIVATE "'><a xmlns='urn:x:2'/></query>", 5000);
-    char *two = is_type(r, "result") ? h_child_text(r, "a") : NULL;
+    char *two = h_attr_eq(r, "type", "result") ? h_child_text(r, "a") : NULL;
     CHECK_MSG(two && strcmp(two, "two") == 0, "replaced element '%s'", two ? two : "(error)");
     free(two);
     if (r)
@@ -488,7 +482,8 @@ static void personal_directory_is_validated(h_server_t *srv)
         xmpp_stanza_t *r =
             h_iq(p.a, "get", NULL,
                  "<query xmlns='" NS_PRIVATE "'><directory xmlns='" NS_DIR "'/></query>", 5000);
-        xmpp_stanza_t *q = is_type(r, "result") ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
+        xmpp_stanza_t *q =
+            h_attr_eq(r, "type", "result") ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
         xmpp_stanza_t *d = q ? xmpp_stanza_get_child_by_name(q, "directory") : NULL;
         xmpp_stanza_t *c = d ? xmpp_stanza_get_child_by_name(d, "contact") : NULL;
         const char *name = c ? xmpp_stanza_get_attribute(c, "name") : NULL;
@@ -532,7 +527,7 @@ static void last_server_uptime(h_server_t *srv)
     session_pair_t p;
     if (open_pair(&p, srv, "alice@example.test/home", "alice-pw", NULL, NULL)) {
         xmpp_stanza_t *r = h_iq(p.a, "get", "example.test", "<query xmlns='" NS_LAST "'/>", 5000);
-        CHECK(is_type(r, "result"));
+        CHECK(h_attr_eq(r, "type", "result"));
         long long up = seconds_of(r);
         CHECK_MSG(up >= 0 && up < 3600, "uptime %lld", up);
         if (r)
@@ -548,7 +543,8 @@ static void last_online_user_is_zero_and_strangers_are_refused(h_server_t *srv)
                   "erin-pw")) {
         xmpp_stanza_t *r =
             h_iq(p.a, "get", "alice@example.test", "<query xmlns='" NS_LAST "'/>", 5000);
-        CHECK_MSG(is_type(r, "result") && seconds_of(r) == 0, "own last activity while online");
+        CHECK_MSG(h_attr_eq(r, "type", "result") && seconds_of(r) == 0,
+                  "own last activity while online");
         if (r)
             xmpp_stanza_release(r);
         iq_fails(p.b, "get", "alice@example.test", "<query xmlns='" NS_LAST "'/>", "forbidden");
@@ -575,7 +571,7 @@ static void last_logout_time_and_status(h_server_t *srv)
         h_client_new(p.ctx, srv, "frank@example.test/quiet", "frank-pw", H_STARTTLS);
     if (CHECK(h_client_wait_login(quiet, 10000))) {
         xmpp_stanza_t *r = h_iq(quiet, "get", NULL, "<query xmlns='" NS_LAST "'/>", 5000);
-        CHECK_MSG(is_type(r, "result"), "own last activity after logout");
+        CHECK_MSG(h_attr_eq(r, "type", "result"), "own last activity after logout");
         long long s = seconds_of(r);
         CHECK_MSG(s >= 0 && s < 60, "seconds %lld", s);
         char *text = r ? h_child_text(r, "query") : NULL;
@@ -585,7 +581,7 @@ static void last_logout_time_and_status(h_server_t *srv)
             xmpp_stanza_release(r);
     }
     xmpp_stanza_t *r = h_iq(p.b, "get", "frank@example.test", "<query xmlns='" NS_LAST "'/>", 5000);
-    CHECK_MSG(is_type(r, "result") && seconds_of(r) >= 0, "a subscribed contact asks");
+    CHECK_MSG(h_attr_eq(r, "type", "result") && seconds_of(r) >= 0, "a subscribed contact asks");
     if (r)
         xmpp_stanza_release(r);
     h_client_free(quiet);

@@ -26,16 +26,10 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-static int is_type(xmpp_stanza_t *st, const char *type)
-{
-    const char *t = st ? xmpp_stanza_get_type(st) : NULL;
-    return t && strcmp(t, type) == 0;
-}
-
 static int is_error(xmpp_stanza_t *st, const char *cond)
 {
     const char *c = st ? h_error_condition(st) : NULL;
-    return is_type(st, "error") && c && strcmp(c, cond) == 0;
+    return h_attr_eq(st, "type", "error") && c && strcmp(c, cond) == 0;
 }
 
 static xmpp_stanza_t *query_of(xmpp_stanza_t *iq)
@@ -123,7 +117,7 @@ static xmpp_stanza_t *roster_set(h_client_t *c, const char *item)
 static int set_ok(h_client_t *c, const char *item)
 {
     xmpp_stanza_t *r = roster_set(c, item);
-    int ok = is_type(r, "result");
+    int ok = h_attr_eq(r, "type", "result");
     if (r)
         xmpp_stanza_release(r);
     return ok;
@@ -198,7 +192,7 @@ static void empty_roster_has_a_version(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *a = h_login(ctx, srv, "erin@example.test/one", "erin-pw", 0);
     xmpp_stanza_t *r = a ? roster_get(a, NULL) : NULL;
-    if (CHECK(is_type(r, "result"))) {
+    if (CHECK(h_attr_eq(r, "type", "result"))) {
         CHECK(query_of(r) != NULL);
         CHECK(query_ver(r) != NULL);
         CHECK(item_count(r) == 0);
@@ -206,7 +200,7 @@ static void empty_roster_has_a_version(h_server_t *srv)
     release(&r);
     /* The same version again: nothing changed, an empty result. */
     r = a ? roster_get(a, "0") : NULL;
-    if (CHECK(is_type(r, "result")))
+    if (CHECK(h_attr_eq(r, "type", "result")))
         CHECK(query_of(r) == NULL);
     release(&r);
     h_client_free(a);
@@ -222,7 +216,7 @@ static void add_rename_regroup_remove_push_to_every_interested_resource(h_server
     if (!a || !b || !quiet)
         goto out;
     xmpp_stanza_t *r = roster_get(a, NULL), *pa = NULL, *pb = NULL;
-    CHECK(is_type(r, "result") && item_count(r) == 0);
+    CHECK(h_attr_eq(r, "type", "result") && item_count(r) == 0);
     release(&r);
     r = roster_get(b, NULL);
     release(&r);
@@ -269,7 +263,7 @@ static void add_rename_regroup_remove_push_to_every_interested_resource(h_server
     release(&pa);
     release(&pb);
     r = roster_get(b, NULL);
-    if (CHECK(is_type(r, "result") && item_count(r) == 1))
+    if (CHECK(h_attr_eq(r, "type", "result") && item_count(r) == 1))
         CHECK(!strcmp(item_groups(r, "bob@example.test", groups, sizeof(groups)), "Work,Family"));
     release(&r);
 
@@ -295,7 +289,7 @@ static void add_rename_regroup_remove_push_to_every_interested_resource(h_server
     release(&pa);
     release(&pb);
     r = roster_get(a, NULL);
-    CHECK(is_type(r, "result") && item_count(r) == 0);
+    CHECK(h_attr_eq(r, "type", "result") && item_count(r) == 0);
     release(&r);
 
     /* The resource that never asked for its roster got no push. */
@@ -323,7 +317,7 @@ static void reconnect_with_version_gets_only_changes(h_server_t *srv)
     xmpp_stanza_t *r = roster_get(c, NULL);
     char seen[32] = "";
     const char *v = query_ver(r);
-    if (CHECK(is_type(r, "result") && item_count(r) == 3 && v))
+    if (CHECK(h_attr_eq(r, "type", "result") && item_count(r) == 3 && v))
         snprintf(seen, sizeof(seen), "%s", v);
     release(&r);
     h_client_free(c);
@@ -341,7 +335,7 @@ static void reconnect_with_version_gets_only_changes(h_server_t *srv)
     if (!c)
         goto out;
     r = roster_get(c, seen);
-    if (CHECK_MSG(is_type(r, "result"), "roster get with ver %s", seen))
+    if (CHECK_MSG(h_attr_eq(r, "type", "result"), "roster get with ver %s", seen))
         CHECK_MSG(query_of(r) == NULL || item_count(r) == 0, "a diff came as a full roster");
     release(&r);
     static const char *const want[][2] = {
@@ -370,7 +364,7 @@ static void reconnect_with_version_gets_only_changes(h_server_t *srv)
     if (!c)
         goto out;
     r = roster_get(c, last);
-    if (CHECK(is_type(r, "result")))
+    if (CHECK(h_attr_eq(r, "type", "result")))
         CHECK(query_of(r) == NULL);
     release(&r);
     settle(c);
@@ -382,7 +376,7 @@ static void reconnect_with_version_gets_only_changes(h_server_t *srv)
                                         "-1",  "12x",      "123456789012345678901234567890"};
     for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
         r = roster_get(c, bogus[i]);
-        if (CHECK_MSG(is_type(r, "result"), "ver '%s'", bogus[i])) {
+        if (CHECK_MSG(h_attr_eq(r, "type", "result"), "ver '%s'", bogus[i])) {
             CHECK_MSG(item_count(r) == 3, "ver '%s': %d items", bogus[i], item_count(r));
             CHECK(attr_is(query_ver(r), last));
             CHECK(item_of(r, "x2@example.test") == NULL);
@@ -454,7 +448,7 @@ static void bad_roster_sets_are_refused(h_server_t *srv)
     release(&p);
     /* Nothing else was saved or pushed. */
     r = roster_get(c, NULL);
-    CHECK_MSG(is_type(r, "result") && item_count(r) == 1, "%d items", item_count(r));
+    CHECK_MSG(h_attr_eq(r, "type", "result") && item_count(r) == 1, "%d items", item_count(r));
     release(&r);
     settle(c);
     CHECK(pushes_pending(c) == 0);
@@ -497,7 +491,7 @@ static void roster_push_from_a_stranger_is_refused(h_server_t *srv)
     CHECK(pushes_pending(alice) == 0);
     CHECK(h_count(alice, &(h_match_t){.name = "iq", .type = "set"}) == 0);
     r = roster_get(alice, NULL);
-    CHECK(is_type(r, "result") && item_of(r, "eve@example.test") == NULL);
+    CHECK(h_attr_eq(r, "type", "result") && item_of(r, "eve@example.test") == NULL);
     release(&r);
     h_client_free(alice2);
 out:
@@ -527,7 +521,7 @@ static void thousand_item_roster_then_the_limit(h_server_t *srv)
         char id[16];
         snprintf(id, sizeof(id), "add%d", i);
         xmpp_stanza_t *r = h_wait(c, &(h_match_t){.name = "iq", .id = id}, 30000);
-        ok += is_type(r, "result");
+        ok += h_attr_eq(r, "type", "result");
         if (r)
             xmpp_stanza_release(r);
         else
@@ -537,7 +531,8 @@ static void thousand_item_roster_then_the_limit(h_server_t *srv)
     CHECK_MSG(ok == MAX_ITEMS, "%d of %d sets succeeded", ok, MAX_ITEMS);
     xmpp_stanza_t *r = roster_get(c, NULL);
     long long t2 = h_now_ms();
-    CHECK_MSG(is_type(r, "result") && item_count(r) == MAX_ITEMS, "%d items", item_count(r));
+    CHECK_MSG(h_attr_eq(r, "type", "result") && item_count(r) == MAX_ITEMS, "%d items",
+              item_count(r));
     CHECK(attr_is(item_attr(r, "contact0999@example.test", "name"), "Contact 999"));
     printf("    %d pipelined roster sets: %lld ms; roster get of %d items: %lld ms\n", MAX_ITEMS,
            t1 - t0, item_count(r), t2 - t1);

@@ -3,21 +3,16 @@
  * unknown cursors, and retention purges in batches. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/archive.h"
 #include "storage/seal.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 #define T0 1700000000000000LL /* a key (microseconds) to count from */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 typedef struct fixture {
     char dir[64];
@@ -27,11 +22,8 @@ typedef struct fixture {
 
 static void fx_open(fixture_t *f)
 {
-    strcpy(f->dir, "/tmp/pl-archive-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(f->dir));
-    pl_storage_opts_t o = {.dir = f->dir};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&f->st, &o, &err), 0);
+    ut_tmpdir_new(f->dir, "archive");
+    f->st = ut_storage_open(f->dir);
     ck_assert_int_eq(pl_archive_open(f->st, &f->a), 0);
 }
 
@@ -39,7 +31,7 @@ static void fx_close(fixture_t *f)
 {
     pl_archive_close(&f->a);
     pl_storage_close(&f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(f->dir);
 }
 
 typedef struct put {
@@ -87,7 +79,7 @@ static int64_t nth(const pl_archive_page_t *p, size_t i)
     return p->items[i].key - T0;
 }
 
-START_TEST(test_insert_idempotent)
+START_TEST(a_message_archived_twice_is_stored_and_indexed_once)
 {
     fixture_t f;
     fx_open(&f);
@@ -113,7 +105,7 @@ START_TEST(test_insert_idempotent)
 }
 END_TEST
 
-START_TEST(test_paging_forward_and_backward)
+START_TEST(pages_forward_and_backward_give_every_message_once_in_order)
 {
     fixture_t f;
     fx_open(&f);
@@ -193,7 +185,7 @@ START_TEST(test_paging_forward_and_backward)
 }
 END_TEST
 
-START_TEST(test_filters)
+START_TEST(filters_narrow_the_results_and_unknown_cursors_are_refused)
 {
     fixture_t f;
     fixture_t *fp = &f;
@@ -256,7 +248,7 @@ START_TEST(test_filters)
 }
 END_TEST
 
-START_TEST(test_fulltext)
+START_TEST(fulltext_search_finds_whole_words_folded_and_prefixes)
 {
     fixture_t f;
     fx_open(&f);
@@ -295,7 +287,7 @@ START_TEST(test_fulltext)
 }
 END_TEST
 
-START_TEST(test_fts_expr)
+START_TEST(search_text_becomes_quoted_terms_within_bounds)
 {
     char out[1024];
     ck_assert_int_eq(pl_archive_fts_expr("hello world", out, sizeof(out)), 0);
@@ -326,7 +318,7 @@ static int purge_run(pl_wtxn_t *txn, void *ud)
     return pl_archive_purge(txn, p->domain, p->before, p->limit);
 }
 
-START_TEST(test_purge_batches)
+START_TEST(retention_purges_old_messages_and_their_index_in_batches)
 {
     fixture_t f;
     fx_open(&f);
@@ -390,11 +382,10 @@ static int64_t count_of(fixture_t *f, const char *text)
 /* Encryption at rest: with a key ring the stanza is sealed and the index
  * holds keyed tokens, not words; whole-word search still works, also for
  * records indexed before a key rotation; without the key nothing reads. */
-START_TEST(test_sealed_archive)
+START_TEST(a_sealed_archive_is_searchable_and_unreadable_without_its_key)
 {
     fixture_t f;
-    strcpy(f.dir, "/tmp/pl-archive-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(f.dir));
+    ut_tmpdir_new(f.dir, "archive");
     char keyfile[96], *err = NULL;
     snprintf(keyfile, sizeof(keyfile), "%s.keys", f.dir);
     ck_assert_int_eq(pl_seal_generate(keyfile, NULL, &err), 0);
@@ -451,13 +442,13 @@ Suite *archive_suite(void)
     Suite *s = suite_create("archive");
     TCase *tc = tcase_create("archive");
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_insert_idempotent);
-    tcase_add_test(tc, test_paging_forward_and_backward);
-    tcase_add_test(tc, test_filters);
-    tcase_add_test(tc, test_fulltext);
-    tcase_add_test(tc, test_sealed_archive);
-    tcase_add_test(tc, test_fts_expr);
-    tcase_add_test(tc, test_purge_batches);
+    tcase_add_test(tc, a_message_archived_twice_is_stored_and_indexed_once);
+    tcase_add_test(tc, pages_forward_and_backward_give_every_message_once_in_order);
+    tcase_add_test(tc, filters_narrow_the_results_and_unknown_cursors_are_refused);
+    tcase_add_test(tc, fulltext_search_finds_whole_words_folded_and_prefixes);
+    tcase_add_test(tc, a_sealed_archive_is_searchable_and_unreadable_without_its_key);
+    tcase_add_test(tc, search_text_becomes_quoted_terms_within_bounds);
+    tcase_add_test(tc, retention_purges_old_messages_and_their_index_in_batches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,32 +6,11 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xep/caps.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xml.h"
-
-static void keep_stanza(void *ud, pl_stanza_t *s)
-{
-    pl_stanza_t **out = ud;
-    pl_stanza_unref(out);
-    *out = pl_stanza_ref(s);
-}
-
-/* Parses one stanza on a jabber:client stream; returns a new reference. */
-static pl_stanza_t *parse(const char *xml)
-{
-    static const pl_xml_callbacks_t cb = {.stanza = keep_stanza};
-    pl_stanza_t *s = NULL;
-    pl_xml_parser_t *p = pl_xml_parser_new(NULL, &cb, &s);
-    const char *hdr = "<stream:stream xmlns='jabber:client' "
-                      "xmlns:stream='http://etherx.jabber.org/streams'>";
-    ck_assert_int_eq(pl_xml_parser_feed(p, hdr, strlen(hdr)), 0);
-    ck_assert_int_eq(pl_xml_parser_feed(p, xml, strlen(xml)), 0);
-    pl_xml_parser_free(&p);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
 
 /* The <query/> of an IQ result. */
 static const pl_xml_t *query_of(const pl_stanza_t *iq)
@@ -68,9 +47,9 @@ static const char complex_info[] =
            "<field var='software_version'><value>0.11</value></field>"
            "</x>" Q_CLOSE;
 
-START_TEST(simple_example_string_and_hash)
+START_TEST(the_simple_example_gives_the_xeps_string_and_hash)
 {
-    pl_stanza_t *iq = parse(simple);
+    pl_stanza_t *iq = ut_parse(simple);
     pl_buf_t s;
     pl_buf_init(&s);
     ck_assert_int_eq(pl_caps_ver_string(query_of(iq), &s), 0);
@@ -88,9 +67,9 @@ START_TEST(simple_example_string_and_hash)
 }
 END_TEST
 
-START_TEST(complex_example_with_form)
+START_TEST(the_complex_example_with_a_form_verifies)
 {
-    pl_stanza_t *iq = parse(complex_info);
+    pl_stanza_t *iq = ut_parse(complex_info);
     pl_buf_t s;
     pl_buf_init(&s);
     ck_assert_int_eq(pl_caps_ver_string(query_of(iq), &s), 0);
@@ -106,7 +85,7 @@ START_TEST(complex_example_with_form)
 }
 END_TEST
 
-START_TEST(other_hash_functions)
+START_TEST(other_hashes_work_and_unknown_ones_are_refused)
 {
     char h[PL_CAPS_MAX_HASH_B64];
     /* SHA-256 of the empty string, base64. */
@@ -115,7 +94,7 @@ START_TEST(other_hash_functions)
     ck_assert_int_gt(pl_caps_hash("sha-512", "x", 1, h, sizeof(h)), 0);
     ck_assert_int_eq(pl_caps_hash("md5", "x", 1, h, sizeof(h)), -1);
     ck_assert_int_eq(pl_caps_hash("sha-1", "x", 1, h, 10), -1); /* buffer too small */
-    pl_stanza_t *iq = parse(simple);
+    pl_stanza_t *iq = ut_parse(simple);
     ck_assert_int_eq(pl_caps_verify(query_of(iq), "whirlpool", "x"), -1);
     pl_stanza_unref(&iq);
 }
@@ -148,7 +127,7 @@ static const char *const malformed[] = {
 
 START_TEST(malformed_answers_do_not_verify)
 {
-    pl_stanza_t *iq = parse(malformed[_i]);
+    pl_stanza_t *iq = ut_parse(malformed[_i]);
     pl_buf_t s;
     pl_buf_init(&s);
     ck_assert_int_eq(pl_caps_ver_string(query_of(iq), &s), -1);
@@ -160,9 +139,9 @@ END_TEST
 
 START_TEST(form_without_form_type_is_ignored)
 {
-    pl_stanza_t *a = parse(Q_OPEN "<feature var='a'/>" Q_CLOSE);
-    pl_stanza_t *b = parse(Q_OPEN "<feature var='a'/><x xmlns='jabber:x:data' type='result'>"
-                                  "<field var='x'><value>1</value></field></x>" Q_CLOSE);
+    pl_stanza_t *a = ut_parse(Q_OPEN "<feature var='a'/>" Q_CLOSE);
+    pl_stanza_t *b = ut_parse(Q_OPEN "<feature var='a'/><x xmlns='jabber:x:data' type='result'>"
+                                     "<field var='x'><value>1</value></field></x>" Q_CLOSE);
     pl_buf_t s1, s2;
     pl_buf_init(&s1);
     pl_buf_init(&s2);
@@ -177,7 +156,7 @@ START_TEST(form_without_form_type_is_ignored)
 }
 END_TEST
 
-START_TEST(too_many_identities_refused)
+START_TEST(too_many_identities_are_refused)
 {
     pl_buf_t xml;
     pl_buf_init(&xml);
@@ -185,7 +164,7 @@ START_TEST(too_many_identities_refused)
     for (int i = 0; i <= PL_CAPS_MAX_IDENTITIES; i++)
         pl_buf_printf(&xml, "<identity category='c%d' type='t'/>", i);
     pl_buf_puts(&xml, Q_CLOSE);
-    pl_stanza_t *iq = parse(pl_buf_cstr(&xml));
+    pl_stanza_t *iq = ut_parse(pl_buf_cstr(&xml));
     pl_buf_t s;
     pl_buf_init(&s);
     ck_assert_int_eq(pl_caps_ver_string(query_of(iq), &s), -1);
@@ -195,21 +174,21 @@ START_TEST(too_many_identities_refused)
 }
 END_TEST
 
-START_TEST(caps_element_in_presence)
+START_TEST(a_presences_caps_element_is_read_only_when_complete)
 {
-    pl_stanza_t *p = parse("<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
-                           "node='http://x.example/c' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
-                           "</presence>");
+    pl_stanza_t *p = ut_parse("<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
+                              "node='http://x.example/c' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
+                              "</presence>");
     pl_caps_ref_t c;
     ck_assert_int_eq(pl_caps_from_presence(pl_stanza_root(p), &c), 1);
     ck_assert_str_eq(c.hash, "sha-1");
     ck_assert_str_eq(c.node, "http://x.example/c");
     ck_assert_str_eq(c.ver, "QgayPKawpkPSDYmwT/WM94uAlu0=");
     pl_stanza_unref(&p);
-    p = parse("<presence><c xmlns='http://jabber.org/protocol/caps' node='n'/></presence>");
+    p = ut_parse("<presence><c xmlns='http://jabber.org/protocol/caps' node='n'/></presence>");
     ck_assert_int_eq(pl_caps_from_presence(pl_stanza_root(p), &c), 0);
     pl_stanza_unref(&p);
-    p = parse("<presence/>");
+    p = ut_parse("<presence/>");
     ck_assert_int_eq(pl_caps_from_presence(pl_stanza_root(p), &c), 0);
     pl_stanza_unref(&p);
 }
@@ -219,14 +198,14 @@ Suite *caps_suite(void)
 {
     Suite *s = suite_create("caps");
     TCase *tc = tcase_create("xep0115");
-    tcase_add_test(tc, simple_example_string_and_hash);
-    tcase_add_test(tc, complex_example_with_form);
-    tcase_add_test(tc, other_hash_functions);
+    tcase_add_test(tc, the_simple_example_gives_the_xeps_string_and_hash);
+    tcase_add_test(tc, the_complex_example_with_a_form_verifies);
+    tcase_add_test(tc, other_hashes_work_and_unknown_ones_are_refused);
     tcase_add_loop_test(tc, malformed_answers_do_not_verify, 0,
                         (int)(sizeof(malformed) / sizeof(malformed[0])));
     tcase_add_test(tc, form_without_form_type_is_ignored);
-    tcase_add_test(tc, too_many_identities_refused);
-    tcase_add_test(tc, caps_element_in_presence);
+    tcase_add_test(tc, too_many_identities_are_refused);
+    tcase_add_test(tc, a_presences_caps_element_is_read_only_when_complete);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,35 +4,14 @@
 #include <string.h>
 
 #include "modules/carbons/carbons-private.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xmpp/xml.h"
-
-static void keep_stanza(void *ud, pl_stanza_t *s)
-{
-    pl_stanza_t **out = ud;
-    pl_stanza_unref(out);
-    *out = pl_stanza_ref(s);
-}
-
-/* Parses one stanza on a jabber:client stream; returns a new reference. */
-static pl_stanza_t *parse(const char *xml)
-{
-    static const pl_xml_callbacks_t cb = {.stanza = keep_stanza};
-    pl_stanza_t *s = NULL;
-    pl_xml_parser_t *p = pl_xml_parser_new(NULL, &cb, &s);
-    const char *hdr = "<stream:stream xmlns='jabber:client' "
-                      "xmlns:stream='http://etherx.jabber.org/streams'>";
-    ck_assert_int_eq(pl_xml_parser_feed(p, hdr, strlen(hdr)), 0);
-    ck_assert_int_eq(pl_xml_parser_feed(p, xml, strlen(xml)), 0);
-    pl_xml_parser_free(&p);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
 
 /* carbons_eligible of `xml` in both directions, as sent*2 + received. */
 static int eligible(const char *xml)
 {
-    pl_stanza_t *s = parse(xml);
+    pl_stanza_t *s = ut_parse(xml);
     int r = carbons_eligible(s, CARBONS_SENT) * 2 + carbons_eligible(s, CARBONS_RECEIVED);
     pl_stanza_unref(&s);
     return r;
@@ -105,11 +84,11 @@ START_TEST(carbons_are_never_copied_again)
                       "<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' "
                       "type='chat'><body>x</body></message></forwarded></received></message>";
     ck_assert_int_eq(eligible(xml), 0);
-    pl_stanza_t *s = parse(xml);
+    pl_stanza_t *s = ut_parse(xml);
     ck_assert(carbons_is_wrapped(s));
     pl_stanza_unref(&s);
-    s = parse("<message type='chat'><body>x</body><private xmlns='urn:xmpp:carbons:2'/>"
-              "</message>");
+    s = ut_parse("<message type='chat'><body>x</body><private xmlns='urn:xmpp:carbons:2'/>"
+                 "</message>");
     ck_assert(!carbons_is_wrapped(s));
     pl_stanza_unref(&s);
 }
@@ -117,8 +96,8 @@ END_TEST
 
 START_TEST(a_copy_wraps_the_original)
 {
-    pl_stanza_t *orig = parse("<message type='chat' from='a@h/1' to='b@h' id='m1'>"
-                              "<body>hi &amp; bye</body></message>");
+    pl_stanza_t *orig = ut_parse("<message type='chat' from='a@h/1' to='b@h' id='m1'>"
+                                 "<body>hi &amp; bye</body></message>");
     pl_stanza_t *c = carbons_wrap(orig, CARBONS_SENT, "a@h", "a@h/2");
     ck_assert_str_eq(pl_stanza_bytes(c, NULL),
                      "<message from='a@h' to='a@h/2' type='chat'>"
@@ -126,7 +105,7 @@ START_TEST(a_copy_wraps_the_original)
                      "<message xmlns='jabber:client' type='chat' from='a@h/1' to='b@h' id='m1'>"
                      "<body>hi &amp; bye</body></message></forwarded></sent></message>");
     pl_stanza_unref(&c);
-    pl_stanza_t *n = parse("<message to='a@h'><body>x</body></message>");
+    pl_stanza_t *n = ut_parse("<message to='a@h'><body>x</body></message>");
     c = carbons_wrap(n, CARBONS_RECEIVED, "a@h", "a@h/2");
     ck_assert_ptr_null(pl_stanza_attr(c, "type"));
     ck_assert_ptr_nonnull(pl_xml_child(pl_stanza_root(c), "received", PL_NS_CARBONS));

@@ -316,7 +316,7 @@ END_TEST
 
 /* ---- required settings ---- */
 
-START_TEST(missing_required_settings)
+START_TEST(missing_required_settings_are_reported_with_their_line)
 {
     expect_error_free("listen = ( { type = \"c2s\"; } );\n" HOST,
                       "t.cfg:1: missing 'tls': tls = { cert = \"...\"; key = \"...\"; }; is "
@@ -379,7 +379,7 @@ START_TEST(types_and_bounds_are_checked)
 }
 END_TEST
 
-START_TEST(listen_ports_and_addresses)
+START_TEST(listeners_are_checked_for_type_port_address_and_duplicates)
 {
     expect_error_free(
         "tls = { cert = \"c\"; key = \"k\"; };\nlisten = (\n"
@@ -505,7 +505,7 @@ END_TEST
 
 /* ---- durations and sizes ---- */
 
-START_TEST(parse_durations)
+START_TEST(durations_need_a_whole_number_and_a_unit)
 {
     static const struct {
         const char *in;
@@ -547,7 +547,7 @@ START_TEST(parse_durations)
 }
 END_TEST
 
-START_TEST(parse_sizes)
+START_TEST(sizes_need_a_whole_number_and_a_binary_unit)
 {
     static const struct {
         const char *in;
@@ -580,7 +580,7 @@ START_TEST(parse_sizes)
 }
 END_TEST
 
-START_TEST(durations_and_sizes_in_the_file)
+START_TEST(durations_and_sizes_in_the_file_are_converted_or_reported)
 {
     pl_config_t *c = load_ok(HEAD HOST "limits = { idle_timeout = 90; ping_timeout = \"500ms\";\n"
                                        "  auth_timeout = 1.5; max_stanza_bytes = \"1k\";\n"
@@ -621,7 +621,7 @@ END_TEST
     HEAD "hosts = ( { name = \"demo.local\";\n  modules = {\n    tconf = {\n" body                 \
          "    };\n  };\n} );\n"
 
-START_TEST(module_settings_defaults_and_values)
+START_TEST(module_settings_take_their_defaults_or_the_given_values)
 {
     pl_config_t *c = load_ok(TCONF_HOST(""));
     const tconf_t *t = c->hosts[0].modules[0].conf;
@@ -645,7 +645,7 @@ START_TEST(module_settings_defaults_and_values)
 }
 END_TEST
 
-START_TEST(module_settings_bounds_and_validators)
+START_TEST(module_settings_are_checked_by_bounds_and_validators)
 {
     const char *where = "module 'tconf' on host 'demo.local'";
     char want[300];
@@ -677,7 +677,7 @@ START_TEST(module_settings_bounds_and_validators)
 }
 END_TEST
 
-START_TEST(apply_defaults_directly)
+START_TEST(defaults_apply_without_a_file_and_a_bad_builtin_default_is_reported)
 {
     tconf_t t;
     memset(&t, 0, sizeof(t));
@@ -719,7 +719,7 @@ START_TEST(modules_are_ordered_by_dependency)
 }
 END_TEST
 
-START_TEST(missing_requirement_and_cycles)
+START_TEST(a_missing_requirement_or_a_dependency_cycle_is_refused)
 {
     expect_error_free(HEAD "hosts = ( { name = \"demo.local\";\n  modules = {\n    ping = {};\n"
                            "    a = {};\n  };\n} );\n",
@@ -823,21 +823,21 @@ Suite *config_suite(void)
     tcase_add_test(tc, default_config_names_a_missing_module);
     tcase_add_test(tc, unknown_keys_are_reported_with_their_line);
     tcase_add_test(tc, unknown_module_lists_the_known_ones);
-    tcase_add_test(tc, missing_required_settings);
+    tcase_add_test(tc, missing_required_settings_are_reported_with_their_line);
     tcase_add_test(tc, types_and_bounds_are_checked);
-    tcase_add_test(tc, listen_ports_and_addresses);
+    tcase_add_test(tc, listeners_are_checked_for_type_port_address_and_duplicates);
     tcase_add_test(tc, host_names_are_normalised_and_unique);
     tcase_add_test(tc, component_domains_are_unique);
     tcase_add_test(tc, all_errors_are_collected);
     tcase_add_test(tc, syntax_error_reports_the_line);
-    tcase_add_test(tc, parse_durations);
-    tcase_add_test(tc, parse_sizes);
-    tcase_add_test(tc, durations_and_sizes_in_the_file);
-    tcase_add_test(tc, module_settings_defaults_and_values);
-    tcase_add_test(tc, module_settings_bounds_and_validators);
-    tcase_add_test(tc, apply_defaults_directly);
+    tcase_add_test(tc, durations_need_a_whole_number_and_a_unit);
+    tcase_add_test(tc, sizes_need_a_whole_number_and_a_binary_unit);
+    tcase_add_test(tc, durations_and_sizes_in_the_file_are_converted_or_reported);
+    tcase_add_test(tc, module_settings_take_their_defaults_or_the_given_values);
+    tcase_add_test(tc, module_settings_are_checked_by_bounds_and_validators);
+    tcase_add_test(tc, defaults_apply_without_a_file_and_a_bad_builtin_default_is_reported);
     tcase_add_test(tc, modules_are_ordered_by_dependency);
-    tcase_add_test(tc, missing_requirement_and_cycles);
+    tcase_add_test(tc, a_missing_requirement_or_a_dependency_cycle_is_refused);
     tcase_add_test(tc, relative_paths_resolve_against_the_file);
     tcase_add_test(tc, strings_keep_relative_paths);
     suite_add_tcase(s, tc);

@@ -2,16 +2,15 @@
  * (markers by message id, XEP-0490 positions by stanza-id, redeliveries,
  * late messages, the bounded ring), and the store: list order, counts,
  * eviction at the limit, sealed records under a key ring. */
-#define _XOPEN_SOURCE 700
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/inbox.h"
 #include "storage/seal.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 /* Ids as the server makes them: 13 characters, sorting in time order. */
@@ -245,23 +244,15 @@ static pl_kv_t *kv;
 
 static void store_open(void)
 {
-    strcpy(dir, "/tmp/pl-inbox-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ut_tmpdir_new(dir, "inbox");
+    st = ut_storage_open(dir);
     ck_assert_int_eq(pl_storage_kv(st, "inbox.conv", &kv), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 static void store_close(void)
 {
     pl_storage_close(&st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(dir);
 }
 
 #define USER "alice@x"

@@ -49,7 +49,7 @@ static char *rep(char c, size_t n)
     return s;
 }
 
-START_TEST(test_parts)
+START_TEST(a_jid_splits_into_local_domain_resource_bare_and_full)
 {
     pl_jid_t j;
     ck_assert_int_eq(pl_jid_parse(&j, "juliet@example.com/balcony"), 0);
@@ -76,7 +76,7 @@ START_TEST(test_parts)
 }
 END_TEST
 
-START_TEST(test_case_folding)
+START_TEST(local_parts_and_domains_fold_case_and_resources_keep_it)
 {
     expect("Juliet@Example.COM/Balcony", "juliet@example.com/Balcony");
     expect("ROMEO@MONTAGUE.LIT", "romeo@montague.lit");
@@ -103,7 +103,7 @@ START_TEST(test_case_folding)
 }
 END_TEST
 
-START_TEST(test_domains)
+START_TEST(domains_are_host_names_or_ip_literals_in_lower_case)
 {
     expect("example.com.", "example.com");
     expect("a@Example.COM./r", "a@example.com/r");
@@ -164,7 +164,7 @@ START_TEST(test_domains)
 }
 END_TEST
 
-START_TEST(test_forbidden_local)
+START_TEST(characters_precis_forbids_are_refused_in_local_parts)
 {
     static const char *const bad[] = {"\"", "&", "'", "/", ":", "<", ">", "@", " ", "\t",
                                       "\n", "\x7f",
@@ -194,7 +194,7 @@ START_TEST(test_forbidden_local)
 }
 END_TEST
 
-START_TEST(test_resources)
+START_TEST(resources_keep_slashes_and_spaces_but_refuse_controls)
 {
     expect("a@b/r@x/y", "a@b/r@x/y");
     expect("a@b//", "a@b//");
@@ -208,7 +208,7 @@ START_TEST(test_resources)
 }
 END_TEST
 
-START_TEST(test_empty_parts)
+START_TEST(empty_parts_are_refused)
 {
     static const char *const bad[] = {"",   "@",          "@example.com", "juliet@",
                                       "/",  "@/",         "example.com/", "juliet@example.com/",
@@ -221,7 +221,7 @@ START_TEST(test_empty_parts)
 }
 END_TEST
 
-START_TEST(test_length_limits)
+START_TEST(parts_are_limited_to_1023_bytes)
 {
     char *s1023 = rep('a', 1023), *s1024 = rep('a', 1024);
     char *buf = malloc(4000);
@@ -280,7 +280,7 @@ START_TEST(test_length_limits)
 }
 END_TEST
 
-START_TEST(test_invalid_utf8)
+START_TEST(ill_formed_utf8_is_refused_in_every_part)
 {
     static const char *const bad[] = {
         "\xc3\x28@example.com",         /* bad continuation */
@@ -301,7 +301,7 @@ START_TEST(test_invalid_utf8)
 }
 END_TEST
 
-START_TEST(test_from_parts_and_dup)
+START_TEST(jids_built_from_parts_or_copied_are_normalised_and_checked)
 {
     pl_jid_t j, d;
     ck_assert_int_eq(pl_jid_from_parts(&j, "Juliet", "EXAMPLE.com.", "Balcony"), 0);
@@ -337,7 +337,7 @@ START_TEST(test_from_parts_and_dup)
 }
 END_TEST
 
-START_TEST(test_equality)
+START_TEST(equality_compares_normalised_jids_with_case_sensitive_resources)
 {
     pl_jid_t a, b, c, e;
     ck_assert_int_eq(pl_jid_parse(&a, "Juliet@EXAMPLE.com/Home"), 0);
@@ -360,7 +360,7 @@ START_TEST(test_equality)
 }
 END_TEST
 
-START_TEST(test_norm_helpers)
+START_TEST(part_normalisers_read_only_len_bytes_and_refuse_empty_parts)
 {
     char *d = pl_jid_norm_domain("Example.COM.", 12);
     ck_assert_str_eq(d, "example.com");
@@ -382,17 +382,17 @@ Suite *jid_suite(void)
 {
     Suite *s = suite_create("jid");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_parts);
-    tcase_add_test(tc, test_case_folding);
-    tcase_add_test(tc, test_domains);
-    tcase_add_test(tc, test_forbidden_local);
-    tcase_add_test(tc, test_resources);
-    tcase_add_test(tc, test_empty_parts);
-    tcase_add_test(tc, test_length_limits);
-    tcase_add_test(tc, test_invalid_utf8);
-    tcase_add_test(tc, test_from_parts_and_dup);
-    tcase_add_test(tc, test_equality);
-    tcase_add_test(tc, test_norm_helpers);
+    tcase_add_test(tc, a_jid_splits_into_local_domain_resource_bare_and_full);
+    tcase_add_test(tc, local_parts_and_domains_fold_case_and_resources_keep_it);
+    tcase_add_test(tc, domains_are_host_names_or_ip_literals_in_lower_case);
+    tcase_add_test(tc, characters_precis_forbids_are_refused_in_local_parts);
+    tcase_add_test(tc, resources_keep_slashes_and_spaces_but_refuse_controls);
+    tcase_add_test(tc, empty_parts_are_refused);
+    tcase_add_test(tc, parts_are_limited_to_1023_bytes);
+    tcase_add_test(tc, ill_formed_utf8_is_refused_in_every_part);
+    tcase_add_test(tc, jids_built_from_parts_or_copied_are_normalised_and_checked);
+    tcase_add_test(tc, equality_compares_normalised_jids_with_case_sensitive_resources);
+    tcase_add_test(tc, part_normalisers_read_only_len_bytes_and_refuse_empty_parts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,9 @@
-/* test_limits.c — the failed-login back-off curve and the string map the
- * limits tables (and hosts, components, sessions) are built on. */
+/* test_limits.c — the failed-login back-off curve (the string map the
+ * limits tables are built on has its own tests in test_map.c). */
 #include <check.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "core/core.h"
-#include "lib/map.h"
 #include "tests/unit/suites.h"
 
 START_TEST(backoff_starts_after_allowed_failures_and_doubles)
@@ -22,47 +20,11 @@ START_TEST(backoff_starts_after_allowed_failures_and_doubles)
 }
 END_TEST
 
-START_TEST(map_put_get_del_iter)
-{
-    pl_map_t m;
-    pl_map_init(&m);
-    char key[32];
-    int values[1000];
-    for (int i = 0; i < 1000; i++) {
-        values[i] = i;
-        snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_ptr_null(pl_map_put(&m, key, &values[i]));
-    }
-    ck_assert_uint_eq(m.count, 1000);
-    for (int i = 0; i < 1000; i += 2) {
-        snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_ptr_eq(pl_map_del(&m, key), &values[i]);
-    }
-    for (int i = 0; i < 1000; i++) {
-        snprintf(key, sizeof(key), "k%d", i);
-        void *v = pl_map_get(&m, key);
-        if (i % 2)
-            ck_assert_ptr_eq(v, &values[i]);
-        else
-            ck_assert_ptr_null(v);
-    }
-    size_t pos = 0, seen = 0;
-    while (pl_map_iter(&m, &pos, NULL, NULL))
-        seen++;
-    ck_assert_uint_eq(seen, 500);
-    /* Replacing returns the old value and keeps the count. */
-    ck_assert_ptr_eq(pl_map_put(&m, "k1", &values[0]), &values[1]);
-    ck_assert_uint_eq(m.count, 500);
-    pl_map_deinit(&m);
-}
-END_TEST
-
 Suite *limits_suite(void)
 {
     Suite *s = suite_create("limits");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, backoff_starts_after_allowed_failures_and_doubles);
-    tcase_add_test(tc, map_put_get_del_iter);
     suite_add_tcase(s, tc);
     return s;
 }

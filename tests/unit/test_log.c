@@ -89,7 +89,7 @@ START_TEST(newlines_never_break_the_line)
 }
 END_TEST
 
-START_TEST(inside_quotes_of_the_format)
+START_TEST(values_inside_quotes_of_the_format_are_escaped_not_quoted_again)
 {
     EXPECT("error=\"cannot create /tmp/a \\\"b\\\": No such file\"",
            logged(0, "error=\"cannot create %s: %s\"", "/tmp/a \"b\"", "No such file"));
@@ -97,7 +97,7 @@ START_TEST(inside_quotes_of_the_format)
 }
 END_TEST
 
-START_TEST(json_members)
+START_TEST(json_lines_carry_every_field_as_an_escaped_string)
 {
     EXPECT("\"level\":\"info\",\"event\":\"t.ev\",\"jid\":\"m@x/x ip=6.6.6.6 jid=admin@x\","
            "\"n\":\"3\",\"data\":\"<a>\\n\\\"q\\\" \\\\ \\u0001\\ufffd</a>\"}",
@@ -108,7 +108,7 @@ START_TEST(json_members)
 }
 END_TEST
 
-START_TEST(quote_helper)
+START_TEST(the_quote_helper_escapes_and_always_closes_the_quotes)
 {
     char buf[64];
     ck_assert_str_eq(pl_log_q(buf, sizeof(buf), "a \"b\"\n"), "\"a \\\"b\\\"\\n\"");
@@ -126,9 +126,9 @@ Suite *log_suite(void)
     tcase_add_test(tc, plain_values_stay_bare);
     tcase_add_test(tc, forged_fields_are_quoted);
     tcase_add_test(tc, newlines_never_break_the_line);
-    tcase_add_test(tc, inside_quotes_of_the_format);
-    tcase_add_test(tc, json_members);
-    tcase_add_test(tc, quote_helper);
+    tcase_add_test(tc, values_inside_quotes_of_the_format_are_escaped_not_quoted_again);
+    tcase_add_test(tc, json_lines_carry_every_field_as_an_escaped_string);
+    tcase_add_test(tc, the_quote_helper_escapes_and_always_closes_the_quotes);
     suite_add_tcase(s, tc);
     return s;
 }

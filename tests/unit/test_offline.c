@@ -4,7 +4,6 @@
  * XEP-0203 delay helper. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "lib/util.h"
 #include "storage/offline.h"
 #include "storage/seal.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xep/delay.h"
 #include "xep/stored-xml.h"
@@ -26,23 +26,15 @@ static pl_offline_t *repo;
 
 static void store_open(void)
 {
-    strcpy(dir, "/tmp/pl-offline-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ut_tmpdir_new(dir, "offline");
+    st = ut_storage_open(dir);
     ck_assert_int_eq(pl_offline_open(st, &repo), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 static void store_close(void)
 {
     pl_storage_close(&st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(dir);
 }
 
 /* The id a message arriving at `t` (microseconds) would get. */
@@ -149,7 +141,7 @@ static const char *list(const char *user)
 
 /* ---- tests ---- */
 
-START_TEST(test_arrival_order)
+START_TEST(messages_are_listed_in_arrival_order_per_account)
 {
     store_open();
     /* Put out of order: the ids' times decide, not the order of puts. */
@@ -167,7 +159,7 @@ START_TEST(test_arrival_order)
 }
 END_TEST
 
-START_TEST(test_bytes_kept_exactly)
+START_TEST(a_stanza_comes_back_byte_for_byte)
 {
     store_open();
     const char *stanza =
@@ -187,7 +179,7 @@ START_TEST(test_bytes_kept_exactly)
 }
 END_TEST
 
-START_TEST(test_idempotent_put)
+START_TEST(storing_the_same_id_twice_changes_nothing)
 {
     store_open();
     const char *id = id_at(5000000);
@@ -206,7 +198,7 @@ START_TEST(test_idempotent_put)
 }
 END_TEST
 
-START_TEST(test_quota_messages)
+START_TEST(the_message_quota_refuses_one_more_per_account)
 {
     store_open();
     for (int i = 0; i < 3; i++)
@@ -227,7 +219,7 @@ START_TEST(test_quota_messages)
 }
 END_TEST
 
-START_TEST(test_quota_bytes)
+START_TEST(the_byte_quota_counts_the_stored_records)
 {
     store_open();
     char big[1001];
@@ -248,7 +240,7 @@ START_TEST(test_quota_bytes)
 }
 END_TEST
 
-START_TEST(test_delete_list_and_all)
+START_TEST(deleting_by_ids_or_all_removes_only_the_users_records)
 {
     store_open();
     for (int i = 0; i < 5; i++) {
@@ -280,7 +272,7 @@ START_TEST(test_delete_list_and_all)
 }
 END_TEST
 
-START_TEST(test_purge_in_batches)
+START_TEST(the_purge_removes_expired_messages_oldest_first_in_batches)
 {
     store_open();
     /* 10 old messages over two accounts (stored at 100..109) and 3 fresh
@@ -318,7 +310,7 @@ static int count_keys(void *ud, const void *key, size_t klen, const void *val, s
     return 0;
 }
 
-START_TEST(test_delete_account)
+START_TEST(deleting_an_account_removes_its_records_index_and_counter)
 {
     store_open();
     for (int i = 0; i < 6; i++)
@@ -342,7 +334,7 @@ START_TEST(test_delete_account)
 }
 END_TEST
 
-START_TEST(test_bad_arguments)
+START_TEST(bad_ids_users_and_stanzas_are_refused)
 {
     store_open();
     ck_assert_int_eq(put(USER, "", 1, "<m/>"), -EINVAL);
@@ -358,7 +350,7 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-START_TEST(test_survives_reopen)
+START_TEST(stored_messages_survive_a_reopen)
 {
     store_open();
     ck_assert_int_eq(put(USER, id_at(1), 7, "<kept/>"), 1);
@@ -382,7 +374,7 @@ static pl_stanza_t *parse(const char *xml)
     return s;
 }
 
-START_TEST(test_delay_stamp)
+START_TEST(delay_stamps_are_utc_with_milliseconds)
 {
     char stamp[PL_DELAY_STAMP_SIZE];
     pl_delay_stamp(1767225600123LL, stamp);
@@ -392,7 +384,7 @@ START_TEST(test_delay_stamp)
 }
 END_TEST
 
-START_TEST(test_delay_add)
+START_TEST(a_delay_is_added_once_per_server_keeping_others)
 {
     pl_stanza_t *m =
         parse("<message xmlns='jabber:client' to='a@b' id='x'><body>hi</body>"
@@ -452,7 +444,7 @@ static int count_seen(void *ud, const pl_offline_msg_t *m)
 /* Encryption at rest: with a key ring the stanza is stored sealed (its
  * words are not in the file), comes back the same, and without the ring
  * it cannot be read. */
-START_TEST(test_sealed_records)
+START_TEST(sealed_records_hide_their_words_and_need_the_key)
 {
     char keyfile[96], *err = NULL, path[128];
     store_open();
@@ -491,19 +483,19 @@ Suite *offline_suite(void)
     Suite *s = suite_create("offline");
     TCase *tc = tcase_create("offline");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_arrival_order);
-    tcase_add_test(tc, test_sealed_records);
-    tcase_add_test(tc, test_bytes_kept_exactly);
-    tcase_add_test(tc, test_idempotent_put);
-    tcase_add_test(tc, test_quota_messages);
-    tcase_add_test(tc, test_quota_bytes);
-    tcase_add_test(tc, test_delete_list_and_all);
-    tcase_add_test(tc, test_purge_in_batches);
-    tcase_add_test(tc, test_bad_arguments);
-    tcase_add_test(tc, test_delete_account);
-    tcase_add_test(tc, test_survives_reopen);
-    tcase_add_test(tc, test_delay_stamp);
-    tcase_add_test(tc, test_delay_add);
+    tcase_add_test(tc, messages_are_listed_in_arrival_order_per_account);
+    tcase_add_test(tc, sealed_records_hide_their_words_and_need_the_key);
+    tcase_add_test(tc, a_stanza_comes_back_byte_for_byte);
+    tcase_add_test(tc, storing_the_same_id_twice_changes_nothing);
+    tcase_add_test(tc, the_message_quota_refuses_one_more_per_account);
+    tcase_add_test(tc, the_byte_quota_counts_the_stored_records);
+    tcase_add_test(tc, deleting_by_ids_or_all_removes_only_the_users_records);
+    tcase_add_test(tc, the_purge_removes_expired_messages_oldest_first_in_batches);
+    tcase_add_test(tc, bad_ids_users_and_stanzas_are_refused);
+    tcase_add_test(tc, deleting_an_account_removes_its_records_index_and_counter);
+    tcase_add_test(tc, stored_messages_survive_a_reopen);
+    tcase_add_test(tc, delay_stamps_are_utc_with_milliseconds);
+    tcase_add_test(tc, a_delay_is_added_once_per_server_keeping_others);
     suite_add_tcase(s, tc);
     return s;
 }

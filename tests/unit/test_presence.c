@@ -47,7 +47,7 @@ START_TEST(outbound_subscribed_approves_or_preapproves)
 }
 END_TEST
 
-START_TEST(outbound_unsubscribe_and_unsubscribed)
+START_TEST(outbound_unsubscribe_and_unsubscribed_cancel_what_exists)
 {
     presence_sub_effect_t e;
     pl_roster_item_t it = item(PL_SUB_BOTH, 0, 0, 0, 1);
@@ -66,7 +66,7 @@ START_TEST(outbound_unsubscribe_and_unsubscribed)
 }
 END_TEST
 
-START_TEST(inbound_subscribe_pending_or_answered)
+START_TEST(inbound_subscribe_waits_for_the_user_or_is_answered_at_once)
 {
     presence_sub_effect_t e;
     pl_roster_item_t it = item(PL_SUB_NONE, 0, 0, 0, 0);
@@ -83,7 +83,7 @@ START_TEST(inbound_subscribe_pending_or_answered)
 }
 END_TEST
 
-START_TEST(inbound_subscribed_only_after_asking)
+START_TEST(inbound_subscribed_counts_only_after_asking)
 {
     presence_sub_effect_t e;
     pl_roster_item_t it = item(PL_SUB_NONE, 1, 0, 0, 1);
@@ -95,7 +95,7 @@ START_TEST(inbound_subscribed_only_after_asking)
 }
 END_TEST
 
-START_TEST(inbound_unsubscribe_and_unsubscribed)
+START_TEST(inbound_unsubscribe_and_unsubscribed_cancel_what_exists)
 {
     presence_sub_effect_t e;
     pl_roster_item_t it = item(PL_SUB_BOTH, 0, 0, 0, 1);
@@ -112,7 +112,7 @@ START_TEST(inbound_unsubscribe_and_unsubscribed)
 }
 END_TEST
 
-START_TEST(kinds_from_types)
+START_TEST(only_subscription_types_have_a_subscription_kind)
 {
     ck_assert_int_eq(presence_sub_kind("subscribe"), SUB_SUBSCRIBE);
     ck_assert_int_eq(presence_sub_kind("unsubscribed"), SUB_UNSUBSCRIBED);
@@ -127,11 +127,11 @@ Suite *presence_suite(void)
     TCase *tc = tcase_create("subscription states");
     tcase_add_test(tc, outbound_subscribe_sets_ask_and_routes);
     tcase_add_test(tc, outbound_subscribed_approves_or_preapproves);
-    tcase_add_test(tc, outbound_unsubscribe_and_unsubscribed);
-    tcase_add_test(tc, inbound_subscribe_pending_or_answered);
-    tcase_add_test(tc, inbound_subscribed_only_after_asking);
-    tcase_add_test(tc, inbound_unsubscribe_and_unsubscribed);
-    tcase_add_test(tc, kinds_from_types);
+    tcase_add_test(tc, outbound_unsubscribe_and_unsubscribed_cancel_what_exists);
+    tcase_add_test(tc, inbound_subscribe_waits_for_the_user_or_is_answered_at_once);
+    tcase_add_test(tc, inbound_subscribed_counts_only_after_asking);
+    tcase_add_test(tc, inbound_unsubscribe_and_unsubscribed_cancel_what_exists);
+    tcase_add_test(tc, only_subscription_types_have_a_subscription_kind);
     suite_add_tcase(s, tc);
     return s;
 }

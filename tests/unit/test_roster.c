@@ -3,7 +3,6 @@
  * tombstones and their trimming against a real LMDB store. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "lib/util.h"
 #include "storage/roster.h"
 #include "storage/storage.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
@@ -68,7 +68,7 @@ static void roundtrip(const pl_roster_item_t *it)
 
 /* ---- record format ---- */
 
-START_TEST(test_record_roundtrip)
+START_TEST(records_round_trip_up_to_the_largest_item_and_tombstones)
 {
     pl_roster_item_t it;
     item_fill(&it, "juliet@example.com", "Juliet", 3);
@@ -116,7 +116,7 @@ START_TEST(test_record_roundtrip)
 }
 END_TEST
 
-START_TEST(test_record_copy)
+START_TEST(a_copied_item_owns_its_strings)
 {
     pl_roster_item_t a, b;
     item_fill(&a, "x@y", "X", 2);
@@ -146,7 +146,7 @@ static int decodes(const void *data, size_t len)
     return rc;
 }
 
-START_TEST(test_record_damaged)
+START_TEST(damaged_records_are_refused)
 {
     pl_roster_item_t it;
     item_fill(&it, "juliet@example.com", "Juliet", 4);
@@ -212,7 +212,7 @@ START_TEST(test_record_damaged)
 }
 END_TEST
 
-START_TEST(test_diff_possible)
+START_TEST(a_diff_is_possible_only_from_the_floor_to_the_current_version)
 {
     /* A client at the current version, or between the floor and it. */
     ck_assert(pl_roster_diff_possible(10, 0, 10));
@@ -238,26 +238,18 @@ static pl_roster_t *roster;
 
 static void store_open(void)
 {
-    strcpy(dir, "/tmp/pl-roster-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    pl_storage_opts_t o = {.dir = dir, .threaded = 0};
-    char *err = NULL;
-    ck_assert_int_eq(pl_storage_open(&st, &o, &err), 0);
+    ut_tmpdir_new(dir, "roster");
+    st = ut_storage_open(dir);
     ck_assert_int_eq(pl_roster_open(st, &roster), 0);
     pl_roster_t *again;
     ck_assert_int_eq(pl_roster_open(st, &again), 0);
     ck_assert_ptr_eq(again, roster);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void store_close(void)
 {
     pl_storage_close(&st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ut_tmpdir_free(dir);
 }
 
 #define USER "romeo@example.net"
@@ -333,7 +325,7 @@ static const char *list(int all)
     return s.text;
 }
 
-START_TEST(test_store_versions)
+START_TEST(each_change_takes_the_next_version_and_changes_list_since_one)
 {
     store_open();
     ck_assert_uint_eq(pl_roster_version(roster, USER), 0);
@@ -497,7 +489,7 @@ static void acct_put(const char *user, const char *contact, unsigned sub, int in
     ck_assert_int_eq(pl_storage_write_sync(st, acct_run, &op), 0);
 }
 
-START_TEST(test_delete_account)
+START_TEST(deleting_an_account_removes_its_roster_and_its_contacts_subscriptions)
 {
     store_open();
     /* Romeo and juliet are subscribed both ways; the nurse only knows of
@@ -551,7 +543,7 @@ START_TEST(test_delete_account)
 }
 END_TEST
 
-START_TEST(test_store_tombstone_trim)
+START_TEST(the_oldest_tombstones_are_trimmed_and_raise_the_floor)
 {
     /* Contact i is added at version 2i+1 and removed at 2i+2. */
     int extra = 5, n = PL_ROSTER_MAX_TOMBSTONES + extra;
@@ -610,7 +602,7 @@ static int old_meta_run(pl_wtxn_t *txn, void *ud)
     return pl_kv_put(txn, kv, key, sizeof(key) - 1, val, sizeof(val)) < 0 ? -1 : 0;
 }
 
-START_TEST(test_store_hidden_count)
+START_TEST(items_outside_the_roster_are_counted_apart)
 {
     store_open();
     ck_assert_int_eq(hidden(), 0);
@@ -642,14 +634,14 @@ Suite *roster_suite(void)
     Suite *s = suite_create("roster");
     TCase *tc = tcase_create("roster");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_record_roundtrip);
-    tcase_add_test(tc, test_record_copy);
-    tcase_add_test(tc, test_record_damaged);
-    tcase_add_test(tc, test_diff_possible);
-    tcase_add_test(tc, test_store_versions);
-    tcase_add_test(tc, test_store_tombstone_trim);
-    tcase_add_test(tc, test_delete_account);
-    tcase_add_test(tc, test_store_hidden_count);
+    tcase_add_test(tc, records_round_trip_up_to_the_largest_item_and_tombstones);
+    tcase_add_test(tc, a_copied_item_owns_its_strings);
+    tcase_add_test(tc, damaged_records_are_refused);
+    tcase_add_test(tc, a_diff_is_possible_only_from_the_floor_to_the_current_version);
+    tcase_add_test(tc, each_change_takes_the_next_version_and_changes_list_since_one);
+    tcase_add_test(tc, the_oldest_tombstones_are_trimmed_and_raise_the_floor);
+    tcase_add_test(tc, deleting_an_account_removes_its_roster_and_its_contacts_subscriptions);
+    tcase_add_test(tc, items_outside_the_roster_are_counted_apart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,7 +21,7 @@ static int parse(const char *xml, pl_rsm_t *out)
     return rc;
 }
 
-START_TEST(test_defaults)
+START_TEST(a_missing_or_empty_set_gives_the_default_page_capped)
 {
     pl_rsm_t r;
     ck_assert_int_eq(pl_rsm_parse(NULL, 50, 250, &r), 0);
@@ -35,7 +35,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-START_TEST(test_before_empty_is_last_page)
+START_TEST(an_empty_before_asks_for_the_last_page)
 {
     pl_rsm_t r;
     ck_assert_int_eq(parse(SET("<max>10</max><before/>"), &r), 0);
@@ -47,7 +47,7 @@ START_TEST(test_before_empty_is_last_page)
 }
 END_TEST
 
-START_TEST(test_after)
+START_TEST(after_takes_one_bounded_id_and_excludes_before)
 {
     pl_rsm_t r;
     ck_assert_int_eq(parse(SET("<after>0123456789ABC</after>"), &r), 0);
@@ -65,7 +65,7 @@ START_TEST(test_after)
 }
 END_TEST
 
-START_TEST(test_max_zero_and_capped)
+START_TEST(max_zero_asks_for_a_count_and_a_large_max_is_capped)
 {
     pl_rsm_t r;
     ck_assert_int_eq(parse(SET("<max>0</max>"), &r), 0);
@@ -78,7 +78,7 @@ START_TEST(test_max_zero_and_capped)
 }
 END_TEST
 
-START_TEST(test_bad_numbers)
+START_TEST(malformed_numbers_and_conflicting_cursors_are_refused)
 {
     pl_rsm_t r;
     static const char *const bad[] = {
@@ -103,7 +103,7 @@ START_TEST(test_bad_numbers)
 }
 END_TEST
 
-START_TEST(test_build)
+START_TEST(the_answer_set_carries_first_last_and_count)
 {
     pl_builder_t *b = pl_build_new("fin", "urn:xmpp:mam:2");
     pl_rsm_build(b, "A", 0, "B", 120);
@@ -128,12 +128,12 @@ Suite *rsm_suite(void)
 {
     Suite *s = suite_create("rsm");
     TCase *tc = tcase_create("rsm");
-    tcase_add_test(tc, test_defaults);
-    tcase_add_test(tc, test_before_empty_is_last_page);
-    tcase_add_test(tc, test_after);
-    tcase_add_test(tc, test_max_zero_and_capped);
-    tcase_add_test(tc, test_bad_numbers);
-    tcase_add_test(tc, test_build);
+    tcase_add_test(tc, a_missing_or_empty_set_gives_the_default_page_capped);
+    tcase_add_test(tc, an_empty_before_asks_for_the_last_page);
+    tcase_add_test(tc, after_takes_one_bounded_id_and_excludes_before);
+    tcase_add_test(tc, max_zero_asks_for_a_count_and_a_large_max_is_capped);
+    tcase_add_test(tc, malformed_numbers_and_conflicting_cursors_are_refused);
+    tcase_add_test(tc, the_answer_set_carries_first_last_and_count);
     suite_add_tcase(s, tc);
     return s;
 }

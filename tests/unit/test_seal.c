@@ -112,7 +112,7 @@ static void hex_decode(const char *hex, unsigned char *out)
 
 /* ---- records ---- */
 
-START_TEST(round_trip)
+START_TEST(a_sealed_record_opens_to_the_same_bytes_and_nonces_differ)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     ck_assert_uint_eq(pl_seal_current_id(k), 1);
@@ -149,7 +149,7 @@ END_TEST
  * case 16; also in OpenSSL's evpciph_aes_gcm tests).  The ciphertext does
  * not depend on the authenticated data, so it must match as published; the
  * tag covers our header + context, so it is checked against EVP directly. */
-START_TEST(known_answer_vector)
+START_TEST(sealing_matches_the_published_aes_gcm_vector)
 {
     static const char *K = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
     static const char *IV = "cafebabefacedbaddecaf888";
@@ -213,7 +213,7 @@ END_TEST
 
 /* Every bit of every byte: the magic and version make it not a record we
  * read, the key id names a key we lack, anything else fails the tag. */
-START_TEST(tamper_every_bit)
+START_TEST(flipping_any_bit_of_a_record_stops_it_opening)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     pl_buf_t rec, out;
@@ -238,7 +238,7 @@ START_TEST(tamper_every_bit)
 END_TEST
 
 /* A key id changed to another key the ring holds is caught by the tag. */
-START_TEST(tamper_key_id_to_known_key)
+START_TEST(a_key_id_changed_to_another_known_key_fails_the_tag)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n2 " KEY2 "\n");
     pl_buf_t rec, out;
@@ -254,7 +254,7 @@ START_TEST(tamper_key_id_to_known_key)
 END_TEST
 
 /* A record moved to another user or another row does not open. */
-START_TEST(tamper_context)
+START_TEST(a_record_moved_to_another_user_or_row_does_not_open)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     pl_buf_t rec, out;
@@ -280,7 +280,7 @@ START_TEST(tamper_context)
 }
 END_TEST
 
-START_TEST(truncated_or_extended)
+START_TEST(a_truncated_or_extended_record_does_not_open)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     pl_buf_t rec, out;
@@ -322,7 +322,7 @@ START_TEST(plain_records_are_not_sealed)
 }
 END_TEST
 
-START_TEST(empty_plaintext)
+START_TEST(an_empty_plaintext_is_sealed_and_authenticated)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     pl_buf_t rec, out;
@@ -339,7 +339,7 @@ START_TEST(empty_plaintext)
 }
 END_TEST
 
-START_TEST(large_plaintext)
+START_TEST(a_megabyte_seals_opens_and_shows_a_flipped_bit)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n");
     size_t len = 1u << 20;
@@ -387,7 +387,7 @@ static void *worker_run(void *ud)
     return NULL;
 }
 
-START_TEST(concurrent_threads)
+START_TEST(threads_share_one_key_ring_safely)
 {
     pl_seal_t *k = ring("1 " KEY1 "\n2 " KEY2 "\n");
     pthread_t t[4];
@@ -439,7 +439,7 @@ END_TEST
 
 /* The last line is current, whatever its id; comments, blank lines,
  * indentation and CRLF are fine. */
-START_TEST(file_format_accepted)
+START_TEST(the_key_file_takes_comments_blank_lines_and_crlf)
 {
     pl_seal_t *k = ring("# parley keys\r\n\r\n   5 " KEY2 "  \r\n\t# old one next\n"
                         "2\t" KEY1 "\n\n# end");
@@ -451,7 +451,7 @@ START_TEST(file_format_accepted)
 }
 END_TEST
 
-START_TEST(file_permissions_refused)
+START_TEST(a_key_file_group_or_others_may_touch_is_refused)
 {
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0640), -EPERM, "group or others", "chmod 600");
     load_fails(keyfile("keys", "1 " KEY1 "\n", 0604), -EPERM, "mode 0604", NULL);
@@ -463,7 +463,7 @@ START_TEST(file_permissions_refused)
 }
 END_TEST
 
-START_TEST(missing_or_not_a_file)
+START_TEST(a_missing_key_file_or_a_directory_is_refused)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/absent", dir);
@@ -474,7 +474,7 @@ START_TEST(missing_or_not_a_file)
 }
 END_TEST
 
-START_TEST(bad_lines_refused_with_line_number)
+START_TEST(bad_lines_are_refused_with_their_line_number)
 {
     static const struct {
         const char *text, *where, *why;
@@ -519,7 +519,7 @@ static char *slurp(const char *path)
     return buf;
 }
 
-START_TEST(generate_creates_then_appends)
+START_TEST(generate_creates_a_file_then_appends_keys)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/new.keys", dir);
@@ -559,7 +559,7 @@ END_TEST
 
 /* The next id follows the highest one, and a missing final newline does
  * not glue the new key onto the last line. */
-START_TEST(generate_after_hand_written_keys)
+START_TEST(generate_numbers_after_hand_written_keys)
 {
     const char *path = keyfile("keys", "9 " KEY1 "\n3 " KEY2, 0600);
     uint32_t id = 0;
@@ -576,7 +576,7 @@ START_TEST(generate_after_hand_written_keys)
 }
 END_TEST
 
-START_TEST(generate_refuses_bad_files)
+START_TEST(generate_leaves_a_shared_or_broken_file_untouched)
 {
     uint32_t id = 0;
     char *err = NULL;
@@ -797,16 +797,16 @@ Suite *seal_suite(void)
     Suite *s = suite_create("seal");
     TCase *rec = tcase_create("records");
     tcase_add_checked_fixture(rec, setup, teardown);
-    tcase_add_test(rec, round_trip);
-    tcase_add_test(rec, known_answer_vector);
-    tcase_add_test(rec, tamper_every_bit);
-    tcase_add_test(rec, tamper_key_id_to_known_key);
-    tcase_add_test(rec, tamper_context);
-    tcase_add_test(rec, truncated_or_extended);
+    tcase_add_test(rec, a_sealed_record_opens_to_the_same_bytes_and_nonces_differ);
+    tcase_add_test(rec, sealing_matches_the_published_aes_gcm_vector);
+    tcase_add_test(rec, flipping_any_bit_of_a_record_stops_it_opening);
+    tcase_add_test(rec, a_key_id_changed_to_another_known_key_fails_the_tag);
+    tcase_add_test(rec, a_record_moved_to_another_user_or_row_does_not_open);
+    tcase_add_test(rec, a_truncated_or_extended_record_does_not_open);
     tcase_add_test(rec, plain_records_are_not_sealed);
-    tcase_add_test(rec, empty_plaintext);
-    tcase_add_test(rec, large_plaintext);
-    tcase_add_test(rec, concurrent_threads);
+    tcase_add_test(rec, an_empty_plaintext_is_sealed_and_authenticated);
+    tcase_add_test(rec, a_megabyte_seals_opens_and_shows_a_flipped_bit);
+    tcase_add_test(rec, threads_share_one_key_ring_safely);
     suite_add_tcase(s, rec);
     TCase *fr = tcase_create("framed records");
     tcase_add_checked_fixture(fr, setup, teardown);
@@ -820,13 +820,13 @@ Suite *seal_suite(void)
     TCase *kf = tcase_create("key file");
     tcase_add_checked_fixture(kf, setup, teardown);
     tcase_add_test(kf, rotation_keeps_old_records_readable);
-    tcase_add_test(kf, file_format_accepted);
-    tcase_add_test(kf, file_permissions_refused);
-    tcase_add_test(kf, missing_or_not_a_file);
-    tcase_add_test(kf, bad_lines_refused_with_line_number);
-    tcase_add_test(kf, generate_creates_then_appends);
-    tcase_add_test(kf, generate_after_hand_written_keys);
-    tcase_add_test(kf, generate_refuses_bad_files);
+    tcase_add_test(kf, the_key_file_takes_comments_blank_lines_and_crlf);
+    tcase_add_test(kf, a_key_file_group_or_others_may_touch_is_refused);
+    tcase_add_test(kf, a_missing_key_file_or_a_directory_is_refused);
+    tcase_add_test(kf, bad_lines_are_refused_with_their_line_number);
+    tcase_add_test(kf, generate_creates_a_file_then_appends_keys);
+    tcase_add_test(kf, generate_numbers_after_hand_written_keys);
+    tcase_add_test(kf, generate_leaves_a_shared_or_broken_file_untouched);
     suite_add_tcase(s, kf);
     return s;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "xmpp/ns.h"
 #include "xmpp/stanza.h"
@@ -15,29 +16,7 @@
 
 static const char *bytes_of(const pl_stanza_t *s) { return pl_stanza_bytes(s, NULL); }
 
-static void keep_stanza(void *ud, pl_stanza_t *s)
-{
-    pl_stanza_t **out = ud;
-    pl_stanza_unref(out);
-    *out = pl_stanza_ref(s);
-}
-
-/* Parses one stanza on a jabber:client stream; returns a new reference. */
-static pl_stanza_t *parse(const char *xml)
-{
-    static const pl_xml_callbacks_t cb = { .stanza = keep_stanza };
-    pl_stanza_t *s = NULL;
-    pl_xml_parser_t *p = pl_xml_parser_new(NULL, &cb, &s);
-    const char *hdr = "<stream:stream xmlns='jabber:client' "
-                      "xmlns:stream='http://etherx.jabber.org/streams'>";
-    ck_assert_int_eq(pl_xml_parser_feed(p, hdr, strlen(hdr)), 0);
-    ck_assert_int_eq(pl_xml_parser_feed(p, xml, strlen(xml)), 0);
-    pl_xml_parser_free(&p);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
-
-START_TEST(build_and_serialize)
+START_TEST(built_stanzas_serialise_with_escaped_values_and_inherited_namespaces)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
@@ -72,7 +51,7 @@ START_TEST(build_and_serialize)
 }
 END_TEST
 
-START_TEST(build_empty_and_foreign_root)
+START_TEST(empty_elements_and_foreign_roots_serialise_with_their_namespaces)
 {
     pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
     pl_stanza_t *s = pl_build_finish(b);
@@ -104,7 +83,7 @@ START_TEST(build_empty_and_foreign_root)
 }
 END_TEST
 
-START_TEST(build_attr_after_child_aborts)
+START_TEST(an_attribute_after_a_child_aborts)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_child(b, "query", "urn:q");
@@ -113,18 +92,18 @@ START_TEST(build_attr_after_child_aborts)
 }
 END_TEST
 
-START_TEST(build_up_past_root_aborts)
+START_TEST(going_up_past_the_root_aborts)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_up(b);
 }
 END_TEST
 
-START_TEST(build_copy_is_deep)
+START_TEST(a_copied_element_outlives_its_source)
 {
-    pl_stanza_t *in = parse("<iq type='get' id='1'><query xmlns='jabber:iq:version' "
-                            "xmlns:a='urn:a' a:x='y'>hello <name>Parley &amp; co</name><v/>"
-                            "</query></iq>");
+    pl_stanza_t *in = ut_parse("<iq type='get' id='1'><query xmlns='jabber:iq:version' "
+                               "xmlns:a='urn:a' a:x='y'>hello <name>Parley &amp; co</name><v/>"
+                               "</query></iq>");
     const pl_xml_t *q = pl_xml_first_element(pl_stanza_root(in));
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
@@ -143,41 +122,41 @@ END_TEST
 
 /* The builder cannot make an element a parser would refuse (xml.c refuses
  * the reserved namespaces; nothing else may produce them). */
-START_TEST(build_xml_namespace_aborts)
+START_TEST(an_element_in_the_xml_namespace_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "poison", PL_NS_XML);
 }
 END_TEST
 
-START_TEST(build_xmlns_namespace_aborts)
+START_TEST(an_element_in_the_xmlns_namespace_aborts)
 {
     pl_build_new("iq", PL_NS_XMLNS);
 }
 END_TEST
 
-START_TEST(build_prefixed_name_aborts)
+START_TEST(a_prefixed_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "xml:poison", NULL);
 }
 END_TEST
 
-START_TEST(build_bad_name_aborts)
+START_TEST(a_name_that_is_not_an_xml_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_child(b, "a b", NULL);
 }
 END_TEST
 
-START_TEST(build_xmlns_attr_aborts)
+START_TEST(an_xmlns_attribute_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "xmlns", "urn:x");
 }
 END_TEST
 
-START_TEST(build_bad_attr_aborts)
+START_TEST(an_attribute_name_that_is_not_an_xml_name_aborts)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "to='x' y", "z");
@@ -186,7 +165,7 @@ END_TEST
 
 /* Text the server makes up (not parsed) may hold what XML cannot carry: it
  * comes out as U+FFFD, and the result parses back. */
-START_TEST(serialize_replaces_what_xml_cannot_carry)
+START_TEST(serialising_replaces_what_xml_cannot_carry)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
     pl_build_attr(b, "id",
@@ -204,7 +183,7 @@ START_TEST(serialize_replaces_what_xml_cannot_carry)
                        "<nul>a\xef\xbf\xbd"
                        "b</nul></message>";
     ck_assert_str_eq(bytes_of(s), want);
-    pl_stanza_t *again = parse(want);
+    pl_stanza_t *again = ut_parse(want);
     ck_assert_str_eq(bytes_of(again), want);
     pl_stanza_unref(&again);
     pl_stanza_unref(&s);
@@ -213,7 +192,7 @@ END_TEST
 
 /* A hand-made tree: what the serialiser does with shapes the builder does
  * not make (namespaced attributes, no namespace at all). */
-START_TEST(serialize_by_hand)
+START_TEST(hand_made_trees_serialise_namespaced_attributes_and_empty_namespaces)
 {
     pl_attr_t attrs[] = {
         { .name = "lang", .ns = PL_NS_XML, .value = "en" },
@@ -248,11 +227,11 @@ START_TEST(serialize_by_hand)
 }
 END_TEST
 
-START_TEST(navigation)
+START_TEST(children_and_attributes_are_found_by_name_and_namespace)
 {
-    pl_stanza_t *s = parse("<message to='a@b' type='chat'>one<body>hi</body>two<x "
-                           "xmlns='urn:x'/><body xml:lang='de'>hallo</body><x xmlns='urn:y'/>"
-                           "<body>third</body></message>");
+    pl_stanza_t *s = ut_parse("<message to='a@b' type='chat'>one<body>hi</body>two<x "
+                              "xmlns='urn:x'/><body xml:lang='de'>hallo</body><x xmlns='urn:y'/>"
+                              "<body>third</body></message>");
     const pl_xml_t *m = pl_stanza_root(s);
     ck_assert_str_eq(pl_xml_attr(m, "type"), "chat");
     ck_assert_ptr_null(pl_xml_attr(m, "id"));
@@ -286,10 +265,10 @@ START_TEST(navigation)
 }
 END_TEST
 
-START_TEST(readdress_shares_children)
+START_TEST(a_readdressed_copy_shares_the_children)
 {
-    pl_stanza_t *orig = parse("<message from='evil@x' to='romeo@example.net' id='7' "
-                              "type='chat'><body>hi &amp; bye</body></message>");
+    pl_stanza_t *orig = ut_parse("<message from='evil@x' to='romeo@example.net' id='7' "
+                                 "type='chat'><body>hi &amp; bye</body></message>");
     pl_stanza_t *a = pl_stanza_readdress(orig, "juliet@example.com/balcony", PL_KEEP);
     ck_assert_ptr_ne(a, orig);
     ck_assert_ptr_eq(pl_stanza_root(a)->children, pl_stanza_root(orig)->children);
@@ -331,7 +310,7 @@ START_TEST(compact_copy_is_the_same_stanza)
                       "hash='sha-1' node='n' ver='v='/><x xmlns:a='urn:a' a:k='v'><y "
                       "xmlns=''/><a:z>t</a:z></x><state xmlns='urn:parley:presence'>"
                       "call</state></presence>";
-    pl_stanza_t *orig = parse(xml);
+    pl_stanza_t *orig = ut_parse(xml);
     pl_stanza_t *ra = pl_stanza_readdress(orig, "juliet@example.com/balcony", PL_KEEP);
     char *want = strdup(bytes_of(ra));
     pl_stanza_t *c = pl_stanza_compact(ra);
@@ -361,11 +340,12 @@ static int drop_by_a(void *ud, const pl_xml_t *c)
     return !(strcmp(c->name, "stanza-id") == 0 && by && strcmp(by, "a@x") == 0);
 }
 
-START_TEST(build_from_filters_children_and_appends)
+START_TEST(building_from_a_stanza_filters_its_children_and_appends_new_ones)
 {
-    pl_stanza_t *orig = parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
-                              "<stanza-id xmlns='urn:xmpp:sid:0' by='a@x' id='forged'/>"
-                              "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/></message>");
+    pl_stanza_t *orig =
+        ut_parse("<message xml:lang='fr' to='a@x' type='chat'><body>salut</body>"
+                 "<stanza-id xmlns='urn:xmpp:sid:0' by='a@x' id='forged'/>"
+                 "<stanza-id xmlns='urn:xmpp:sid:0' by='b@x' id='kept'/></message>");
     pl_builder_t *b = pl_build_from(orig, drop_by_a, NULL);
     pl_build_child(b, "delay", PL_NS_DELAY);
     pl_build_attr(b, "stamp", "2026-11-23T00:00:00Z");
@@ -379,7 +359,7 @@ START_TEST(build_from_filters_children_and_appends)
     pl_stanza_unref(&copy);
 
     /* No filter: a plain deep copy. */
-    pl_stanza_t *p = parse("<presence><show>away</show></presence>");
+    pl_stanza_t *p = ut_parse("<presence><show>away</show></presence>");
     pl_stanza_t *same = pl_build_finish(pl_build_from(p, NULL, NULL));
     ck_assert_str_eq(bytes_of(same), bytes_of(p));
     pl_stanza_unref(&p);
@@ -387,9 +367,9 @@ START_TEST(build_from_filters_children_and_appends)
 }
 END_TEST
 
-START_TEST(refcounts)
+START_TEST(references_keep_a_stanza_until_the_last_unref)
 {
-    pl_stanza_t *s = parse("<presence/>");
+    pl_stanza_t *s = ut_parse("<presence/>");
     pl_stanza_t *r1 = pl_stanza_ref(s), *r2 = pl_stanza_ref(s);
     ck_assert_ptr_eq(r1, s);
     ck_assert_ptr_eq(r2, s);
@@ -405,7 +385,7 @@ END_TEST
 
 START_TEST(bytes_are_cached)
 {
-    pl_stanza_t *s = parse("<iq type='get' id='c'><ping xmlns='urn:xmpp:ping'/></iq>");
+    pl_stanza_t *s = ut_parse("<iq type='get' id='c'><ping xmlns='urn:xmpp:ping'/></iq>");
     size_t len1 = 0, len2 = 0;
     const char *b1 = pl_stanza_bytes(s, &len1);
     const char *b2 = pl_stanza_bytes(s, &len2);
@@ -444,7 +424,7 @@ static void *race_thread(void *arg)
 START_TEST(threads_share_a_stanza)
 {
     for (int round = 0; round < 50; round++) {
-        pl_stanza_t *s = parse("<message to='a@b'><body>fan out</body></message>");
+        pl_stanza_t *s = ut_parse("<message to='a@b'><body>fan out</body></message>");
         race_t rs[8];
         pthread_t th[8];
         for (int i = 0; i < 8; i++) {
@@ -466,28 +446,28 @@ Suite *stanza_suite(void)
 {
     Suite *s = suite_create("stanza");
     TCase *tc = tcase_create("stanza");
-    tcase_add_test(tc, build_and_serialize);
-    tcase_add_test(tc, build_empty_and_foreign_root);
-    tcase_add_test(tc, build_copy_is_deep);
-    tcase_add_test(tc, serialize_by_hand);
-    tcase_add_test(tc, navigation);
-    tcase_add_test(tc, readdress_shares_children);
+    tcase_add_test(tc, built_stanzas_serialise_with_escaped_values_and_inherited_namespaces);
+    tcase_add_test(tc, empty_elements_and_foreign_roots_serialise_with_their_namespaces);
+    tcase_add_test(tc, a_copied_element_outlives_its_source);
+    tcase_add_test(tc, hand_made_trees_serialise_namespaced_attributes_and_empty_namespaces);
+    tcase_add_test(tc, children_and_attributes_are_found_by_name_and_namespace);
+    tcase_add_test(tc, a_readdressed_copy_shares_the_children);
     tcase_add_test(tc, compact_copy_is_the_same_stanza);
-    tcase_add_test(tc, build_from_filters_children_and_appends);
-    tcase_add_test(tc, refcounts);
+    tcase_add_test(tc, building_from_a_stanza_filters_its_children_and_appends_new_ones);
+    tcase_add_test(tc, references_keep_a_stanza_until_the_last_unref);
     tcase_add_test(tc, bytes_are_cached);
     tcase_add_test(tc, threads_share_a_stanza);
-    tcase_add_test(tc, serialize_replaces_what_xml_cannot_carry);
+    tcase_add_test(tc, serialising_replaces_what_xml_cannot_carry);
     suite_add_tcase(s, tc);
     TCase *misuse = tcase_create("misuse");
-    tcase_add_test_raise_signal(misuse, build_attr_after_child_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_up_past_root_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xml_namespace_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xmlns_namespace_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_prefixed_name_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_bad_name_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_xmlns_attr_aborts, SIGABRT);
-    tcase_add_test_raise_signal(misuse, build_bad_attr_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_attribute_after_a_child_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, going_up_past_the_root_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_element_in_the_xml_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_element_in_the_xmlns_namespace_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, a_prefixed_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, a_name_that_is_not_an_xml_name_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_xmlns_attribute_aborts, SIGABRT);
+    tcase_add_test_raise_signal(misuse, an_attribute_name_that_is_not_an_xml_name_aborts, SIGABRT);
     suite_add_tcase(s, misuse);
     return s;
 }

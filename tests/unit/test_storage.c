@@ -4,7 +4,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,23 +17,10 @@
 #include "core/accounts-admin.h"
 #include "storage/lmdb/lmdb-private.h"
 #include "storage/storage-private.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 
 /* ---- helpers ---- */
-
-/* Fills dir (64 bytes) with a new empty directory under /tmp. */
-static void tmpdir_new(char *dir)
-{
-    strcpy(dir, "/tmp/pl-storage-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void tmpdir_free(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* dir + "/" + name into a 128-byte buffer. */
 static const char *path_join(char *buf, const char *dir, const char *name)
@@ -221,10 +207,10 @@ static int kv_has(pl_kv_t *kv, const char *key, const char *val)
 
 /* ---- open, close, errors, schema ---- */
 
-START_TEST(test_open_reopen)
+START_TEST(opening_creates_owner_only_data_that_a_reopen_finds)
 {
     char tmp[64], dir[128], path[128];
-    tmpdir_new(tmp);
+    ut_tmpdir_new(tmp, "storage");
     path_join(dir, tmp, "data");
     pl_storage_t *st = open_dir(dir);
     struct stat sb;
@@ -263,14 +249,14 @@ START_TEST(test_open_reopen)
     pl_storage_close(&st);
     history_sql(dir, "SELECT count(*) FROM events WHERE kind = 'login'", "1");
     history_sql(dir, "PRAGMA journal_mode", "wal");
-    tmpdir_free(tmp);
+    ut_tmpdir_free(tmp);
 }
 END_TEST
 
-START_TEST(test_open_errors)
+START_TEST(a_data_directory_that_cannot_be_opened_is_reported_with_its_path)
 {
     char tmp[64], file[128], below[128], dir[128], hist[128];
-    tmpdir_new(tmp);
+    ut_tmpdir_new(tmp, "storage");
     int fd = open(path_join(file, tmp, "file"), O_CREAT | O_WRONLY, 0600);
     ck_assert_int_ge(fd, 0);
     close(fd);
@@ -295,14 +281,14 @@ START_TEST(test_open_errors)
     ck_assert_int_eq(pl_storage_open(&st, &none, &err), -EINVAL);
     ck_assert_ptr_nonnull(err);
     free(err);
-    tmpdir_free(tmp);
+    ut_tmpdir_free(tmp);
 }
 END_TEST
 
-START_TEST(test_schema_newer_refused)
+START_TEST(a_newer_schema_is_refused_and_older_ones_migrate)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_storage_close(&st);
     raw_put(dir, "meta", "schema_version", "999", 3);
@@ -338,16 +324,16 @@ START_TEST(test_schema_newer_refused)
     size_t n = raw_lmdb(dir, "meta", "schema_version", NULL, 0, buf, sizeof(buf) - 1);
     buf[n] = '\0';
     ck_assert_int_eq(atoi(buf), PL_LMDB_SCHEMA_VERSION);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
 /* ---- accounts ---- */
 
-START_TEST(test_accounts_crud)
+START_TEST(accounts_are_added_listed_by_domain_and_deleted)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     const char *jids[] = {"bob@a.example", "alice@a.example", "carol@b.example",
                           "eve@a.example.org", "dave@b.example"};
@@ -382,7 +368,7 @@ START_TEST(test_accounts_crud)
     ck_assert_int_eq(pl_storage_write_sync(st, acc_put_run, &acc), -ENAMETOOLONG);
     ck_assert_int_eq(pl_accounts_get(st, acc.jid, &acc), -ENAMETOOLONG);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -395,10 +381,10 @@ static void keys_eq(const pl_scram_keys_t *a, const pl_scram_keys_t *b, size_t h
     ck_assert_mem_eq(a->server_key, b->server_key, hl);
 }
 
-START_TEST(test_account_record_roundtrip)
+START_TEST(account_records_round_trip_every_field)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_account_t acc = {.flags = 0}, got;
     snprintf(acc.jid, sizeof(acc.jid), "juliet@capulet.example");
@@ -439,14 +425,14 @@ START_TEST(test_account_record_roundtrip)
     acc.sha1.salt_len = PL_SCRAM_SALT_LEN + 1;
     ck_assert_int_eq(pl_storage_write_sync(st, acc_put_run, &acc), -EINVAL);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
-START_TEST(test_account_corrupt_record)
+START_TEST(corrupt_account_records_are_refused)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_account_t acc = {.flags = 0};
     snprintf(acc.jid, sizeof(acc.jid), "good@x");
@@ -489,7 +475,7 @@ START_TEST(test_account_corrupt_record)
     ck_assert_int_eq(pl_accounts_list(st, "x", collect_visit, &c), 1);
     ck_assert_str_eq(c.items[0], "good@x");
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -508,10 +494,10 @@ static int txn_get_run(pl_wtxn_t *txn, void *ud)
     return 0;
 }
 
-START_TEST(test_kv_ops)
+START_TEST(key_value_stores_get_put_and_delete_binary_values)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv, *other;
     ck_assert_int_eq(pl_storage_kv(st, "offline", &kv), 0);
@@ -567,7 +553,7 @@ START_TEST(test_kv_ops)
     ck_assert_int_eq(pl_storage_write_sync(st, txn_get_run, kv), 0);
     ck_assert_int_eq(kv_has(kv, "rmw", "1"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -629,7 +615,7 @@ static int scan_run(pl_wtxn_t *txn, void *ud)
 /* A new storage in dir with the store "things" holding the keys above. */
 static pl_kv_t *scan_store(char *dir, pl_storage_t **st)
 {
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(*st, "things", &kv), 0);
@@ -677,7 +663,7 @@ START_TEST(a_prefix_scan_visits_exactly_the_keys_that_start_with_the_prefix_in_k
     ck_assert_int_eq(scan_read(kv, big, sizeof(big), &l), 0);
     ck_assert_int_eq(l.n, 0);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -699,7 +685,7 @@ START_TEST(a_prefix_scan_stops_where_the_visitor_says_and_passes_on_its_error)
     ck_assert_int_eq(j.result, -EIO);
     ck_assert_int_eq(j.log.n, 2);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -722,7 +708,7 @@ START_TEST(a_prefix_scan_lets_the_visitor_delete_the_record_it_is_on)
     ck_assert_str_eq(l.seen[1], "abc=v");
     ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -744,10 +730,10 @@ static int prefix_run(pl_wtxn_t *txn, void *ud)
     return j->result < 0 ? (int)j->result : 0;
 }
 
-START_TEST(test_kv_del_prefix)
+START_TEST(deleting_a_prefix_removes_the_key_and_its_children_only)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "things", &kv), 0);
@@ -772,7 +758,7 @@ START_TEST(test_kv_del_prefix)
     ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
     ck_assert_int_eq(kv_has(kv, "a", "v"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -789,10 +775,10 @@ static int put_bin_run(pl_wtxn_t *txn, void *ud)
     return pl_kv_put(txn, kv, "u@xy", 4, "v", 1);
 }
 
-START_TEST(test_kv_del_prefix_many)
+START_TEST(deleting_a_prefix_removes_hundreds_of_keys_and_spares_the_neighbours)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "many", &kv), 0);
@@ -804,7 +790,7 @@ START_TEST(test_kv_del_prefix_many)
     seen_t s = {.n = 0};
     ck_assert_int_eq(pl_kv_scan(kv, NULL, 0, scan_visit, &s), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -837,10 +823,10 @@ static int acc_count(void *ud, const pl_account_t *acc)
     return 0;
 }
 
-START_TEST(test_forget_account_every_store)
+START_TEST(forgetting_an_account_sweeps_every_store_but_the_accounts)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kvs[2];
     ck_assert_int_eq(pl_storage_kv(st, "mod.one", &kvs[0]), 0);
@@ -874,7 +860,7 @@ START_TEST(test_forget_account_every_store)
     j = (prefix_job_t){.bare = ""};
     ck_assert_int_eq(pl_storage_write_sync(st, prefix_run, &j), -EINVAL);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -890,10 +876,10 @@ static int reenter_run(pl_wtxn_t *txn, void *ud)
     return 3;
 }
 
-START_TEST(test_write_sync_rollback)
+START_TEST(a_failed_or_reentered_write_rolls_back)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_dir(dir);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "s", &kv), 0);
@@ -910,7 +896,7 @@ START_TEST(test_write_sync_rollback)
     uv_loop_close(&loop);
     pl_storage_close(&st);
     history_sql(dir, "SELECT count(*) FROM events", "0");
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -951,10 +937,10 @@ static void run_batch(pl_storage_t *st, kv_job_t *jobs, int n)
 
 #define NWRITES 1000
 
-START_TEST(test_threaded_many_writes)
+START_TEST(many_writes_share_few_group_commits)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_opts(dir, 1, 2, 0);
     kv_job_t *jobs = calloc(NWRITES, sizeof(*jobs));
     char(*keys)[8] = calloc(NWRITES, sizeof(*keys));
@@ -976,14 +962,14 @@ START_TEST(test_threaded_many_writes)
     pl_storage_close(&st);
     free(keys);
     free(jobs);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
-START_TEST(test_failing_job_in_batch)
+START_TEST(a_failing_job_rolls_back_alone_within_its_batch)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     /* A long window so that all jobs land in one batch; a small map so that a
      * big value fills it. */
     pl_storage_t *st = open_opts(dir, 1, 300, 1 << 20);
@@ -1030,17 +1016,17 @@ START_TEST(test_failing_job_in_batch)
     history_sql(dir, "SELECT group_concat(kind, ',') FROM (SELECT kind FROM events ORDER BY id)",
                 "one,three");
     free(big);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
 /* Two ports on one loop.  A keeps its writes and sees them delivered after
  * pl_storage_close (which drains); B is closed with writes in flight: they
  * commit, their `done` is dropped, and the storage thread frees the port. */
-START_TEST(test_close_paths)
+START_TEST(closing_a_port_or_the_storage_still_commits_queued_writes)
 {
     char dir[64], keys[10][8];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     pl_storage_t *st = open_opts(dir, 1, 50, 0);
     pl_kv_t *kv;
     ck_assert_int_eq(pl_storage_kv(st, "drain", &kv), 0);
@@ -1087,7 +1073,7 @@ START_TEST(test_close_paths)
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(kv_has(kv, keys[i], "v"), 1);
     pl_storage_close(&st);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -1116,10 +1102,10 @@ static int child_writer(const char *dir, int fd)
     return rc == 0 ? 0 : 4;
 }
 
-START_TEST(test_two_processes)
+START_TEST(two_processes_share_one_store)
 {
     char dir[64];
-    tmpdir_new(dir);
+    ut_tmpdir_new(dir, "storage");
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -1145,7 +1131,7 @@ START_TEST(test_two_processes)
     ck_assert_int_eq(pl_accounts_get(st, "parent@example.org", &acc), 1);
     pl_storage_close(&st);
     close(fds[1]);
-    tmpdir_free(dir);
+    ut_tmpdir_free(dir);
 }
 END_TEST
 
@@ -1154,25 +1140,25 @@ Suite *storage_suite(void)
     Suite *s = suite_create("storage");
     TCase *tc = tcase_create("storage");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_open_reopen);
-    tcase_add_test(tc, test_open_errors);
-    tcase_add_test(tc, test_schema_newer_refused);
-    tcase_add_test(tc, test_accounts_crud);
-    tcase_add_test(tc, test_account_record_roundtrip);
-    tcase_add_test(tc, test_account_corrupt_record);
-    tcase_add_test(tc, test_kv_ops);
+    tcase_add_test(tc, opening_creates_owner_only_data_that_a_reopen_finds);
+    tcase_add_test(tc, a_data_directory_that_cannot_be_opened_is_reported_with_its_path);
+    tcase_add_test(tc, a_newer_schema_is_refused_and_older_ones_migrate);
+    tcase_add_test(tc, accounts_are_added_listed_by_domain_and_deleted);
+    tcase_add_test(tc, account_records_round_trip_every_field);
+    tcase_add_test(tc, corrupt_account_records_are_refused);
+    tcase_add_test(tc, key_value_stores_get_put_and_delete_binary_values);
     tcase_add_test(tc,
                    a_prefix_scan_visits_exactly_the_keys_that_start_with_the_prefix_in_key_order);
     tcase_add_test(tc, a_prefix_scan_stops_where_the_visitor_says_and_passes_on_its_error);
     tcase_add_test(tc, a_prefix_scan_lets_the_visitor_delete_the_record_it_is_on);
-    tcase_add_test(tc, test_kv_del_prefix);
-    tcase_add_test(tc, test_kv_del_prefix_many);
-    tcase_add_test(tc, test_forget_account_every_store);
-    tcase_add_test(tc, test_write_sync_rollback);
-    tcase_add_test(tc, test_threaded_many_writes);
-    tcase_add_test(tc, test_failing_job_in_batch);
-    tcase_add_test(tc, test_close_paths);
-    tcase_add_test(tc, test_two_processes);
+    tcase_add_test(tc, deleting_a_prefix_removes_the_key_and_its_children_only);
+    tcase_add_test(tc, deleting_a_prefix_removes_hundreds_of_keys_and_spares_the_neighbours);
+    tcase_add_test(tc, forgetting_an_account_sweeps_every_store_but_the_accounts);
+    tcase_add_test(tc, a_failed_or_reentered_write_rolls_back);
+    tcase_add_test(tc, many_writes_share_few_group_commits);
+    tcase_add_test(tc, a_failing_job_rolls_back_alone_within_its_batch);
+    tcase_add_test(tc, closing_a_port_or_the_storage_still_commits_queued_writes);
+    tcase_add_test(tc, two_processes_share_one_store);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -171,7 +171,7 @@ static const char realistic[] =
     "]]>x</foo:y><z/></x><status>a&#10;b&#13;c\r\nd</status></presence>"
     "</stream:stream>";
 
-START_TEST(stream_events)
+START_TEST(a_stream_yields_its_header_its_stanzas_and_its_close)
 {
     rec_t r;
     rec_init(&r, NULL);
@@ -232,7 +232,7 @@ END_TEST
 
 /* Sleep only at a stanza boundary; the prefixes the root declared still
  * resolve after waking, and the peer's own closing tag still matches. */
-START_TEST(sleep_only_between_stanzas)
+START_TEST(the_parser_sleeps_only_between_stanzas_and_wakes_intact)
 {
     rec_t r;
     rec_init(&r, NULL);
@@ -264,7 +264,7 @@ END_TEST
 
 /* The byte bound still counts from the stanza's start after a wake-up, and
  * errors after waking are the same stream errors. */
-START_TEST(sleep_keeps_limits_and_errors)
+START_TEST(sleeping_keeps_the_limits_and_the_errors)
 {
     pl_xml_limits_t lim;
     pl_xml_limits_default(&lim);
@@ -291,7 +291,7 @@ START_TEST(sleep_keeps_limits_and_errors)
 }
 END_TEST
 
-START_TEST(split_every_byte)
+START_TEST(input_split_at_any_byte_parses_the_same)
 {
     check_all_splits(realistic);
 }
@@ -313,7 +313,7 @@ START_TEST(wire_size_is_bytes_on_the_wire)
 }
 END_TEST
 
-START_TEST(namespaces)
+START_TEST(namespaces_resolve_on_every_element)
 {
     rec_t r;
     rec_init(&r, NULL);
@@ -376,7 +376,7 @@ END_TEST
 
 /* SASL and component handshakes carry their payload as the stanza's own
  * text, split by expat at entities and buffer ends. */
-START_TEST(stanza_text)
+START_TEST(a_stanzas_own_text_is_joined_across_entities_and_splits)
 {
     const char *in = HEADER "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
                             "AGp1bGll&#x64;AByMG0zMG15cjBtMzA=</auth><handshake>x<y/>z</handshake>";
@@ -428,7 +428,7 @@ static pl_stanza_t *parse_one(const char *stanza)
     return s;
 }
 
-START_TEST(escaping_round_trip)
+START_TEST(escapes_and_character_references_decode_in_text_and_attributes)
 {
     pl_stanza_t *s = parse_one("<message id=\"q&quot;'&lt;&amp;&gt;\" to='&#65;&#x42;\"'>"
                                "<body>&lt;b&gt; &amp;amp; 'single' \"double\" &#65;&#x263a;]]&gt;"
@@ -453,7 +453,7 @@ START_TEST(escaping_round_trip)
 }
 END_TEST
 
-START_TEST(attribute_namespaces)
+START_TEST(attributes_keep_their_namespaces_and_order)
 {
     pl_stanza_t *s = parse_one("<presence xml:lang='de'><x xmlns:a='urn:a' xmlns:b='urn:b' "
                                "a:one='1' b:two='2' a:three='3' plain='p'/></presence>");
@@ -506,7 +506,7 @@ static char *message_of(size_t size)
     return m;
 }
 
-START_TEST(limit_stanza_bytes)
+START_TEST(a_stanza_over_the_byte_limit_is_a_policy_violation)
 {
     pl_xml_limits_t l = limits(200, 0, 0, 0);
     for (size_t chunk = 1; chunk <= 1000; chunk = chunk * 10) {
@@ -533,7 +533,7 @@ END_TEST
 
 /* An attribute value that never ends is refused once it passes the bound,
  * not buffered until memory runs out. */
-START_TEST(limit_unterminated_token)
+START_TEST(an_unterminated_attribute_is_refused_at_the_byte_limit)
 {
     pl_xml_limits_t l = limits(1000, 0, 0, 0);
     rec_t r;
@@ -552,7 +552,7 @@ START_TEST(limit_unterminated_token)
 }
 END_TEST
 
-START_TEST(limit_stream_header)
+START_TEST(an_oversized_stream_header_is_refused)
 {
     pl_xml_limits_t l = limits(300, 0, 0, 0);
     rec_t r;
@@ -614,7 +614,7 @@ static void expect_result(const pl_xml_limits_t *l, const char *header, const ch
     free(r);
 }
 
-START_TEST(limit_depth)
+START_TEST(elements_deeper_than_the_limit_are_refused)
 {
     pl_xml_limits_t l = limits(0, 3, 0, 0);
     expect_result(&l, HEADER, "<a><b><c/></b></a>", 1);
@@ -623,7 +623,7 @@ START_TEST(limit_depth)
 }
 END_TEST
 
-START_TEST(limit_attrs)
+START_TEST(elements_with_too_many_attributes_are_refused)
 {
     pl_xml_limits_t l = limits(0, 0, 4, 0);
     /* The header has 2 namespace declarations and 2 attributes. */
@@ -648,7 +648,7 @@ START_TEST(limit_attrs)
 }
 END_TEST
 
-START_TEST(limit_name_length)
+START_TEST(names_longer_than_the_limit_are_refused)
 {
     pl_xml_limits_t l = limits(0, 0, 0, 40);
     /* No default namespace, so names are only their local part; the stream
@@ -692,7 +692,7 @@ static void billion_laughs(pl_buf_t *b)
     pl_buf_puts(b, "]>\n" HEADER "<message><body>&lol9;</body></message>");
 }
 
-START_TEST(doctype_refused)
+START_TEST(a_doctype_is_refused_before_any_entity_expands)
 {
     /* Whole, and byte by byte: refused before the first entity is even
      * complete, so nothing can be expanded. */
@@ -733,7 +733,7 @@ static void expect_error(const char *input, pl_xml_error_t want)
     rec_deinit(&r);
 }
 
-START_TEST(restricted_constructs)
+START_TEST(comments_processing_instructions_and_dtds_are_restricted_xml)
 {
     expect_error("<!DOCTYPE stream:stream SYSTEM 'http://example.com/x.dtd'>" HEADER,
                  PL_XML_ERR_RESTRICTED_XML);
@@ -747,7 +747,7 @@ START_TEST(restricted_constructs)
 }
 END_TEST
 
-START_TEST(malformed)
+START_TEST(malformed_xml_is_not_well_formed)
 {
     expect_error(HEADER "<message><body></message>", PL_XML_ERR_NOT_WELL_FORMED);
     expect_error(HEADER "<message><body>&nbsp;</body></message>", PL_XML_ERR_NOT_WELL_FORMED);
@@ -769,7 +769,7 @@ END_TEST
 /* <xml:foo/> is namespace-well-formed (the xml prefix needs no
  * declaration) but has no serialisation a parser accepts once prefixes are
  * gone, so the parser refuses it wherever it appears (issue #14, finding 2). */
-START_TEST(reserved_namespaces)
+START_TEST(elements_in_reserved_namespaces_are_refused)
 {
     expect_error(HEADER "<message><xml:poison/></message>", PL_XML_ERR_BAD_NAMESPACE_PREFIX);
     expect_error(HEADER "<message to='b@x'><body>hi</body><a xmlns='urn:a'><b><xml:c x='1'>"
@@ -816,7 +816,7 @@ START_TEST(reserved_namespaces)
 }
 END_TEST
 
-START_TEST(reset_mid_feed)
+START_TEST(a_reset_from_a_callback_starts_the_new_stream_in_the_same_buffer)
 {
     /* A reset requested by the stanza callback: the new stream header in
      * the same buffer belongs to the new stream. */
@@ -840,7 +840,7 @@ START_TEST(reset_mid_feed)
 }
 END_TEST
 
-START_TEST(reset_from_outside)
+START_TEST(a_reset_between_feeds_forgets_a_partial_stanza)
 {
     rec_t r;
     rec_init(&r, NULL);
@@ -897,7 +897,7 @@ START_TEST(close_ends_the_stream)
 }
 END_TEST
 
-START_TEST(free_from_callback)
+START_TEST(the_parser_can_be_freed_from_its_own_callback)
 {
     rec_t r;
     rec_init(&r, NULL);
@@ -908,7 +908,7 @@ START_TEST(free_from_callback)
 }
 END_TEST
 
-START_TEST(conditions)
+START_TEST(each_error_has_its_stream_error_condition)
 {
     ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_NOT_WELL_FORMED), "not-well-formed");
     ck_assert_str_eq(pl_xml_error_condition(PL_XML_ERR_RESTRICTED_XML), "restricted-xml");
@@ -929,42 +929,42 @@ Suite *xml_suite(void)
     Suite *s = suite_create("xml");
     TCase *tc = tcase_create("stream");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, stream_events);
-    tcase_add_test(tc, split_every_byte);
+    tcase_add_test(tc, a_stream_yields_its_header_its_stanzas_and_its_close);
+    tcase_add_test(tc, input_split_at_any_byte_parses_the_same);
     tcase_add_test(tc, sleeping_changes_nothing);
-    tcase_add_test(tc, sleep_only_between_stanzas);
-    tcase_add_test(tc, sleep_keeps_limits_and_errors);
+    tcase_add_test(tc, the_parser_sleeps_only_between_stanzas_and_wakes_intact);
+    tcase_add_test(tc, sleeping_keeps_the_limits_and_the_errors);
     tcase_add_test(tc, wire_size_is_bytes_on_the_wire);
-    tcase_add_test(tc, namespaces);
+    tcase_add_test(tc, namespaces_resolve_on_every_element);
     tcase_add_test(tc, content_namespaces_become_client);
-    tcase_add_test(tc, stanza_text);
+    tcase_add_test(tc, a_stanzas_own_text_is_joined_across_entities_and_splits);
     tcase_add_test(tc, any_root_is_reported);
-    tcase_add_test(tc, escaping_round_trip);
-    tcase_add_test(tc, attribute_namespaces);
-    tcase_add_test(tc, reset_mid_feed);
-    tcase_add_test(tc, reset_from_outside);
+    tcase_add_test(tc, escapes_and_character_references_decode_in_text_and_attributes);
+    tcase_add_test(tc, attributes_keep_their_namespaces_and_order);
+    tcase_add_test(tc, a_reset_from_a_callback_starts_the_new_stream_in_the_same_buffer);
+    tcase_add_test(tc, a_reset_between_feeds_forgets_a_partial_stanza);
     tcase_add_test(tc, stop_drops_the_rest);
     tcase_add_test(tc, close_ends_the_stream);
-    tcase_add_test(tc, free_from_callback);
-    tcase_add_test(tc, conditions);
+    tcase_add_test(tc, the_parser_can_be_freed_from_its_own_callback);
+    tcase_add_test(tc, each_error_has_its_stream_error_condition);
     suite_add_tcase(s, tc);
 
     TCase *lim = tcase_create("limits");
     tcase_set_timeout(lim, 60);
-    tcase_add_test(lim, limit_stanza_bytes);
-    tcase_add_test(lim, limit_unterminated_token);
-    tcase_add_test(lim, limit_stream_header);
+    tcase_add_test(lim, a_stanza_over_the_byte_limit_is_a_policy_violation);
+    tcase_add_test(lim, an_unterminated_attribute_is_refused_at_the_byte_limit);
+    tcase_add_test(lim, an_oversized_stream_header_is_refused);
     tcase_add_test(lim, keepalives_do_not_count);
-    tcase_add_test(lim, limit_depth);
-    tcase_add_test(lim, limit_attrs);
-    tcase_add_test(lim, limit_name_length);
+    tcase_add_test(lim, elements_deeper_than_the_limit_are_refused);
+    tcase_add_test(lim, elements_with_too_many_attributes_are_refused);
+    tcase_add_test(lim, names_longer_than_the_limit_are_refused);
     suite_add_tcase(s, lim);
 
     TCase *bad = tcase_create("refused");
-    tcase_add_test(bad, doctype_refused);
-    tcase_add_test(bad, restricted_constructs);
-    tcase_add_test(bad, malformed);
-    tcase_add_test(bad, reserved_namespaces);
+    tcase_add_test(bad, a_doctype_is_refused_before_any_entity_expands);
+    tcase_add_test(bad, comments_processing_instructions_and_dtds_are_restricted_xml);
+    tcase_add_test(bad, malformed_xml_is_not_well_formed);
+    tcase_add_test(bad, elements_in_reserved_namespaces_are_refused);
     suite_add_tcase(s, bad);
     return s;
 }
