@@ -174,7 +174,7 @@ static int import_flush(pl_storage_t *st, import_batch_t *b, size_t *added, size
         *existing += b->existing;
     }
     for (size_t i = 0; i < b->n; i++)
-        pl_admin_job_free(&b->jobs[i]);
+        pl_admin_job_deinit(&b->jobs[i]);
     b->n = 0;
     return rc;
 }
@@ -211,7 +211,7 @@ static int import_accounts(const pl_config_t *c, pl_storage_t *st, const char *p
         if (pl_admin_job_init(job, PL_ADMIN_ADD, jid, password, iterations_for(c, jid), hosts,
                               c->nhosts) != 0) {
             fprintf(stderr, "parleyctl: %s line %zu: %s\n", path, lineno, job->error);
-            pl_admin_job_free(job);
+            pl_admin_job_deinit(job);
             bad++;
             continue;
         }
@@ -276,7 +276,7 @@ static int account_change(const pl_config_t *c, pl_storage_t *st, const pl_contr
     } else {
         printf("%s: %s\n", job.bare, ops[cmd->id].done);
     }
-    pl_admin_job_free(&job);
+    pl_admin_job_deinit(&job);
     free(hosts);
     return rc;
 }

@@ -59,7 +59,7 @@ void pl_admin_job_after(pl_admin_job_t *job, pl_server_t *srv)
     }
 }
 
-void pl_admin_job_free(pl_admin_job_t *job)
+void pl_admin_job_deinit(pl_admin_job_t *job)
 {
     pl_admin_job_after(job, NULL);
     free(job->notes);

@@ -18,7 +18,7 @@ typedef enum pl_admin_op { PL_ADMIN_ADD = 1, PL_ADMIN_DEL, PL_ADMIN_PASSWD } pl_
 typedef struct pl_admin_job {
     pl_admin_op_t op;
     char *bare;     /* normalised bare JID */
-    char *password; /* wiped and freed by pl_admin_job_free */
+    char *password; /* wiped and freed by pl_admin_job_deinit */
     uint32_t iterations;
     /* PL_ADMIN_DEL: the compiled-in modules, whose account_removed runs
      * inside the deletion (set by the caller after init; borrowed). */
@@ -32,10 +32,12 @@ typedef struct pl_admin_job {
  * returns 0 or -1 with job->error set. */
 int pl_admin_job_init(pl_admin_job_t *job, pl_admin_op_t op, const char *jid, const char *password,
                       uint32_t iterations, const char *const *hosts, size_t nhosts);
-void pl_admin_job_free(pl_admin_job_t *job);
+/* Empties a job (the struct itself is the caller's): wipes the password and
+ * frees what init and the run allocated. */
+void pl_admin_job_deinit(pl_admin_job_t *job);
 /* After a deletion committed on a running server (on its control loop):
  * the modules tell online users what changed for them (roster pushes).
- * pl_admin_job_free drops what is left untold. */
+ * pl_admin_job_deinit drops what is left untold. */
 void pl_admin_job_after(pl_admin_job_t *job, pl_server_t *srv);
 /* The storage job: returns 0, or negative with job->error set.  Deleting
  * removes, in this one transaction, the account record, what each module's

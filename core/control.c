@@ -53,8 +53,12 @@ typedef struct ctl_write {
     char data[];
 } ctl_write_t;
 
-static void conn_free(ctl_conn_t *c)
+static void conn_free(ctl_conn_t **cp)
 {
+    ctl_conn_t *c = *cp;
+    if (!c)
+        return;
+    *cp = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -62,11 +66,15 @@ static void conn_free(ctl_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     if (c->job_active)
-        pl_admin_job_free(&c->job);
+        pl_admin_job_deinit(&c->job);
     free(c);
 }
 
-static void conn_closed(uv_handle_t *h) { conn_free(h->data); }
+static void conn_closed(uv_handle_t *h)
+{
+    ctl_conn_t *c = h->data;
+    conn_free(&c);
+}
 
 static void conn_written(uv_write_t *req, int status)
 {
@@ -210,7 +218,7 @@ static void answer_job(ctl_conn_t *c, int status)
         answer(c, &b);
         pl_buf_deinit(&b);
     }
-    pl_admin_job_free(&c->job);
+    pl_admin_job_deinit(&c->job);
     c->job_active = 0;
 }
 
@@ -635,8 +643,10 @@ void pl_control_free(pl_server_t *srv)
     struct pl_control *ctl = srv->control;
     if (!ctl)
         return;
-    while (ctl->conns)
-        conn_free(ctl->conns);
+    while (ctl->conns) {
+        ctl_conn_t *c = ctl->conns; /* conn_free unlinks it */
+        conn_free(&c);
+    }
     free(ctl->path);
     free(ctl);
     srv->control = NULL;

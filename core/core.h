@@ -344,7 +344,8 @@ int pl_server_start(pl_server_t *srv);
 /* pl_server_start, then runs the loops until SIGTERM/SIGINT and shuts down
  * in order; the exit status. */
 int pl_server_run(pl_server_t *srv);
-void pl_server_free(pl_server_t *srv);
+/* Frees the server and clears *srvp. */
+void pl_server_free(pl_server_t **srvp);
 void pl_server_reload(pl_server_t *srv);
 
 /* loop.c */

@@ -151,7 +151,7 @@ static void passwd_done(void *ud, int status)
 {
     passwd_req_t *r = ud;
     r->done(r->ud, status);
-    pl_admin_job_free(&r->job);
+    pl_admin_job_deinit(&r->job);
     free(r);
 }
 
@@ -169,14 +169,14 @@ int pl_server_set_password(pl_server_t *srv, const char *bare, const char *passw
     const char *hosts[1] = {h->name};
     if (pl_admin_job_init(&r->job, PL_ADMIN_PASSWD, bare, password,
                           (uint32_t)h->conf->scram_iterations, hosts, 1) != 0) {
-        pl_admin_job_free(&r->job);
+        pl_admin_job_deinit(&r->job);
         free(r);
         return -1;
     }
     r->done = done;
     r->ud = ud;
     if (pl_storage_write(pl_current_loop->storage_port, pl_admin_job_run, passwd_done, r) != 0) {
-        pl_admin_job_free(&r->job);
+        pl_admin_job_deinit(&r->job);
         free(r);
         return -1;
     }
@@ -373,10 +373,12 @@ int pl_server_run(pl_server_t *srv)
     return srv->exit_code;
 }
 
-void pl_server_free(pl_server_t *srv)
+void pl_server_free(pl_server_t **srvp)
 {
+    pl_server_t *srv = srvp ? *srvp : NULL;
     if (!srv)
         return;
+    *srvp = NULL;
     if (srv->storage)
         pl_storage_close(&srv->storage);
     pl_control_free(srv);

@@ -87,8 +87,10 @@ pl_session_t *pl_session_ref(pl_session_t *s)
     return s;
 }
 
-static void session_free(pl_session_t *s)
+static void session_free(pl_session_t **sp)
 {
+    pl_session_t *s = *sp;
+    *sp = NULL;
     pl_xml_parser_free(&s->xml);
     if (s->transport && s->transport->free)
         s->transport->free(s);
@@ -106,7 +108,7 @@ void pl_session_unref(pl_session_t **sp)
     pl_session_t *s = *sp;
     *sp = NULL;
     if (s && atomic_fetch_sub(&s->refs, 1) == 1)
-        session_free(s);
+        session_free(&s);
 }
 
 void pl_session_flush(pl_session_t *s)

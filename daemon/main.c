@@ -127,6 +127,6 @@ int main(int argc, char **argv)
     }
     pl_server_t *srv = pl_server_new(config, pl_module_registry, pl_module_registry_size);
     int rc = pl_server_run(srv);
-    pl_server_free(srv);
+    pl_server_free(&srv);
     return rc;
 }

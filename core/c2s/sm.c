@@ -430,8 +430,12 @@ static void send_failed_resume(pl_session_t *s, pl_stanza_err_t cond)
     pl_buf_deinit(&b);
 }
 
-static void handover_free(handover_t *ho)
+static void handover_free(handover_t **hop)
 {
+    handover_t *ho = *hop;
+    if (!ho)
+        return;
+    *hop = NULL;
     sm_free(&ho->sm);
     free(ho->mod_state);
     pl_stanza_unref(&ho->presence);
@@ -451,8 +455,7 @@ static void install(void *ud, pl_stanza_t *unused)
     c->resuming = 0;
     if (!ho->sm) {
         send_failed_resume(s, PL_ERR_ITEM_NOT_FOUND);
-        handover_free(ho);
-        return;
+        goto out;
     }
     c->sm = ho->sm;
     ho->sm = NULL;
@@ -478,14 +481,12 @@ static void install(void *ud, pl_stanza_t *unused)
         pl_sessions_remove(srv, s);
         pl_hooks_session_event(s->host, PL_EV_SESSION_CLOSED, s);
         pl_sm_end(s);
-        handover_free(ho);
-        return;
+        goto out;
     }
     if (apply_ack(sm, ho->client_h) != 0) {
         c->state = PL_ST_ACTIVE;
         pl_session_stream_error(s, "undefined-condition", "h is more than the server sent");
-        handover_free(ho);
-        return;
+        goto out;
     }
     c->state = PL_ST_ACTIVE;
     char b[128];
@@ -511,7 +512,8 @@ static void install(void *ud, pl_stanza_t *unused)
            (unsigned long long)s->id, s->jid.full, (unsigned long long)ho->old->id, resent,
            s->loop->index, ho->old->loop->index);
     pl_c2s_timer(s);
-    handover_free(ho);
+out:
+    handover_free(&ho);
 }
 
 /* On the old session's loop: take everything from it. */

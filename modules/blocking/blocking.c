@@ -165,7 +165,7 @@ static void jids_add(jids_t *l, const char *s, size_t len)
     l->v[l->n++] = pl_xstrndup(s, len);
 }
 
-static void jids_free(jids_t *l)
+static void jids_deinit(jids_t *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
@@ -222,13 +222,17 @@ typedef struct change {
     unsigned char *changed; /* per item: really added / removed by this change */
 } change_t;
 
-static void change_free(change_t *c)
+static void change_free(change_t **cp)
 {
+    change_t *c = *cp;
+    if (!c)
+        return;
+    *cp = NULL;
     pl_stanza_unref(&c->request);
     free(c->owner);
     free(c->requester);
     free(c->reply_from);
-    jids_free(&c->items);
+    jids_deinit(&c->items);
     free(c->changed);
     free(c);
 }
@@ -314,7 +318,7 @@ static int run_unblock(pl_wtxn_t *txn, change_t *c, jids_t *cur, pl_buf_t *k)
             jids_add(&keep, cur->v[i], strlen(cur->v[i]));
     }
     int rc = write_list(txn, c, &keep, k);
-    jids_free(&keep);
+    jids_deinit(&keep);
     return rc;
 }
 
@@ -327,7 +331,7 @@ static int run_unblock_all(pl_wtxn_t *txn, change_t *c, jids_t *cur, pl_buf_t *k
             return rc;
     }
     /* What was removed is what the presence side must undo. */
-    jids_free(&c->items);
+    jids_deinit(&c->items);
     c->items = *cur;
     memset(cur, 0, sizeof(*cur));
     free(c->changed);
@@ -357,7 +361,7 @@ static int change_run(pl_wtxn_t *txn, void *ud)
         case OP_UNBLOCK_ALL: rc = run_unblock_all(txn, c, &cur, &k); break;
         }
     }
-    jids_free(&cur);
+    jids_deinit(&cur);
     pl_buf_deinit(&k);
     pl_buf_deinit(&v);
     return rc;
@@ -418,7 +422,7 @@ static void parsed_load(parsed_t *p, const change_t *c)
             p->n++;
 }
 
-static void parsed_free(parsed_t *p)
+static void parsed_deinit(parsed_t *p)
 {
     for (size_t i = 0; i < p->n; i++)
         pl_jid_deinit(&p->v[i]);
@@ -449,7 +453,7 @@ static int collect_contact(void *ud, const pl_roster_item_t *it)
     return 0;
 }
 
-static void contacts_free(contacts_t *cs)
+static void contacts_deinit(contacts_t *cs)
 {
     for (size_t i = 0; i < cs->n; i++)
         free(cs->v[i].jid);
@@ -548,8 +552,8 @@ static void presence_effects(change_t *c)
         else
             show_presence(c, &cs, &items);
     }
-    contacts_free(&cs);
-    parsed_free(&items);
+    contacts_deinit(&cs);
+    parsed_deinit(&items);
 }
 
 /* Back on the requester's loop once the change is durable. */
@@ -579,7 +583,7 @@ static void change_done(void *ud, int status)
                                             : "unblock_all",
                       "jid=%s items=%zu", c->owner, c->items.n);
     }
-    change_free(c);
+    change_free(&c);
 }
 
 /* ---- the protocol ---- */
@@ -615,7 +619,7 @@ static pl_hook_result_t blocklist_get(pl_hook_ctx_t *hc)
         pl_build_up(b);
     }
     pl_reply_take(hc, pl_build_finish(b));
-    jids_free(&list);
+    jids_deinit(&list);
     return PL_DONE;
 }
 
@@ -690,7 +694,7 @@ static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
     }
     if (err) {
         pl_reply_error(hc, err, why);
-        change_free(c);
+        change_free(&c);
         return PL_DONE;
     }
     if (c->op == OP_UNBLOCK && c->items.n == 0)
@@ -704,7 +708,7 @@ static pl_hook_result_t blocking_set(pl_hook_ctx_t *hc)
     if (rc != 0) {
         pl_reply_error(
             hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
-        change_free(c);
+        change_free(&c);
     }
     return PL_DONE;
 }

@@ -36,8 +36,12 @@ typedef struct convert {
     size_t nstale, next_stale;
 } convert_t;
 
-static void convert_free(convert_t *c)
+static void convert_free(convert_t **cp)
 {
+    convert_t *c = *cp;
+    if (!c)
+        return;
+    *cp = NULL;
     free(c->user);
     free(c->reply_from);
     free(c->reply_to);
@@ -87,7 +91,7 @@ static void fail(convert_t *c, pl_stanza_err_t cond, const char *text)
         pl_build_up(b);
     }
     send_reply(c, pl_build_finish(b));
-    convert_free(c);
+    convert_free(&c);
 }
 
 static int is_result(const pl_stanza_t *response)
@@ -175,7 +179,7 @@ static void got_items_for_get(void *ud, const pl_stanza_t *response)
             legacy_conference(b, jid, conf);
     }
     send_reply(c, pl_build_finish(b));
-    convert_free(c);
+    convert_free(&c);
 }
 
 /* ---- set: XEP-0048 storage → XEP-0402 items ---- */
@@ -256,7 +260,7 @@ static void retract_next(convert_t *c)
         pl_build_attr(b, "type", "result");
         pl_build_attr(b, "id", c->iq_id);
         send_reply(c, pl_build_finish(b));
-        convert_free(c);
+        convert_free(&c);
         return;
     }
     pl_builder_t *b = pl_build_new("pubsub", PL_NS_PUBSUB);

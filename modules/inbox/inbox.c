@@ -41,8 +41,12 @@ static char *dup_or_null(const char *s)
     return s && *s ? pl_xstrdup(s) : NULL;
 }
 
-static void job_free(inbox_job_t *j)
+static void job_free(inbox_job_t **jp)
 {
+    inbox_job_t *j = *jp;
+    if (!j)
+        return;
+    *jp = NULL;
     char *strs[] = {j->user, j->evict, j->partner, j->stanza_id, j->msg_id,
                     j->from, j->to,    j->type,    j->body};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -118,7 +122,7 @@ static void job_done(void *ud, int status)
     } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
         push_update(j->server, j->user, j->push_flag, &j->after);
     }
-    job_free(j);
+    job_free(&j);
 }
 
 /* The least active conversation to drop when a new one would go over the
@@ -148,7 +152,7 @@ static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
         j->evict = find_evict(j->kv, j->user, j->partner, j->max);
     if (pl_server_write(hc->server, job_run, job_done, j) != 0) {
         pl_module_log(hc->module, PL_LOG_WARN, "queue_full", "user=%s", j->user);
-        job_free(j);
+        job_free(&j);
     }
 }
 

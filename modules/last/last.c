@@ -33,8 +33,12 @@ typedef struct last_write {
     pl_buf_t record;
 } last_write_t;
 
-static void last_write_free(last_write_t *w)
+static void last_write_free(last_write_t **wp)
 {
+    last_write_t *w = *wp;
+    if (!w)
+        return;
+    *wp = NULL;
     free(w->bare);
     pl_buf_deinit(&w->record);
     free(w);
@@ -47,7 +51,7 @@ static int last_write_run(pl_wtxn_t *txn, void *ud)
 {
     last_write_t *w = ud;
     int rc = pl_kv_put(txn, w->kv, w->bare, strlen(w->bare), w->record.data, w->record.len);
-    last_write_free(w);
+    last_write_free(&w);
     return rc;
 }
 
@@ -84,7 +88,7 @@ static void record_logout(pl_hook_ctx_t *hc, const char *status, size_t status_l
     pl_buf_printf(&w->record, "%" PRId64 "\n", pl_now_ms() / 1000);
     pl_buf_append(&w->record, status, status_len < LAST_MAX_STATUS ? status_len : LAST_MAX_STATUS);
     if (pl_server_write(hc->server, last_write_run, last_write_done, w) != 0)
-        last_write_free(w); /* shutting down: the server stops knowing */
+        last_write_free(&w); /* shutting down: the server stops knowing */
 }
 
 /* Broadcast unavailable presence: the core has already marked the session

@@ -59,8 +59,12 @@ typedef struct mam_insert {
     pl_buf_t stanza, body;
 } mam_insert_t;
 
-static void insert_free(mam_insert_t *w)
+static void insert_free(mam_insert_t **wp)
 {
+    mam_insert_t *w = *wp;
+    if (!w)
+        return;
+    *wp = NULL;
     free(w->owner);
     free(w->peer);
     free(w->peer_resource);
@@ -86,7 +90,7 @@ static int insert_run(pl_wtxn_t *txn, void *ud)
         .body_len = w->body.len,
     };
     int rc = pl_archive_insert(txn, &msg);
-    insert_free(w);
+    insert_free(&w);
     return rc;
 }
 
@@ -119,7 +123,7 @@ static void archive(pl_hook_ctx_t *hc, const char *owner, const pl_jid_t *peer, 
     int rc = pl_server_write(hc->server, insert_run, insert_done, w);
     if (rc != 0) {
         pl_module_log(hc->module, PL_LOG_WARN, "mam.store_failed", "owner=%s error=%d", owner, rc);
-        insert_free(w);
+        insert_free(&w);
     }
 }
 

@@ -32,7 +32,7 @@ typedef struct prefs {
     size_t nalways, nnever;
 } prefs_t;
 
-static void prefs_free(prefs_t *p)
+static void prefs_deinit(prefs_t *p)
 {
     for (size_t i = 0; i < p->nalways; i++)
         free(p->always[i]);
@@ -111,7 +111,7 @@ int mam_prefs_allow(mam_mod_t *m, const char *owner, const char *peer)
         allow = 1;
     else
         allow = p.mode == MAM_ALWAYS || (p.mode == MAM_ROSTER && in_roster(m, owner, peer));
-    prefs_free(&p);
+    prefs_deinit(&p);
     return allow;
 }
 
@@ -160,7 +160,7 @@ pl_hook_result_t mam_prefs_get(pl_hook_ctx_t *hc)
     prefs_t p;
     prefs_load(pl_module_data(hc->module), hc->from->bare, &p);
     pl_reply_take(hc, prefs_reply(hc->stanza, hc->from->bare, &p));
-    prefs_free(&p);
+    prefs_deinit(&p);
     return PL_DONE;
 }
 
@@ -201,8 +201,12 @@ typedef struct prefs_write {
     pl_stanza_t *request;
 } prefs_write_t;
 
-static void prefs_write_free(prefs_write_t *w)
+static void prefs_write_free(prefs_write_t **wp)
 {
+    prefs_write_t *w = *wp;
+    if (!w)
+        return;
+    *wp = NULL;
     free(w->owner);
     pl_buf_deinit(&w->record);
     pl_stanza_unref(&w->reply);
@@ -227,7 +231,7 @@ static void prefs_write_done(void *ud, int status)
     } else {
         pl_route_take(w->server, pl_stanza_ref(w->reply));
     }
-    prefs_write_free(w);
+    prefs_write_free(&w);
 }
 
 pl_hook_result_t mam_prefs_set(pl_hook_ctx_t *hc)
@@ -247,7 +251,7 @@ pl_hook_result_t mam_prefs_set(pl_hook_ctx_t *hc)
         err = parse_list(pl_xml_child(hc->payload, "never", PL_NS_MAM), &p.never, &p.nnever);
     if (err) {
         pl_reply_error(hc, err, err == PL_ERR_NOT_ACCEPTABLE ? "too many JIDs" : NULL);
-        prefs_free(&p);
+        prefs_deinit(&p);
         return PL_DONE;
     }
     prefs_write_t *w = pl_xcalloc(1, sizeof(*w));
@@ -262,10 +266,10 @@ pl_hook_result_t mam_prefs_set(pl_hook_ctx_t *hc)
         pl_buf_printf(&w->record, "N %s\n", p.never[i]);
     w->reply = prefs_reply(hc->stanza, hc->from->bare, &p);
     w->request = pl_stanza_ref(hc->stanza);
-    prefs_free(&p);
+    prefs_deinit(&p);
     if (pl_server_write(hc->server, prefs_write_run, prefs_write_done, w) != 0) {
         pl_reply_error(hc, PL_ERR_RESOURCE_CONSTRAINT, "storage is busy, try again");
-        prefs_write_free(w);
+        prefs_write_free(&w);
     }
     return PL_DONE;
 }

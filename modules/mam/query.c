@@ -144,8 +144,12 @@ typedef struct mam_job {
     int64_t first, last; /* metadata */
 } mam_job_t;
 
-static void job_free(mam_job_t *j)
+static void job_free(mam_job_t **jp)
 {
+    mam_job_t *j = *jp;
+    if (!j)
+        return;
+    *jp = NULL;
     pl_archive_page_deinit(&j->page);
     pl_resources_release(&j->res, j->res.session ? 1 : 0);
     free(j->owner);
@@ -296,7 +300,7 @@ static void job_done(void *ud)
         send_metadata(j);
     else
         send_page(j);
-    job_free(j);
+    job_free(&j);
 }
 
 /* A job for the asking session, holding a reference to it; NULL (after an
@@ -340,7 +344,7 @@ static void job_submit(pl_hook_ctx_t *hc, mam_job_t *j)
     if (pl_server_work(hc->server, job_work, job_done, j) != 0) {
         j->slot->queries--;
         pl_reply_error(hc, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
-        job_free(j);
+        job_free(&j);
     }
 }
 
@@ -493,7 +497,7 @@ pl_hook_result_t mam_query(pl_hook_ctx_t *hc)
     if (read_form(j, pl_xml_child(hc->payload, "x", PL_NS_DATA_FORMS), &e) != 0 ||
         read_rsm(j, pl_xml_child(hc->payload, "set", PL_NS_RSM), conf, &e) != 0) {
         pl_reply_error(hc, e.cond, e.text);
-        job_free(j);
+        job_free(&j);
         return PL_DONE;
     }
     j->flip = pl_xml_child(hc->payload, "flip-page", PL_NS_MAM) != NULL;

@@ -38,19 +38,33 @@ typedef struct delete_job {
     size_t n;
 } delete_job_t;
 
-static void ids_free(char **ids, size_t n)
+static void ids_free(char ***idsp, size_t n)
 {
+    char **ids = *idsp;
+    if (!ids)
+        return;
+    *idsp = NULL;
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
 }
 
-static void delete_job_free(offline_job_t *job)
+static void delete_job_free(delete_job_t **dp)
 {
-    delete_job_t *d = (delete_job_t *)job;
-    ids_free(d->ids, d->n);
+    delete_job_t *d = *dp;
+    if (!d)
+        return;
+    *dp = NULL;
+    ids_free(&d->ids, d->n);
     free(d->user);
     free(d);
+}
+
+/* The link's free_fn (offline_stop), over the typed destructor. */
+static void delete_job_free_link(offline_job_t *job)
+{
+    delete_job_t *d = (delete_job_t *)job;
+    delete_job_free(&d);
 }
 
 /* Claims the account's delivery; 1 when this caller now owns it. */
@@ -132,7 +146,7 @@ static void delete_done(void *ud, int status)
     char *user = d->user;
     d->user = NULL;
     unsigned long long sid = d->sid;
-    delete_job_free(&d->link);
+    delete_job_free(&d);
     if (status < 0) {
         /* Left stored: the next available presence delivers them again. */
         pl_module_log(o->ctx, PL_LOG_ERROR, "delete", "user=%s error=%d", user, status);
@@ -167,7 +181,7 @@ static void send_chunk(offline_t *o, char *user, unsigned long long sid)
     pl_module_log(o->ctx, PL_LOG_DEBUG, "deliver", "user=%s messages=%zu damaged=%zu", user,
                   c.n - c.damaged, c.damaged);
     delete_job_t *d = pl_xcalloc(1, sizeof(*d));
-    d->link.free_fn = delete_job_free;
+    d->link.free_fn = delete_job_free_link;
     d->o = o;
     d->srv = srv;
     d->user = user;
@@ -181,7 +195,7 @@ static void send_chunk(offline_t *o, char *user, unsigned long long sid)
         pl_module_log(o->ctx, PL_LOG_ERROR, "delete", "user=%s error=%d", user, rc);
         offline_job_untrack(o, &d->link);
         release(o, user);
-        delete_job_free(&d->link);
+        delete_job_free(&d);
     }
 }
 

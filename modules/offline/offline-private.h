@@ -23,6 +23,8 @@ typedef struct offline_conf {
 typedef struct offline_job offline_job_t;
 struct offline_job {
     offline_job_t *prev, *next;
+    /* Frees the whole job (an adapter over the job's own T ** destructor:
+     * the list holds links, not typed jobs). */
     void (*free_fn)(offline_job_t *job);
 };
 

@@ -120,14 +120,24 @@ typedef struct store_job {
     pl_stanza_t *orig; /* for an error to the sender */
 } store_job_t;
 
-static void store_job_free(offline_job_t *job)
+static void store_job_free(store_job_t **sp)
 {
-    store_job_t *s = (store_job_t *)job;
+    store_job_t *s = *sp;
+    if (!s)
+        return;
+    *sp = NULL;
     free(s->user);
     free(s->id);
     pl_buf_deinit(&s->bytes);
     pl_stanza_unref(&s->orig);
     free(s);
+}
+
+/* The link's free_fn (offline_stop), over the typed destructor. */
+static void store_job_free_link(offline_job_t *job)
+{
+    store_job_t *s = (store_job_t *)job;
+    store_job_free(&s);
 }
 
 static pl_stanza_err_t error_for(int rc)
@@ -168,7 +178,7 @@ static void store_done(void *ud, int status)
          * presence. */
         offline_deliver(o, s->user, 0);
     }
-    store_job_free(&s->link);
+    store_job_free(&s);
 }
 
 /* The stanza-id the router gave the message for this account (XEP-0359),
@@ -226,7 +236,7 @@ static pl_hook_result_t offline_undelivered(pl_hook_ctx_t *hc)
                                ? pl_stanza_ref(hc->stanza)
                                : pl_delay_add(hc->stanza, host, now, DELAY_REASON);
     store_job_t *s = pl_xcalloc(1, sizeof(*s));
-    s->link.free_fn = store_job_free;
+    s->link.free_fn = store_job_free_link;
     s->o = o;
     s->srv = hc->server;
     s->user = pl_xstrdup(hc->to->bare);
@@ -242,7 +252,7 @@ static pl_hook_result_t offline_undelivered(pl_hook_ctx_t *hc)
     if (rc != 0) {
         offline_job_untrack(o, &s->link);
         refuse(hc->server, hc->stanza, rc);
-        store_job_free(&s->link);
+        store_job_free(&s);
     }
     return PL_DONE;
 }
@@ -271,9 +281,17 @@ typedef struct purge_job {
     size_t max;
 } purge_job_t;
 
-static void purge_job_free(offline_job_t *job)
+static void purge_job_free(purge_job_t **pp)
 {
-    free(job);
+    free(*pp);
+    *pp = NULL;
+}
+
+/* The link's free_fn (offline_stop), over the typed destructor. */
+static void purge_job_free_link(offline_job_t *job)
+{
+    purge_job_t *p = (purge_job_t *)job;
+    purge_job_free(&p);
 }
 
 static void purge_submit(offline_t *o);
@@ -291,7 +309,7 @@ static void purge_done(void *ud, int status)
     offline_t *o = p->o;
     size_t max = p->max;
     offline_job_untrack(o, &p->link);
-    purge_job_free(&p->link);
+    purge_job_free(&p);
     if (status < 0)
         pl_module_log(o->ctx, PL_LOG_ERROR, "purge", "error=%d", status);
     else if (status > 0)
@@ -309,14 +327,14 @@ static void purge_submit(offline_t *o)
 {
     const offline_conf_t *conf = conf_of(o->ctx);
     purge_job_t *p = pl_xcalloc(1, sizeof(*p));
-    p->link.free_fn = purge_job_free;
+    p->link.free_fn = purge_job_free_link;
     p->o = o;
     p->before = (pl_now_ms() - conf->retention) / 1000;
     p->max = (size_t)conf->purge_batch;
     offline_job_track(o, &p->link);
     if (pl_server_write(pl_module_server(o->ctx), purge_run, purge_done, p) != 0) {
         offline_job_untrack(o, &p->link);
-        purge_job_free(&p->link);
+        purge_job_free(&p);
         pthread_mutex_lock(&o->lock);
         o->purging = 0;
         pthread_mutex_unlock(&o->lock);

@@ -38,17 +38,23 @@ struct pep_caps {
     uint64_t tick;
 };
 
-static void entry_free(caps_entry_t *e)
+static void entry_free(caps_entry_t **ep)
 {
+    caps_entry_t *e = *ep;
     if (!e)
         return;
-    pep_strings_free(e->features, e->n);
+    *ep = NULL;
+    pep_strings_free(&e->features, e->n);
     free(e->ver);
     free(e);
 }
 
-static void pending_free(caps_pending_t *p)
+static void pending_free(caps_pending_t **pp)
 {
+    caps_pending_t *p = *pp;
+    if (!p)
+        return;
+    *pp = NULL;
     for (size_t i = 0; i < p->nwaiters; i++)
         free(p->waiters[i]);
     free(p);
@@ -66,20 +72,28 @@ pep_caps_t *pep_caps_new(size_t max_entries, size_t max_pending)
     return c;
 }
 
-void pep_caps_free(pep_caps_t *c)
+void pep_caps_free(pep_caps_t **cp)
 {
+    pep_caps_t *c = *cp;
     if (!c)
         return;
+    *cp = NULL;
     size_t pos = 0;
     void *v;
-    while (pl_map_iter(&c->shared, &pos, NULL, &v))
-        entry_free(v);
+    while (pl_map_iter(&c->shared, &pos, NULL, &v)) {
+        caps_entry_t *e = v;
+        entry_free(&e);
+    }
     pos = 0;
-    while (pl_map_iter(&c->resources, &pos, NULL, &v))
-        entry_free(v);
+    while (pl_map_iter(&c->resources, &pos, NULL, &v)) {
+        caps_entry_t *e = v;
+        entry_free(&e);
+    }
     pos = 0;
-    while (pl_map_iter(&c->pending, &pos, NULL, &v))
-        pending_free(v);
+    while (pl_map_iter(&c->pending, &pos, NULL, &v)) {
+        caps_pending_t *p = v;
+        pending_free(&p);
+    }
     pl_map_deinit(&c->shared);
     pl_map_deinit(&c->resources);
     pl_map_deinit(&c->pending);
@@ -173,7 +187,8 @@ int pep_caps_interests(pep_caps_t *c, const char *full, const pl_stanza_t *prese
 void pep_caps_forget(pep_caps_t *c, const char *full)
 {
     pthread_mutex_lock(&c->lock);
-    entry_free(pl_map_del(&c->resources, full));
+    caps_entry_t *e = pl_map_del(&c->resources, full);
+    entry_free(&e);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -197,7 +212,8 @@ static void evict_one(pep_caps_t *c)
     (void)best_pos;
     if (best) {
         char *k = pl_xstrdup(best);
-        entry_free(pl_map_del(&c->shared, k));
+        caps_entry_t *e = pl_map_del(&c->shared, k);
+        entry_free(&e);
         free(k);
     }
 }
@@ -229,8 +245,12 @@ typedef struct ask {
     char *ver;
 } ask_t;
 
-static void ask_free(ask_t *a)
+static void ask_free(ask_t **ap)
 {
+    ask_t *a = *ap;
+    if (!a)
+        return;
+    *ap = NULL;
     free(a->key);
     free(a->full);
     free(a->hash);
@@ -256,7 +276,7 @@ static void serve_waiters(pep_state_t *st, caps_pending_t *p)
             size_t ni;
             if (pep_caps_interests(st->caps, full, res[r].presence, &interests, &ni) == 1) {
                 pep_send_last_items(st, full, interests, ni);
-                pep_strings_free(interests, ni);
+                pep_strings_free(&interests, ni);
             }
         }
         pl_resources_release(res, n);
@@ -282,9 +302,11 @@ static void on_answer(void *ud, const pl_stanza_t *response)
         if (verified) {
             while (c->shared.count >= c->max)
                 evict_one(c);
-            entry_free(pl_map_put(&c->shared, a->key, e));
+            caps_entry_t *replaced = pl_map_put(&c->shared, a->key, e);
+            entry_free(&replaced);
         } else {
-            entry_free(pl_map_put(&c->resources, a->full, e));
+            caps_entry_t *replaced = pl_map_put(&c->resources, a->full, e);
+            entry_free(&replaced);
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -293,9 +315,9 @@ static void on_answer(void *ud, const pl_stanza_t *response)
     if (p) {
         if (query)
             serve_waiters(st, p);
-        pending_free(p);
+        pending_free(&p);
     }
-    ask_free(a);
+    ask_free(&a);
 }
 
 void pep_caps_learn(pep_state_t *st, const char *full, const pl_caps_ref_t *ref)

@@ -28,13 +28,16 @@ void pep_node_init(pep_node_t *n)
 
 void pep_node_clear(pep_node_t *n)
 {
-    pep_strings_free(n->ids, n->nids);
-    n->ids = NULL;
+    pep_strings_free(&n->ids, n->nids);
     n->nids = 0;
 }
 
-void pep_strings_free(char **v, size_t n)
+void pep_strings_free(char ***vp, size_t n)
 {
+    char **v = *vp;
+    if (!v)
+        return;
+    *vp = NULL;
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);

@@ -148,7 +148,7 @@ void pep_notify(pep_state_t *st, const char *owner, const char *node, pep_access
         for (size_t i = 0; i < c.n; i++)
             if (strcmp(c.jids[i], owner) != 0)
                 sent += send_to_account(st, msg, c.jids[i], feature);
-        pep_strings_free(c.jids, c.n);
+        pep_strings_free(&c.jids, c.n);
     }
     pl_module_log(st->ctx, PL_LOG_DEBUG, "notify", "owner=%s node=%s resources=%d", owner, node,
                   sent);
@@ -207,7 +207,7 @@ void pep_send_last_items(pep_state_t *st, const char *full, char **interests, si
             for (size_t k = 0; k < n; k++)
                 send_last_item(st, c.jids[i], interests[k], j.bare, full, s);
         }
-        pep_strings_free(c.jids, c.n);
+        pep_strings_free(&c.jids, c.n);
     }
     pl_resources_release(res, nres);
     pl_jid_deinit(&j);

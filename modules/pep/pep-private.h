@@ -159,7 +159,7 @@ pl_hook_result_t pep_owner_set(pl_hook_ctx_t *hc);
 
 /* ---- caps-cache.c ---- */
 pep_caps_t *pep_caps_new(size_t max_entries, size_t max_pending);
-void pep_caps_free(pep_caps_t *c);
+void pep_caps_free(pep_caps_t **cp);
 /* 1 when the resource (its last presence) advertises the feature. */
 int pep_caps_has(pep_caps_t *c, const char *full, const pl_stanza_t *presence, const char *feature);
 /* The node names the resource's caps mark +notify: 1 known (*out holds *n
@@ -176,6 +176,7 @@ void pep_caps_forget(pep_caps_t *c, const char *full);
 /* For the tests and logs: entries in the shared cache. */
 size_t pep_caps_size(pep_caps_t *c);
 
-void pep_strings_free(char **v, size_t n);
+/* Frees the n strings and the array, and clears *vp. */
+void pep_strings_free(char ***vp, size_t n);
 
 #endif

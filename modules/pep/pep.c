@@ -54,7 +54,7 @@ static pl_hook_result_t presence_available(pl_hook_ctx_t *hc)
     int known = pep_caps_interests(st->caps, hc->from->full, hc->stanza, &interests, &n);
     if (known == 1) {
         pep_send_last_items(st, hc->from->full, interests, n);
-        pep_strings_free(interests, n);
+        pep_strings_free(&interests, n);
     } else if (known < 0) {
         pep_caps_learn(st, hc->from->full, &ref);
     }
@@ -102,7 +102,7 @@ static void pep_stop(pl_module_ctx_t *ctx)
     pep_state_t *st = pl_module_data(ctx);
     if (!st)
         return;
-    pep_caps_free(st->caps);
+    pep_caps_free(&st->caps);
     free(st);
     pl_module_set_data(ctx, NULL);
 }

@@ -120,8 +120,12 @@ static job_t *job_new(pl_hook_ctx_t *hc, job_kind_t kind, const char *node)
     return j;
 }
 
-static void job_free(job_t *j)
+static void job_free(job_t **jp)
 {
+    job_t *j = *jp;
+    if (!j)
+        return;
+    *jp = NULL;
     free(j->owner);
     free(j->node);
     free(j->item_id);
@@ -228,7 +232,7 @@ static int run_publish(pl_wtxn_t *txn, job_t *j, pep_node_t *n, int found)
         size_t ndropped;
         pep_node_push_id(n, j->item_id, n->conf.max_items, &dropped, &ndropped);
         rc = drop_items(txn, j, dropped, ndropped);
-        pep_strings_free(dropped, ndropped);
+        pep_strings_free(&dropped, ndropped);
         if (rc < 0)
             return rc;
     }
@@ -277,8 +281,7 @@ static int run_job(pl_wtxn_t *txn, void *ud)
                 rc = -ENOENT;
             } else {
                 rc = pep_items_delete_all(txn, j->st, j->owner, j->node, &n);
-                pep_strings_free(n.ids, n.nids);
-                n.ids = NULL;
+                pep_strings_free(&n.ids, n.nids);
                 n.nids = 0;
             }
             break;
@@ -324,8 +327,7 @@ static void job_done(void *ud, int status)
     job_t *j = ud;
     if (status != 0) {
         job_reply_status(j, status);
-        job_free(j);
-        return;
+        goto out;
     }
     job_reply_result(j, j->kind == JOB_PUBLISH);
     pl_stanza_t *ev = NULL;
@@ -343,13 +345,14 @@ static void job_done(void *ud, int status)
         pep_notify(j->st, j->owner, j->node, j->conf.access, pl_stanza_root(ev));
         pl_stanza_unref(&ev);
     }
-    job_free(j);
+out:
+    job_free(&j);
 }
 
 static pl_hook_result_t job_submit(pl_hook_ctx_t *hc, job_t *j)
 {
     if (pl_server_write(hc->server, run_job, job_done, j) != 0) {
-        job_free(j);
+        job_free(&j);
         return fail(hc, PL_ERR_RESOURCE_CONSTRAINT, NULL, "the server is busy");
     }
     return PL_DONE;
@@ -407,7 +410,7 @@ static pl_hook_result_t do_publish(pl_hook_ctx_t *hc, const pl_xml_t *pub, const
     job_t *j = job_new(hc, JOB_PUBLISH, node);
     j->item_id = pl_xstrdup(id);
     if (read_options(hc, po, PL_NS_PUBSUB_PUBLISH_OPTIONS, j) != 0) {
-        job_free(j);
+        job_free(&j);
         return PL_DONE;
     }
     pl_stored_xml_encode(payload, &j->xml);
@@ -416,11 +419,11 @@ static pl_hook_result_t do_publish(pl_hook_ctx_t *hc, const pl_xml_t *pub, const
     int key_ok = pep_item_key(&k, j->owner, node, id) == 0;
     pl_buf_deinit(&k);
     if ((long long)j->xml.len > st->conf->max_item_size) {
-        job_free(j);
+        job_free(&j);
         return fail(hc, PL_ERR_NOT_ACCEPTABLE, "payload-too-big", "the item is too large");
     }
     if (!key_ok) {
-        job_free(j);
+        job_free(&j);
         return fail(hc, PL_ERR_NOT_ACCEPTABLE, NULL, "node name and item id are too long");
     }
     j->payload = pl_stanza_ref(hc->stanza);
@@ -456,7 +459,7 @@ static pl_hook_result_t do_create(pl_hook_ctx_t *hc, const pl_xml_t *create,
         return fail(hc, PL_ERR_NOT_ACCEPTABLE, "nodeid-required", "PEP nodes have names");
     job_t *j = job_new(hc, JOB_CREATE, node);
     if (read_options(hc, configure, PEP_FORM_NODE_CONFIG, j) != 0) {
-        job_free(j);
+        job_free(&j);
         return PL_DONE;
     }
     return job_submit(hc, j);
@@ -611,16 +614,16 @@ pl_hook_result_t pep_owner_set(pl_hook_ctx_t *hc)
         const pl_xml_t *x = pl_xml_child(e, "x", PL_NS_DATA_FORMS);
         const char *xt = x ? pl_xml_attr(x, "type") : NULL;
         if (xt && strcmp(xt, "cancel") == 0) {
-            job_free(j);
+            job_free(&j);
             pl_reply_result(hc, NULL);
             return PL_DONE;
         }
         if (!x) {
-            job_free(j);
+            job_free(&j);
             return fail(hc, PL_ERR_BAD_REQUEST, "invalid-options", "a configuration form");
         }
         if (read_options(hc, e, PEP_FORM_NODE_CONFIG, j) != 0) {
-            job_free(j);
+            job_free(&j);
             return PL_DONE;
         }
     }

@@ -239,7 +239,7 @@ static const contact_t *contacts_find(const contacts_t *c, const char *bare)
     return c->n ? bsearch(&key, c->v, c->n, sizeof(contact_t), contact_cmp) : NULL;
 }
 
-static void contacts_free(contacts_t *c)
+static void contacts_deinit(contacts_t *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         free(c->v[i].jid);
@@ -394,7 +394,7 @@ static pl_hook_result_t presence_broadcast(pl_hook_ctx_t *hc)
                              &c);
     }
     pl_stanza_unref(&st);
-    contacts_free(&c);
+    contacts_deinit(&c);
     return PL_DONE;
 }
 
@@ -466,7 +466,7 @@ static pl_hook_result_t presence_session_closed(pl_hook_ctx_t *hc)
         broadcast(hc->server, st, hc->from, hc->session, &c, 1);
     directed_unavailable(ps, hc->server, st, hc->from->full, &c);
     pl_stanza_unref(&st);
-    contacts_free(&c);
+    contacts_deinit(&c);
     return PL_PASS;
 }
 

@@ -174,8 +174,12 @@ typedef struct sub_job {
     const char *refused;   /* a new record would pass a bound: why */
 } sub_job_t;
 
-static void job_free(sub_job_t *j)
+static void job_free(sub_job_t **jp)
 {
+    sub_job_t *j = *jp;
+    if (!j)
+        return;
+    *jp = NULL;
     pl_roster_item_clear(&j->item);
     pl_stanza_unref(&j->stanza);
     free(j->user);
@@ -259,8 +263,7 @@ static void sub_job_done(void *ud, int status)
     if (status < 0) {
         pl_module_log(j->module, PL_LOG_WARN, "subscription_failed", "user=%s contact=%s status=%d",
                       j->user, j->contact, status);
-        job_free(j);
-        return;
+        goto out;
     }
     if (j->refused) {
         /* The sender hears why: the user when their own roster is full,
@@ -272,8 +275,7 @@ static void sub_job_done(void *ud, int status)
                    "error") != 0)
             pl_route_take(j->server,
                           pl_stanza_error(j->stanza, PL_ERR_RESOURCE_CONSTRAINT, j->refused));
-        job_free(j);
-        return;
+        goto out;
     }
     if (j->pushed)
         pl_roster_push(j->server, j->user, &j->item);
@@ -282,8 +284,7 @@ static void sub_job_done(void *ud, int status)
             pl_route_take(j->server, pl_stanza_ref(j->stanza));
         if (e->from_removed)
             presence_send_unavailable_of(j->server, j->user, j->contact);
-        job_free(j);
-        return;
+        goto out;
     }
     if (e->deliver) {
         pl_resource_t res[PRESENCE_MAX_RESOURCES];
@@ -304,7 +305,8 @@ static void sub_job_done(void *ud, int status)
         presence_send_current_of(j->server, j->module, j->contact, j->user);
     if (e->from_removed)
         presence_send_unavailable_of(j->server, j->user, j->contact);
-    job_free(j);
+out:
+    job_free(&j);
 }
 
 static void sub_job_start(pl_hook_ctx_t *hc, int inbound, const char *user, const char *contact)
@@ -329,7 +331,7 @@ static void sub_job_start(pl_hook_ctx_t *hc, int inbound, const char *user, cons
     if (!j->roster || pl_server_write(hc->server, sub_job_run, sub_job_done, j) != 0) {
         pl_module_log(hc->module, PL_LOG_WARN, "subscription_failed",
                       "user=%s contact=%s reason=queue", user, contact);
-        job_free(j);
+        job_free(&j);
     }
 }
 

@@ -142,8 +142,12 @@ typedef struct private_set {
     size_t nitems;
 } private_set_t;
 
-static void private_set_free(private_set_t *p)
+static void private_set_free(private_set_t **pp)
 {
+    private_set_t *p = *pp;
+    if (!p)
+        return;
+    *pp = NULL;
     for (size_t i = 0; i < p->nitems; i++) {
         pl_buf_deinit(&p->items[i].key);
         pl_buf_deinit(&p->items[i].xml);
@@ -195,7 +199,7 @@ static void private_set_done(void *ud, int status)
         pl_reply_later(p->server, p->request,
                        status == 0 ? PL_ERR_NONE : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
     }
-    private_set_free(p);
+    private_set_free(&p);
 }
 
 /* Checks and serialises each element into the job; answers the client and
@@ -250,13 +254,13 @@ static pl_hook_result_t private_set(pl_hook_ctx_t *hc)
     p->bare = pl_xstrdup(hc->from->bare);
     p->max_items = conf->max_items;
     if (private_set_collect(hc, conf, p) != 0) {
-        private_set_free(p);
+        private_set_free(&p);
         return PL_DONE;
     }
     p->request = pl_stanza_ref(hc->stanza);
     if (pl_server_write(hc->server, private_set_run, private_set_done, p) != 0) {
         pl_reply_error(hc, PL_ERR_RESOURCE_CONSTRAINT, "storage is busy, try again");
-        private_set_free(p);
+        private_set_free(&p);
     }
     return PL_DONE;
 }

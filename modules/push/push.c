@@ -73,8 +73,12 @@ typedef struct reg_write {
     pl_stanza_t *req;  /* the client's request, answered after commit (or NULL) */
 } reg_write_t;
 
-static void reg_write_free(reg_write_t *w)
+static void reg_write_free(reg_write_t **wp)
 {
+    reg_write_t *w = *wp;
+    if (!w)
+        return;
+    *wp = NULL;
     pl_buf_deinit(&w->key);
     pl_buf_deinit(&w->val);
     pl_stanza_unref(&w->req);
@@ -152,7 +156,7 @@ static void reg_write_done(void *ud, int status)
                            NULL);
         }
     }
-    reg_write_free(w);
+    reg_write_free(&w);
 }
 
 static reg_write_t *reg_write_new(pl_hook_ctx_t *hc, const char *bare)
@@ -173,7 +177,7 @@ static void reg_submit(pl_hook_ctx_t *hc, reg_write_t *w)
     if (pl_server_write(w->srv, reg_write_run, reg_write_done, w) != 0) {
         if (hc)
             pl_reply_error(hc, PL_ERR_RESOURCE_CONSTRAINT, "storage is busy, try again");
-        reg_write_free(w);
+        reg_write_free(&w);
     }
 }
 
@@ -208,7 +212,7 @@ static pl_hook_result_t push_enable(pl_hook_ctx_t *hc)
     reg_key(&w->key, hc->from->bare, app.full, node);
     pl_jid_deinit(&app);
     if (w->key.len > 500) {
-        reg_write_free(w);
+        reg_write_free(&w);
         pl_reply_error(hc, PL_ERR_NOT_ACCEPTABLE, "app server JID and node are too long");
         return PL_DONE;
     }
@@ -303,7 +307,7 @@ static void publish_answer(void *ud, const pl_stanza_t *resp)
         pl_buf_init(&w->val);
         pl_buf_append(&w->key, p->key.data, p->key.len);
         if (pl_server_write(p->srv, reg_write_run, reg_write_done, w) != 0)
-            reg_write_free(w);
+            reg_write_free(&w);
         pl_log(pl_server_log(p->srv), PL_LOG_INFO, "push.disabled",
                "jid=%s reason=app-server-error", p->bare);
     }

@@ -147,8 +147,12 @@ typedef struct roster_set {
     int old_ask, old_pending_in;
 } roster_set_t;
 
-static void set_free(roster_set_t *rs)
+static void set_free(roster_set_t **rsp)
 {
+    roster_set_t *rs = *rsp;
+    if (!rs)
+        return;
+    *rsp = NULL;
     free(rs->user);
     free(rs->to);
     free(rs->id);
@@ -296,7 +300,7 @@ static void set_done(void *ud, int status)
         if (rs->remove && (rs->old_sub & PL_SUB_FROM))
             send_unavailable(rs->server, rs->user, rs->item.jid);
     }
-    set_free(rs);
+    set_free(&rs);
 }
 
 /* Checks the <item/> of a roster set and fills rs->item.  PL_ERR_NONE, or
@@ -374,7 +378,7 @@ static pl_hook_result_t roster_set(pl_hook_ctx_t *hc)
     pl_stanza_err_t err = parse_item(hc->payload, rs, &text);
     if (err) {
         pl_reply_error(hc, err, text);
-        set_free(rs);
+        set_free(&rs);
         return PL_DONE;
     }
     rs->server = hc->server;
@@ -387,7 +391,7 @@ static pl_hook_result_t roster_set(pl_hook_ctx_t *hc)
     if (rc != 0) {
         pl_reply_error(
             hc, rc == -EAGAIN ? PL_ERR_RESOURCE_CONSTRAINT : PL_ERR_INTERNAL_SERVER_ERROR, NULL);
-        set_free(rs);
+        set_free(&rs);
     }
     return PL_DONE;
 }

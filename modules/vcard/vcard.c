@@ -183,8 +183,12 @@ typedef struct vcard_set {
     int changed; /* set by the job: the stored bytes differ from before */
 } vcard_set_t;
 
-static void vcard_set_free(vcard_set_t *p)
+static void vcard_set_free(vcard_set_t **pp)
 {
+    vcard_set_t *p = *pp;
+    if (!p)
+        return;
+    *pp = NULL;
     pl_stanza_unref(&p->request);
     pl_buf_deinit(&p->record);
     free(p->bare);
@@ -236,7 +240,7 @@ static void vcard_set_done(void *ud, int status)
     pl_stanza_t *addressed = pl_stanza_readdress(reply, to ? to : p->bare, PL_KEEP);
     pl_stanza_unref(&reply);
     pl_route_take(pl_module_server(p->ctx), addressed);
-    vcard_set_free(p);
+    vcard_set_free(&p);
 }
 
 static pl_hook_result_t vcard_set(pl_hook_ctx_t *hc)
@@ -264,7 +268,7 @@ static pl_hook_result_t vcard_set(pl_hook_ctx_t *hc)
         char why[96];
         snprintf(why, sizeof(why), "a vCard may be at most %lld bytes", conf->max_size);
         pl_reply_error(hc, PL_ERR_NOT_ACCEPTABLE, why);
-        vcard_set_free(p);
+        vcard_set_free(&p);
         return PL_DONE;
     }
     p->ctx = hc->module;
@@ -273,7 +277,7 @@ static pl_hook_result_t vcard_set(pl_hook_ctx_t *hc)
     p->request = pl_stanza_ref(hc->stanza);
     if (pl_server_write(hc->server, vcard_set_run, vcard_set_done, p) != 0) {
         pl_reply_error(hc, PL_ERR_RESOURCE_CONSTRAINT, "storage is busy, try again");
-        vcard_set_free(p);
+        vcard_set_free(&p);
     }
     return PL_DONE;
 }

@@ -254,7 +254,7 @@ static void account_reset(const char *user, const char *password)
             pl_die("fuzz harness: cannot queue an account write");
         while (!w.done)
             settle();
-        pl_admin_job_free(&w.job);
+        pl_admin_job_deinit(&w.job);
         if (w.status == 0)
             return;
     }

@@ -87,6 +87,5 @@ void ut_server_free(pl_server_t **srv)
     if (!*srv)
         return;
     pl_hosts_stop(*srv);
-    pl_server_free(*srv);
-    *srv = NULL;
+    pl_server_free(srv);
 }

@@ -110,16 +110,16 @@ static pl_server_t *server_with(const char *hosts, char **error)
     pl_server_t *srv = pl_server_new(c, registry, sizeof(registry) / sizeof(registry[0]));
     if (pl_hosts_create(srv, error) != 0) {
         pl_hosts_stop(srv);
-        pl_server_free(srv);
+        pl_server_free(&srv);
         return NULL;
     }
     return srv;
 }
 
-static void server_free(pl_server_t *srv)
+static void server_free(pl_server_t **srvp)
 {
-    pl_hosts_stop(srv);
-    pl_server_free(srv);
+    pl_hosts_stop(*srvp);
+    pl_server_free(srvp);
 }
 
 static pl_module_ctx_t *module_on(pl_server_t *srv, const char *host, const char *name)
@@ -205,7 +205,7 @@ START_TEST(a_host_runs_hooks_by_priority_then_module_then_descriptor)
     pl_jid_deinit(&from);
     pl_jid_deinit(&to);
     pl_stanza_unref(&st);
-    server_free(srv);
+    server_free(&srv);
 }
 END_TEST
 
@@ -239,7 +239,7 @@ START_TEST(modules_get_session_flags_of_their_own_above_the_core_marks)
     pl_module_ctx_t *other = module_on(srv, "b.test", "two_flags");
     ck_assert_uint_ne(pl_module_session_flag(other, 0), pl_module_session_flag(other, 1));
     ck_assert(!((pl_module_session_flag(other, 0) | pl_module_session_flag(other, 1)) & core));
-    server_free(srv);
+    server_free(&srv);
 }
 END_TEST
 
