@@ -227,6 +227,42 @@ pl_stanza_t *pl_stanza_readdress(const pl_stanza_t *s, const char *from, const c
     return n;
 }
 
+static void put_attr_value(pl_buf_t *out, const char *value);
+
+pl_stanza_t *pl_stanza_readdress_to(const pl_stanza_t *s, const char *to)
+{
+    pl_stanza_t *n = pl_stanza_readdress(s, PL_KEEP, to);
+    if (!to || pl_stanza_attr(s, "to"))
+        return n;
+    /* The copy's root has the base's attributes, then 'to' (readdress
+     * appends a missing one): its bytes are the base's with the attribute
+     * inserted where the start tag closes.  '>' inside attribute values is
+     * always written as &gt;, so the first '>' closes the start tag. */
+    size_t blen;
+    const char *b = pl_stanza_bytes(s, &blen);
+    const char *gt = memchr(b, '>', blen);
+    if (!gt)
+        return n;
+    size_t at = (size_t)(gt - b);
+    if (at > 0 && b[at - 1] == '/')
+        at--;
+    pl_buf_t buf;
+    pl_buf_init(&buf);
+    pl_buf_reserve(&buf, blen + strlen(to) + 16);
+    pl_buf_append(&buf, b, at);
+    pl_buf_puts(&buf, " to");
+    put_attr_value(&buf, to);
+    pl_buf_append(&buf, b + at, blen - at);
+    stanza_bytes_t *mine = pl_xmalloc(sizeof(*mine) + buf.len + 1);
+    mine->len = buf.len;
+    memcpy(mine->data, buf.data, buf.len);
+    mine->data[buf.len] = '\0';
+    pl_buf_deinit(&buf);
+    /* Nobody else has seen n yet. */
+    atomic_store_explicit(&n->bytes, mine, memory_order_release);
+    return n;
+}
+
 const char *pl_stanza_bytes(const pl_stanza_t *s, size_t *len)
 {
     pl_stanza_t *m = (pl_stanza_t *)s;

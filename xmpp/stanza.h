@@ -62,6 +62,14 @@ size_t pl_stanza_wire_size(const pl_stanza_t *s);
 #define PL_KEEP ((const char *)1)
 pl_stanza_t *pl_stanza_readdress(const pl_stanza_t *s, const char *from, const char *to);
 
+/* The same as pl_stanza_readdress(s, PL_KEEP, to) for fan-out: when `s`
+ * has no 'to', the copy's serialised bytes are made from `s`'s cached
+ * bytes by inserting " to='...'" at the end of the root's start tag (a
+ * copy of the bytes, no walk of the tree), so a message sent to many
+ * recipients is serialised once.  A stanza that has a 'to' gets an
+ * ordinary readdressed copy.  Returns a new reference. */
+pl_stanza_t *pl_stanza_readdress_to(const pl_stanza_t *s, const char *to);
+
 /* A deep copy in one allocation of exactly the size it needs, sharing
  * nothing: for stanzas kept a long time (a session's presence), which would
  * otherwise hold the parser's whole first block or their base stanza. */

@@ -301,6 +301,39 @@ START_TEST(a_readdressed_copy_shares_the_children)
 }
 END_TEST
 
+/* Fan-out copies get their bytes spliced from the base's: they must be
+ * exactly what serialising the readdressed tree writes, for roots with
+ * children, empty roots, escaped values and namespaced attributes, and a
+ * base that already has a 'to' falls back to the ordinary copy. */
+START_TEST(a_fanout_copy_writes_what_the_tree_serialises_to)
+{
+    const char *cases[] = {
+        "<message from='room@groups.x/nick' type='groupchat' id='a&apos;b'><body>1 &gt; 0 "
+        "&amp; x</body><stanza-id xmlns='urn:xmpp:sid:0' id='I' by='room@groups.x'/></message>",
+        "<presence from='r@g/n'/>",
+        "<presence xmlns:a='urn:a' a:k='v&gt;' from='r@g/n'><x xmlns='urn:b'/></presence>",
+        "<message from='a@b' to='old@c'><body>t</body></message>",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pl_stanza_t *base = ut_parse(cases[i]);
+        (void)bytes_of(base); /* cached first, as fan-out does */
+        pl_stanza_t *fast = pl_stanza_readdress_to(base, "u@h/r'<&>");
+        pl_stanza_t *slow = pl_stanza_readdress(base, PL_KEEP, "u@h/r'<&>");
+        char *want = strdup(bytes_of(slow));
+        ck_assert_str_eq(bytes_of(fast), want);
+        ck_assert_str_eq(pl_stanza_attr(fast, "to"), "u@h/r'<&>");
+        /* And the tree itself agrees with its bytes. */
+        pl_stanza_t *again = pl_stanza_compact(fast);
+        ck_assert_str_eq(bytes_of(again), want);
+        free(want);
+        pl_stanza_unref(&again);
+        pl_stanza_unref(&slow);
+        pl_stanza_unref(&fast);
+        pl_stanza_unref(&base);
+    }
+}
+END_TEST
+
 /* A compact copy writes the same bytes and shares nothing: it outlives the
  * stanza (and the readdressed chain) it was made from. */
 START_TEST(compact_copy_is_the_same_stanza)
@@ -453,6 +486,7 @@ Suite *stanza_suite(void)
     tcase_add_test(tc, children_and_attributes_are_found_by_name_and_namespace);
     tcase_add_test(tc, a_readdressed_copy_shares_the_children);
     tcase_add_test(tc, compact_copy_is_the_same_stanza);
+    tcase_add_test(tc, a_fanout_copy_writes_what_the_tree_serialises_to);
     tcase_add_test(tc, building_from_a_stanza_filters_its_children_and_appends_new_ones);
     tcase_add_test(tc, references_keep_a_stanza_until_the_last_unref);
     tcase_add_test(tc, bytes_are_cached);
