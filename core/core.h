@@ -41,6 +41,7 @@ struct pl_module_ctx {
     unsigned flag_first; /* the module's session flags: bits flag_first.. */
     unsigned nflags;     /* ..flag_first + nflags - 1 of res_flags */
     pl_kv_t **stores;    /* parallel to desc->stores */
+    char *service;       /* the domain it serves (pl_module_serve), or NULL */
     int started;
 };
 
@@ -99,6 +100,10 @@ struct pl_server {
     pl_map_t hosts_by_name; /* read-only after start */
     pthread_mutex_t comp_lock;
     pl_map_t components; /* domain -> pl_component_t* */
+    /* Service domains of modules (pl_module_serve): domain ->
+     * pl_module_ctx_t*.  Filled while hosts are created, before any loop
+     * runs, and only read after that, so it needs no lock. */
+    pl_map_t services;
     pl_session_shard_t shards[PL_SESSION_SHARDS];
     pthread_mutex_t limits_lock;
     pl_limits_tables_t *limits_tables; /* per IP, account, component (limits.c) */
@@ -510,6 +515,10 @@ pl_host_t *pl_server_host(pl_server_t *srv, const char *domain);
 pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t *st,
                               const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
                               unsigned target);
+/* The hooks of the module serving `to`'s domain, alone (PL_TO_SVC_*). */
+pl_hook_result_t pl_hooks_run_service(pl_module_ctx_t *svc, pl_event_t ev, const pl_stanza_t *st,
+                                      const pl_jid_t *from, const pl_jid_t *to,
+                                      pl_session_t *origin, unsigned target);
 void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s);
 /* Puts hook entries in running order: priority (highest first), then the
  * module's place on the host, then the hook's place in its descriptor. */

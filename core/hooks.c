@@ -1,6 +1,7 @@
 /* hooks.c — hosts (tenants) and their modules: creating each module's
  * context from the validated config, indexing the hooks modules declare,
  * running them for a stanza, and the module-facing API of module.h. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,8 @@ void pl_hosts_stop(pl_server_t *srv)
             ctx->started = 0;
             free(ctx->stores);
             ctx->stores = NULL;
+            free(ctx->service);
+            ctx->service = NULL;
         }
         for (size_t ev = 0; ev < PL_EV__COUNT; ev++)
             free(h->hooks[ev]);
@@ -171,6 +174,7 @@ void pl_hosts_stop(pl_server_t *srv)
     srv->hosts = NULL;
     srv->nhosts = 0;
     pl_map_deinit(&srv->hosts_by_name);
+    pl_map_deinit(&srv->services); /* its values were the contexts just freed */
     size_t pos = 0;
     void *v;
     while (pl_map_iter(&srv->components, &pos, NULL, &v)) {
@@ -192,6 +196,9 @@ pl_host_t *pl_server_tenant_of(pl_server_t *srv, const char *domain)
     pl_host_t *h = pl_server_host(srv, domain);
     if (h || !domain)
         return h;
+    pl_module_ctx_t *svc = pl_map_get(&srv->services, domain);
+    if (svc)
+        return svc->host;
     pthread_mutex_lock(&srv->comp_lock);
     pl_component_t *c = pl_map_get(&srv->components, domain);
     pl_host_t *owner = c ? c->host : NULL;
@@ -203,7 +210,9 @@ pl_host_t *pl_server_tenant_of(pl_server_t *srv, const char *domain)
 static int hook_matches(const pl_hook_def_t *d, pl_event_t ev, const pl_xml_t *root,
                         const char *type, unsigned target, const pl_xml_t **payload)
 {
-    if (d->targets && !(d->targets & target))
+    /* A hook that names no target covers the addressees of PL_TO_ANY, never
+     * a module's service. */
+    if (!((d->targets ? d->targets : PL_TO_ANY) & target))
         return 0;
     if (d->type && strcmp(d->type, type) != 0)
         return 0;
@@ -223,9 +232,11 @@ static int hook_matches(const pl_hook_def_t *d, pl_event_t ev, const pl_xml_t *r
     return 1;
 }
 
-pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t *st,
-                              const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
-                              unsigned target)
+/* `only`: the module whose service the stanza is addressed to (its hooks
+ * alone may take it), or NULL. */
+static pl_hook_result_t run(pl_host_t *host, const pl_module_ctx_t *only, pl_event_t ev,
+                            const pl_stanza_t *st, const pl_jid_t *from, const pl_jid_t *to,
+                            pl_session_t *origin, unsigned target)
 {
     if (!host || host->nhooks[ev] == 0)
         return PL_PASS;
@@ -239,6 +250,8 @@ pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t 
     for (size_t i = 0; i < host->nhooks[ev]; i++) {
         const pl_hook_entry_t *e = &host->hooks[ev][i];
         const pl_xml_t *payload;
+        if (only && e->mod != only)
+            continue;
         if (!hook_matches(e->def, ev, root, type, target, &payload))
             continue;
         pl_hook_ctx_t hc = {
@@ -257,6 +270,20 @@ pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t 
             return PL_DONE;
     }
     return PL_PASS;
+}
+
+pl_hook_result_t pl_hooks_run(pl_host_t *host, pl_event_t ev, const pl_stanza_t *st,
+                              const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
+                              unsigned target)
+{
+    return run(host, NULL, ev, st, from, to, origin, target & ~(unsigned)PL_TO_SVC_ANY);
+}
+
+pl_hook_result_t pl_hooks_run_service(pl_module_ctx_t *svc, pl_event_t ev, const pl_stanza_t *st,
+                                      const pl_jid_t *from, const pl_jid_t *to,
+                                      pl_session_t *origin, unsigned target)
+{
+    return run(svc->host, svc, ev, st, from, to, origin, target & PL_TO_SVC_ANY);
 }
 
 void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s)
@@ -283,6 +310,45 @@ void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s)
 const void *pl_module_conf(const pl_module_ctx_t *ctx) { return ctx->conf; }
 void *pl_module_data(const pl_module_ctx_t *ctx) { return ctx->data; }
 void pl_module_set_data(pl_module_ctx_t *ctx, void *data) { ctx->data = data; }
+const char *pl_module_service(const pl_module_ctx_t *ctx) { return ctx->service; }
+
+/* A domain some host or component of the configuration already answers
+ * for, whether or not its host has been created yet. */
+static int domain_taken(const pl_server_t *srv, const char *domain)
+{
+    const pl_config_t *c = srv->config;
+    for (size_t i = 0; i < c->nhosts; i++) {
+        if (strcmp(c->hosts[i].name, domain) == 0)
+            return 1;
+        for (size_t k = 0; k < c->hosts[i].ncomponents; k++)
+            if (strcmp(c->hosts[i].components[k].domain, domain) == 0)
+                return 1;
+    }
+    return pl_map_get(&srv->services, domain) != NULL;
+}
+
+int pl_module_serve(pl_module_ctx_t *ctx, const char *domain)
+{
+    pl_server_t *srv = ctx->host->server;
+    pl_jid_t j;
+    if (!domain || pl_jid_parse(&j, domain) != 0)
+        return -EINVAL;
+    int rc = 0;
+    if (j.local || j.resource)
+        rc = -EINVAL;
+    else if (ctx->service)
+        rc = -EALREADY;
+    else if (domain_taken(srv, j.domain))
+        rc = -EEXIST;
+    if (rc == 0) {
+        ctx->service = pl_xstrdup(j.domain);
+        pl_map_put(&srv->services, ctx->service, ctx);
+        pl_log(&srv->log, PL_LOG_INFO, "service.add", "host=%s module=%s domain=%s",
+               ctx->host->name, ctx->desc->name, ctx->service);
+    }
+    pl_jid_deinit(&j);
+    return rc;
+}
 pl_host_t *pl_module_host(const pl_module_ctx_t *ctx) { return ctx->host; }
 pl_server_t *pl_module_server(const pl_module_ctx_t *ctx) { return ctx->host->server; }
 const char *pl_module_name(const pl_module_ctx_t *ctx) { return ctx->desc->name; }

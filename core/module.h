@@ -57,7 +57,14 @@ enum {
     PL_TO_BARE = 1u << 1, /* to="user@domain" */
     PL_TO_FULL = 1u << 2, /* to="user@domain/resource" */
     PL_TO_SELF = 1u << 3, /* the sender's own bare JID (or no 'to' from a client) */
-    PL_TO_ANY = 0xfu,
+    PL_TO_ANY = 0xfu,     /* every addressee above; not a module's service */
+    /* Addressees at the service domain the hook's own module serves on its
+     * host (pl_module_serve), e.g. a group service: only hooks that name
+     * one of these bits see such stanzas, and only their module's. */
+    PL_TO_SVC_DOMAIN = 1u << 4, /* to="groups.example.com" */
+    PL_TO_SVC_BARE = 1u << 5,   /* to="room@groups.example.com" */
+    PL_TO_SVC_FULL = 1u << 6,   /* to="room@groups.example.com/nick" */
+    PL_TO_SVC_ANY = 0x70u,
 };
 
 /* Priority bands: higher runs first. */
@@ -189,6 +196,17 @@ void *pl_module_session_state(const pl_module_ctx_t *ctx, pl_session_t *s);
  * sessions of this module's host.  Aborts for a flag the descriptor did
  * not reserve. */
 unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i);
+/* From init only: stanzas to `domain` (e.g. "groups.example.com") and to
+ * JIDs at it go to this module's hooks on this host that name a
+ * PL_TO_SVC_* target; an IQ get/set none of them takes gets
+ * service-unavailable, other stanzas are dropped.  The host lists the
+ * domain in its disco#items.  One domain per module and host.  0, or
+ * -EINVAL (not a domain), -EEXIST (a host, a component or another
+ * service already has it), -EALREADY (this module already serves one
+ * here). */
+int pl_module_serve(pl_module_ctx_t *ctx, const char *domain);
+/* The domain this module serves on its host, or NULL. */
+const char *pl_module_service(const pl_module_ctx_t *ctx);
 
 /* ---- replies and routing from a handler ----
  * Who owns a stanza is in the name.  A function whose name ends in _take

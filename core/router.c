@@ -82,6 +82,30 @@ static pl_event_t event_for(pl_stanza_kind_t kind)
     return kind == PL_KIND_IQ ? PL_EV_IQ : kind == PL_KIND_MESSAGE ? PL_EV_MESSAGE : PL_EV_PRESENCE;
 }
 
+/* A module's service domain (pl_module_serve): its hooks alone take what is
+ * addressed there; an IQ request none takes gets service-unavailable, the
+ * rest is dropped (the module answers what it refuses). */
+static int route_to_service(pl_server_t *srv, pl_stanza_kind_t kind, const pl_stanza_t *st,
+                            const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin)
+{
+    pl_module_ctx_t *svc = pl_map_get(&srv->services, to->domain);
+    if (!svc)
+        return 0;
+    const char *type = pl_stanza_attr(st, "type");
+    int request = type && (!strcmp(type, "get") || !strcmp(type, "set"));
+    /* Answers to IQs the module sent as a service JID. */
+    if (kind == PL_KIND_IQ && !request && pl_requests_answer(srv, st, from))
+        return 1;
+    unsigned target = !to->local      ? PL_TO_SVC_DOMAIN
+                      : to->resource ? PL_TO_SVC_FULL
+                                     : PL_TO_SVC_BARE;
+    if (pl_hooks_run_service(svc, event_for(kind), st, from, to, origin, target) == PL_DONE)
+        return 1;
+    if (kind == PL_KIND_IQ && request)
+        pl_router_bounce(srv, st, PL_ERR_SERVICE_UNAVAILABLE, NULL);
+    return 1;
+}
+
 /* The server answers: module hooks, or service-unavailable for requests. */
 static void to_server(pl_host_t *host, pl_stanza_kind_t kind, const pl_stanza_t *st,
                       const pl_jid_t *from, const pl_jid_t *to, pl_session_t *origin,
@@ -210,7 +234,7 @@ void pl_router_route(pl_server_t *srv, pl_stanza_t *st, const pl_jid_t *from, co
     if (from_host && origin &&
         pl_hooks_run(from_host, PL_EV_PRE_ROUTE, st, from, to, origin, target) == PL_DONE)
         return;
-    if (route_to_component(srv, st, to))
+    if (route_to_component(srv, st, to) || route_to_service(srv, kind, st, from, to, origin))
         return;
     pl_host_t *host = pl_server_host(srv, to->domain);
     if (host && kind == PL_KIND_IQ && !to->resource) {

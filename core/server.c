@@ -140,6 +140,13 @@ void pl_host_each_component(const pl_host_t *h, void (*fn)(void *ud, const char 
         fn(ud, h->conf->components[i].domain);
 }
 
+void pl_host_each_service(const pl_host_t *h, void (*fn)(void *ud, const char *domain), void *ud)
+{
+    for (size_t m = 0; m < h->nmods; m++)
+        if (h->mods[m].service)
+            fn(ud, h->mods[m].service);
+}
+
 /* ---- password change from a module (XEP-0077) ---- */
 typedef struct passwd_req {
     pl_admin_job_t job;
@@ -201,6 +208,7 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pthread_mutex_init(&srv->comp_lock, NULL);
     pthread_mutex_init(&srv->limits_lock, NULL);
     pl_map_init(&srv->components);
+    pl_map_init(&srv->services);
     pl_limits_init(srv);
     pl_sessions_init(srv);
     pthread_mutex_init(&srv->sm_lock, NULL);

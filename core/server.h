@@ -52,6 +52,8 @@ void pl_host_each_identity(const pl_host_t *h, int account,
 /* Component domains attached to the host (disco#items). */
 void pl_host_each_component(const pl_host_t *h, void (*fn)(void *ud, const char *domain),
                             void *ud);
+/* Service domains of the host's modules (pl_module_serve; disco#items). */
+void pl_host_each_service(const pl_host_t *h, void (*fn)(void *ud, const char *domain), void *ud);
 
 const pl_jid_t *pl_session_jid(const pl_session_t *s);
 pl_host_t *pl_session_host(const pl_session_t *s);

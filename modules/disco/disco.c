@@ -78,6 +78,8 @@ static pl_hook_result_t disco_items(pl_hook_ctx_t *hc)
     pl_builder_t *b = reply_start(hc, PL_NS_DISCO_ITEMS);
     if (!hc->to->local)
         pl_host_each_component(hc->host, add_item, b);
+    if (!hc->to->local)
+        pl_host_each_service(hc->host, add_item, b);
     pl_reply_take(hc, pl_build_finish(b));
     return PL_DONE;
 }

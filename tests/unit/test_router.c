@@ -6,6 +6,7 @@
  * bounces), and the stanza-id a message to an account gets.  The decisions
  * are watched through a recording module's hooks and the answers to IQs
  * the server sends, on a server without loops (tests/unit/helpers.h). */
+#include <errno.h>
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,12 +269,47 @@ static const pl_hook_def_t rec_hooks[] = {
 static const pl_module_desc_t mod_rec = {.name = "rec", .abi = PL_MODULE_ABI, .hooks = rec_hooks};
 /* Asks for XEP-0359 stanza-ids on the hosts it is enabled on. */
 static const pl_module_desc_t mod_ids = {.name = "ids", .abi = PL_MODULE_ABI, .stanza_ids = 1};
-static const pl_module_desc_t *const registry[] = {&mod_rec, &mod_ids};
+
+/* A service module: serves rooms.<host> and records what reaches it there;
+ * it claims IQs to a room only when told to ("svc-iq"). */
+static pl_hook_result_t svc_domain(pl_hook_ctx_t *hc)
+{
+    return note(hc, "svc:domain");
+}
+static pl_hook_result_t svc_bare(pl_hook_ctx_t *hc)
+{
+    return note(hc, "svc:bare");
+}
+static pl_hook_result_t svc_full(pl_hook_ctx_t *hc)
+{
+    return note(hc, "svc:full");
+}
+static pl_hook_result_t svc_iq(pl_hook_ctx_t *hc)
+{
+    return note(hc, "svc-iq");
+}
+static int svc_init(pl_module_ctx_t *ctx)
+{
+    char domain[128];
+    snprintf(domain, sizeof(domain), "rooms.%s", pl_host_name(pl_module_host(ctx)));
+    return pl_module_serve(ctx, domain);
+}
+static const pl_hook_def_t svc_hooks[] = {
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_SVC_DOMAIN, .handler = svc_domain},
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_SVC_BARE, .handler = svc_bare},
+    {.event = PL_EV_MESSAGE, .targets = PL_TO_SVC_FULL, .handler = svc_full},
+    {.event = PL_EV_PRESENCE, .targets = PL_TO_SVC_ANY, .handler = svc_full},
+    {.event = PL_EV_IQ, .targets = PL_TO_SVC_BARE, .ns = "urn:test:q", .handler = svc_iq},
+    {0},
+};
+static const pl_module_desc_t mod_svc = {
+    .name = "svc", .abi = PL_MODULE_ABI, .hooks = svc_hooks, .init = svc_init};
+static const pl_module_desc_t *const registry[] = {&mod_rec, &mod_ids, &mod_svc};
 
 #define HOSTS                                                                                      \
-    "hosts = ( { name = \"example.test\"; modules = { rec = {}; ids = {}; };\n"                    \
+    "hosts = ( { name = \"example.test\"; modules = { rec = {}; ids = {}; svc = {}; };\n"          \
     "            components = ( { domain = \"bot.example.test\"; secret = \"s\"; } ); },\n"        \
-    "          { name = \"other.test\"; modules = { rec = {}; }; } );"
+    "          { name = \"other.test\"; modules = { rec = {}; svc = {}; }; } );"
 
 typedef struct fixture {
     char dir[64];
@@ -300,7 +336,7 @@ static void fx_open(fixture_t *f)
     memset(f, 0, sizeof(*f));
     pl_buf_init(&f->rec.log);
     ut_tmpdir_new(f->dir, "router");
-    f->srv = ut_server_new(HOSTS, registry, 2, f->dir);
+    f->srv = ut_server_new(HOSTS, registry, 3, f->dir);
     for (size_t i = 0; i < f->srv->nhosts; i++)
         for (size_t m = 0; m < f->srv->hosts[i]->nmods; m++)
             pl_module_set_data(&f->srv->hosts[i]->mods[m], &f->rec);
@@ -372,6 +408,79 @@ static const char *ask(fixture_t *f, const char *from, const char *to, const cha
     *log = pl_buf_cstr(&f->rec.log);
     return f->rec.answer;
 }
+
+START_TEST(a_modules_service_domain_reaches_its_own_service_hooks_alone)
+{
+    fixture_t f;
+    fx_open(&f);
+    pl_session_t *alice = fake_session(&pl_c2s_ops, NULL);
+    /* The sender's policy hooks run as for any address; then only the
+     * serving module's PL_TO_SVC_* hooks, never the host's own. */
+    ck_assert_str_eq(route(&f,
+                           "<message from='alice@example.test/desk' to='room@rooms.example.test' "
+                           "type='groupchat'><body>hi</body></message>",
+                           alice),
+                     "pre-route@example.test groupchat\n"
+                     "svc:bare@example.test groupchat\n");
+    ck_assert_str_eq(route(&f,
+                           "<message from='alice@example.test/desk' "
+                           "to='room@rooms.example.test/nick' type='chat'><body>hi</body></message>",
+                           NULL),
+                     "svc:full@example.test chat\n");
+    ck_assert_str_eq(route(&f,
+                           "<message from='alice@example.test/desk' to='rooms.example.test'>"
+                           "<body>hi</body></message>",
+                           NULL),
+                     "svc:domain@example.test -\n");
+    ck_assert_str_eq(route(&f,
+                           "<presence from='alice@example.test/desk' "
+                           "to='room@rooms.example.test/nick'/>",
+                           NULL),
+                     "svc:full@example.test -\n");
+    /* Another host's service is that host's module. */
+    ck_assert_str_eq(route(&f,
+                           "<message from='alice@example.test/desk' to='room@rooms.other.test' "
+                           "type='groupchat'><body>hi</body></message>",
+                           NULL),
+                     "svc:bare@other.test groupchat\n");
+    ck_assert_ptr_eq(pl_server_tenant_of(f.srv, "rooms.other.test"), f.srv->hosts[1]);
+    /* An IQ request nobody takes gets service-unavailable; one the module
+     * takes is its to answer. */
+    const char *log;
+    ck_assert_str_eq(ask(&f, "alice@example.test", "room@rooms.example.test", &log),
+                     "service-unavailable");
+    ck_assert_str_eq(log, "svc-iq@example.test get\n");
+    ck_assert_str_eq(ask(&f, "alice@example.test", "room@rooms.example.test/nick", &log),
+                     "service-unavailable");
+    ck_assert_str_eq(log, "");
+    f.rec.claim = "svc-iq";
+    ck_assert_str_eq(ask(&f, "alice@example.test", "room@rooms.example.test", &log), "");
+    ck_assert_str_eq(log, "svc-iq@example.test get\n");
+    free(alice);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(a_service_domain_is_refused_where_something_already_answers_for_it)
+{
+    fixture_t f;
+    fx_open(&f);
+    pl_host_t *h = f.srv->hosts[0];
+    pl_module_ctx_t *rec = &h->mods[0], *svc = &h->mods[2];
+    ck_assert_str_eq(pl_module_service(svc), "rooms.example.test");
+    ck_assert_ptr_null(pl_module_service(rec));
+    ck_assert_int_eq(pl_module_serve(rec, "other.test"), -EEXIST);        /* a host */
+    ck_assert_int_eq(pl_module_serve(rec, "bot.example.test"), -EEXIST);  /* a component */
+    ck_assert_int_eq(pl_module_serve(rec, "Rooms.Other.Test"), -EEXIST);  /* a service */
+    ck_assert_int_eq(pl_module_serve(rec, "a@free.example.test"), -EINVAL);
+    ck_assert_int_eq(pl_module_serve(rec, "free.example.test/r"), -EINVAL);
+    ck_assert_int_eq(pl_module_serve(rec, ""), -EINVAL);
+    ck_assert_int_eq(pl_module_serve(rec, "Free.Example.Test"), 0);
+    ck_assert_str_eq(pl_module_service(rec), "free.example.test");
+    ck_assert_int_eq(pl_module_serve(rec, "more.example.test"), -EALREADY);
+    fx_close(&f);
+}
+END_TEST
 
 START_TEST(a_stanza_for_a_component_domain_bounces_while_the_component_is_away)
 {
@@ -731,6 +840,8 @@ Suite *router_suite(void)
     tc = tcase_create("decisions");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, a_stanza_for_a_component_domain_bounces_while_the_component_is_away);
+    tcase_add_test(tc, a_modules_service_domain_reaches_its_own_service_hooks_alone);
+    tcase_add_test(tc, a_service_domain_is_refused_where_something_already_answers_for_it);
     tcase_add_test(tc, a_stanza_for_a_domain_not_served_here_bounces_remote_server_not_found);
     tcase_add_test(tc, the_host_answers_through_its_hooks_and_refuses_unclaimed_requests);
     tcase_add_test(tc, a_stanza_without_to_is_for_the_host_and_the_sender_itself);
