@@ -37,6 +37,7 @@
     X(base64)                                                                                      \
     X(util)                                                                                        \
     X(module_api)                                                                                  \
+    X(muc)                                                                                         \
     X(control)
 
 #define PL_UNIT_SUITE_DECLARE(name) Suite *name##_suite(void);

@@ -1,0 +1,272 @@
+/* muc-private.h — what the files of the muc module share: the room model
+ * (room.c), its stored record (record.c), the XEP-0045 decisions that need
+ * no server (rules.c), and the protocol handlers (presence.c, message.c,
+ * admin.c, disco.c) with the module's state and outbox (muc.c). */
+#ifndef PL_MUC_PRIVATE_H
+#define PL_MUC_PRIVATE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/module.h"
+#include "core/server.h"
+#include "lib/buf.h"
+#include "lib/map.h"
+#include "storage/storage.h"
+#include "xmpp/ns.h"
+
+#define MUC_NS "http://jabber.org/protocol/muc"
+#define MUC_NS_ADMIN MUC_NS "#admin"
+#define MUC_NS_OWNER MUC_NS "#owner"
+#define MUC_FORM_ROOMCONFIG MUC_NS "#roomconfig"
+#define MUC_FORM_ROOMINFO MUC_NS "#roominfo"
+
+enum {
+    MUC_MAX_NAME = 256,         /* bytes in a room name */
+    MUC_MAX_DESCRIPTION = 1024, /* bytes in a description */
+    MUC_MAX_PASSWORD = 256,
+    MUC_MAX_SUBJECT = 1024,
+    MUC_MAX_AFFILIATIONS = 10000, /* entries in one room's lists */
+    MUC_KEY_MAX = 511,            /* LMDB's key limit */
+};
+
+/* Affiliations, ordered by rank so comparisons read as the XEP's tables. */
+typedef enum muc_affil {
+    MUC_AFFIL_OUTCAST = -1,
+    MUC_AFFIL_NONE = 0,
+    MUC_AFFIL_MEMBER = 1,
+    MUC_AFFIL_ADMIN = 2,
+    MUC_AFFIL_OWNER = 3,
+} muc_affil_t;
+
+typedef enum muc_role {
+    MUC_ROLE_NONE = 0,
+    MUC_ROLE_VISITOR = 1,
+    MUC_ROLE_PARTICIPANT = 2,
+    MUC_ROLE_MODERATOR = 3,
+} muc_role_t;
+
+const char *muc_affil_name(muc_affil_t a);
+/* 0 and *out set, or -1 for a name that is not an affiliation. */
+int muc_affil_parse(const char *s, muc_affil_t *out);
+const char *muc_role_name(muc_role_t r);
+int muc_role_parse(const char *s, muc_role_t *out);
+
+/* Room configuration flags (muc#roomconfig booleans). */
+enum {
+    MUC_CONF_PERSISTENT = 1u << 0,
+    MUC_CONF_PUBLIC = 1u << 1,
+    MUC_CONF_MEMBERS_ONLY = 1u << 2,
+    MUC_CONF_MODERATED = 1u << 3,
+    MUC_CONF_PASSWORD = 1u << 4,       /* passwordprotectedroom */
+    MUC_CONF_WHOIS_ANYONE = 1u << 5,   /* whois = anyone (non-anonymous) */
+    MUC_CONF_CHANGE_SUBJECT = 1u << 6, /* participants may change the subject */
+    MUC_CONF_ALLOW_PM = 1u << 7,       /* occupants may send private messages */
+    MUC_CONF__ALL = (1u << 8) - 1,
+};
+
+typedef struct muc_config {
+    char *name;         /* NULL: none */
+    char *description;  /* NULL: none */
+    char *password;     /* NULL: none (checked only with MUC_CONF_PASSWORD) */
+    unsigned flags;     /* MUC_CONF_* */
+    long max_occupants; /* 0: the module's limit */
+} muc_config_t;
+
+/* An affiliation granted to a bare JID, and when (for the later "oldest
+ * admin" hand-over). */
+typedef struct muc_aff {
+    char *jid;
+    muc_affil_t affil;
+    int64_t since_ms;
+} muc_aff_t;
+
+typedef struct muc_occupant {
+    char *nick;
+    char *jid;  /* full JID of the occupant's session */
+    char *bare; /* its bare JID */
+    muc_role_t role;
+    pl_stanza_t *presence; /* the client's last presence to the room (compact copy) */
+    double tokens;         /* groupchat token bucket */
+    uint64_t tokens_at_ms;
+} muc_occupant_t;
+
+/* One message of the in-memory history: the room's copy without 'to'. */
+typedef struct muc_hist {
+    pl_stanza_t *msg;
+    int64_t at_ms;
+    size_t chars;
+} muc_hist_t;
+
+typedef struct muc_room {
+    char *jid;   /* room bare JID, normalised */
+    char *local; /* its localpart */
+    muc_config_t config;
+    char *subject;    /* NULL: none set */
+    char *subject_by; /* nick (or the room JID) that set it */
+    int64_t created_ms, active_ms;
+    int locked;             /* created, awaiting the owner's configuration (201) */
+    unsigned long long gen; /* bumped at every stored change: orders writes */
+    muc_aff_t *affs;
+    size_t naffs;
+    muc_occupant_t **occ;
+    size_t nocc;
+    muc_hist_t *hist; /* ring of hist_cap */
+    size_t hist_cap, hist_start, hist_len;
+} muc_room_t;
+
+/* ---- room.c: the model ---- */
+void muc_config_default(muc_config_t *c);
+void muc_config_deinit(muc_config_t *c);
+muc_room_t *muc_room_new(const char *jid, size_t hist_cap, int64_t now_ms);
+void muc_room_free(muc_room_t **rp);
+muc_affil_t muc_room_affil(const muc_room_t *r, const char *bare);
+const muc_aff_t *muc_room_aff(const muc_room_t *r, const char *bare);
+/* Sets (NONE removes) an affiliation; `since` stays when it does not change. */
+void muc_room_set_affil(muc_room_t *r, const char *bare, muc_affil_t a, int64_t now_ms);
+size_t muc_room_count_affil(const muc_room_t *r, muc_affil_t a);
+muc_occupant_t *muc_room_by_nick(const muc_room_t *r, const char *nick);
+muc_occupant_t *muc_room_by_jid(const muc_room_t *r, const char *full);
+muc_occupant_t *muc_room_add(muc_room_t *r, const char *nick, const char *full, const char *bare,
+                             muc_role_t role);
+void muc_room_remove(muc_room_t *r, muc_occupant_t *o);
+void muc_occupant_rename(muc_occupant_t *o, const char *nick);
+void muc_occupant_set_presence(muc_occupant_t *o, const pl_stanza_t *presence);
+/* Keeps a copy (a reference) of `msg` sent at now_ms. */
+void muc_room_history_push(muc_room_t *r, const pl_stanza_t *msg, int64_t now_ms);
+void muc_room_history_clear(muc_room_t *r);
+const muc_hist_t *muc_room_history_at(const muc_room_t *r, size_t i);
+
+/* What a joining client asks of the history (XEP-0045 §7.2.15); -1 = not
+ * given. */
+typedef struct muc_hist_req {
+    long maxstanzas, maxchars;
+    long long seconds;
+    int64_t since_ms;
+} muc_hist_req_t;
+/* The newest messages that meet every limit: returns how many, and the
+ * index (0 = oldest kept) of the first in *first. */
+size_t muc_history_select(const muc_room_t *r, const muc_hist_req_t *q, int64_t now_ms,
+                          size_t *first);
+
+/* ---- record.c: the stored room ---- */
+/* Record text, version 1:
+ *   "muc1 GEN FLAGS MAXOCC CREATED ACTIVE\n"
+ *   then fields, each "T LEN\n" LEN bytes "\n", T one of
+ *   n name, d description, p password, s subject, b subject_by,
+ *   a affiliation ("RANK SINCE JID"). */
+void muc_record_encode(const muc_room_t *r, pl_buf_t *out);
+/* Fills a new room (history capacity hist_cap) from a record; 0, or
+ * -EBADMSG for a record that is not one (the room is not made). */
+int muc_record_decode(const char *jid, const char *data, size_t len, size_t hist_cap,
+                      muc_room_t **out);
+/* The generation in a record's header, or 0. */
+unsigned long long muc_record_gen(const char *data, size_t len);
+/* Store key: service domain, NUL, room localpart. */
+int muc_record_key(pl_buf_t *k, const char *service, const char *local);
+
+/* ---- rules.c: XEP-0045's decisions ---- */
+typedef struct muc_join_req {
+    muc_affil_t affil;
+    int password_ok;  /* the right password was given (or none is needed) */
+    int nick_taken;   /* another occupant (other bare JID) has the nick */
+    size_t occupants; /* how many there are now */
+    size_t max;       /* the room's limit */
+} muc_join_req_t;
+/* 0 to let in, else the XEP-0045 §7.2 condition. */
+pl_stanza_err_t muc_join_decide(const muc_config_t *c, int locked, const muc_join_req_t *j);
+muc_role_t muc_default_role(const muc_config_t *c, muc_affil_t a);
+/* May `actor` give the occupant `target` the role `role` (§8, §9)?  0 or
+ * the condition. */
+pl_stanza_err_t muc_may_set_role(muc_affil_t actor_aff, muc_role_t actor_role,
+                                 muc_affil_t target_aff, muc_role_t target_role, muc_role_t role);
+/* May `actor` change an affiliation from `old` to `affil` (§9, §10)?
+ * `owners` counts the room's owners (the last one cannot go). */
+pl_stanza_err_t muc_may_set_affil(muc_affil_t actor, muc_affil_t old, muc_affil_t affil,
+                                  size_t owners);
+pl_stanza_err_t muc_may_set_subject(const muc_config_t *c, muc_role_t role);
+/* May a viewer with `role` see occupants' real JIDs? */
+int muc_may_see_jid(const muc_config_t *c, muc_role_t viewer);
+/* Which affiliation lists a viewer may read (§9.5, §10.5). */
+pl_stanza_err_t muc_may_list_affil(muc_affil_t actor, muc_affil_t list);
+
+/* ---- the module (muc.c) ---- */
+typedef struct muc_conf {
+    char *service;
+    long long max_rooms;
+    long long max_occupants;
+    long long history_size;
+    long long occupant_rate;
+    long long occupant_burst;
+} muc_conf_t;
+
+/* Stanzas made under the state lock, routed once it is released (a route
+ * may bounce back into the module). */
+typedef struct muc_out {
+    pl_stanza_t **v;
+    size_t n, cap;
+} muc_out_t;
+
+typedef struct muc_state {
+    pl_module_ctx_t *ctx;
+    const muc_conf_t *conf;
+    char service[1100]; /* the service domain */
+    pl_kv_t *rooms_kv;
+    pthread_mutex_t lock;
+    pl_map_t rooms; /* room bare JID -> muc_room_t */
+} muc_state_t;
+
+muc_state_t *muc_state(pl_hook_ctx_t *hc);
+void muc_out_take(muc_out_t *o, pl_stanza_t *st);
+void muc_out_flush(pl_server_t *srv, muc_out_t *o);
+/* Queues the room's record (or its deletion) for the next commit. */
+void muc_room_save(muc_state_t *st, muc_room_t *r);
+void muc_room_forget(muc_state_t *st, muc_room_t *r);
+/* Removes the room from the map and frees it (the lock is held). */
+void muc_room_drop(muc_state_t *st, muc_room_t *r);
+/* An error reply to the sender of the hook's stanza, into the outbox. */
+void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, const char *text);
+
+/* presence.c */
+pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc);
+/* Presence of occupant `o` as `viewer` sees it (type NULL: available),
+ * with status codes (0-terminated) and optional extra muc#user children. */
+pl_stanza_t *muc_occupant_presence(const muc_room_t *r, const muc_occupant_t *o,
+                                   const muc_occupant_t *viewer, const char *type, const int *codes,
+                                   const char *actor, const char *reason, const char *new_nick);
+/* Tells every occupant about `o` (available, or unavailable with codes),
+ * `o` itself with 110 added. */
+void muc_broadcast_occupant(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o,
+                            const char *type, const int *codes, const char *actor,
+                            const char *reason, const char *new_nick);
+/* Removes `o` after telling everyone (kick, ban, members-only removal). */
+void muc_remove_occupant(muc_state_t *st, muc_out_t *out, muc_room_t *r, muc_occupant_t *o,
+                         int code, const char *actor, const char *reason);
+
+/* message.c */
+pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc);
+/* The room's subject message (from room or room/nick) for `to`. */
+pl_stanza_t *muc_subject_message(const muc_room_t *r, const char *to);
+/* A message from the room itself (status codes), to every occupant. */
+void muc_room_notice(muc_out_t *out, const muc_room_t *r, const int *codes);
+
+/* admin.c */
+pl_hook_result_t muc_admin_get(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_owner_get(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc);
+
+/* disco.c */
+pl_hook_result_t muc_disco_info(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_disco_items(pl_hook_ctx_t *hc);
+
+/* config.c */
+/* The room's muc#roomconfig form (type "form") inside the builder. */
+void muc_config_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *conf);
+/* Applies a submitted muc#roomconfig form, all or nothing: 0, -EBADMSG
+ * (not a data form, or another FORM_TYPE: bad-request) or -EINVAL (a value
+ * the room cannot take: not-acceptable), with *why. */
+int muc_config_apply(muc_room_t *r, const pl_xml_t *x, const muc_conf_t *conf, const char **why);
+
+#endif
