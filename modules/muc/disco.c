@@ -1,0 +1,133 @@
+/* disco.c — service discovery on the group service (XEP-0045 §6): the
+ * service's identity and features and its public rooms, and each room's
+ * identity, the muc_* features that describe its configuration, and the
+ * muc#roominfo form. */
+#include <stdio.h>
+#include <string.h>
+
+#include "modules/muc/muc-private.h"
+#include "xep/forms.h"
+
+static void identity(pl_builder_t *b, const char *name)
+{
+    pl_build_child(b, "identity", PL_NS_DISCO_INFO);
+    pl_build_attr(b, "category", "conference");
+    pl_build_attr(b, "type", "text");
+    pl_build_attr(b, "name", name);
+    pl_build_up(b);
+}
+
+static void feature(pl_builder_t *b, const char *var)
+{
+    pl_build_child(b, "feature", PL_NS_DISCO_INFO);
+    pl_build_attr(b, "var", var);
+    pl_build_up(b);
+}
+
+static void room_info(pl_builder_t *b, const muc_room_t *r)
+{
+    const muc_config_t *c = &r->config;
+    identity(b, c->name ? c->name : r->local);
+    feature(b, MUC_NS);
+    feature(b, PL_NS_DISCO_INFO);
+    feature(b, PL_NS_SID);
+    feature(b, (c->flags & MUC_CONF_PUBLIC) ? "muc_public" : "muc_hidden");
+    feature(b, (c->flags & MUC_CONF_PERSISTENT) ? "muc_persistent" : "muc_temporary");
+    feature(b, (c->flags & MUC_CONF_MEMBERS_ONLY) ? "muc_membersonly" : "muc_open");
+    feature(b, (c->flags & MUC_CONF_MODERATED) ? "muc_moderated" : "muc_unmoderated");
+    feature(b, (c->flags & MUC_CONF_PASSWORD) ? "muc_passwordprotected" : "muc_unsecured");
+    feature(b, (c->flags & MUC_CONF_WHOIS_ANYONE) ? "muc_nonanonymous" : "muc_semianonymous");
+    pl_form_build_begin(b, "result", MUC_FORM_ROOMINFO);
+    pl_form_build_field(b, "muc#roominfo_description", NULL, "Description",
+                        c->description ? c->description : "");
+    pl_form_build_field(b, "muc#roominfo_subject", NULL, "Subject", r->subject ? r->subject : "");
+    char num[32];
+    snprintf(num, sizeof(num), "%zu", r->nocc);
+    pl_form_build_field(b, "muc#roominfo_occupants", NULL, "Number of occupants", num);
+    pl_form_build_field(b, "muc#roomconfig_roomname", NULL, "Name", c->name ? c->name : "");
+    pl_form_build_field(b, "muc#roomconfig_changesubject", NULL, "Occupants may change the subject",
+                        (c->flags & MUC_CONF_CHANGE_SUBJECT) ? "1" : "0");
+    if (c->max_occupants > 0) {
+        snprintf(num, sizeof(num), "%ld", c->max_occupants);
+        pl_form_build_field(b, "muc#roomconfig_maxusers", NULL, "Maximum occupants", num);
+    }
+    pl_build_up(b);
+}
+
+/* A locked or hidden room shows itself only to its owners and occupants. */
+static int visible(const muc_room_t *r, const pl_jid_t *who)
+{
+    if (r->locked)
+        return muc_room_affil(r, who->bare) == MUC_AFFIL_OWNER;
+    return 1;
+}
+
+pl_hook_result_t muc_disco_info(pl_hook_ctx_t *hc)
+{
+    if (pl_xml_attr(hc->payload, "node")) {
+        pl_reply_error(hc, PL_ERR_ITEM_NOT_FOUND, "no such node");
+        return PL_DONE;
+    }
+    muc_state_t *st = muc_state(hc);
+    pl_builder_t *b = pl_build_new("query", PL_NS_DISCO_INFO);
+    if (!hc->to->local) {
+        identity(b, "Groups");
+        feature(b, MUC_NS);
+        feature(b, PL_NS_DISCO_INFO);
+        feature(b, PL_NS_DISCO_ITEMS);
+    } else {
+        pthread_mutex_lock(&st->lock);
+        muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
+        int ok = r && visible(r, hc->from);
+        if (ok)
+            room_info(b, r);
+        pthread_mutex_unlock(&st->lock);
+        if (!ok) {
+            pl_build_abort(b);
+            pl_reply_error(hc, PL_ERR_ITEM_NOT_FOUND, "no such room");
+            return PL_DONE;
+        }
+    }
+    pl_stanza_t *q = pl_build_finish(b);
+    pl_reply_result(hc, pl_stanza_root(q));
+    pl_stanza_unref(&q);
+    return PL_DONE;
+}
+
+pl_hook_result_t muc_disco_items(pl_hook_ctx_t *hc)
+{
+    muc_state_t *st = muc_state(hc);
+    pl_builder_t *b = pl_build_new("query", PL_NS_DISCO_ITEMS);
+    int ok = 1;
+    pthread_mutex_lock(&st->lock);
+    if (!hc->to->local) {
+        /* Public rooms, at most 1000 (paging comes with group search). */
+        const char *k;
+        void *v;
+        size_t n = 0;
+        for (size_t i = 0; n < 1000 && pl_map_iter(&st->rooms, &i, &k, &v);) {
+            const muc_room_t *r = v;
+            if (r->locked || !(r->config.flags & MUC_CONF_PUBLIC))
+                continue;
+            pl_build_child(b, "item", PL_NS_DISCO_ITEMS);
+            pl_build_attr(b, "jid", r->jid);
+            pl_build_attr(b, "name", r->config.name ? r->config.name : r->local);
+            pl_build_up(b);
+            n++;
+        }
+    } else {
+        /* A room lists no occupants: their nicks are for those inside. */
+        muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
+        ok = r && visible(r, hc->from);
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (!ok) {
+        pl_build_abort(b);
+        pl_reply_error(hc, PL_ERR_ITEM_NOT_FOUND, "no such room");
+        return PL_DONE;
+    }
+    pl_stanza_t *q = pl_build_finish(b);
+    pl_reply_result(hc, pl_stanza_root(q));
+    pl_stanza_unref(&q);
+    return PL_DONE;
+}

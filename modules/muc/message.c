@@ -1,0 +1,204 @@
+/* message.c — what occupants say (XEP-0045 §7.4, §7.5, §8.1): groupchat
+ * messages to everyone, stamped with the room's XEP-0359 stanza-id and
+ * kept in the history ring; subject changes; private messages between
+ * occupants.  A room message is built once without 'to' and every
+ * occupant gets a copy whose bytes are the same but for its 'to'. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "modules/muc/muc-private.h"
+
+pl_stanza_t *muc_subject_message(const muc_room_t *r, const char *to)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    char from[2200];
+    if (r->subject_by)
+        snprintf(from, sizeof(from), "%s/%s", r->jid, r->subject_by);
+    else
+        snprintf(from, sizeof(from), "%s", r->jid);
+    pl_build_attr(b, "from", from);
+    if (to)
+        pl_build_attr(b, "to", to);
+    pl_build_attr(b, "type", "groupchat");
+    pl_build_text_child(b, "subject", PL_NS_CLIENT, r->subject ? r->subject : "");
+    return pl_build_finish(b);
+}
+
+static void to_everyone(muc_out_t *out, const muc_room_t *r, const pl_stanza_t *base)
+{
+    for (size_t i = 0; i < r->nocc; i++)
+        muc_out_take(out, pl_stanza_readdress_to(base, r->occ[i]->jid));
+}
+
+void muc_room_notice(muc_out_t *out, const muc_room_t *r, const int *codes)
+{
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_attr(b, "from", r->jid);
+    pl_build_attr(b, "type", "groupchat");
+    pl_build_child(b, "x", PL_NS_MUC_USER);
+    for (const int *c = codes; *c; c++) {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", *c);
+        pl_build_child(b, "status", PL_NS_MUC_USER);
+        pl_build_attr(b, "code", num);
+        pl_build_up(b);
+    }
+    pl_build_up(b);
+    pl_stanza_t *base = pl_build_finish(b);
+    to_everyone(out, r, base);
+    pl_stanza_unref(&base);
+}
+
+/* A client's own stanza-ids claim nothing: the room's is the one. */
+static int not_a_stanza_id(void *ud, const pl_xml_t *c)
+{
+    (void)ud;
+    return !(strcmp(c->name, "stanza-id") == 0 && strcmp(c->ns, PL_NS_SID) == 0);
+}
+
+/* The occupant's token bucket: occupant_rate a second, occupant_burst at
+ * once.  1 when the message may go. */
+static int take_token(const muc_conf_t *conf, muc_occupant_t *o)
+{
+    uint64_t now = pl_mono_ms();
+    if (o->tokens < 0) {
+        o->tokens = (double)conf->occupant_burst;
+    } else {
+        o->tokens += (double)(now - o->tokens_at_ms) * (double)conf->occupant_rate / 1000.0;
+        if (o->tokens > (double)conf->occupant_burst)
+            o->tokens = (double)conf->occupant_burst;
+    }
+    o->tokens_at_ms = now;
+    if (o->tokens < 1.0)
+        return 0;
+    o->tokens -= 1.0;
+    return 1;
+}
+
+static void set_subject(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
+                        muc_occupant_t *o, const pl_xml_t *subject)
+{
+    pl_stanza_err_t e = muc_may_set_subject(&r->config, o->role);
+    if (e) {
+        muc_out_error(out, hc->stanza, e, "you may not change the subject of this room");
+        return;
+    }
+    pl_buf_t t;
+    pl_buf_init(&t);
+    pl_xml_text(subject, &t);
+    if (t.len > MUC_MAX_SUBJECT) {
+        pl_buf_deinit(&t);
+        muc_out_error(out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "the subject is too long");
+        return;
+    }
+    free(r->subject);
+    free(r->subject_by);
+    r->subject = t.len ? pl_xstrdup(pl_buf_cstr(&t)) : NULL;
+    r->subject_by = t.len ? pl_xstrdup(o->nick) : NULL;
+    pl_buf_deinit(&t);
+    r->active_ms = pl_now_ms();
+    muc_room_save(st, r);
+    pl_stanza_t *base = muc_subject_message(r, NULL);
+    to_everyone(out, r, base);
+    pl_stanza_unref(&base);
+}
+
+static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
+                      muc_occupant_t *o)
+{
+    const pl_xml_t *root = pl_stanza_root(hc->stanza);
+    const pl_xml_t *subject = pl_xml_child(root, "subject", PL_NS_CLIENT);
+    if (subject && !pl_xml_child(root, "body", PL_NS_CLIENT)) {
+        set_subject(hc, st, out, r, o, subject);
+        return;
+    }
+    if (o->role < MUC_ROLE_PARTICIPANT) {
+        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN, "visitors may not speak in this room");
+        return;
+    }
+    if (!take_token(st->conf, o)) {
+        muc_out_error(out, hc->stanza, PL_ERR_RESOURCE_CONSTRAINT,
+                      "too many messages: wait a moment before sending more");
+        return;
+    }
+    char id[PL_ID_SIZE], from[2200];
+    pl_server_new_id(hc->server, id);
+    pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
+    pl_build_child(b, "stanza-id", PL_NS_SID);
+    pl_build_attr(b, "id", id);
+    pl_build_attr(b, "by", r->jid);
+    pl_build_up(b);
+    pl_stanza_t *built = pl_build_finish(b);
+    /* From the sender's nick, which the room knows from the session the
+     * core stamped: nobody speaks as another occupant. */
+    snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
+    pl_stanza_t *base = pl_stanza_readdress(built, from, NULL);
+    pl_stanza_unref(&built);
+    int64_t now = pl_now_ms();
+    r->active_ms = now;
+    muc_room_history_push(r, base, now);
+    to_everyone(out, r, base);
+    pl_stanza_unref(&base);
+}
+
+/* §7.5: to one occupant, from the sender's occupant JID. */
+static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, muc_occupant_t *o)
+{
+    if (!(r->config.flags & MUC_CONF_ALLOW_PM)) {
+        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN, "private messages are off in this room");
+        return;
+    }
+    muc_occupant_t *target = muc_room_by_nick(r, hc->to->resource);
+    if (!target) {
+        muc_out_error(out, hc->stanza, PL_ERR_ITEM_NOT_FOUND, "no such occupant");
+        return;
+    }
+    pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
+    if (!pl_xml_child(pl_stanza_root(hc->stanza), "x", PL_NS_MUC_USER)) {
+        pl_build_child(b, "x", PL_NS_MUC_USER);
+        pl_build_up(b);
+    }
+    pl_stanza_t *built = pl_build_finish(b);
+    char from[2200];
+    snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
+    muc_out_take(out, pl_stanza_readdress(built, from, target->jid));
+    pl_stanza_unref(&built);
+}
+
+pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
+{
+    if (strcmp(hc->type, "error") == 0)
+        return PL_DONE; /* an occupant's client bounced something: nothing to do */
+    muc_state_t *st = muc_state(hc);
+    muc_out_t out = {0};
+    int gc = strcmp(hc->type, "groupchat") == 0;
+    if (!hc->to->local) {
+        muc_out_error(&out, hc->stanza, PL_ERR_FEATURE_NOT_IMPLEMENTED, "messages go to a room");
+        muc_out_flush(hc->server, &out);
+        return PL_DONE;
+    }
+    pthread_mutex_lock(&st->lock);
+    muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
+    muc_occupant_t *o = r && !r->locked ? muc_room_by_jid(r, hc->from->full) : NULL;
+    if (!r || (r->locked && !muc_room_by_jid(r, hc->from->full)))
+        muc_out_error(&out, hc->stanza, PL_ERR_ITEM_NOT_FOUND, "no such room");
+    else if (r->locked)
+        muc_out_error(&out, hc->stanza, PL_ERR_NOT_ALLOWED, "configure the room first");
+    else if (!hc->to->resource && !gc)
+        muc_out_error(&out, hc->stanza, PL_ERR_FEATURE_NOT_IMPLEMENTED,
+                      "invitations and requests to the room are not supported yet");
+    else if (!o)
+        muc_out_error(&out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "you are not in this room");
+    else if (hc->to->resource && gc)
+        muc_out_error(&out, hc->stanza, PL_ERR_BAD_REQUEST,
+                      "a groupchat message goes to the room, not to an occupant");
+    else if (hc->to->resource)
+        private_message(hc, &out, r, o);
+    else
+        groupchat(hc, st, &out, r, o);
+    pthread_mutex_unlock(&st->lock);
+    muc_out_flush(hc->server, &out);
+    return PL_DONE;
+}
