@@ -243,6 +243,8 @@ pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc)
     changes_free(c, n);
     if (affil_changed)
         muc_room_save(st, r);
+    /* An admin acting from outside may have removed the last occupant. */
+    muc_room_maybe_end(st, r);
     pl_reply_result(hc, NULL);
 out:
     pthread_mutex_unlock(&st->lock);
@@ -305,7 +307,8 @@ static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml
     if (alt_ok)
         pl_jid_deinit(&altj);
     pl_module_log(st->ctx, PL_LOG_INFO, "room.destroyed", "room=%s", r->jid);
-    muc_room_forget(st, r);
+    if (r->config.flags & MUC_CONF_PERSISTENT)
+        muc_room_forget(st, r);
     muc_room_drop(st, r);
 }
 
@@ -370,6 +373,8 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
         static const int c104[] = {104, 0};
         muc_room_notice(&out, r, c104);
     }
+    /* Configured from outside into a temporary room nobody is in. */
+    muc_room_maybe_end(st, r);
     pl_reply_result(hc, NULL);
 out:
     pthread_mutex_unlock(&st->lock);

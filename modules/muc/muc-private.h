@@ -225,6 +225,9 @@ void muc_room_save(muc_state_t *st, muc_room_t *r);
 void muc_room_forget(muc_state_t *st, muc_room_t *r);
 /* Removes the room from the map and frees it (the lock is held). */
 void muc_room_drop(muc_state_t *st, muc_room_t *r);
+/* Drops the room when nobody is left in it and it is temporary or still
+ * locked (§10.9): after anything that may empty a room.  `r` may be freed. */
+void muc_room_maybe_end(muc_state_t *st, muc_room_t *r);
 /* An error reply to the sender of the hook's stanza, into the outbox. */
 void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, const char *text);
 

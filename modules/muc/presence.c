@@ -279,8 +279,7 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                   nick, created);
 }
 
-/* The room after its last occupant left: a temporary room ends (§10.9). */
-static void maybe_end(muc_state_t *st, muc_room_t *r)
+void muc_room_maybe_end(muc_state_t *st, muc_room_t *r)
 {
     if (r->nocc == 0 && (!(r->config.flags & MUC_CONF_PERSISTENT) || r->locked))
         muc_room_drop(st, r);
@@ -293,7 +292,7 @@ static void leave(muc_state_t *st, muc_out_t *out, muc_room_t *r, muc_occupant_t
     muc_broadcast_occupant(out, r, o, "unavailable", NULL, NULL, NULL, NULL);
     muc_room_remove(r, o);
     r->active_ms = pl_now_ms();
-    maybe_end(st, r);
+    muc_room_maybe_end(st, r);
 }
 
 static void change_nick(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, muc_occupant_t *o)
