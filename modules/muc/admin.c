@@ -284,7 +284,7 @@ static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml
     for (size_t i = 0; i < r->nocc; i++) {
         const muc_occupant_t *o = r->occ[i];
         pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
-        char from[2200];
+        char from[MUC_JID_MAX];
         snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
         pl_build_attr(b, "from", from);
         pl_build_attr(b, "to", o->jid);

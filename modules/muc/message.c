@@ -13,7 +13,7 @@
 pl_stanza_t *muc_subject_message(const muc_room_t *r, const char *to)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
-    char from[2200];
+    char from[MUC_JID_MAX];
     if (r->subject_by)
         snprintf(from, sizeof(from), "%s/%s", r->jid, r->subject_by);
     else
@@ -123,7 +123,7 @@ static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_ro
                       "too many messages: wait a moment before sending more");
         return;
     }
-    char id[PL_ID_SIZE], from[2200];
+    char id[PL_ID_SIZE], from[MUC_JID_MAX];
     pl_server_new_id(hc->server, id);
     pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
     pl_build_child(b, "stanza-id", PL_NS_SID);
@@ -161,7 +161,7 @@ static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, mu
         pl_build_up(b);
     }
     pl_stanza_t *built = pl_build_finish(b);
-    char from[2200];
+    char from[MUC_JID_MAX];
     snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
     muc_out_take(out, pl_stanza_readdress(built, from, target->jid));
     pl_stanza_unref(&built);

@@ -29,6 +29,8 @@ enum {
     MUC_MAX_SUBJECT = 1024,
     MUC_MAX_AFFILIATIONS = 10000, /* entries in one room's lists */
     MUC_KEY_MAX = 511,            /* LMDB's key limit */
+    /* room@service/nick at its longest, with the NUL */
+    MUC_JID_MAX = 3 * PL_JID_PART_MAX + 3,
 };
 
 /* Affiliations, ordered by rank so comparisons read as the XEP's tables. */

@@ -218,6 +218,14 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                           "this service has as many rooms as it may");
             return;
         }
+        pl_buf_t key;
+        pl_buf_init(&key);
+        int storable = muc_record_key(&key, st->service, hc->to->local) == 0;
+        pl_buf_deinit(&key);
+        if (!storable) {
+            muc_out_error(out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "the room's name is too long");
+            return;
+        }
         r = muc_room_new(hc->to->bare, (size_t)st->conf->history_size, now);
         r->gen = (unsigned long long)now << 10; /* a new room outranks any old record */
         muc_room_set_affil(r, hc->from->bare, MUC_AFFIL_OWNER, now);

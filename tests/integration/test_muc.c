@@ -219,10 +219,20 @@ static xmpp_stanza_t *heard(h_client_t *c, const char *from, const char *body)
     return wait_for(c, is_groupchat, &w, 5000);
 }
 
+/* 1 when `st` is an error with `cond`; releases it. */
 static int error_is(xmpp_stanza_t *st, const char *cond)
 {
     const char *c = st ? h_error_condition(st) : NULL;
-    return c && strcmp(c, cond) == 0;
+    int yes = c && strcmp(c, cond) == 0;
+    rel(st);
+    return yes;
+}
+
+/* 1 when a stanza came; releases it. */
+static int got(xmpp_stanza_t *st)
+{
+    rel(st);
+    return st != NULL;
 }
 
 /* ---- cases ---- */
@@ -664,7 +674,7 @@ static void moderators_kick_ban_and_give_voice(h_server_t *srv)
     if (p)
         xmpp_stanza_release(p);
     say(bob, "mod", "voiced");
-    CHECK(heard(carol, occ("mod", "Bo"), "voiced") != NULL);
+    CHECK(got(heard(carol, occ("mod", "Bo"), "voiced")));
     /* Bob is a participant, not a moderator: he kicks nobody. */
     CHECK(strcmp(admin_item(bob, "mod", "<item nick='Al' role='none'/>"), "forbidden") == 0);
     CHECK(strcmp(admin_item(alice, "mod", "<item nick='Al' role='none'/>"), "not-allowed") == 0);
@@ -796,7 +806,7 @@ static void nick_changes_are_announced_and_conflicts_refused(h_server_t *srv)
     h_send(bob, "<presence to='%s' id='nc'/>", occ("nicks", "Al"));
     CHECK(error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nc"}, 5000), "conflict"));
     say(bob, "nicks", "still Bob2");
-    CHECK(heard(alice, occ("nicks", "Bob2"), "still Bob2") != NULL);
+    CHECK(got(heard(alice, occ("nicks", "Bob2"), "still Bob2")));
     leave(bob, "nicks", "Bob2");
     leave(alice, "nicks", "Al");
 out:
@@ -1029,28 +1039,17 @@ out:
     h_ctx_free(ctx);
 }
 
-/* max_rooms: past it a new room is refused with resource-constraint (its
- * own server, so other cases' rooms do not count). */
-static void the_room_count_per_host_is_bounded(h_server_t *unused)
+/* max_rooms: past it a new room is refused with resource-constraint. */
+static void the_room_count_per_host_is_bounded(h_server_t *srv)
 {
-    (void)unused;
-    h_server_t srv;
-    h_server_opts_t opts = {
-        .limits = "auth_fail_per_ip = 1000;",
-        .modules = "roster = {}; presence = {}; muc = { max_rooms = 1; };",
-        .accounts = accounts,
-    };
-    if (h_server_start(&srv, &opts) != 0)
-        return;
     xmpp_ctx_t *ctx = h_ctx_new();
-    h_client_t *alice = h_login(ctx, &srv, "alice@example.test/a", "pw", 0);
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     if (alice) {
         CHECK(strcmp(enter(alice, "one", "Al"), "ok") == 0);
         CHECK(strcmp(enter(alice, "two", "Al"), "resource-constraint") == 0);
     }
     h_client_free(alice);
     h_ctx_free(ctx);
-    h_server_stop(&srv);
 }
 
 int main(int argc, char **argv)
@@ -1083,6 +1082,14 @@ int main(int argc, char **argv)
         H_RUN(persistent_rooms_and_their_lists_survive_a_restart, &srv);
     }
     h_server_stop(&srv);
-    H_RUN(the_room_count_per_host_is_bounded, NULL);
+    /* A server of its own, so the other cases' rooms do not count. */
+    h_server_opts_t one_room = {
+        .limits = "auth_fail_per_ip = 1000;",
+        .modules = "roster = {}; presence = {}; muc = { max_rooms = 1; };",
+        .accounts = accounts,
+    };
+    if (h_server_start(&srv, &one_room) == 0)
+        H_RUN(the_room_count_per_host_is_bounded, &srv);
+    h_server_stop(&srv);
     return h_finish(argv[0]);
 }
