@@ -132,7 +132,7 @@ static void component_stanza(pl_session_t *s, pl_stanza_t *st)
         pl_session_stream_error(s, "unsupported-stanza-type", NULL);
         return;
     }
-    if (!pl_session_rate_ok(s) && s->server->limits.stanza_rate > 0) {
+    if (!pl_session_rate_ok(s) && pl_server_limits(s->server)->stanza_rate > 0) {
         /* Components are trusted peers but still bounded: a runaway bot
          * must not starve the clients. */
         pl_session_stream_error(s, "policy-violation", "stanza rate exceeded");

@@ -107,7 +107,12 @@ struct pl_server {
     pl_session_shard_t shards[PL_SESSION_SHARDS];
     pthread_mutex_t limits_lock;
     pl_limits_tables_t *limits_tables; /* per IP, account, component (limits.c) */
-    pl_limits_conf_t limits; /* copied from config; replaced on reload */
+    /* The limits in force, read with pl_server_limits: a copy of the
+     * config's, replaced whole by a reload.  Loops read it without a lock,
+     * so no generation is changed or freed while the server runs; each
+     * stays on `limits_gens` until pl_server_free. */
+    const pl_limits_conf_t *_Atomic limits;
+    struct pl_limits_gen *limits_gens;
     pl_loop_t **loops;
     size_t nloops;
     atomic_uint_fast64_t next_session_id;
@@ -135,6 +140,12 @@ struct pl_server {
     uv_signal_t sig_hup, sig_term, sig_int;
     struct pl_control *control;
 };
+
+/* The limits in force (pl_server_t.limits). */
+static inline const pl_limits_conf_t *pl_server_limits(const pl_server_t *srv)
+{
+    return atomic_load_explicit(&((pl_server_t *)srv)->limits, memory_order_acquire);
+}
 
 /* ---- one event loop ---- */
 /* Work handed to a loop by another thread: a stanza for one of its

@@ -141,7 +141,7 @@ static void *record(pl_server_t *srv, table_kind_t t, const char *text, int crea
     void *v = pl_map_get(m, k);
     if (v || !create)
         return v;
-    size_t cap = (size_t)srv->limits.max_tracked_failures;
+    size_t cap = (size_t)pl_server_limits(srv)->max_tracked_failures;
     /* Addresses with open connections do not count toward the bound (they
      * are bounded by the connections themselves); component domains are
      * keys of the configuration. */
@@ -190,7 +190,8 @@ int pl_limits_conn_open(pl_server_t *srv, const char *ip)
     ip_state_t *st = record(srv, T_IPS, ip, 1, 1);
     if (st->connections++ == 0)
         srv->limits_tables->connected++;
-    int over = srv->limits.conn_per_ip > 0 && st->connections > (unsigned)srv->limits.conn_per_ip;
+    int over = pl_server_limits(srv)->conn_per_ip > 0 &&
+               st->connections > (unsigned)pl_server_limits(srv)->conn_per_ip;
     pthread_mutex_unlock(&srv->limits_lock);
     return over ? -1 : 0;
 }
@@ -228,7 +229,7 @@ uint64_t pl_limits_auth_wait(pl_server_t *srv, const char *ip, const char *bare)
 void pl_limits_auth_result(pl_server_t *srv, const char *ip, const char *bare, int ok)
 {
     uint64_t now = pl_mono_ms();
-    const pl_limits_conf_t *l = &srv->limits;
+    const pl_limits_conf_t *l = pl_server_limits(srv);
     /* Looked up outside the lock: whether a failure's name is a real
      * account decides what a full table gives up first. */
     int known = !ok && bare && pl_server_account_exists(srv, bare);
@@ -262,7 +263,7 @@ uint64_t pl_limits_component_wait(pl_server_t *srv, const char *ip, const char *
 void pl_limits_component_result(pl_server_t *srv, const char *ip, const char *domain, int ok)
 {
     uint64_t now = pl_mono_ms();
-    const pl_limits_conf_t *l = &srv->limits;
+    const pl_limits_conf_t *l = pl_server_limits(srv);
     pthread_mutex_lock(&srv->limits_lock);
     if (ok) {
         forget(srv, T_COMPONENT_IPS, ip);

@@ -82,7 +82,7 @@ int pl_server_send_iq_take(pl_server_t *srv, pl_stanza_t *iq, unsigned timeout_m
      * past the bound a question is not asked at all (the caller hears so
      * at once and treats it as unanswered). */
     pthread_mutex_lock(&srv->req_lock);
-    if (srv->pending_iqs.count >= (size_t)srv->limits.max_pending_iqs) {
+    if (srv->pending_iqs.count >= (size_t)pl_server_limits(srv)->max_pending_iqs) {
         srv->pending_refused++;
         pthread_mutex_unlock(&srv->req_lock);
         pl_jid_deinit(&from_j);
@@ -183,7 +183,7 @@ static void on_tick(uv_timer_t *h)
     free(expired);
     if (refused)
         pl_log(&srv->log, PL_LOG_WARN, "limits.pending_iqs", "refused=%zu limit=%lld", refused,
-               srv->limits.max_pending_iqs);
+               pl_server_limits(srv)->max_pending_iqs);
     /* Module timers (the list only grows before the loops run). */
     for (struct pl_mod_timer *t = srv->mod_timers; t; t = t->next) {
         if (now < t->due || !t->ctx->started)

@@ -192,6 +192,24 @@ int pl_server_set_password(pl_server_t *srv, const char *bare, const char *passw
 
 /* ---- lifecycle ---- */
 
+/* A generation of the limits, kept until the server is freed. */
+typedef struct pl_limits_gen {
+    struct pl_limits_gen *next;
+    pl_limits_conf_t limits;
+} pl_limits_gen_t;
+
+/* Makes a copy of `l` the limits in force.  Loops may still be reading the
+ * previous generation, so it stays allocated (a reload is rare and a
+ * generation is a few hundred bytes). */
+static void limits_install(pl_server_t *srv, const pl_limits_conf_t *l)
+{
+    pl_limits_gen_t *g = pl_xcalloc(1, sizeof(*g));
+    g->limits = *l;
+    g->next = srv->limits_gens;
+    srv->limits_gens = g;
+    atomic_store_explicit(&srv->limits, &g->limits, memory_order_release);
+}
+
 pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *registry,
                            size_t nregistry)
 {
@@ -203,7 +221,7 @@ pl_server_t *pl_server_new(pl_config_t *config, const pl_module_desc_t *const *r
     pl_log_init(&srv->log, level < 0 ? PL_LOG_INFO : level,
                 config->log_format && strcmp(config->log_format, "json") == 0);
     pl_log_set_trace(&srv->log, config->trace, config->ntrace);
-    srv->limits = config->limits;
+    limits_install(srv, &config->limits);
     pthread_mutex_init(&srv->tls_lock, NULL);
     pthread_mutex_init(&srv->comp_lock, NULL);
     pthread_mutex_init(&srv->limits_lock, NULL);
@@ -408,6 +426,11 @@ void pl_server_free(pl_server_t **srvp)
     pthread_mutex_destroy(&srv->sm_lock);
     pl_requests_free(srv);
     pl_limits_free(srv);
+    while (srv->limits_gens) {
+        pl_limits_gen_t *g = srv->limits_gens;
+        srv->limits_gens = g->next;
+        free(g);
+    }
     pl_map_deinit(&srv->components);
     pl_map_deinit(&srv->hosts_by_name);
     pl_log_deinit(&srv->log);
@@ -446,7 +469,7 @@ void pl_server_reload(pl_server_t *srv)
     if (level >= 0)
         srv->log.level = level;
     pl_log_set_trace(&srv->log, nc->trace, nc->ntrace);
-    srv->limits = nc->limits;
+    limits_install(srv, &nc->limits);
     pl_log(&srv->log, PL_LOG_INFO, "server.reload",
            "ok=1 applied=tls,log,limits note=\"listeners, hosts and modules change on restart\"");
     /* Hosts and modules keep pointing into the generation they started

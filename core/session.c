@@ -66,13 +66,13 @@ pl_session_t *pl_session_new(pl_loop_t *loop, const pl_stream_ops_t *ops, int po
     s->port_kind = port_kind;
     pl_buf_init(&s->out);
     pl_xml_limits_t lim = {
-        .max_stanza_bytes = (size_t)srv->limits.max_stanza_bytes,
-        .max_depth = (unsigned)srv->limits.max_depth,
-        .max_attrs = (unsigned)srv->limits.max_attrs,
-        .max_name_len = (unsigned)srv->limits.max_name_len,
+        .max_stanza_bytes = (size_t)pl_server_limits(srv)->max_stanza_bytes,
+        .max_depth = (unsigned)pl_server_limits(srv)->max_depth,
+        .max_attrs = (unsigned)pl_server_limits(srv)->max_attrs,
+        .max_name_len = (unsigned)pl_server_limits(srv)->max_name_len,
     };
     s->xml = pl_xml_parser_new(&lim, &xml_callbacks, s);
-    s->tokens = (double)srv->limits.stanza_burst;
+    s->tokens = (double)pl_server_limits(srv)->stanza_burst;
     s->tokens_at_ms = pl_mono_ms();
     s->last_rx_ms = s->tokens_at_ms;
     pl_random_id(s->stream_id, 16);
@@ -160,7 +160,7 @@ void pl_session_send_raw(pl_session_t *s, const char *data, size_t len)
     /* The bound holds before the bytes are taken, not after a flush: a
      * peer that stops reading never makes the server hold more than
      * max_output_bytes for it. */
-    if (pl_session_backlog(s) + len > (size_t)s->server->limits.max_output_bytes) {
+    if (pl_session_backlog(s) + len > (size_t)pl_server_limits(s->server)->max_output_bytes) {
         pl_log(&s->server->log, PL_LOG_WARN, "limits.output",
                "session=%llu ip=%s jid=%s pending=%zu", (unsigned long long)s->id, s->ip,
                s->jid.full ? s->jid.full : "-", pl_session_backlog(s));
@@ -406,7 +406,7 @@ void pl_session_start(pl_session_t *s)
 {
     /* Unauthenticated streams get auth_timeout to finish logging in (the
      * kind's timer op says what happens then). */
-    pl_session_timer_start(s, (uint64_t)s->server->limits.auth_timeout_ms);
+    pl_session_timer_start(s, (uint64_t)pl_server_limits(s->server)->auth_timeout_ms);
 }
 
 /* One of the session's two handles (its timer, its connection) closed;
@@ -490,7 +490,7 @@ void pl_session_held(const pl_session_t *s, pl_session_held_t *h)
 
 int pl_session_rate_ok(pl_session_t *s)
 {
-    const pl_limits_conf_t *l = &s->server->limits;
+    const pl_limits_conf_t *l = pl_server_limits(s->server);
     uint64_t now = pl_mono_ms();
     s->tokens += (double)(now - s->tokens_at_ms) * (double)l->stanza_rate / 1000.0;
     if (s->tokens > (double)l->stanza_burst)

@@ -236,7 +236,7 @@ static void tcp_start(pl_session_t *s)
          * a silent connection over the bound is not held until the login
          * timeout.  A plaintext peer is told why. */
         pl_log(&s->server->log, PL_LOG_WARN, "limits.connections", "ip=%s limit=%lld", s->ip,
-               s->server->limits.conn_per_ip);
+               pl_server_limits(s->server)->conn_per_ip);
         if (s->port_kind == PL_LISTEN_C2S_TLS)
             pl_session_end(s, PL_END_GOODBYE, "too many connections from one address");
         else

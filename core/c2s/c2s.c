@@ -88,7 +88,8 @@ static void send_stanza_error(pl_session_t *s, const pl_stanza_t *st, pl_stanza_
 int pl_c2s_bind(pl_session_t *s, const char *resource, pl_stanza_err_t *err, const char **text)
 {
     pl_server_t *srv = s->server;
-    if ((long long)pl_sessions_count_bare(srv, s->jid.bare) >= srv->limits.max_sessions_per_account) {
+    if ((long long)pl_sessions_count_bare(srv, s->jid.bare) >=
+        pl_server_limits(srv)->max_sessions_per_account) {
         *err = PL_ERR_RESOURCE_CONSTRAINT;
         *text = "too many sessions for this account";
         return -1;
@@ -385,7 +386,7 @@ void pl_c2s_timer(pl_session_t *s)
     }
     uint64_t now = pl_mono_ms();
     uint64_t idle = now - s->last_rx_ms;
-    uint64_t idle_limit = (uint64_t)srv->limits.idle_timeout_ms;
+    uint64_t idle_limit = (uint64_t)pl_server_limits(srv)->idle_timeout_ms;
     if (ping_unanswered(s)) {
         pl_log(&srv->log, PL_LOG_INFO, "c2s.ping_timeout", "session=%llu jid=%s",
                (unsigned long long)s->id, s->jid.full);
@@ -409,7 +410,7 @@ void pl_c2s_timer(pl_session_t *s)
         pl_stanza_unref(&ping);
         c->ping_sent = 1;
         c->ping_rx_bytes = s->rx_bytes;
-        pl_session_timer_start(s, (uint64_t)srv->limits.ping_timeout_ms);
+        pl_session_timer_start(s, (uint64_t)pl_server_limits(srv)->ping_timeout_ms);
         return;
     }
     pl_session_timer_start(s, idle_limit - idle);

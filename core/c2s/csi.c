@@ -61,8 +61,9 @@ int pl_csi_hold(pl_session_t *s, const pl_stanza_t *st)
         }
         /* Held presence is output the client will get: it stays well
          * inside the output bound too. */
-        if (c->csi_nheld >= PL_CSI_MAX_HELD || c->csi_bytes + pl_stanza_out_size(st) >
-                                                   (size_t)s->server->limits.max_output_bytes / 4) {
+        if (c->csi_nheld >= PL_CSI_MAX_HELD ||
+            c->csi_bytes + pl_stanza_out_size(st) >
+                (size_t)pl_server_limits(s->server)->max_output_bytes / 4) {
             flush_held(s);
             return 0;
         }

@@ -122,7 +122,7 @@ static int parse_h(const char *v, uint32_t *out)
 static int over_bounds(const pl_session_t *s)
 {
     pl_c2s_t *c = pl_c2s(s);
-    const pl_limits_conf_t *l = &s->server->limits;
+    const pl_limits_conf_t *l = pl_server_limits(s->server);
     return (long long)c->sm->n > l->max_unacked || (long long)c->sm->bytes > l->max_unacked_bytes;
 }
 
@@ -253,7 +253,7 @@ void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
         return;
     }
     pl_sm_t *sm = pl_xcalloc(1, sizeof(*sm));
-    sm->resumable = resume && srv->limits.resume_timeout_ms > 0;
+    sm->resumable = resume && pl_server_limits(srv)->resume_timeout_ms > 0;
     c->sm = sm;
     if (sm->resumable) {
         pl_random_id(sm->id, 20);
@@ -261,7 +261,7 @@ void pl_sm_enable(pl_session_t *s, int resume, pl_buf_t *out)
         pl_map_put(&srv->resumable, sm->id, pl_session_ref(s));
         pthread_mutex_unlock(&srv->sm_lock);
         pl_buf_printf(out, "<enabled xmlns='" PL_NS_SM "' id='%s' resume='true' max='%lld'/>",
-                      sm->id, srv->limits.resume_timeout_ms / 1000);
+                      sm->id, pl_server_limits(srv)->resume_timeout_ms / 1000);
     } else {
         pl_buf_puts(out, "<enabled xmlns='" PL_NS_SM "'/>");
     }
@@ -389,7 +389,7 @@ void pl_sm_end_detached(pl_session_t *s, const char *why)
 void pl_sm_sweep(pl_loop_t *loop, int all)
 {
     uint64_t now = pl_mono_ms();
-    long long timeout = loop->server->limits.resume_timeout_ms;
+    long long timeout = pl_server_limits(loop->server)->resume_timeout_ms;
     pl_session_t **p = &loop->hibernating;
     while (*p) {
         pl_session_t *s = *p;
@@ -602,7 +602,7 @@ void pl_sm_resume(pl_session_t *s, const char *previd, const char *h_attr)
 void pl_sm_early(pl_session_t *s, const pl_stanza_t *st)
 {
     pl_c2s_t *c = pl_c2s(s);
-    const pl_limits_conf_t *l = &s->server->limits;
+    const pl_limits_conf_t *l = pl_server_limits(s->server);
     if (s->closing)
         return;
     /* A handover takes milliseconds; a queue growing past the SM bounds

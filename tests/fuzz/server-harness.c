@@ -690,7 +690,7 @@ static void command(char cmd)
          * been silent for the idle timeout (login timeout before binding,
          * then a ping, then a ping timeout). */
         if (F.cur && F.cur->s && !F.cur->s->closing) {
-            uint64_t idle = (uint64_t)F.srv->limits.idle_timeout_ms;
+            uint64_t idle = (uint64_t)pl_server_limits(F.srv)->idle_timeout_ms;
             pl_session_t *s = F.cur->s;
             s->last_rx_ms = s->last_rx_ms > idle ? s->last_rx_ms - idle : 0;
             pl_session_timer_fire(s);

@@ -226,6 +226,33 @@ static void sighup_reloads_and_keeps_serving(h_server_t *srv)
         mark = h_log_mark(srv);
         CHECK(chat(alice, bob));
         CHECK_MSG(h_log_count(srv, mark, "event=stanza.out") > 0, "debug not restored");
+
+        /* Reloaded limits hold for new streams (a stream keeps the parser
+         * bounds it opened with): a stanza over the reloaded
+         * max_stanza_bytes ends the sender's stream, and only its. */
+        const char *before = srv->opts.limits;
+        srv->opts.limits = "auth_fail_per_ip = 1000; max_stanza_bytes = 4096;";
+        CHECK(h_server_write_config(srv, "info") == 0);
+        mark = h_log_mark(srv);
+        kill(srv->pid, SIGHUP);
+        CHECK(h_log_wait(srv, mark, 5000, "event=server.reload", "ok=1", NULL));
+        char body[6001];
+        memset(body, 'x', sizeof(body) - 1);
+        body[sizeof(body) - 1] = '\0';
+        h_client_t *late = h_login(ctx, srv, "alice@example.test/late", "alice-pw", 0);
+        CHECK(late != NULL);
+        if (late) {
+            h_send(late, "<message to='bob@example.test' type='chat'><body>%s</body></message>",
+                   body);
+            CHECK_MSG(h_wait_disconnect(late, 5000), "a stanza over the reloaded limit was taken");
+            CHECK(bob->connected && alice->connected);
+            h_client_free(late);
+        }
+        srv->opts.limits = before;
+        CHECK(h_server_write_config(srv, "debug") == 0);
+        mark = h_log_mark(srv);
+        kill(srv->pid, SIGHUP);
+        CHECK(h_log_wait(srv, mark, 5000, "event=server.reload", "ok=1", NULL));
     }
     h_client_free(bob);
     h_client_free(alice);
