@@ -319,12 +319,13 @@ static void format_fields(pl_buf_t *out, const char *fmt, va_list ap)
             const char *v = va_arg(ap, const char *);
             if (!v)
                 v = "(null)";
-            size_t len = strlen(v);
-            if (sp.has_prec) {
-                long limit = sp.star_prec ? pr : atol(strchr(sp.fmt, '.') + 1);
-                if (limit >= 0 && (size_t)limit < len)
-                    len = strnlen(v, (size_t)limit);
-            }
+            /* With a precision the argument need not be NUL-terminated
+             * (a network buffer logged as %.*s): never read past it. */
+            size_t len;
+            long limit = -1;
+            if (sp.has_prec)
+                limit = sp.star_prec ? pr : atol(strchr(sp.fmt, '.') + 1);
+            len = limit >= 0 ? strnlen(v, (size_t)limit) : strlen(v);
             write_value(out, v, len, pos);
             break;
         }

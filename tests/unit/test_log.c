@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "tests/unit/suites.h"
@@ -70,6 +72,24 @@ START_TEST(forged_fields_are_quoted)
 }
 END_TEST
 
+/* A network buffer is logged as %.*s and ends where its length says, with
+ * no NUL after it: here it ends at a page nobody may read, so reading one
+ * byte too far crashes the test whatever the build. */
+START_TEST(a_value_with_a_precision_is_never_read_past_its_length)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(map, MAP_FAILED);
+    ck_assert_int_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    char *data = map + page - 5;
+    memcpy(data, "<a/>x", 5); /* no NUL: the next byte is the guard page */
+    EXPECT("data=<a/>x", logged(0, "data=%.*s", 5, data));
+    EXPECT("data=<a/>", logged(0, "data=%.*s", 4, data));
+    munmap(map, (size_t)page * 2);
+}
+END_TEST
+
 START_TEST(newlines_never_break_the_line)
 {
     EXPECT("data=\"<message>\\n  <body>x</body>\\r\\n</message>\\t\\x01\\x7f\" next=1",
@@ -126,6 +146,7 @@ Suite *log_suite(void)
     tcase_add_test(tc, plain_values_stay_bare);
     tcase_add_test(tc, forged_fields_are_quoted);
     tcase_add_test(tc, newlines_never_break_the_line);
+    tcase_add_test(tc, a_value_with_a_precision_is_never_read_past_its_length);
     tcase_add_test(tc, values_inside_quotes_of_the_format_are_escaped_not_quoted_again);
     tcase_add_test(tc, json_lines_carry_every_field_as_an_escaped_string);
     tcase_add_test(tc, the_quote_helper_escapes_and_always_closes_the_quotes);
