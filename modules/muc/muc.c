@@ -33,7 +33,17 @@ void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, 
     const char *type = pl_stanza_attr(orig, "type");
     if (type && strcmp(type, "error") == 0)
         return; /* never an error in reply to an error */
-    muc_out_take(o, pl_stanza_error(orig, cond, text));
+    pl_stanza_t *err = pl_stanza_error(orig, cond, text);
+    if (strcmp(pl_stanza_name(orig), "presence") == 0) {
+        /* A refused entry carries <x xmlns='…/muc'/> (XEP-0045 §7.2): that
+         * is how clients tell it from other presence errors. */
+        pl_builder_t *b = pl_build_from(err, NULL, NULL);
+        pl_build_child(b, "x", MUC_NS);
+        pl_build_up(b);
+        pl_stanza_unref(&err);
+        err = pl_build_finish(b);
+    }
+    muc_out_take(o, err);
 }
 
 void muc_out_flush(pl_server_t *srv, muc_out_t *o)

@@ -611,6 +611,10 @@ static void entering_is_refused_with_the_xep_0045_conditions(h_server_t *srv)
 
     CHECK(create_room(alice, "club", "Al", FIELD("membersonly", "1")));
     CHECK(strcmp(enter(bob, "club", "Bo"), "registration-required") == 0);
+    /* A refused entry carries <x xmlns='…/muc'/>, which clients look for. */
+    h_send(bob, "<presence to='%s' id='rr'><x xmlns='" NS_MUC "'/></presence>", occ("club", "Bo"));
+    xmpp_stanza_t *refused = h_wait(bob, &(h_match_t){.name = "presence", .id = "rr"}, 5000);
+    CHECK(refused && h_child(refused, "x", NS_MUC) && error_is(refused, "registration-required"));
     CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("club"),
                               "<query xmlns='" NS_ADMIN "'><item affiliation='member' "
                               "jid='bob@example.test'/></query>"),
@@ -696,8 +700,9 @@ static void moderators_kick_ban_and_give_voice(h_server_t *srv)
         xmpp_stanza_release(p);
     /* Kicked is not banned: bob comes back, then is banned. */
     CHECK(strcmp(enter(bob, "mod", "Bo"), "ok") == 0);
-    CHECK(strcmp(admin_item(alice, "mod", "<item affiliation='outcast' jid='bob@example.test'/>"),
-                 "result") == 0);
+    /* Banned by nick: the occupant's bare JID is what is banned. */
+    CHECK(strcmp(admin_item(alice, "mod", "<item affiliation='outcast' nick='Bo'/>"), "result") ==
+          0);
     p = presence_from(bob, occ("mod", "Bo"), "unavailable");
     CHECK(p && has_status(p, "301"));
     if (p)
@@ -771,6 +776,8 @@ static void affiliation_lists_are_read_and_changed_by_rank(h_server_t *srv)
     CHECK_MSG(strcmp(l, "carol@example.test dave@example.test ") == 0, "members: %s", l);
     CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' jid='x@y/res'/>"),
                  "jid-malformed") == 0);
+    CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' nick='Nobody'/>"),
+                 "item-not-found") == 0);
     leave(alice, "ranks", "Al");
 out:
     h_client_free(alice);
