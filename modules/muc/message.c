@@ -170,7 +170,7 @@ static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, mu
 pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
 {
     if (strcmp(hc->type, "error") == 0)
-        return PL_DONE; /* an occupant's client bounced something: nothing to do */
+        return muc_on_occupant_error(hc);
     muc_state_t *st = muc_state(hc);
     muc_out_t out = {0};
     int gc = strcmp(hc->type, "groupchat") == 0;

@@ -1046,6 +1046,88 @@ out:
     h_ctx_free(ctx);
 }
 
+/* XEP-0410: pinging one's own occupant JID says whether one is still in
+ * the room (after a restart a client is not, whatever it believes). */
+static void self_ping_tells_a_client_whether_it_is_still_in_the_room(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "pingme", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "pingme", "Bo"), "ok") == 0);
+    const char *ping = "<ping xmlns='urn:xmpp:ping'/>";
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Al"), ping), "result") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Nobody"), ping), "item-not-found") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Bo"), ping), "service-unavailable") ==
+          0);
+    leave(bob, "pingme", "Bo");
+    CHECK(strcmp(h_iq_outcome(bob, "get", occ("pingme", "Bo"), ping), "not-acceptable") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "get", occ("nosuchroom", "Bo"), ping), "not-acceptable") == 0);
+    leave(alice, "pingme", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* Without the presence module nobody tells the room that a client went
+ * away; the first groupchat message its server bounces removes it, with
+ * 333 (§7.14), so the room holds no ghosts. */
+static void an_occupant_whose_messages_bounce_is_removed(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "one", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "one", "Bo"), "ok") == 0);
+    h_drain(alice);
+    h_client_free(bob);
+    bob = NULL;
+    h_run_for(ctx, 300);
+    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("one", "Bo")}),
+              "the room learnt of the departure without the presence module");
+    say(alice, "one", "anyone there?");
+    xmpp_stanza_t *p = presence_from(alice, occ("one", "Bo"), "unavailable");
+    CHECK_MSG(p && has_status(p, "333"), "the gone occupant was not removed");
+    rel(p);
+    leave(alice, "one", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* A client that is still connected may answer a message with an error
+ * that would also mean "gone" (service-unavailable); its session is
+ * alive, so it stays in the room. */
+static void a_live_occupant_that_refuses_a_message_stays(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "refusing", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "refusing", "Bo"), "ok") == 0);
+    h_drain(alice);
+    h_send(bob,
+           "<message to='%s' type='error' id='e1'><error type='cancel'><service-unavailable "
+           "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+           occ("refusing", "Al"));
+    h_settle(alice);
+    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("refusing", "Bo")}),
+              "bob was removed from the room");
+    say(bob, "refusing", "still here");
+    CHECK(got(heard(alice, occ("refusing", "Bo"), "still here")));
+    leave(bob, "refusing", "Bo");
+    leave(alice, "refusing", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
 /* max_rooms: past it a new room is refused with resource-constraint. */
 static void the_room_count_per_host_is_bounded(h_server_t *srv)
 {
@@ -1086,17 +1168,22 @@ int main(int argc, char **argv)
         H_RUN(disco_shows_the_service_its_public_rooms_and_each_rooms_features, &srv);
         H_RUN(an_occupant_whose_session_ends_leaves_the_room, &srv);
         H_RUN(a_flooding_occupant_is_slowed_with_a_clear_error, &srv);
+        H_RUN(self_ping_tells_a_client_whether_it_is_still_in_the_room, &srv);
+        H_RUN(a_live_occupant_that_refuses_a_message_stays, &srv);
         H_RUN(persistent_rooms_and_their_lists_survive_a_restart, &srv);
     }
     h_server_stop(&srv);
-    /* A server of its own, so the other cases' rooms do not count. */
+    /* A server of its own, with one room at most and without the presence
+     * module. */
     h_server_opts_t one_room = {
         .limits = "auth_fail_per_ip = 1000;",
-        .modules = "roster = {}; presence = {}; muc = { max_rooms = 1; };",
+        .modules = "roster = {}; muc = { max_rooms = 1; };",
         .accounts = accounts,
     };
-    if (h_server_start(&srv, &one_room) == 0)
+    if (h_server_start(&srv, &one_room) == 0) {
+        H_RUN(an_occupant_whose_messages_bounce_is_removed, &srv);
         H_RUN(the_room_count_per_host_is_bounded, &srv);
+    }
     h_server_stop(&srv);
     return h_finish(argv[0]);
 }
