@@ -198,6 +198,19 @@ static void send_history(muc_out_t *out, const muc_room_t *r, const pl_xml_t *mu
     muc_out_take(out, muc_subject_message(r, to));
 }
 
+/* The others' presence, as `o` may see them: what an entering client
+ * gets first (§7.2.3). */
+static void send_others(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o)
+{
+    for (size_t i = 0; i < r->nocc; i++) {
+        if (r->occ[i] == o)
+            continue;
+        pl_stanza_t *p = muc_occupant_presence(r, r->occ[i], o, NULL, NULL, NULL, NULL, NULL);
+        muc_out_take(out, pl_stanza_readdress_to(p, o->jid));
+        pl_stanza_unref(&p);
+    }
+}
+
 static size_t room_limit(const muc_state_t *st, const muc_room_t *r)
 {
     long long max = st->conf->max_occupants;
@@ -267,14 +280,7 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                                      muc_default_role(&r->config, j.affil));
     muc_occupant_set_presence(o, hc->stanza);
     r->active_ms = now;
-    /* The others first, as the newcomer may see them (§7.2.3). */
-    for (size_t i = 0; i < r->nocc; i++) {
-        if (r->occ[i] == o)
-            continue;
-        pl_stanza_t *p = muc_occupant_presence(r, r->occ[i], o, NULL, NULL, NULL, NULL, NULL);
-        muc_out_take(out, pl_stanza_readdress_to(p, o->jid));
-        pl_stanza_unref(&p);
-    }
+    send_others(out, r, o);
     int codes[4], k = 0;
     if (r->config.flags & MUC_CONF_WHOIS_ANYONE)
         codes[k++] = 100;
@@ -391,8 +397,16 @@ pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc)
     } else if (pl_server_tenant_of(hc->server, hc->from->domain) != hc->host) {
         muc_out_error(&out, hc->stanza, PL_ERR_FORBIDDEN, "this service is for its own users");
     } else if (o && strcmp(o->nick, hc->to->resource) == 0) {
+        /* A status change; with <x xmlns='…/muc'/> the client is entering
+         * again (it lost track, e.g. after reconnecting under the same
+         * resource) and gets the whole entry sequence once more. */
+        const pl_xml_t *mucx = pl_xml_child(pl_stanza_root(hc->stanza), "x", MUC_NS);
         muc_occupant_set_presence(o, hc->stanza);
+        if (mucx)
+            send_others(&out, r, o);
         muc_broadcast_occupant(&out, r, o, NULL, NULL, NULL, NULL, NULL);
+        if (mucx)
+            send_history(&out, r, mucx, o->jid, pl_now_ms());
     } else if (o) {
         change_nick(hc, &out, r, o);
     } else {

@@ -235,6 +235,13 @@ static int got(xmpp_stanza_t *st)
     return st != NULL;
 }
 
+static int is_subject(xmpp_stanza_t *st, const void *ud)
+{
+    (void)ud;
+    return strcmp(xmpp_stanza_get_name(st), "message") == 0 &&
+           xmpp_stanza_get_child_by_name(st, "subject") != NULL;
+}
+
 /* ---- cases ---- */
 
 /* §10.1: the first to enter creates the room, owns it, and it stays
@@ -310,6 +317,15 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
               "the moderator did not see bob's JID");
     if (p)
         xmpp_stanza_release(p);
+    /* Entering again under the same nick (a client that lost track) gives
+     * the whole entry sequence again: the others, itself, the subject. */
+    h_drain(bob);
+    xmpp_stanza_t *again = NULL;
+    CHECK(strcmp(enter_x(bob, "semi", "Bo", "<history maxstanzas='0'/>", &again), "ok") == 0);
+    rel(again);
+    CHECK(got(presence_from(bob, occ("semi", "Al"), NULL)));
+    CHECK(got(wait_for(bob, is_subject, NULL, 5000)));
+    h_drain(alice);
     /* A status change is broadcast too. */
     h_send(bob, "<presence to='%s'><show>away</show></presence>", occ("semi", "Bo"));
     p = presence_from(alice, occ("semi", "Bo"), NULL);
@@ -430,13 +446,6 @@ out:
     h_client_free(bob);
     h_client_free(carol);
     h_ctx_free(ctx);
-}
-
-static int is_subject(xmpp_stanza_t *st, const void *ud)
-{
-    (void)ud;
-    return strcmp(xmpp_stanza_get_name(st), "message") == 0 &&
-           xmpp_stanza_get_child_by_name(st, "subject") != NULL;
 }
 
 static int count_history(h_client_t *c, const char *room, int *delayed)
