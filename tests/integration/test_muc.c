@@ -1055,6 +1055,64 @@ out:
     h_ctx_free(ctx);
 }
 
+/* §7.8.2: the room passes an invitation on from itself, naming the
+ * inviter; in a members-only room the invitee becomes a member and can
+ * enter; a decline goes back to the inviter; someone outside the room and
+ * a banned invitee are refused. */
+static void mediated_invitations_reach_the_invitee_and_declines_the_inviter(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
+    h_client_t *erin = h_login(ctx, srv, "erin@example.test/e", "pw", 0);
+    if (!alice || !dave || !erin || !create_room(alice, "invites", "Al", FIELD("membersonly", "1")))
+        goto out;
+    CHECK(strcmp(enter(dave, "invites", "Da"), "registration-required") == 0);
+    h_send(alice,
+           "<message to='%s' id='i1'><x xmlns='" NS_USER "'><invite to='dave@example.test'>"
+           "<reason>tea?</reason></invite></x></message>",
+           room_jid("invites"));
+    xmpp_stanza_t *m =
+        h_wait(dave, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+    xmpp_stanza_t *inv = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "invite") : NULL;
+    char *reason = inv ? h_child_text(inv, "reason") : NULL;
+    CHECK_MSG(inv && attr_is(inv, "from", "alice@example.test") && reason &&
+                  strcmp(reason, "tea?") == 0,
+              "dave got no invitation");
+    free(reason);
+    rel(m);
+    CHECK(strcmp(enter(dave, "invites", "Da"), "ok") == 0);
+    leave(dave, "invites", "Da");
+    h_send(erin,
+           "<message to='%s'><x xmlns='" NS_USER "'><decline to='alice@example.test'>"
+           "<reason>busy</reason></decline></x></message>",
+           room_jid("invites"));
+    m = h_wait(alice, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+    xmpp_stanza_t *dec = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "decline") : NULL;
+    CHECK_MSG(dec && attr_is(dec, "from", "erin@example.test"), "alice got no decline");
+    rel(m);
+    h_send(erin,
+           "<message to='%s' id='i2'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
+           "</x></message>",
+           room_jid("invites"));
+    CHECK(error_is(h_wait(erin, &(h_match_t){.name = "message", .id = "i2"}, 5000),
+                   "not-acceptable"));
+    CHECK(strcmp(admin_item(alice, "invites",
+                            "<item affiliation='outcast' jid='frank@example.test'/>"),
+                 "result") == 0);
+    h_send(alice,
+           "<message to='%s' id='i3'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
+           "</x></message>",
+           room_jid("invites"));
+    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "i3"}, 5000), "forbidden"));
+    leave(alice, "invites", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(dave);
+    h_client_free(erin);
+    h_ctx_free(ctx);
+}
+
 /* XEP-0410: pinging one's own occupant JID says whether one is still in
  * the room (after a restart a client is not, whatever it believes). */
 static void self_ping_tells_a_client_whether_it_is_still_in_the_room(h_server_t *srv)
@@ -1178,6 +1236,7 @@ int main(int argc, char **argv)
         H_RUN(an_occupant_whose_session_ends_leaves_the_room, &srv);
         H_RUN(a_flooding_occupant_is_slowed_with_a_clear_error, &srv);
         H_RUN(self_ping_tells_a_client_whether_it_is_still_in_the_room, &srv);
+        H_RUN(mediated_invitations_reach_the_invitee_and_declines_the_inviter, &srv);
         H_RUN(a_live_occupant_that_refuses_a_message_stays, &srv);
         H_RUN(persistent_rooms_and_their_lists_survive_a_restart, &srv);
     }
