@@ -2,7 +2,7 @@
 """Multi-user chat interop with slixmpp's XEP-0045 plugin on the group
 service groups.example.test: create a room, fetch and submit its
 configuration form, join with history, groupchat with the room's
-stanza-id, subject, kick, ban by nick, affiliation lists, disco of the
+stanza-id, subject, a mediated invitation, kick, ban, affiliation lists, disco of the
 room's features, and destruction with an alternate venue.
 Usage: interop_muc.py BUILD_DIR"""
 import asyncio
@@ -76,6 +76,13 @@ async def scenario(srv):
     await muc.set_role(ROOM, "Bo", "none", reason="out")
     p = await next_of(bob_offline)
     check("muc_interop_kick", p is not None and 307 in p["muc"]["status_codes"], p)
+
+    carol_invites = watch(carol, "groupchat_invite")
+    muc.invite(ROOM, "carol@example.test", reason="join us")
+    inv = await next_of(carol_invites)
+    check("muc_interop_invite",
+          inv is not None and str(inv["from"]) == ROOM and
+          str(inv["muc"]["invite"]["from"]) == "alice@example.test", inv)
 
     await carol["xep_0045"].join_muc_wait(ROOM, "Ca", timeout=5)
     carol_offline = watch(carol, f"muc::{ROOM}::got_offline")
