@@ -32,6 +32,9 @@ static void room_info(pl_builder_t *b, const muc_room_t *r)
     feature(b, PL_NS_DISCO_INFO);
     feature(b, PL_NS_SID);
     feature(b, MUC_NS_SELF_PING);
+    /* Groupchat keeps the sender's 'id', so a client recognises its own
+     * message when the room reflects it. */
+    feature(b, MUC_NS "#stable_id");
     feature(b, (c->flags & MUC_CONF_PUBLIC) ? "muc_public" : "muc_hidden");
     feature(b, (c->flags & MUC_CONF_PERSISTENT) ? "muc_persistent" : "muc_temporary");
     feature(b, (c->flags & MUC_CONF_MEMBERS_ONLY) ? "muc_membersonly" : "muc_open");

@@ -393,6 +393,7 @@ static void groupchat_reaches_every_occupant_with_the_rooms_stanza_id(h_server_t
              k = xmpp_stanza_get_next(k))
             sids += xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "stanza-id") == 0;
         CHECK_MSG(sids == 1, "client %d: %d stanza-ids", i, sids);
+        CHECK_MSG(m && attr_is(m, "id", "m1"), "client %d: the sender's id was not kept", i);
         if (m)
             xmpp_stanza_release(m);
     }
@@ -913,7 +914,8 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     CHECK(id && attr_is(id, "name", "Shown room"));
     CHECK(has_feature(q, NS_MUC) && has_feature(q, "muc_persistent") &&
           has_feature(q, "muc_membersonly") && has_feature(q, "muc_public") &&
-          has_feature(q, "muc_semianonymous") && has_feature(q, "muc_unsecured"));
+          has_feature(q, "muc_semianonymous") && has_feature(q, "muc_unsecured") &&
+          has_feature(q, NS_MUC "#stable_id") && has_feature(q, NS_MUC "#self-ping-optimization"));
     xmpp_stanza_t *x = q ? h_child(q, "x", "jabber:x:data") : NULL;
     int desc = 0;
     for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
