@@ -284,6 +284,16 @@ static void the_first_joiner_creates_a_locked_room_and_unlocks_it_by_configuring
     if (p)
         xmpp_stanza_release(p);
     CHECK(strcmp(enter(alice, "gc10", "Al"), "ok") == 0);
+    /* Cancelling the first configuration cancels the room (§10.1.3). */
+    CHECK(strcmp(enter(bob, "cancelled", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "set", room_jid("cancelled"),
+                              "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
+                              "type='cancel'/></query>"),
+                 "result") == 0);
+    CHECK(got(presence_from(bob, occ("cancelled", "Bo"), "unavailable")));
+    CHECK(strcmp(
+              h_iq_outcome(bob, "get", room_jid("cancelled"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+              "item-not-found") == 0);
     leave(alice, "tea", "Al");
     leave(bob, "tea", "Bo");
     leave(alice, "gc10", "Al");
