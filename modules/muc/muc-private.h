@@ -109,6 +109,7 @@ typedef struct muc_room {
     char *subject;    /* NULL: none set */
     char *subject_by; /* nick (or the room JID) that set it */
     int64_t created_ms, active_ms;
+    int64_t stored_active_ms; /* active_ms in the last record queued */
     int locked;             /* created, awaiting the owner's configuration (201) */
     unsigned long long gen; /* bumped at every stored change: orders writes */
     muc_aff_t *affs;
