@@ -139,11 +139,18 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                                      ch->role);
                 *why = "you may not change this occupant's role";
             }
-        } else if (affil && jid) {
+        } else if (affil && (jid || nick)) {
             muc_affil_t old;
+            /* By nick (§9.3 allows it): the occupant's bare JID. */
+            const muc_occupant_t *by_nick = jid ? NULL : muc_room_by_nick(r, nick);
+            if (by_nick)
+                jid = by_nick->bare;
             if (muc_affil_parse(affil, &ch->affil) != 0) {
                 *why = "no such affiliation";
                 e = PL_ERR_BAD_REQUEST;
+            } else if (!jid) {
+                *why = "no occupant has that nickname";
+                e = PL_ERR_ITEM_NOT_FOUND;
             } else if (pl_jid_parse(&ch->jid, jid) != 0 || ch->jid.resource) {
                 *why = "affiliations are for bare JIDs";
                 e = PL_ERR_JID_MALFORMED;
@@ -161,7 +168,7 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                     owners++;
             }
         } else {
-            *why = "an item has a nick and a role, or a jid and an affiliation";
+            *why = "an item has a nick and a role, or a jid (or nick) and an affiliation";
             e = PL_ERR_BAD_REQUEST;
         }
     }
