@@ -145,6 +145,39 @@ SESSION = {
         "<iq type='get' id='d1' to='fuzz.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
         "<iq type='get' id='d2' to='fuzz.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
         "<presence type='unavailable'/>", END),
+    # XEP-0045 on groups.fuzz.test: a reserved room configured by its
+    # owner, the peer entering, talk, subject, private message, admin
+    # lists, a kick and the room destroyed.
+    "muc-room": seq(
+        "<presence to='room@groups.fuzz.test/owner'><x xmlns='http://jabber.org/protocol/muc'>"
+        "<history maxstanzas='5'/></x></presence>", cmd("w"),
+        "<iq type='get' id='c1' to='room@groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>", cmd("w"),
+        "<iq type='set' id='c2' to='room@groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+        "<field var='muc#roomconfig_roomname'><value>Room</value></field>"
+        "<field var='muc#roomconfig_persistentroom'><value>1</value></field>"
+        "<field var='muc#roomconfig_membersonly'><value>0</value></field>"
+        "<field var='muc#roomconfig_whois'><value>anyone</value></field>"
+        "</x></query></iq>", cmd("p"),
+        "<presence to='room@groups.fuzz.test/peer'><x xmlns='http://jabber.org/protocol/muc'/>"
+        "</presence>", cmd("w"),
+        "<message to='room@groups.fuzz.test' type='groupchat' id='g1'><body>hi all</body></message>",
+        "<message to='room@groups.fuzz.test/owner' type='chat' id='pm1'><body>psst</body>"
+        "<x xmlns='http://jabber.org/protocol/muc#user'/></message>", cmd("0"),
+        "<message to='room@groups.fuzz.test' type='groupchat' id='s1'><subject>news</subject></message>",
+        "<iq type='get' id='a1' to='room@groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='owner'/></query></iq>",
+        "<iq type='set' id='a2' to='room@groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='peer' role='none'>"
+        "<reason>bye</reason></item></query></iq>",
+        "<iq type='get' id='d1' to='groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
+        "<presence to='room@groups.fuzz.test/boss'/>",
+        "<iq type='set' id='x1' to='room@groups.fuzz.test'>"
+        "<query xmlns='http://jabber.org/protocol/muc#owner'><destroy jid='other@groups.fuzz.test'>"
+        "<reason>moving</reason></destroy></query></iq>", END),
     "sm-enable-ack": seq(
         "<enable xmlns='urn:xmpp:sm:3' resume='true'/>", cmd("w"),
         "<presence/><message to='fuzz@fuzz.test/fuzz1' id='s1'><body>one</body></message>",

@@ -496,7 +496,7 @@ static void start_server(void)
         "    modules = { disco = {}; ping = {}; version = {}; time = {}; register = {};\n"
         "      roster = {}; presence = {}; vcard = {}; private = {}; last = {}; pep = {};\n"
         "      bookmarks = {}; blocking = {}; client_policy = {}; mam = {}; offline = {};\n"
-        "      carbons = {}; inbox = {}; push = {}; };\n"
+        "      carbons = {}; inbox = {}; push = {}; muc = {}; };\n"
         "    components = ( { domain = \"" FZ_COMPONENT "\"; secret = \"" FZ_COMPONENT_SECRET
         "\"; } ); },\n"
         "  { name = \"other.test\"; modules = { disco = {}; ping = {}; vcard = {}; }; }\n"
