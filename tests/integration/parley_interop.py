@@ -40,7 +40,8 @@ def free_port():
 class Client(slixmpp.ClientXMPP):
     """A slixmpp client that accepts the test certificate, queues every
     message it receives in `inbox`, and sets `ready` after session start
-    (once initial presence has been sent, unless presence=False)."""
+    (once the server has taken its initial presence, unless
+    presence=False)."""
 
     def __init__(self, jid, password, plugins=(), presence=True):
         super().__init__(jid, password)
@@ -59,6 +60,14 @@ class Client(slixmpp.ClientXMPP):
     async def _start(self, _):
         if self.initial_presence:
             self.send_presence()
+            # A round trip on the same stream: once its answer is back the
+            # server has taken the presence, so the session is available
+            # for messages to the bare JID.  Without it a message sent at
+            # once from a client on another loop could be routed first.
+            try:
+                await self["xep_0030"].get_info(jid=self.boundjid.domain, timeout=10)
+            except Exception:  # an error answer is a round trip too
+                pass
         self.ready.set()
 
 
