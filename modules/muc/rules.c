@@ -1,8 +1,9 @@
 /* rules.c — XEP-0045's decisions as pure functions: who may enter a room,
  * which role a newcomer gets, who may change whose role or affiliation
  * (the tables of §5.1.3, §5.2.1, §8, §9 and §10), who may set the subject
- * and who sees real JIDs.  No server, no lock: unit-tested in
- * tests/unit/test_muc.c. */
+ * and who sees real JIDs; and the group kinds' (the last owner's heir,
+ * which temporary groups expired, join authentication).  No server, no
+ * lock: unit-tested in tests/unit/test_muc.c. */
 #include <string.h>
 
 #include "modules/muc/muc-private.h"
