@@ -162,7 +162,10 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                 e = PL_ERR_RESOURCE_CONSTRAINT;
             } else {
                 old = muc_room_affil(r, ch->jid.bare);
-                e = muc_may_set_affil(actor, old, ch->affil, owners);
+                e = r->kind != MUC_KIND_ROOM
+                        ? muc_group_may_set_affil(actor, strcmp(ch->jid.bare, hc->from->bare) == 0,
+                                                  old, ch->affil, owners)
+                        : muc_may_set_affil(actor, old, ch->affil, owners);
                 *why = e == PL_ERR_CONFLICT ? "the room needs an owner"
                                             : "you may not change this affiliation";
                 if (!e && old == MUC_AFFIL_OWNER && ch->affil != MUC_AFFIL_OWNER)

@@ -220,6 +220,10 @@ size_t muc_group_members(const muc_aff_t *affs, size_t n);
  * member (ties broken by the smaller JID); NULL when nobody is left (the
  * group is dismissed). */
 const muc_aff_t *muc_group_heir(const muc_aff_t *affs, size_t n);
+/* muc_may_set_affil in a group, where every member may also quit (set
+ * its own affiliation to none, `self`: the JID is the actor's) (GRP-5). */
+pl_stanza_err_t muc_group_may_set_affil(muc_affil_t actor, int self, muc_affil_t old,
+                                        muc_affil_t affil, size_t owners);
 /* Is `r` a temporary group idle for expiry_ms or more (expiry_ms 0: never)? */
 int muc_group_expired(const muc_room_t *r, int64_t now_ms, int64_t expiry_ms);
 /* join_auth as the room's flags say: "approval" (members-only),

@@ -149,6 +149,14 @@ const muc_aff_t *muc_group_heir(const muc_aff_t *affs, size_t n)
     return best;
 }
 
+pl_stanza_err_t muc_group_may_set_affil(muc_affil_t actor, int self, muc_affil_t old,
+                                        muc_affil_t affil, size_t owners)
+{
+    if (self && actor >= MUC_AFFIL_MEMBER && old == actor && affil == MUC_AFFIL_NONE)
+        return PL_ERR_NONE;
+    return muc_may_set_affil(actor, old, affil, owners);
+}
+
 int muc_group_expired(const muc_room_t *r, int64_t now_ms, int64_t expiry_ms)
 {
     return r->kind == MUC_KIND_TEMPORARY && !r->locked && expiry_ms > 0 &&

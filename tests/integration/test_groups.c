@@ -420,6 +420,43 @@ static void a_temporary_groups_members_invite_and_rename(h_server_t *srv)
     h_ctx_free(ctx);
 }
 
+/* GRP-3, GRP-5: with join_auth none, entering a group makes a member, up
+ * to the limit; any member quits by setting its own affiliation to none,
+ * and may not remove anyone else. */
+static void open_groups_admit_members_and_members_quit(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
+    h_client_t *dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
+    if (alice && bob && carol && dave &&
+        create(alice, "open", "Al", groups(GF("kind", "temporary") GF("join_auth", "none")))) {
+        CHECK_STR(info(bob, "open", "join_auth"), "none");
+        CHECK_STR(enter(bob, "open", "Bo"), "ok");
+        CHECK_STR(enter(carol, "open", "Ca"), "ok");
+        CHECK_STR(info(bob, "open", "member_count"), "3");
+        CHECK_STR(affil_list(alice, "open", "member"), "bob@example.test carol@example.test");
+        /* The fourth would pass temporary_max_members (3). */
+        CHECK_STR(enter(dave, "open", "Da"), "resource-constraint");
+        /* A member removes nobody else, but quits. */
+        CHECK_STR(set_affil(bob, "open", "<item jid='carol@example.test' affiliation='none'/>"),
+                  "forbidden");
+        CHECK_STR(set_affil(bob, "open", "<item jid='bob@example.test' affiliation='outcast'/>"),
+                  "forbidden");
+        CHECK_STR(set_affil(bob, "open", "<item jid='bob@example.test' affiliation='none'/>"),
+                  "result");
+        CHECK_STR(info(alice, "open", "member_count"), "2");
+        CHECK_STR(affil_list(alice, "open", "member"), "carol@example.test");
+        CHECK_STR(enter(dave, "open", "Da"), "ok");
+    }
+    h_client_free(alice);
+    h_client_free(bob);
+    h_client_free(carol);
+    h_client_free(dave);
+    h_ctx_free(ctx);
+}
+
 /* GRP-5: locking makes a contact group, unlocking a temporary one again,
  * refused while the group has more members than a temporary group may. */
 static void lock_and_unlock_switch_the_kinds(h_server_t *srv)
@@ -735,6 +772,7 @@ int main(int argc, char **argv)
         H_RUN(a_contact_group_is_members_only_and_bounded, &srv);
         H_RUN(a_temporary_groups_members_invite_and_rename, &srv);
         H_RUN(lock_and_unlock_switch_the_kinds, &srv);
+        H_RUN(open_groups_admit_members_and_members_quit, &srv);
         H_RUN(the_last_owner_hands_over_and_transfers, &srv);
         H_RUN(the_groups_form_changes_are_told_to_occupants, &srv);
         H_RUN(standard_rooms_are_unaffected, &srv);

@@ -415,6 +415,38 @@ START_TEST(only_idle_temporary_groups_expire)
 }
 END_TEST
 
+/* GRP-5: in a group every member may quit; changing others stays as
+ * XEP-0045 says. */
+START_TEST(group_members_may_quit)
+{
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 1, MUC_AFFIL_ADMIN, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_OWNER, 1, MUC_AFFIL_OWNER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    /* Not to ban or promote oneself, nor to remove someone else. */
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_OUTCAST, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_ADMIN, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 0, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 0, MUC_AFFIL_ADMIN, MUC_AFFIL_NONE, 9),
+        PL_ERR_NOT_ALLOWED);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 0, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+}
+END_TEST
+
 START_TEST(kinds_and_join_authentication_read_and_write)
 {
     muc_kind_t k;
@@ -489,6 +521,7 @@ Suite *muc_suite(void)
     tcase_add_test(tc, the_heir_is_the_oldest_admin_else_the_oldest_member);
     tcase_add_test(tc, only_idle_temporary_groups_expire);
     tcase_add_test(tc, kinds_and_join_authentication_read_and_write);
+    tcase_add_test(tc, group_members_may_quit);
     tcase_add_test(tc, a_groups_record_keeps_its_kind_and_bulletin);
     suite_add_tcase(s, tc);
     return s;
