@@ -103,7 +103,10 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
 {
     muc_affil_t actor = muc_room_affil(r, hc->from->bare);
     muc_occupant_t *me = muc_room_by_jid(r, hc->from->full);
-    size_t owners = muc_room_count_affil(r, MUC_AFFIL_OWNER);
+    /* A group never refuses its last owner's leaving: the group's heir
+     * takes over (group_checks, muc_groups_hand_over). */
+    size_t owners = r->kind != MUC_KIND_ROOM ? MUC_MAX_AFFILIATIONS + 1
+                                             : muc_room_count_affil(r, MUC_AFFIL_OWNER);
     change_t *c = NULL;
     size_t k = 0;
     pl_stanza_err_t e = PL_ERR_NONE;
@@ -159,7 +162,10 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                 e = PL_ERR_RESOURCE_CONSTRAINT;
             } else {
                 old = muc_room_affil(r, ch->jid.bare);
-                e = muc_may_set_affil(actor, old, ch->affil, owners);
+                e = r->kind != MUC_KIND_ROOM
+                        ? muc_group_may_set_affil(actor, strcmp(ch->jid.bare, hc->from->bare) == 0,
+                                                  old, ch->affil, owners)
+                        : muc_may_set_affil(actor, old, ch->affil, owners);
                 *why = e == PL_ERR_CONFLICT ? "the room needs an owner"
                                             : "you may not change this affiliation";
                 if (!e && old == MUC_AFFIL_OWNER && ch->affil != MUC_AFFIL_OWNER)
@@ -203,6 +209,35 @@ static void apply_affil(muc_state_t *st, muc_out_t *out, muc_room_t *r, const ch
     }
 }
 
+/* A group's rules on a whole affiliation request (GRP-1, GRP-2, GRP-5):
+ * the member limit, and an owner who steps down while no owner would be
+ * left leaves the group (affiliation none or outcast) so that the heir
+ * takes over; stepping down to admin or member is refused then. */
+static pl_stanza_err_t group_checks(const muc_state_t *st, const muc_room_t *r, const change_t *c,
+                                    size_t n, const char **why)
+{
+    if (r->kind == MUC_KIND_ROOM)
+        return PL_ERR_NONE;
+    size_t members = muc_group_members(r->affs, r->naffs);
+    size_t owners = muc_room_count_affil(r, MUC_AFFIL_OWNER);
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].is_role)
+            continue;
+        muc_affil_t old = muc_room_affil(r, c[i].jid.bare);
+        members += (c[i].affil >= MUC_AFFIL_MEMBER) - (old >= MUC_AFFIL_MEMBER);
+        owners += (c[i].affil == MUC_AFFIL_OWNER) - (old == MUC_AFFIL_OWNER);
+    }
+    pl_stanza_err_t e = muc_group_may_have(r, st->conf, members, why);
+    for (size_t i = 0; i < n && !e && owners == 0; i++) {
+        if (!c[i].is_role && muc_room_affil(r, c[i].jid.bare) == MUC_AFFIL_OWNER &&
+            c[i].affil > MUC_AFFIL_NONE) {
+            *why = "the group needs an owner: name another owner, or leave the group";
+            e = PL_ERR_CONFLICT;
+        }
+    }
+    return e;
+}
+
 pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc)
 {
     muc_state_t *st = muc_state(hc);
@@ -215,6 +250,8 @@ pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc)
     size_t n;
     const char *why = NULL;
     pl_stanza_err_t e = read_changes(hc, r, &c, &n, &why);
+    if (!e)
+        e = group_checks(st, r, c, n, &why);
     if (e) {
         pl_reply_error(hc, e, why);
         changes_free(c, n);
@@ -248,6 +285,11 @@ pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc)
     }
     free(actor);
     changes_free(c, n);
+    /* A group whose last owner left goes to its heir, or is dismissed. */
+    if (affil_changed && muc_groups_hand_over(st, &out, r)) {
+        pl_reply_result(hc, NULL);
+        goto out;
+    }
     if (affil_changed)
         muc_room_save(st, r);
     /* An admin acting from outside may have removed the last occupant. */
@@ -271,6 +313,7 @@ pl_hook_result_t muc_owner_get(pl_hook_ctx_t *hc)
     } else if (r) {
         pl_builder_t *b = pl_build_new("query", MUC_NS_OWNER);
         muc_config_form(b, r, st->conf);
+        muc_groups_form(b, r, st->conf, "form");
         pl_stanza_t *q = pl_build_finish(b);
         pl_reply_result(hc, pl_stanza_root(q));
         pl_stanza_unref(&q);
@@ -338,18 +381,28 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
     muc_room_t *r = room_for(hc, st);
     if (!r)
         goto out;
-    if (muc_room_affil(r, hc->from->bare) != MUC_AFFIL_OWNER) {
+    muc_affil_t actor = muc_room_affil(r, hc->from->bare);
+    /* The urn:parley:groups form may come alone or after muc#roomconfig. */
+    const pl_xml_t *gx = muc_groups_form_in(hc->payload);
+    const pl_xml_t *x = pl_xml_child(hc->payload, "x", PL_NS_DATA_FORMS);
+    if (x == gx)
+        x = x ? pl_xml_next(x, "x", PL_NS_DATA_FORMS) : NULL;
+    /* GRP-2: a member of a temporary group may rename it with the groups
+     * form alone. */
+    int member_rename = actor >= MUC_AFFIL_MEMBER && r->kind == MUC_KIND_TEMPORARY && gx && !x &&
+                        !pl_xml_child(hc->payload, "destroy", MUC_NS_OWNER);
+    if (actor != MUC_AFFIL_OWNER && !member_rename) {
         pl_reply_error(hc, PL_ERR_FORBIDDEN, "only owners configure or destroy the room");
         goto out;
     }
     const pl_xml_t *d = pl_xml_child(hc->payload, "destroy", MUC_NS_OWNER);
-    const pl_xml_t *x = pl_xml_child(hc->payload, "x", PL_NS_DATA_FORMS);
+    const pl_xml_t *form = x ? x : gx;
     if (d) {
         destroy(st, &out, r, d);
         pl_reply_result(hc, NULL);
         goto out;
     }
-    const char *type = x ? pl_xml_attr(x, "type") : NULL;
+    const char *type = form ? pl_xml_attr(form, "type") : NULL;
     if (type && strcmp(type, "cancel") == 0) {
         /* Cancelling the first configuration cancels the room (§10.1.3). */
         if (r->locked) {
@@ -364,11 +417,34 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
     }
     unsigned was = r->config.flags;
     const char *why = NULL;
-    int rc = muc_config_apply(r, x, st->conf, &why);
+    /* Both forms or nothing: the configuration before them is put back
+     * when the groups form is refused after muc#roomconfig was taken. */
+    muc_config_t before = {
+        .name = r->config.name ? pl_xstrdup(r->config.name) : NULL,
+        .description = r->config.description ? pl_xstrdup(r->config.description) : NULL,
+        .password = r->config.password ? pl_xstrdup(r->config.password) : NULL,
+        .flags = r->config.flags,
+        .max_occupants = r->config.max_occupants,
+    };
+    int rc = x ? muc_config_apply(r, x, st->conf, &why) : 0;
     if (rc != 0) {
+        muc_config_deinit(&before);
         pl_reply_error(hc, rc == -EBADMSG ? PL_ERR_BAD_REQUEST : PL_ERR_NOT_ACCEPTABLE, why);
         goto out;
     }
+    int bulletin_changed = 0;
+    pl_stanza_err_t ge =
+        gx ? muc_groups_apply(r, gx, st->conf, actor, &bulletin_changed, &why) : PL_ERR_NONE;
+    if (ge) {
+        muc_config_deinit(&r->config);
+        r->config = before;
+        pl_reply_error(hc, ge, why);
+        goto out;
+    }
+    muc_config_deinit(&before);
+    muc_groups_enforce(r);
+    if (r->kind != MUC_KIND_ROOM)
+        r->active_ms = pl_now_ms();
     int was_locked = r->locked;
     r->locked = 0;
     enforce_config(st, &out, r);
@@ -380,6 +456,8 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
         static const int c104[] = {104, 0};
         muc_room_notice(&out, r, c104);
     }
+    if (bulletin_changed)
+        muc_groups_announce_bulletin(&out, r);
     /* Configured from outside into a temporary room nobody is in. */
     muc_room_maybe_end(st, r);
     pl_reply_result(hc, NULL);

@@ -77,14 +77,17 @@ pl_hook_result_t muc_disco_info(pl_hook_ctx_t *hc)
     if (!hc->to->local) {
         identity(b, "Groups");
         feature(b, MUC_NS);
+        feature(b, MUC_NS_GROUPS);
         feature(b, PL_NS_DISCO_INFO);
         feature(b, PL_NS_DISCO_ITEMS);
     } else {
         pthread_mutex_lock(&st->lock);
         muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
         int ok = r && visible(r, hc->from);
-        if (ok)
+        if (ok) {
             room_info(b, r);
+            muc_groups_form(b, r, st->conf, "result");
+        }
         pthread_mutex_unlock(&st->lock);
         if (!ok) {
             pl_build_abort(b);

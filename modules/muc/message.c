@@ -179,7 +179,9 @@ static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_
         muc_out_error(out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "only occupants invite");
         return;
     }
-    int members_only = (r->config.flags & MUC_CONF_MEMBERS_ONLY) != 0;
+    /* In a group (any join authentication) an invitation by a member
+     * makes a member too (GRP-2, GRP-5). */
+    int members_only = (r->config.flags & MUC_CONF_MEMBERS_ONLY) || r->kind != MUC_KIND_ROOM;
     if (members_only && muc_room_affil(r, o->bare) < MUC_AFFIL_MEMBER) {
         muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN, "only members invite to this room");
         return;
@@ -205,6 +207,17 @@ static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_
         } else {
             inv[n++] = i;
         }
+    }
+    if (!e && members_only) {
+        /* The group's member limit counts the invitees who become members. */
+        size_t members = muc_group_members(r->affs, r->naffs);
+        for (size_t k = 0; k < n; k++) {
+            int again = 0;
+            for (size_t j = 0; j < k; j++)
+                again |= strcmp(to[j].bare, to[k].bare) == 0;
+            members += !again && muc_room_affil(r, to[k].bare) == MUC_AFFIL_NONE;
+        }
+        e = muc_group_may_have(r, st->conf, members, &why);
     }
     if (e) {
         muc_out_error(out, hc->stanza, e, why);

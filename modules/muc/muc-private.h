@@ -22,12 +22,16 @@
 #define MUC_FORM_ROOMCONFIG MUC_NS "#roomconfig"
 #define MUC_FORM_ROOMINFO MUC_NS "#roominfo"
 #define MUC_NS_SELF_PING MUC_NS "#self-ping-optimization"
+/* The enterprise group kinds' extra form and elements (groups.c,
+ * docs/extensions/groups.md). */
+#define MUC_NS_GROUPS "urn:parley:groups"
 
 enum {
     MUC_MAX_NAME = 256,         /* bytes in a room name */
     MUC_MAX_DESCRIPTION = 1024, /* bytes in a description */
     MUC_MAX_PASSWORD = 256,
     MUC_MAX_SUBJECT = 1024,
+    MUC_MAX_BULLETIN = 4096,
     MUC_MAX_AFFILIATIONS = 10000, /* entries in one room's lists */
     MUC_KEY_MAX = 511,            /* LMDB's key limit */
     /* room@service/nick at its longest, with the NUL */
@@ -102,6 +106,14 @@ typedef struct muc_hist {
     size_t chars;
 } muc_hist_t;
 
+/* What kind of group a room is (GRP-1, GRP-2): a plain XEP-0045 room, or
+ * one of the enterprise kinds with their member limits and rights. */
+typedef enum muc_kind {
+    MUC_KIND_ROOM = 0,
+    MUC_KIND_CONTACT = 1,   /* persistent, managed by owners and admins */
+    MUC_KIND_TEMPORARY = 2, /* members invite and rename; dismissed when idle */
+} muc_kind_t;
+
 typedef struct muc_room {
     char *jid;   /* room bare JID, normalised */
     char *local; /* its localpart */
@@ -118,6 +130,8 @@ typedef struct muc_room {
     size_t nocc;
     muc_hist_t *hist; /* ring of hist_cap */
     size_t hist_cap, hist_start, hist_len;
+    muc_kind_t kind; /* groups.c */
+    char *bulletin;  /* a group's bulletin; NULL: none */
 } muc_room_t;
 
 /* ---- room.c: the model ---- */
@@ -159,7 +173,8 @@ size_t muc_history_select(const muc_room_t *r, const muc_hist_req_t *q, int64_t 
  *   "muc1 GEN FLAGS MAXOCC CREATED ACTIVE\n"
  *   then fields, each "T LEN\n" LEN bytes "\n", T one of
  *   n name, d description, p password, s subject, b subject_by,
- *   a affiliation ("RANK SINCE JID"). */
+ *   a affiliation ("RANK SINCE JID"), g a group's kind ("contact" or
+ *   "temporary"; absent: a plain room), u a group's bulletin. */
 void muc_record_encode(const muc_room_t *r, pl_buf_t *out);
 /* Fills a new room (history capacity hist_cap) from a record; 0, or
  * -EBADMSG for a record that is not one (the room is not made). */
@@ -195,6 +210,28 @@ int muc_may_see_jid(const muc_config_t *c, muc_role_t viewer);
 /* Which affiliation lists a viewer may read (§9.5, §10.5). */
 pl_stanza_err_t muc_may_list_affil(muc_affil_t actor, muc_affil_t list);
 
+/* ---- rules.c: the group kinds' decisions (groups.c applies them) ---- */
+const char *muc_kind_name(muc_kind_t k);
+/* 0 and *out set, or -1 for a name that is not a kind. */
+int muc_kind_parse(const char *s, muc_kind_t *out);
+/* Members of a group: affiliations member and above. */
+size_t muc_group_members(const muc_aff_t *affs, size_t n);
+/* Who inherits a room without an owner: the oldest admin, else the oldest
+ * member (ties broken by the smaller JID); NULL when nobody is left (the
+ * group is dismissed). */
+const muc_aff_t *muc_group_heir(const muc_aff_t *affs, size_t n);
+/* muc_may_set_affil in a group, where every member may also quit (set
+ * its own affiliation to none, `self`: the JID is the actor's) (GRP-5). */
+pl_stanza_err_t muc_group_may_set_affil(muc_affil_t actor, int self, muc_affil_t old,
+                                        muc_affil_t affil, size_t owners);
+/* Is `r` a temporary group idle for expiry_ms or more (expiry_ms 0: never)? */
+int muc_group_expired(const muc_room_t *r, int64_t now_ms, int64_t expiry_ms);
+/* join_auth as the room's flags say: "approval" (members-only),
+ * "password" or "none". */
+const char *muc_join_auth_name(unsigned flags);
+/* The flags with join_auth `s` applied; -1 for an unknown value. */
+int muc_join_auth_apply(const char *s, unsigned *flags);
+
 /* ---- the module (muc.c) ---- */
 typedef struct muc_conf {
     char *service;
@@ -203,6 +240,10 @@ typedef struct muc_conf {
     long long history_size;
     long long occupant_rate;
     long long occupant_burst;
+    long long contact_max_members;   /* GRP-1 */
+    long long temporary_max_members; /* GRP-2 */
+    long long temporary_expiry;      /* ms without activity before dismissal */
+    long long expiry_batch;          /* rooms looked at per expiry tick */
 } muc_conf_t;
 
 /* Stanzas made under the state lock, routed once it is released (a route
@@ -219,6 +260,7 @@ typedef struct muc_state {
     pl_kv_t *rooms_kv;
     pthread_mutex_t lock;
     pl_map_t rooms; /* room bare JID -> muc_room_t */
+    size_t expiry_pos; /* where the next expiry batch starts in rooms */
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);
@@ -281,5 +323,37 @@ void muc_config_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *con
  * (not a data form, or another FORM_TYPE: bad-request) or -EINVAL (a value
  * the room cannot take: not-acceptable), with *why. */
 int muc_config_apply(muc_room_t *r, const pl_xml_t *x, const muc_conf_t *conf, const char **why);
+
+/* groups.c: the enterprise group kinds (urn:parley:groups) */
+/* The room's urn:parley:groups form of `type` ("form" for owners,
+ * "result" in disco#info) inside the builder; nothing for a plain room. */
+void muc_groups_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *conf,
+                     const char *type);
+/* The urn:parley:groups data form among a query's children, or NULL. */
+const pl_xml_t *muc_groups_form_in(const pl_xml_t *query);
+/* The most members the room may have (0: no limit, a plain room). */
+size_t muc_group_max(const muc_room_t *r, const muc_conf_t *conf);
+/* May the group go from its member count to `members`?  0, or
+ * resource-constraint with *why. */
+pl_stanza_err_t muc_group_may_have(const muc_room_t *r, const muc_conf_t *conf, size_t members,
+                                   const char **why);
+/* Applies a submitted urn:parley:groups form by an owner (all of it) or,
+ * in a temporary group, by a member (the name only).  0, or the condition
+ * with *why; on success *bulletin_changed says whether to announce it. */
+pl_stanza_err_t muc_groups_apply(muc_room_t *r, const pl_xml_t *x, const muc_conf_t *conf,
+                                 muc_affil_t actor, int *bulletin_changed, const char **why);
+/* A kind's standing rules on the configuration (a group is persistent). */
+void muc_groups_enforce(muc_room_t *r);
+/* The bulletin as a groupchat message from the room to its occupants. */
+void muc_groups_announce_bulletin(muc_out_t *out, const muc_room_t *r);
+/* After affiliation changes: a group left without an owner goes to its
+ * heir, or is dismissed when nobody is left.  1 when `r` was dismissed
+ * (and freed). */
+int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r);
+/* Dismisses a group: a notice to every member, the occupants leave with
+ * <destroy/>, the room and its record go.  `r` is freed. */
+void muc_groups_dismiss(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *why);
+/* Timer: dismisses idle temporary groups, expiry_batch rooms a tick. */
+void muc_groups_expire(pl_module_ctx_t *ctx);
 
 #endif

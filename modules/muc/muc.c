@@ -224,7 +224,14 @@ static int muc_start(pl_module_ctx_t *ctx)
                   l.loaded, l.bad);
     if (rc < 0)
         return rc;
-    return pl_module_every(ctx, 60000, store_activity);
+    rc = pl_module_every(ctx, 60000, store_activity);
+    /* Idle temporary groups are looked for a few times per expiry period
+     * (at most once a minute, at least every half second). */
+    long long tick = st->conf->temporary_expiry / 4;
+    tick = tick < 500 ? 500 : tick > 60000 ? 60000 : tick;
+    if (rc == 0 && st->conf->temporary_expiry > 0)
+        rc = pl_module_every(ctx, (unsigned)tick, muc_groups_expire);
+    return rc;
 }
 
 static void muc_stop(pl_module_ctx_t *ctx)
@@ -292,6 +299,34 @@ static const pl_conf_def_t conf[] = {
      .min = 1,
      .max = 100000,
      .help = "groupchat messages one occupant may send at once before the rate applies"},
+    {.key = "contact_max_members",
+     .type = PL_CONF_INT,
+     .offset = offsetof(muc_conf_t, contact_max_members),
+     .def = "500",
+     .min = 1,
+     .max = MUC_MAX_AFFILIATIONS,
+     .help = "members (affiliation member and above) of a contact group"},
+    {.key = "temporary_max_members",
+     .type = PL_CONF_INT,
+     .offset = offsetof(muc_conf_t, temporary_max_members),
+     .def = "100",
+     .min = 1,
+     .max = MUC_MAX_AFFILIATIONS,
+     .help = "members (affiliation member and above) of a temporary group"},
+    {.key = "temporary_expiry",
+     .type = PL_CONF_DURATION,
+     .offset = offsetof(muc_conf_t, temporary_expiry),
+     .def = "60d",
+     .min = 0,
+     .max = 3650LL * 24 * 3600 * 1000,
+     .help = "a temporary group without activity this long is dismissed (0: never)"},
+    {.key = "expiry_batch",
+     .type = PL_CONF_INT,
+     .offset = offsetof(muc_conf_t, expiry_batch),
+     .def = "200",
+     .min = 1,
+     .max = 10000,
+     .help = "rooms looked at per expiry tick (keeps the rooms' lock short)"},
     {0},
 };
 

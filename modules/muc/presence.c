@@ -276,6 +276,20 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                       refused < sizeof(why) / sizeof(why[0]) ? why[refused] : NULL);
         return;
     }
+    /* Entering a group that lets people in (join_auth none or password)
+     * makes a member, within the group's limit (GRP-1, GRP-2). */
+    if (r->kind != MUC_KIND_ROOM && j.affil == MUC_AFFIL_NONE) {
+        const char *why = NULL;
+        pl_stanza_err_t full =
+            muc_group_may_have(r, st->conf, muc_group_members(r->affs, r->naffs) + 1, &why);
+        if (full) {
+            muc_out_error(out, hc->stanza, full, why);
+            return;
+        }
+        j.affil = MUC_AFFIL_MEMBER;
+        muc_room_set_affil(r, hc->from->bare, j.affil, now);
+        muc_room_save(st, r);
+    }
     muc_occupant_t *o = muc_room_add(r, nick, hc->from->full, hc->from->bare,
                                      muc_default_role(&r->config, j.affil));
     muc_occupant_set_presence(o, hc->stanza);

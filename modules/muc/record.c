@@ -43,6 +43,9 @@ void muc_record_encode(const muc_room_t *r, pl_buf_t *out)
     put_str(out, 'p', r->config.password);
     put_str(out, 's', r->subject);
     put_str(out, 'b', r->subject_by);
+    if (r->kind != MUC_KIND_ROOM)
+        put_str(out, 'g', muc_kind_name(r->kind));
+    put_str(out, 'u', r->bulletin);
     pl_buf_t a;
     pl_buf_init(&a);
     for (size_t i = 0; i < r->naffs; i++) {
@@ -109,6 +112,17 @@ static int read_affil(muc_room_t *r, const char *v, size_t len)
     return 0;
 }
 
+/* A group's kind (absent: a plain room). */
+static int read_kind(muc_room_t *r, const char *v, size_t len)
+{
+    char buf[16];
+    if (r->kind != MUC_KIND_ROOM || len >= sizeof(buf))
+        return -EBADMSG;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return muc_kind_parse(buf, &r->kind) == 0 && r->kind != MUC_KIND_ROOM ? 0 : -EBADMSG;
+}
+
 int muc_record_decode(const char *jid, const char *data, size_t len, size_t hist_cap,
                       muc_room_t **out)
 {
@@ -154,6 +168,8 @@ int muc_record_decode(const char *jid, const char *data, size_t len, size_t hist
         case 's': rc = set_once(&r->subject, v, flen, MUC_MAX_SUBJECT); break;
         case 'b': rc = set_once(&r->subject_by, v, flen, PL_JID_PART_MAX); break;
         case 'a': rc = read_affil(r, v, flen); break;
+        case 'g': rc = read_kind(r, v, flen); break;
+        case 'u': rc = set_once(&r->bulletin, v, flen, MUC_MAX_BULLETIN); break;
         default: rc = -EBADMSG; /* a v1 record has no other field */
         }
         p = v + flen + 1;

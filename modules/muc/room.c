@@ -104,6 +104,7 @@ void muc_room_free(muc_room_t **rp)
     muc_config_deinit(&r->config);
     free(r->subject);
     free(r->subject_by);
+    free(r->bulletin);
     free(r->jid);
     free(r->local);
     free(r);

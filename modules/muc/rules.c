@@ -1,8 +1,11 @@
 /* rules.c — XEP-0045's decisions as pure functions: who may enter a room,
  * which role a newcomer gets, who may change whose role or affiliation
  * (the tables of §5.1.3, §5.2.1, §8, §9 and §10), who may set the subject
- * and who sees real JIDs.  No server, no lock: unit-tested in
- * tests/unit/test_muc.c. */
+ * and who sees real JIDs; and the group kinds' (the last owner's heir,
+ * which temporary groups expired, join authentication).  No server, no
+ * lock: unit-tested in tests/unit/test_muc.c. */
+#include <string.h>
+
 #include "modules/muc/muc-private.h"
 
 pl_stanza_err_t muc_join_decide(const muc_config_t *c, int locked, const muc_join_req_t *j)
@@ -94,4 +97,88 @@ pl_stanza_err_t muc_may_list_affil(muc_affil_t actor, muc_affil_t list)
     if (actor == MUC_AFFIL_ADMIN && list < MUC_AFFIL_ADMIN && list != MUC_AFFIL_NONE)
         return PL_ERR_NONE;
     return PL_ERR_FORBIDDEN;
+}
+
+/* ---- the group kinds (GRP-1, GRP-2, GRP-5) ---- */
+
+static const char *const kind_names[] = {"room", "contact", "temporary"};
+
+const char *muc_kind_name(muc_kind_t k)
+{
+    return k >= MUC_KIND_ROOM && k <= MUC_KIND_TEMPORARY ? kind_names[k] : "room";
+}
+
+int muc_kind_parse(const char *s, muc_kind_t *out)
+{
+    for (int i = 0; s && i < 3; i++) {
+        if (strcmp(s, kind_names[i]) == 0) {
+            *out = (muc_kind_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+size_t muc_group_members(const muc_aff_t *affs, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += affs[i].affil >= MUC_AFFIL_MEMBER;
+    return m;
+}
+
+/* Is a older than b (earlier grant; the same instant: the smaller JID)? */
+static int older(const muc_aff_t *a, const muc_aff_t *b)
+{
+    if (a->since_ms != b->since_ms)
+        return a->since_ms < b->since_ms;
+    return strcmp(a->jid, b->jid) < 0;
+}
+
+const muc_aff_t *muc_group_heir(const muc_aff_t *affs, size_t n)
+{
+    const muc_aff_t *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const muc_aff_t *a = &affs[i];
+        if (a->affil < MUC_AFFIL_MEMBER || a->affil > MUC_AFFIL_ADMIN)
+            continue;
+        /* Any admin before any member; among equals, the oldest. */
+        if (!best || a->affil > best->affil || (a->affil == best->affil && older(a, best)))
+            best = a;
+    }
+    return best;
+}
+
+pl_stanza_err_t muc_group_may_set_affil(muc_affil_t actor, int self, muc_affil_t old,
+                                        muc_affil_t affil, size_t owners)
+{
+    if (self && actor >= MUC_AFFIL_MEMBER && old == actor && affil == MUC_AFFIL_NONE)
+        return PL_ERR_NONE;
+    return muc_may_set_affil(actor, old, affil, owners);
+}
+
+int muc_group_expired(const muc_room_t *r, int64_t now_ms, int64_t expiry_ms)
+{
+    return r->kind == MUC_KIND_TEMPORARY && !r->locked && expiry_ms > 0 &&
+           now_ms - r->active_ms >= expiry_ms;
+}
+
+const char *muc_join_auth_name(unsigned flags)
+{
+    if (flags & MUC_CONF_MEMBERS_ONLY)
+        return "approval";
+    return (flags & MUC_CONF_PASSWORD) ? "password" : "none";
+}
+
+int muc_join_auth_apply(const char *s, unsigned *flags)
+{
+    unsigned f = *flags & ~(unsigned)(MUC_CONF_MEMBERS_ONLY | MUC_CONF_PASSWORD);
+    if (strcmp(s, "approval") == 0)
+        f |= MUC_CONF_MEMBERS_ONLY;
+    else if (strcmp(s, "password") == 0)
+        f |= MUC_CONF_PASSWORD;
+    else if (strcmp(s, "none") != 0)
+        return -1;
+    *flags = f;
+    return 0;
 }

@@ -1,8 +1,9 @@
 /* test_muc.c — the muc module's parts that need no server: XEP-0045's
  * decisions (who enters, who changes whose role or affiliation), the room
  * model (affiliations with their dates, occupants, the history ring and
- * the history a joiner asks for), and the stored room record (round trip,
- * and refusal of records that are not one). */
+ * the history a joiner asks for), the stored room record (round trip,
+ * and refusal of records that are not one), and the group kinds' rules
+ * (the heir of the last owner, the expiry of idle temporary groups). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -351,6 +352,158 @@ START_TEST(records_that_are_not_rooms_are_refused)
 }
 END_TEST
 
+/* GRP-5: the last owner's heir is the oldest admin, else the oldest
+ * member; the same instant goes to the smaller JID; nobody: NULL (the
+ * group is dismissed). */
+START_TEST(the_heir_is_the_oldest_admin_else_the_oldest_member)
+{
+    muc_aff_t affs[] = {
+        {.jid = "zed@x", .affil = MUC_AFFIL_MEMBER, .since_ms = 10},
+        {.jid = "old@x", .affil = MUC_AFFIL_OUTCAST, .since_ms = 1},
+        {.jid = "bea@x", .affil = MUC_AFFIL_ADMIN, .since_ms = 50},
+        {.jid = "amy@x", .affil = MUC_AFFIL_ADMIN, .since_ms = 40},
+        {.jid = "cat@x", .affil = MUC_AFFIL_MEMBER, .since_ms = 5},
+    };
+    size_t n = sizeof(affs) / sizeof(affs[0]);
+    /* An admin wins over an older member; the oldest admin wins. */
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "amy@x");
+    /* Granted at the same instant: the smaller JID, whatever the order. */
+    affs[2].since_ms = 40;
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "amy@x");
+    affs[3].jid = "dan@x";
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "bea@x");
+    /* No admin: the oldest member; outcasts never inherit. */
+    affs[2].affil = affs[3].affil = MUC_AFFIL_NONE;
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "cat@x");
+    affs[4].since_ms = 10;
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "cat@x");
+    affs[0].jid = "abe@x";
+    ck_assert_str_eq(muc_group_heir(affs, n)->jid, "abe@x");
+    ck_assert_uint_eq(muc_group_members(affs, n), 2);
+    /* The last member gone: nobody inherits. */
+    affs[0].affil = affs[4].affil = MUC_AFFIL_NONE;
+    ck_assert_ptr_null(muc_group_heir(affs, n));
+    ck_assert_ptr_null(muc_group_heir(NULL, 0));
+    ck_assert_uint_eq(muc_group_members(affs, n), 0);
+    /* An owner is not an heir (there is one already). */
+    affs[0].affil = MUC_AFFIL_OWNER;
+    ck_assert_ptr_null(muc_group_heir(affs, n));
+    ck_assert_uint_eq(muc_group_members(affs, n), 1);
+}
+END_TEST
+
+/* GRP-2: only a configured temporary group idle for the whole period
+ * expires; 0 means never. */
+START_TEST(only_idle_temporary_groups_expire)
+{
+    muc_room_t *r = muc_room_new(ROOM, 0, 1000);
+    const int64_t day = 24LL * 3600 * 1000, expiry = 60 * day;
+    r->active_ms = 1000;
+    ck_assert(!muc_group_expired(r, 1000 + 61 * day, expiry)); /* a plain room */
+    r->kind = MUC_KIND_CONTACT;
+    ck_assert(!muc_group_expired(r, 1000 + 61 * day, expiry)); /* contact groups stay */
+    r->kind = MUC_KIND_TEMPORARY;
+    ck_assert(!muc_group_expired(r, 1000 + expiry - 1, expiry));
+    ck_assert(muc_group_expired(r, 1000 + expiry, expiry));
+    ck_assert(!muc_group_expired(r, 1000 + 61 * day, 0)); /* expiry off */
+    r->active_ms = 1000 + 30 * day;                       /* activity moves it */
+    ck_assert(!muc_group_expired(r, 1000 + 61 * day, expiry));
+    r->active_ms = 1000;
+    r->locked = 1; /* not configured yet: not a group yet */
+    ck_assert(!muc_group_expired(r, 1000 + 61 * day, expiry));
+    muc_room_free(&r);
+}
+END_TEST
+
+/* GRP-5: in a group every member may quit; changing others stays as
+ * XEP-0045 says. */
+START_TEST(group_members_may_quit)
+{
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 1, MUC_AFFIL_ADMIN, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_OWNER, 1, MUC_AFFIL_OWNER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+    /* Not to ban or promote oneself, nor to remove someone else. */
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_OUTCAST, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 1, MUC_AFFIL_MEMBER, MUC_AFFIL_ADMIN, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_MEMBER, 0, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 0, MUC_AFFIL_ADMIN, MUC_AFFIL_NONE, 9),
+        PL_ERR_NOT_ALLOWED);
+    ck_assert_int_eq(
+        muc_group_may_set_affil(MUC_AFFIL_ADMIN, 0, MUC_AFFIL_MEMBER, MUC_AFFIL_NONE, 9),
+        PL_ERR_NONE);
+}
+END_TEST
+
+START_TEST(kinds_and_join_authentication_read_and_write)
+{
+    muc_kind_t k;
+    ck_assert_int_eq(muc_kind_parse("contact", &k), 0);
+    ck_assert_int_eq(k, MUC_KIND_CONTACT);
+    ck_assert_int_eq(muc_kind_parse("temporary", &k), 0);
+    ck_assert_int_eq(k, MUC_KIND_TEMPORARY);
+    ck_assert_int_eq(muc_kind_parse("Contact", &k), -1);
+    ck_assert_int_eq(muc_kind_parse(NULL, &k), -1);
+    ck_assert_str_eq(muc_kind_name(MUC_KIND_TEMPORARY), "temporary");
+    unsigned f = MUC_CONF_PERSISTENT;
+    ck_assert_str_eq(muc_join_auth_name(f), "none");
+    ck_assert_int_eq(muc_join_auth_apply("approval", &f), 0);
+    ck_assert_uint_eq(f, MUC_CONF_PERSISTENT | MUC_CONF_MEMBERS_ONLY);
+    ck_assert_str_eq(muc_join_auth_name(f), "approval");
+    ck_assert_int_eq(muc_join_auth_apply("password", &f), 0);
+    ck_assert_uint_eq(f, MUC_CONF_PERSISTENT | MUC_CONF_PASSWORD);
+    ck_assert_str_eq(muc_join_auth_name(f), "password");
+    ck_assert_int_eq(muc_join_auth_apply("sometimes", &f), -1);
+    ck_assert_uint_eq(f, MUC_CONF_PERSISTENT | MUC_CONF_PASSWORD);
+    ck_assert_int_eq(muc_join_auth_apply("none", &f), 0);
+    ck_assert_uint_eq(f, MUC_CONF_PERSISTENT);
+}
+END_TEST
+
+/* A group's kind and bulletin are stored; a kind that is not one is
+ * refused. */
+START_TEST(a_groups_record_keeps_its_kind_and_bulletin)
+{
+    muc_room_t *r = muc_room_new(ROOM, 5, 1000);
+    muc_room_set_affil(r, "a@x", MUC_AFFIL_OWNER, 1);
+    r->kind = MUC_KIND_TEMPORARY;
+    r->bulletin = strdup("lunch at\nnoon");
+    pl_buf_t b;
+    pl_buf_init(&b);
+    muc_record_encode(r, &b);
+    muc_room_t *back = NULL;
+    ck_assert_int_eq(muc_record_decode(ROOM, b.data, b.len, 5, &back), 0);
+    ck_assert_int_eq(back->kind, MUC_KIND_TEMPORARY);
+    ck_assert_str_eq(back->bulletin, "lunch at\nnoon");
+    muc_room_free(&back);
+    const char *bad[] = {
+        "muc1 1 0 0 0 0\na 7\n3 0 a@x\ng 4\nroom\n",
+        "muc1 1 0 0 0 0\na 7\n3 0 a@x\ng 5\nother\n",
+        "muc1 1 0 0 0 0\na 7\n3 0 a@x\ng 7\ncontact\ng 7\ncontact\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        back = (muc_room_t *)1;
+        ck_assert_msg(muc_record_decode(ROOM, bad[i], strlen(bad[i]), 5, &back) == -EBADMSG,
+                      "bad group record %zu decoded", i);
+        ck_assert_ptr_null(back);
+    }
+    pl_buf_deinit(&b);
+    muc_room_free(&r);
+}
+END_TEST
+
 Suite *muc_suite(void)
 {
     Suite *s = suite_create("muc");
@@ -365,6 +518,11 @@ Suite *muc_suite(void)
     tcase_add_test(tc, history_keeps_the_newest_and_selects_by_every_limit);
     tcase_add_test(tc, a_room_record_round_trips);
     tcase_add_test(tc, records_that_are_not_rooms_are_refused);
+    tcase_add_test(tc, the_heir_is_the_oldest_admin_else_the_oldest_member);
+    tcase_add_test(tc, only_idle_temporary_groups_expire);
+    tcase_add_test(tc, kinds_and_join_authentication_read_and_write);
+    tcase_add_test(tc, group_members_may_quit);
+    tcase_add_test(tc, a_groups_record_keeps_its_kind_and_bulletin);
     suite_add_tcase(s, tc);
     return s;
 }
