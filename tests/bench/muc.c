@@ -85,17 +85,12 @@ static void note_error(bench_worker_t *w, const char *fmt, const char *a, const 
 }
 
 /* Errors that another try may cure: the room is still locked by the
- * occupant who made it (item-not-found), our previous session's nick is
- * still in it (conflict), the service is busy. */
+ * occupant who made it, so for us it does not exist yet (item-not-found,
+ * XEP-0045 10.1.1), or the nick is still held by our previous session
+ * (conflict).  Anything else (a full room, a refusal) is final. */
 static int worth_retrying(const char *cond)
 {
-    static const char *const final[] = {
-        "forbidden",     "not-authorized", "registration-required", "not-allowed",
-        "jid-malformed", "not-acceptable", "bad-request",           "feature-not-implemented"};
-    for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
-        if (strcmp(cond, final[i]) == 0)
-            return 0;
-    return 1;
+    return strcmp(cond, "item-not-found") == 0 || strcmp(cond, "conflict") == 0;
 }
 
 int bench_muc_presence(bench_conn_t *c, const char *from, int is_error, int unavailable, int codes,
