@@ -396,7 +396,7 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
     fprintf(j,
             ",\"muc\":{\"rooms\":%u,\"occupants\":%u,\"service\":\"%s\",\"fast\":%s,"
             "\"memberships\":%llu,\"joined\":%llu,\"join_failed\":%llu,\"join_retries\":%llu,"
-            "\"created\":%llu,\"config_errors\":%llu,\"join_s\":%.3f,\"join_ms\":",
+            "\"created\":%llu,\"config_errors\":%llu,\"join_s\":%.3f",
             o->rooms, o->occupants, o->muc_service ? o->muc_service : "",
             o->muc_fast ? "true" : "false", (unsigned long long)o->rooms * o->occupants,
             (unsigned long long)s->c[BENCH_C_MUC_JOINED],
@@ -404,7 +404,7 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
             (unsigned long long)s->c[BENCH_C_MUC_JOIN_RETRIES],
             (unsigned long long)s->c[BENCH_C_MUC_CREATED],
             (unsigned long long)s->c[BENCH_C_MUC_CONFIG_ERRORS], f->join_s);
-    json_latency(j, &s->join);
+    /* The flat counts first, the two latency objects last. */
     fprintf(j,
             ",\"sent\":%llu,\"delivered\":%llu,\"expected\":%llu,\"undelivered\":%llu,"
             "\"echoes\":%llu,\"errors\":%llu,\"sent_per_s\":%.1f,\"delivered_per_s\":%.1f,"
@@ -415,6 +415,8 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
             (unsigned long long)s->c[BENCH_C_MUC_ERRORS], f->muc_sent_rate, f->muc_recv_rate,
             f->muc_per_receiver);
     json_latency(j, &s->muc);
+    fprintf(j, ",\"join_ms\":");
+    json_latency(j, &s->join);
     fprintf(j, "}");
     fprintf(j, ",\"measured_s\":%.3f", f->run_s);
     if (r->have_server) {
