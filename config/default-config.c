@@ -53,6 +53,7 @@ const char *pl_default_config_text(void)
            "      carbons = {};\n"
            "      inbox = {};          # max_conversations = 1000;\n"
            "      push = {};\n"
+           "      muc = {};            # service = \"groups.%h\"; max_rooms = 10000;\n"
            "    };\n"
            "    components = (\n"
            "      { domain = \"bot.demo.local\"; secret = \"demo-component-secret\"; }\n"

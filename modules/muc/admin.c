@@ -139,11 +139,18 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                                      ch->role);
                 *why = "you may not change this occupant's role";
             }
-        } else if (affil && jid) {
+        } else if (affil && (jid || nick)) {
             muc_affil_t old;
+            /* By nick (§9.3 allows it): the occupant's bare JID. */
+            const muc_occupant_t *by_nick = jid ? NULL : muc_room_by_nick(r, nick);
+            if (by_nick)
+                jid = by_nick->bare;
             if (muc_affil_parse(affil, &ch->affil) != 0) {
                 *why = "no such affiliation";
                 e = PL_ERR_BAD_REQUEST;
+            } else if (!jid) {
+                *why = "no occupant has that nickname";
+                e = PL_ERR_ITEM_NOT_FOUND;
             } else if (pl_jid_parse(&ch->jid, jid) != 0 || ch->jid.resource) {
                 *why = "affiliations are for bare JIDs";
                 e = PL_ERR_JID_MALFORMED;
@@ -161,7 +168,7 @@ static pl_stanza_err_t read_changes(pl_hook_ctx_t *hc, muc_room_t *r, change_t *
                     owners++;
             }
         } else {
-            *why = "an item has a nick and a role, or a jid and an affiliation";
+            *why = "an item has a nick and a role, or a jid (or nick) and an affiliation";
             e = PL_ERR_BAD_REQUEST;
         }
     }
@@ -243,6 +250,8 @@ pl_hook_result_t muc_admin_set(pl_hook_ctx_t *hc)
     changes_free(c, n);
     if (affil_changed)
         muc_room_save(st, r);
+    /* An admin acting from outside may have removed the last occupant. */
+    muc_room_maybe_end(st, r);
     pl_reply_result(hc, NULL);
 out:
     pthread_mutex_unlock(&st->lock);
@@ -282,7 +291,7 @@ static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml
     for (size_t i = 0; i < r->nocc; i++) {
         const muc_occupant_t *o = r->occ[i];
         pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
-        char from[2200];
+        char from[MUC_JID_MAX];
         snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
         pl_build_attr(b, "from", from);
         pl_build_attr(b, "to", o->jid);
@@ -305,7 +314,8 @@ static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml
     if (alt_ok)
         pl_jid_deinit(&altj);
     pl_module_log(st->ctx, PL_LOG_INFO, "room.destroyed", "room=%s", r->jid);
-    muc_room_forget(st, r);
+    if (r->config.flags & MUC_CONF_PERSISTENT)
+        muc_room_forget(st, r);
     muc_room_drop(st, r);
 }
 
@@ -370,6 +380,8 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
         static const int c104[] = {104, 0};
         muc_room_notice(&out, r, c104);
     }
+    /* Configured from outside into a temporary room nobody is in. */
+    muc_room_maybe_end(st, r);
     pl_reply_result(hc, NULL);
 out:
     pthread_mutex_unlock(&st->lock);

@@ -31,6 +31,10 @@ static void room_info(pl_builder_t *b, const muc_room_t *r)
     feature(b, MUC_NS);
     feature(b, PL_NS_DISCO_INFO);
     feature(b, PL_NS_SID);
+    feature(b, MUC_NS_SELF_PING);
+    /* Groupchat keeps the sender's 'id', so a client recognises its own
+     * message when the room reflects it. */
+    feature(b, MUC_NS "#stable_id");
     feature(b, (c->flags & MUC_CONF_PUBLIC) ? "muc_public" : "muc_hidden");
     feature(b, (c->flags & MUC_CONF_PERSISTENT) ? "muc_persistent" : "muc_temporary");
     feature(b, (c->flags & MUC_CONF_MEMBERS_ONLY) ? "muc_membersonly" : "muc_open");
@@ -129,5 +133,35 @@ pl_hook_result_t muc_disco_items(pl_hook_ctx_t *hc)
     pl_stanza_t *q = pl_build_finish(b);
     pl_reply_result(hc, pl_stanza_root(q));
     pl_stanza_unref(&q);
+    return PL_DONE;
+}
+
+/* XEP-0410: a client asks whether it is still in the room by pinging its
+ * own occupant JID.  The room answers for its occupants (result), tells a
+ * client that is not in the room so (not-acceptable: rejoin), and an
+ * unknown nick is item-not-found.  A ping to another occupant would be
+ * forwarded to that client, which the room does not do yet:
+ * service-unavailable, which XEP-0410 also reads as "still joined". */
+pl_hook_result_t muc_self_ping(pl_hook_ctx_t *hc)
+{
+    muc_state_t *st = muc_state(hc);
+    pl_stanza_err_t e;
+    pthread_mutex_lock(&st->lock);
+    muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
+    muc_occupant_t *me = r ? muc_room_by_jid(r, hc->from->full) : NULL;
+    muc_occupant_t *target = r ? muc_room_by_nick(r, hc->to->resource) : NULL;
+    if (!me)
+        e = PL_ERR_NOT_ACCEPTABLE;
+    else if (!target)
+        e = PL_ERR_ITEM_NOT_FOUND;
+    else if (target != me)
+        e = PL_ERR_SERVICE_UNAVAILABLE;
+    else
+        e = PL_ERR_NONE;
+    pthread_mutex_unlock(&st->lock);
+    if (e)
+        pl_reply_error(hc, e, e == PL_ERR_NOT_ACCEPTABLE ? "you are not in this room" : NULL);
+    else
+        pl_reply_result(hc, NULL);
     return PL_DONE;
 }

@@ -13,7 +13,7 @@
 pl_stanza_t *muc_subject_message(const muc_room_t *r, const char *to)
 {
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
-    char from[2200];
+    char from[MUC_JID_MAX];
     if (r->subject_by)
         snprintf(from, sizeof(from), "%s/%s", r->jid, r->subject_by);
     else
@@ -123,7 +123,7 @@ static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_ro
                       "too many messages: wait a moment before sending more");
         return;
     }
-    char id[PL_ID_SIZE], from[2200];
+    char id[PL_ID_SIZE], from[MUC_JID_MAX];
     pl_server_new_id(hc->server, id);
     pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
     pl_build_child(b, "stanza-id", PL_NS_SID);
@@ -161,16 +161,128 @@ static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, mu
         pl_build_up(b);
     }
     pl_stanza_t *built = pl_build_finish(b);
-    char from[2200];
+    char from[MUC_JID_MAX];
     snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
     muc_out_take(out, pl_stanza_readdress(built, from, target->jid));
     pl_stanza_unref(&built);
 }
 
+enum { MUC_MAX_INVITES = 10 }; /* invitations in one message */
+
+/* §7.8.2: the room passes the invitation on from itself, naming the
+ * inviter; in a members-only room only members and above invite, and the
+ * invitee becomes a member (so the invitation can be used). */
+static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
+                   const muc_occupant_t *o, const pl_xml_t *x)
+{
+    if (!o) {
+        muc_out_error(out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "only occupants invite");
+        return;
+    }
+    int members_only = (r->config.flags & MUC_CONF_MEMBERS_ONLY) != 0;
+    if (members_only && muc_room_affil(r, o->bare) < MUC_AFFIL_MEMBER) {
+        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN, "only members invite to this room");
+        return;
+    }
+    /* Every invitee is checked before anyone is invited. */
+    pl_jid_t to[MUC_MAX_INVITES];
+    const pl_xml_t *inv[MUC_MAX_INVITES];
+    size_t n = 0;
+    pl_stanza_err_t e = PL_ERR_NONE;
+    const char *why = NULL;
+    for (const pl_xml_t *i = pl_xml_child(x, "invite", PL_NS_MUC_USER); i && !e;
+         i = pl_xml_next(i, "invite", PL_NS_MUC_USER)) {
+        if (n == MUC_MAX_INVITES) {
+            e = PL_ERR_POLICY_VIOLATION;
+            why = "too many invitations in one message";
+        } else if (!pl_xml_attr(i, "to") || pl_jid_parse(&to[n], pl_xml_attr(i, "to")) != 0) {
+            e = PL_ERR_JID_MALFORMED;
+            why = "an invitation names nobody";
+        } else if (muc_room_affil(r, to[n].bare) == MUC_AFFIL_OUTCAST) {
+            pl_jid_deinit(&to[n]);
+            e = PL_ERR_FORBIDDEN;
+            why = "that user is banned from this room";
+        } else {
+            inv[n++] = i;
+        }
+    }
+    if (e) {
+        muc_out_error(out, hc->stanza, e, why);
+        for (size_t k = 0; k < n; k++)
+            pl_jid_deinit(&to[k]);
+        return;
+    }
+    int added = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (members_only && muc_room_affil(r, to[k].bare) == MUC_AFFIL_NONE) {
+            muc_room_set_affil(r, to[k].bare, MUC_AFFIL_MEMBER, pl_now_ms());
+            added = 1;
+        }
+        pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+        pl_build_attr(b, "from", r->jid);
+        pl_build_attr(b, "to", to[k].full);
+        const char *id = pl_stanza_attr(hc->stanza, "id");
+        if (id)
+            pl_build_attr(b, "id", id);
+        pl_build_child(b, "x", PL_NS_MUC_USER);
+        pl_build_child(b, "invite", PL_NS_MUC_USER);
+        pl_build_attr(b, "from", hc->from->bare);
+        const pl_xml_t *reason = pl_xml_child(inv[k], "reason", PL_NS_MUC_USER);
+        if (reason)
+            pl_build_copy(b, reason);
+        pl_build_up(b);
+        if ((r->config.flags & MUC_CONF_PASSWORD) && r->config.password)
+            pl_build_text_child(b, "password", PL_NS_MUC_USER, r->config.password);
+        pl_build_up(b);
+        muc_out_take(out, pl_build_finish(b));
+        pl_jid_deinit(&to[k]);
+    }
+    if (added)
+        muc_room_save(st, r);
+}
+
+/* §7.8.2: an invitee's decline goes back to the inviter, from the room. */
+static void decline(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, const pl_xml_t *d)
+{
+    pl_jid_t to;
+    if (!pl_xml_attr(d, "to") || pl_jid_parse(&to, pl_xml_attr(d, "to")) != 0) {
+        muc_out_error(out, hc->stanza, PL_ERR_JID_MALFORMED, "a decline names the inviter");
+        return;
+    }
+    pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);
+    pl_build_attr(b, "from", r->jid);
+    pl_build_attr(b, "to", to.full);
+    pl_build_child(b, "x", PL_NS_MUC_USER);
+    pl_build_child(b, "decline", PL_NS_MUC_USER);
+    pl_build_attr(b, "from", hc->from->bare);
+    const pl_xml_t *reason = pl_xml_child(d, "reason", PL_NS_MUC_USER);
+    if (reason)
+        pl_build_copy(b, reason);
+    pl_build_up(b);
+    pl_build_up(b);
+    muc_out_take(out, pl_build_finish(b));
+    pl_jid_deinit(&to);
+}
+
+/* A message to the room itself that is not groupchat. */
+static void to_the_room(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
+                        const muc_occupant_t *o)
+{
+    const pl_xml_t *x = pl_xml_child(pl_stanza_root(hc->stanza), "x", PL_NS_MUC_USER);
+    const pl_xml_t *d = x ? pl_xml_child(x, "decline", PL_NS_MUC_USER) : NULL;
+    if (x && pl_xml_child(x, "invite", PL_NS_MUC_USER))
+        invite(hc, st, out, r, o, x);
+    else if (d)
+        decline(hc, out, r, d);
+    else
+        muc_out_error(out, hc->stanza, PL_ERR_FEATURE_NOT_IMPLEMENTED,
+                      "voice requests and registration are not supported yet");
+}
+
 pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
 {
     if (strcmp(hc->type, "error") == 0)
-        return PL_DONE; /* an occupant's client bounced something: nothing to do */
+        return muc_on_occupant_error(hc);
     muc_state_t *st = muc_state(hc);
     muc_out_t out = {0};
     int gc = strcmp(hc->type, "groupchat") == 0;
@@ -187,8 +299,7 @@ pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
     else if (r->locked)
         muc_out_error(&out, hc->stanza, PL_ERR_NOT_ALLOWED, "configure the room first");
     else if (!hc->to->resource && !gc)
-        muc_out_error(&out, hc->stanza, PL_ERR_FEATURE_NOT_IMPLEMENTED,
-                      "invitations and requests to the room are not supported yet");
+        to_the_room(hc, st, &out, r, o);
     else if (!o)
         muc_out_error(&out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "you are not in this room");
     else if (hc->to->resource && gc)

@@ -21,6 +21,7 @@
 #define MUC_NS_OWNER MUC_NS "#owner"
 #define MUC_FORM_ROOMCONFIG MUC_NS "#roomconfig"
 #define MUC_FORM_ROOMINFO MUC_NS "#roominfo"
+#define MUC_NS_SELF_PING MUC_NS "#self-ping-optimization"
 
 enum {
     MUC_MAX_NAME = 256,         /* bytes in a room name */
@@ -29,6 +30,8 @@ enum {
     MUC_MAX_SUBJECT = 1024,
     MUC_MAX_AFFILIATIONS = 10000, /* entries in one room's lists */
     MUC_KEY_MAX = 511,            /* LMDB's key limit */
+    /* room@service/nick at its longest, with the NUL */
+    MUC_JID_MAX = 3 * PL_JID_PART_MAX + 3,
 };
 
 /* Affiliations, ordered by rank so comparisons read as the XEP's tables. */
@@ -106,6 +109,7 @@ typedef struct muc_room {
     char *subject;    /* NULL: none set */
     char *subject_by; /* nick (or the room JID) that set it */
     int64_t created_ms, active_ms;
+    int64_t stored_active_ms; /* active_ms in the last record queued */
     int locked;             /* created, awaiting the owner's configuration (201) */
     unsigned long long gen; /* bumped at every stored change: orders writes */
     muc_aff_t *affs;
@@ -225,11 +229,18 @@ void muc_room_save(muc_state_t *st, muc_room_t *r);
 void muc_room_forget(muc_state_t *st, muc_room_t *r);
 /* Removes the room from the map and frees it (the lock is held). */
 void muc_room_drop(muc_state_t *st, muc_room_t *r);
+/* Drops the room when nobody is left in it and it is temporary or still
+ * locked (§10.9): after anything that may empty a room.  `r` may be freed. */
+void muc_room_maybe_end(muc_state_t *st, muc_room_t *r);
 /* An error reply to the sender of the hook's stanza, into the outbox. */
 void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, const char *text);
 
 /* presence.c */
 pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc);
+/* An error from an occupant's address that says its client is gone
+ * (delivery to it failed, and it has no session any more): the occupant
+ * leaves with 333 (§7.14).  Returns PL_DONE. */
+pl_hook_result_t muc_on_occupant_error(pl_hook_ctx_t *hc);
 /* Presence of occupant `o` as `viewer` sees it (type NULL: available),
  * with status codes (0-terminated) and optional extra muc#user children. */
 pl_stanza_t *muc_occupant_presence(const muc_room_t *r, const muc_occupant_t *o,
@@ -260,6 +271,8 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc);
 /* disco.c */
 pl_hook_result_t muc_disco_info(pl_hook_ctx_t *hc);
 pl_hook_result_t muc_disco_items(pl_hook_ctx_t *hc);
+/* XEP-0410 self-ping to room/nick, answered by the room. */
+pl_hook_result_t muc_self_ping(pl_hook_ctx_t *hc);
 
 /* config.c */
 /* The room's muc#roomconfig form (type "form") inside the builder. */

@@ -33,7 +33,17 @@ void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, 
     const char *type = pl_stanza_attr(orig, "type");
     if (type && strcmp(type, "error") == 0)
         return; /* never an error in reply to an error */
-    muc_out_take(o, pl_stanza_error(orig, cond, text));
+    pl_stanza_t *err = pl_stanza_error(orig, cond, text);
+    if (strcmp(pl_stanza_name(orig), "presence") == 0) {
+        /* A refused entry carries <x xmlns='…/muc'/> (XEP-0045 §7.2): that
+         * is how clients tell it from other presence errors. */
+        pl_builder_t *b = pl_build_from(err, NULL, NULL);
+        pl_build_child(b, "x", MUC_NS);
+        pl_build_up(b);
+        pl_stanza_unref(&err);
+        err = pl_build_finish(b);
+    }
+    muc_out_take(o, err);
 }
 
 void muc_out_flush(pl_server_t *srv, muc_out_t *o)
@@ -91,8 +101,10 @@ static void queue_record(muc_state_t *st, muc_room_t *r, int del)
         save_done(j, 0);
         return;
     }
-    if (!del)
+    if (!del) {
         muc_record_encode(r, &j->val);
+        r->stored_active_ms = r->active_ms;
+    }
     if (pl_server_write(pl_module_server(st->ctx), save_run, save_done, j) != 0) {
         pl_module_log(st->ctx, PL_LOG_ERROR, "room.save", "room=%s error=\"cannot queue\"", r->jid);
         save_done(j, 0);
@@ -136,6 +148,7 @@ static int load_visit(void *ud, const void *key, size_t klen, const void *val, s
         l->bad++;
         return 0;
     }
+    r->stored_active_ms = r->active_ms;
     pl_map_put(&l->st->rooms, r->jid, r);
     l->loaded++;
     return 0;
@@ -177,6 +190,24 @@ static int muc_init(pl_module_ctx_t *ctx)
     return 0;
 }
 
+/* Messages move a room's last activity without a stored change; once a
+ * minute the persistent rooms whose activity moved are stored, so the time
+ * survives a restart within a minute (the expiry of idle rooms reads it). */
+static void store_activity(pl_module_ctx_t *ctx)
+{
+    muc_state_t *st = pl_module_data(ctx);
+    const char *k;
+    void *v;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; pl_map_iter(&st->rooms, &i, &k, &v);) {
+        muc_room_t *r = v;
+        if ((r->config.flags & MUC_CONF_PERSISTENT) && !r->locked &&
+            r->active_ms != r->stored_active_ms)
+            muc_room_save(st, r);
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
 static int muc_start(pl_module_ctx_t *ctx)
 {
     muc_state_t *st = pl_module_data(ctx);
@@ -191,7 +222,9 @@ static int muc_start(pl_module_ctx_t *ctx)
     pl_buf_deinit(&k);
     pl_module_log(ctx, PL_LOG_INFO, "rooms.loaded", "service=%s rooms=%zu bad=%zu", st->service,
                   l.loaded, l.bad);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    return pl_module_every(ctx, 60000, store_activity);
 }
 
 static void muc_stop(pl_module_ctx_t *ctx)
@@ -285,6 +318,13 @@ static const pl_hook_def_t hooks[] = {
      .type = "get",
      .priority = PL_PRIO_HANDLER,
      .handler = muc_disco_items},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SVC_FULL,
+     .ns = PL_NS_PING,
+     .element = "ping",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = muc_self_ping},
     {.event = PL_EV_IQ,
      .targets = PL_TO_SVC_BARE,
      .ns = MUC_NS_ADMIN,

@@ -198,6 +198,19 @@ static void send_history(muc_out_t *out, const muc_room_t *r, const pl_xml_t *mu
     muc_out_take(out, muc_subject_message(r, to));
 }
 
+/* The others' presence, as `o` may see them: what an entering client
+ * gets first (§7.2.3). */
+static void send_others(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o)
+{
+    for (size_t i = 0; i < r->nocc; i++) {
+        if (r->occ[i] == o)
+            continue;
+        pl_stanza_t *p = muc_occupant_presence(r, r->occ[i], o, NULL, NULL, NULL, NULL, NULL);
+        muc_out_take(out, pl_stanza_readdress_to(p, o->jid));
+        pl_stanza_unref(&p);
+    }
+}
+
 static size_t room_limit(const muc_state_t *st, const muc_room_t *r)
 {
     long long max = st->conf->max_occupants;
@@ -216,6 +229,14 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
         if (st->rooms.count >= (size_t)st->conf->max_rooms) {
             muc_out_error(out, hc->stanza, PL_ERR_RESOURCE_CONSTRAINT,
                           "this service has as many rooms as it may");
+            return;
+        }
+        pl_buf_t key;
+        pl_buf_init(&key);
+        int storable = muc_record_key(&key, st->service, hc->to->local) == 0;
+        pl_buf_deinit(&key);
+        if (!storable) {
+            muc_out_error(out, hc->stanza, PL_ERR_NOT_ACCEPTABLE, "the room's name is too long");
             return;
         }
         r = muc_room_new(hc->to->bare, (size_t)st->conf->history_size, now);
@@ -259,14 +280,7 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                                      muc_default_role(&r->config, j.affil));
     muc_occupant_set_presence(o, hc->stanza);
     r->active_ms = now;
-    /* The others first, as the newcomer may see them (§7.2.3). */
-    for (size_t i = 0; i < r->nocc; i++) {
-        if (r->occ[i] == o)
-            continue;
-        pl_stanza_t *p = muc_occupant_presence(r, r->occ[i], o, NULL, NULL, NULL, NULL, NULL);
-        muc_out_take(out, pl_stanza_readdress_to(p, o->jid));
-        pl_stanza_unref(&p);
-    }
+    send_others(out, r, o);
     int codes[4], k = 0;
     if (r->config.flags & MUC_CONF_WHOIS_ANYONE)
         codes[k++] = 100;
@@ -279,8 +293,7 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
                   nick, created);
 }
 
-/* The room after its last occupant left: a temporary room ends (§10.9). */
-static void maybe_end(muc_state_t *st, muc_room_t *r)
+void muc_room_maybe_end(muc_state_t *st, muc_room_t *r)
 {
     if (r->nocc == 0 && (!(r->config.flags & MUC_CONF_PERSISTENT) || r->locked))
         muc_room_drop(st, r);
@@ -293,7 +306,7 @@ static void leave(muc_state_t *st, muc_out_t *out, muc_room_t *r, muc_occupant_t
     muc_broadcast_occupant(out, r, o, "unavailable", NULL, NULL, NULL, NULL);
     muc_room_remove(r, o);
     r->active_ms = pl_now_ms();
-    maybe_end(st, r);
+    muc_room_maybe_end(st, r);
 }
 
 static void change_nick(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, muc_occupant_t *o)
@@ -312,13 +325,58 @@ static void change_nick(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, muc_oc
     muc_broadcast_occupant(out, r, o, NULL, NULL, NULL, NULL, NULL);
 }
 
+/* The conditions the router answers with when nobody is there to take
+ * a stanza: the client is gone, not merely unhappy with one stanza. */
+static int says_gone(const pl_stanza_t *st)
+{
+    const pl_xml_t *e = pl_xml_child(pl_stanza_root(st), "error", PL_NS_CLIENT);
+    const pl_xml_t *c = e ? pl_xml_child(e, NULL, PL_NS_STANZA_ERRORS) : NULL;
+    return c && (strcmp(c->name, "service-unavailable") == 0 ||
+                 strcmp(c->name, "recipient-unavailable") == 0 ||
+                 strcmp(c->name, "remote-server-not-found") == 0);
+}
+
+pl_hook_result_t muc_on_occupant_error(pl_hook_ctx_t *hc)
+{
+    if (!hc->to->local || !says_gone(hc->stanza))
+        return PL_DONE;
+    /* A session that is still there refused one stanza (a blocklist
+     * bounces with service-unavailable too): it stays in the room. */
+    pl_resource_t res[64];
+    size_t n = pl_server_resources(hc->server, hc->from->bare, res, 64);
+    int alive = 0;
+    for (size_t i = 0; i < n; i++)
+        alive |= strcmp(res[i].jid->full, hc->from->full) == 0;
+    pl_resources_release(res, n);
+    if (alive)
+        return PL_DONE;
+    muc_state_t *st = muc_state(hc);
+    muc_out_t out = {0};
+    pthread_mutex_lock(&st->lock);
+    muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
+    muc_occupant_t *o = r ? muc_room_by_jid(r, hc->from->full) : NULL;
+    /* The bounce goes back to whichever occupant JID the stanza came
+     * from (the speaker's), so the occupant is the one whose session it
+     * was for: the error's sender. */
+    if (o) {
+        pl_module_log(st->ctx, PL_LOG_DEBUG, "room.gone", "room=%s nick=\"%s\"", r->jid, o->nick);
+        muc_remove_occupant(st, &out, r, o, 333, NULL, NULL);
+        muc_room_maybe_end(st, r);
+    }
+    pthread_mutex_unlock(&st->lock);
+    muc_out_flush(hc->server, &out);
+    return PL_DONE;
+}
+
 pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc)
 {
     muc_state_t *st = muc_state(hc);
     const char *type = hc->type;
     int unavailable = strcmp(type, "unavailable") == 0;
+    if (strcmp(type, "error") == 0)
+        return muc_on_occupant_error(hc);
     if (*type && !unavailable)
-        return PL_DONE; /* errors, probes and subscriptions mean nothing to a room */
+        return PL_DONE; /* probes and subscriptions mean nothing to a room */
     muc_out_t out = {0};
     if (!hc->to->local) {
         if (!unavailable)
@@ -339,8 +397,16 @@ pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc)
     } else if (pl_server_tenant_of(hc->server, hc->from->domain) != hc->host) {
         muc_out_error(&out, hc->stanza, PL_ERR_FORBIDDEN, "this service is for its own users");
     } else if (o && strcmp(o->nick, hc->to->resource) == 0) {
+        /* A status change; with <x xmlns='…/muc'/> the client is entering
+         * again (it lost track, e.g. after reconnecting under the same
+         * resource) and gets the whole entry sequence once more. */
+        const pl_xml_t *mucx = pl_xml_child(pl_stanza_root(hc->stanza), "x", MUC_NS);
         muc_occupant_set_presence(o, hc->stanza);
+        if (mucx)
+            send_others(&out, r, o);
         muc_broadcast_occupant(&out, r, o, NULL, NULL, NULL, NULL, NULL);
+        if (mucx)
+            send_history(&out, r, mucx, o->jid, pl_now_ms());
     } else if (o) {
         change_nick(hc, &out, r, o);
     } else {

@@ -219,10 +219,27 @@ static xmpp_stanza_t *heard(h_client_t *c, const char *from, const char *body)
     return wait_for(c, is_groupchat, &w, 5000);
 }
 
+/* 1 when `st` is an error with `cond`; releases it. */
 static int error_is(xmpp_stanza_t *st, const char *cond)
 {
     const char *c = st ? h_error_condition(st) : NULL;
-    return c && strcmp(c, cond) == 0;
+    int yes = c && strcmp(c, cond) == 0;
+    rel(st);
+    return yes;
+}
+
+/* 1 when a stanza came; releases it. */
+static int got(xmpp_stanza_t *st)
+{
+    rel(st);
+    return st != NULL;
+}
+
+static int is_subject(xmpp_stanza_t *st, const void *ud)
+{
+    (void)ud;
+    return strcmp(xmpp_stanza_get_name(st), "message") == 0 &&
+           xmpp_stanza_get_child_by_name(st, "subject") != NULL;
 }
 
 /* ---- cases ---- */
@@ -267,6 +284,16 @@ static void the_first_joiner_creates_a_locked_room_and_unlocks_it_by_configuring
     if (p)
         xmpp_stanza_release(p);
     CHECK(strcmp(enter(alice, "gc10", "Al"), "ok") == 0);
+    /* Cancelling the first configuration cancels the room (§10.1.3). */
+    CHECK(strcmp(enter(bob, "cancelled", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "set", room_jid("cancelled"),
+                              "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
+                              "type='cancel'/></query>"),
+                 "result") == 0);
+    CHECK(got(presence_from(bob, occ("cancelled", "Bo"), "unavailable")));
+    CHECK(strcmp(
+              h_iq_outcome(bob, "get", room_jid("cancelled"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+              "item-not-found") == 0);
     leave(alice, "tea", "Al");
     leave(bob, "tea", "Bo");
     leave(alice, "gc10", "Al");
@@ -300,6 +327,15 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
               "the moderator did not see bob's JID");
     if (p)
         xmpp_stanza_release(p);
+    /* Entering again under the same nick (a client that lost track) gives
+     * the whole entry sequence again: the others, itself, the subject. */
+    h_drain(bob);
+    xmpp_stanza_t *again = NULL;
+    CHECK(strcmp(enter_x(bob, "semi", "Bo", "<history maxstanzas='0'/>", &again), "ok") == 0);
+    rel(again);
+    CHECK(got(presence_from(bob, occ("semi", "Al"), NULL)));
+    CHECK(got(wait_for(bob, is_subject, NULL, 5000)));
+    h_drain(alice);
     /* A status change is broadcast too. */
     h_send(bob, "<presence to='%s'><show>away</show></presence>", occ("semi", "Bo"));
     p = presence_from(alice, occ("semi", "Bo"), NULL);
@@ -367,6 +403,7 @@ static void groupchat_reaches_every_occupant_with_the_rooms_stanza_id(h_server_t
              k = xmpp_stanza_get_next(k))
             sids += xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "stanza-id") == 0;
         CHECK_MSG(sids == 1, "client %d: %d stanza-ids", i, sids);
+        CHECK_MSG(m && attr_is(m, "id", "m1"), "client %d: the sender's id was not kept", i);
         if (m)
             xmpp_stanza_release(m);
     }
@@ -420,13 +457,6 @@ out:
     h_client_free(bob);
     h_client_free(carol);
     h_ctx_free(ctx);
-}
-
-static int is_subject(xmpp_stanza_t *st, const void *ud)
-{
-    (void)ud;
-    return strcmp(xmpp_stanza_get_name(st), "message") == 0 &&
-           xmpp_stanza_get_child_by_name(st, "subject") != NULL;
 }
 
 static int count_history(h_client_t *c, const char *room, int *delayed)
@@ -601,6 +631,10 @@ static void entering_is_refused_with_the_xep_0045_conditions(h_server_t *srv)
 
     CHECK(create_room(alice, "club", "Al", FIELD("membersonly", "1")));
     CHECK(strcmp(enter(bob, "club", "Bo"), "registration-required") == 0);
+    /* A refused entry carries <x xmlns='…/muc'/>, which clients look for. */
+    h_send(bob, "<presence to='%s' id='rr'><x xmlns='" NS_MUC "'/></presence>", occ("club", "Bo"));
+    xmpp_stanza_t *refused = h_wait(bob, &(h_match_t){.name = "presence", .id = "rr"}, 5000);
+    CHECK(refused && h_child(refused, "x", NS_MUC) && error_is(refused, "registration-required"));
     CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("club"),
                               "<query xmlns='" NS_ADMIN "'><item affiliation='member' "
                               "jid='bob@example.test'/></query>"),
@@ -664,7 +698,7 @@ static void moderators_kick_ban_and_give_voice(h_server_t *srv)
     if (p)
         xmpp_stanza_release(p);
     say(bob, "mod", "voiced");
-    CHECK(heard(carol, occ("mod", "Bo"), "voiced") != NULL);
+    CHECK(got(heard(carol, occ("mod", "Bo"), "voiced")));
     /* Bob is a participant, not a moderator: he kicks nobody. */
     CHECK(strcmp(admin_item(bob, "mod", "<item nick='Al' role='none'/>"), "forbidden") == 0);
     CHECK(strcmp(admin_item(alice, "mod", "<item nick='Al' role='none'/>"), "not-allowed") == 0);
@@ -686,8 +720,9 @@ static void moderators_kick_ban_and_give_voice(h_server_t *srv)
         xmpp_stanza_release(p);
     /* Kicked is not banned: bob comes back, then is banned. */
     CHECK(strcmp(enter(bob, "mod", "Bo"), "ok") == 0);
-    CHECK(strcmp(admin_item(alice, "mod", "<item affiliation='outcast' jid='bob@example.test'/>"),
-                 "result") == 0);
+    /* Banned by nick: the occupant's bare JID is what is banned. */
+    CHECK(strcmp(admin_item(alice, "mod", "<item affiliation='outcast' nick='Bo'/>"), "result") ==
+          0);
     p = presence_from(bob, occ("mod", "Bo"), "unavailable");
     CHECK(p && has_status(p, "301"));
     if (p)
@@ -761,6 +796,8 @@ static void affiliation_lists_are_read_and_changed_by_rank(h_server_t *srv)
     CHECK_MSG(strcmp(l, "carol@example.test dave@example.test ") == 0, "members: %s", l);
     CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' jid='x@y/res'/>"),
                  "jid-malformed") == 0);
+    CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' nick='Nobody'/>"),
+                 "item-not-found") == 0);
     leave(alice, "ranks", "Al");
 out:
     h_client_free(alice);
@@ -796,7 +833,7 @@ static void nick_changes_are_announced_and_conflicts_refused(h_server_t *srv)
     h_send(bob, "<presence to='%s' id='nc'/>", occ("nicks", "Al"));
     CHECK(error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nc"}, 5000), "conflict"));
     say(bob, "nicks", "still Bob2");
-    CHECK(heard(alice, occ("nicks", "Bob2"), "still Bob2") != NULL);
+    CHECK(got(heard(alice, occ("nicks", "Bob2"), "still Bob2")));
     leave(bob, "nicks", "Bob2");
     leave(alice, "nicks", "Al");
 out:
@@ -887,7 +924,8 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     CHECK(id && attr_is(id, "name", "Shown room"));
     CHECK(has_feature(q, NS_MUC) && has_feature(q, "muc_persistent") &&
           has_feature(q, "muc_membersonly") && has_feature(q, "muc_public") &&
-          has_feature(q, "muc_semianonymous") && has_feature(q, "muc_unsecured"));
+          has_feature(q, "muc_semianonymous") && has_feature(q, "muc_unsecured") &&
+          has_feature(q, NS_MUC "#stable_id") && has_feature(q, NS_MUC "#self-ping-optimization"));
     xmpp_stanza_t *x = q ? h_child(q, "x", "jabber:x:data") : NULL;
     int desc = 0;
     for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
@@ -1029,28 +1067,157 @@ out:
     h_ctx_free(ctx);
 }
 
-/* max_rooms: past it a new room is refused with resource-constraint (its
- * own server, so other cases' rooms do not count). */
-static void the_room_count_per_host_is_bounded(h_server_t *unused)
+/* §7.8.2: the room passes an invitation on from itself, naming the
+ * inviter; in a members-only room the invitee becomes a member and can
+ * enter; a decline goes back to the inviter; someone outside the room and
+ * a banned invitee are refused. */
+static void mediated_invitations_reach_the_invitee_and_declines_the_inviter(h_server_t *srv)
 {
-    (void)unused;
-    h_server_t srv;
-    h_server_opts_t opts = {
-        .limits = "auth_fail_per_ip = 1000;",
-        .modules = "roster = {}; presence = {}; muc = { max_rooms = 1; };",
-        .accounts = accounts,
-    };
-    if (h_server_start(&srv, &opts) != 0)
-        return;
     xmpp_ctx_t *ctx = h_ctx_new();
-    h_client_t *alice = h_login(ctx, &srv, "alice@example.test/a", "pw", 0);
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
+    h_client_t *erin = h_login(ctx, srv, "erin@example.test/e", "pw", 0);
+    if (!alice || !dave || !erin || !create_room(alice, "invites", "Al", FIELD("membersonly", "1")))
+        goto out;
+    CHECK(strcmp(enter(dave, "invites", "Da"), "registration-required") == 0);
+    h_send(alice,
+           "<message to='%s' id='i1'><x xmlns='" NS_USER "'><invite to='dave@example.test'>"
+           "<reason>tea?</reason></invite></x></message>",
+           room_jid("invites"));
+    xmpp_stanza_t *m =
+        h_wait(dave, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+    xmpp_stanza_t *inv = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "invite") : NULL;
+    char *reason = inv ? h_child_text(inv, "reason") : NULL;
+    CHECK_MSG(inv && attr_is(inv, "from", "alice@example.test") && reason &&
+                  strcmp(reason, "tea?") == 0,
+              "dave got no invitation");
+    free(reason);
+    rel(m);
+    CHECK(strcmp(enter(dave, "invites", "Da"), "ok") == 0);
+    leave(dave, "invites", "Da");
+    h_send(erin,
+           "<message to='%s'><x xmlns='" NS_USER "'><decline to='alice@example.test'>"
+           "<reason>busy</reason></decline></x></message>",
+           room_jid("invites"));
+    m = h_wait(alice, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+    xmpp_stanza_t *dec = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "decline") : NULL;
+    CHECK_MSG(dec && attr_is(dec, "from", "erin@example.test"), "alice got no decline");
+    rel(m);
+    h_send(erin,
+           "<message to='%s' id='i2'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
+           "</x></message>",
+           room_jid("invites"));
+    CHECK(error_is(h_wait(erin, &(h_match_t){.name = "message", .id = "i2"}, 5000),
+                   "not-acceptable"));
+    CHECK(strcmp(admin_item(alice, "invites",
+                            "<item affiliation='outcast' jid='frank@example.test'/>"),
+                 "result") == 0);
+    h_send(alice,
+           "<message to='%s' id='i3'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
+           "</x></message>",
+           room_jid("invites"));
+    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "i3"}, 5000), "forbidden"));
+    leave(alice, "invites", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(dave);
+    h_client_free(erin);
+    h_ctx_free(ctx);
+}
+
+/* XEP-0410: pinging one's own occupant JID says whether one is still in
+ * the room (after a restart a client is not, whatever it believes). */
+static void self_ping_tells_a_client_whether_it_is_still_in_the_room(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "pingme", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "pingme", "Bo"), "ok") == 0);
+    const char *ping = "<ping xmlns='urn:xmpp:ping'/>";
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Al"), ping), "result") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Nobody"), ping), "item-not-found") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Bo"), ping), "service-unavailable") ==
+          0);
+    leave(bob, "pingme", "Bo");
+    CHECK(strcmp(h_iq_outcome(bob, "get", occ("pingme", "Bo"), ping), "not-acceptable") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "get", occ("nosuchroom", "Bo"), ping), "not-acceptable") == 0);
+    leave(alice, "pingme", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* Without the presence module nobody tells the room that a client went
+ * away; the first groupchat message its server bounces removes it, with
+ * 333 (§7.14), so the room holds no ghosts. */
+static void an_occupant_whose_messages_bounce_is_removed(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "one", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "one", "Bo"), "ok") == 0);
+    h_drain(alice);
+    h_client_free(bob);
+    bob = NULL;
+    h_run_for(ctx, 300);
+    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("one", "Bo")}),
+              "the room learnt of the departure without the presence module");
+    say(alice, "one", "anyone there?");
+    xmpp_stanza_t *p = presence_from(alice, occ("one", "Bo"), "unavailable");
+    CHECK_MSG(p && has_status(p, "333"), "the gone occupant was not removed");
+    rel(p);
+    leave(alice, "one", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* A client that is still connected may answer a message with an error
+ * that would also mean "gone" (service-unavailable); its session is
+ * alive, so it stays in the room. */
+static void a_live_occupant_that_refuses_a_message_stays(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !create_room(alice, "refusing", "Al", NULL))
+        goto out;
+    CHECK(strcmp(enter(bob, "refusing", "Bo"), "ok") == 0);
+    h_drain(alice);
+    h_send(bob,
+           "<message to='%s' type='error' id='e1'><error type='cancel'><service-unavailable "
+           "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+           occ("refusing", "Al"));
+    h_settle(alice);
+    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("refusing", "Bo")}),
+              "bob was removed from the room");
+    say(bob, "refusing", "still here");
+    CHECK(got(heard(alice, occ("refusing", "Bo"), "still here")));
+    leave(bob, "refusing", "Bo");
+    leave(alice, "refusing", "Al");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* max_rooms: past it a new room is refused with resource-constraint. */
+static void the_room_count_per_host_is_bounded(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     if (alice) {
         CHECK(strcmp(enter(alice, "one", "Al"), "ok") == 0);
         CHECK(strcmp(enter(alice, "two", "Al"), "resource-constraint") == 0);
     }
     h_client_free(alice);
     h_ctx_free(ctx);
-    h_server_stop(&srv);
 }
 
 int main(int argc, char **argv)
@@ -1080,9 +1247,23 @@ int main(int argc, char **argv)
         H_RUN(disco_shows_the_service_its_public_rooms_and_each_rooms_features, &srv);
         H_RUN(an_occupant_whose_session_ends_leaves_the_room, &srv);
         H_RUN(a_flooding_occupant_is_slowed_with_a_clear_error, &srv);
+        H_RUN(self_ping_tells_a_client_whether_it_is_still_in_the_room, &srv);
+        H_RUN(mediated_invitations_reach_the_invitee_and_declines_the_inviter, &srv);
+        H_RUN(a_live_occupant_that_refuses_a_message_stays, &srv);
         H_RUN(persistent_rooms_and_their_lists_survive_a_restart, &srv);
     }
     h_server_stop(&srv);
-    H_RUN(the_room_count_per_host_is_bounded, NULL);
+    /* A server of its own, with one room at most and without the presence
+     * module. */
+    h_server_opts_t one_room = {
+        .limits = "auth_fail_per_ip = 1000;",
+        .modules = "roster = {}; muc = { max_rooms = 1; };",
+        .accounts = accounts,
+    };
+    if (h_server_start(&srv, &one_room) == 0) {
+        H_RUN(an_occupant_whose_messages_bounce_is_removed, &srv);
+        H_RUN(the_room_count_per_host_is_bounded, &srv);
+    }
+    h_server_stop(&srv);
     return h_finish(argv[0]);
 }

@@ -193,7 +193,7 @@ START_TEST(default_config_loads)
     /* Everything an ordinary client needs, in dependency order. */
     const char *names[] = {"disco",  "ping",      "version",  "time",         "register",
                            "roster", "presence",  "vcard",    "private",      "last",
-                           "pep",    "bookmarks", "blocking", "client_policy", "mam", "offline", "carbons", "inbox", "push"};
+                           "pep",    "bookmarks", "blocking", "client_policy", "mam", "offline", "carbons", "inbox", "push", "muc"};
     size_t nnames = sizeof(names) / sizeof(names[0]);
     ck_assert_uint_eq(h->nmodules, nnames);
     for (size_t i = 0; i < nnames; i++)
