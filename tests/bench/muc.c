@@ -118,8 +118,17 @@ int bench_muc_presence(bench_conn_t *c, const char *from, int is_error, int unav
         bench_worker_join_settled(w, ms, BENCH_MS_FAILED);
         return 1;
     }
-    if (!(codes & BENCH_MUC_SELF) || unavailable)
+    if (unavailable)
         return 1;
+    if (!(codes & BENCH_MUC_SELF)) {
+        /* A service that does not say 110 still sends our own presence
+         * from room/our-nick, after the others' (XEP-0045 7.2.2). */
+        char nick[256];
+        const char *slash = strchr(from, '/');
+        bench_user_name(o, c->user->n, nick, sizeof(nick));
+        if (!slash || strcasecmp(slash + 1, nick) != 0)
+            return 1;
+    }
     bench_worker_join_settled(w, ms, BENCH_MS_JOINED);
     if (codes & BENCH_MUC_CREATED) {
         /* We made the room and the service holds it locked until its owner
