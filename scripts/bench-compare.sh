@@ -20,7 +20,7 @@ sessions=10000      # idle sessions of the hold scenario
 duration=10         # measured seconds of every run
 runs=3
 only=parley,prosody,ejabberd
-scenarios=login,hold,chat,presence,mam
+scenarios=login,hold,chat,presence,mam,muc
 loops=1
 roster_size=10
 neighbours=5
@@ -32,13 +32,20 @@ mam_users=200       # accounts whose archives the mam scenario fills and pages t
 mam_messages=250    # messages each of them sends while filling (it also receives as many)
 mam_page=50
 mam_fill_rate=500   # messages per second offered while filling (Prosody falls behind at 2,000)
+muc_occupants=50    # muc: members of each room in the paced and --fast runs
+muc_rooms=""        # muc: rooms of that size (default: users / muc_occupants, one room per account)
+muc_interval=5      # muc: each member posts once per this many seconds in the paced run
+muc_big=500         # muc: members of each room in the large-room run
+muc_big_rooms=2     # muc: rooms of that size
+muc_big_interval=30 # muc: each member of a large room posts once per this many seconds
 workdir=${BENCH_DIR:-/tmp/parley-bench-compare}
 install=1
 
 usage() {
     cat <<EOF
 usage: scripts/bench-compare.sh [options]
-  --quick              small sizes, about two minutes: --users 500 --sessions 1000 --duration 2
+  --quick              small sizes, a few minutes: --users 500 --sessions 1000 --duration 2
+                       --muc-big-rooms 1
   --users N            accounts for login, chat and presence (default $users)
   --sessions N         idle sessions held by the hold scenario (default $sessions)
   --duration SEC       measured seconds per run (default $duration)
@@ -55,6 +62,12 @@ usage: scripts/bench-compare.sh [options]
   --mam-users N        mam: accounts whose archives are filled, then paged (default $mam_users)
   --mam-messages K     mam: messages each of them sends to fill the archives (default $mam_messages)
   --mam-page N         mam: messages per archive query (default $mam_page)
+  --muc-occupants K    muc: members per room in the paced and fast runs (default $muc_occupants)
+  --muc-rooms R        muc: rooms of K members (default users / K)
+  --muc-interval SEC   muc: each member posts once per SEC in the paced run (default $muc_interval)
+  --muc-big K          muc: members per room in the large-room run (default $muc_big)
+  --muc-big-rooms R    muc: rooms in the large-room run (default $muc_big_rooms)
+  --muc-big-interval SEC  muc: each member of a large room posts once per SEC (default $muc_big_interval)
   --dir DIR            work directory: servers' data (kept as a cache of accounts and rosters),
                        configurations, logs and results (default \$BENCH_DIR or $workdir)
   --no-install         fail instead of installing missing Debian packages
@@ -71,12 +84,13 @@ say() { echo "bench-compare: $*" >&2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick)
-        users=500 sessions=1000 duration=2 mam_users=50 mam_messages=100
+        users=500 sessions=1000 duration=2 mam_users=50 mam_messages=100 muc_big_rooms=1
         shift
         ;;
     --users | --sessions | --duration | --runs | --only | --scenarios | --loops | --roster-size | \
         --neighbours | --chat-interval | --presence-interval | --concurrency | --procs | --dir | \
-        --mam-users | --mam-messages | --mam-page)
+        --mam-users | --mam-messages | --mam-page | --muc-occupants | --muc-rooms | \
+        --muc-interval | --muc-big | --muc-big-rooms | --muc-big-interval)
         [ $# -ge 2 ] || die "$1 needs a value"
         v=$2
         case $1 in
@@ -97,6 +111,12 @@ while [ $# -gt 0 ]; do
         --mam-users) mam_users=$v ;;
         --mam-messages) mam_messages=$v ;;
         --mam-page) mam_page=$v ;;
+        --muc-occupants) muc_occupants=$v ;;
+        --muc-rooms) muc_rooms=$v ;;
+        --muc-interval) muc_interval=$v ;;
+        --muc-big) muc_big=$v ;;
+        --muc-big-rooms) muc_big_rooms=$v ;;
+        --muc-big-interval) muc_big_interval=$v ;;
         esac
         shift 2
         ;;
@@ -115,8 +135,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+[ -n "$muc_rooms" ] || muc_rooms=$((users / muc_occupants > 0 ? users / muc_occupants : 1))
 for n in users sessions runs loops roster_size neighbours concurrency gen_procs mam_users \
-    mam_messages mam_page; do
+    mam_messages mam_page muc_occupants muc_rooms muc_big muc_big_rooms; do
     case ${!n} in '' | *[!0-9]*) die "--${n//_/-} must be a whole number (got '${!n}')" ;; esac
 done
 [ "$users" -gt "$roster_size" ] || die "--users must be larger than --roster-size"
@@ -124,11 +145,14 @@ done
     die "--mam-users must be above 5 and at most --users"
 [ "$mam_page" -ge 1 ] && [ "$mam_page" -le 1000 ] || die "--mam-page must be 1..1000"
 [ "$runs" -ge 1 ] || die "--runs must be at least 1"
+[ "$muc_occupants" -ge 2 ] && [ "$muc_occupants" -le "$users" ] &&
+    [ "$muc_big" -ge 2 ] && [ "$muc_big" -le "$users" ] && [ "$muc_big" -le 500 ] ||
+    die "--muc-occupants and --muc-big must be 2..--users (and --muc-big at most 500, the servers' room limit here)"
 for s in ${only//,/ }; do
     case $s in parley | prosody | ejabberd) ;; *) die "--only: unknown server '$s'" ;; esac
 done
 for s in ${scenarios//,/ }; do
-    case $s in login | hold | chat | presence | mam) ;; *) die "--scenarios: unknown scenario '$s'" ;; esac
+    case $s in login | hold | chat | presence | mam | muc) ;; *) die "--scenarios: unknown scenario '$s'" ;; esac
 done
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and runs servers as their users)"
 [ -x "$py" ] || die "$py is needed for the account files and the table"
@@ -284,12 +308,17 @@ if [ ! -s "$tls/cert.pem" ]; then
 fi
 
 archive=0 # 1 while the mam scenario runs: the servers' configurations then archive messages
+groups=0  # 1 while the muc scenario runs: the servers then serve groups.$domain
 
 # ---- Parley -----------------------------------------------------------------------------------
 parley_dir=$data/parley
 parley_setup() {
     local parley_mam=""
     [ "$archive" -eq 1 ] && parley_mam=" mam = {};"
+    # The group service at groups.<host>; the per-occupant flood limit (5 messages a second by
+    # default) raised like the other limits, since the other two servers have none.
+    [ "$groups" -eq 1 ] &&
+        parley_mam="$parley_mam muc = { max_occupants = 500; occupant_rate = 10000; occupant_burst = 100000; };"
     mkdir -p "$parley_dir/data"
     cat >"$parley_dir/parley.conf" <<EOF
 # Written by scripts/bench-compare.sh: a benchmark server on loopback.
@@ -325,7 +354,13 @@ parley_start() {
 # ---- Prosody ----------------------------------------------------------------------------------
 prosody_dir=$data/prosody
 prosody_setup() {
-    local prosody_mam="" prosody_storage=""
+    local prosody_mam="" prosody_storage="" prosody_muc=""
+    # Prosody's MUC component on the same name as Parley's group service; rooms are created by
+    # joining and stay locked until the instant-room form (its default, muc_room_locking).
+    # It has no occupant limit or flood limit unless modules not loaded here add them.
+    [ "$groups" -eq 1 ] && prosody_muc="Component \"groups.$domain\" \"muc\"
+    restrict_room_creation = false
+    max_history_messages = 20"
     if [ "$archive" -eq 1 ]; then
         # The archive in SQLite (accounts stay in Prosody's files); every message archived.
         prosody_mam=', "mam"'
@@ -358,6 +393,7 @@ modules_enabled = { "roster", "saslauth", "tls", "disco", "ping"$prosody_mam }
 modules_disabled = { "offline", "s2s", "s2s_auth_certs" }$prosody_storage
 ssl = { certificate = "$prosody_dir/certs/$domain.crt", key = "$prosody_dir/certs/$domain.key" }
 VirtualHost "$domain"
+$prosody_muc
 EOF
     local have
     have=$(cat "$prosody_dir/accounts" 2>/dev/null || echo 0)
@@ -388,7 +424,21 @@ ejabberdctl_run() {
         --logs "$ejabberd_dir/logs" --spool "$ejabberd_dir/spool" "$@"
 }
 ejabberd_setup() {
-    local ejabberd_mam="" ejabberd_sql=""
+    local ejabberd_mam="" ejabberd_sql="" ejabberd_muc=""
+    # mod_muc on the same name; its room size limits (the service's and each new room's, 200 by
+    # default) raised to the largest room used, and no shapers (room_shaper, user_message_shaper
+    # are none by default).
+    if [ "$groups" -eq 1 ]; then
+        ejabberd_muc="  mod_muc:
+    hosts: [\"groups.@HOST@\"]
+    access_create: all
+    max_users: 500
+    max_user_conferences: 1000
+    max_users_presence: 1000
+    history_size: 20
+    default_room_options:
+      max_users: 500"
+    fi
     # The archive in SQLite (ejabberd's documentation advises SQL over Mnesia for archives;
     # accounts and rosters stay in Mnesia); every message archived.
     if [ "$archive" -eq 1 ]; then
@@ -442,6 +492,7 @@ modules:
   mod_ping: {}
   mod_roster: {}
 $ejabberd_mam
+$ejabberd_muc
 EOF
     chown -R ejabberd:ejabberd "$ejabberd_dir"
 }
@@ -571,6 +622,7 @@ run_server() {
         run_live "$name" || return 1
     fi
     wants mam "$scenarios" && run_archive "$name"
+    wants muc "$scenarios" && run_groups "$name"
     return 0
 }
 
@@ -640,6 +692,36 @@ run_archive() {
     "${name}_setup" # back to the configuration without an archive
 }
 
+# Group chat (XEP-0045) on the service groups.$domain: rooms made by joining them, then
+# groupchat.  Three shapes, each on a freshly started server so that its memory before and after
+# the rooms are entered is that of a server that has done nothing else (the generator reads it
+# after the logins and after the joins, each time once the server has settled):
+#   muc: R rooms of K members (default one room per account), each posting every muc_interval s;
+#   muc --fast: the same rooms, each member posting again as soon as its last message is back;
+#   muc (large): a few rooms of muc_big members, each posting every muc_big_interval s.
+muc_run() {
+    local name=$1 tag=$2 rooms=$3 occupants=$4 u
+    shift 4
+    u=$((rooms * occupants < users ? rooms * occupants : users))
+    start "$name" || return 1
+    bench "$tag" --scenario muc --users "$u" --rooms "$rooms" --occupants "$occupants" \
+        --duration "$duration" --procs "$gen_procs" --concurrency "$concurrency" \
+        --timeout 120 --drain 10 "$@"
+    stop_server
+}
+run_groups() {
+    local name=$1 i
+    groups=1
+    "${name}_setup"
+    for i in $(seq "$runs"); do
+        muc_run "$name" muc "$muc_rooms" "$muc_occupants" --interval "$muc_interval"
+        muc_run "$name" muc-fast "$muc_rooms" "$muc_occupants" --fast
+        muc_run "$name" muc-large "$muc_big_rooms" "$muc_big" --interval "$muc_big_interval"
+    done
+    groups=0
+    "${name}_setup" # back to the configuration without the group service
+}
+
 # ---- the machine, then every server in turn ---------------------------------------------------
 {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -655,7 +737,8 @@ run_archive() {
     echo "options: users=$users sessions=$sessions duration=$duration runs=$runs" \
         "roster_size=$roster_size neighbours=$neighbours chat_interval=$chat_interval" \
         "presence_interval=$presence_interval concurrency=$concurrency procs=$gen_procs" \
-        "scenarios=$scenarios mam_users=$mam_users mam_messages=$mam_messages mam_page=$mam_page"
+        "scenarios=$scenarios mam_users=$mam_users mam_messages=$mam_messages mam_page=$mam_page" \
+        "muc=${muc_rooms}x$muc_occupants/${muc_interval}s,fast,${muc_big_rooms}x$muc_big/${muc_big_interval}s"
 } >"$results/machine.txt"
 sed 's/^/bench-compare: /' "$results/machine.txt" >&2
 say "results in $results"

@@ -4,7 +4,7 @@
 # picked by the system) with a few accounts made by parleyctl, runs
 # BUILD_DIR/parley-bench for a couple of seconds per scenario (login over
 # direct TLS, chat over STARTTLS on two loops, archive paging, setup-rosters,
-# presence),
+# presence, group chat in rooms of the muc module),
 # checks each BENCH-JSON line (no failures, no errors, messages and presence
 # delivered, archive pages full), and stops the one server it started.  Exit 0 when all is well.
 # The figures are not checked: they come from real runs (docs/BENCHMARK.md).
@@ -53,7 +53,8 @@ limits = { conn_per_ip = 0; };
 hosts = (
   { name = "$domain";
     auth = { scram_iterations = 4096; };
-    modules = { disco = {}; ping = {}; roster = {}; presence = {}; mam = {}; }; }
+    modules = { disco = {}; ping = {}; roster = {}; presence = {}; mam = {};
+                muc = { occupant_rate = 1000; occupant_burst = 1000; }; }; }
 );
 EOF
 
@@ -161,6 +162,20 @@ bench setup-rosters --port "$c2s" --setup-rosters --roster-size 2 --duration 10 
 bench presence --port "$c2s" --scenario presence --roster-size 2 --duration 1 \
     --interval 0.25 --sasl PLAIN && {
     [ "$(field presence delivered)" -gt 0 ] || fail "presence: nothing delivered"
+}
+
+# Two rooms of five made by entering them (one member of each gets status 201
+# and submits the instant-room form while the others wait for the lock to go),
+# then groupchat: every message reaches the four other members.
+bench muc --port "$c2s" --scenario muc --rooms 2 --occupants 5 --threads 2 --duration 1 \
+    --interval 0.25 --drain 3 && {
+    [ "$(field muc joined)" = 10 ] || fail "muc: $(field muc joined) of 10 memberships entered"
+    [ "$(field muc created)" = 2 ] || fail "muc: $(field muc created) of 2 rooms made"
+    [ "$(field muc delivered)" -gt 0 ] || fail "muc: nothing delivered"
+    [ "$(field muc delivered)" = "$(field muc expected)" ] ||
+        fail "muc: $(field muc delivered) of $(field muc expected) deliveries"
+    [ "$(field muc echoes)" = "$(field muc sent)" ] ||
+        fail "muc: $(field muc echoes) echoes of $(field muc sent) messages"
 }
 
 stop_server

@@ -62,6 +62,40 @@ def delivered_share(r):
     return per(get(r, "presence", "delivered"), get(r, "presence", "expected"), 100.0)
 
 
+def server_cpu_per_muc_us(r):
+    return per(get(r, "server", "cpu_run_s"), get(r, "muc", "delivered"), 1e6)
+
+
+def muc_per_cpu_s(r):
+    return per(get(r, "muc", "delivered"), get(r, "server", "cpu_run_s"))
+
+
+def muc_loss(r):
+    m = get(r, "muc") or {}
+    return sum(m.get(k) or 0 for k in ("undelivered", "errors", "join_failed", "config_errors"))
+
+
+def muc_variant(r):
+    """A muc run's shape, e.g. "muc 40x50" or "muc 40x50 fast": runs of different shapes are
+    different rows of the table."""
+    m = get(r, "muc") or {}
+    return "muc {}x{}{}".format(m.get("rooms"), m.get("occupants"), " fast" if m.get("fast") else "")
+
+
+# Rows of each muc shape (the title gets the shape in front).
+MUC_FIGURES = [
+    ("msgs posted/s", lambda r: get(r, "muc", "sent_per_s"), NEUTRAL, 0),
+    ("deliveries/s", lambda r: get(r, "muc", "delivered_per_s"), HIGHER, 0),
+    ("delivery p50 ms", lambda r: get(r, "muc", "latency_ms", "p50"), LOWER, 2),
+    ("delivery p99 ms", lambda r: get(r, "muc", "latency_ms", "p99"), LOWER, 2),
+    ("server CPU us per delivery", server_cpu_per_muc_us, LOWER, 2),
+    ("deliveries per server CPU-s", muc_per_cpu_s, HIGHER, 0),
+    ("server RSS bytes per room", lambda r: get(r, "server", "rss_per_room_b"), LOWER, 0),
+    ("time to enter all rooms s", lambda r: get(r, "muc", "join_s"), LOWER, 2),
+    ("undelivered, bounced, not joined", muc_loss, NEUTRAL, 0),
+]
+
+
 def chat_loss(r):
     c = get(r, "chat") or {}
     return (c.get("undelivered") or 0) + (c.get("errors") or 0)
@@ -131,8 +165,8 @@ def ratio(parley, other, better):
         num, den = parley, other
     else:
         num, den = other, parley
-    if den == 0:
-        return "-"
+    if den <= 0 or num < 0:
+        return "-"  # no ratio of a figure lost in noise (memory growth below zero)
     r = num / den
     return "{:,.0f}".format(r) if r >= 100 else "{:.2f}".format(r)
 
@@ -140,7 +174,12 @@ def ratio(parley, other, better):
 def build_rows(runs, labels, base):
     rows = []
     scenarios = {r.get("scenario") for r in runs}
-    for scenario, title, read, better, digits in FIGURES:
+    figures = list(FIGURES)
+    for variant in sorted(scenarios, key=lambda v: (" fast" in str(v), str(v))):
+        if str(variant).startswith("muc "):
+            figures += [(variant, variant + ": " + t, read, better, digits)
+                        for t, read, better, digits in MUC_FIGURES]
+    for scenario, title, read, better, digits in figures:
         if scenario not in scenarios:
             continue
         medians, cells = {}, []
@@ -212,6 +251,16 @@ def summary(run):
             fmt(get(run, "mam", "answered_per_s"), 0), fmt(get(run, "mam", "items_per_s"), 0),
             fmt(get(run, "mam", "latency_ms", "p50"), 2),
             fmt(get(run, "mam", "latency_ms", "p99"), 2), get(run, "mam", "errors")))
+    if s == "muc":
+        parts.append("{}: {} of {} joined in {} s, {} posted/s, {} deliveries/s, p50 {} ms, "
+                     "p99 {} ms, {} B/room, {} undelivered/bounced/not joined".format(
+                         muc_variant(run), get(run, "muc", "joined"),
+                         get(run, "muc", "memberships"), fmt(get(run, "muc", "join_s"), 2),
+                         fmt(get(run, "muc", "sent_per_s"), 0),
+                         fmt(get(run, "muc", "delivered_per_s"), 0),
+                         fmt(get(run, "muc", "latency_ms", "p50"), 2),
+                         fmt(get(run, "muc", "latency_ms", "p99"), 2),
+                         fmt(get(run, "server", "rss_per_room_b"), 0), muc_loss(run)))
     if s == "setup-rosters":
         parts.append("{} rosters complete".format(get(run, "rosters", "complete")))
     parts.append("errors {}".format(run.get("errors")))
@@ -233,6 +282,9 @@ def main():
             print(summary(run))
         return 0
     runs = [r for r in runs if r.get("scenario") != "setup-rosters"]
+    for r in runs:
+        if r.get("scenario") == "muc":
+            r["scenario"] = muc_variant(r)
     if not runs:
         print("bench-table: no BENCH-JSON lines", file=sys.stderr)
         return 1

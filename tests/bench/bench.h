@@ -18,6 +18,11 @@
 #include "tests/bench/hist.h"
 #include "tests/bench/sasl.h"
 
+/* Bodies and statuses sent by the generator start with this, then the send
+ * time in microseconds and the sender's account number (muc: and the room's
+ * number). */
+#define BENCH_MARK "parley-bench "
+
 /* ---- options (options.c) ---- */
 
 typedef enum bench_scenario {
@@ -27,6 +32,7 @@ typedef enum bench_scenario {
     BENCH_PRESENCE,
     BENCH_SETUP_ROSTERS,
     BENCH_MAM,
+    BENCH_MUC,
 } bench_scenario_t;
 
 typedef enum bench_tls {
@@ -61,6 +67,12 @@ typedef struct bench_opts {
     int to_bare;          /* chat: address bare JIDs instead of full ones */
     uint32_t page;        /* mam: items asked per query */
     int mam_with;         /* mam: only the conversation with neighbour +1 */
+    uint32_t rooms;       /* muc: rooms R */
+    uint32_t occupants;   /* muc: K accounts join each room */
+    const char *muc_service;  /* muc: the rooms' domain (default groups.<domain>) */
+    const char *room_pattern; /* muc: printf pattern with one %d: room r's localpart */
+    int muc_fast;             /* muc: the next message once the echo of the last is back */
+    char muc_service_buf[300];
     int roster_get, initial_presence, scram_cache;
     int tls_resume; /* resume each account's last TLS session (tickets) */
     int quiet;
@@ -122,6 +134,17 @@ typedef enum bench_counter {
     BENCH_C_MAM_ERRORS,  /* mam: queries answered with an error */
     BENCH_C_MAM_ITEMS,   /* mam: archived messages received in results */
     BENCH_C_MAM_WRAPS,   /* mam: pagings that reached the start of the archive */
+
+    BENCH_C_MUC_SENT,          /* muc: groupchat messages sent */
+    BENCH_C_MUC_RECV,          /* muc: deliveries to occupants other than the sender */
+    BENCH_C_MUC_ECHO,          /* muc: the sender's own copy, counted apart */
+    BENCH_C_MUC_ERRORS,        /* muc: groupchat messages bounced with type='error' */
+    BENCH_C_MUC_JOINED,        /* muc: room memberships entered (self-presence 110) */
+    BENCH_C_MUC_JOIN_FAILED,   /* muc: memberships refused, or not entered by --timeout */
+    BENCH_C_MUC_JOIN_RETRIES,  /* muc: joins tried again (the room was still locked) */
+    BENCH_C_MUC_CREATED,       /* muc: rooms this run created (status 201) */
+    BENCH_C_MUC_CONFIG_ERRORS, /* muc: instant-room configurations refused */
+
     BENCH_C_TLS_RESUMED, /* TLS handshakes that resumed a session (--tls-resume) */
     BENCH_C_BYTES_IN,    /* application bytes (after TLS) */
     BENCH_C_BYTES_OUT,
@@ -135,10 +158,13 @@ typedef struct bench_stats {
     bench_hist_t chat;  /* message sent to message received */
     bench_hist_t pres;  /* presence sent to presence received by a contact */
     bench_hist_t mam;   /* archive query sent to its result (after every item) */
+    bench_hist_t muc;   /* groupchat message sent to its receipt by another occupant */
+    bench_hist_t join;  /* first join presence sent to the self-presence (110) */
     /* uv_hrtime() stamps in ns, 0 when unset: first login started and last
      * one finished; the measured phase; the last message or presence
      * received. */
     uint64_t login_t0, login_t1, run_t0, run_t1, last_recv;
+    uint64_t join_t0, join_t1; /* muc: first join sent, last membership settled */
     /* The generator process(es): CPU seconds and memory, filled at the end. */
     double gen_cpu_s;
     long gen_rss_kb, gen_hwm_kb;
@@ -153,6 +179,23 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from);
 typedef struct bench_conn bench_conn_t;
 typedef struct bench_worker bench_worker_t;
 
+/* muc: one room an account is in. */
+typedef struct bench_membership {
+    uint32_t room;  /* room number r: localpart from --room-pattern */
+    uint8_t state;  /* BENCH_MS_* */
+    uint8_t flight; /* --fast: a message awaits its echo */
+    uint64_t t0;    /* first join presence sent (ns) */
+    uint64_t due;   /* the next join attempt, when waiting to retry (ns) */
+} bench_membership_t;
+
+enum {
+    BENCH_MS_IDLE,    /* not asked yet */
+    BENCH_MS_JOINING, /* join presence sent */
+    BENCH_MS_RETRY,   /* refused while the room was locked: asked again at `due` */
+    BENCH_MS_JOINED,
+    BENCH_MS_FAILED,
+};
+
 typedef struct bench_user {
     uint32_t n;               /* the account number used in the patterns */
     bench_conn_t *conn;       /* the current connection, or NULL */
@@ -162,6 +205,8 @@ typedef struct bench_user {
     uint32_t mutual;          /* setup-rosters: bits set in `contacts` */
     uint8_t setup_sent;       /* setup-rosters: requests sent */
     uint8_t failed;           /* hold/chat/presence: its login failed */
+    uint16_t nrooms;          /* muc: rooms this account joins */
+    bench_membership_t *rooms; /* muc: heap, nrooms of them */
 } bench_user_t;
 
 typedef enum bench_conn_state {
@@ -248,17 +293,40 @@ void bench_client_setup_roster(bench_conn_t *c);
 /* mam: the next page of the account's archive, unless one is in flight. */
 void bench_client_mam(bench_conn_t *c);
 
+/* muc.c: rooms over XMPP only (XEP-0045), nothing of any one server. */
+/* The rooms account n joins: membership j (0 .. R*K-1) puts account
+ * first + j mod users into room j / K.  Allocates u->rooms. */
+int bench_muc_assign(const bench_opts_t *o, bench_user_t *u);
+/* Sends the join presence of membership m. */
+void bench_muc_join(bench_conn_t *c, uint32_t m);
+/* A presence from the service: 1 when it concerned one of our memberships.
+ * codes: BENCH_MUC_SELF (110) and BENCH_MUC_CREATED (201) seen. */
+int bench_muc_presence(bench_conn_t *c, const char *from, int is_error, int unavailable, int codes,
+                       const char *cond);
+/* An IQ answer with an id of ours ("mucc..."): 1 when it was one. */
+int bench_muc_iq(bench_conn_t *c, const char *id, int is_error, const char *cond);
+/* A groupchat message with body text `text`, or a bounce (is_error). */
+void bench_muc_message(bench_conn_t *c, const char *text, int is_error, const char *cond);
+/* One message into each joined room (with --fast: each without one in flight). */
+void bench_muc_post(bench_conn_t *c);
+/* A membership is settled (state BENCH_MS_JOINED or _FAILED): the worker
+ * counts it. */
+void bench_worker_join_settled(bench_worker_t *w, bench_membership_t *ms, int state);
+
+enum { BENCH_MUC_SELF = 1, BENCH_MUC_CREATED = 2 };
+
 /* ---- workers (worker.c) ---- */
 
 /* What the coordinator can read at any time (relaxed atomics). */
 typedef struct bench_progress {
     uint64_t online, pending, login_ok, login_failed, lost, sent, recv;
-    uint32_t workers, login_done, finished;
+    uint32_t workers, login_done, finished, join_done;
 } bench_progress_t;
 
 typedef enum bench_phase {
     BENCH_PH_LOGIN, /* logging accounts in */
     BENCH_PH_WAIT,  /* everyone here is in; waiting for the go */
+    BENCH_PH_JOIN,  /* muc: entering the rooms (then WAIT again) */
     BENCH_PH_RUN,   /* the measured phase of chat/presence/hold/setup */
     BENCH_PH_DRAIN, /* no more sending; late deliveries still count */
     BENCH_PH_CLOSE, /* closing every session */
@@ -294,15 +362,21 @@ struct bench_worker {
     uint64_t msg_seq;
     uint64_t drain_last; /* recv counter at the last drain check */
     uint64_t drain_idle_since;
+    /* muc joins */
+    uint32_t join_user, join_m; /* the next membership to ask for */
+    uint32_t joins_open;        /* memberships asked for, not settled */
+    uint64_t joins_left;        /* memberships not settled */
+    uint64_t join_scan;         /* when retries and timeouts were last looked at */
+    int joined;                 /* the join phase is over */
     /* figures: stats is written by this worker only, read after the join */
     bench_stats_t stats;
     atomic_uint_fast64_t a_online, a_pending, a_login_ok, a_login_failed, a_lost, a_sent, a_recv;
-    atomic_int a_login_done, a_finished, a_cmd;
+    atomic_int a_login_done, a_finished, a_cmd, a_join_done;
     char rbuf[64 * 1024]; /* read buffer shared by this loop's connections */
     char sbuf[16 * 1024]; /* scratch for building stanzas */
 };
 
-enum { BENCH_CMD_NONE, BENCH_CMD_RUN, BENCH_CMD_STOP };
+enum { BENCH_CMD_NONE, BENCH_CMD_RUN, BENCH_CMD_STOP, BENCH_CMD_JOIN };
 
 /* The user came online (login complete) or its login ended in failure. */
 void bench_worker_logged_in(bench_worker_t *w, bench_conn_t *c);

@@ -23,10 +23,9 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_MAM "urn:xmpp:mam:2"
 #define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
-/* Bodies and statuses sent by the generator start with this, then the send
- * time in microseconds and the sender's account number. */
-#define MARK "parley-bench "
+#define MARK BENCH_MARK
 #define SASL_TEXT_MAX 4096
 #define MARK_TEXT_MAX 64 /* only the marked prefix of a body is needed */
 #define ID_TEXT_MAX 256  /* an archive id in an RSM <first/> */
@@ -53,6 +52,7 @@ enum type {
     T_UNAVAILABLE,
     T_SUBSCRIBE,
     T_SUBSCRIBED,
+    T_GROUPCHAT,
     T_OTHER
 };
 enum payload { P_NONE, P_PING, P_ROSTER, P_MAM_RESULT, P_MAM_FIN, P_OTHER };
@@ -62,6 +62,7 @@ struct bench_stanza {
     uint8_t kind, type, payload, capture;
     uint8_t in_error;   /* inside a stanza's <error/> */
     uint8_t complete;   /* a MAM <fin complete='true'/> */
+    uint8_t muc_codes;  /* BENCH_MUC_SELF / _CREATED: status codes 110 and 201 */
     uint16_t cap_depth; /* depth of the element whose text is kept; 0 = none */
     char *id, *from;
     char cond[48]; /* the error condition, if any */
@@ -199,6 +200,7 @@ static int parse_type(const char *v)
         {"unavailable", T_UNAVAILABLE},
         {"subscribe", T_SUBSCRIBE},
         {"subscribed", T_SUBSCRIBED},
+        {"groupchat", T_GROUPCHAT},
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (strcmp(v, types[i].name) == 0)
@@ -291,6 +293,14 @@ static void child_begin(bench_conn_t *c, bench_stanza_t *st, const char *name, c
         }
         if (jid && sub && strcmp(sub, "both") == 0)
             mark_mutual(c, jid);
+        return;
+    }
+    if (d == 4 && st->kind == K_PRESENCE && is(name, NS_MUC_USER, "status")) {
+        for (const char **a = attrs; a[0]; a += 2)
+            if (strcmp(a[0], "code") == 0)
+                st->muc_codes |= strcmp(a[1], "110") == 0   ? BENCH_MUC_SELF
+                                 : strcmp(a[1], "201") == 0 ? BENCH_MUC_CREATED
+                                                            : 0;
         return;
     }
     if (d == 5 && st->payload == P_MAM_FIN && is(name, NS_RSM, "first")) {
@@ -589,6 +599,9 @@ static void on_iq(bench_conn_t *c, bench_stanza_t *st)
     if (st->type == T_RESULT || st->type == T_ERROR) {
         if (c->q_t0 && st->id && strncmp(st->id, "mam", 3) == 0)
             mam_answer(c, st);
+        else if (c->w->o->scenario == BENCH_MUC && st->id &&
+                 bench_muc_iq(c, st->id, st->type == T_ERROR, st->cond[0] ? st->cond : "error"))
+            return;
         else if (!login_iq(c, st) && st->type == T_ERROR)
             s->c[BENCH_C_IQ_ERRORS]++;
         return;
@@ -636,6 +649,13 @@ static void on_message(bench_conn_t *c, bench_stanza_t *st)
         w->stats.c[BENCH_C_MAM_ITEMS]++;
         return;
     }
+    if (w->o->scenario == BENCH_MUC) {
+        if (st->type == T_ERROR)
+            bench_muc_message(c, "", 1, st->cond[0] ? st->cond : "error");
+        else if (st->type == T_GROUPCHAT)
+            bench_muc_message(c, text_of(st), 0, "");
+        return;
+    }
     if (st->type == T_ERROR) {
         w->stats.c[BENCH_C_CHAT_ERRORS]++;
         if (!w->stats.first_error[0])
@@ -656,6 +676,10 @@ static void on_presence(bench_conn_t *c, bench_stanza_t *st)
     bench_worker_t *w = c->w;
     const bench_opts_t *o = w->o;
     uint64_t us;
+    if (o->scenario == BENCH_MUC && st->from &&
+        bench_muc_presence(c, st->from, st->type == T_ERROR, st->type == T_UNAVAILABLE,
+                           st->muc_codes, st->cond[0] ? st->cond : "error"))
+        return;
     switch (st->type) {
     case T_SUBSCRIBE:
         if (st->from) {

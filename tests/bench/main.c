@@ -19,6 +19,11 @@
 
 #define STEP_MS 50
 #define FD_MARGIN 64 /* stdio, loops, wake-ups, pipes, /proc reads */
+/* muc with --server-pid: the server's memory is read this long after the
+ * logins and after the joins, once what it buffered for them has gone
+ * (Parley gives idle sessions' buffers back after a second of silence;
+ * the other servers collect garbage), so the difference is the rooms. */
+#define MUC_SETTLE_NS 2000000000ull
 
 static volatile sig_atomic_t interrupted;
 
@@ -35,7 +40,8 @@ typedef struct ctl {
     bench_run_t run;
     uint64_t t0, last_print, run_start;
     uint64_t next_checkpoint, checkpoint_step;
-    int sent_run, sent_stop;
+    int sent_run, sent_stop, sent_join;
+    uint64_t settle_from; /* muc: when the logins or the joins were all done */
 } ctl_t;
 
 static int sample_server(const ctl_t *k, bench_procstat_t *out)
@@ -105,7 +111,32 @@ static int ctl_step(ctl_t *k, const bench_progress_t *p)
         k->sent_stop = 1;
         return BENCH_CMD_STOP;
     }
-    if (!k->sent_run && p->workers && p->login_done == p->workers) {
+    uint64_t settle = r->have_server ? MUC_SETTLE_NS : 0;
+    if (o->scenario == BENCH_MUC && !k->sent_join && p->workers && p->login_done == p->workers) {
+        /* Every account is in: the rooms are entered next, all together,
+         * so the server's memory before and after tells what the rooms
+         * cost apart from the sessions. */
+        if (!k->settle_from)
+            k->settle_from = now;
+        if (now - k->settle_from < settle)
+            return BENCH_CMD_NONE;
+        k->settle_from = 0;
+        k->sent_join = 1;
+        r->online_held = p->online;
+        r->have_held = sample_server(k, &r->srv_held) == 0;
+        return BENCH_CMD_JOIN;
+    }
+    if (o->scenario == BENCH_MUC && !k->sent_run && k->sent_join && p->join_done == p->workers) {
+        if (!k->settle_from)
+            k->settle_from = now;
+        if (now - k->settle_from < settle)
+            return BENCH_CMD_NONE;
+        k->sent_run = 1;
+        k->run_start = now;
+        r->have_joined = sample_server(k, &r->srv_joined) == 0;
+        return BENCH_CMD_RUN;
+    }
+    if (o->scenario != BENCH_MUC && !k->sent_run && p->workers && p->login_done == p->workers) {
         k->sent_run = 1;
         k->run_start = now;
         r->online_held = p->online;
@@ -128,6 +159,8 @@ static int ctl_step(ctl_t *k, const bench_progress_t *p)
         done = p->login_ok > 0 && p->recv >= p->login_ok; /* every roster complete */
     else if (o->scenario == BENCH_CHAT || o->scenario == BENCH_MAM)
         done = now >= run_end && p->sent > 0 && p->recv >= p->sent;
+    else if (o->scenario == BENCH_MUC)
+        done = now >= run_end && p->sent > 0 && p->recv >= p->sent * (o->occupants - 1);
     else if (o->scenario == BENCH_PRESENCE)
         done = now >= run_end && p->sent > 0 && p->recv >= p->sent * o->roster_size;
     if (done && now >= k->run_start + (uint64_t)(o->duration_s * 1e9)) {
@@ -281,7 +314,9 @@ static int child_main(const bench_opts_t *o, uint32_t first, uint32_t n, int in_
                 bench_group_command(g, BENCH_CMD_STOP);
             }
             for (ssize_t i = 0; i < r; i++)
-                bench_group_command(g, cmds[i] == 'R' ? BENCH_CMD_RUN : BENCH_CMD_STOP);
+                bench_group_command(g, cmds[i] == 'R'   ? BENCH_CMD_RUN
+                                       : cmds[i] == 'J' ? BENCH_CMD_JOIN
+                                                        : BENCH_CMD_STOP);
         } else if (parent_gone) {
             sleep_ms(STEP_MS);
         }
@@ -421,10 +456,11 @@ static int run_parent(const bench_opts_t *o)
             uint32_t workers = p->workers ? p->workers : 1;
             sum.workers += workers;
             sum.login_done += kids[i].eof ? workers : p->login_done;
+            sum.join_done += kids[i].eof ? workers : p->join_done;
         }
         int cmd = ctl_step(&k, &sum);
         if (cmd != BENCH_CMD_NONE) {
-            char c = cmd == BENCH_CMD_RUN ? 'R' : 'S';
+            char c = cmd == BENCH_CMD_RUN ? 'R' : cmd == BENCH_CMD_JOIN ? 'J' : 'S';
             for (int i = 0; i < procs; i++)
                 if (!kids[i].eof && write_all(kids[i].to_fd, &c, 1) != 0)
                     kids[i].eof = 1;

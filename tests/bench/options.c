@@ -17,21 +17,28 @@ static const char usage_text[] =
     "Drives many XMPP client sessions against a server and reports rates and latencies.\n"
     "\n"
     "scenario\n"
-    "  --scenario NAME        login | hold | chat | presence | setup-rosters | mam\n"
+    "  --scenario NAME        login | hold | chat | presence | setup-rosters | mam | muc\n"
     "                         (default login)\n"
     "  --setup-rosters        the same as --scenario setup-rosters\n"
     "  --duration SEC         length of the measured phase (default 10)\n"
-    "  --interval SEC         chat/presence/mam: each account acts once per interval\n"
+    "  --interval SEC         chat/presence/mam/muc: each account acts once per interval\n"
     "                         (default 1)\n"
     "  --neighbours K         chat: messages to K neighbours per turn (default 1)\n"
     "  --roster-size R        presence/setup-rosters: contacts per account, even (default 10)\n"
-    "  --body-size BYTES      chat: pad message bodies to about this many bytes\n"
+    "  --body-size BYTES      chat/muc: pad message bodies to about this many bytes\n"
     "  --to-bare              chat: address bare JIDs (default: the neighbour's full JID)\n"
     "  --page N               mam: messages asked per archive query (default 50)\n"
     "  --with-neighbour       mam: page through the conversation with the next account\n"
     "                         only (default: the whole archive)\n"
+    "  --rooms R              muc: rooms (default 10)\n"
+    "  --occupants K          muc: accounts in each room, at most --users (default 10);\n"
+    "                         R x K above --users puts accounts in several rooms\n"
+    "  --muc-service DOMAIN   muc: the rooms' service (default groups.<--domain>)\n"
+    "  --room-pattern P       muc: localpart of room r, printf style (default bench%d)\n"
+    "  --fast                 muc: each occupant posts again as soon as the echo of its\n"
+    "                         last message is back, instead of once per --interval\n"
     "  --keep                 login: log each account in once and keep it, no cycling\n"
-    "  --drain SEC            after chat/presence/mam, wait at most this long for late\n"
+    "  --drain SEC            after chat/presence/mam/muc, wait at most this long for late\n"
     "                         deliveries or answers (default 5)\n"
     "\n"
     "server and accounts\n"
@@ -79,6 +86,7 @@ const char *bench_scenario_name(bench_scenario_t s)
     case BENCH_PRESENCE: return "presence";
     case BENCH_SETUP_ROSTERS: return "setup-rosters";
     case BENCH_MAM: return "mam";
+    case BENCH_MUC: return "muc";
     }
     return "?";
 }
@@ -181,19 +189,15 @@ static int check_name(const char *opt, const char *v)
 
 static int set_scenario(bench_opts_t *o, const char *v)
 {
-    static const bench_scenario_t all[] = {BENCH_LOGIN,    BENCH_HOLD,          BENCH_CHAT,
-                                           BENCH_PRESENCE, BENCH_SETUP_ROSTERS, BENCH_MAM};
+    static const bench_scenario_t all[] = {BENCH_LOGIN,        BENCH_HOLD, BENCH_CHAT,
+                                           BENCH_PRESENCE,     BENCH_MAM,  BENCH_MUC,
+                                           BENCH_SETUP_ROSTERS};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (strcmp(v, bench_scenario_name(all[i])) == 0) {
             o->scenario = all[i];
             return 0;
         }
-    if (strcmp(v, "muc") == 0) {
-        fprintf(stderr, "parley-bench: scenario 'muc' is not available yet: it waits for group "
-                        "chat (MUC) on the server side (see docs/BENCHMARK.md)\n");
-        return -1;
-    }
-    return bad("--scenario", v, "expected login, hold, chat, presence, setup-rosters or mam");
+    return bad("--scenario", v, "expected login, hold, chat, presence, setup-rosters, mam or muc");
 }
 
 static int set_address(bench_opts_t *o)
@@ -227,6 +231,11 @@ enum {
     OPT_TO_BARE,
     OPT_PAGE,
     OPT_MAM_WITH,
+    OPT_ROOMS,
+    OPT_OCCUPANTS,
+    OPT_MUC_SERVICE,
+    OPT_ROOM_PATTERN,
+    OPT_FAST,
     OPT_KEEP,
     OPT_DRAIN,
     OPT_HOST,
@@ -269,6 +278,11 @@ static const struct option long_opts[] = {
     {"page", required_argument, NULL, OPT_PAGE},
     {"with-neighbour", no_argument, NULL, OPT_MAM_WITH},
     {"with-neighbor", no_argument, NULL, OPT_MAM_WITH},
+    {"rooms", required_argument, NULL, OPT_ROOMS},
+    {"occupants", required_argument, NULL, OPT_OCCUPANTS},
+    {"muc-service", required_argument, NULL, OPT_MUC_SERVICE},
+    {"room-pattern", required_argument, NULL, OPT_ROOM_PATTERN},
+    {"fast", no_argument, NULL, OPT_FAST},
     {"keep", no_argument, NULL, OPT_KEEP},
     {"drain", required_argument, NULL, OPT_DRAIN},
     {"host", required_argument, NULL, OPT_HOST},
@@ -325,6 +339,9 @@ static void set_defaults(bench_opts_t *o, const char *argv0)
     o->neighbours = 1;
     o->roster_size = 10;
     o->page = 50;
+    o->rooms = 10;
+    o->occupants = 10;
+    o->room_pattern = "bench%d";
     o->roster_get = 1;
     o->initial_presence = 1;
     o->scram_cache = 1;
@@ -349,6 +366,15 @@ static int apply(bench_opts_t *o, int opt, const char *v)
     case OPT_TO_BARE: o->to_bare = 1; return 0;
     case OPT_PAGE: return parse_uint("--page", v, 1, 1000, &o->page);
     case OPT_MAM_WITH: o->mam_with = 1; return 0;
+    case OPT_ROOMS: return parse_uint("--rooms", v, 1, 1000000, &o->rooms);
+    case OPT_OCCUPANTS: return parse_uint("--occupants", v, 2, 100000, &o->occupants);
+    case OPT_MUC_SERVICE: o->muc_service = v; return check_name("--muc-service", v);
+    case OPT_ROOM_PATTERN:
+        o->room_pattern = v;
+        if (strpbrk(v, "@/ "))
+            return bad("--room-pattern", v, "must not contain @, / or spaces");
+        return check_pattern("--room-pattern", v);
+    case OPT_FAST: o->muc_fast = 1; return 0;
     case OPT_KEEP: o->keep = 1; return 0;
     case OPT_HOST: o->host = v; return 0;
     case OPT_PORT:
@@ -467,7 +493,26 @@ static int check_together(bench_opts_t *o)
         fprintf(stderr, "parley-bench: --with-neighbour needs at least 2 --users\n");
         return -1;
     }
-    if ((o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE || o->scenario == BENCH_MAM) &&
+    if (o->scenario == BENCH_MUC) {
+        if (o->occupants > o->users) {
+            fprintf(stderr,
+                    "parley-bench: --occupants (%u) must not exceed --users (%u): a room's "
+                    "occupants are distinct accounts\n",
+                    o->occupants, o->users);
+            return -1;
+        }
+        if ((uint64_t)o->rooms * o->occupants > 100000000ull ||
+            ((uint64_t)o->rooms * o->occupants + o->users - 1) / o->users > 65535) {
+            fprintf(stderr, "parley-bench: --rooms x --occupants is too large for --users\n");
+            return -1;
+        }
+        if (!o->muc_service) {
+            snprintf(o->muc_service_buf, sizeof(o->muc_service_buf), "groups.%s", o->domain);
+            o->muc_service = o->muc_service_buf;
+        }
+    }
+    if ((o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE || o->scenario == BENCH_MAM ||
+         (o->scenario == BENCH_MUC && !o->muc_fast)) &&
         o->interval_s <= 0) {
         fprintf(stderr, "parley-bench: --interval must be above 0\n");
         return -1;

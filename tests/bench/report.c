@@ -24,6 +24,8 @@ void bench_stats_init(bench_stats_t *s)
     bench_hist_init(&s->chat);
     bench_hist_init(&s->pres);
     bench_hist_init(&s->mam);
+    bench_hist_init(&s->muc);
+    bench_hist_init(&s->join);
 }
 
 /* Earliest non-zero stamp. */
@@ -46,6 +48,11 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
     bench_hist_merge(&into->chat, &from->chat);
     bench_hist_merge(&into->pres, &from->pres);
     bench_hist_merge(&into->mam, &from->mam);
+    bench_hist_merge(&into->muc, &from->muc);
+    bench_hist_merge(&into->join, &from->join);
+    into->join_t0 = min_set(into->join_t0, from->join_t0);
+    if (from->join_t1 > into->join_t1)
+        into->join_t1 = from->join_t1;
     into->login_t0 = min_set(into->login_t0, from->login_t0);
     into->run_t0 = min_set(into->run_t0, from->run_t0);
     if (from->login_t1 > into->login_t1)
@@ -64,7 +71,9 @@ void bench_stats_merge(bench_stats_t *into, const bench_stats_t *from)
 uint64_t bench_error_count(const bench_stats_t *s)
 {
     return s->c[BENCH_C_LOGIN_FAILED] + s->c[BENCH_C_LOST] + s->c[BENCH_C_CHAT_ERRORS] +
-           s->c[BENCH_C_PRES_ERRORS] + s->c[BENCH_C_IQ_ERRORS] + s->c[BENCH_C_MAM_ERRORS];
+           s->c[BENCH_C_PRES_ERRORS] + s->c[BENCH_C_IQ_ERRORS] + s->c[BENCH_C_MAM_ERRORS] +
+           s->c[BENCH_C_MUC_ERRORS] + s->c[BENCH_C_MUC_JOIN_FAILED] +
+           s->c[BENCH_C_MUC_CONFIG_ERRORS];
 }
 
 /* ---- derived figures ---- */
@@ -88,6 +97,12 @@ typedef struct figures {
     uint64_t chat_lost, pres_expected;
     double chat_sent_rate, chat_recv_rate, pres_sent_rate, pres_recv_rate;
     double mam_rate, mam_items_rate;
+    /* muc */
+    double join_s, muc_sent_rate, muc_recv_rate, muc_per_receiver;
+    uint64_t muc_expected, muc_lost;
+    double cpu_run_s, cpu_join_s;
+    long rss_per_room_b, rss_per_member_b;
+    int have_per_room;
     long rss_per_session_b;
     double rss_slope_b;
     int have_per_session, have_slope;
@@ -133,6 +148,30 @@ static void derive(const bench_opts_t *o, const bench_stats_t *s, const bench_ru
     f->pres_recv_rate = per_s(s->c[BENCH_C_PRES_RECV], f->recv_s);
     f->mam_rate = per_s(s->c[BENCH_C_MAM_DONE], f->recv_s);
     f->mam_items_rate = per_s(s->c[BENCH_C_MAM_ITEMS], f->recv_s);
+    f->join_s = span_s(s->join_t0, s->join_t1);
+    f->muc_sent_rate = per_s(s->c[BENCH_C_MUC_SENT], f->run_s);
+    f->muc_recv_rate = per_s(s->c[BENCH_C_MUC_RECV], f->recv_s);
+    if (s->c[BENCH_C_MUC_JOINED])
+        f->muc_per_receiver = f->muc_recv_rate / (double)s->c[BENCH_C_MUC_JOINED];
+    /* Every message should reach the K-1 other occupants of its room. */
+    f->muc_expected = s->c[BENCH_C_MUC_SENT] * (o->occupants > 1 ? o->occupants - 1 : 0);
+    f->muc_lost =
+        f->muc_expected > s->c[BENCH_C_MUC_RECV] ? f->muc_expected - s->c[BENCH_C_MUC_RECV] : 0;
+    if (r->have_server) {
+        /* The measured phase's CPU starts after the joins when there were. */
+        const bench_procstat_t *from = r->have_joined ? &r->srv_joined : &r->srv_held;
+        f->cpu_run_s = r->have_run_end ? r->srv_run_end.cpu_s - from->cpu_s : 0.0;
+        if (r->have_joined && r->have_held) {
+            f->cpu_join_s = r->srv_joined.cpu_s - r->srv_held.cpu_s;
+            if (r->srv_joined.rss_kb >= 0 && r->srv_held.rss_kb >= 0) {
+                long grown = (r->srv_joined.rss_kb - r->srv_held.rss_kb) * 1024;
+                f->rss_per_room_b = grown / (long)o->rooms;
+                f->rss_per_member_b =
+                    s->c[BENCH_C_MUC_JOINED] ? grown / (long)s->c[BENCH_C_MUC_JOINED] : 0;
+                f->have_per_room = 1;
+            }
+        }
+    }
     if (r->have_server) {
         /* Memory per session: the end of the hold if there was one (the
          * server has settled by then), else the moment all were in. */
@@ -196,6 +235,29 @@ static void print_table(const bench_opts_t *o, const bench_stats_t *s, const ben
         if (s->c[BENCH_C_MAM_DONE] && !s->c[BENCH_C_MAM_ITEMS])
             printf("  archive: every page was empty: fill the archives first (a chat run)\n");
     }
+    if (o->scenario == BENCH_MUC) {
+        table_latency("room joins", s->c[BENCH_C_MUC_JOINED],
+                      per_s(s->c[BENCH_C_MUC_JOINED], f->join_s), &s->join);
+        printf("  %-20s %10llu %10.1f\n", "groupchat sent",
+               (unsigned long long)s->c[BENCH_C_MUC_SENT], f->muc_sent_rate);
+        table_latency("groupchat delivered", s->c[BENCH_C_MUC_RECV], f->muc_recv_rate, &s->muc);
+        printf("  rooms: %u x %u occupants at %s%s; %llu of %llu memberships entered in %.2f s "
+               "(%llu failed, %llu retries while locked, %llu rooms made here, %llu "
+               "configurations refused)\n",
+               o->rooms, o->occupants, o->muc_service, o->muc_fast ? ", --fast" : "",
+               (unsigned long long)s->c[BENCH_C_MUC_JOINED],
+               (unsigned long long)o->rooms * o->occupants, f->join_s,
+               (unsigned long long)s->c[BENCH_C_MUC_JOIN_FAILED],
+               (unsigned long long)s->c[BENCH_C_MUC_JOIN_RETRIES],
+               (unsigned long long)s->c[BENCH_C_MUC_CREATED],
+               (unsigned long long)s->c[BENCH_C_MUC_CONFIG_ERRORS]);
+        printf("  groupchat: %llu delivered of %llu expected (K-1 per message), %.1f per "
+               "receiver per s; %llu echoes to senders (not counted as deliveries); %llu "
+               "bounced\n",
+               (unsigned long long)s->c[BENCH_C_MUC_RECV], (unsigned long long)f->muc_expected,
+               f->muc_per_receiver, (unsigned long long)s->c[BENCH_C_MUC_ECHO],
+               (unsigned long long)s->c[BENCH_C_MUC_ERRORS]);
+    }
     if (o->scenario == BENCH_SETUP_ROSTERS)
         printf("  rosters: %llu subscriptions asked, %llu of %llu accounts complete (r = %u)\n",
                (unsigned long long)s->c[BENCH_C_SUB_SENT],
@@ -230,9 +292,13 @@ static void print_table(const bench_opts_t *o, const bench_stats_t *s, const ben
     if (r->have_server) {
         printf("  server pid %d: cpu %.2f s (measured phase %.2f s), rss %ld KiB (before %ld, "
                "peak %ld)\n",
-               (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s,
-               r->have_run_end ? r->srv_run_end.cpu_s - r->srv_held.cpu_s : 0.0, r->srv_end.rss_kb,
-               r->srv_base.rss_kb, r->srv_end.hwm_kb);
+               (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s, f->cpu_run_s,
+               r->srv_end.rss_kb, r->srv_base.rss_kb, r->srv_end.hwm_kb);
+        if (f->have_per_room)
+            printf("  server for the rooms: cpu %.2f s to enter them, rss +%ld KiB: %ld bytes "
+                   "per room, %ld per occupant\n",
+                   f->cpu_join_s, r->srv_joined.rss_kb - r->srv_held.rss_kb, f->rss_per_room_b,
+                   f->rss_per_member_b);
         if (f->have_per_session)
             printf("  server memory: %ld bytes per session (%llu sessions)", f->rss_per_session_b,
                    (unsigned long long)(r->have_run_end ? r->online_run_end : r->online_held));
@@ -327,14 +393,44 @@ static void print_json(const bench_opts_t *o, const bench_stats_t *s, const benc
     fprintf(j, "},\"rosters\":{\"subscribe_sent\":%llu,\"complete\":%llu,\"iq_errors\":%llu}",
             (unsigned long long)s->c[BENCH_C_SUB_SENT], (unsigned long long)s->c[BENCH_C_SUB_DONE],
             (unsigned long long)s->c[BENCH_C_IQ_ERRORS]);
+    fprintf(j,
+            ",\"muc\":{\"rooms\":%u,\"occupants\":%u,\"service\":\"%s\",\"fast\":%s,"
+            "\"memberships\":%llu,\"joined\":%llu,\"join_failed\":%llu,\"join_retries\":%llu,"
+            "\"created\":%llu,\"config_errors\":%llu,\"join_s\":%.3f",
+            o->rooms, o->occupants, o->muc_service ? o->muc_service : "",
+            o->muc_fast ? "true" : "false", (unsigned long long)o->rooms * o->occupants,
+            (unsigned long long)s->c[BENCH_C_MUC_JOINED],
+            (unsigned long long)s->c[BENCH_C_MUC_JOIN_FAILED],
+            (unsigned long long)s->c[BENCH_C_MUC_JOIN_RETRIES],
+            (unsigned long long)s->c[BENCH_C_MUC_CREATED],
+            (unsigned long long)s->c[BENCH_C_MUC_CONFIG_ERRORS], f->join_s);
+    /* The flat counts first, the two latency objects last. */
+    fprintf(j,
+            ",\"sent\":%llu,\"delivered\":%llu,\"expected\":%llu,\"undelivered\":%llu,"
+            "\"echoes\":%llu,\"errors\":%llu,\"sent_per_s\":%.1f,\"delivered_per_s\":%.1f,"
+            "\"per_receiver_per_s\":%.2f,\"latency_ms\":",
+            (unsigned long long)s->c[BENCH_C_MUC_SENT], (unsigned long long)s->c[BENCH_C_MUC_RECV],
+            (unsigned long long)f->muc_expected, (unsigned long long)f->muc_lost,
+            (unsigned long long)s->c[BENCH_C_MUC_ECHO],
+            (unsigned long long)s->c[BENCH_C_MUC_ERRORS], f->muc_sent_rate, f->muc_recv_rate,
+            f->muc_per_receiver);
+    json_latency(j, &s->muc);
+    fprintf(j, ",\"join_ms\":");
+    json_latency(j, &s->join);
+    fprintf(j, "}");
     fprintf(j, ",\"measured_s\":%.3f", f->run_s);
     if (r->have_server) {
         fprintf(j,
                 ",\"server\":{\"pid\":%d,\"cpu_s\":%.2f,\"cpu_run_s\":%.2f,\"rss_kb\":%ld,"
                 "\"hwm_kb\":%ld,\"rss_base_kb\":%ld",
-                (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s,
-                r->have_run_end ? r->srv_run_end.cpu_s - r->srv_held.cpu_s : 0.0, r->srv_end.rss_kb,
-                r->srv_end.hwm_kb, r->srv_base.rss_kb);
+                (int)o->server_pid, r->srv_end.cpu_s - r->srv_base.cpu_s, f->cpu_run_s,
+                r->srv_end.rss_kb, r->srv_end.hwm_kb, r->srv_base.rss_kb);
+        if (r->have_joined)
+            fprintf(j, ",\"rss_joined_kb\":%ld,\"cpu_join_s\":%.2f", r->srv_joined.rss_kb,
+                    f->cpu_join_s);
+        if (f->have_per_room)
+            fprintf(j, ",\"rss_per_room_b\":%ld,\"rss_per_occupant_b\":%ld", f->rss_per_room_b,
+                    f->rss_per_member_b);
         if (r->have_held)
             fprintf(j, ",\"rss_held_kb\":%ld,\"sessions_held\":%llu", r->srv_held.rss_kb,
                     (unsigned long long)r->online_held);

@@ -19,6 +19,9 @@ typedef struct bench_run {
     int have_server;
     bench_procstat_t srv_base, srv_held, srv_run_end, srv_end;
     int have_held, have_run_end;
+    /* muc: when every room was entered (srv_held is then before the joins). */
+    bench_procstat_t srv_joined;
+    int have_joined;
     uint64_t online_held, online_run_end;
     /* Server memory as sessions came in: (sessions, RSS KiB) pairs. */
     uint32_t ncurve;

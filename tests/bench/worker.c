@@ -11,8 +11,9 @@
 
 #define TICK_MS 1
 #define DRAIN_IDLE_NS 1000000000ull /* a drain ends after a second with nothing new */
+#define JOIN_SCAN_NS 20000000ull    /* muc: retries and join timeouts looked at this often */
 
-enum { CMD_BIT_RUN = 1, CMD_BIT_STOP = 2 };
+enum { CMD_BIT_RUN = 1, CMD_BIT_STOP = 2, CMD_BIT_JOIN = 4 };
 
 struct bench_group {
     const bench_opts_t *o;
@@ -212,6 +213,98 @@ static void enter_close(bench_worker_t *w)
             bench_conn_close(w->users[i].conn);
 }
 
+/* ---- muc: entering the rooms ----
+ * Once the coordinator has every account logged in, each loop asks for its
+ * accounts' memberships, at most --concurrency (its share) unsettled at a
+ * time.  Whoever arrives first in a room makes it; the others may be told
+ * the room does not exist while it is locked, and try again shortly. */
+
+void bench_worker_join_settled(bench_worker_t *w, bench_membership_t *ms, int state)
+{
+    uint64_t now = bench_now_ns();
+    if (ms->state == BENCH_MS_JOINING || ms->state == BENCH_MS_RETRY)
+        w->joins_open--;
+    ms->state = (uint8_t)state;
+    w->joins_left--;
+    w->stats.join_t1 = now;
+    if (state == BENCH_MS_JOINED) {
+        w->stats.c[BENCH_C_MUC_JOINED]++;
+        bench_hist_record(&w->stats.join, (now - ms->t0) / 1000);
+    } else {
+        w->stats.c[BENCH_C_MUC_JOIN_FAILED]++;
+    }
+}
+
+static int online(const bench_user_t *u)
+{
+    return u->conn && u->conn->state == BENCH_CS_ONLINE;
+}
+
+static void join_finish(bench_worker_t *w)
+{
+    w->joined = 1;
+    w->phase = BENCH_PH_WAIT;
+    atomic_store(&w->a_join_done, 1);
+}
+
+static void join_tick(bench_worker_t *w, uint64_t now)
+{
+    while (w->joins_open < w->concurrency && w->join_user < w->nusers) {
+        bench_user_t *u = &w->users[w->join_user];
+        if (w->join_m >= u->nrooms) {
+            w->join_user++;
+            w->join_m = 0;
+            continue;
+        }
+        uint32_t m = w->join_m++;
+        bench_membership_t *ms = &u->rooms[m];
+        ms->t0 = now;
+        if (!online(u)) {
+            bench_worker_join_settled(w, ms, BENCH_MS_FAILED);
+            continue;
+        }
+        if (!w->stats.join_t0)
+            w->stats.join_t0 = now;
+        ms->state = BENCH_MS_JOINING;
+        w->joins_open++;
+        bench_muc_join(u->conn, m);
+    }
+    if (now - w->join_scan >= JOIN_SCAN_NS) {
+        w->join_scan = now;
+        uint64_t limit = secs_to_ns(w->o->timeout_s);
+        for (uint32_t i = 0; i < w->nusers; i++) {
+            bench_user_t *u = &w->users[i];
+            for (uint32_t m = 0; m < u->nrooms; m++) {
+                bench_membership_t *ms = &u->rooms[m];
+                if (ms->state != BENCH_MS_JOINING && ms->state != BENCH_MS_RETRY)
+                    continue;
+                if (now - ms->t0 >= limit || !online(u)) {
+                    if (!w->stats.first_error[0])
+                        snprintf(w->stats.first_error, sizeof(w->stats.first_error),
+                                 "a room not entered after %.1f s%s", w->o->timeout_s,
+                                 online(u) ? "" : " (the session is gone)");
+                    bench_worker_join_settled(w, ms, BENCH_MS_FAILED);
+                } else if (ms->state == BENCH_MS_RETRY && now >= ms->due) {
+                    ms->state = BENCH_MS_JOINING;
+                    bench_muc_join(u->conn, m);
+                }
+            }
+        }
+    }
+    if (w->joins_left == 0)
+        join_finish(w);
+}
+
+static void enter_join(bench_worker_t *w)
+{
+    uint64_t now = bench_now_ns();
+    w->phase = BENCH_PH_JOIN;
+    w->phase_t0 = now;
+    w->join_user = w->join_m = 0;
+    w->join_scan = now;
+    join_tick(w, now);
+}
+
 static void enter_run(bench_worker_t *w)
 {
     uint64_t now = bench_now_ns();
@@ -230,7 +323,8 @@ static uint64_t received(const bench_worker_t *w)
 {
     const uint64_t *c = w->stats.c;
     return c[BENCH_C_CHAT_RECV] + c[BENCH_C_PRES_RECV] + c[BENCH_C_MAM_DONE] +
-           c[BENCH_C_MAM_ERRORS];
+           c[BENCH_C_MAM_ERRORS] + c[BENCH_C_MUC_RECV] + c[BENCH_C_MUC_ECHO] +
+           c[BENCH_C_MUC_ERRORS];
 }
 
 static void run_tick(bench_worker_t *w, uint64_t now)
@@ -240,7 +334,7 @@ static void run_tick(bench_worker_t *w, uint64_t now)
     if (elapsed >= secs_to_ns(o->duration_s)) {
         w->stats.run_t1 = w->phase_t0 + secs_to_ns(o->duration_s);
         if (o->scenario == BENCH_CHAT || o->scenario == BENCH_PRESENCE ||
-            o->scenario == BENCH_MAM) {
+            o->scenario == BENCH_MAM || o->scenario == BENCH_MUC) {
             w->phase = BENCH_PH_DRAIN;
             w->phase_t0 = now;
             w->drain_idle_since = now;
@@ -252,6 +346,14 @@ static void run_tick(bench_worker_t *w, uint64_t now)
     }
     if (o->scenario == BENCH_HOLD || w->nusers == 0)
         return;
+    if (o->scenario == BENCH_MUC && o->muc_fast) {
+        /* One message into every room at the start; each echo then sends
+         * the next (muc.c). */
+        for (; w->turns < w->nusers; w->turns++)
+            if (online(&w->users[w->turns]))
+                bench_muc_post(w->users[w->turns].conn);
+        return;
+    }
     /* Turns are spread evenly: account i of this loop acts at offsets
      * i/n of every interval, so the load is smooth rather than in bursts. */
     double per_interval = (double)elapsed / 1e9 / o->interval_s * w->nusers;
@@ -269,6 +371,8 @@ static void run_tick(bench_worker_t *w, uint64_t now)
             bench_client_presence(u->conn);
         else if (o->scenario == BENCH_MAM)
             bench_client_mam(u->conn);
+        else if (o->scenario == BENCH_MUC)
+            bench_muc_post(u->conn);
         else if (!u->setup_sent)
             bench_client_setup_roster(u->conn);
     }
@@ -293,6 +397,7 @@ static void on_tick(uv_timer_t *t)
     expire_logins(w, now);
     switch (w->phase) {
     case BENCH_PH_LOGIN: login_tick(w, now); break;
+    case BENCH_PH_JOIN: join_tick(w, now); break;
     case BENCH_PH_RUN: run_tick(w, now); break;
     case BENCH_PH_DRAIN: drain_tick(w, now); break;
     default: break;
@@ -305,6 +410,8 @@ static void on_wake(uv_async_t *a)
 {
     bench_worker_t *w = a->data;
     int bits = atomic_exchange(&w->a_cmd, 0);
+    if ((bits & CMD_BIT_JOIN) && w->phase == BENCH_PH_WAIT && !w->joined)
+        enter_join(w);
     if ((bits & CMD_BIT_RUN) && w->phase == BENCH_PH_WAIT)
         enter_run(w);
     if ((bits & CMD_BIT_STOP) && w->phase < BENCH_PH_CLOSE)
@@ -392,8 +499,16 @@ bench_group_t *bench_group_start(const bench_opts_t *o, uint32_t first, uint32_t
         w->ssl_ctx = g->ssl_ctx;
         w->nusers = hi - lo;
         w->user_base = lo;
-        for (uint32_t k = 0; k < w->nusers; k++)
+        for (uint32_t k = 0; k < w->nusers; k++) {
             w->users[k].n = lo + k;
+            if (o->scenario == BENCH_MUC) {
+                if (bench_muc_assign(o, &w->users[k]) != 0) {
+                    fprintf(stderr, "parley-bench: out of memory for the rooms\n");
+                    exit(1);
+                }
+                w->joins_left += w->users[k].nrooms;
+            }
+        }
         w->rate = o->rate / g->nworkers;
         w->concurrency = o->concurrency / (uint32_t)g->nworkers;
         if (w->concurrency < 1)
@@ -434,12 +549,15 @@ void bench_group_progress(bench_group_t *g, bench_progress_t *p)
         p->recv += atomic_load_explicit(&w->a_recv, memory_order_relaxed);
         p->login_done += (uint32_t)atomic_load(&w->a_login_done);
         p->finished += (uint32_t)atomic_load(&w->a_finished);
+        p->join_done += (uint32_t)atomic_load(&w->a_join_done);
     }
 }
 
 void bench_group_command(bench_group_t *g, int cmd)
 {
-    int bit = cmd == BENCH_CMD_RUN ? CMD_BIT_RUN : CMD_BIT_STOP;
+    int bit = cmd == BENCH_CMD_RUN    ? CMD_BIT_RUN
+              : cmd == BENCH_CMD_JOIN ? CMD_BIT_JOIN
+                                      : CMD_BIT_STOP;
     for (int i = 0; i < g->nworkers; i++) {
         atomic_fetch_or(&g->workers[i]->a_cmd, bit);
         uv_mutex_lock(&g->wake_lock[i]);
@@ -460,6 +578,7 @@ void bench_group_finish(bench_group_t *g, bench_stats_t *out)
             if (w->users[k].tls_session)
                 SSL_SESSION_free(w->users[k].tls_session);
             free(w->users[k].contacts);
+            free(w->users[k].rooms);
         }
         free(w->users);
         uv_loop_close(&w->loop);
