@@ -10,7 +10,7 @@
 #include "xmpp/stanza.h"
 
 #define FORM(fields)                                                                               \
-    "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2</value>" \
+    "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2</value>"  \
     "</field>" fields "</x>"
 #define FIELD(var, val) "<field var='" var "'><value>" val "</value></field>"
 
@@ -53,9 +53,11 @@ START_TEST(a_query_fills_filters_and_the_page)
     char id[PL_ID_SIZE], inner[1024];
     pl_id_format(123456789, id);
     snprintf(inner, sizeof(inner),
-             FORM(FIELD("with", "room@groups.x/Al") FIELD("start", "1970-01-01T00:00:02Z"))
-             "<set xmlns='http://jabber.org/protocol/rsm'><max>50</max><before>%s</before></set>"
-             "<flip-page/>",
+             FORM(FIELD("with", "room@groups.x/Al") FIELD(
+                 "start", "1970-01-01T00:00:02Z")) "<set "
+                                                   "xmlns='http://jabber.org/protocol/"
+                                                   "rsm'><max>50</max><before>%s</before></set>"
+                                                   "<flip-page/>",
              id);
     ck_assert_int_eq(read_query(inner, &r, &cond), 0);
     ck_assert_str_eq(r.q.with, "room@groups.x");
