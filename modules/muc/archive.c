@@ -16,9 +16,9 @@
 #include "xep/stored-xml.h"
 
 enum {
-    MUC_ARCHIVE_PAGE = 50,     /* items in a page the client does not size */
+    MUC_ARCHIVE_PAGE = 50, /* items in a page the client does not size */
     MUC_ARCHIVE_MAX_PAGE = 250,
-    MUC_ARCHIVE_QUERIES = 32,  /* in flight on the whole service */
+    MUC_ARCHIVE_QUERIES = 32, /* in flight on the whole service */
     MUC_ARCHIVE_BUDGET_MS = 5000,
 };
 
@@ -101,8 +101,7 @@ void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_
     pl_xml_child_text(pl_stanza_root(msg), "body", PL_NS_CLIENT, &w->body);
     int rc = pl_server_write(pl_module_server(st->ctx), insert_run, insert_done, w);
     if (rc != 0) {
-        pl_module_log(st->ctx, PL_LOG_WARN, "archive.store_failed", "room=%s error=%d", r->jid,
-                      rc);
+        pl_module_log(st->ctx, PL_LOG_WARN, "archive.store_failed", "room=%s error=%d", r->jid, rc);
         insert_free(&w);
     }
 }

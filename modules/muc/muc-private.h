@@ -6,6 +6,7 @@
 #define PL_MUC_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 #include "core/server.h"
 #include "lib/buf.h"
 #include "lib/map.h"
+#include "storage/archive.h"
 #include "storage/storage.h"
 #include "xmpp/ns.h"
 
@@ -66,7 +68,10 @@ enum {
     MUC_CONF_WHOIS_ANYONE = 1u << 5,   /* whois = anyone (non-anonymous) */
     MUC_CONF_CHANGE_SUBJECT = 1u << 6, /* participants may change the subject */
     MUC_CONF_ALLOW_PM = 1u << 7,       /* occupants may send private messages */
-    MUC_CONF__ALL = (1u << 8) - 1,
+    /* enablearchiving off: stored inverted, so rooms stored before the
+     * room archive existed keep the default (on). */
+    MUC_CONF_NO_ARCHIVE = 1u << 8,
+    MUC_CONF__ALL = (1u << 9) - 1,
 };
 
 typedef struct muc_config {
@@ -219,6 +224,8 @@ typedef struct muc_state {
     pl_kv_t *rooms_kv;
     pthread_mutex_t lock;
     pl_map_t rooms; /* room bare JID -> muc_room_t */
+    pl_archive_t *archive; /* the room archive's read side (archive.c) */
+    atomic_int queries;    /* archive queries in flight, from any loop */
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);
@@ -281,5 +288,17 @@ void muc_config_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *con
  * (not a data form, or another FORM_TYPE: bad-request) or -EINVAL (a value
  * the room cannot take: not-acceptable), with *why. */
 int muc_config_apply(muc_room_t *r, const pl_xml_t *x, const muc_conf_t *conf, const char **why);
+
+/* archive.c: the room archive (XEP-0313 on the room JID) */
+/* Whether the room's messages go to its archive: persistent rooms whose
+ * configuration leaves enablearchiving on. */
+int muc_archiving(const muc_room_t *r);
+/* Queues a groupchat message the room accepted (`msg`: the room's copy,
+ * from room/nick with its stanza-id `id`) for the archive. */
+void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_t *o,
+                       const pl_stanza_t *msg, const char *id);
+/* Queues the deletion of a destroyed room's archive. */
+void muc_archive_forget(muc_state_t *st, const muc_room_t *r);
+pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc);
 
 #endif

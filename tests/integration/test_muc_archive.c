@@ -97,14 +97,17 @@ static const char *query(h_client_t *c, const char *room, const char *inner, pag
     char id[32], to[128];
     snprintf(id, sizeof(id), "%s", h_id());
     snprintf(to, sizeof(to), "%s@" SVC, room);
-    h_send(c, "<iq type='set' id='%s' to='%s'><query xmlns='" NS_MAM "' queryid='%s'>%s</query></iq>",
+    h_send(c,
+           "<iq type='set' id='%s' to='%s'><query xmlns='" NS_MAM "' queryid='%s'>%s</query></iq>",
            id, to, id, inner);
     xmpp_stanza_t *iq = h_wait(c, &(h_match_t){.name = "iq", .id = id}, 5000);
     if (!iq)
         return "timeout";
     const char *cond = h_error_condition(iq);
     snprintf(outcome, sizeof(outcome), "%s",
-             h_attr_eq(iq, "type", "result") ? "result" : cond ? cond : "error");
+             h_attr_eq(iq, "type", "result") ? "result"
+             : cond                          ? cond
+                                             : "error");
     xmpp_stanza_t *fin = h_child(iq, "fin", NS_MAM);
     if (fin) {
         pg->complete = h_attr_eq(fin, "complete", "true");
@@ -186,18 +189,20 @@ static void a_member_who_was_not_joined_pages_the_archive_both_ways(h_server_t *
     CHECK(strcmp(query(bob, "arc", inner, &p), "result") == 0);
     CHECK_MSG(strcmp(p.bodies, "m1") == 0 && p.complete, "oldest page: %s", p.bodies);
     /* 'with' the room JID and a nick: that occupant's messages. */
-    CHECK(strcmp(query(bob, "arc",
-                       "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" NS_MAM
-                       "</value></field><field var='with'><value>arc@" SVC "/Al</value></field></x>",
-                       &p),
-                 "result") == 0);
+    CHECK(
+        strcmp(query(bob, "arc",
+                     "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" NS_MAM
+                     "</value></field><field var='with'><value>arc@" SVC "/Al</value></field></x>",
+                     &p),
+               "result") == 0);
     CHECK_MSG(p.count == 5 && p.complete, "with Al: %ld", p.count);
-    CHECK(strcmp(query(bob, "arc",
-                       "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" NS_MAM
-                       "</value></field><field var='with'><value>arc@" SVC
-                       "/Nobody</value></field></x>",
-                       &p),
-                 "result") == 0);
+    CHECK(
+        strcmp(query(bob, "arc",
+                     "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" NS_MAM
+                     "</value></field><field var='with'><value>arc@" SVC
+                     "/Nobody</value></field></x>",
+                     &p),
+               "result") == 0);
     CHECK_MSG(p.count == 0 && p.bodies[0] == '\0', "with Nobody: %ld", p.count);
     /* A real JID in a semi-anonymous room: only for admins. */
     CHECK(strcmp(query(bob, "arc",
@@ -243,7 +248,8 @@ static void the_archive_is_refused_to_whom_the_room_would_refuse(h_server_t *srv
     CHECK(strcmp(query(carol, "arc", "", &p), "forbidden") == 0);
     CHECK(strcmp(query(carol, "nosuchroom", "", &p), "item-not-found") == 0);
     static const char *const one[] = {"open1", NULL};
-    if (!open_room(alice, "lobby", ROOMCONF("persistentroom", "1")) || !say_all(alice, "lobby", one))
+    if (!open_room(alice, "lobby", ROOMCONF("persistentroom", "1")) ||
+        !say_all(alice, "lobby", one))
         goto out;
     CHECK(strcmp(query(carol, "lobby", "", &p), "result") == 0);
     CHECK_MSG(strcmp(p.bodies, "open1") == 0 && p.complete, "carol in lobby: %s", p.bodies);
