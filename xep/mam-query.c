@@ -1,6 +1,8 @@
 /* mam-query.c — what an account's archive (modules/mam) and a room's
- * (modules/muc) share of XEP-0313: date-times, the query's filters and
- * paging read into an archive query, and the result and fin elements. */
+ * (modules/muc) share of XEP-0313: the write job, date-times, the query's
+ * filters and paging read into an archive query, and the answer's
+ * elements. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,75 @@
 #include "xep/rsm.h"
 #include "xep/stored-xml.h"
 #include "xmpp/ns.h"
+
+/* ---- storing ---- */
+
+typedef struct store_job {
+    char *owner, *peer, *peer_resource;
+    int64_t key;
+    pl_archive_dir_t dir;
+    pl_buf_t stanza, body;
+} store_job_t;
+
+static void store_free(store_job_t **wp)
+{
+    store_job_t *w = *wp;
+    if (!w)
+        return;
+    *wp = NULL;
+    free(w->owner);
+    free(w->peer);
+    free(w->peer_resource);
+    pl_buf_deinit(&w->stanza);
+    pl_buf_deinit(&w->body);
+    free(w);
+}
+
+/* The job owns its data and frees it here: run executes for every
+ * accepted job, while done is dropped when the loop's port closes first. */
+static int store_run(pl_wtxn_t *txn, void *ud)
+{
+    store_job_t *w = ud;
+    pl_archive_msg_t msg = {
+        .owner = w->owner,
+        .key = w->key,
+        .peer = w->peer,
+        .peer_resource = w->peer_resource,
+        .dir = w->dir,
+        .stanza = w->stanza.data,
+        .stanza_len = w->stanza.len,
+        .body = w->body.len ? w->body.data : NULL,
+        .body_len = w->body.len,
+    };
+    int rc = pl_archive_insert(txn, &msg);
+    store_free(&w);
+    return rc;
+}
+
+static void store_done(void *ud, int status)
+{
+    (void)ud; /* freed by store_run */
+    (void)status;
+}
+
+int pl_mam_store(pl_server_t *srv, const char *owner, int64_t key, const char *peer,
+                 const char *peer_resource, pl_archive_dir_t dir, const pl_stanza_t *st)
+{
+    store_job_t *w = pl_xcalloc(1, sizeof(*w));
+    w->owner = pl_xstrdup(owner);
+    w->peer = pl_xstrdup(peer);
+    w->peer_resource = peer_resource ? pl_xstrdup(peer_resource) : NULL;
+    w->key = key;
+    w->dir = dir;
+    pl_buf_init(&w->stanza);
+    pl_buf_init(&w->body);
+    pl_stored_xml_encode(pl_stanza_root(st), &w->stanza);
+    pl_xml_child_text(pl_stanza_root(st), "body", PL_NS_CLIENT, &w->body);
+    int rc = pl_server_write(srv, store_run, store_done, w);
+    if (rc != 0)
+        store_free(&w);
+    return rc;
+}
 
 /* ---- XEP-0082 date-times ---- */
 
@@ -280,4 +351,41 @@ void pl_mam_fin(pl_builder_t *b, const pl_mam_req_t *r, const pl_archive_page_t 
     pl_rsm_build(b, page->n ? first : NULL, backward ? -1 : page->first_index,
                  page->n ? last : NULL, page->count);
     pl_build_up(b);
+}
+
+pl_builder_t *pl_mam_iq_begin(const char *type, const char *id, const char *from, const char *to)
+{
+    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+    pl_build_attr(b, "type", type);
+    pl_build_attr(b, "id", id);
+    pl_build_attr(b, "from", from);
+    pl_build_attr(b, "to", to);
+    return b;
+}
+
+pl_stanza_t *pl_mam_iq_error(const char *id, const char *from, const char *to, pl_stanza_err_t cond,
+                             const char *text)
+{
+    pl_builder_t *b = pl_mam_iq_begin("error", id, from, to);
+    pl_build_child(b, "error", PL_NS_CLIENT);
+    pl_build_attr(b, "type", pl_stanza_err_type(cond));
+    pl_build_child(b, pl_stanza_err_name(cond), PL_NS_STANZA_ERRORS);
+    pl_build_up(b);
+    if (text)
+        pl_build_text_child(b, "text", PL_NS_STANZA_ERRORS, text);
+    pl_build_up(b);
+    return pl_build_finish(b);
+}
+
+pl_stanza_err_t pl_mam_query_error(int rc, const char **text)
+{
+    *text = NULL;
+    switch (rc) {
+    case -ENOENT: *text = "no message with that id in the archive"; return PL_ERR_ITEM_NOT_FOUND;
+    case -ETIMEDOUT:
+        *text = "the query took too long; narrow it down";
+        return PL_ERR_RESOURCE_CONSTRAINT;
+    case -EINVAL: *text = "nothing to search for in the full-text field"; return PL_ERR_BAD_REQUEST;
+    default: return PL_ERR_INTERNAL_SERVER_ERROR;
+    }
 }

@@ -1,19 +1,27 @@
-/* xep/mam-query.h — the parts of a XEP-0313 query that every archive
- * shares (an account's in modules/mam, a room's in modules/muc): XEP-0082
- * date-times, reading the <query/> (its data form filters and XEP-0059
- * paging) into an archive query, and building the <result/> messages and
- * the <fin/>.  Who may read which archive, and where the answers go, stay
- * with each module. */
+/* xep/mam-query.h — the parts of XEP-0313 that every archive shares (an
+ * account's in modules/mam, a room's in modules/muc): the write job that
+ * stores a message, XEP-0082 date-times, reading the <query/> (its data
+ * form filters and XEP-0059 paging) into an archive query, and building
+ * the answer (the <result/> messages, the <fin/>, the error IQ).  Who may read which archive, and
+ * where the answers go, stay with each module. */
 #ifndef PL_XEP_MAM_QUERY_H
 #define PL_XEP_MAM_QUERY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/server.h"
 #include "storage/archive.h"
 #include "xmpp/stanza.h"
 
 #define PL_MAM_FULLTEXT_FIELD "{urn:xmpp:fulltext:0}fulltext"
+
+/* Queues `st` into `owner`'s archive under `key` (the write joins the next
+ * group commit; with every namespace declared, so the record reads back the
+ * same inside a <forwarded/> wrapper; its body indexed for search).  Only
+ * from a loop thread.  0 or <0 (nothing queued). */
+int pl_mam_store(pl_server_t *srv, const char *owner, int64_t key, const char *peer,
+                 const char *peer_resource, pl_archive_dir_t dir, const pl_stanza_t *st);
 
 /* XEP-0082 DateTime -> microseconds since 1970; 0 or -1 when malformed. */
 int pl_mam_time_parse(const char *s, int64_t *us);
@@ -44,5 +52,13 @@ pl_stanza_t *pl_mam_result(const char *from, const char *to, const char *queryid
  * answered `r` to the builder's current element. */
 void pl_mam_fin(pl_builder_t *b, const pl_mam_req_t *r, const pl_archive_page_t *page,
                 const char *queryid);
+
+/* <iq type id from to>, open for its payload. */
+pl_builder_t *pl_mam_iq_begin(const char *type, const char *id, const char *from, const char *to);
+/* The error IQ with `cond` and an optional text. */
+pl_stanza_t *pl_mam_iq_error(const char *id, const char *from, const char *to, pl_stanza_err_t cond,
+                             const char *text);
+/* How to answer a query that pl_archive_query failed with `rc` (< 0). */
+pl_stanza_err_t pl_mam_query_error(int rc, const char **text);
 
 #endif

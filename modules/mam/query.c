@@ -97,27 +97,7 @@ static void job_work(void *ud)
 
 static pl_builder_t *iq_begin(const mam_job_t *j, const char *type)
 {
-    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-    pl_build_attr(b, "type", type);
-    pl_build_attr(b, "id", j->request_id);
-    pl_build_attr(b, "from", j->reply_from);
-    pl_build_attr(b, "to", j->res.jid->full);
-    return b;
-}
-
-static void send_error(mam_job_t *j, pl_stanza_err_t cond, const char *text)
-{
-    pl_builder_t *b = iq_begin(j, "error");
-    pl_build_child(b, "error", PL_NS_CLIENT);
-    pl_build_attr(b, "type", pl_stanza_err_type(cond));
-    pl_build_child(b, pl_stanza_err_name(cond), PL_NS_STANZA_ERRORS);
-    pl_build_up(b);
-    if (text)
-        pl_build_text_child(b, "text", PL_NS_STANZA_ERRORS, text);
-    pl_build_up(b);
-    pl_stanza_t *st = pl_build_finish(b);
-    pl_session_send_stanza(j->res.session, st);
-    pl_stanza_unref(&st);
+    return pl_mam_iq_begin(type, j->request_id, j->reply_from, j->res.jid->full);
 }
 
 static void send_page(mam_job_t *j)
@@ -167,15 +147,14 @@ static void job_done(void *ud)
 {
     mam_job_t *j = ud;
     j->slot->queries--;
-    if (j->rc == -ENOENT)
-        send_error(j, PL_ERR_ITEM_NOT_FOUND, "no message with that id in the archive");
-    else if (j->rc == -ETIMEDOUT)
-        send_error(j, PL_ERR_RESOURCE_CONSTRAINT, "the query took too long; narrow it down");
-    else if (j->rc == -EINVAL)
-        send_error(j, PL_ERR_BAD_REQUEST, "nothing to search for in the full-text field");
-    else if (j->rc < 0)
-        send_error(j, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
-    else if (j->metadata)
+    if (j->rc < 0) {
+        const char *text;
+        pl_stanza_err_t cond = pl_mam_query_error(j->rc, &text);
+        pl_stanza_t *st =
+            pl_mam_iq_error(j->request_id, j->reply_from, j->res.jid->full, cond, text);
+        pl_session_send_stanza(j->res.session, st);
+        pl_stanza_unref(&st);
+    } else if (j->metadata)
         send_metadata(j);
     else
         send_page(j);

@@ -13,7 +13,6 @@
 #include "lib/util.h"
 #include "modules/muc/muc-private.h"
 #include "xep/mam-query.h"
-#include "xep/stored-xml.h"
 
 enum {
     MUC_ARCHIVE_PAGE = 50, /* items in a page the client does not size */
@@ -29,53 +28,6 @@ int muc_archiving(const muc_room_t *r)
 
 /* ---- writing ---- */
 
-typedef struct archive_insert {
-    char *owner, *peer, *nick;
-    int64_t key;
-    pl_buf_t stanza, body;
-} archive_insert_t;
-
-static void insert_free(archive_insert_t **wp)
-{
-    archive_insert_t *w = *wp;
-    if (!w)
-        return;
-    *wp = NULL;
-    free(w->owner);
-    free(w->peer);
-    free(w->nick);
-    pl_buf_deinit(&w->stanza);
-    pl_buf_deinit(&w->body);
-    free(w);
-}
-
-/* The job frees its data in run: run executes for every accepted job,
- * while done is dropped when the loop's port closes first. */
-static int insert_run(pl_wtxn_t *txn, void *ud)
-{
-    archive_insert_t *w = ud;
-    pl_archive_msg_t m = {
-        .owner = w->owner,
-        .key = w->key,
-        .peer = w->peer,
-        .peer_resource = w->nick,
-        .dir = PL_ARCHIVE_IN,
-        .stanza = w->stanza.data,
-        .stanza_len = w->stanza.len,
-        .body = w->body.len ? w->body.data : NULL,
-        .body_len = w->body.len,
-    };
-    int rc = pl_archive_insert(txn, &m);
-    insert_free(&w);
-    return rc < 0 ? rc : 0;
-}
-
-static void insert_done(void *ud, int status)
-{
-    (void)ud;
-    (void)status;
-}
-
 /* XEP-0334: what the sender asked not to keep stays out. */
 static int no_store(const pl_stanza_t *msg)
 {
@@ -90,20 +42,10 @@ void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_
     int64_t key = (int64_t)pl_id_value(id);
     if (!muc_archiving(r) || key <= 0 || no_store(msg))
         return;
-    archive_insert_t *w = pl_xcalloc(1, sizeof(*w));
-    w->owner = pl_xstrdup(r->jid);
-    w->peer = pl_xstrdup(o->bare);
-    w->nick = pl_xstrdup(o->nick);
-    w->key = key;
-    pl_buf_init(&w->stanza);
-    pl_buf_init(&w->body);
-    pl_stored_xml_encode(pl_stanza_root(msg), &w->stanza);
-    pl_xml_child_text(pl_stanza_root(msg), "body", PL_NS_CLIENT, &w->body);
-    int rc = pl_server_write(pl_module_server(st->ctx), insert_run, insert_done, w);
-    if (rc != 0) {
+    int rc =
+        pl_mam_store(pl_module_server(st->ctx), r->jid, key, o->bare, o->nick, PL_ARCHIVE_IN, msg);
+    if (rc != 0)
         pl_module_log(st->ctx, PL_LOG_WARN, "archive.store_failed", "room=%s error=%d", r->jid, rc);
-        insert_free(&w);
-    }
 }
 
 static int forget_run(pl_wtxn_t *txn, void *ud)
@@ -113,10 +55,16 @@ static int forget_run(pl_wtxn_t *txn, void *ud)
     return rc < 0 ? rc : 0;
 }
 
+static void forget_done(void *ud, int status)
+{
+    (void)ud; /* freed by forget_run */
+    (void)status;
+}
+
 void muc_archive_forget(muc_state_t *st, const muc_room_t *r)
 {
     char *owner = pl_xstrdup(r->jid);
-    if (pl_server_write(pl_module_server(st->ctx), forget_run, insert_done, owner) != 0)
+    if (pl_server_write(pl_module_server(st->ctx), forget_run, forget_done, owner) != 0)
         free(owner);
 }
 
@@ -153,43 +101,16 @@ static void job_work(void *ud)
     j->rc = pl_archive_query(j->st->archive, &j->req.q, &j->page);
 }
 
-static pl_builder_t *iq_begin(const archive_job_t *j, const char *type)
-{
-    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-    pl_build_attr(b, "type", type);
-    pl_build_attr(b, "id", j->request_id);
-    pl_build_attr(b, "from", j->room);
-    pl_build_attr(b, "to", j->to);
-    return b;
-}
-
-static void send_error(archive_job_t *j, pl_stanza_err_t cond, const char *text)
-{
-    pl_builder_t *b = iq_begin(j, "error");
-    pl_build_child(b, "error", PL_NS_CLIENT);
-    pl_build_attr(b, "type", pl_stanza_err_type(cond));
-    pl_build_child(b, pl_stanza_err_name(cond), PL_NS_STANZA_ERRORS);
-    pl_build_up(b);
-    if (text)
-        pl_build_text_child(b, "text", PL_NS_STANZA_ERRORS, text);
-    pl_build_up(b);
-    pl_route_take(j->server, pl_build_finish(b));
-}
-
 /* On the loop that took the request: the items, then the <fin/>, routed in
  * that order to the asker. */
 static void job_done(void *ud)
 {
     archive_job_t *j = ud;
     atomic_fetch_sub(&j->st->queries, 1);
-    if (j->rc == -ENOENT) {
-        send_error(j, PL_ERR_ITEM_NOT_FOUND, "no message with that id in the archive");
-    } else if (j->rc == -ETIMEDOUT) {
-        send_error(j, PL_ERR_RESOURCE_CONSTRAINT, "the query took too long; narrow it down");
-    } else if (j->rc == -EINVAL) {
-        send_error(j, PL_ERR_BAD_REQUEST, "nothing to search for in the full-text field");
-    } else if (j->rc < 0) {
-        send_error(j, PL_ERR_INTERNAL_SERVER_ERROR, NULL);
+    if (j->rc < 0) {
+        const char *text;
+        pl_stanza_err_t cond = pl_mam_query_error(j->rc, &text);
+        pl_route_take(j->server, pl_mam_iq_error(j->request_id, j->room, j->to, cond, text));
     } else {
         for (size_t i = 0; i < j->page.n; i++) {
             size_t k = j->req.flip ? j->page.n - 1 - i : i;
@@ -197,7 +118,7 @@ static void job_done(void *ud)
             if (m)
                 pl_route_take(j->server, m);
         }
-        pl_builder_t *b = iq_begin(j, "result");
+        pl_builder_t *b = pl_mam_iq_begin("result", j->request_id, j->room, j->to);
         pl_mam_fin(b, &j->req, &j->page, j->queryid);
         pl_route_take(j->server, pl_build_finish(b));
     }
