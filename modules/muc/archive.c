@@ -5,7 +5,8 @@
  * were not joined can page through what they missed.  Writes join the
  * group commit; queries run on a worker thread, and the answers are routed
  * from the room like any of its stanzas.  The query's form, paging and
- * result elements are xep/mam-query's, shared with the account archive. */
+ * result elements are xep/mam-query's, shared with the account archive.
+ * After a restart the rooms' history rings are refilled from it once. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "lib/util.h"
 #include "modules/muc/muc-private.h"
 #include "xep/mam-query.h"
+#include "xep/stored-xml.h"
 
 enum {
     MUC_ARCHIVE_PAGE = 50, /* items in a page the client does not size */
@@ -234,4 +236,97 @@ pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc)
         job_free(&j);
     }
     return PL_DONE;
+}
+
+/* ---- history after a restart ---- */
+
+typedef struct warm_room {
+    char *jid;
+    size_t cap;
+    int rc;
+    pl_archive_page_t page;
+} warm_room_t;
+
+typedef struct warm_job {
+    muc_state_t *st;
+    warm_room_t *rooms;
+    size_t n;
+} warm_job_t;
+
+/* Worker thread: the newest page of each room's archive. */
+static void warm_work(void *ud)
+{
+    warm_job_t *w = ud;
+    for (size_t i = 0; i < w->n; i++) {
+        pl_archive_query_t q = {
+            .owner = w->rooms[i].jid,
+            .max = w->rooms[i].cap,
+            .last_page = 1,
+            .budget_ms = MUC_ARCHIVE_BUDGET_MS,
+        };
+        w->rooms[i].rc = pl_archive_query(w->st->archive, &q, &w->rooms[i].page);
+    }
+}
+
+/* Back on loop 0: into the rings still empty (a room that heard a message
+ * meanwhile keeps its fresher ring; a room gone meanwhile is skipped). */
+static void warm_done(void *ud)
+{
+    warm_job_t *w = ud;
+    muc_state_t *st = w->st;
+    size_t filled = 0;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < w->n; i++) {
+        warm_room_t *wr = &w->rooms[i];
+        muc_room_t *r = pl_map_get(&st->rooms, wr->jid);
+        if (wr->rc == 0 && r && r->hist_len == 0 && wr->page.n) {
+            for (size_t k = 0; k < wr->page.n; k++) {
+                const pl_archive_item_t *it = &wr->page.items[k];
+                pl_stanza_t *m = pl_stored_xml_decode(it->stanza, it->stanza_len);
+                if (m)
+                    muc_room_history_push(r, m, it->key / 1000);
+                pl_stanza_unref(&m);
+            }
+            filled++;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    pl_module_log(st->ctx, PL_LOG_INFO, "history.loaded", "rooms=%zu", filled);
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->rooms[i].jid);
+        pl_archive_page_deinit(&w->rooms[i].page);
+    }
+    free(w->rooms);
+    free(w);
+}
+
+void muc_archive_warm(pl_module_ctx_t *ctx)
+{
+    muc_state_t *st = pl_module_data(ctx);
+    if (st->warmed)
+        return;
+    st->warmed = 1;
+    warm_job_t *w = pl_xcalloc(1, sizeof(*w));
+    w->st = st;
+    const char *k;
+    void *v;
+    pthread_mutex_lock(&st->lock);
+    size_t cap = 0;
+    for (size_t i = 0; pl_map_iter(&st->rooms, &i, &k, &v);) {
+        muc_room_t *r = v;
+        if (!muc_archiving(r) || !r->hist_cap || r->hist_len)
+            continue;
+        if (w->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            w->rooms = pl_xrealloc(w->rooms, cap * sizeof(*w->rooms));
+        }
+        w->rooms[w->n++] = (warm_room_t){.jid = pl_xstrdup(r->jid), .cap = r->hist_cap};
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (!w->n || pl_server_work(pl_module_server(ctx), warm_work, warm_done, w) != 0) {
+        for (size_t i = 0; i < w->n; i++)
+            free(w->rooms[i].jid);
+        free(w->rooms);
+        free(w);
+    }
 }

@@ -226,6 +226,7 @@ typedef struct muc_state {
     pl_map_t rooms; /* room bare JID -> muc_room_t */
     pl_archive_t *archive; /* the room archive's read side (archive.c) */
     atomic_int queries;    /* archive queries in flight, from any loop */
+    int warmed;            /* history rings refilled from the archive (loop 0 only) */
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);
@@ -300,5 +301,9 @@ void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_
 /* Queues the deletion of a destroyed room's archive. */
 void muc_archive_forget(muc_state_t *st, const muc_room_t *r);
 pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc);
+/* Once after start (a pl_module_every tick): refills the empty history
+ * rings of archiving rooms with their newest archived messages, read on a
+ * worker thread, so those who enter after a restart still get history. */
+void muc_archive_warm(pl_module_ctx_t *ctx);
 
 #endif

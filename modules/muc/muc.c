@@ -228,7 +228,8 @@ static int muc_start(pl_module_ctx_t *ctx)
                   l.loaded, l.bad);
     if (rc < 0)
         return rc;
-    return pl_module_every(ctx, 60000, store_activity);
+    rc = pl_module_every(ctx, 1000, muc_archive_warm);
+    return rc < 0 ? rc : pl_module_every(ctx, 60000, store_activity);
 }
 
 static void muc_stop(pl_module_ctx_t *ctx)

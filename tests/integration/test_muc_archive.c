@@ -308,11 +308,15 @@ out:
     h_ctx_free(ctx);
 }
 
-/* After a restart the in-memory history is gone but the archive is not. */
+/* After a restart the archive is all there, and the history rings of
+ * archiving rooms are refilled from it (the in-memory ring is empty after a
+ * restart): who enters still gets history. */
 static void the_archive_survives_a_restart(h_server_t *srv)
 {
+    size_t mark = h_log_mark(srv);
     if (!CHECK(h_server_restart(srv) == 0))
         return;
+    CHECK(h_log_wait(srv, mark, 10000, "history.loaded", "rooms=", NULL));
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     if (!bob)
@@ -321,6 +325,16 @@ static void the_archive_survives_a_restart(h_server_t *srv)
     CHECK(strcmp(query(bob, "arc", "", &p), "result") == 0);
     CHECK_MSG(strcmp(p.bodies, "m1,m2,m3,m4,m5") == 0 && p.complete && p.well_formed,
               "after restart: %s", p.bodies);
+    h_send(bob, "<presence to='arc@" SVC "/Bo'><x xmlns='" NS_MUC "'/></presence>");
+    int n = 0;
+    for (const char *const *m = five; *m; m++) {
+        xmpp_stanza_t *h = h_wait(
+            bob, &(h_match_t){.name = "message", .from = "arc@" SVC "/Al", .body = *m}, 5000);
+        n += h && h_child(h, "delay", "urn:xmpp:delay") != NULL;
+        if (h)
+            xmpp_stanza_release(h);
+    }
+    CHECK_MSG(n == 5, "history after a restart: %d of 5 messages with a delay", n);
 out:
     h_client_free(bob);
     h_ctx_free(ctx);
