@@ -448,11 +448,10 @@ static int key_exists(sqlite3 *db, const char *owner, int64_t key)
 static void where_filters(const pl_archive_query_t *q, const char *fts, pl_buf_t *sql, binds_t *b)
 {
     bind_text(sql, b, " WHERE owner = ?%d", q->owner);
-    if (q->with) {
+    if (q->with)
         bind_text(sql, b, " AND peer = ?%d", q->with);
-        if (q->with_resource)
-            bind_text(sql, b, " AND peer_res = ?%d", q->with_resource);
-    }
+    if (q->with_resource)
+        bind_text(sql, b, " AND peer_res = ?%d", q->with_resource);
     if (q->start)
         bind_num(sql, b, " AND ts >= ?%d", q->start);
     if (q->end)
@@ -604,8 +603,8 @@ int pl_archive_query(pl_archive_t *a, const pl_archive_query_t *q, pl_archive_pa
 {
     memset(out, 0, sizeof(*out));
     out->first_index = -1;
-    if (!a || !q || !q->owner || (q->with_resource && !q->with) || q->nkeys > PL_ARCHIVE_MAX_IDS ||
-        (q->nkeys && !q->keys) || (q->page_after && (q->page_before || q->last_page)))
+    if (!a || !q || !q->owner || q->nkeys > PL_ARCHIVE_MAX_IDS || (q->nkeys && !q->keys) ||
+        (q->page_after && (q->page_before || q->last_page)))
         return -EINVAL;
     char fts[PL_ARCHIVE_MAX_FULLTEXT * 2 + 4 * PL_ARCHIVE_MAX_TERMS + 8];
     pl_buf_t sealed_fts;

@@ -74,7 +74,8 @@ typedef struct pl_archive_query {
     const char *owner;
     /* Filters (all optional; 0/NULL = none). */
     const char *with;          /* bare JID of the peer */
-    const char *with_resource; /* with `with`: only that full JID */
+    const char *with_resource; /* only that resource (with `with`: that full JID; alone:
+                                * a room's archive asked by an occupant's nick) */
     int64_t start, end;        /* inclusive key (time) bounds; 0 = open */
     int64_t after_key;         /* messages after this one (must exist) */
     int64_t before_key;        /* messages before this one (must exist) */

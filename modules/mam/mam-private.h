@@ -13,7 +13,6 @@
 #include "xmpp/ns.h"
 
 #define PL_NS_MAM_EXTENDED "urn:xmpp:mam:2#extended"
-#define PL_NS_FULLTEXT_FIELD "{urn:xmpp:fulltext:0}fulltext"
 
 #define MAM_MAX_PREFS_JIDS 256 /* JIDs in each of <always/> and <never/> */
 #define MAM_MAX_QUERIES_PER_SESSION 2
@@ -61,11 +60,5 @@ pl_hook_result_t mam_prefs_set(pl_hook_ctx_t *hc);
 pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc);
 pl_hook_result_t mam_query(pl_hook_ctx_t *hc);
 pl_hook_result_t mam_metadata(pl_hook_ctx_t *hc);
-
-/* ---- time (query.c) ---- */
-/* XEP-0082 DateTime -> microseconds since 1970; 0 or -1 when malformed. */
-int mam_time_parse(const char *s, int64_t *us);
-/* Microseconds -> "YYYY-MM-DDThh:mm:ss.ffffffZ" (buf >= 32 bytes). */
-void mam_time_format(int64_t us, char *buf, size_t len);
 
 #endif

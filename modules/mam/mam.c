@@ -10,7 +10,7 @@
 #include "core/server.h"
 #include "lib/util.h"
 #include "modules/mam/mam-private.h"
-#include "xep/stored-xml.h"
+#include "xep/mam-query.h"
 #include "xmpp/ns.h"
 
 /* ---- what gets archived ---- */
@@ -50,56 +50,6 @@ static int archivable(const pl_stanza_t *st)
     return keep;
 }
 
-/* ---- the write job ---- */
-
-typedef struct mam_insert {
-    char *owner, *peer, *peer_resource;
-    int64_t key;
-    pl_archive_dir_t dir;
-    pl_buf_t stanza, body;
-} mam_insert_t;
-
-static void insert_free(mam_insert_t **wp)
-{
-    mam_insert_t *w = *wp;
-    if (!w)
-        return;
-    *wp = NULL;
-    free(w->owner);
-    free(w->peer);
-    free(w->peer_resource);
-    pl_buf_deinit(&w->stanza);
-    pl_buf_deinit(&w->body);
-    free(w);
-}
-
-/* The job owns its data and frees it here: run executes for every
- * accepted job, while done is dropped when the loop's port closes first. */
-static int insert_run(pl_wtxn_t *txn, void *ud)
-{
-    mam_insert_t *w = ud;
-    pl_archive_msg_t msg = {
-        .owner = w->owner,
-        .key = w->key,
-        .peer = w->peer,
-        .peer_resource = w->peer_resource,
-        .dir = w->dir,
-        .stanza = w->stanza.data,
-        .stanza_len = w->stanza.len,
-        .body = w->body.len ? w->body.data : NULL,
-        .body_len = w->body.len,
-    };
-    int rc = pl_archive_insert(txn, &msg);
-    insert_free(&w);
-    return rc;
-}
-
-static void insert_done(void *ud, int status)
-{
-    (void)ud; /* freed by insert_run */
-    (void)status;
-}
-
 /* Queues the archive write at once, inside the hook: the core holds back
  * the sender's stream-management ack until the batch carrying it commits. */
 static void archive(pl_hook_ctx_t *hc, const char *owner, const pl_jid_t *peer, const char *id,
@@ -108,23 +58,9 @@ static void archive(pl_hook_ctx_t *hc, const char *owner, const pl_jid_t *peer, 
     int64_t key = (int64_t)pl_id_value(id);
     if (key <= 0)
         return;
-    mam_insert_t *w = pl_xcalloc(1, sizeof(*w));
-    w->owner = pl_xstrdup(owner);
-    w->peer = pl_xstrdup(peer->bare);
-    w->peer_resource = peer->resource ? pl_xstrdup(peer->resource) : NULL;
-    w->key = key;
-    w->dir = dir;
-    pl_buf_init(&w->stanza);
-    pl_buf_init(&w->body);
-    /* With every namespace declared, so the record reads back the same
-     * inside a <forwarded/> wrapper. */
-    pl_stored_xml_encode(pl_stanza_root(hc->stanza), &w->stanza);
-    pl_xml_child_text(pl_stanza_root(hc->stanza), "body", PL_NS_CLIENT, &w->body);
-    int rc = pl_server_write(hc->server, insert_run, insert_done, w);
-    if (rc != 0) {
+    int rc = pl_mam_store(hc->server, owner, key, peer->bare, peer->resource, dir, hc->stanza);
+    if (rc != 0)
         pl_module_log(hc->module, PL_LOG_WARN, "mam.store_failed", "owner=%s error=%d", owner, rc);
-        insert_free(&w);
-    }
 }
 
 /* The id the router gave the message for `owner` (XEP-0359), or NULL. */

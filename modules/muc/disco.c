@@ -41,6 +41,8 @@ static void room_info(pl_builder_t *b, const muc_room_t *r)
     feature(b, (c->flags & MUC_CONF_MODERATED) ? "muc_moderated" : "muc_unmoderated");
     feature(b, (c->flags & MUC_CONF_PASSWORD) ? "muc_passwordprotected" : "muc_unsecured");
     feature(b, (c->flags & MUC_CONF_WHOIS_ANYONE) ? "muc_nonanonymous" : "muc_semianonymous");
+    if (muc_archiving(r))
+        feature(b, PL_NS_MAM);
     pl_form_build_begin(b, "result", MUC_FORM_ROOMINFO);
     pl_form_build_field(b, "muc#roominfo_description", NULL, "Description",
                         c->description ? c->description : "");

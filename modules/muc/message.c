@@ -139,6 +139,7 @@ static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_ro
     int64_t now = pl_now_ms();
     r->active_ms = now;
     muc_room_history_push(r, base, now);
+    muc_archive_store(st, r, o, base, id);
     to_everyone(out, r, base);
     pl_stanza_unref(&base);
 }

@@ -6,6 +6,7 @@
 #define PL_MUC_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 #include "core/server.h"
 #include "lib/buf.h"
 #include "lib/map.h"
+#include "storage/archive.h"
 #include "storage/storage.h"
 #include "xmpp/ns.h"
 
@@ -70,7 +72,10 @@ enum {
     MUC_CONF_WHOIS_ANYONE = 1u << 5,   /* whois = anyone (non-anonymous) */
     MUC_CONF_CHANGE_SUBJECT = 1u << 6, /* participants may change the subject */
     MUC_CONF_ALLOW_PM = 1u << 7,       /* occupants may send private messages */
-    MUC_CONF__ALL = (1u << 8) - 1,
+    /* enablearchiving off: stored inverted, so rooms stored before the
+     * room archive existed keep the default (on). */
+    MUC_CONF_NO_ARCHIVE = 1u << 8,
+    MUC_CONF__ALL = (1u << 9) - 1,
 };
 
 typedef struct muc_config {
@@ -261,6 +266,9 @@ typedef struct muc_state {
     pthread_mutex_t lock;
     pl_map_t rooms; /* room bare JID -> muc_room_t */
     size_t expiry_pos; /* where the next expiry batch starts in rooms */
+    pl_archive_t *archive; /* the room archive's read side (archive.c) */
+    atomic_int queries;    /* archive queries in flight, from any loop */
+    int warmed;            /* history rings refilled from the archive (loop 0 only) */
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);
@@ -355,5 +363,20 @@ int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r);
 void muc_groups_dismiss(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *why);
 /* Timer: dismisses idle temporary groups, expiry_batch rooms a tick. */
 void muc_groups_expire(pl_module_ctx_t *ctx);
+/* archive.c: the room archive (XEP-0313 on the room JID) */
+/* Whether the room's messages go to its archive: persistent rooms whose
+ * configuration leaves enablearchiving on. */
+int muc_archiving(const muc_room_t *r);
+/* Queues a groupchat message the room accepted (`msg`: the room's copy,
+ * from room/nick with its stanza-id `id`) for the archive. */
+void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_t *o,
+                       const pl_stanza_t *msg, const char *id);
+/* Queues the deletion of a destroyed room's archive. */
+void muc_archive_forget(muc_state_t *st, const muc_room_t *r);
+pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc);
+/* Once after start (a pl_module_every tick): refills the empty history
+ * rings of archiving rooms with their newest archived messages, read on a
+ * worker thread, so those who enter after a restart still get history. */
+void muc_archive_warm(pl_module_ctx_t *ctx);
 
 #endif

@@ -120,6 +120,7 @@ void muc_room_save(muc_state_t *st, muc_room_t *r)
 void muc_room_forget(muc_state_t *st, muc_room_t *r)
 {
     queue_record(st, r, 1);
+    muc_archive_forget(st, r);
 }
 
 void muc_room_drop(muc_state_t *st, muc_room_t *r)
@@ -214,6 +215,9 @@ static int muc_start(pl_module_ctx_t *ctx)
     st->rooms_kv = pl_module_store(ctx, "rooms");
     if (!st->rooms_kv)
         return -1;
+    int arc = pl_archive_open(pl_server_storage(pl_module_server(ctx)), &st->archive);
+    if (arc != 0)
+        return arc;
     pl_buf_t k;
     pl_buf_init(&k);
     pl_buf_append(&k, st->service, strlen(st->service) + 1);
@@ -224,7 +228,9 @@ static int muc_start(pl_module_ctx_t *ctx)
                   l.loaded, l.bad);
     if (rc < 0)
         return rc;
-    rc = pl_module_every(ctx, 60000, store_activity);
+    rc = pl_module_every(ctx, 1000, muc_archive_warm);
+    if (rc == 0)
+        rc = pl_module_every(ctx, 60000, store_activity);
     /* Idle temporary groups are looked for a few times per expiry period
      * (at most once a minute, at least every half second). */
     long long tick = st->conf->temporary_expiry / 4;
@@ -246,6 +252,7 @@ static void muc_stop(pl_module_ctx_t *ctx)
         muc_room_free(&r);
     }
     pl_map_deinit(&st->rooms);
+    pl_archive_close(&st->archive);
     pthread_mutex_destroy(&st->lock);
     free(st);
     pl_module_set_data(ctx, NULL);
@@ -388,6 +395,13 @@ static const pl_hook_def_t hooks[] = {
      .type = "set",
      .priority = PL_PRIO_HANDLER,
      .handler = muc_owner_set},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SVC_BARE,
+     .ns = PL_NS_MAM,
+     .element = "query",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = muc_archive_query},
     {0},
 };
 

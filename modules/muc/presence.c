@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/util.h"
 #include "modules/muc/muc-private.h"
 #include "xep/delay.h"
+#include "xep/mam-query.h"
 
 /* The client's own children worth repeating (show, status, priority, caps,
  * vCard hashes...), not its MUC protocol elements. */
@@ -128,41 +128,8 @@ void muc_remove_occupant(muc_state_t *st, muc_out_t *out, muc_room_t *r, muc_occ
 /* XEP-0082 DateTime to unix milliseconds; -1 when it is not one. */
 static int64_t parse_stamp(const char *s)
 {
-    int Y, M, D, h, m, sec, used = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &used) != 6 ||
-        used != 19 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return -1;
-    const char *p = s + used;
-    int64_t ms = 0;
-    if (*p == '.') {
-        int scale = 100;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            ms += scale ? (*p - '0') * scale : 0;
-    }
-    long off = 0;
-    if (*p == 'Z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && p[1] && p[2] && p[3] == ':') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
-            return -1;
-        off = (*p == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    return ((int64_t)t - off) * 1000 + ms;
+    int64_t us;
+    return pl_mam_time_parse(s, &us) == 0 ? us / 1000 : -1;
 }
 
 static long attr_long(const pl_xml_t *e, const char *name)

@@ -38,6 +38,7 @@
     X(util)                                                                                        \
     X(module_api)                                                                                  \
     X(muc)                                                                                         \
+    X(mam_query)                                                                                   \
     X(control)
 
 #define PL_UNIT_SUITE_DECLARE(name) Suite *name##_suite(void);

@@ -208,6 +208,20 @@ START_TEST(filters_narrow_the_results_and_unknown_cursors_are_refused)
     ck_assert_int_eq(nth(&p, 0), 100);
     pl_archive_page_deinit(&p);
 
+    /* The resource alone (a room archive asked by nick): any peer's. */
+    put_t r1 = {.owner = "room@g.x", .key = T0 + 1, .peer = "b@x", .res = "Al", .body = "y"};
+    put_t r2 = {.owner = "room@g.x", .key = T0 + 2, .peer = "c@x", .res = "Al", .body = "y"};
+    put_t r3 = {.owner = "room@g.x", .key = T0 + 3, .peer = "b@x", .res = "Bo", .body = "y"};
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &r1), 1);
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &r2), 1);
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &r3), 1);
+    pl_archive_query_t qr = {.owner = "room@g.x", .max = 100, .with_resource = "Al"};
+    ck_assert_int_eq(pl_archive_query(f.a, &qr, &p), 0);
+    ck_assert_int_eq(p.count, 2);
+    ck_assert_int_eq(nth(&p, 0), 1);
+    ck_assert_int_eq(nth(&p, 1), 2);
+    pl_archive_page_deinit(&p);
+
     pl_archive_query_t qt = {.owner = "a@x", .max = 100, .start = T0 + 5, .end = T0 + 9};
     ck_assert_int_eq(pl_archive_query(f.a, &qt, &p), 0);
     ck_assert_int_eq(p.count, 5);
