@@ -322,15 +322,9 @@ pl_hook_result_t muc_owner_get(pl_hook_ctx_t *hc)
     return PL_DONE;
 }
 
-/* §10.9: every occupant leaves with the alternate venue and the reason. */
-static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml_t *d)
+void muc_room_destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *venue,
+                      const char *reason)
 {
-    const char *alt = pl_xml_attr(d, "jid");
-    pl_jid_t altj;
-    int alt_ok = alt && pl_jid_parse(&altj, alt) == 0;
-    pl_buf_t reason;
-    pl_buf_init(&reason);
-    int has_reason = pl_xml_child_text(d, "reason", MUC_NS_OWNER, &reason) && reason.len;
     for (size_t i = 0; i < r->nocc; i++) {
         const muc_occupant_t *o = r->occ[i];
         pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
@@ -345,21 +339,35 @@ static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml
         pl_build_attr(b, "role", "none");
         pl_build_up(b);
         pl_build_child(b, "destroy", PL_NS_MUC_USER);
-        if (alt_ok)
-            pl_build_attr(b, "jid", altj.full);
-        if (has_reason)
-            pl_build_text_child(b, "reason", PL_NS_MUC_USER, pl_buf_cstr(&reason));
+        if (venue)
+            pl_build_attr(b, "jid", venue);
+        if (reason)
+            pl_build_text_child(b, "reason", PL_NS_MUC_USER, reason);
         pl_build_up(b);
         pl_build_up(b);
         muc_out_take(out, pl_build_finish(b));
     }
-    pl_buf_deinit(&reason);
-    if (alt_ok)
-        pl_jid_deinit(&altj);
-    pl_module_log(st->ctx, PL_LOG_INFO, "room.destroyed", "room=%s", r->jid);
     if (r->config.flags & MUC_CONF_PERSISTENT)
         muc_room_forget(st, r);
     muc_room_drop(st, r);
+}
+
+/* §10.9: the owner destroys the room, naming an alternate venue and a
+ * reason, both optional. */
+static void destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const pl_xml_t *d)
+{
+    const char *alt = pl_xml_attr(d, "jid");
+    pl_jid_t altj;
+    int alt_ok = alt && pl_jid_parse(&altj, alt) == 0;
+    pl_buf_t reason;
+    pl_buf_init(&reason);
+    int has_reason = pl_xml_child_text(d, "reason", MUC_NS_OWNER, &reason) && reason.len;
+    pl_module_log(st->ctx, PL_LOG_INFO, "room.destroyed", "room=%s", r->jid);
+    muc_room_destroy(st, out, r, alt_ok ? altj.full : NULL,
+                     has_reason ? pl_buf_cstr(&reason) : NULL);
+    pl_buf_deinit(&reason);
+    if (alt_ok)
+        pl_jid_deinit(&altj);
 }
 
 /* Occupants a new configuration no longer admits leave (§10.2). */

@@ -279,29 +279,8 @@ void muc_groups_dismiss(muc_state_t *st, muc_out_t *out, muc_room_t *r, const ch
         muc_out_take(out, pl_build_finish(b));
     }
     /* The occupants leave as from a destroyed room (XEP-0045 §10.9). */
-    for (size_t i = 0; i < r->nocc; i++) {
-        const muc_occupant_t *o = r->occ[i];
-        char from[MUC_JID_MAX];
-        snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);
-        pl_builder_t *b = pl_build_new("presence", PL_NS_CLIENT);
-        pl_build_attr(b, "from", from);
-        pl_build_attr(b, "to", o->jid);
-        pl_build_attr(b, "type", "unavailable");
-        pl_build_child(b, "x", PL_NS_MUC_USER);
-        pl_build_child(b, "item", PL_NS_MUC_USER);
-        pl_build_attr(b, "affiliation", "none");
-        pl_build_attr(b, "role", "none");
-        pl_build_up(b);
-        pl_build_child(b, "destroy", PL_NS_MUC_USER);
-        pl_build_text_child(b, "reason", PL_NS_MUC_USER, body);
-        pl_build_up(b);
-        pl_build_up(b);
-        muc_out_take(out, pl_build_finish(b));
-    }
     pl_module_log(st->ctx, PL_LOG_INFO, "group.dismissed", "room=%s why=\"%s\"", r->jid, why);
-    if (r->config.flags & MUC_CONF_PERSISTENT)
-        muc_room_forget(st, r);
-    muc_room_drop(st, r);
+    muc_room_destroy(st, out, r, NULL, body);
 }
 
 enum { EXPIRY_MAX_BATCH = 10000 };

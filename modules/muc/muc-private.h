@@ -279,6 +279,11 @@ void muc_room_save(muc_state_t *st, muc_room_t *r);
 void muc_room_forget(muc_state_t *st, muc_room_t *r);
 /* Removes the room from the map and frees it (the lock is held). */
 void muc_room_drop(muc_state_t *st, muc_room_t *r);
+/* The room ends (§10.9): every occupant leaves as from a destroyed room,
+ * told the alternate venue and the reason (each NULL: none), and the room
+ * and its record go.  `r` is freed. */
+void muc_room_destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *venue,
+                      const char *reason);
 /* Drops the room when nobody is left in it and it is temporary or still
  * locked (§10.9): after anything that may empty a room.  `r` may be freed. */
 void muc_room_maybe_end(muc_state_t *st, muc_room_t *r);
