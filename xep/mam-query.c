@@ -389,3 +389,31 @@ pl_stanza_err_t pl_mam_query_error(int rc, const char **text)
     default: return PL_ERR_INTERNAL_SERVER_ERROR;
     }
 }
+
+pl_stanza_t *pl_mam_form_reply(const char *id)
+{
+    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
+    pl_build_attr(b, "type", "result");
+    pl_build_attr(b, "id", id);
+    pl_build_child(b, "query", PL_NS_MAM);
+    pl_form_build_begin(b, "form", PL_NS_MAM);
+    pl_form_build_field(b, "with", "jid-single", NULL, NULL);
+    pl_form_build_field(b, "start", "text-single", NULL, NULL);
+    pl_form_build_field(b, "end", "text-single", NULL, NULL);
+    pl_form_build_field(b, "before-id", "text-single", NULL, NULL);
+    pl_form_build_field(b, "after-id", "text-single", NULL, NULL);
+    /* 'ids' is an open list (XEP-0122): any of the archive's ids. */
+    pl_build_child(b, "field", PL_NS_DATA_FORMS);
+    pl_build_attr(b, "var", "ids");
+    pl_build_attr(b, "type", "list-multi");
+    pl_build_child(b, "validate", PL_NS_DATA_VALIDATE);
+    pl_build_attr(b, "datatype", "xs:string");
+    pl_build_child(b, "open", PL_NS_DATA_VALIDATE);
+    pl_build_up(b);
+    pl_build_up(b);
+    pl_build_up(b);
+    pl_form_build_field(b, PL_MAM_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
+    pl_build_up(b); /* x */
+    pl_build_up(b); /* query */
+    return pl_build_finish(b);
+}

@@ -53,6 +53,11 @@ pl_stanza_t *pl_mam_result(const char *from, const char *to, const char *queryid
 void pl_mam_fin(pl_builder_t *b, const pl_mam_req_t *r, const pl_archive_page_t *page,
                 const char *queryid);
 
+/* The answer to a search-form request (an IQ get of <query/>): the
+ * result IQ with id `id` holding the form of the filters this archive
+ * takes (no from/to: for pl_reply_take). */
+pl_stanza_t *pl_mam_form_reply(const char *id);
+
 /* <iq type id from to>, open for its payload. */
 pl_builder_t *pl_mam_iq_begin(const char *type, const char *id, const char *from, const char *to);
 /* The error IQ with `cond` and an optional text. */

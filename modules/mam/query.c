@@ -12,7 +12,6 @@
 #include "core/server.h"
 #include "lib/util.h"
 #include "modules/mam/mam-private.h"
-#include "xep/forms.h"
 #include "xep/mam-query.h"
 #include "xmpp/ns.h"
 
@@ -26,30 +25,7 @@ pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc)
         pl_reply_error(hc, PL_ERR_FORBIDDEN, "only the account itself may search its archive");
         return PL_DONE;
     }
-    pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
-    pl_build_attr(b, "type", "result");
-    pl_build_attr(b, "id", hc->id);
-    pl_build_child(b, "query", PL_NS_MAM);
-    pl_form_build_begin(b, "form", PL_NS_MAM);
-    pl_form_build_field(b, "with", "jid-single", NULL, NULL);
-    pl_form_build_field(b, "start", "text-single", NULL, NULL);
-    pl_form_build_field(b, "end", "text-single", NULL, NULL);
-    pl_form_build_field(b, "before-id", "text-single", NULL, NULL);
-    pl_form_build_field(b, "after-id", "text-single", NULL, NULL);
-    /* 'ids' is an open list (XEP-0122): any of the archive's ids. */
-    pl_build_child(b, "field", PL_NS_DATA_FORMS);
-    pl_build_attr(b, "var", "ids");
-    pl_build_attr(b, "type", "list-multi");
-    pl_build_child(b, "validate", PL_NS_DATA_VALIDATE);
-    pl_build_attr(b, "datatype", "xs:string");
-    pl_build_child(b, "open", PL_NS_DATA_VALIDATE);
-    pl_build_up(b);
-    pl_build_up(b);
-    pl_build_up(b);
-    pl_form_build_field(b, PL_MAM_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
-    pl_build_up(b); /* x */
-    pl_build_up(b); /* query */
-    pl_reply_take(hc, pl_build_finish(b));
+    pl_reply_take(hc, pl_mam_form_reply(hc->id));
     return PL_DONE;
 }
 

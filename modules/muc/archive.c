@@ -185,6 +185,36 @@ static pl_stanza_err_t fix_with(const muc_room_t *r, const pl_hook_ctx_t *hc, pl
     return PL_ERR_NONE;
 }
 
+/* The checks both requests share, under the lock: 0, or the condition. */
+static pl_stanza_err_t may_query(muc_state_t *st, const muc_room_t *r, const pl_hook_ctx_t *hc,
+                                 const char **why)
+{
+    if (!r || (r->locked && muc_room_affil(r, hc->from->bare) != MUC_AFFIL_OWNER)) {
+        *why = "no such room";
+        return PL_ERR_ITEM_NOT_FOUND;
+    }
+    if (!muc_archiving(r)) {
+        *why = "this room keeps no archive";
+        return PL_ERR_FEATURE_NOT_IMPLEMENTED;
+    }
+    return may_read(st, r, hc, why);
+}
+
+/* The search form: the same filters as an account's archive. */
+pl_hook_result_t muc_archive_form(pl_hook_ctx_t *hc)
+{
+    muc_state_t *st = muc_state(hc);
+    const char *why = NULL;
+    pthread_mutex_lock(&st->lock);
+    pl_stanza_err_t cond = may_query(st, pl_map_get(&st->rooms, hc->to->bare), hc, &why);
+    pthread_mutex_unlock(&st->lock);
+    if (cond)
+        pl_reply_error(hc, cond, why);
+    else
+        pl_reply_take(hc, pl_mam_form_reply(hc->id));
+    return PL_DONE;
+}
+
 pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc)
 {
     muc_state_t *st = muc_state(hc);
@@ -199,15 +229,8 @@ pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc)
     }
     pthread_mutex_lock(&st->lock);
     muc_room_t *r = pl_map_get(&st->rooms, hc->to->bare);
-    if (!r || (r->locked && muc_room_affil(r, hc->from->bare) != MUC_AFFIL_OWNER)) {
-        cond = PL_ERR_ITEM_NOT_FOUND;
-        why = "no such room";
-    } else if (!muc_archiving(r)) {
-        cond = PL_ERR_FEATURE_NOT_IMPLEMENTED;
-        why = "this room keeps no archive";
-    } else if (!(cond = may_read(st, r, hc, &why))) {
+    if (!(cond = may_query(st, r, hc, &why)))
         cond = fix_with(r, hc, &j->req, &why);
-    }
     if (!cond)
         j->room = pl_xstrdup(r->jid);
     pthread_mutex_unlock(&st->lock);

@@ -379,6 +379,7 @@ void muc_archive_store(muc_state_t *st, const muc_room_t *r, const muc_occupant_
 /* Queues the deletion of a destroyed room's archive. */
 void muc_archive_forget(muc_state_t *st, const muc_room_t *r);
 pl_hook_result_t muc_archive_query(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_archive_form(pl_hook_ctx_t *hc);
 /* Once after start (a pl_module_every tick): refills the empty history
  * rings of archiving rooms with their newest archived messages, read on a
  * worker thread, so those who enter after a restart still get history. */

@@ -402,6 +402,13 @@ static const pl_hook_def_t hooks[] = {
      .type = "set",
      .priority = PL_PRIO_HANDLER,
      .handler = muc_archive_query},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SVC_BARE,
+     .ns = PL_NS_MAM,
+     .element = "query",
+     .type = "get",
+     .priority = PL_PRIO_HANDLER,
+     .handler = muc_archive_form},
     {0},
 };
 

@@ -56,6 +56,11 @@ async def scenario(srv):
           [body_of(m) for m in iq["mam"]["results"]] == want[:3] and
           int(iq["mam_fin"]["rsm"]["count"]) == 12, iq)
 
+    form = await mam.get_fields(jid=ROOM)
+    fields = {f["var"] for f in form["fields"]} if isinstance(form["fields"], list) \
+        else set(form["fields"].keys())
+    check("muc_archive_interop_form", {"FORM_TYPE", "with", "start", "end"} <= fields, fields)
+
     try:
         await carol["xep_0313"].retrieve(jid=ROOM, rsm={"max": 3})
         check("muc_archive_interop_outcast_refused", False, "an outcast read the archive")

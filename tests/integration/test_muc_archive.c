@@ -216,6 +216,16 @@ static void a_member_who_was_not_joined_pages_the_archive_both_ways(h_server_t *
                        &p),
                  "result") == 0 &&
           p.count == 5);
+    /* The search form, for a member who is not in the room. */
+    xmpp_stanza_t *fq = h_iq(bob, "get", "arc@" SVC, "<query xmlns='" NS_MAM "'/>", 5000);
+    xmpp_stanza_t *fx = h_child(h_child(fq, "query", NS_MAM), "x", "jabber:x:data");
+    int with = 0;
+    for (xmpp_stanza_t *f = fx ? xmpp_stanza_get_children(fx) : NULL; f;
+         f = xmpp_stanza_get_next(f))
+        with |= xmpp_stanza_is_tag(f) && h_attr_eq(f, "var", "with");
+    CHECK_MSG(h_attr_eq(fq, "type", "result") && with, "the room archive's search form");
+    if (fq)
+        xmpp_stanza_release(fq);
     /* Disco of an archived room names MAM. */
     xmpp_stanza_t *info = h_iq(bob, "get", "arc@" SVC,
                                "<query xmlns='http://jabber.org/protocol/disco#info'/>", 5000);
@@ -246,6 +256,8 @@ static void the_archive_is_refused_to_whom_the_room_would_refuse(h_server_t *srv
         goto out;
     page_t p;
     CHECK(strcmp(query(carol, "arc", "", &p), "forbidden") == 0);
+    CHECK(strcmp(h_iq_outcome(carol, "get", "arc@" SVC, "<query xmlns='" NS_MAM "'/>"),
+                 "forbidden") == 0);
     CHECK(strcmp(query(carol, "nosuchroom", "", &p), "item-not-found") == 0);
     static const char *const one[] = {"open1", NULL};
     if (!open_room(alice, "lobby", ROOMCONF("persistentroom", "1")) ||
