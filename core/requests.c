@@ -232,6 +232,15 @@ void pl_requests_free(pl_server_t *srv)
         srv->mod_timers = t->next;
         free(t);
     }
+    /* A server that never ran its loops (pl_requests_stop had nothing to
+     * stop) may still hold questions; nobody waits for them now. */
+    size_t pos = 0;
+    void *v;
+    while (pl_map_iter(&srv->pending_iqs, &pos, NULL, &v)) {
+        pending_iq_t *p = v;
+        free(p->to);
+        free(p);
+    }
     pl_map_deinit(&srv->pending_iqs);
     pthread_mutex_destroy(&srv->req_lock);
 }
