@@ -3,6 +3,8 @@
  * loops, and on SIGHUP / SIGTERM reloads or shuts down in order. */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,24 @@ void pl_server_new_id(pl_server_t *srv, char out[PL_ID_SIZE])
         next = now > last ? now : last + 1;
     while (!atomic_compare_exchange_weak(&srv->last_id, &last, next));
     pl_id_format(next, out);
+}
+
+void pl_server_keyed_digest(const pl_server_t *srv, const char *purpose, const void *data,
+                            size_t len, uint8_t out[PL_KEYED_DIGEST_SIZE])
+{
+    /* The prefix keeps these inputs apart from the SCRAM salts' ("parley
+     * scram unknown name\n..."), made under the same key; the newline after
+     * the purpose keeps purposes apart from each other. */
+    pl_buf_t in;
+    pl_buf_init(&in);
+    pl_buf_printf(&in, "parley keyed digest\n%s\n", purpose);
+    pl_buf_append(&in, data, len);
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), srv->unknown_name_key, (int)sizeof(srv->unknown_name_key),
+              (const unsigned char *)in.data, in.len, out, &n) ||
+        n != PL_KEYED_DIGEST_SIZE)
+        pl_die("HMAC failed");
+    pl_buf_deinit(&in);
 }
 
 void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, const char *var),

@@ -4,6 +4,7 @@
 #define PL_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/log.h"
 #include "xmpp/errors.h"
@@ -41,6 +42,16 @@ void pl_server_new_id(pl_server_t *srv, char out[PL_ID_SIZE]);
 unsigned long long pl_id_value(const char *id);
 /* Writes the id of `value` (the inverse of pl_id_value). */
 void pl_id_format(unsigned long long value, char out[PL_ID_SIZE]);
+/* A digest only this server can compute and that stays the same across
+ * restarts: HMAC-SHA-256, under the server's own secret key (drawn once and
+ * kept in the core's store, the key behind unknown names' SCRAM salts), of
+ * `purpose` and `data`.  Each purpose (a fixed name without a newline, e.g.
+ * "muc occupant-id") gives digests unrelated to any other purpose's and to
+ * the salts.  For identifiers that must be stable yet reveal nothing of
+ * what they are made from (XEP-0421 occupant ids). */
+#define PL_KEYED_DIGEST_SIZE 32
+void pl_server_keyed_digest(const pl_server_t *srv, const char *purpose, const void *data,
+                            size_t len, uint8_t out[PL_KEYED_DIGEST_SIZE]);
 /* Disco features/identities of every module enabled on the host, for
  * disco#info.  The callback is called once per item. */
 void pl_host_each_feature(const pl_host_t *h, int account, void (*fn)(void *ud, const char *var),

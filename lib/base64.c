@@ -18,6 +18,18 @@ char *pl_base64_encode(const uint8_t *data, size_t len)
     return out;
 }
 
+char *pl_base64url_encode(const uint8_t *data, size_t len)
+{
+    char *out = pl_base64_encode(data, len);
+    if (!out)
+        return NULL;
+    char *p = out;
+    for (; *p && *p != '='; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    *p = '\0';
+    return out;
+}
+
 static int b64_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

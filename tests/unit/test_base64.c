@@ -91,6 +91,25 @@ START_TEST(decoded_data_ends_with_a_nul_it_does_not_count)
 }
 END_TEST
 
+START_TEST(base64url_uses_the_url_alphabet_without_padding)
+{
+    /* RFC 4648 §5: '-' and '_' where base64 has '+' and '/'; no '='. */
+    uint8_t bin[4] = {0xfb, 0xff, 0xbf, 0x01};
+    char *e = pl_base64url_encode(bin, 3);
+    ck_assert_str_eq(e, "-_-_");
+    free(e);
+    e = pl_base64url_encode(bin, 4);
+    ck_assert_str_eq(e, "-_-_AQ");
+    free(e);
+    e = pl_base64url_encode((const uint8_t *)"f", 1);
+    ck_assert_str_eq(e, "Zg");
+    free(e);
+    e = pl_base64url_encode((const uint8_t *)"", 0);
+    ck_assert_str_eq(e, "");
+    free(e);
+}
+END_TEST
+
 Suite *base64_suite(void)
 {
     Suite *s = suite_create("base64");
@@ -98,6 +117,7 @@ Suite *base64_suite(void)
     tcase_add_test(tc, rfc4648_vectors_round_trip_and_bad_input_is_refused);
     tcase_add_test(tc, every_byte_value_round_trips_at_every_length);
     tcase_add_test(tc, decoded_data_ends_with_a_nul_it_does_not_count);
+    tcase_add_test(tc, base64url_uses_the_url_alphabet_without_padding);
     suite_add_tcase(s, tc);
     return s;
 }
