@@ -345,6 +345,7 @@ void muc_room_destroy(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char
             pl_build_text_child(b, "reason", PL_NS_MUC_USER, reason);
         pl_build_up(b);
         pl_build_up(b);
+        muc_build_occupant_id(b, o);
         muc_out_take(out, pl_build_finish(b));
     }
     if (r->config.flags & MUC_CONF_PERSISTENT)

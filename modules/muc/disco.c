@@ -32,6 +32,7 @@ static void room_info(pl_builder_t *b, const muc_room_t *r)
     feature(b, PL_NS_DISCO_INFO);
     feature(b, PL_NS_SID);
     feature(b, MUC_NS_SELF_PING);
+    feature(b, MUC_NS_OCCUPANT_ID);
     /* Groupchat keeps the sender's 'id', so a client recognises its own
      * message when the room reflects it. */
     feature(b, MUC_NS "#stable_id");

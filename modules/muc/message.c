@@ -51,13 +51,6 @@ void muc_room_notice(muc_out_t *out, const muc_room_t *r, const int *codes)
     pl_stanza_unref(&base);
 }
 
-/* A client's own stanza-ids claim nothing: the room's is the one. */
-static int not_a_stanza_id(void *ud, const pl_xml_t *c)
-{
-    (void)ud;
-    return !(strcmp(c->name, "stanza-id") == 0 && strcmp(c->ns, PL_NS_SID) == 0);
-}
-
 /* The occupant's token bucket: occupant_rate a second, occupant_burst at
  * once.  1 when the message may go. */
 static int take_token(const muc_conf_t *conf, muc_occupant_t *o)
@@ -100,7 +93,11 @@ static void set_subject(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_
     pl_buf_deinit(&t);
     r->active_ms = pl_now_ms();
     muc_room_save(st, r);
-    pl_stanza_t *base = muc_subject_message(r, NULL);
+    pl_stanza_t *subj = muc_subject_message(r, NULL);
+    pl_builder_t *b = pl_build_from(subj, NULL, NULL);
+    muc_build_occupant_id(b, o);
+    pl_stanza_t *base = pl_build_finish(b);
+    pl_stanza_unref(&subj);
     to_everyone(out, r, base);
     pl_stanza_unref(&base);
 }
@@ -125,11 +122,12 @@ static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_ro
     }
     char id[PL_ID_SIZE], from[MUC_JID_MAX];
     pl_server_new_id(hc->server, id);
-    pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
+    pl_builder_t *b = pl_build_from(hc->stanza, muc_not_the_rooms, NULL);
     pl_build_child(b, "stanza-id", PL_NS_SID);
     pl_build_attr(b, "id", id);
     pl_build_attr(b, "by", r->jid);
     pl_build_up(b);
+    muc_build_occupant_id(b, o);
     pl_stanza_t *built = pl_build_finish(b);
     /* From the sender's nick, which the room knows from the session the
      * core stamped: nobody speaks as another occupant. */
@@ -156,11 +154,12 @@ static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, mu
         muc_out_error(out, hc->stanza, PL_ERR_ITEM_NOT_FOUND, "no such occupant");
         return;
     }
-    pl_builder_t *b = pl_build_from(hc->stanza, not_a_stanza_id, NULL);
+    pl_builder_t *b = pl_build_from(hc->stanza, muc_not_the_rooms, NULL);
     if (!pl_xml_child(pl_stanza_root(hc->stanza), "x", PL_NS_MUC_USER)) {
         pl_build_child(b, "x", PL_NS_MUC_USER);
         pl_build_up(b);
     }
+    muc_build_occupant_id(b, o);
     pl_stanza_t *built = pl_build_finish(b);
     char from[MUC_JID_MAX];
     snprintf(from, sizeof(from), "%s/%s", r->jid, o->nick);

@@ -24,6 +24,8 @@
 #define MUC_FORM_ROOMCONFIG MUC_NS "#roomconfig"
 #define MUC_FORM_ROOMINFO MUC_NS "#roominfo"
 #define MUC_NS_SELF_PING MUC_NS "#self-ping-optimization"
+/* XEP-0421: the room's stable, opaque name of an occupant's real bare JID. */
+#define MUC_NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
 /* The enterprise group kinds' extra form and elements (groups.c,
  * docs/extensions/groups.md). */
 #define MUC_NS_GROUPS "urn:parley:groups"
@@ -38,6 +40,8 @@ enum {
     MUC_KEY_MAX = 511,            /* LMDB's key limit */
     /* room@service/nick at its longest, with the NUL */
     MUC_JID_MAX = 3 * PL_JID_PART_MAX + 3,
+    /* An occupant id: 128 bits of the keyed digest, base64url, with the NUL */
+    MUC_OCCUPANT_ID_SIZE = 23,
 };
 
 /* Affiliations, ordered by rank so comparisons read as the XEP's tables. */
@@ -100,6 +104,7 @@ typedef struct muc_occupant {
     char *bare; /* its bare JID */
     muc_role_t role;
     pl_stanza_t *presence; /* the client's last presence to the room (compact copy) */
+    char occupant_id[MUC_OCCUPANT_ID_SIZE]; /* XEP-0421, of bare in this room ("" : none) */
     double tokens;         /* groupchat token bucket */
     uint64_t tokens_at_ms;
 } muc_occupant_t;
@@ -292,6 +297,16 @@ void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, 
 
 /* presence.c */
 pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc);
+/* XEP-0421: the occupant id of `bare` in `room`, the same at every entry
+ * and after restarts (a digest under the server's secret key), different in
+ * every room, and telling nothing of the JID. */
+void muc_occupant_id(const pl_server_t *srv, const char *room, const char *bare,
+                     char out[MUC_OCCUPANT_ID_SIZE]);
+/* Adds <occupant-id/> of `o` where the builder stands (a stanza's root). */
+void muc_build_occupant_id(pl_builder_t *b, const muc_occupant_t *o);
+/* Children a client may not pass on through the room: its own stanza-ids
+ * and occupant ids claim nothing (a pl_build_from filter). */
+int muc_not_the_rooms(void *ud, const pl_xml_t *c);
 /* An error from an occupant's address that says its client is gone
  * (delivery to it failed, and it has no session any more): the occupant
  * leaves with 333 (§7.14).  Returns PL_DONE. */

@@ -8,18 +8,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base64.h"
 #include "lib/util.h"
 #include "modules/muc/muc-private.h"
 #include "xep/delay.h"
 #include "xep/mam-query.h"
 
-/* The client's own children worth repeating (show, status, priority, caps,
- * vCard hashes...), not its MUC protocol elements. */
-static int keep_child(void *ud, const pl_xml_t *c)
+void muc_occupant_id(const pl_server_t *srv, const char *room, const char *bare,
+                     char out[MUC_OCCUPANT_ID_SIZE])
+{
+    /* HMAC of the room and the user (a NUL between: neither JID holds
+     * one): stable where both are, unlinkable across rooms, and nobody
+     * without the server's key can tell whose it is or make one. */
+    size_t rl = strlen(room), bl = strlen(bare);
+    char *data = pl_xmalloc(rl + 1 + bl);
+    memcpy(data, room, rl + 1);
+    memcpy(data + rl + 1, bare, bl);
+    uint8_t d[PL_KEYED_DIGEST_SIZE];
+    pl_server_keyed_digest(srv, "muc occupant-id", data, rl + 1 + bl, d);
+    free(data);
+    /* 128 bits are plenty to tell occupants apart and cannot be guessed;
+     * shorter ids keep every room message and presence smaller. */
+    char *id = pl_base64url_encode(d, 16);
+    snprintf(out, MUC_OCCUPANT_ID_SIZE, "%s", id);
+    free(id);
+}
+
+void muc_build_occupant_id(pl_builder_t *b, const muc_occupant_t *o)
+{
+    if (!o->occupant_id[0])
+        return;
+    pl_build_child(b, "occupant-id", MUC_NS_OCCUPANT_ID);
+    pl_build_attr(b, "id", o->occupant_id);
+    pl_build_up(b);
+}
+
+int muc_not_the_rooms(void *ud, const pl_xml_t *c)
 {
     (void)ud;
+    return !((strcmp(c->name, "stanza-id") == 0 && strcmp(c->ns, PL_NS_SID) == 0) ||
+             (strcmp(c->name, "occupant-id") == 0 && strcmp(c->ns, MUC_NS_OCCUPANT_ID) == 0));
+}
+
+/* The client's own children worth repeating (show, status, priority, caps,
+ * vCard hashes...), not its MUC protocol elements nor an occupant id of
+ * its own making. */
+static int keep_child(void *ud, const pl_xml_t *c)
+{
     return !(strcmp(c->name, "x") == 0 &&
-             (strcmp(c->ns, MUC_NS) == 0 || strcmp(c->ns, PL_NS_MUC_USER) == 0));
+             (strcmp(c->ns, MUC_NS) == 0 || strcmp(c->ns, PL_NS_MUC_USER) == 0)) &&
+           muc_not_the_rooms(ud, c);
 }
 
 static void occupant_jid(pl_buf_t *b, const muc_room_t *r, const char *nick)
@@ -58,6 +96,7 @@ pl_stanza_t *muc_occupant_presence(const muc_room_t *r, const muc_occupant_t *o,
         pl_build_up(b);
     }
     pl_build_up(b); /* x */
+    muc_build_occupant_id(b, o);
     pl_stanza_t *st = pl_build_finish(b);
     pl_buf_t from;
     pl_buf_init(&from);
@@ -75,6 +114,7 @@ pl_stanza_t *muc_occupant_presence(const muc_room_t *r, const muc_occupant_t *o,
         if (status)
             pl_build_copy(u, status);
         pl_build_copy(u, pl_xml_child(pl_stanza_root(out), "x", PL_NS_MUC_USER));
+        muc_build_occupant_id(u, o);
         pl_stanza_unref(&out);
         out = pl_build_finish(u);
     }
@@ -259,6 +299,7 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
     }
     muc_occupant_t *o = muc_room_add(r, nick, hc->from->full, hc->from->bare,
                                      muc_default_role(&r->config, j.affil));
+    muc_occupant_id(hc->server, r->jid, o->bare, o->occupant_id);
     muc_occupant_set_presence(o, hc->stanza);
     r->active_ms = now;
     send_others(out, r, o);
