@@ -291,8 +291,51 @@ static void warm_work(void *ud)
     }
 }
 
-/* Back on loop 0: into the rings still empty (a room that heard a message
- * meanwhile keeps its fresher ring; a room gone meanwhile is skipped). */
+/* The archive key (stanza-id value) of a message in the ring, 0 if none. */
+static int64_t hist_key(const muc_hist_t *h)
+{
+    const pl_xml_t *sid = pl_xml_child(pl_stanza_root(h->msg), "stanza-id", PL_NS_SID);
+    const char *id = sid ? pl_xml_attr(sid, "id") : NULL;
+    return id ? (int64_t)pl_id_value(id) : 0;
+}
+
+/* Puts the archived messages older than anything in the ring in front of
+ * it: the ring may already hold what the room heard since the start (a
+ * client that reconnects at once after a crash speaks within the second),
+ * and those are all newer than what was archived before.  The newest
+ * hist_cap of them all stay.  0 when the ring could not be ordered (a
+ * message without the room's stanza-id) and was left alone. */
+static int warm_merge(muc_room_t *r, const pl_archive_page_t *page)
+{
+    size_t had = r->hist_len;
+    int64_t first = had ? hist_key(muc_room_history_at(r, 0)) : INT64_MAX;
+    if (first <= 0)
+        return 0;
+    muc_hist_t *kept = had ? pl_xcalloc(had, sizeof(*kept)) : NULL;
+    for (size_t i = 0; i < had; i++) {
+        kept[i] = *muc_room_history_at(r, i);
+        kept[i].msg = pl_stanza_ref(kept[i].msg);
+    }
+    muc_room_history_clear(r);
+    for (size_t k = 0; k < page->n; k++) {
+        const pl_archive_item_t *it = &page->items[k];
+        if (it->key >= first)
+            break; /* archived since the start: the ring has it */
+        pl_stanza_t *m = pl_stored_xml_decode(it->stanza, it->stanza_len);
+        if (m)
+            muc_room_history_push(r, m, it->key / 1000);
+        pl_stanza_unref(&m);
+    }
+    for (size_t i = 0; i < had; i++) {
+        muc_room_history_push(r, kept[i].msg, kept[i].at_ms);
+        pl_stanza_unref(&kept[i].msg);
+    }
+    free(kept);
+    return 1;
+}
+
+/* Back on loop 0: into the rings, in front of what they heard meanwhile
+ * (a room gone meanwhile is skipped). */
 static void warm_done(void *ud)
 {
     warm_job_t *w = ud;
@@ -302,16 +345,8 @@ static void warm_done(void *ud)
     for (size_t i = 0; i < w->n; i++) {
         warm_room_t *wr = &w->rooms[i];
         muc_room_t *r = pl_map_get(&st->rooms, wr->jid);
-        if (wr->rc == 0 && r && r->hist_len == 0 && wr->page.n) {
-            for (size_t k = 0; k < wr->page.n; k++) {
-                const pl_archive_item_t *it = &wr->page.items[k];
-                pl_stanza_t *m = pl_stored_xml_decode(it->stanza, it->stanza_len);
-                if (m)
-                    muc_room_history_push(r, m, it->key / 1000);
-                pl_stanza_unref(&m);
-            }
-            filled++;
-        }
+        if (wr->rc == 0 && r && wr->page.n)
+            filled += (size_t)warm_merge(r, &wr->page);
     }
     pthread_mutex_unlock(&st->lock);
     pl_module_log(st->ctx, PL_LOG_INFO, "history.loaded", "rooms=%zu", filled);
@@ -337,7 +372,7 @@ void muc_archive_warm(pl_module_ctx_t *ctx)
     size_t cap = 0;
     for (size_t i = 0; pl_map_iter(&st->rooms, &i, &k, &v);) {
         muc_room_t *r = v;
-        if (!muc_archiving(r) || !r->hist_cap || r->hist_len)
+        if (!muc_archiving(r) || !r->hist_cap)
             continue;
         if (w->n == cap) {
             cap = cap ? cap * 2 : 16;
