@@ -55,9 +55,10 @@ int muc_not_the_rooms(void *ud, const pl_xml_t *c)
  * its own making. */
 static int keep_child(void *ud, const pl_xml_t *c)
 {
+    (void)ud;
     return !(strcmp(c->name, "x") == 0 &&
              (strcmp(c->ns, MUC_NS) == 0 || strcmp(c->ns, PL_NS_MUC_USER) == 0)) &&
-           muc_not_the_rooms(ud, c);
+           !(strcmp(c->name, "occupant-id") == 0 && strcmp(c->ns, MUC_NS_OCCUPANT_ID) == 0);
 }
 
 static void occupant_jid(pl_buf_t *b, const muc_room_t *r, const char *nick)
