@@ -395,8 +395,10 @@ static void acknowledged_room_messages_survive_sigkill(h_server_t *srv)
     int rounds = rd ? atoi(rd) : 4;
     if (nmsgs < 10)
         nmsgs = 10;
-    if (nmsgs > 900)
-        nmsgs = 900; /* the history must hold them all (history_size 1000) */
+    /* The history (history_size 1000) must hold them all, and the copies
+     * of those resent after a crash that the server had taken. */
+    if (nmsgs > 500)
+        nmsgs = 500;
     if (rounds < 1)
         rounds = 1;
     msgs = calloc((size_t)nmsgs, sizeof(*msgs));
