@@ -128,7 +128,8 @@ static void add_tokens(void *ud, const char *w, size_t n)
 
 int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
 {
-    if (!m || !m->owner || !m->peer || !m->stanza || m->key <= 0)
+    if (!m || !m->owner || !m->peer || !m->stanza || m->key <= 0 ||
+        (m->dir != PL_ARCHIVE_IN && m->dir != PL_ARCHIVE_OUT && m->dir != PL_ARCHIVE_GROUPCHAT))
         return -EINVAL;
     sqlite3_stmt *ins =
         pl_sqlite_stmt(txn->st, PL_SQLITE_ARCHIVE_INSERT,
@@ -154,7 +155,7 @@ int pl_archive_insert(pl_wtxn_t *txn, const pl_archive_msg_t *m)
     sqlite3_bind_int64(ins, 2, m->key);
     sqlite3_bind_text(ins, 3, m->peer, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, m->peer_resource ? m->peer_resource : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(ins, 5, m->dir == PL_ARCHIVE_OUT);
+    sqlite3_bind_int(ins, 5, (int)m->dir);
     sqlite3_bind_blob(ins, 6, rec.data, (int)rec.len, SQLITE_STATIC);
     int step = sqlite3_step(ins);
     int stored = step == SQLITE_DONE && sqlite3_changes(txn->db) == 1;
@@ -466,6 +467,8 @@ static void where_filters(const pl_archive_query_t *q, const char *fts, pl_buf_t
             bind_num(sql, b, i ? ", ?%d" : "?%d", q->keys[i]);
         pl_buf_puts(sql, ")");
     }
+    if (!q->include_groupchat)
+        bind_num(sql, b, " AND dir != ?%d", PL_ARCHIVE_GROUPCHAT);
     if (fts)
         bind_text(sql, b, " AND n IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?%d)",
                   fts);
@@ -513,7 +516,10 @@ static int take_row(const pl_seal_t *ring, const char *owner, sqlite3_stmt *st,
     if (rc == 0 && out->n < cap) {
         pl_archive_item_t *it = &out->items[out->n++];
         it->key = sqlite3_column_int64(st, 0);
-        it->dir = sqlite3_column_int(st, 1) ? PL_ARCHIVE_OUT : PL_ARCHIVE_IN;
+        int dir = sqlite3_column_int(st, 1);
+        it->dir = dir == PL_ARCHIVE_OUT         ? PL_ARCHIVE_OUT
+                  : dir == PL_ARCHIVE_GROUPCHAT ? PL_ARCHIVE_GROUPCHAT
+                                                : PL_ARCHIVE_IN;
         it->peer = pl_xstrdup((const char *)sqlite3_column_text(st, 2));
         it->stanza = pl_xstrndup(stanza, len);
         it->stanza_len = len;

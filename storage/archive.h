@@ -33,7 +33,14 @@
 #define PL_ARCHIVE_MAX_FULLTEXT 256 /* bytes of a full-text search string */
 #define PL_ARCHIVE_MAX_TERMS 16     /* words in a full-text search */
 
-typedef enum pl_archive_dir { PL_ARCHIVE_IN = 0, PL_ARCHIVE_OUT = 1 } pl_archive_dir_t;
+/* IN and OUT are 1:1 messages (and every message of a room's archive);
+ * GROUPCHAT is a room's message kept in an occupant's own archive, which
+ * queries leave out unless they ask for it (XEP-0313 include-groupchat). */
+typedef enum pl_archive_dir {
+    PL_ARCHIVE_IN = 0,
+    PL_ARCHIVE_OUT = 1,
+    PL_ARCHIVE_GROUPCHAT = 2,
+} pl_archive_dir_t;
 
 /* A message to store (everything borrowed for the call). */
 typedef struct pl_archive_msg {
@@ -82,6 +89,7 @@ typedef struct pl_archive_query {
     const int64_t *keys;       /* only these (at most PL_ARCHIVE_MAX_IDS) */
     size_t nkeys;
     const char *fulltext; /* words that must all appear in the body */
+    int include_groupchat; /* PL_ARCHIVE_GROUPCHAT rows too (left out otherwise) */
     /* The page (XEP-0059). */
     size_t max;          /* items wanted; 0 = count only; capped at PL_ARCHIVE_MAX_PAGE */
     int64_t page_after;  /* forward from after this item (must exist) */

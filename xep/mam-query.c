@@ -224,6 +224,17 @@ static int apply_field(pl_mam_req_t *j, const pl_form_field_t *f, req_error_t *e
         return id_key(v, &q->after_key, e);
     if (strcmp(f->var, "before-id") == 0)
         return id_key(v, &q->before_key, e);
+    if (strcmp(f->var, "include-groupchat") == 0) {
+        /* XEP-0313 §4.1.4 (0.8): a user archive's groupchat messages,
+         * left out unless asked for. */
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            q->include_groupchat = 1;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            q->include_groupchat = 0;
+        else
+            return fail(e, PL_ERR_BAD_REQUEST, "include-groupchat is a boolean");
+        return 0;
+    }
     if (strcmp(f->var, PL_MAM_FULLTEXT_FIELD) == 0) {
         if (strlen(v) > PL_ARCHIVE_MAX_FULLTEXT)
             return fail(e, PL_ERR_POLICY_VIOLATION, "the search text is too long");
@@ -390,7 +401,7 @@ pl_stanza_err_t pl_mam_query_error(int rc, const char **text)
     }
 }
 
-pl_stanza_t *pl_mam_form_reply(const char *id)
+pl_stanza_t *pl_mam_form_reply(const char *id, int groupchat_field)
 {
     pl_builder_t *b = pl_build_new("iq", PL_NS_CLIENT);
     pl_build_attr(b, "type", "result");
@@ -413,6 +424,8 @@ pl_stanza_t *pl_mam_form_reply(const char *id)
     pl_build_up(b);
     pl_build_up(b);
     pl_form_build_field(b, PL_MAM_FULLTEXT_FIELD, "text-single", "Search for words", NULL);
+    if (groupchat_field)
+        pl_form_build_field(b, "include-groupchat", "boolean", NULL, NULL);
     pl_build_up(b); /* x */
     pl_build_up(b); /* query */
     return pl_build_finish(b);

@@ -55,8 +55,9 @@ void pl_mam_fin(pl_builder_t *b, const pl_mam_req_t *r, const pl_archive_page_t 
 
 /* The answer to a search-form request (an IQ get of <query/>): the
  * result IQ with id `id` holding the form of the filters this archive
- * takes (no from/to: for pl_reply_take). */
-pl_stanza_t *pl_mam_form_reply(const char *id);
+ * takes (no from/to: for pl_reply_take); `groupchat_field` adds
+ * include-groupchat (a user's archive; a room's has no use for it). */
+pl_stanza_t *pl_mam_form_reply(const char *id, int groupchat_field);
 
 /* <iq type id from to>, open for its payload. */
 pl_builder_t *pl_mam_iq_begin(const char *type, const char *id, const char *from, const char *to);

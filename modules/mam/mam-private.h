@@ -13,6 +13,8 @@
 #include "xmpp/ns.h"
 
 #define PL_NS_MAM_EXTENDED "urn:xmpp:mam:2#extended"
+/* XEP-0313 §7 (0.8): the server understands include-groupchat. */
+#define PL_NS_MAM_GROUPCHAT_FIELD "urn:xmpp:mam:2#groupchat-field"
 
 #define MAM_MAX_PREFS_JIDS 256 /* JIDs in each of <always/> and <never/> */
 #define MAM_MAX_QUERIES_PER_SESSION 2
@@ -25,6 +27,7 @@ typedef struct mam_conf {
     long long max_page;
     long long query_timeout; /* ms */
     char *default_mode;      /* "always", "roster", "never" */
+    int archive_groupchat;   /* keep the groupchat messages a joined occupant gets */
 } mam_conf_t;
 
 typedef enum mam_mode { MAM_ALWAYS = 0, MAM_ROSTER, MAM_NEVER } mam_mode_t;

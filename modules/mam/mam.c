@@ -1,6 +1,8 @@
 /* mam.c — XEP-0313 message archive management: every 1:1 message an
  * account sends or receives goes into its archive (storage/archive.c), in
- * the write job of the hook that saw it; clients page through it from any
+ * the write job of the hook that saw it, and with mam.archive_groupchat the
+ * room messages its joined sessions receive (marked groupchat, returned
+ * only to queries with include-groupchat); clients page through it from any
  * device (query.c) under per-user preferences (prefs.c); old messages are
  * purged in small batches. */
 #include <errno.h>
@@ -23,7 +25,8 @@ static int is_marker(const pl_xml_t *c)
 /* XEP-0313 §5.1.1 and XEP-0334: chat and normal messages with a body (and
  * headlines: bulletins and gateway notices are history too), chat markers
  * (XEP-0333, read state is history), and anything hinted <store/>.  Not:
- * errors, groupchat (a room archives those), chat states alone, what the
+ * errors, groupchat (a room archives those; archive_groupchat below keeps
+ * them apart), chat states alone, what the
  * sender asked not to keep, and the server's own wrappers (archive results,
  * carbons) should they ever be routed. */
 static int archivable(const pl_stanza_t *st)
@@ -75,12 +78,81 @@ static const char *stanza_id_for(const pl_stanza_t *st, const char *owner)
     return NULL;
 }
 
+/* ---- groupchat in the occupant's own archive (mam.archive_groupchat) ---- */
+
+/* XEP-0313 §5.1.1 leaves it to the deployment; what is kept is what a
+ * joined occupant's session receives from a room, with a body, not hinted
+ * <no-store/>, and not the room's history replayed on entering (it carries
+ * a <delay/>: those messages were sent before, and the archive is ordered
+ * by when messages came). */
+static int groupchat_archivable(const pl_stanza_t *st)
+{
+    const char *type = pl_stanza_attr(st, "type");
+    const pl_xml_t *root = pl_stanza_root(st);
+    return type && strcmp(type, "groupchat") == 0 && pl_xml_child(root, "body", PL_NS_CLIENT) &&
+           !pl_xml_child(root, "delay", PL_NS_DELAY) &&
+           !pl_xml_child(root, "no-store", PL_NS_HINTS) &&
+           !pl_xml_child(root, "no-permanent-store", PL_NS_HINTS) &&
+           !pl_xml_child(root, "result", PL_NS_MAM);
+}
+
+/* XEP-0313 §8.4: whatever <x xmlns='…muc#user'/> the sender put in is not
+ * kept (nobody vouches for it). */
+static int not_muc_user(void *ud, const pl_xml_t *child)
+{
+    (void)ud;
+    return !(strcmp(child->name, "x") == 0 && strcmp(child->ns, PL_NS_MUC_USER) == 0);
+}
+
+enum { MAM_ROOM_ID_SKEW_US = 60LL * 1000 * 1000 };
+
+/* The key: the room's own stanza-id when it reads as a fresh id (so the
+ * copies that reach several sessions of the user are stored once, and the
+ * client sees the same id in the room archive and its own), else a new one. */
+static int64_t groupchat_key(pl_hook_ctx_t *hc)
+{
+    int64_t key = 0;
+    const char *room_id = stanza_id_for(hc->stanza, hc->from->bare);
+    if (room_id)
+        key = (int64_t)pl_id_value(room_id);
+    int64_t now_us = pl_now_ms() * 1000;
+    if (key <= 0 || key < now_us - MAM_ROOM_ID_SKEW_US || key > now_us + MAM_ROOM_ID_SKEW_US) {
+        char id[PL_ID_SIZE];
+        pl_server_new_id(hc->server, id);
+        key = (int64_t)pl_id_value(id);
+    }
+    return key;
+}
+
+static void archive_groupchat(pl_hook_ctx_t *hc, mam_mod_t *m)
+{
+    const char *owner = hc->to->bare;
+    if (!pl_server_account_exists(hc->server, owner) || !mam_prefs_allow(m, owner, hc->from->bare))
+        return;
+    int64_t key = groupchat_key(hc);
+    pl_stanza_t *clean = pl_build_finish(pl_build_from(hc->stanza, not_muc_user, NULL));
+    int rc = pl_mam_store(hc->server, owner, key, hc->from->bare, hc->from->resource,
+                          PL_ARCHIVE_GROUPCHAT, clean);
+    pl_stanza_unref(&clean);
+    if (rc != 0)
+        pl_module_log(hc->module, PL_LOG_WARN, "mam.store_failed", "owner=%s error=%d", owner, rc);
+}
+
 /* Recipient side: runs after the filters (blocking) passed the message and
  * before delivery, with the stanza-id every copy carries. */
 static pl_hook_result_t mam_incoming(pl_hook_ctx_t *hc)
 {
     mam_mod_t *m = pl_module_data(hc->module);
-    if (!hc->to->local || !hc->from || !hc->from->bare || !archivable(hc->stanza))
+    const mam_conf_t *conf = pl_module_conf(hc->module);
+    if (!hc->to->local || !hc->from || !hc->from->bare)
+        return PL_PASS;
+    /* A room's message reaches each occupant session at its full JID. */
+    if (conf->archive_groupchat && hc->to->resource && hc->from->resource &&
+        groupchat_archivable(hc->stanza)) {
+        archive_groupchat(hc, m);
+        return PL_PASS;
+    }
+    if (!archivable(hc->stanza))
         return PL_PASS;
     const char *id = stanza_id_for(hc->stanza, hc->to->bare);
     if (!id || !pl_server_account_exists(hc->server, hc->to->bare) ||
@@ -254,10 +326,18 @@ static const pl_conf_def_t conf[] = {
      .def = "always",
      .validate = validate_mode,
      .help = "archiving for users without preferences: always, roster or never"},
+    {.key = "archive_groupchat",
+     .type = PL_CONF_BOOL,
+     .offset = offsetof(mam_conf_t, archive_groupchat),
+     .def = "false",
+     .help = "also keep, in each joined occupant's own archive, the groupchat messages its "
+             "sessions receive (one write per occupant per message; the room archive keeps "
+             "one copy for all)"},
     {0},
 };
 
-static const char *const account_features[] = {PL_NS_MAM, PL_NS_MAM_EXTENDED, PL_NS_SID, NULL};
+static const char *const account_features[] = {PL_NS_MAM, PL_NS_MAM_EXTENDED,
+                                               PL_NS_MAM_GROUPCHAT_FIELD, PL_NS_SID, NULL};
 
 static const pl_store_def_t stores[] = {
     {.name = "prefs", .kind = PL_STORE_KV, .schema_version = 1},

@@ -25,7 +25,7 @@ pl_hook_result_t mam_query_form(pl_hook_ctx_t *hc)
         pl_reply_error(hc, PL_ERR_FORBIDDEN, "only the account itself may search its archive");
         return PL_DONE;
     }
-    pl_reply_take(hc, pl_mam_form_reply(hc->id));
+    pl_reply_take(hc, pl_mam_form_reply(hc->id, 1));
     return PL_DONE;
 }
 

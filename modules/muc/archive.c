@@ -211,7 +211,7 @@ pl_hook_result_t muc_archive_form(pl_hook_ctx_t *hc)
     if (cond)
         pl_reply_error(hc, cond, why);
     else
-        pl_reply_take(hc, pl_mam_form_reply(hc->id));
+        pl_reply_take(hc, pl_mam_form_reply(hc->id, 0));
     return PL_DONE;
 }
 

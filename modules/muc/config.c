@@ -85,6 +85,9 @@ void muc_config_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *con
     pl_form_build_field(b, F("enablearchiving"), "boolean",
                         "Keep the room's archive (persistent rooms)",
                         (c->flags & MUC_CONF_NO_ARCHIVE) ? "0" : "1");
+    pl_form_build_field(b, F("allowinvites"), "boolean",
+                        "Allow members (or, in an open room, occupants) to invite others",
+                        (c->flags & MUC_CONF_NO_INVITES) ? "0" : "1");
     pl_build_up(b); /* x */
 }
 
@@ -197,6 +200,17 @@ int muc_config_apply(muc_room_t *r, const pl_xml_t *x, const muc_conf_t *conf, c
             n.flags &= ~(unsigned)MUC_CONF_NO_ARCHIVE;
         } else {
             n.flags |= MUC_CONF_NO_ARCHIVE;
+        }
+    }
+    if (rc == 0 && (v = pl_form_value(&f, F("allowinvites")))) {
+        int b = boolean(v);
+        if (b < 0) {
+            *why = "a boolean field holds something else";
+            rc = -EINVAL;
+        } else if (b) {
+            n.flags &= ~(unsigned)MUC_CONF_NO_INVITES;
+        } else {
+            n.flags |= MUC_CONF_NO_INVITES;
         }
     }
     if (rc == 0 && (n.flags & MUC_CONF_PASSWORD) && !n.password) {

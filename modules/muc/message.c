@@ -169,9 +169,21 @@ static void private_message(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, mu
 
 enum { MUC_MAX_INVITES = 10 }; /* invitations in one message */
 
+/* Whether `jid` belongs to the service's tenant (its host or one of the
+ * host's components): only they may enter, so only they are invited, and
+ * a room never becomes a relay of messages to another tenant. */
+static int of_this_tenant(const pl_hook_ctx_t *hc, const pl_jid_t *jid)
+{
+    return pl_server_tenant_of(hc->server, jid->domain) == hc->host;
+}
+
 /* §7.8.2: the room passes the invitation on from itself, naming the
- * inviter; in a members-only room only members and above invite, and the
- * invitee becomes a member (so the invitation can be used). */
+ * inviter; who may invite is muc_may_invite's (rules.c); in a members-only
+ * room or a group the invitee becomes a member (so the invitation can be
+ * used).  The invitation goes to the JID the inviter named: a bare JID
+ * reaches every available client of the invitee (RFC 6121 §8.5.2.1.1, as
+ * the router does for any message to a bare JID), and the offline store
+ * keeps it for an invitee with none. */
 static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
                    const muc_occupant_t *o, const pl_xml_t *x)
 {
@@ -182,8 +194,10 @@ static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_
     /* In a group (any join authentication) an invitation by a member
      * makes a member too (GRP-2, GRP-5). */
     int members_only = (r->config.flags & MUC_CONF_MEMBERS_ONLY) || r->kind != MUC_KIND_ROOM;
-    if (members_only && muc_room_affil(r, o->bare) < MUC_AFFIL_MEMBER) {
-        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN, "only members invite to this room");
+    if (muc_may_invite(&r->config, r->kind, muc_room_affil(r, o->bare)) != PL_ERR_NONE) {
+        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN,
+                      members_only ? "only members invite to this room"
+                                   : "only admins and owners invite to this room");
         return;
     }
     /* Every invitee is checked before anyone is invited. */
@@ -204,6 +218,10 @@ static void invite(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_
             pl_jid_deinit(&to[n]);
             e = PL_ERR_FORBIDDEN;
             why = "that user is banned from this room";
+        } else if (!to[n].local || !of_this_tenant(hc, &to[n])) {
+            pl_jid_deinit(&to[n]);
+            e = PL_ERR_FORBIDDEN;
+            why = "only users of this service's own domain can be invited";
         } else {
             inv[n++] = i;
         }
@@ -260,6 +278,14 @@ static void decline(pl_hook_ctx_t *hc, muc_out_t *out, muc_room_t *r, const pl_x
     pl_jid_t to;
     if (!pl_xml_attr(d, "to") || pl_jid_parse(&to, pl_xml_attr(d, "to")) != 0) {
         muc_out_error(out, hc->stanza, PL_ERR_JID_MALFORMED, "a decline names the inviter");
+        return;
+    }
+    /* Invitations stay inside the tenant, and so do declines: the room
+     * relays nothing between tenants. */
+    if (!of_this_tenant(hc, hc->from) || !of_this_tenant(hc, &to)) {
+        pl_jid_deinit(&to);
+        muc_out_error(out, hc->stanza, PL_ERR_FORBIDDEN,
+                      "declines go between users of this service's own domain");
         return;
     }
     pl_builder_t *b = pl_build_new("message", PL_NS_CLIENT);

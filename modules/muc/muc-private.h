@@ -79,7 +79,10 @@ enum {
     /* enablearchiving off: stored inverted, so rooms stored before the
      * room archive existed keep the default (on). */
     MUC_CONF_NO_ARCHIVE = 1u << 8,
-    MUC_CONF__ALL = (1u << 9) - 1,
+    /* allowinvites off (only admins and owners invite): stored inverted,
+     * so rooms stored before the field existed keep inviting as before. */
+    MUC_CONF_NO_INVITES = 1u << 9,
+    MUC_CONF__ALL = (1u << 10) - 1,
 };
 
 typedef struct muc_config {
@@ -215,6 +218,12 @@ pl_stanza_err_t muc_may_set_role(muc_affil_t actor_aff, muc_role_t actor_role,
 pl_stanza_err_t muc_may_set_affil(muc_affil_t actor, muc_affil_t old, muc_affil_t affil,
                                   size_t owners);
 pl_stanza_err_t muc_may_set_subject(const muc_config_t *c, muc_role_t role);
+/* §7.8.2: whether an occupant of affiliation `a` may invite.  Temporary
+ * groups: members and above, always (GRP-2).  Members-only rooms and
+ * contact groups: members and above, or admins and owners only when
+ * allowinvites is off.  Open rooms: anyone, or admins and owners only when
+ * allowinvites is off.  PL_ERR_NONE or PL_ERR_FORBIDDEN. */
+pl_stanza_err_t muc_may_invite(const muc_config_t *c, muc_kind_t kind, muc_affil_t a);
 /* May a viewer with `role` see occupants' real JIDs? */
 int muc_may_see_jid(const muc_config_t *c, muc_role_t viewer);
 /* Which affiliation lists a viewer may read (§9.5, §10.5). */

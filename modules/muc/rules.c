@@ -83,6 +83,19 @@ pl_stanza_err_t muc_may_set_subject(const muc_config_t *c, muc_role_t role)
     return PL_ERR_FORBIDDEN; /* §8.1 */
 }
 
+pl_stanza_err_t muc_may_invite(const muc_config_t *c, muc_kind_t kind, muc_affil_t a)
+{
+    if (a == MUC_AFFIL_OUTCAST)
+        return PL_ERR_FORBIDDEN;
+    if (kind == MUC_KIND_TEMPORARY)
+        return a >= MUC_AFFIL_MEMBER ? PL_ERR_NONE : PL_ERR_FORBIDDEN;
+    muc_affil_t least = (c->flags & MUC_CONF_NO_INVITES) ? MUC_AFFIL_ADMIN
+                        : (c->flags & MUC_CONF_MEMBERS_ONLY) || kind != MUC_KIND_ROOM
+                            ? MUC_AFFIL_MEMBER
+                            : MUC_AFFIL_NONE;
+    return a >= least ? PL_ERR_NONE : PL_ERR_FORBIDDEN;
+}
+
 int muc_may_see_jid(const muc_config_t *c, muc_role_t viewer)
 {
     return (c->flags & MUC_CONF_WHOIS_ANYONE) || viewer == MUC_ROLE_MODERATOR;

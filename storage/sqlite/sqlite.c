@@ -52,7 +52,9 @@ static const char *const sqlite_migrations[] = {
      * key: microseconds since 1970, unique per owner (the value of its
      * stanza-id), so UNIQUE(owner, ts) makes a replayed insert a no-op and
      * orders pages.  archive_by_ts serves retention purges.  The FTS5
-     * table's rowid is the archive row's `n`.  IF NOT EXISTS: a database
+     * table's rowid is the archive row's `n`.  `dir`: 0 in, 1 out, 2 a
+     * groupchat message a joined occupant received (pl_archive_dir_t).
+     * IF NOT EXISTS: a database
      * whose user_version was set back by hand migrates forward again. */
     "CREATE TABLE IF NOT EXISTS archive ("
     "  n        INTEGER PRIMARY KEY,"
@@ -66,7 +68,8 @@ static const char *const sqlite_migrations[] = {
     ");"
     "CREATE INDEX IF NOT EXISTS archive_by_peer ON archive(owner, peer, ts);"
     "CREATE INDEX IF NOT EXISTS archive_by_ts ON archive(ts);"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS archive_fts USING fts5(body, tokenize = 'unicode61 "
+    "remove_diacritics 2');",
 };
 
 int pl_sqlite_errno(int rc)

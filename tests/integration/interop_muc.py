@@ -3,8 +3,8 @@
 service groups.example.test: create a room, fetch and submit its
 configuration form, join with history, groupchat with the room's
 stanza-id, subject, a mediated invitation, kick, ban, affiliation lists, disco of the
-room's features, XEP-0421 occupant ids through slixmpp's plugin, and
-destruction with an alternate venue.
+room's features, XEP-0421 occupant ids through slixmpp's plugin, destruction
+with an alternate venue, and a password-protected moderated room (wrong and right password, voice given by a moderator).
 Usage: interop_muc.py BUILD_DIR"""
 import asyncio
 import sys
@@ -118,6 +118,40 @@ async def scenario(srv):
                    "{http://jabber.org/protocol/muc#user}destroy") if p is not None else None
     check("muc_interop_destroy", d is not None and d.get("jid") == "coffee@groups.example.test",
           p)
+
+    # A password-protected, moderated room: the password is checked, and a
+    # newcomer without affiliation is a visitor until a moderator gives
+    # voice.
+    den = "den@groups.example.test"
+    await muc.join_muc_wait(den, "Al", timeout=5)
+    form = await muc.get_room_config(den)
+    form.set_values({"muc#roomconfig_passwordprotectedroom": True,
+                     "muc#roomconfig_roomsecret": "s3cret",
+                     "muc#roomconfig_moderatedroom": True})
+    await muc.set_room_config(den, form)
+    try:
+        await bob["xep_0045"].join_muc_wait(den, "Bo", password="wrong", timeout=5)
+        check("muc_interop_password_refused", False, "entered with a wrong password")
+    except PresenceError as e:
+        check("muc_interop_password_refused", e.condition == "not-authorized", e.condition)
+    pres, _s, _o, _h = await bob["xep_0045"].join_muc_wait(den, "Bo", password="s3cret",
+                                                          timeout=5)
+    check("muc_interop_password_join", pres["muc"]["role"] == "visitor", pres["muc"]["role"])
+    bob_errors = watch(bob, "message_error")
+    bob.send_message(mto=den, mbody="may I?", mtype="groupchat")
+    err = await next_of(bob_errors)
+    check("muc_interop_visitor_silenced",
+          err is not None and err["error"]["condition"] == "forbidden", err)
+    alice_den = watch(alice, "groupchat_message")
+    await muc.set_role(den, "Bo", "participant")
+    bob.send_message(mto=den, mbody="thanks", mtype="groupchat")
+    heard = None
+    while True:
+        m = await next_of(alice_den)
+        if m is None or (str(m["from"]) == den + "/Bo" and m["body"] == "thanks"):
+            heard = m
+            break
+    check("muc_interop_voice", heard is not None, heard)
     await settle()
 
 

@@ -525,12 +525,15 @@ static void form_metadata_and_features(h_server_t *srv)
     xmpp_stanza_t *r = h_iq(bob, "get", NULL, "<query xmlns='" NS_MAM "'/>", 5000);
     xmpp_stanza_t *q = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
     xmpp_stanza_t *x = q ? xmpp_stanza_get_child_by_ns(q, "jabber:x:data") : NULL;
-    int fields = 0, fulltext = 0;
+    int fields = 0, fulltext = 0, groupchat = 0;
     for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
          f = xmpp_stanza_get_next(f)) {
         const char *var = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_attribute(f, "var") : NULL;
         fields += var != NULL;
         fulltext |= var && strcmp(var, "{urn:xmpp:fulltext:0}fulltext") == 0;
+        /* XEP-0313: the server understands include-groupchat. */
+        groupchat |= var && strcmp(var, "include-groupchat") == 0 &&
+                     strcmp(xmpp_stanza_get_type(f), "boolean") == 0;
         /* 'ids' is an open list: any archive id, none offered. */
         if (var && strcmp(var, "ids") == 0) {
             xmpp_stanza_t *v = xmpp_stanza_get_child_by_name(f, "validate");
@@ -539,7 +542,7 @@ static void form_metadata_and_features(h_server_t *srv)
                   !xmpp_stanza_get_child_by_name(f, "option"));
         }
     }
-    CHECK_MSG(fields == 8 && fulltext, "%d fields", fields);
+    CHECK_MSG(fields == 9 && fulltext && groupchat, "%d fields", fields);
     if (r)
         xmpp_stanza_release(r);
 
@@ -558,8 +561,9 @@ static void form_metadata_and_features(h_server_t *srv)
     free(all);
 
     r = h_iq(bob, "get", "bob@" D, "<query xmlns='" NS_INFO "'/>", 5000);
-    static const char *const want[] = {NS_MAM, NS_MAM "#extended", "urn:xmpp:sid:0"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const want[] = {NS_MAM, NS_MAM "#extended", NS_MAM "#groupchat-field",
+                                       "urn:xmpp:sid:0"};
+    for (size_t i = 0; i < 4; i++) {
         int found = 0;
         xmpp_stanza_t *qq = r ? xmpp_stanza_get_child_by_name(r, "query") : NULL;
         for (xmpp_stanza_t *f = qq ? xmpp_stanza_get_children(qq) : NULL; f;
@@ -631,6 +635,146 @@ out:
     h_ctx_free(ctx);
 }
 
+/* ---- groupchat in the occupant's own archive (mam.archive_groupchat) ---- */
+
+#define ROOMS "groups." D
+
+/* Enters room/nick (creating an instant room when it is new: a groupchat
+ * 1.0 join) and waits for the self-presence; 1 when it came. */
+static int join_room(h_client_t *c, const char *room, const char *nick, int muc_x)
+{
+    char occ[256];
+    snprintf(occ, sizeof(occ), "%s@" ROOMS "/%s", room, nick);
+    h_send(c, "<presence to='%s'>%s</presence>", occ,
+           muc_x ? "<x xmlns='http://jabber.org/protocol/muc'/>" : "");
+    xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = occ}, 5000);
+    int ok = p && !h_attr_eq(p, "type", "error");
+    if (p)
+        xmpp_stanza_release(p);
+    return ok;
+}
+
+static void say_in(h_client_t *c, const char *room, const char *body)
+{
+    h_send(c, "<message to='%s@" ROOMS "' type='groupchat' id='%s'><body>%s</body></message>", room,
+           h_id(), body);
+}
+
+/* The room's stanza-id on the groupchat `body` that `c` received. */
+static int heard_id(h_client_t *c, const char *body, char *id, size_t len)
+{
+    xmpp_stanza_t *m =
+        h_wait(c, &(h_match_t){.name = "message", .type = "groupchat", .body = body}, 5000);
+    xmpp_stanza_t *sid = m ? xmpp_stanza_get_child_by_ns(m, "urn:xmpp:sid:0") : NULL;
+    const char *v = sid ? xmpp_stanza_get_attribute(sid, "id") : NULL;
+    snprintf(id, len, "%s", v ? v : "");
+    if (m)
+        xmpp_stanza_release(m);
+    return v != NULL;
+}
+
+#define INCLUDE_GC(v) "<field var='include-groupchat'><value>" v "</value></field>"
+
+/* On (mam.archive_groupchat): what a joined occupant's sessions receive
+ * from a room is in its own archive once (two sessions, one copy), under
+ * the room's stanza-id, from room/nick; queries leave it out unless
+ * include-groupchat is true; history replayed on entering is not kept;
+ * a message hinted <no-store/> is not kept. */
+static void groupchat_is_kept_for_occupants_and_asked_for(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@" D "/a", "pw", 0);
+    h_client_t *bob1 = h_login(ctx, srv, "bob@" D "/one", "pw", 0);
+    h_client_t *bob2 = h_login(ctx, srv, "bob@" D "/two", "pw", 0);
+    h_client_t *dave = h_login(ctx, srv, "dave@" D "/d", "pw", 0);
+    if (!alice || !bob1 || !bob2 || !dave)
+        goto out;
+    CHECK(join_room(alice, "gc", "Al", 0));
+    CHECK(join_room(bob1, "gc", "Bo", 1));
+    CHECK(join_room(bob2, "gc", "Bo2", 1));
+    send_chat(alice, "bob@" D, "one to one");
+    say_in(alice, "gc", "first in the room");
+    say_in(alice, "gc", "second in the room");
+    h_send(alice, "<message to='gc@" ROOMS "' type='groupchat'><body>not kept</body>"
+                  "<no-store xmlns='urn:xmpp:hints'/></message>");
+    char id1[32], id2[32];
+    CHECK(heard_id(bob1, "first in the room", id1, sizeof(id1)));
+    CHECK(heard_id(bob1, "second in the room", id2, sizeof(id2)));
+    h_settle(bob2);
+    h_settle(bob1);
+    /* Dave enters afterwards and gets the history: not his archive's. */
+    CHECK(join_room(dave, "gc", "Da", 1));
+    h_settle(dave);
+
+    page_t *p = query(bob1, NULL, NULL, NULL);
+    CHECK_MSG(p->n == 1 && strcmp(p->bodies[0], "one to one") == 0,
+              "by default only the 1:1 message: %d", p->n);
+    free(p);
+    p = query(bob1, NULL, INCLUDE_GC("false"), NULL);
+    CHECK_MSG(p->n == 1, "include-groupchat false: %d", p->n);
+    free(p);
+    p = query(bob1, NULL, INCLUDE_GC("true"), NULL);
+    CHECK_MSG(p->n == 3, "include-groupchat true: %d (each room message once)", p->n);
+    if (p->n == 3) {
+        CHECK(strcmp(p->bodies[1], "first in the room") == 0);
+        CHECK(strcmp(p->bodies[2], "second in the room") == 0);
+        CHECK_MSG(strcmp(p->ids[1], id1) == 0 && strcmp(p->ids[2], id2) == 0,
+                  "the archive id is not the room's stanza-id (%s vs %s)", p->ids[1], id1);
+        CHECK(strcmp(p->from[1], "gc@" ROOMS "/Al") == 0);
+    }
+    free(p);
+    p = query(bob1, NULL, INCLUDE_GC("1") "<field var='with'><value>gc@" ROOMS "</value></field>",
+              NULL);
+    CHECK_MSG(p->n == 2, "with the room: %d", p->n);
+    free(p);
+    p = query(bob1, NULL, INCLUDE_GC("maybe"), NULL);
+    CHECK_MSG(strcmp(p->error, "bad-request") == 0, "a bad boolean: %s", p->error);
+    free(p);
+    p = query(dave, NULL, INCLUDE_GC("true"), NULL);
+    CHECK_MSG(p->n == 0, "history on entering was archived: %d", p->n);
+    free(p);
+    /* From now on dave is an occupant too. */
+    say_in(alice, "gc", "third in the room");
+    char id3[32];
+    CHECK(heard_id(dave, "third in the room", id3, sizeof(id3)));
+    h_settle(dave);
+    p = query(dave, NULL, INCLUDE_GC("true"), NULL);
+    CHECK_MSG(p->n == 1 && strcmp(p->ids[0], id3) == 0, "dave's archive: %d", p->n);
+    free(p);
+out:
+    h_client_free(alice);
+    h_client_free(bob1);
+    h_client_free(bob2);
+    h_client_free(dave);
+    h_ctx_free(ctx);
+}
+
+/* Off (the default): nothing of a room goes into an occupant's archive,
+ * and asking for it is allowed and finds nothing. */
+static void groupchat_is_not_kept_by_default(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *ivy = h_login(ctx, srv, "ivy@" D "/i", "pw", 0);
+    h_client_t *hank = h_login(ctx, srv, "hank@" D "/h", "pw", 0);
+    if (!ivy || !hank)
+        goto out;
+    CHECK(join_room(ivy, "quiet", "Iv", 0));
+    CHECK(join_room(hank, "quiet", "Ha", 1));
+    say_in(ivy, "quiet", "not for the archive");
+    char id[32];
+    CHECK(heard_id(hank, "not for the archive", id, sizeof(id)));
+    h_settle(hank);
+    page_t *p =
+        query(hank, NULL,
+              INCLUDE_GC("true") "<field var='with'><value>quiet@" ROOMS "</value></field>", NULL);
+    CHECK_MSG(p->error[0] == 0 && p->n == 0, "archived while off: %d %s", p->n, p->error);
+    free(p);
+out:
+    h_client_free(ivy);
+    h_client_free(hank);
+    h_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -638,7 +782,7 @@ int main(int argc, char **argv)
     h_server_t srv;
     h_server_opts_t opts = {
         .limits = "auth_fail_per_ip = 1000; stanza_rate = 100000; stanza_burst = 100000;",
-        .modules = "roster = {}; presence = {}; mam = { max_page = 100; };",
+        .modules = "roster = {}; presence = {}; muc = {}; mam = { max_page = 100; };",
         .accounts = accounts,
     };
     if (h_server_start(&srv, &opts) == 0) {
@@ -651,7 +795,13 @@ int main(int argc, char **argv)
         H_RUN(what_is_archived, &srv);
         H_RUN(form_metadata_and_features, &srv);
         H_RUN(archive_survives_restart, &srv);
+        H_RUN(groupchat_is_not_kept_by_default, &srv);
     }
+    h_server_stop(&srv);
+    h_server_opts_t gc_opts = opts;
+    gc_opts.modules = "roster = {}; presence = {}; muc = {}; mam = { archive_groupchat = true; };";
+    if (h_server_start(&srv, &gc_opts) == 0)
+        H_RUN(groupchat_is_kept_for_occupants_and_asked_for, &srv);
     h_server_stop(&srv);
     h_server_opts_t short_opts = opts;
     short_opts.modules = "mam = { retention = \"2s\"; purge_interval = \"1s\"; purge_batch = 2; };";

@@ -105,6 +105,50 @@ START_TEST(a_message_archived_twice_is_stored_and_indexed_once)
 }
 END_TEST
 
+/* XEP-0313 include-groupchat: groupchat rows are left out unless asked
+ * for, counted only then, and read back as groupchat; a direction that is
+ * none of the three is refused. */
+START_TEST(groupchat_rows_are_left_out_unless_asked_for)
+{
+    fixture_t f;
+    fx_open(&f);
+    put_t in = {.owner = "a@x", .key = T0 + 1, .peer = "b@x", .body = "one", .dir = PL_ARCHIVE_IN};
+    put_t gc = {.owner = "a@x",
+                .key = T0 + 2,
+                .peer = "room@groups.x",
+                .res = "nick",
+                .body = "two",
+                .dir = PL_ARCHIVE_GROUPCHAT};
+    put_t bad = {.owner = "a@x", .key = T0 + 3, .peer = "b@x", .dir = 7};
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &in), 1);
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &gc), 1);
+    ck_assert_int_eq(pl_storage_write_sync(f.st, put_run, &bad), -EINVAL);
+    pl_archive_query_t q = {.owner = "a@x", .max = 10};
+    pl_archive_page_t p;
+    ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
+    ck_assert_uint_eq(p.n, 1);
+    ck_assert_int_eq(p.count, 1);
+    ck_assert_int_eq(nth(&p, 0), 1);
+    pl_archive_page_deinit(&p);
+    q.include_groupchat = 1;
+    ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
+    ck_assert_uint_eq(p.n, 2);
+    ck_assert_int_eq(p.count, 2);
+    ck_assert_int_eq(p.items[1].dir, PL_ARCHIVE_GROUPCHAT);
+    ck_assert_int_eq(p.items[0].dir, PL_ARCHIVE_IN);
+    pl_archive_page_deinit(&p);
+    q.fulltext = "two";
+    ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
+    ck_assert_uint_eq(p.n, 1);
+    pl_archive_page_deinit(&p);
+    q.include_groupchat = 0;
+    ck_assert_int_eq(pl_archive_query(f.a, &q, &p), 0);
+    ck_assert_uint_eq(p.n, 0);
+    pl_archive_page_deinit(&p);
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(pages_forward_and_backward_give_every_message_once_in_order)
 {
     fixture_t f;
@@ -457,6 +501,7 @@ Suite *archive_suite(void)
     TCase *tc = tcase_create("archive");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, a_message_archived_twice_is_stored_and_indexed_once);
+    tcase_add_test(tc, groupchat_rows_are_left_out_unless_asked_for);
     tcase_add_test(tc, pages_forward_and_backward_give_every_message_once_in_order);
     tcase_add_test(tc, filters_narrow_the_results_and_unknown_cursors_are_refused);
     tcase_add_test(tc, fulltext_search_finds_whole_words_folded_and_prefixes);

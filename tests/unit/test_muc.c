@@ -139,6 +139,35 @@ START_TEST(subject_and_real_jids_follow_the_configuration)
 }
 END_TEST
 
+/* §7.8.2 and GRP-2: who invites, by room kind and allowinvites. */
+START_TEST(invitations_follow_the_room_kind_and_allowinvites)
+{
+    muc_config_t c;
+    muc_config_default(&c);
+    const muc_affil_t X = MUC_AFFIL_OUTCAST, N = MUC_AFFIL_NONE, M = MUC_AFFIL_MEMBER,
+                      A = MUC_AFFIL_ADMIN, O = MUC_AFFIL_OWNER;
+    /* An open room: any occupant; with allowinvites off, admins and owners. */
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, N), PL_ERR_NONE);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, X), PL_ERR_FORBIDDEN);
+    c.flags |= MUC_CONF_NO_INVITES;
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, M), PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, A), PL_ERR_NONE);
+    /* Members-only rooms and contact groups: members; off: admins. */
+    c.flags = (c.flags & ~(unsigned)MUC_CONF_NO_INVITES) | MUC_CONF_MEMBERS_ONLY;
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, N), PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, M), PL_ERR_NONE);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_CONTACT, M), PL_ERR_NONE);
+    c.flags |= MUC_CONF_NO_INVITES;
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_ROOM, M), PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_CONTACT, M), PL_ERR_FORBIDDEN);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_CONTACT, O), PL_ERR_NONE);
+    /* A temporary group: every member, whatever allowinvites says. */
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_TEMPORARY, M), PL_ERR_NONE);
+    ck_assert_int_eq(muc_may_invite(&c, MUC_KIND_TEMPORARY, N), PL_ERR_FORBIDDEN);
+    muc_config_deinit(&c);
+}
+END_TEST
+
 START_TEST(affiliations_keep_the_time_they_were_granted)
 {
     muc_room_t *r = muc_room_new(ROOM, 0, 1000);
@@ -513,6 +542,7 @@ Suite *muc_suite(void)
     tcase_add_test(tc, role_changes_follow_the_moderator_tables);
     tcase_add_test(tc, affiliation_changes_follow_the_admin_and_owner_tables);
     tcase_add_test(tc, subject_and_real_jids_follow_the_configuration);
+    tcase_add_test(tc, invitations_follow_the_room_kind_and_allowinvites);
     tcase_add_test(tc, affiliations_keep_the_time_they_were_granted);
     tcase_add_test(tc, occupants_are_found_by_nick_and_by_jid);
     tcase_add_test(tc, history_keeps_the_newest_and_selects_by_every_limit);
