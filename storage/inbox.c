@@ -107,8 +107,10 @@ static void set_last(pl_inbox_entry_t *e, const pl_inbox_event_t *ev, int outgoi
     e->outgoing = outgoing;
     copy_bounded(e->from, sizeof(e->from), ev->from);
     copy_bounded(e->to, sizeof(e->to), ev->to);
-    copy_bounded(e->type, sizeof(e->type),
-                 ev->type && strcmp(ev->type, "chat") == 0 ? "chat" : "normal");
+    const char *type = "normal";
+    if (ev->type && (strcmp(ev->type, "chat") == 0 || strcmp(ev->type, "groupchat") == 0))
+        type = ev->type;
+    copy_bounded(e->type, sizeof(e->type), type);
     const char *body = ev->body ? ev->body : "";
     size_t n = excerpt_len(body, PL_INBOX_EXCERPT_MAX, &e->truncated);
     memcpy(e->excerpt, body, n);

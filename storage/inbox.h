@@ -49,7 +49,7 @@ typedef struct pl_inbox_entry {
     int outgoing;                          /* 1: the user sent it */
     char from[PL_INBOX_JID_MAX + 1];
     char to[PL_INBOX_JID_MAX + 1];
-    char type[8]; /* "chat" or "normal" */
+    char type[16]; /* "chat", "groupchat" (a group's message for a member) or "normal" */
     char excerpt[PL_INBOX_EXCERPT_MAX + 1];
     int truncated; /* the body was longer than the excerpt */
     uint32_t unread;

@@ -167,16 +167,10 @@ static inbox_job_t *job_new(pl_inbox_kind_t kind, const char *user, const char *
 
 /* ---- which stanzas matter ---- */
 
-/* A message of a conversation: chat or normal, with a body, and not a
- * carbon wrapper.  Its body (at most INBOX_BODY_CARRY bytes) goes to *body. */
-static int conversation_message(const pl_stanza_t *st, char **body)
+/* The message's body, if it has one (at most INBOX_BODY_CARRY bytes), to
+ * *body: 1, or 0 without a body. */
+static int carry_body(const pl_xml_t *root, char **body)
 {
-    const pl_xml_t *root = pl_stanza_root(st);
-    const char *type = pl_xml_attr(root, "type");
-    if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
-        return 0;
-    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
-        return 0;
     pl_buf_t b;
     pl_buf_init(&b);
     if (!pl_xml_child_text(root, "body", PL_NS_CLIENT, &b)) {
@@ -189,6 +183,19 @@ static int conversation_message(const pl_stanza_t *st, char **body)
     (*body)[n] = '\0';
     pl_buf_deinit(&b);
     return 1;
+}
+
+/* A message of a conversation: chat or normal, with a body, and not a
+ * carbon wrapper.  Its body goes to *body. */
+static int conversation_message(const pl_stanza_t *st, char **body)
+{
+    const pl_xml_t *root = pl_stanza_root(st);
+    const char *type = pl_xml_attr(root, "type");
+    if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+        return 0;
+    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
+        return 0;
+    return carry_body(root, body);
 }
 
 /* The router's XEP-0359 id for this account, or NULL. */
@@ -268,6 +275,31 @@ static pl_hook_result_t inbox_inbound(pl_hook_ctx_t *hc)
     return PL_PASS;
 }
 
+/* PL_EV_NOTIFY: a group's message for a member, joined or not (the room
+ * tells every member, modules/muc): one more unread message in the
+ * conversation with the room, named by the room's stanza-id.  Only this
+ * path counts group messages: the copies delivered to a joined member's
+ * clients are type groupchat, which inbox_inbound leaves alone. */
+static pl_hook_result_t inbox_notified(pl_hook_ctx_t *hc)
+{
+    char *body = NULL;
+    if (strcmp(hc->from->bare, hc->to->bare) == 0 || !carry_body(pl_stanza_root(hc->stanza), &body))
+        return PL_PASS;
+    inbox_job_t *j = job_new(PL_INBOX_IN, hc->to->bare, hc->from->bare);
+    const char *sid = own_stanza_id(hc->stanza, hc->from->bare);
+    j->stanza_id = dup_or_null(sid);
+    unsigned long long t = sid ? pl_id_value(sid) : 0;
+    if (!t) {
+        char now[PL_ID_SIZE];
+        pl_server_new_id(hc->server, now);
+        t = pl_id_value(now);
+    }
+    j->stamp = (long long)t;
+    fill_message(j, hc, body);
+    submit(hc, j);
+    return PL_PASS;
+}
+
 /* A message the user sends: with a body, the conversation's last message
  * and read; a displayed/acknowledged chat marker (XEP-0333, also what
  * XEP-0430 §4 counts), a read position. */
@@ -277,7 +309,11 @@ static void outbound_message(pl_hook_ctx_t *hc)
         (!hc->to->local && strcmp(hc->to->domain, pl_host_name(hc->host)) == 0))
         return; /* to the server itself: no conversation */
     char *body = NULL;
-    if (conversation_message(hc->stanza, &body)) {
+    int gc = strcmp(hc->type, "groupchat") == 0;
+    /* To a group: what the member says makes the group read for it (its
+     * clients saw everything before), and is the group's last message in
+     * its inbox (nobody notifies the sender of its own message). */
+    if (gc && hc->to->local && !hc->to->resource && carry_body(pl_stanza_root(hc->stanza), &body)) {
         inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
         char id[PL_ID_SIZE];
         pl_server_new_id(hc->server, id);
@@ -287,7 +323,17 @@ static void outbound_message(pl_hook_ctx_t *hc)
         submit(hc, j);
         return;
     }
-    if (strcmp(hc->type, "groupchat") == 0 || strcmp(hc->type, "error") == 0)
+    if (!gc && conversation_message(hc->stanza, &body)) {
+        inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
+        char id[PL_ID_SIZE];
+        pl_server_new_id(hc->server, id);
+        j->stanza_id = pl_xstrdup(id);
+        j->stamp = (long long)pl_id_value(id);
+        fill_message(j, hc, body);
+        submit(hc, j);
+        return;
+    }
+    if (strcmp(hc->type, "error") == 0 || (gc && (!hc->to->local || hc->to->resource)))
         return;
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
     const pl_xml_t *m = pl_xml_child(root, "displayed", PL_NS_CHAT_MARKERS);
@@ -298,6 +344,11 @@ static void outbound_message(pl_hook_ctx_t *hc)
         return;
     inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, hc->to->bare);
     j->msg_id = pl_xstrdup(mid);
+    /* In a group a marker names the room's stanza-id (XEP-0333 §5.2):
+     * the id the group's messages are counted by.  Only a server id is
+     * taken as one (a client's own ids do not sort in time). */
+    if (gc && pl_id_value(mid))
+        j->stanza_id = pl_xstrdup(mid);
     submit(hc, j);
 }
 
@@ -323,9 +374,14 @@ static void outbound_mds(pl_hook_ctx_t *hc)
     const char *id = sid ? pl_xml_attr(sid, "id") : NULL;
     const char *by = sid ? pl_xml_attr(sid, "by") : NULL;
     pl_jid_t partner;
-    if (!item_id || !id || !*id || (by && strcmp(by, hc->from->bare) != 0) ||
-        pl_jid_parse(&partner, item_id) != 0)
+    if (!item_id || !id || !*id || pl_jid_parse(&partner, item_id) != 0)
         return;
+    /* The id is the user's own archive's, or, for a group, the room's
+     * (XEP-0490 §4: 'by' is the room's JID). */
+    if (by && strcmp(by, hc->from->bare) != 0 && strcmp(by, partner.bare) != 0) {
+        pl_jid_deinit(&partner);
+        return;
+    }
     inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, partner.bare);
     j->stanza_id = pl_xstrdup(id);
     pl_jid_deinit(&partner);
@@ -391,6 +447,8 @@ static const pl_hook_def_t hooks[] = {
     {.event = PL_EV_PRE_ROUTE, .priority = PL_PRIO_OBSERVER, .handler = inbox_outbound},
     {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
      .handler = inbox_inbound},
+    {.event = PL_EV_NOTIFY, .targets = PL_TO_BARE, .priority = PL_PRIO_OBSERVER,
+     .handler = inbox_notified},
     {0},
 };
 // clang-format on
