@@ -30,6 +30,7 @@ typedef struct inbox_job {
     pl_inbox_kind_t kind;
     char *partner, *stanza_id, *msg_id, *from, *to, *type, *body;
     long long stamp;
+    int mention; /* a group's message that mentions the user */
     /* results, filled on the storage thread */
     int result;
     uint32_t before;
@@ -67,6 +68,7 @@ static int job_run(pl_wtxn_t *txn, void *ud)
         .type = j->type,
         .body = j->body,
         .stamp = j->stamp,
+        .mention = j->mention,
     };
     j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, &j->after);
     return j->result < 0 ? j->result : 0;
@@ -295,6 +297,7 @@ static pl_hook_result_t inbox_notified(pl_hook_ctx_t *hc)
         t = pl_id_value(now);
     }
     j->stamp = (long long)t;
+    j->mention = (hc->notify & PL_NOTIFY_MENTION) != 0;
     fill_message(j, hc, body);
     submit(hc, j);
     return PL_PASS;

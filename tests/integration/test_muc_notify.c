@@ -147,6 +147,7 @@ typedef struct conv {
     int unread;
     char id[64], body[512], from[256], type[32];
     int total;
+    int mentions; /* urn:parley:inbox <state mentions/>, 0 when absent */
 } conv_t;
 
 /* `c`'s inbox entry for `jid` (found 0 when there is none), and the
@@ -172,6 +173,9 @@ static conv_t inbox_entry(h_client_t *c, const char *jid)
         out.found = 1;
         const char *u = xmpp_stanza_get_attribute(e, "unread");
         out.unread = u ? atoi(u) : -1;
+        xmpp_stanza_t *state = h_child(m, "state", "urn:parley:inbox");
+        const char *mn = state ? xmpp_stanza_get_attribute(state, "mentions") : NULL;
+        out.mentions = mn ? atoi(mn) : 0;
         const char *id = xmpp_stanza_get_attribute(e, "id");
         snprintf(out.id, sizeof(out.id), "%s", id ? id : "");
         xmpp_stanza_t *res = h_child(m, "result", "urn:xmpp:mam:2");
@@ -217,6 +221,7 @@ static void the_inbox_shows_the_group_to_every_member(h_server_t *srv)
     conv_t b = inbox_entry(bob, "team@" SVC);
     CHECK(b.found);
     CHECK_INT(b.unread, 2);
+    CHECK_INT(b.mentions, 0);
     CHECK_STR(b.body, "two");
     CHECK_STR(b.from, "team@" SVC "/Alice");
     CHECK_STR(b.type, "groupchat");
@@ -394,6 +399,8 @@ static void push_follows_the_rooms_setting(h_server_t *srv)
         conv_t d = inbox_entry(dave, "pushy@" SVC);
         CHECK_INT(d.unread, 6);
         CHECK_STR(d.body, "@dave quiet now");
+        /* Three of them mention him (also under push = none). */
+        CHECK_INT(d.mentions, 3);
     }
     /* Dave is connected now: no push even for all. */
     CHECK_STR(set_push(alice, "pushy", "all"), "result");
