@@ -316,17 +316,9 @@ static void outbound_message(pl_hook_ctx_t *hc)
     /* To a group: what the member says makes the group read for it (its
      * clients saw everything before), and is the group's last message in
      * its inbox (nobody notifies the sender of its own message). */
-    if (gc && hc->to->local && !hc->to->resource && carry_body(pl_stanza_root(hc->stanza), &body)) {
-        inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
-        char id[PL_ID_SIZE];
-        pl_server_new_id(hc->server, id);
-        j->stanza_id = pl_xstrdup(id);
-        j->stamp = (long long)pl_id_value(id);
-        fill_message(j, hc, body);
-        submit(hc, j);
-        return;
-    }
-    if (!gc && conversation_message(hc->stanza, &body)) {
+    if ((gc && hc->to->local && !hc->to->resource &&
+         carry_body(pl_stanza_root(hc->stanza), &body)) ||
+        (!gc && conversation_message(hc->stanza, &body))) {
         inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
         char id[PL_ID_SIZE];
         pl_server_new_id(hc->server, id);
@@ -380,8 +372,11 @@ static void outbound_mds(pl_hook_ctx_t *hc)
     if (!item_id || !id || !*id || pl_jid_parse(&partner, item_id) != 0)
         return;
     /* The id is the user's own archive's, or, for a group, the room's
-     * (XEP-0490 §4: 'by' is the room's JID). */
-    if (by && strcmp(by, hc->from->bare) != 0 && strcmp(by, partner.bare) != 0) {
+     * (XEP-0490 §4: 'by' is the room's JID): a partner on a service or
+     * component domain of a local tenant, not a user of a host. */
+    pl_host_t *tenant = pl_server_tenant_of(hc->server, partner.domain);
+    int service = tenant && strcmp(pl_host_name(tenant), partner.domain) != 0;
+    if (by && strcmp(by, hc->from->bare) != 0 && !(service && strcmp(by, partner.bare) == 0)) {
         pl_jid_deinit(&partner);
         return;
     }
