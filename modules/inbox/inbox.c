@@ -34,7 +34,10 @@ typedef struct inbox_job {
     /* results, filled on the storage thread */
     int result;
     uint32_t before;
-    pl_inbox_entry_t after;
+    /* The entry after the change, for telling the user's clients of a
+     * read; only jobs that may read (not PL_INBOX_IN) have one, so the
+     * many jobs a busy group queues stay small (an entry is ~18 KB). */
+    pl_inbox_entry_t *after;
 } inbox_job_t;
 
 static char *dup_or_null(const char *s)
@@ -52,6 +55,7 @@ static void job_free(inbox_job_t **jp)
                     j->from, j->to,    j->type,    j->body};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(strs[i]);
+    free(j->after);
     free(j);
 }
 
@@ -70,7 +74,7 @@ static int job_run(pl_wtxn_t *txn, void *ud)
         .stamp = j->stamp,
         .mention = j->mention,
     };
-    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, &j->after);
+    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, j->after);
     return j->result < 0 ? j->result : 0;
 }
 
@@ -121,8 +125,9 @@ static void job_done(void *ud, int status)
         pl_log(pl_server_log(j->server), PL_LOG_WARN, "inbox.write_failed",
                "user=%s partner=%s status=%d", j->user, j->partner,
                status < 0 ? status : j->result);
-    } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
-        push_update(j->server, j->user, j->push_flag, &j->after);
+    } else if (j->result == 1 && j->after &&
+               (j->kind == PL_INBOX_READ || j->after->unread < j->before)) {
+        push_update(j->server, j->user, j->push_flag, j->after);
     }
     job_free(&j);
 }
@@ -162,6 +167,9 @@ static inbox_job_t *job_new(pl_inbox_kind_t kind, const char *user, const char *
 {
     inbox_job_t *j = pl_xcalloc(1, sizeof(*j));
     j->kind = kind;
+    /* A message for the user never lowers the unread count. */
+    if (kind != PL_INBOX_IN)
+        j->after = pl_xmalloc(sizeof(*j->after));
     j->user = pl_xstrdup(user);
     j->partner = pl_xstrdup(partner);
     return j;
