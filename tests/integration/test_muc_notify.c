@@ -91,8 +91,8 @@ static int make_group(h_client_t *owner, const char *room, const char *const *me
     snprintf(jid, sizeof(jid), "%s@" SVC, room);
     snprintf(q, sizeof(q),
              "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' type='submit'>"
-             "<field var='FORM_TYPE'><value>" NS_GROUPS "</value></field>" GF("kind", "contact")
-                 "%s%s%s</x></query>",
+             "<field var='FORM_TYPE'><value>" NS_GROUPS
+             "</value></field>" GF("kind", "contact") "%s%s%s</x></query>",
              push ? "<field var='push'><value>" : "", push ? push : "",
              push ? "</value></field>" : "");
     const char *r = h_iq_outcome(owner, "set", jid, q);
@@ -124,9 +124,8 @@ static const char *set_push(h_client_t *owner, const char *room, const char *pus
  * the room's echo; returns the room's stanza-id of it into sid (64). */
 static int say(h_client_t *c, const char *room, const char *body, const char *extra, char *sid)
 {
-    h_send(c,
-           "<message to='%s@" SVC "' type='groupchat' id='%s'><body>%s</body>%s</message>",
-           room, h_id(), body, extra);
+    h_send(c, "<message to='%s@" SVC "' type='groupchat' id='%s'><body>%s</body>%s</message>", room,
+           h_id(), body, extra);
     xmpp_stanza_t *m =
         h_wait(c, &(h_match_t){.name = "message", .type = "groupchat", .body = body}, 5000);
     if (!CHECK_MSG(m, "the room did not echo \"%s\"", body))
