@@ -306,6 +306,53 @@ void pl_hooks_session_event(pl_host_t *host, pl_event_t ev, pl_session_t *s)
     }
 }
 
+int pl_notify_wanted(pl_server_t *srv, const char *domain)
+{
+    pl_host_t *host = pl_server_host(srv, domain);
+    return host && host->nhooks[PL_EV_NOTIFY] > 0;
+}
+
+void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags)
+{
+    const char *f = pl_stanza_attr(st, "from"), *t = pl_stanza_attr(st, "to");
+    pl_jid_t from, to;
+    if (!f || !t || pl_jid_parse(&from, f) != 0)
+        return;
+    if (pl_jid_parse(&to, t) != 0) {
+        pl_jid_deinit(&from);
+        return;
+    }
+    pl_host_t *host = pl_server_host(srv, to.domain);
+    /* Only an account's bare JID, and only one that exists: a member list
+     * may still name an account deleted since, which must get nothing. */
+    if (host && host->nhooks[PL_EV_NOTIFY] > 0 && to.local && !to.resource &&
+        pl_server_account_exists(srv, to.bare)) {
+        const pl_xml_t *root = pl_stanza_root(st);
+        const char *type = pl_xml_attr(root, "type"), *id = pl_xml_attr(root, "id");
+        for (size_t i = 0; i < host->nhooks[PL_EV_NOTIFY]; i++) {
+            const pl_hook_entry_t *e = &host->hooks[PL_EV_NOTIFY][i];
+            const pl_xml_t *payload;
+            if (!hook_matches(e->def, PL_EV_NOTIFY, root, type ? type : "", PL_TO_BARE, &payload))
+                continue;
+            pl_hook_ctx_t hc = {
+                .server = srv,
+                .host = host,
+                .module = e->mod,
+                .stanza = st,
+                .payload = payload,
+                .from = &from,
+                .to = &to,
+                .type = type ? type : "",
+                .id = id ? id : "",
+                .notify = flags,
+            };
+            e->def->handler(&hc); /* observers: every one runs */
+        }
+    }
+    pl_jid_deinit(&to);
+    pl_jid_deinit(&from);
+}
+
 /* ---- module context accessors ---- */
 const void *pl_module_conf(const pl_module_ctx_t *ctx) { return ctx->conf; }
 void *pl_module_data(const pl_module_ctx_t *ctx) { return ctx->data; }

@@ -48,6 +48,12 @@ typedef enum pl_event {
     /* A stanza the router could not deliver to any session (after the
      * message/presence hooks passed): the place for offline storage. */
     PL_EV_UNDELIVERED,
+    /* Observers: a message for a local account that is not delivered,
+     * e.g. a group's message for a member (pl_notify).  No session gets it
+     * and the offline store does not keep it; the inbox counts it, push
+     * tells a sleeping phone.  pl_hook_ctx_t.notify holds PL_NOTIFY_* flags.
+     * Every hook runs (PL_DONE stops nothing); targets: PL_TO_BARE. */
+    PL_EV_NOTIFY,
     PL_EV__COUNT
 } pl_event_t;
 
@@ -176,6 +182,7 @@ struct pl_hook_ctx {
     pl_session_t *session;    /* the local session it came from, or NULL */
     const char *type;         /* the 'type' attribute or "" */
     const char *id;           /* the 'id' attribute or "" */
+    unsigned notify;          /* PL_EV_NOTIFY: PL_NOTIFY_* flags; 0 for other events */
 };
 
 /* The module's own context on one host. */
@@ -231,6 +238,23 @@ void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, pl_stanza_err_
 /* Routes a stanza as if it came from its 'from' address; from/to must be
  * set.  Takes ownership of `st` (pl_router_route, inside the core, borrows). */
 void pl_route_take(pl_server_t *srv, pl_stanza_t *st);
+
+/* PL_EV_NOTIFY: tells the modules of a local account's host about a
+ * message for that account without delivering it to any session or to the
+ * offline store (a group's message for each of its members: the inbox
+ * counts it, push wakes a phone).  `st` has from/to set, 'to' a bare JID
+ * of a local account (anything else, a missing or disabled account, is
+ * ignored).  The NOTIFY hooks run here, on the calling loop, each of them
+ * (observers), with hc->notify = flags.  Borrows `st`. */
+enum {
+    PL_NOTIFY_PUSH = 1u << 0,    /* the sender (a room) wants this pushed to sleeping clients */
+    PL_NOTIFY_MENTION = 1u << 1, /* the addressee is mentioned in it */
+};
+void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags);
+/* 1 when some module of the host `domain` hooks PL_EV_NOTIFY: a caller
+ * that builds one copy per addressee asks first, so that a host without
+ * inbox or push pays nothing. */
+int pl_notify_wanted(pl_server_t *srv, const char *domain);
 
 /* Calls fn(ctx) every interval_ms (resolution: one second) on the first
  * event loop, until the module stops.  Call from init or start.  Since hook

@@ -78,7 +78,7 @@ static void ring_drop(pl_inbox_entry_t *e, size_t k)
 
 /* Remembers an unread message in stanza-id order (a late one may be older
  * than the newest); the oldest is forgotten when the ring is full. */
-static void ring_add(pl_inbox_entry_t *e, const char *stanza_id, const char *msg_id)
+static void ring_add(pl_inbox_entry_t *e, const char *stanza_id, const char *msg_id, int mention)
 {
     if (e->nring == PL_INBOX_RING)
         ring_drop(e, 1);
@@ -88,6 +88,7 @@ static void ring_add(pl_inbox_entry_t *e, const char *stanza_id, const char *msg
     memmove(e->ring + at + 1, e->ring + at, (e->nring - at) * sizeof(e->ring[0]));
     copy_bounded(e->ring[at].stanza_id, sizeof(e->ring[at].stanza_id), stanza_id);
     copy_bounded(e->ring[at].msg_id, sizeof(e->ring[at].msg_id), id_ok(msg_id) ? msg_id : "");
+    e->ring[at].mention = mention != 0;
     e->nring++;
 }
 
@@ -107,8 +108,10 @@ static void set_last(pl_inbox_entry_t *e, const pl_inbox_event_t *ev, int outgoi
     e->outgoing = outgoing;
     copy_bounded(e->from, sizeof(e->from), ev->from);
     copy_bounded(e->to, sizeof(e->to), ev->to);
-    copy_bounded(e->type, sizeof(e->type),
-                 ev->type && strcmp(ev->type, "chat") == 0 ? "chat" : "normal");
+    const char *type = "normal";
+    if (ev->type && (strcmp(ev->type, "chat") == 0 || strcmp(ev->type, "groupchat") == 0))
+        type = ev->type;
+    copy_bounded(e->type, sizeof(e->type), type);
     const char *body = ev->body ? ev->body : "";
     size_t n = excerpt_len(body, PL_INBOX_EXCERPT_MAX, &e->truncated);
     memcpy(e->excerpt, body, n);
@@ -129,7 +132,7 @@ static int apply_in(pl_inbox_entry_t *e, const pl_inbox_event_t *ev)
         return 0; /* counted before, or older than what the user read */
     if (!*sid || !*e->last_id || id_newer(sid, e->last_id) || e->stamp == 0)
         set_last(e, ev, 0);
-    ring_add(e, sid, ev->msg_id);
+    ring_add(e, sid, ev->msg_id, ev->mention);
     e->unread++;
     return 1;
 }
@@ -183,6 +186,16 @@ static int apply_read(pl_inbox_entry_t *e, const pl_inbox_event_t *ev)
     return 0;
 }
 
+_Static_assert(PL_INBOX_RING <= 62, "a record's mention bits fit in a long long");
+
+uint32_t pl_inbox_mentions(const pl_inbox_entry_t *e)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < e->nring; i++)
+        n += e->ring[i].mention != 0;
+    return n;
+}
+
 int pl_inbox_entry_apply(pl_inbox_entry_t *e, const pl_inbox_event_t *ev)
 {
     switch (ev->kind) {
@@ -231,10 +244,17 @@ void pl_inbox_entry_encode(const pl_inbox_entry_t *e, pl_buf_t *out)
     put_str(out, e->displayed);
     put_str(out, e->read_upto);
     put_num(out, (long long)e->nring);
+    unsigned long long mentions = 0;
     for (size_t i = 0; i < e->nring; i++) {
         put_str(out, e->ring[i].stanza_id);
         put_str(out, e->ring[i].msg_id);
+        if (e->ring[i].mention)
+            mentions |= 1ull << i;
     }
+    /* Optional, so that records without mentions stay as they were: a bit
+     * per ring slot that mentions the user. */
+    if (mentions)
+        put_num(out, (long long)mentions);
 }
 
 typedef struct reader {
@@ -296,6 +316,12 @@ int pl_inbox_entry_decode(const void *data, size_t len, pl_inbox_entry_t *e)
     for (size_t i = 0; i < e->nring && !r.bad; i++) {
         get_str(&r, e->ring[i].stanza_id, sizeof(e->ring[i].stanza_id));
         get_str(&r, e->ring[i].msg_id, sizeof(e->ring[i].msg_id));
+        e->ring[i].mention = 0;
+    }
+    if (!r.bad && r.p != r.end) {
+        long long mentions = get_num(&r, 1, (1ll << PL_INBOX_RING) - 1);
+        for (size_t i = 0; i < e->nring; i++)
+            e->ring[i].mention = (int)((mentions >> i) & 1);
     }
     if (r.bad || r.p != r.end)
         return -EBADMSG;

@@ -19,7 +19,9 @@
  * makes the whole conversation read.  Ids are time-ordered server ids
  * (pl_server_new_id): an incoming message whose stanza-id is not newer than
  * the entry's last one was already counted (a redelivery) and changes
- * nothing.
+ * nothing.  Unread messages that mention the user (a group's messages,
+ * GRP-7) are marked in the ring, so the count of unread mentions follows
+ * the reads.
  *
  * Reads are synchronous LMDB reads; writes run inside a storage write job. */
 #ifndef PL_STORAGE_INBOX_H
@@ -38,6 +40,7 @@
 typedef struct pl_inbox_ref {
     char stanza_id[PL_INBOX_ID_MAX + 1]; /* the router's XEP-0359 id, or "" */
     char msg_id[PL_INBOX_ID_MAX + 1];    /* the message's 'id' attribute, or "" */
+    int mention;                         /* it mentions the user (a group's message) */
 } pl_inbox_ref_t;
 
 typedef struct pl_inbox_entry {
@@ -49,7 +52,7 @@ typedef struct pl_inbox_entry {
     int outgoing;                          /* 1: the user sent it */
     char from[PL_INBOX_JID_MAX + 1];
     char to[PL_INBOX_JID_MAX + 1];
-    char type[8]; /* "chat" or "normal" */
+    char type[16]; /* "chat", "groupchat" (a group's message for a member) or "normal" */
     char excerpt[PL_INBOX_EXCERPT_MAX + 1];
     int truncated; /* the body was longer than the excerpt */
     uint32_t unread;
@@ -79,7 +82,11 @@ typedef struct pl_inbox_event {
     const char *msg_id; /* IN/OUT: the 'id' attribute; READ: the id a chat marker named */
     const char *from, *to, *type, *body; /* IN/OUT */
     int64_t stamp;                       /* IN/OUT: microseconds */
+    int mention;                         /* IN: the message mentions the user (GRP-7) */
 } pl_inbox_event_t;
+
+/* Unread messages that mention the user, among those the ring remembers. */
+uint32_t pl_inbox_mentions(const pl_inbox_entry_t *e);
 
 /* Applies `ev` to `e` (a fresh zeroed entry for a new conversation).
  * Returns 1 when the entry changed, 0 when not (a redelivery, a marker

@@ -30,10 +30,14 @@ typedef struct inbox_job {
     pl_inbox_kind_t kind;
     char *partner, *stanza_id, *msg_id, *from, *to, *type, *body;
     long long stamp;
+    int mention; /* a group's message that mentions the user */
     /* results, filled on the storage thread */
     int result;
     uint32_t before;
-    pl_inbox_entry_t after;
+    /* The entry after the change, for telling the user's clients of a
+     * read; only jobs that may read (not PL_INBOX_IN) have one, so the
+     * many jobs a busy group queues stay small (an entry is ~18 KB). */
+    pl_inbox_entry_t *after;
 } inbox_job_t;
 
 static char *dup_or_null(const char *s)
@@ -51,6 +55,7 @@ static void job_free(inbox_job_t **jp)
                     j->from, j->to,    j->type,    j->body};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(strs[i]);
+    free(j->after);
     free(j);
 }
 
@@ -67,8 +72,9 @@ static int job_run(pl_wtxn_t *txn, void *ud)
         .type = j->type,
         .body = j->body,
         .stamp = j->stamp,
+        .mention = j->mention,
     };
-    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, &j->after);
+    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, j->after);
     return j->result < 0 ? j->result : 0;
 }
 
@@ -119,8 +125,9 @@ static void job_done(void *ud, int status)
         pl_log(pl_server_log(j->server), PL_LOG_WARN, "inbox.write_failed",
                "user=%s partner=%s status=%d", j->user, j->partner,
                status < 0 ? status : j->result);
-    } else if (j->result == 1 && (j->kind == PL_INBOX_READ || j->after.unread < j->before)) {
-        push_update(j->server, j->user, j->push_flag, &j->after);
+    } else if (j->result == 1 && j->after &&
+               (j->kind == PL_INBOX_READ || j->after->unread < j->before)) {
+        push_update(j->server, j->user, j->push_flag, j->after);
     }
     job_free(&j);
 }
@@ -160,6 +167,9 @@ static inbox_job_t *job_new(pl_inbox_kind_t kind, const char *user, const char *
 {
     inbox_job_t *j = pl_xcalloc(1, sizeof(*j));
     j->kind = kind;
+    /* A message for the user never lowers the unread count. */
+    if (kind != PL_INBOX_IN)
+        j->after = pl_xmalloc(sizeof(*j->after));
     j->user = pl_xstrdup(user);
     j->partner = pl_xstrdup(partner);
     return j;
@@ -167,16 +177,10 @@ static inbox_job_t *job_new(pl_inbox_kind_t kind, const char *user, const char *
 
 /* ---- which stanzas matter ---- */
 
-/* A message of a conversation: chat or normal, with a body, and not a
- * carbon wrapper.  Its body (at most INBOX_BODY_CARRY bytes) goes to *body. */
-static int conversation_message(const pl_stanza_t *st, char **body)
+/* The message's body, if it has one (at most INBOX_BODY_CARRY bytes), to
+ * *body: 1, or 0 without a body. */
+static int carry_body(const pl_xml_t *root, char **body)
 {
-    const pl_xml_t *root = pl_stanza_root(st);
-    const char *type = pl_xml_attr(root, "type");
-    if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
-        return 0;
-    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
-        return 0;
     pl_buf_t b;
     pl_buf_init(&b);
     if (!pl_xml_child_text(root, "body", PL_NS_CLIENT, &b)) {
@@ -189,6 +193,19 @@ static int conversation_message(const pl_stanza_t *st, char **body)
     (*body)[n] = '\0';
     pl_buf_deinit(&b);
     return 1;
+}
+
+/* A message of a conversation: chat or normal, with a body, and not a
+ * carbon wrapper.  Its body goes to *body. */
+static int conversation_message(const pl_stanza_t *st, char **body)
+{
+    const pl_xml_t *root = pl_stanza_root(st);
+    const char *type = pl_xml_attr(root, "type");
+    if (type && *type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+        return 0;
+    if (pl_xml_child(root, "sent", PL_NS_CARBONS) || pl_xml_child(root, "received", PL_NS_CARBONS))
+        return 0;
+    return carry_body(root, body);
 }
 
 /* The router's XEP-0359 id for this account, or NULL. */
@@ -268,6 +285,32 @@ static pl_hook_result_t inbox_inbound(pl_hook_ctx_t *hc)
     return PL_PASS;
 }
 
+/* PL_EV_NOTIFY: a group's message for a member, joined or not (the room
+ * tells every member, modules/muc): one more unread message in the
+ * conversation with the room, named by the room's stanza-id.  Only this
+ * path counts group messages: the copies delivered to a joined member's
+ * clients are type groupchat, which inbox_inbound leaves alone. */
+static pl_hook_result_t inbox_notified(pl_hook_ctx_t *hc)
+{
+    char *body = NULL;
+    if (strcmp(hc->from->bare, hc->to->bare) == 0 || !carry_body(pl_stanza_root(hc->stanza), &body))
+        return PL_PASS;
+    inbox_job_t *j = job_new(PL_INBOX_IN, hc->to->bare, hc->from->bare);
+    const char *sid = own_stanza_id(hc->stanza, hc->from->bare);
+    j->stanza_id = dup_or_null(sid);
+    unsigned long long t = sid ? pl_id_value(sid) : 0;
+    if (!t) {
+        char now[PL_ID_SIZE];
+        pl_server_new_id(hc->server, now);
+        t = pl_id_value(now);
+    }
+    j->stamp = (long long)t;
+    j->mention = (hc->notify & PL_NOTIFY_MENTION) != 0;
+    fill_message(j, hc, body);
+    submit(hc, j);
+    return PL_PASS;
+}
+
 /* A message the user sends: with a body, the conversation's last message
  * and read; a displayed/acknowledged chat marker (XEP-0333, also what
  * XEP-0430 §4 counts), a read position. */
@@ -277,7 +320,13 @@ static void outbound_message(pl_hook_ctx_t *hc)
         (!hc->to->local && strcmp(hc->to->domain, pl_host_name(hc->host)) == 0))
         return; /* to the server itself: no conversation */
     char *body = NULL;
-    if (conversation_message(hc->stanza, &body)) {
+    int gc = strcmp(hc->type, "groupchat") == 0;
+    /* To a group: what the member says makes the group read for it (its
+     * clients saw everything before), and is the group's last message in
+     * its inbox (nobody notifies the sender of its own message). */
+    if ((gc && hc->to->local && !hc->to->resource &&
+         carry_body(pl_stanza_root(hc->stanza), &body)) ||
+        (!gc && conversation_message(hc->stanza, &body))) {
         inbox_job_t *j = job_new(PL_INBOX_OUT, hc->from->bare, hc->to->bare);
         char id[PL_ID_SIZE];
         pl_server_new_id(hc->server, id);
@@ -287,7 +336,7 @@ static void outbound_message(pl_hook_ctx_t *hc)
         submit(hc, j);
         return;
     }
-    if (strcmp(hc->type, "groupchat") == 0 || strcmp(hc->type, "error") == 0)
+    if (strcmp(hc->type, "error") == 0 || (gc && (!hc->to->local || hc->to->resource)))
         return;
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
     const pl_xml_t *m = pl_xml_child(root, "displayed", PL_NS_CHAT_MARKERS);
@@ -298,6 +347,11 @@ static void outbound_message(pl_hook_ctx_t *hc)
         return;
     inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, hc->to->bare);
     j->msg_id = pl_xstrdup(mid);
+    /* In a group a marker names the room's stanza-id (XEP-0333 §5.2):
+     * the id the group's messages are counted by.  Only a server id is
+     * taken as one (a client's own ids do not sort in time). */
+    if (gc && pl_id_value(mid))
+        j->stanza_id = pl_xstrdup(mid);
     submit(hc, j);
 }
 
@@ -323,9 +377,17 @@ static void outbound_mds(pl_hook_ctx_t *hc)
     const char *id = sid ? pl_xml_attr(sid, "id") : NULL;
     const char *by = sid ? pl_xml_attr(sid, "by") : NULL;
     pl_jid_t partner;
-    if (!item_id || !id || !*id || (by && strcmp(by, hc->from->bare) != 0) ||
-        pl_jid_parse(&partner, item_id) != 0)
+    if (!item_id || !id || !*id || pl_jid_parse(&partner, item_id) != 0)
         return;
+    /* The id is the user's own archive's, or, for a group, the room's
+     * (XEP-0490 §4: 'by' is the room's JID): a partner on a service or
+     * component domain of a local tenant, not a user of a host. */
+    pl_host_t *tenant = pl_server_tenant_of(hc->server, partner.domain);
+    int service = tenant && strcmp(pl_host_name(tenant), partner.domain) != 0;
+    if (by && strcmp(by, hc->from->bare) != 0 && !(service && strcmp(by, partner.bare) == 0)) {
+        pl_jid_deinit(&partner);
+        return;
+    }
     inbox_job_t *j = job_new(PL_INBOX_READ, hc->from->bare, partner.bare);
     j->stanza_id = pl_xstrdup(id);
     pl_jid_deinit(&partner);
@@ -391,6 +453,8 @@ static const pl_hook_def_t hooks[] = {
     {.event = PL_EV_PRE_ROUTE, .priority = PL_PRIO_OBSERVER, .handler = inbox_outbound},
     {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
      .handler = inbox_inbound},
+    {.event = PL_EV_NOTIFY, .targets = PL_TO_BARE, .priority = PL_PRIO_OBSERVER,
+     .handler = inbox_notified},
     {0},
 };
 // clang-format on

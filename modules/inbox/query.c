@@ -136,12 +136,18 @@ static pl_stanza_t *entry_message(const pl_hook_ctx_t *hc, const pl_inbox_entry_
     pl_build_attr(b, "unread", unread);
     pl_build_attr(b, "id", e->last_id);
     pl_build_up(b);
-    if (*e->displayed || e->truncated) {
+    uint32_t mentions = pl_inbox_mentions(e);
+    if (*e->displayed || e->truncated || mentions) {
         pl_build_child(b, "state", INBOX_NS_PARLEY);
         if (*e->displayed)
             pl_build_attr(b, "displayed", e->displayed);
         if (e->truncated)
             pl_build_attr(b, "truncated", "true");
+        if (mentions) {
+            char m[16];
+            snprintf(m, sizeof(m), "%u", mentions);
+            pl_build_attr(b, "mentions", m);
+        }
         pl_build_up(b);
     }
     if (with_message) {

@@ -65,7 +65,29 @@ void muc_groups_form(pl_builder_t *b, const muc_room_t *r, const muc_conf_t *con
     pl_form_build_field(b, "max_members", form ? "fixed" : NULL, "Maximum members", num);
     pl_form_build_field(b, "locked", form ? "boolean" : NULL, "Locked (a contact group)",
                         r->kind == MUC_KIND_CONTACT ? "1" : "0");
+    pl_form_build_field(b, "push", form ? "list-single" : NULL, "Push to members who are away",
+                        muc_push_name(r->config.flags));
     pl_build_up(b);
+}
+
+const char *muc_push_name(unsigned flags)
+{
+    return (flags & MUC_CONF_PUSH_NONE)       ? "none"
+           : (flags & MUC_CONF_PUSH_MENTIONS) ? "mentions"
+                                              : "all";
+}
+
+int muc_push_apply(const char *s, unsigned *flags)
+{
+    unsigned f = *flags & ~(unsigned)(MUC_CONF_PUSH_MENTIONS | MUC_CONF_PUSH_NONE);
+    if (strcmp(s, "mentions") == 0)
+        f |= MUC_CONF_PUSH_MENTIONS;
+    else if (strcmp(s, "none") == 0)
+        f |= MUC_CONF_PUSH_NONE;
+    else if (strcmp(s, "all") != 0)
+        return -1;
+    *flags = f;
+    return 0;
 }
 
 const pl_xml_t *muc_groups_form_in(const pl_xml_t *query)
@@ -122,7 +144,7 @@ pl_stanza_err_t muc_groups_apply(muc_room_t *r, const pl_xml_t *x, const muc_con
     pl_stanza_err_t e = PL_ERR_NONE;
     const char *name, *desc, *bulletin;
     const char *kind_s = pl_form_value(&f, "kind"), *locked_s = pl_form_value(&f, "locked");
-    const char *auth = pl_form_value(&f, "join_auth");
+    const char *auth = pl_form_value(&f, "join_auth"), *push = pl_form_value(&f, "push");
     muc_kind_t kind = r->kind;
     unsigned flags = r->config.flags;
     if (text_field(&f, "name", MUC_MAX_NAME, &name) != 0 ||
@@ -200,6 +222,11 @@ pl_stanza_err_t muc_groups_apply(muc_room_t *r, const pl_xml_t *x, const muc_con
             e = PL_ERR_NOT_ACCEPTABLE;
             goto out;
         }
+    }
+    if (push && muc_push_apply(push, &flags) != 0) {
+        *why = "push is all, mentions or none";
+        e = PL_ERR_NOT_ACCEPTABLE;
+        goto out;
     }
     /* Everything is good: install it. */
     if (name)

@@ -2,7 +2,10 @@
  * messages to everyone, stamped with the room's XEP-0359 stanza-id and
  * kept in the history ring; subject changes; private messages between
  * occupants.  A room message is built once without 'to' and every
- * occupant gets a copy whose bytes are the same but for its 'to'. */
+ * occupant gets a copy whose bytes are the same but for its 'to'.  Every
+ * member, joined or not, is told of a message with a body through
+ * pl_notify (the inbox counts it, push wakes a phone), with the members it
+ * mentions marked (mention.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +105,97 @@ static void set_subject(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_
     pl_stanza_unref(&base);
 }
 
-static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t *r,
-                      muc_occupant_t *o)
+/* Notifications for the room's members (GRP-6, GRP-7), made under the
+ * lock and given to pl_notify once it is released (the inbox and push
+ * hooks read storage and sessions). */
+typedef struct muc_notes {
+    pl_stanza_t **v;
+    unsigned *flags;
+    size_t n, cap;
+} muc_notes_t;
+
+static void notes_add(muc_notes_t *nt, pl_stanza_t *st, unsigned flags)
+{
+    if (nt->n == nt->cap) {
+        nt->cap = nt->cap ? nt->cap * 2 : 16;
+        nt->v = pl_xrealloc(nt->v, nt->cap * sizeof(*nt->v));
+        nt->flags = pl_xrealloc(nt->flags, nt->cap * sizeof(*nt->flags));
+    }
+    nt->v[nt->n] = st;
+    nt->flags[nt->n++] = flags;
+}
+
+static void notes_flush(pl_server_t *srv, muc_notes_t *nt)
+{
+    for (size_t i = 0; i < nt->n; i++) {
+        pl_notify(srv, nt->v[i], nt->flags[i]);
+        pl_stanza_unref(&nt->v[i]);
+    }
+    free(nt->v);
+    free(nt->flags);
+    *nt = (muc_notes_t){0};
+}
+
+/* Orders candidates by bare JID, those with a nick first. */
+static int who_cmp(const void *a, const void *b)
+{
+    const muc_mention_who_t *x = a, *y = b;
+    int c = strcmp(x->bare, y->bare);
+    return c ? c : (y->nick != NULL) - (x->nick != NULL);
+}
+
+/* A bare JID that is an account of the room's own tenant: nobody else is
+ * told (another tenant's user may be on a member list, never notified). */
+static int of_tenant(const char *bare, const char *host)
+{
+    const char *at = strchr(bare, '@');
+    return at && strcmp(at + 1, host) == 0;
+}
+
+/* Every distinct member bare JID of the room's tenant (affiliated member,
+ * admin or owner, or occupant), but the sender, is told of the message
+ * `base` (from room/nick, with the room's stanza-id) as members see it,
+ * addressed to its bare JID.  PL_NOTIFY_MENTION for those it mentions,
+ * PL_NOTIFY_PUSH as the room's push setting says.  Sorting once keeps it
+ * O(m log m) for m members and occupants, whatever the room's size. */
+static void notify_members(pl_hook_ctx_t *hc, muc_state_t *st, muc_notes_t *nt, const muc_room_t *r,
+                           const muc_occupant_t *o, const pl_stanza_t *base)
+{
+    const char *host = pl_host_name(hc->host);
+    size_t cap = r->naffs + r->nocc, n = 0;
+    if (cap == 0)
+        return;
+    muc_mention_who_t *who = pl_xmalloc(cap * sizeof(*who));
+    for (size_t i = 0; i < r->naffs; i++)
+        if (r->affs[i].affil >= MUC_AFFIL_MEMBER && of_tenant(r->affs[i].jid, host) &&
+            strcmp(r->affs[i].jid, o->bare) != 0)
+            who[n++] = (muc_mention_who_t){.bare = r->affs[i].jid};
+    for (size_t i = 0; i < r->nocc; i++)
+        if (of_tenant(r->occ[i]->bare, host) && strcmp(r->occ[i]->bare, o->bare) != 0)
+            who[n++] = (muc_mention_who_t){.bare = r->occ[i]->bare, .nick = r->occ[i]->nick};
+    qsort(who, n, sizeof(*who), who_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(who[k - 1].bare, who[i].bare) != 0)
+            who[k++] = who[i];
+    n = k;
+    unsigned char *hit = pl_xcalloc(n ? n : 1, 1);
+    if (n && st->conf->max_mentions > 0)
+        muc_mentions_find(pl_stanza_root(base), r->jid, who, n, (size_t)st->conf->max_mentions,
+                          hit);
+    unsigned flags = r->config.flags;
+    for (size_t i = 0; i < n; i++) {
+        unsigned f = hit[i] ? PL_NOTIFY_MENTION : 0;
+        if (!(flags & MUC_CONF_PUSH_NONE) && (hit[i] || !(flags & MUC_CONF_PUSH_MENTIONS)))
+            f |= PL_NOTIFY_PUSH;
+        notes_add(nt, pl_stanza_readdress_to(base, who[i].bare), f);
+    }
+    free(hit);
+    free(who);
+}
+
+static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_notes_t *nt,
+                      muc_room_t *r, muc_occupant_t *o)
 {
     const pl_xml_t *root = pl_stanza_root(hc->stanza);
     const pl_xml_t *subject = pl_xml_child(root, "subject", PL_NS_CLIENT);
@@ -139,6 +231,9 @@ static void groupchat(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_ro
     muc_room_history_push(r, base, now);
     muc_archive_store(st, r, o, base, id);
     to_everyone(out, r, base);
+    if (pl_xml_child(pl_stanza_root(base), "body", PL_NS_CLIENT) &&
+        pl_notify_wanted(hc->server, pl_host_name(hc->host)))
+        notify_members(hc, st, nt, r, o, base);
     pl_stanza_unref(&base);
 }
 
@@ -324,6 +419,7 @@ pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
         return muc_on_occupant_error(hc);
     muc_state_t *st = muc_state(hc);
     muc_out_t out = {0};
+    muc_notes_t notes = {0};
     int gc = strcmp(hc->type, "groupchat") == 0;
     if (!hc->to->local) {
         muc_out_error(&out, hc->stanza, PL_ERR_FEATURE_NOT_IMPLEMENTED, "messages go to a room");
@@ -347,8 +443,9 @@ pl_hook_result_t muc_on_message(pl_hook_ctx_t *hc)
     else if (hc->to->resource)
         private_message(hc, &out, r, o);
     else
-        groupchat(hc, st, &out, r, o);
+        groupchat(hc, st, &out, &notes, r, o);
     pthread_mutex_unlock(&st->lock);
     muc_out_flush(hc->server, &out);
+    notes_flush(hc->server, &notes);
     return PL_DONE;
 }

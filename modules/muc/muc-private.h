@@ -82,7 +82,11 @@ enum {
     /* allowinvites off (only admins and owners invite): stored inverted,
      * so rooms stored before the field existed keep inviting as before. */
     MUC_CONF_NO_INVITES = 1u << 9,
-    MUC_CONF__ALL = (1u << 10) - 1,
+    /* The urn:parley:groups push field (groups.c): neither bit is "all"
+     * (every message is pushed to members whose clients are away). */
+    MUC_CONF_PUSH_MENTIONS = 1u << 10, /* only messages that mention the member */
+    MUC_CONF_PUSH_NONE = 1u << 11,     /* none (the inbox still counts them) */
+    MUC_CONF__ALL = (1u << 12) - 1,
 };
 
 typedef struct muc_config {
@@ -263,6 +267,7 @@ typedef struct muc_conf {
     long long temporary_max_members; /* GRP-2 */
     long long temporary_expiry;      /* ms without activity before dismissal */
     long long expiry_batch;          /* rooms looked at per expiry tick */
+    long long max_mentions;          /* members one message may mention (GRP-7) */
 } muc_conf_t;
 
 /* Stanzas made under the state lock, routed once it is released (a route
@@ -392,6 +397,25 @@ int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r);
 void muc_groups_dismiss(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *why);
 /* Timer: dismisses idle temporary groups, expiry_batch rooms a tick. */
 void muc_groups_expire(pl_module_ctx_t *ctx);
+/* mention.c: who a message mentions (GRP-7) */
+typedef struct muc_mention_who {
+    const char *bare; /* a member's (or occupant's) bare JID, normalised */
+    const char *nick; /* the nick it uses in the room when it is an occupant, or NULL */
+} muc_mention_who_t;
+/* Who among who[0..n) the message `msg` (the room's copy) in room `room`
+ * mentions: XEP-0372 references of type mention whose uri is xmpp:BARE
+ * or xmpp:ROOM/NICK, and "@name" in the body where name is an occupant's
+ * nick or a member's localpart (ASCII letters without case; the longest
+ * name that stands there as a whole word; names in CJK need no space
+ * after them).  Sets hit[i] to 1 or 0 for each, at most `max` of them,
+ * and returns how many. */
+size_t muc_mentions_find(const pl_xml_t *msg, const char *room, const muc_mention_who_t *who,
+                         size_t n, size_t max, unsigned char *hit);
+/* The push field's value for the room's flags: "all", "mentions" or "none". */
+const char *muc_push_name(unsigned flags);
+/* The flags with push `s` applied; -1 for an unknown value. */
+int muc_push_apply(const char *s, unsigned *flags);
+
 /* archive.c: the room archive (XEP-0313 on the room JID) */
 /* Whether the room's messages go to its archive: persistent rooms whose
  * configuration leaves enablearchiving on. */

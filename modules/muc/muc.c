@@ -334,6 +334,13 @@ static const pl_conf_def_t conf[] = {
      .min = 1,
      .max = 10000,
      .help = "rooms looked at per expiry tick (keeps the rooms' lock short)"},
+    {.key = "max_mentions",
+     .type = PL_CONF_INT,
+     .offset = offsetof(muc_conf_t, max_mentions),
+     .def = "20",
+     .min = 0,
+     .max = 1000,
+     .help = "members one message may mention: more are not told (GRP-7)"},
     {0},
 };
 

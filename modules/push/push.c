@@ -399,6 +399,8 @@ static int notify_one(void *ud, const void *key, size_t klen, const void *val, s
     return 0;
 }
 
+static void push_summary(pl_hook_ctx_t *hc);
+
 /* A message for the account (this hook sees every one, whether sessions
  * take it or the offline store does, and before the router knows whether
  * the account exists): if nobody is connected to read it, tell the
@@ -411,8 +413,31 @@ static pl_hook_result_t push_message(pl_hook_ctx_t *hc)
     if (!hc->to->local || !strcmp(type, "error") || !strcmp(type, "groupchat") ||
         !pl_xml_child(root, "body", PL_NS_CLIENT))
         return PL_PASS;
-    if (someone_connected(hc->server, hc->to->bare))
+    push_summary(hc);
+    return PL_PASS;
+}
+
+/* PL_EV_NOTIFY: a group's message for a member (modules/muc), pushed as a
+ * 1:1 message would be when the room wants it pushed to this member (every
+ * message, or the ones that mention it: the room's push setting) and none
+ * of the member's clients is connected.  The summary's sender is the
+ * occupant who spoke (room@service/nick). */
+static pl_hook_result_t push_notified(pl_hook_ctx_t *hc)
+{
+    if (!(hc->notify & PL_NOTIFY_PUSH) || !hc->to->local || hc->to->resource ||
+        !pl_xml_child(pl_stanza_root(hc->stanza), "body", PL_NS_CLIENT))
         return PL_PASS;
+    push_summary(hc);
+    return PL_PASS;
+}
+
+/* Publishes the summary of the hook's message to every registered app
+ * server of its addressee, unless one of its clients is connected. */
+static void push_summary(pl_hook_ctx_t *hc)
+{
+    const pl_xml_t *root = pl_stanza_root(hc->stanza);
+    if (someone_connected(hc->server, hc->to->bare))
+        return;
     pl_kv_t *kv = pl_module_store(hc->module, "push");
     pl_buf_t prefix, body;
     pl_buf_init(&prefix);
@@ -436,7 +461,6 @@ static pl_hook_result_t push_message(pl_hook_ctx_t *hc)
     pl_kv_scan(kv, prefix.data, prefix.len, notify_one, &n);
     pl_buf_deinit(&prefix);
     pl_buf_deinit(&body);
-    return PL_PASS;
 }
 
 /* A session bound: the account is connected, the count starts again. */
@@ -503,12 +527,28 @@ static const pl_store_def_t stores[] = {
 };
 
 static const pl_hook_def_t hooks[] = {
-    {.event = PL_EV_IQ, .targets = PL_TO_SELF, .ns = PL_NS_PUSH, .element = "enable", .type = "set",
-     .priority = PL_PRIO_HANDLER, .handler = push_enable},
-    {.event = PL_EV_IQ, .targets = PL_TO_SELF, .ns = PL_NS_PUSH, .element = "disable",
-     .type = "set", .priority = PL_PRIO_HANDLER, .handler = push_disable},
-    {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SELF,
+     .ns = PL_NS_PUSH,
+     .element = "enable",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = push_enable},
+    {.event = PL_EV_IQ,
+     .targets = PL_TO_SELF,
+     .ns = PL_NS_PUSH,
+     .element = "disable",
+     .type = "set",
+     .priority = PL_PRIO_HANDLER,
+     .handler = push_disable},
+    {.event = PL_EV_MESSAGE,
+     .targets = PL_TO_BARE | PL_TO_FULL,
+     .priority = PL_PRIO_OBSERVER,
      .handler = push_message},
+    {.event = PL_EV_NOTIFY,
+     .targets = PL_TO_BARE,
+     .priority = PL_PRIO_OBSERVER,
+     .handler = push_notified},
     {.event = PL_EV_SESSION_BOUND, .priority = PL_PRIO_OBSERVER, .handler = push_session_bound},
     {0},
 };

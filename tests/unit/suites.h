@@ -38,6 +38,7 @@
     X(util)                                                                                        \
     X(module_api)                                                                                  \
     X(muc)                                                                                         \
+    X(muc_mention)                                                                                 \
     X(mam_query)                                                                                   \
     X(control)
 

@@ -236,6 +236,47 @@ START_TEST(records_round_trip_and_damage_is_refused)
 }
 END_TEST
 
+START_TEST(mentions_are_marked_and_read_with_their_messages)
+{
+    pl_inbox_entry_t *e = entry_new();
+    for (int n = 1; n <= 4; n++) {
+        pl_inbox_event_t ev = in(n, NULL, "x");
+        ev.type = "groupchat";
+        ev.mention = n == 2 || n == 4;
+        ck_assert_int_eq(pl_inbox_entry_apply(e, &ev), 1);
+    }
+    ck_assert_str_eq(e->type, "groupchat");
+    ck_assert_uint_eq(e->unread, 4);
+    ck_assert_uint_eq(pl_inbox_mentions(e), 2);
+    /* Kept in the record; a record without mentions is as before. */
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_inbox_entry_encode(e, &b);
+    pl_inbox_entry_t *d = entry_new();
+    ck_assert_int_eq(pl_inbox_entry_decode(b.data, b.len, d), 0);
+    ck_assert_uint_eq(pl_inbox_mentions(d), 2);
+    ck_assert_int_eq(d->ring[1].mention, 1);
+    ck_assert_int_eq(d->ring[2].mention, 0);
+    pl_buf_append(&b, "0:,", 3);
+    ck_assert_int_lt(pl_inbox_entry_decode(b.data, b.len, d), 0);
+    /* Reading up to the second message reads its mention. */
+    pl_inbox_event_t rd = {.kind = PL_INBOX_READ, .partner = "bob@x", .stanza_id = sid(2)};
+    ck_assert_int_eq(pl_inbox_entry_apply(e, &rd), 1);
+    ck_assert_uint_eq(e->unread, 2);
+    ck_assert_uint_eq(pl_inbox_mentions(e), 1);
+    pl_buf_reset(&b);
+    pl_inbox_entry_encode(e, &b);
+    ck_assert_int_eq(pl_inbox_entry_decode(b.data, b.len, d), 0);
+    ck_assert_uint_eq(pl_inbox_mentions(d), 1);
+    pl_inbox_event_t out = {.kind = PL_INBOX_OUT, .partner = "bob@x", .stanza_id = sid(9)};
+    pl_inbox_entry_apply(e, &out);
+    ck_assert_uint_eq(pl_inbox_mentions(e), 0);
+    pl_buf_deinit(&b);
+    free(d);
+    free(e);
+}
+END_TEST
+
 /* ---- against a real store ---- */
 
 static char dir[64];
@@ -450,6 +491,7 @@ Suite *inbox_suite(void)
     tcase_add_test(tc, the_ring_forgets_the_oldest_but_counts_them);
     tcase_add_test(tc, excerpts_are_bounded_on_a_character);
     tcase_add_test(tc, records_round_trip_and_damage_is_refused);
+    tcase_add_test(tc, mentions_are_marked_and_read_with_their_messages);
     tcase_add_test(tc, store_keeps_conversations_in_activity_order);
     tcase_add_test(tc, store_evicts_the_oldest_at_the_limit);
     tcase_add_test(tc, sealed_entries_hide_the_excerpt);

@@ -249,6 +249,22 @@ static pl_hook_result_t undelivered(pl_hook_ctx_t *hc)
 {
     return note(hc, "undelivered");
 }
+/* Notifications: the flags, sender and addressee go to the log too. */
+static pl_hook_result_t notified(pl_hook_ctx_t *hc, const char *label)
+{
+    rec_t *r = pl_module_data(hc->module);
+    pl_buf_printf(&r->log, "%s flags=%u from=%s to=%s ", label, hc->notify, hc->from->full,
+                  hc->to->full);
+    return note(hc, label);
+}
+static pl_hook_result_t notify_first(pl_hook_ctx_t *hc)
+{
+    return notified(hc, "notify:first");
+}
+static pl_hook_result_t notify_second(pl_hook_ctx_t *hc)
+{
+    return notified(hc, "notify:second");
+}
 
 /* One hook per target, so the log shows the target bits the router chose;
  * for a stanza with several bits the higher priority runs first. */
@@ -264,6 +280,10 @@ static const pl_hook_def_t rec_hooks[] = {
     {.event = PL_EV_MESSAGE, .targets = PL_TO_FULL, .priority = 1, .handler = msg_full},
     {.event = PL_EV_PRESENCE, .handler = presence},
     {.event = PL_EV_UNDELIVERED, .handler = undelivered},
+    {.event = PL_EV_NOTIFY, .priority = 2, .handler = notify_first},
+    {.event = PL_EV_NOTIFY, .targets = PL_TO_BARE, .priority = 1, .handler = notify_second},
+    /* Names targets a notification never has: never runs. */
+    {.event = PL_EV_NOTIFY, .targets = PL_TO_FULL | PL_TO_HOST, .handler = notify_second},
     {0},
 };
 static const pl_module_desc_t mod_rec = {.name = "rec", .abi = PL_MODULE_ABI, .hooks = rec_hooks};
@@ -822,6 +842,54 @@ START_TEST(a_message_to_an_account_carries_one_stanza_id_of_its_own)
 }
 END_TEST
 
+/* Notifies like a group service would; the hooks' log. */
+static const char *notify(fixture_t *f, const char *xml, unsigned flags)
+{
+    pl_buf_reset(&f->rec.log);
+    pl_stanza_t *st = ut_parse(xml);
+    pl_notify(f->srv, st, flags);
+    pl_stanza_unref(&st);
+    return pl_buf_cstr(&f->rec.log);
+}
+
+#define GROUP_TO(to)                                                                               \
+    "<message from='room@rooms.example.test/ann' to='" to "' type='groupchat'>"                    \
+    "<body>hi</body></message>"
+
+START_TEST(a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone)
+{
+    fixture_t f;
+    fx_open(&f);
+    /* Every NOTIFY observer of the addressee's host runs, in priority
+     * order, with the flags; a PL_DONE stops nothing; nothing else runs
+     * (no message hook, no undelivered hook: nothing is delivered or
+     * stored). */
+    f.rec.claim = "notify:first";
+    ck_assert_str_eq(notify(&f, GROUP_TO("bob@example.test"), PL_NOTIFY_PUSH | PL_NOTIFY_MENTION),
+                     "notify:first flags=3 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:first@example.test groupchat\n"
+                     "notify:second flags=3 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:second@example.test groupchat\n");
+    f.rec.claim = NULL;
+    ck_assert_str_eq(notify(&f, GROUP_TO("carol@other.test"), 0),
+                     "notify:first flags=0 from=room@rooms.example.test/ann to=carol@other.test "
+                     "notify:first@other.test groupchat\n"
+                     "notify:second flags=0 from=room@rooms.example.test/ann to=carol@other.test "
+                     "notify:second@other.test groupchat\n");
+    /* Only an existing, enabled local account's bare JID. */
+    ck_assert_str_eq(notify(&f, GROUP_TO("nobody@example.test"), PL_NOTIFY_PUSH), "");
+    ck_assert_str_eq(notify(&f, GROUP_TO("dave@example.test"), PL_NOTIFY_PUSH), "");
+    ck_assert_str_eq(notify(&f, GROUP_TO("bob@example.test/desk"), PL_NOTIFY_PUSH), "");
+    ck_assert_str_eq(notify(&f, GROUP_TO("example.test"), PL_NOTIFY_PUSH), "");
+    ck_assert_str_eq(notify(&f, GROUP_TO("bob@remote.test"), PL_NOTIFY_PUSH), "");
+    ck_assert_str_eq(notify(&f, "<message to='bob@example.test'><body>x</body></message>", 0), "");
+    ck_assert_int_eq(pl_notify_wanted(f.srv, "example.test"), 1);
+    ck_assert_int_eq(pl_notify_wanted(f.srv, "remote.test"), 0);
+    ck_assert_int_eq(pl_notify_wanted(f.srv, "rooms.example.test"), 0);
+    fx_close(&f);
+}
+END_TEST
+
 Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -854,6 +922,7 @@ Suite *router_suite(void)
     tcase_add_test(tc, policy_hooks_of_the_senders_host_see_what_its_sessions_send);
     tcase_add_test(tc, a_components_stanzas_meet_the_policy_hooks_of_its_tenant);
     tcase_add_test(tc, a_message_to_an_account_carries_one_stanza_id_of_its_own);
+    tcase_add_test(tc, a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone);
     suite_add_tcase(s, tc);
     return s;
 }
