@@ -425,6 +425,7 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
         goto out;
     }
     unsigned was = r->config.flags;
+    int was_archiving = muc_archiving(r);
     const char *why = NULL;
     /* Both forms or nothing: the configuration before them is put back
      * when the groups form is refused after muc#roomconfig was taken. */
@@ -462,8 +463,11 @@ pl_hook_result_t muc_owner_set(pl_hook_ctx_t *hc)
     else
         muc_room_save(st, r);
     if (!was_locked) {
-        static const int c104[] = {104, 0};
-        muc_room_notice(&out, r, c104);
+        /* §10.2.1: 170 / 171 when logging (the room archive) went on / off. */
+        int codes[3] = {104, 0, 0};
+        if (muc_archiving(r) != was_archiving)
+            codes[1] = muc_archiving(r) ? 170 : 171;
+        muc_room_notice(&out, r, codes);
     }
     if (bulletin_changed)
         muc_groups_announce_bulletin(&out, r);

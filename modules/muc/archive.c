@@ -6,7 +6,10 @@
  * group commit; queries run on a worker thread, and the answers are routed
  * from the room like any of its stanzas.  The query's form, paging and
  * result elements are xep/mam-query's, shared with the account archive.
- * After a restart the rooms' history rings are refilled from it once. */
+ * After a restart the rooms' history rings are refilled from it once.
+ * Messages older than archive_retention are purged in small batches for
+ * the whole service (mam's purge works per host domain and does not reach
+ * the rooms' archives). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,70 @@ void muc_archive_forget(muc_state_t *st, const muc_room_t *r)
     char *owner = pl_xstrdup(r->jid);
     if (pl_server_write(pl_module_server(st->ctx), forget_run, forget_done, owner) != 0)
         free(owner);
+}
+
+/* ---- retention ---- */
+
+typedef struct archive_purge {
+    muc_state_t *st; /* for done only: run must not touch module state */
+    char *domain;
+    int64_t before_key;
+    unsigned limit;
+} archive_purge_t;
+
+static int purge_run(pl_wtxn_t *txn, void *ud)
+{
+    archive_purge_t *p = ud;
+    /* The rooms' bare JIDs are on the service's domain: every room, in
+     * memory or not, and nothing of the accounts. */
+    return pl_archive_purge(txn, p->domain, p->before_key, p->limit);
+}
+
+static void purge_done(void *ud, int status)
+{
+    archive_purge_t *p = ud;
+    muc_state_t *st = p->st;
+    st->purge_running = 0;
+    /* A full batch means more is waiting: go on at the next tick, so no
+     * transaction holds the storage long. */
+    st->purge_more = status >= 0 && (unsigned)status == p->limit;
+    if (!st->purge_more)
+        st->next_purge_ms = pl_mono_ms() + (uint64_t)st->conf->archive_purge_interval;
+    if (status > 0)
+        pl_module_log(st->ctx, PL_LOG_INFO, "archive.purged", "service=%s messages=%d", p->domain,
+                      status);
+    else if (status < 0)
+        pl_module_log(st->ctx, PL_LOG_WARN, "archive.purge_failed", "service=%s error=%d",
+                      p->domain, status);
+    free(p->domain);
+    free(p);
+}
+
+void muc_archive_purge(pl_module_ctx_t *ctx)
+{
+    muc_state_t *st = pl_module_data(ctx);
+    if (st->conf->archive_retention <= 0 || st->purge_running ||
+        (!st->purge_more && pl_mono_ms() < st->next_purge_ms))
+        return;
+    archive_purge_t *p = pl_xcalloc(1, sizeof(*p));
+    p->st = st;
+    p->domain = pl_xstrdup(st->service);
+    /* Archive keys are the stanza-ids' microseconds. */
+    p->before_key = (pl_now_ms() - st->conf->archive_retention) * 1000;
+    p->limit = (unsigned)st->conf->archive_purge_batch;
+    if (pl_server_write(pl_module_server(ctx), purge_run, purge_done, p) != 0) {
+        free(p->domain);
+        free(p);
+        return;
+    }
+    st->purge_running = 1;
+}
+
+int64_t muc_archive_horizon(const muc_state_t *st, const muc_room_t *r, int64_t now_ms)
+{
+    if (st->conf->archive_retention <= 0 || !muc_archiving(r))
+        return 0;
+    return now_ms - st->conf->archive_retention;
 }
 
 /* ---- reading ---- */

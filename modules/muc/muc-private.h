@@ -268,6 +268,9 @@ typedef struct muc_conf {
     long long temporary_expiry;      /* ms without activity before dismissal */
     long long expiry_batch;          /* rooms looked at per expiry tick */
     long long max_mentions;          /* members one message may mention (GRP-7) */
+    long long archive_retention;     /* ms a room archive keeps a message (0: forever) */
+    long long archive_purge_interval; /* ms between retention purges */
+    long long archive_purge_batch;    /* messages deleted per purge transaction */
 } muc_conf_t;
 
 /* Stanzas made under the state lock, routed once it is released (a route
@@ -288,6 +291,9 @@ typedef struct muc_state {
     pl_archive_t *archive; /* the room archive's read side (archive.c) */
     atomic_int queries;    /* archive queries in flight, from any loop */
     int warmed;            /* history rings refilled from the archive (loop 0 only) */
+    /* The room archives' retention purge (archive.c, loop 0 only). */
+    int purge_running, purge_more;
+    uint64_t next_purge_ms;
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);
@@ -432,5 +438,12 @@ pl_hook_result_t muc_archive_form(pl_hook_ctx_t *hc);
  * rings of archiving rooms with their newest archived messages, read on a
  * worker thread, so those who enter after a restart still get history. */
 void muc_archive_warm(pl_module_ctx_t *ctx);
+/* Timer: deletes the service's room messages older than archive_retention,
+ * archive_purge_batch at a time (every room of the service, loaded or not:
+ * the archive is asked by the owner's domain). */
+void muc_archive_purge(pl_module_ctx_t *ctx);
+/* The oldest time (unix ms) a room message may have and still be given
+ * out by `r` (archive or history on entering); 0: no limit. */
+int64_t muc_archive_horizon(const muc_state_t *st, const muc_room_t *r, int64_t now_ms);
 
 #endif

@@ -231,6 +231,10 @@ static int muc_start(pl_module_ctx_t *ctx)
     rc = pl_module_every(ctx, 1000, muc_archive_warm);
     if (rc == 0)
         rc = pl_module_every(ctx, 60000, store_activity);
+    /* The first purge soon after start, then every archive_purge_interval. */
+    st->next_purge_ms = pl_mono_ms() + 1000;
+    if (rc == 0 && st->conf->archive_retention > 0)
+        rc = pl_module_every(ctx, 1000, muc_archive_purge);
     /* Idle temporary groups are looked for a few times per expiry period
      * (at most once a minute, at least every half second). */
     long long tick = st->conf->temporary_expiry / 4;
@@ -341,6 +345,30 @@ static const pl_conf_def_t conf[] = {
      .min = 0,
      .max = 1000,
      .help = "members one message may mention: more are not told (GRP-7)"},
+    /* The same defaults as mam's retention, purge_interval and purge_batch:
+     * the account archive's purge works per host domain and never reaches
+     * the rooms' messages (their owner is on the service's domain). */
+    {.key = "archive_retention",
+     .type = PL_CONF_DURATION,
+     .offset = offsetof(muc_conf_t, archive_retention),
+     .def = "30d",
+     .min = 0,
+     .max = 3650LL * 24 * 3600 * 1000,
+     .help = "how long a room archive keeps a message (0: forever)"},
+    {.key = "archive_purge_interval",
+     .type = PL_CONF_DURATION,
+     .offset = offsetof(muc_conf_t, archive_purge_interval),
+     .def = "1h",
+     .min = 1000,
+     .max = 7LL * 24 * 3600 * 1000,
+     .help = "time between room archive purges"},
+    {.key = "archive_purge_batch",
+     .type = PL_CONF_INT,
+     .offset = offsetof(muc_conf_t, archive_purge_batch),
+     .def = "500",
+     .min = 1,
+     .max = 100000,
+     .help = "room messages deleted per purge transaction (one per second while behind)"},
     {0},
 };
 

@@ -122,14 +122,18 @@ pl_stanza_t *muc_occupant_presence(const muc_room_t *r, const muc_occupant_t *o,
     return out;
 }
 
-void muc_broadcast_occupant(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o,
-                            const char *type, const int *codes, const char *actor,
-                            const char *reason, const char *new_nick)
+/* `self_extra`: codes for o's own copy only (the others learn nothing from
+ * them). */
+static void broadcast(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o,
+                      const char *type, const int *codes, const int *self_extra, const char *actor,
+                      const char *reason, const char *new_nick)
 {
     /* Three stanzas at most, whoever and however many the occupants are:
      * the one for o itself (110), with the real JID, and without. */
     int self_codes[8], k = 0;
     for (const int *c = codes; c && *c && k < 6; c++)
+        self_codes[k++] = *c;
+    for (const int *c = self_extra; c && *c && k < 6; c++)
         self_codes[k++] = *c;
     self_codes[k++] = 110;
     self_codes[k] = 0;
@@ -155,6 +159,13 @@ void muc_broadcast_occupant(muc_out_t *out, const muc_room_t *r, const muc_occup
     pl_stanza_unref(&self);
     pl_stanza_unref(&with);
     pl_stanza_unref(&without);
+}
+
+void muc_broadcast_occupant(muc_out_t *out, const muc_room_t *r, const muc_occupant_t *o,
+                            const char *type, const int *codes, const char *actor,
+                            const char *reason, const char *new_nick)
+{
+    broadcast(out, r, o, type, codes, NULL, actor, reason, new_nick);
 }
 
 void muc_remove_occupant(muc_state_t *st, muc_out_t *out, muc_room_t *r, muc_occupant_t *o,
@@ -185,8 +196,8 @@ static long attr_long(const pl_xml_t *e, const char *name)
 
 /* What the joiner gets after the presences: the history it asked for,
  * each message with the time the room received it, then the subject. */
-static void send_history(muc_out_t *out, const muc_room_t *r, const pl_xml_t *mucx, const char *to,
-                         int64_t now)
+static void send_history(const muc_state_t *st, muc_out_t *out, const muc_room_t *r,
+                         const pl_xml_t *mucx, const char *to, int64_t now)
 {
     muc_hist_req_t q = {.maxstanzas = -1, .maxchars = -1, .seconds = -1, .since_ms = -1};
     const pl_xml_t *h = mucx ? pl_xml_child(mucx, "history", MUC_NS) : NULL;
@@ -196,6 +207,11 @@ static void send_history(muc_out_t *out, const muc_room_t *r, const pl_xml_t *mu
         q.seconds = attr_long(h, "seconds");
         q.since_ms = parse_stamp(pl_xml_attr(h, "since"));
     }
+    /* The ring of an archiving room caches its archive: what retention
+     * dropped (or is about to) is not given out from memory either. */
+    int64_t horizon = muc_archive_horizon(st, r, now);
+    if (horizon > 0 && q.since_ms < horizon - 1)
+        q.since_ms = horizon - 1;
     size_t first, n = muc_history_select(r, &q, now, &first);
     for (size_t i = 0; i < n; i++) {
         const muc_hist_t *e = muc_room_history_at(r, first + i);
@@ -204,6 +220,14 @@ static void send_history(muc_out_t *out, const muc_room_t *r, const pl_xml_t *mu
         pl_stanza_unref(&d);
     }
     muc_out_take(out, muc_subject_message(r, to));
+}
+
+/* §7.2.12: who enters a logged room (one that archives) is told so by 170
+ * in its own presence; the others' copies do not carry it. */
+static const int *logged_code(const muc_room_t *r)
+{
+    static const int logged[] = {170, 0};
+    return muc_archiving(r) ? logged : NULL;
 }
 
 /* The others' presence, as `o` may see them: what an entering client
@@ -310,8 +334,8 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
     if (created)
         codes[k++] = 201;
     codes[k] = 0;
-    muc_broadcast_occupant(out, r, o, NULL, codes, NULL, NULL, NULL);
-    send_history(out, r, mucx, o->jid, now);
+    broadcast(out, r, o, NULL, codes, logged_code(r), NULL, NULL, NULL);
+    send_history(st, out, r, mucx, o->jid, now);
     pl_module_log(st->ctx, PL_LOG_DEBUG, "room.join", "room=%s nick=\"%s\" created=%d", r->jid,
                   nick, created);
 }
@@ -427,9 +451,9 @@ pl_hook_result_t muc_on_presence(pl_hook_ctx_t *hc)
         muc_occupant_set_presence(o, hc->stanza);
         if (mucx)
             send_others(&out, r, o);
-        muc_broadcast_occupant(&out, r, o, NULL, NULL, NULL, NULL, NULL);
+        broadcast(&out, r, o, NULL, NULL, mucx ? logged_code(r) : NULL, NULL, NULL, NULL);
         if (mucx)
-            send_history(&out, r, mucx, o->jid, pl_now_ms());
+            send_history(st, &out, r, mucx, o->jid, pl_now_ms());
     } else if (o) {
         change_nick(hc, &out, r, o);
     } else {

@@ -3,10 +3,15 @@
  * missed, forward and backward with RSM, filtered by nick; the archive
  * outlives a restart; who may read it (members of a members-only room,
  * the host's users in an open room, never outcasts or another tenant);
- * and a room whose owner turned archiving off keeps nothing. */
+ * a room whose owner turned archiving off keeps nothing; status 170 to who
+ * enters a logged room and 170/171 when logging goes on/off (XEP-0045
+ * §7.2.12, §10.2.1); and, on a second server with a retention of seconds,
+ * the purge of old room messages (archive and history) in batches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tests/integration/harness.h"
 
@@ -15,6 +20,12 @@
 #define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_FWD "urn:xmpp:forward:0"
 #define NS_MUC "http://jabber.org/protocol/muc"
+
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
+    } while (0)
 
 // clang-format off
 static const char *const accounts[] = {
@@ -352,6 +363,203 @@ out:
     h_ctx_free(ctx);
 }
 
+/* Whether `st` carries <status code='code'/> in its muc#user x. */
+static int has_status(xmpp_stanza_t *st, const char *code)
+{
+    xmpp_stanza_t *x = h_child(st, "x", NS_MUC "#user");
+    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
+        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
+            h_attr_eq(k, "code", code))
+            return 1;
+    return 0;
+}
+
+/* The owner submits `fields` to `room`'s configuration. */
+static const char *reconfigure(h_client_t *owner, const char *room, const char *fields)
+{
+    char form[1024], to[128];
+    snprintf(form, sizeof(form),
+             "<query xmlns='" NS_MUC
+             "#owner'><x xmlns='jabber:x:data' type='submit'>%s</x></query>",
+             fields);
+    snprintf(to, sizeof(to), "%s@" SVC, room);
+    return h_iq_outcome(owner, "set", to, form);
+}
+
+/* The next configuration-change message (status 104) `c` gets from `room`:
+ * "104", "104+170", "104+171", or "none". */
+static const char *change_notice(h_client_t *c, const char *room)
+{
+    char from[128];
+    snprintf(from, sizeof(from), "%s@" SVC, room);
+    xmpp_stanza_t *m =
+        h_wait(c, &(h_match_t){.name = "message", .from = from, .child_ns = NS_MUC "#user"}, 5000);
+    const char *got = !m                                             ? "none"
+                      : !has_status(m, "104")                        ? "no 104"
+                      : has_status(m, "170") && has_status(m, "171") ? "104+170+171"
+                      : has_status(m, "170")                         ? "104+170"
+                      : has_status(m, "171")                         ? "104+171"
+                                                                     : "104";
+    if (m)
+        xmpp_stanza_release(m);
+    return got;
+}
+
+/* Bob enters `room` as Bo: 1 when his own presence carries 170, 0 when it
+ * does not, -1 when he got none; *others_170 whether Alice's copy of it
+ * carries 170 (it must not: it is for who enters). */
+static int enter_says_170(h_client_t *alice, h_client_t *bob, const char *room, int *others_170)
+{
+    char from[128];
+    snprintf(from, sizeof(from), "%s@" SVC "/Bo", room);
+    h_send(bob, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", from);
+    xmpp_stanza_t *self = h_wait(bob, &(h_match_t){.name = "presence", .from = from}, 5000);
+    xmpp_stanza_t *seen = h_wait(alice, &(h_match_t){.name = "presence", .from = from}, 5000);
+    int r = self && has_status(self, "110") ? has_status(self, "170") : -1;
+    *others_170 = seen ? has_status(seen, "170") : -1;
+    if (self)
+        xmpp_stanza_release(self);
+    if (seen)
+        xmpp_stanza_release(seen);
+    h_settle(bob);
+    h_drain(bob);
+    h_drain(alice);
+    return r;
+}
+
+/* XEP-0045 §7.2.12 and §10.2.1: who enters a room that archives gets 170
+ * in its own presence (and only there); a configuration change that turns
+ * the archive on or off says 170 or 171 with its 104, also when it does so
+ * by making the room temporary. */
+static void logging_is_announced_with_170_and_171(h_server_t *srv)
+{
+    (void)srv;
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    if (!alice || !bob || !open_room(alice, "logged", ROOMCONF("persistentroom", "1")) ||
+        !open_room(alice, "unlogged",
+                   ROOMCONF("persistentroom", "1") ROOMCONF("enablearchiving", "0")))
+        goto out;
+    int others = -2;
+    int said = enter_says_170(alice, bob, "logged", &others);
+    CHECK_MSG(said == 1, "entering a logged room: 170 in own presence = %d", said);
+    CHECK_MSG(others == 0, "the others' copy of the newcomer's presence: 170 = %d", others);
+    said = enter_says_170(alice, bob, "unlogged", &others);
+    CHECK_MSG(said == 0, "entering a room without archive: 170 = %d", said);
+    /* Off, on, another field, then temporary (no archive either). */
+    CHECK_STR(reconfigure(alice, "logged", ROOMCONF("enablearchiving", "0")), "result");
+    CHECK_STR(change_notice(bob, "logged"), "104+171");
+    CHECK_STR(change_notice(alice, "logged"), "104+171");
+    CHECK_STR(reconfigure(alice, "logged", ROOMCONF("enablearchiving", "1")), "result");
+    CHECK_STR(change_notice(bob, "logged"), "104+170");
+    CHECK_STR(reconfigure(alice, "logged", ROOMCONF("roomname", "Logged")), "result");
+    CHECK_STR(change_notice(bob, "logged"), "104");
+    CHECK_STR(reconfigure(alice, "logged", ROOMCONF("enablearchiving", "1")), "result");
+    CHECK_STR(change_notice(bob, "logged"), "104");
+    CHECK_STR(reconfigure(alice, "logged", ROOMCONF("persistentroom", "0")), "result");
+    CHECK_STR(change_notice(bob, "logged"), "104+171");
+    CHECK_STR(reconfigure(alice, "unlogged", ROOMCONF("enablearchiving", "1")), "result");
+    CHECK_STR(change_notice(bob, "unlogged"), "104+170");
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
+/* The bodies `c` reads in `room`'s archive (the first page of 50). */
+static const char *bodies_of(h_client_t *c, const char *room, page_t *p)
+{
+    const char *o = query(c, room, "", p);
+    return strcmp(o, "result") == 0 ? p->bodies : o;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* archive_retention = 5 s, a purge every second, 2 messages a batch: the
+ * old messages of every room of the service go (those of a room whose
+ * archiving is off meanwhile too), the recent ones stay, and who enters
+ * afterwards gets no old history from memory either.  Rooms are never
+ * unloaded (every persistent room is in memory from the start), so the
+ * room "not in memory" case is the archive-off room: the purge asks the
+ * archive by the service's domain, not by the rooms it knows. */
+static void old_room_messages_are_purged(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
+    size_t mark = h_log_mark(srv);
+    static const char *const old1[] = {"o1", "o2", "o3", "o4", "o5", NULL};
+    static const char *const old2[] = {"p1", "p2", "p3", NULL};
+    static const char *const hushed[] = {"h1", NULL};
+    if (!alice || !bob || !open_room(alice, "old", ROOMCONF("persistentroom", "1")) ||
+        !open_room(alice, "old2", ROOMCONF("persistentroom", "1")) ||
+        !open_room(alice, "hushed", ROOMCONF("persistentroom", "1")) ||
+        !say_all(alice, "old", old1) || !say_all(alice, "old2", old2) ||
+        !say_all(alice, "hushed", hushed))
+        goto out;
+    int64_t t0 = mono_ms();
+    page_t p;
+    CHECK_STR(bodies_of(bob, "old", &p), "o1,o2,o3,o4,o5");
+    CHECK_STR(bodies_of(bob, "old2", &p), "p1,p2,p3");
+    CHECK_STR(reconfigure(alice, "hushed", ROOMCONF("enablearchiving", "0")), "result");
+    h_drain(alice);
+    /* Gone after the retention, not before. */
+    int gone = 0;
+    int64_t gone_at = 0;
+    while (!gone && mono_ms() - t0 < 20000) {
+        usleep(250 * 1000);
+        gone = strcmp(bodies_of(bob, "old", &p), "") == 0 &&
+               strcmp(bodies_of(bob, "old2", &p), "") == 0;
+        gone_at = mono_ms() - t0;
+    }
+    CHECK_MSG(gone, "old room messages still there after %lld ms: %s", (long long)gone_at,
+              p.bodies);
+    CHECK_MSG(gone_at >= 4000, "purged after %lld ms, the retention is 5 s", (long long)gone_at);
+    /* A recent message outlives two more purges. */
+    static const char *const recent[] = {"n1", NULL};
+    if (!say_all(alice, "old", recent))
+        goto out;
+    usleep(2500 * 1000);
+    CHECK_STR(bodies_of(bob, "old", &p), "n1");
+    /* In batches of 2: the 9 old messages took at least 5 transactions. */
+    CHECK_MSG(h_log_count(srv, mark, "archive.purged") >= 5, "purge transactions: %d",
+              h_log_count(srv, mark, "archive.purged"));
+    CHECK(h_log_has(srv, mark, "archive.purged", "service=" SVC, NULL));
+    /* The room whose archiving was off lost its old message too. */
+    CHECK_STR(reconfigure(alice, "hushed", ROOMCONF("enablearchiving", "1")), "result");
+    h_drain(alice);
+    CHECK_STR(bodies_of(alice, "hushed", &p), "");
+    /* Who enters now gets the recent message only from the room's history. */
+    h_send(bob, "<presence to='old@" SVC "/Bo'><x xmlns='" NS_MUC "'/></presence>");
+    /* The subject comes last, after the history. */
+    xmpp_stanza_t *subj =
+        h_wait(bob, &(h_match_t){.name = "message", .from = "old@" SVC, .type = "groupchat"}, 5000);
+    CHECK(subj != NULL);
+    if (subj)
+        xmpp_stanza_release(subj);
+    int old_seen = 0, new_seen = 0;
+    xmpp_stanza_t *m;
+    while ((m = h_wait(bob, &(h_match_t){.name = "message", .from = "old@" SVC "/Al"}, 0))) {
+        char *b = h_child_text(m, "body");
+        old_seen += b && b[0] == 'o';
+        new_seen += b && strcmp(b, "n1") == 0;
+        free(b);
+        xmpp_stanza_release(m);
+    }
+    CHECK_MSG(old_seen == 0 && new_seen == 1, "history on entering: %d old, %d recent", old_seen,
+              new_seen);
+out:
+    h_client_free(alice);
+    h_client_free(bob);
+    h_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -366,8 +574,20 @@ int main(int argc, char **argv)
         H_RUN(a_member_who_was_not_joined_pages_the_archive_both_ways, &srv);
         H_RUN(the_archive_is_refused_to_whom_the_room_would_refuse, &srv);
         H_RUN(a_room_with_archiving_off_keeps_nothing, &srv);
+        H_RUN(logging_is_announced_with_170_and_171, &srv);
         H_RUN(the_archive_survives_a_restart, &srv);
     }
     h_server_stop(&srv);
+    /* A retention of seconds on a server of its own. */
+    h_server_t short_srv;
+    h_server_opts_t short_opts = {
+        .limits = "auth_fail_per_ip = 1000;",
+        .modules = "roster = {}; presence = {}; muc = { archive_retention = \"5s\"; "
+                   "archive_purge_interval = \"1s\"; archive_purge_batch = 2; };",
+        .accounts = accounts,
+    };
+    if (h_server_start(&short_srv, &short_opts) == 0)
+        H_RUN(old_room_messages_are_purged, &short_srv);
+    h_server_stop(&short_srv);
     return h_finish(argv[0]);
 }
