@@ -328,13 +328,18 @@ static void join(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_room_t 
     muc_occupant_set_presence(o, hc->stanza);
     r->active_ms = now;
     send_others(out, r, o);
-    int codes[4], k = 0;
+    /* 100 (everyone sees your JID), 201 (you created it) and 170 (the room
+     * archives) are news for the newcomer alone (§7.2.3, §10.1.1, §7.2.12):
+     * the others' copies carry no status. */
+    int self[4], k = 0;
     if (r->config.flags & MUC_CONF_WHOIS_ANYONE)
-        codes[k++] = 100;
+        self[k++] = 100;
     if (created)
-        codes[k++] = 201;
-    codes[k] = 0;
-    broadcast(out, r, o, NULL, codes, logged_code(r), NULL, NULL, NULL);
+        self[k++] = 201;
+    if (muc_archiving(r))
+        self[k++] = 170;
+    self[k] = 0;
+    broadcast(out, r, o, NULL, NULL, self, NULL, NULL, NULL);
     send_history(st, out, r, mucx, o->jid, now);
     pl_module_log(st->ctx, PL_LOG_DEBUG, "room.join", "room=%s nick=\"%s\" created=%d", r->jid,
                   nick, created);

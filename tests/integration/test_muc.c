@@ -357,6 +357,12 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
     CHECK_MSG(self && has_status(self, "100"), "no 100 in a non-anonymous room");
     if (self)
         xmpp_stanza_release(self);
+    /* 100 warns the newcomer alone; the others' copy carries no status. */
+    p = presence_from(alice, occ("open", "Bo"), NULL);
+    CHECK_MSG(p && !has_status(p, "100") && !has_status(p, "110"),
+              "the others' copy of an entering presence carries the newcomer's status");
+    if (p)
+        xmpp_stanza_release(p);
     p = presence_from(bob, occ("open", "Al"), NULL);
     it = item_of(p);
     CHECK(it && attr_is(it, "jid", "alice@example.test/a"));
