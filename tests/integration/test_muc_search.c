@@ -736,6 +736,37 @@ out:
     h_ctx_free(ctx);
 }
 
+/* max_rooms is each tenant's own (one service per host, one limit per
+ * service), and the refusal says why. */
+static void each_tenant_has_its_own_room_limit_with_a_clear_error(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *tom = h_login(ctx, srv, "tom@third.test/t", "pw", 0);
+    if (!alice || !tom || !create(alice, "lim1", "One", NULL) ||
+        !create(alice, "lim2", "Two", NULL))
+        goto out;
+    h_send(alice, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", occ("lim3", "Own"));
+    xmpp_stanza_t *p = h_wait(
+        alice, &(h_match_t){.name = "presence", .type = "error", .from = occ("lim3", "Own")}, 5000);
+    const char *cond = p ? h_error_condition(p) : NULL;
+    CHECK_STR(cond ? cond : "none", "resource-constraint");
+    char *text = p ? h_child_text(xmpp_stanza_get_child_by_name(p, "error"), "text") : NULL;
+    CHECK_MSG(text && strstr(text, "as many rooms"), "text: %s", text ? text : "none");
+    free(text);
+    rel(p);
+    /* The other tenant still creates rooms. */
+    for (int i = 0; i < 3; i++) {
+        char room[16];
+        snprintf(room, sizeof(room), "t%d", i);
+        CHECK(create_at(tom, SVC3, room, NULL, NULL));
+    }
+out:
+    h_client_free(alice);
+    h_client_free(tom);
+    h_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -759,6 +790,16 @@ int main(int argc, char **argv)
         H_RUN(iqs_to_an_occupant_reach_its_client, &srv);
         H_RUN(a_deleted_account_leaves_its_rooms, &srv);
     }
+    h_server_stop(&srv);
+    h_server_opts_t small = {
+        .limits = "auth_fail_per_ip = 1000;",
+        .modules = "roster = {}; presence = {}; muc = { max_rooms = 2; };",
+        .extra_hosts = "{ name = \"third.test\"; modules = { roster = {}; presence = {}; "
+                       "muc = { max_rooms = 5; }; }; }",
+        .accounts = accounts,
+    };
+    if (h_server_start(&srv, &small) == 0)
+        H_RUN(each_tenant_has_its_own_room_limit_with_a_clear_error, &srv);
     h_server_stop(&srv);
     return h_finish(argv[0]);
 }
