@@ -5,6 +5,7 @@
  * rooms it may see; bad forms; disco#items paged; IQs to an occupant
  * forwarded to its client; and a deleted account leaving its rooms, the
  * last owner's room handed over or ended. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -736,6 +737,48 @@ out:
     h_ctx_free(ctx);
 }
 
+/* parleyctl deleting an account while the server is down edits the
+ * stored rooms the same way: they start without it. */
+static void an_account_deleted_while_the_server_is_down_leaves_its_rooms(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *erin = h_login(ctx, srv, "erin@example.test/e", "pw", 0);
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    h_client_t *carol = NULL;
+    if (!erin || !alice || !create(erin, "erinroom", "Erin's", NULL) ||
+        !create(erin, "erinsolo", "Erin alone", NULL))
+        goto out;
+    CHECK_STR(set_affil(erin, "erinroom", "<item jid='alice@example.test' affiliation='admin'/>"),
+              "result");
+    CHECK(owns(erin, "dept", "erin@example.test")); /* from the case before */
+    h_client_free(erin);
+    h_client_free(alice);
+    erin = alice = NULL;
+    kill(srv->pid, SIGTERM);
+    if (!CHECK(h_server_wait_exit(srv, 15000)))
+        goto out;
+    char out[512];
+    CHECK_MSG(h_ctl(srv, NULL, out, sizeof(out),
+                    (const char *[]){"user", "del", "erin@example.test", NULL}) == 0,
+              "parleyctl: %s", out);
+    CHECK(h_server_relaunch(srv) == 0);
+    alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
+    carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
+    if (!alice || !carol)
+        goto out;
+    CHECK(owns(alice, "erinroom", "alice@example.test"));
+    CHECK(!owns(alice, "erinroom", "erin@example.test"));
+    CHECK(owns(carol, "dept", "carol@example.test")); /* the oldest member */
+    CHECK_STR(
+        h_iq_outcome(alice, "get", room_jid("erinsolo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+        "item-not-found");
+out:
+    h_client_free(erin);
+    h_client_free(alice);
+    h_client_free(carol);
+    h_ctx_free(ctx);
+}
+
 /* max_rooms is each tenant's own (one service per host, one limit per
  * service), and the refusal says why. */
 static void each_tenant_has_its_own_room_limit_with_a_clear_error(h_server_t *srv)
@@ -789,6 +832,7 @@ int main(int argc, char **argv)
         H_RUN(disco_items_are_paged_and_hide_hidden_rooms, &srv);
         H_RUN(iqs_to_an_occupant_reach_its_client, &srv);
         H_RUN(a_deleted_account_leaves_its_rooms, &srv);
+        H_RUN(an_account_deleted_while_the_server_is_down_leaves_its_rooms, &srv);
     }
     h_server_stop(&srv);
     h_server_opts_t small = {
