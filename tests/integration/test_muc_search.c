@@ -647,6 +647,12 @@ static void iqs_to_an_occupant_reach_its_client(h_server_t *srv)
     free(fn);
     rel(vc);
     CHECK_INT(h_count(bob, &(h_match_t){.name = "iq", .type = "get"}), 0);
+    /* A roster push through the room is still a stranger's push (the
+     * roster module's filter sees room/nick as another account). */
+    CHECK_STR(
+        h_iq_outcome(alice, "set", occ("fw", "Bo"),
+                     "<query xmlns='jabber:iq:roster'><item jid='evil@example.test'/></query>"),
+        "forbidden");
     /* Unknown nick, and someone outside the room. */
     CHECK_STR(h_iq_outcome(alice, "get", occ("fw", "Nobody"), "<query xmlns='jabber:iq:version'/>"),
               "item-not-found");
