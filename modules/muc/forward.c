@@ -1,4 +1,4 @@
-/* forward.c — IQs to an occupant (XEP-0045 §7.2.?, "IQ to an occupant"):
+/* forward.c — IQs to an occupant (XEP-0045: the room relays IQs to room/nick):
  * a get/set an occupant sends to room@service/nick goes to that occupant's
  * client, from the sender's occupant JID and with an id of the core's
  * request table (pl_server_send_iq_take), so the client never learns the

@@ -348,7 +348,7 @@ struct pl_rsm;
 void muc_rooms_page(muc_room_t *const *v, size_t n, const struct pl_rsm *q, size_t *from,
                     size_t *to);
 
-/* forward.c: IQs to room/nick go to that occupant's client (XEP-0045 §7.2.?) */
+/* forward.c: IQs to room/nick go to that occupant's client (XEP-0045 IQ relaying) */
 pl_hook_result_t muc_forward_iq(pl_hook_ctx_t *hc);
 
 /* account.c: a deleted account leaves every room (core/module.h) */
