@@ -359,6 +359,14 @@ void *pl_module_data(const pl_module_ctx_t *ctx) { return ctx->data; }
 void pl_module_set_data(pl_module_ctx_t *ctx, void *data) { ctx->data = data; }
 const char *pl_module_service(const pl_module_ctx_t *ctx) { return ctx->service; }
 
+pl_module_ctx_t *pl_host_module(pl_host_t *h, const char *name)
+{
+    for (size_t i = 0; h && name && i < h->nmods; i++)
+        if (strcmp(h->mods[i].desc->name, name) == 0)
+            return &h->mods[i];
+    return NULL;
+}
+
 /* A domain some host or component of the configuration already answers
  * for, whether or not its host has been created yet. */
 static int domain_taken(const pl_server_t *srv, const char *domain)

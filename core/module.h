@@ -87,7 +87,11 @@ typedef pl_hook_result_t (*pl_hook_fn)(pl_hook_ctx_t *hc);
 typedef struct pl_hook_def {
     pl_event_t event;
     unsigned targets;    /* PL_TO_* bits; 0 = PL_TO_ANY */
-    const char *ns;      /* payload namespace (IQ: required; others: optional child filter) */
+    /* Payload namespace.  IQ: the first child's namespace, or NULL for any
+     * payload (e.g. a service that forwards every IQ to room/nick; give such
+     * a hook a lower priority than the specific ones of the same targets).
+     * Others: optional child filter. */
+    const char *ns;
     const char *element; /* payload element name, NULL = any */
     const char *type;    /* IQ "get"/"set", message/presence type; NULL = any */
     int priority;
@@ -214,6 +218,12 @@ unsigned pl_module_session_flag(const pl_module_ctx_t *ctx, unsigned i);
 int pl_module_serve(pl_module_ctx_t *ctx, const char *domain);
 /* The domain this module serves on its host, or NULL. */
 const char *pl_module_service(const pl_module_ctx_t *ctx);
+/* The context of the module named `name` enabled on host `h`, or NULL
+ * (not enabled there, or `h` NULL).  For the callbacks that get the server
+ * but no context (account_removed_after): find the host with
+ * pl_server_tenant_of, then the module's own state with pl_module_data
+ * (NULL until its init ran). */
+pl_module_ctx_t *pl_host_module(pl_host_t *h, const char *name);
 
 /* ---- replies and routing from a handler ----
  * Who owns a stanza is in the name.  A function whose name ends in _take

@@ -118,6 +118,16 @@ long pl_kv_del_prefix(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t pl
 typedef int (*pl_kv_visit_fn)(void *ud, const void *key, size_t klen, const void *val,
                               size_t vlen);
 int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud);
+/* The same inside a write job, seeing the job's own changes (plen 0:
+ * every key).  `fn` must not write to the store while it visits: collect,
+ * then write.  Returns the number visited or <0. */
+long pl_kv_txn_scan(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn,
+                    void *ud);
+/* Inside a write job: the store `name` ("module.store", as the core names
+ * a module's stores) when it exists, else NULL (nothing was ever stored in
+ * it).  For account_removed (core/module.h), which runs without a module
+ * context, also in parleyctl while the server is down. */
+pl_kv_t *pl_kv_txn_lookup(pl_wtxn_t *txn, const char *name);
 
 /* ---- accounts repository ---- */
 enum { PL_ACCOUNT_DISABLED = 1u << 0 };

@@ -29,6 +29,8 @@
 /* The enterprise group kinds' extra form and elements (groups.c,
  * docs/extensions/groups.md). */
 #define MUC_NS_GROUPS "urn:parley:groups"
+/* XEP-0055 search, used by the group search alone (search.c). */
+#define MUC_NS_SEARCH "jabber:iq:search"
 
 enum {
     MUC_MAX_NAME = 256,         /* bytes in a room name */
@@ -363,6 +365,30 @@ pl_hook_result_t muc_disco_info(pl_hook_ctx_t *hc);
 pl_hook_result_t muc_disco_items(pl_hook_ctx_t *hc);
 /* XEP-0410 self-ping to room/nick, answered by the room. */
 pl_hook_result_t muc_self_ping(pl_hook_ctx_t *hc);
+
+/* search.c: group search (XEP-0055 with a data form, XEP-0059 paging) */
+pl_hook_result_t muc_search_get(pl_hook_ctx_t *hc);
+pl_hook_result_t muc_search_set(pl_hook_ctx_t *hc);
+/* What "fuzzy" means for names: appends `s` folded to `out`, with ASCII
+ * letters and the Latin-1 capitals U+00C0..U+00DE lowered and white space
+ * (ASCII and U+3000) dropped; every other byte (CJK...) kept as it is. */
+void muc_search_fold(const char *s, size_t len, pl_buf_t *out);
+/* Does the folded `name` contain the folded needle (nlen 0: always)? */
+int muc_search_match(const char *folded_needle, size_t nlen, const char *name);
+/* qsort order of room pointers by their JID (the paging key). */
+int muc_rooms_by_jid(const void *a, const void *b);
+/* The page [*from, *to) of the n rooms (sorted by JID) that an XEP-0059
+ * request asks for: after/before a room JID, the last page, an index. */
+struct pl_rsm;
+void muc_rooms_page(muc_room_t *const *v, size_t n, const struct pl_rsm *q, size_t *from,
+                    size_t *to);
+
+/* forward.c: IQs to room/nick go to that occupant's client (XEP-0045 IQ relaying) */
+pl_hook_result_t muc_forward_iq(pl_hook_ctx_t *hc);
+
+/* account.c: a deleted account leaves every room (core/module.h) */
+int muc_account_removed(pl_wtxn_t *txn, const char *bare, void **note);
+void muc_account_removed_after(pl_server_t *srv, const char *bare, void *note);
 
 /* config.c */
 /* The room's muc#roomconfig form (type "form") inside the builder. */

@@ -450,6 +450,20 @@ static int kv_visit(void *ud, MDB_cursor *cur, const MDB_val *k, const MDB_val *
     return c->fn(c->ud, k->mv_data, k->mv_size, v->mv_data, v->mv_size) != 0;
 }
 
+long pl_kv_txn_scan(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn,
+                    void *ud)
+{
+    if (!txn || !kv || txn->st != kv->st)
+        return -EINVAL;
+    kv_visit_t c = {.fn = fn, .ud = ud};
+    return pl_lmdb_scan_prefix(txn->txn, kv, prefix, plen, kv_visit, &c);
+}
+
+pl_kv_t *pl_kv_txn_lookup(pl_wtxn_t *txn, const char *name)
+{
+    return txn && name ? pl_lmdb_kv_lookup(txn->st, name) : NULL;
+}
+
 int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud)
 {
     MDB_txn *txn;

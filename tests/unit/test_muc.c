@@ -12,6 +12,7 @@
 #include "modules/muc/muc-private.h"
 #include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
+#include "xep/rsm.h"
 
 #define ROOM "tea@groups.example.test"
 
@@ -289,6 +290,105 @@ static muc_room_t *sample_room(void)
     return r;
 }
 
+/* What "fuzzy" means in group search (search.c): ASCII and Latin-1
+ * capitals folded, spaces dropped, every other byte as it is. */
+static int finds(const char *needle, const char *name)
+{
+    pl_buf_t n;
+    pl_buf_init(&n);
+    muc_search_fold(needle, strlen(needle), &n);
+    int hit = muc_search_match(n.data, n.len, name);
+    pl_buf_deinit(&n);
+    return hit;
+}
+
+START_TEST(search_names_fold_case_and_spaces_and_keep_other_scripts)
+{
+    pl_buf_t b;
+    pl_buf_init(&b);
+    muc_search_fold("Engineering Team\t", 17, &b);
+    ck_assert_str_eq(pl_buf_cstr(&b), "engineeringteam");
+    b.len = 0;
+    muc_search_fold("CAF\xc3\x89 \xc3\x97", 8, &b);           /* CAFÉ × */
+    ck_assert_str_eq(pl_buf_cstr(&b), "caf\xc3\xa9\xc3\x97"); /* café × */
+    b.len = 0;
+    muc_search_fold("\xe4\xba\xa7\xe5\x93\x81\xe3\x80\x80\xe8\xae\xbe", 12, &b);
+    ck_assert_str_eq(pl_buf_cstr(&b), "\xe4\xba\xa7\xe5\x93\x81\xe8\xae\xbe"); /* 产品设 */
+    pl_buf_deinit(&b);
+    ck_assert(finds("ENGINEER", "Engineering Team"));
+    ck_assert(finds("ring te", "Engineering Team"));
+    ck_assert(!finds("teams", "Engineering Team"));
+    ck_assert(finds("", "anything"));
+    ck_assert(finds(
+        "\xe8\xae\xbe\xe8\xae\xa1",
+        "\xe4\xba\xa7\xe5\x93\x81\xe8\xae\xbe\xe8\xae\xa1\xe5\xb0\x8f\xe7\xbb\x84")); /* 设计 in
+                                                                                         产品设计小组
+                                                                                       */
+    ck_assert(!finds(
+        "\xe8\xae\xbe\xe7\xbb\x84",
+        "\xe4\xba\xa7\xe5\x93\x81\xe8\xae\xbe\xe8\xae\xa1\xe5\xb0\x8f\xe7\xbb\x84")); /* 设组 */
+    ck_assert(finds("caf\xc3\xa9", "CAF\xc3\x89 Cr\xc3\xa8me"));
+    /* A needle longer than the name, or at its very end. */
+    ck_assert(!finds("engineering teams", "Engineering Team"));
+    ck_assert(finds("team", "Engineering Team"));
+}
+END_TEST
+
+/* XEP-0059 pages over rooms sorted by JID (search and disco#items). */
+START_TEST(room_pages_go_forward_back_and_by_index)
+{
+    muc_room_t rooms[7], *v[7];
+    char jids[7][32];
+    for (int i = 0; i < 7; i++) {
+        snprintf(jids[i], sizeof(jids[i]), "r%d@groups.example.test", i);
+        memset(&rooms[i], 0, sizeof(rooms[i]));
+        rooms[i].jid = jids[i];
+        v[i] = &rooms[i];
+    }
+    pl_rsm_t q = {.max = 3};
+    size_t from, to;
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 0);
+    ck_assert_uint_eq(to, 3);
+    q.has_after = 1;
+    snprintf(q.after, sizeof(q.after), "%s", jids[2]);
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 3);
+    ck_assert_uint_eq(to, 6);
+    snprintf(q.after, sizeof(q.after), "%s", jids[5]);
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 6);
+    ck_assert_uint_eq(to, 7);
+    /* An id between two rooms (one that went meanwhile) still pages. */
+    snprintf(q.after, sizeof(q.after), "r2x@groups.example.test");
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 3);
+    q = (pl_rsm_t){.max = 3, .has_before = 1};
+    snprintf(q.before, sizeof(q.before), "%s", jids[3]);
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 0);
+    ck_assert_uint_eq(to, 3);
+    snprintf(q.before, sizeof(q.before), "%s", jids[1]);
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 0);
+    ck_assert_uint_eq(to, 1);
+    q.before[0] = '\0'; /* the last page */
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 4);
+    ck_assert_uint_eq(to, 7);
+    q = (pl_rsm_t){.max = 3, .has_index = 1, .index = 5};
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, 5);
+    ck_assert_uint_eq(to, 7);
+    q.index = 9;
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, to);
+    q = (pl_rsm_t){.max = 0};
+    muc_rooms_page(v, 7, &q, &from, &to);
+    ck_assert_uint_eq(from, to);
+}
+END_TEST
+
 START_TEST(a_room_record_round_trips)
 {
     muc_room_t *r = sample_room(), *back = NULL;
@@ -548,6 +648,8 @@ Suite *muc_suite(void)
     tcase_add_test(tc, history_keeps_the_newest_and_selects_by_every_limit);
     tcase_add_test(tc, a_room_record_round_trips);
     tcase_add_test(tc, records_that_are_not_rooms_are_refused);
+    tcase_add_test(tc, search_names_fold_case_and_spaces_and_keep_other_scripts);
+    tcase_add_test(tc, room_pages_go_forward_back_and_by_index);
     tcase_add_test(tc, the_heir_is_the_oldest_admin_else_the_oldest_member);
     tcase_add_test(tc, only_idle_temporary_groups_expire);
     tcase_add_test(tc, kinds_and_join_authentication_read_and_write);
