@@ -13,20 +13,56 @@
 #include "lib/util.h"
 #include "modules/muc/muc-private.h"
 
-/* How long the sender may wait for the occupant's client. */
-enum { FORWARD_TIMEOUT_MS = 30000 };
+/* How long the sender may wait for the occupant's client, and how many
+ * requests may wait at once: per sender (bare JID) and per service.  The
+ * core's request table (limits.max_pending_iqs) is shared by every host
+ * and module; an occupant asking a client that never answers must not
+ * fill it for the others. */
+enum {
+    FORWARD_TIMEOUT_MS = 30000,
+    FORWARD_MAX_PER_USER = 16,
+    FORWARD_MAX_PER_SERVICE = 1000,
+};
 
 typedef struct forward {
+    muc_state_t *st;
     pl_server_t *srv;
     pl_stanza_t *orig; /* the sender's request (a reference) */
     char *sender;      /* its full JID, normalised */
+    char *bare;        /* and bare, as counted in muc_state_t.forwards */
     char *occupant;    /* room@service/nick it asked */
 } forward_t;
+
+/* Counts one more waiting request of `bare`: 0, or -1 past a bound (the
+ * lock is held). */
+static int waiting_add(muc_state_t *st, const char *bare)
+{
+    uintptr_t n = (uintptr_t)pl_map_get(&st->forwards, bare);
+    if (n >= FORWARD_MAX_PER_USER || st->nforwards >= FORWARD_MAX_PER_SERVICE)
+        return -1;
+    pl_map_put(&st->forwards, bare, (void *)(n + 1));
+    st->nforwards++;
+    return 0;
+}
+
+static void waiting_done(muc_state_t *st, const char *bare)
+{
+    pthread_mutex_lock(&st->lock);
+    uintptr_t n = (uintptr_t)pl_map_get(&st->forwards, bare);
+    if (n > 1)
+        pl_map_put(&st->forwards, bare, (void *)(n - 1));
+    else
+        pl_map_del(&st->forwards, bare);
+    if (st->nforwards)
+        st->nforwards--;
+    pthread_mutex_unlock(&st->lock);
+}
 
 static void forward_free(forward_t *f)
 {
     pl_stanza_unref(&f->orig);
     free(f->sender);
+    free(f->bare);
     free(f->occupant);
     free(f);
 }
@@ -53,6 +89,7 @@ static void answered(void *ud, const pl_stanza_t *response)
         reply = pl_build_finish(b);
     }
     pl_route_take(f->srv, reply);
+    waiting_done(f->st, f->bare);
     forward_free(f);
 }
 
@@ -73,6 +110,9 @@ pl_hook_result_t muc_forward_iq(pl_hook_ctx_t *hc)
     } else if (!target) {
         e = PL_ERR_ITEM_NOT_FOUND;
         why = "no occupant has this nickname";
+    } else if (waiting_add(st, hc->from->bare) != 0) {
+        e = PL_ERR_RESOURCE_CONSTRAINT;
+        why = "too many of your requests to occupants are waiting for an answer";
     } else {
         snprintf(from, sizeof(from), "%s/%s", r->jid, me->nick);
         snprintf(to, sizeof(to), "%s",
@@ -95,8 +135,11 @@ pl_hook_result_t muc_forward_iq(pl_hook_ctx_t *hc)
     f->orig = pl_stanza_ref(hc->stanza);
     f->sender = pl_xstrdup(hc->from->full);
     f->occupant = pl_xstrdup(hc->to->full);
+    f->st = st;
+    f->bare = pl_xstrdup(hc->from->bare);
     if (pl_server_send_iq_take(hc->server, pl_build_finish(b), FORWARD_TIMEOUT_MS, answered, f) !=
         0) {
+        waiting_done(st, hc->from->bare);
         forward_free(f);
         pl_reply_error(hc, PL_ERR_RESOURCE_CONSTRAINT,
                        "the server has too many requests waiting: try again later");

@@ -296,6 +296,11 @@ typedef struct muc_state {
     /* The room archives' retention purge (archive.c, loop 0 only). */
     int purge_running, purge_more;
     uint64_t next_purge_ms;
+    /* IQs relayed to occupants still waiting for an answer (forward.c):
+     * per sender bare JID (a count in the pointer) and in all, so that no
+     * user, and no tenant, fills the server's request table. */
+    pl_map_t forwards;
+    size_t nforwards;
 } muc_state_t;
 
 muc_state_t *muc_state(pl_hook_ctx_t *hc);

@@ -187,6 +187,7 @@ static int muc_init(pl_module_ctx_t *ctx)
     pl_buf_deinit(&d);
     pthread_mutex_init(&st->lock, NULL);
     pl_map_init(&st->rooms);
+    pl_map_init(&st->forwards);
     pl_module_set_data(ctx, st);
     return 0;
 }
@@ -256,6 +257,7 @@ static void muc_stop(pl_module_ctx_t *ctx)
         muc_room_free(&r);
     }
     pl_map_deinit(&st->rooms);
+    pl_map_deinit(&st->forwards);
     pl_archive_close(&st->archive);
     pthread_mutex_destroy(&st->lock);
     free(st);

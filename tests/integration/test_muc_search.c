@@ -653,6 +653,34 @@ static void iqs_to_an_occupant_reach_its_client(h_server_t *srv)
         h_iq_outcome(alice, "set", occ("fw", "Bo"),
                      "<query xmlns='jabber:iq:roster'><item jid='evil@example.test'/></query>"),
         "forbidden");
+    /* A client that never answers holds at most 16 of one user's requests:
+     * the 17th is refused at once (the server's request table is shared by
+     * every tenant), and an answer makes room again. */
+    h_drain(bob);
+    for (int i = 0; i < 16; i++)
+        h_send(alice, "<iq type='get' id='q%d' to='%s'><query xmlns='jabber:iq:version'/></iq>", i,
+               occ("fw", "Bo"));
+    CHECK_STR(h_iq_outcome(alice, "get", occ("fw", "Bo"), "<query xmlns='jabber:iq:version'/>"),
+              "resource-constraint");
+    h_settle(bob);
+    const h_match_t relayed = {.name = "iq", .type = "get", .from = occ("fw", "Own")};
+    CHECK_INT(h_count(bob, &relayed), 16);
+    fw = h_wait(bob, &relayed, 1000);
+    if (fw) {
+        h_send(bob, "<iq type='result' id='%s' to='%s'/>", xmpp_stanza_get_id(fw),
+               occ("fw", "Own"));
+        rel(fw);
+    }
+    ans =
+        h_wait(alice, &(h_match_t){.name = "iq", .type = "result", .from = occ("fw", "Bo")}, 5000);
+    CHECK(ans != NULL);
+    rel(ans);
+    h_send(alice, "<iq type='get' id='q16' to='%s'><query xmlns='jabber:iq:version'/></iq>",
+           occ("fw", "Bo"));
+    h_settle(bob);
+    CHECK_MSG(h_count(bob, &relayed) == 16, "after an answer, one more request is relayed");
+    h_drain(alice);
+    h_drain(bob);
     /* Unknown nick, and someone outside the room. */
     CHECK_STR(h_iq_outcome(alice, "get", occ("fw", "Nobody"), "<query xmlns='jabber:iq:version'/>"),
               "item-not-found");
