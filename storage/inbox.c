@@ -208,9 +208,28 @@ int pl_inbox_entry_apply(pl_inbox_entry_t *e, const pl_inbox_event_t *ev)
 
 /* ---- record format ---- */
 
+/* Writes v in decimal at the end of tmp (24 bytes) and returns where it
+ * starts: a record has some eighty fields, and formatting their lengths
+ * with printf was most of the cost of writing one (a group's message
+ * rewrites a record per member). */
+static char *decimal(char tmp[24], unsigned long long v)
+{
+    char *p = tmp + 24; /* 20 digits at most, and room for a sign */
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 static void put_field(pl_buf_t *out, const char *s, size_t n)
 {
-    pl_buf_printf(out, "%zu:", n);
+    char tmp[24];
+    char *d = decimal(tmp, n);
+    size_t dl = (size_t)(tmp + 24 - d);
+    pl_buf_reserve(out, dl + 2 + n);
+    pl_buf_append(out, d, dl);
+    pl_buf_append(out, ":", 1);
     pl_buf_append(out, s, n);
     pl_buf_append(out, ",", 1);
 }
@@ -222,9 +241,12 @@ static void put_str(pl_buf_t *out, const char *s)
 
 static void put_num(pl_buf_t *out, long long v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", v);
-    put_field(out, tmp, (size_t)n);
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    char *d = decimal(tmp, u);
+    if (v < 0)
+        *--d = '-'; /* as printf wrote it (decode refuses it) */
+    put_field(out, d, (size_t)(tmp + 24 - d));
 }
 
 void pl_inbox_entry_encode(const pl_inbox_entry_t *e, pl_buf_t *out)

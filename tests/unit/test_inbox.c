@@ -236,6 +236,38 @@ START_TEST(records_round_trip_and_damage_is_refused)
 }
 END_TEST
 
+/* The bytes of a record do not change with the code that writes them:
+ * stored records are read back by later versions. */
+START_TEST(records_keep_their_format)
+{
+    pl_inbox_entry_t *e = entry_new();
+    strcpy(e->last_id, "0000000000020");
+    strcpy(e->last_msg_id, "m2");
+    e->stamp = 1234567890123;
+    strcpy(e->from, "bob@x/p");
+    strcpy(e->to, "alice@x");
+    strcpy(e->type, "chat");
+    strcpy(e->excerpt, "hi, there");
+    e->unread = 2;
+    e->nring = 2;
+    strcpy(e->ring[0].stanza_id, "0000000000010");
+    strcpy(e->ring[0].msg_id, "m1");
+    strcpy(e->ring[1].stanza_id, "0000000000020");
+    strcpy(e->ring[1].msg_id, "m2");
+    e->ring[1].mention = 1;
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_inbox_entry_encode(e, &b);
+    const char *want = "113:0000000000020,2:m2,13:1234567890123,1:0,7:bob@x/p,7:alice@x,4:chat,"
+                       "9:hi, there,1:0,1:2,0:,0:,1:2,13:0000000000010,2:m1,13:0000000000020,"
+                       "2:m2,1:2,";
+    ck_assert_uint_eq(b.len, strlen(want));
+    ck_assert(memcmp(b.data, want, b.len) == 0);
+    pl_buf_deinit(&b);
+    free(e);
+}
+END_TEST
+
 START_TEST(mentions_are_marked_and_read_with_their_messages)
 {
     pl_inbox_entry_t *e = entry_new();
@@ -491,6 +523,7 @@ Suite *inbox_suite(void)
     tcase_add_test(tc, the_ring_forgets_the_oldest_but_counts_them);
     tcase_add_test(tc, excerpts_are_bounded_on_a_character);
     tcase_add_test(tc, records_round_trip_and_damage_is_refused);
+    tcase_add_test(tc, records_keep_their_format);
     tcase_add_test(tc, mentions_are_marked_and_read_with_their_messages);
     tcase_add_test(tc, store_keeps_conversations_in_activity_order);
     tcase_add_test(tc, store_evicts_the_oldest_at_the_limit);
