@@ -472,7 +472,11 @@ static int count_put(pl_wtxn_t *txn, pl_kv_t *kv, const char *key, int klen, lon
     return pl_kv_put(txn, kv, key, (size_t)klen, tmp, (size_t)len);
 }
 
-/* A new conversation: counted, after making room by removing `evict`. */
+static int oldest_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, char *out);
+
+/* A new conversation: counted, after making room by removing `evict`, or
+ * without one the least active conversation as this transaction sees it
+ * (so a burst of new conversations never goes over the limit). */
 static int add_conversation(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const char *partner,
                             long max, const char *evict)
 {
@@ -485,6 +489,13 @@ static int add_conversation(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const
     pl_buf_deinit(&val);
     if (r < 0)
         return r;
+    char oldest[PL_INBOX_JID_MAX + 1];
+    if (n >= max && !evict) {
+        int o = oldest_in(txn, kv, user, oldest);
+        if (o < 0)
+            return o;
+        evict = o == 1 ? oldest : NULL;
+    }
     if (n >= max && evict && *evict && strcmp(evict, partner) != 0) {
         int elen = make_key(ekey, user, 'c', evict);
         int d = elen < 0 ? 0 : pl_kv_del(txn, kv, ekey, (size_t)elen);
@@ -588,7 +599,8 @@ static int by_activity(const void *a, const void *b)
     return strcmp(x->partner, y->partner);
 }
 
-int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
+/* The list as pl_inbox_list makes it; inside a write job with txn. */
+static int list_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -600,7 +612,8 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
                   .scratch = pl_xmalloc(sizeof(pl_inbox_entry_t)),
                   .ring = kv->st->seal,
                   .user = user};
-    int r = pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
+    int r = txn ? pl_kv_txn_scan(txn, kv, prefix, (size_t)plen, list_visit, &l)
+                : pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
     free(l.scratch);
     if (r < 0 || l.err < 0) {
         pl_inbox_items_free(&l.items, l.n);
@@ -611,6 +624,11 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     *out = l.items;
     *n = l.n;
     return 0;
+}
+
+int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
+{
+    return list_in(NULL, kv, user, out, n);
 }
 
 void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
@@ -624,15 +642,20 @@ void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
     free(items);
 }
 
-int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
+static int oldest_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, char *out)
 {
     pl_inbox_item_t *items;
     size_t n;
-    int r = pl_inbox_list(kv, user, &items, &n);
+    int r = list_in(txn, kv, user, &items, &n);
     if (r < 0)
         return r;
     if (n > 0)
         copy_bounded(out, PL_INBOX_JID_MAX + 1, items[n - 1].partner);
     pl_inbox_items_free(&items, n);
     return n > 0;
+}
+
+int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
+{
+    return oldest_in(NULL, kv, user, out);
 }

@@ -118,6 +118,9 @@ long pl_kv_del_prefix(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t pl
 typedef int (*pl_kv_visit_fn)(void *ud, const void *key, size_t klen, const void *val,
                               size_t vlen);
 int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, void *ud);
+/* The same inside a write job, seeing the job's own uncommitted changes. */
+int pl_kv_txn_scan(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn,
+                   void *ud);
 
 /* ---- accounts repository ---- */
 enum { PL_ACCOUNT_DISABLED = 1u << 0 };

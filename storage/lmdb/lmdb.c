@@ -461,3 +461,12 @@ int pl_kv_scan(pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn, 
     mdb_txn_abort(txn);
     return (int)n;
 }
+
+int pl_kv_txn_scan(pl_wtxn_t *txn, pl_kv_t *kv, const void *prefix, size_t plen, pl_kv_visit_fn fn,
+                   void *ud)
+{
+    if (txn->st != kv->st)
+        return -EINVAL;
+    kv_visit_t c = {.fn = fn, .ud = ud};
+    return (int)pl_lmdb_scan_prefix(txn->txn, kv, prefix, plen, kv_visit, &c);
+}

@@ -433,6 +433,53 @@ START_TEST(store_evicts_the_oldest_at_the_limit)
 }
 END_TEST
 
+/* Several new conversations in one transaction, as a group's messages
+ * queued together are written. */
+typedef struct burst {
+    const char *partners[4];
+    long max;
+    int results[4];
+} burst_t;
+
+static int burst_run(pl_wtxn_t *txn, void *ud)
+{
+    burst_t *b = ud;
+    for (int i = 0; i < 4 && b->partners[i]; i++) {
+        pl_inbox_event_t ev = msg_from(b->partners[i], 10 + i);
+        b->results[i] = pl_inbox_update(txn, kv, USER, &ev, b->max, NULL, NULL, NULL);
+    }
+    return 0;
+}
+
+START_TEST(without_a_named_eviction_the_transaction_finds_the_oldest)
+{
+    store_open();
+    pl_inbox_event_t ev = msg_from("a@x", 1);
+    update(&ev, 2, NULL);
+    ev = msg_from("b@x", 2);
+    update(&ev, 2, NULL);
+    /* Each new one removes the least active as the transaction sees it:
+     * the ones written before it in the same transaction count. */
+    burst_t b = {.partners = {"c@x", "d@x", "e@x"}, .max = 2};
+    ck_assert_int_eq(pl_storage_write_sync(st, burst_run, &b), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(b.results[i], 1);
+    ck_assert_int_eq(pl_inbox_count(kv, USER), 2);
+    pl_inbox_item_t *items;
+    size_t n;
+    ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(items[0].partner, "e@x");
+    ck_assert_str_eq(items[1].partner, "d@x");
+    pl_inbox_items_free(&items, n);
+    /* Under the limit nothing goes. */
+    ev = msg_from("f@x", 20);
+    ck_assert_int_eq(update(&ev, 3, NULL), 1);
+    ck_assert_int_eq(pl_inbox_count(kv, USER), 3);
+    store_close();
+}
+END_TEST
+
 typedef struct raw_put {
     const char *key;
     size_t klen;
@@ -527,6 +574,7 @@ Suite *inbox_suite(void)
     tcase_add_test(tc, mentions_are_marked_and_read_with_their_messages);
     tcase_add_test(tc, store_keeps_conversations_in_activity_order);
     tcase_add_test(tc, store_evicts_the_oldest_at_the_limit);
+    tcase_add_test(tc, without_a_named_eviction_the_transaction_finds_the_oldest);
     tcase_add_test(tc, sealed_entries_hide_the_excerpt);
     suite_add_tcase(s, tc);
     return s;
