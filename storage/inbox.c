@@ -222,16 +222,19 @@ static char *decimal(char tmp[24], unsigned long long v)
     return p;
 }
 
+/* "n:bytes," written straight into the buffer. */
 static void put_field(pl_buf_t *out, const char *s, size_t n)
 {
     char tmp[24];
     char *d = decimal(tmp, n);
     size_t dl = (size_t)(tmp + 24 - d);
     pl_buf_reserve(out, dl + 2 + n);
-    pl_buf_append(out, d, dl);
-    pl_buf_append(out, ":", 1);
-    pl_buf_append(out, s, n);
-    pl_buf_append(out, ",", 1);
+    char *p = out->data + out->len;
+    memcpy(p, d, dl);
+    p[dl] = ':';
+    memcpy(p + dl + 1, s, n);
+    p[dl + 1 + n] = ',';
+    out->len += dl + 2 + n;
 }
 
 static void put_str(pl_buf_t *out, const char *s)
