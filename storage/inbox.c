@@ -301,10 +301,8 @@ static void get_str(reader_t *r, char *dst, size_t cap)
         dst[0] = '\0';
         return;
     }
-    memcpy(dst, p + 1, n);
+    memcpy(dst, p + 1, n); /* no NUL in it: pl_inbox_entry_decode looked */
     dst[n] = '\0';
-    if (memchr(dst, '\0', n))
-        r->bad = 1;
     r->p = p + 2 + n;
 }
 
@@ -322,7 +320,10 @@ static long long get_num(reader_t *r, long long min, long long max)
 int pl_inbox_entry_decode(const void *data, size_t len, pl_inbox_entry_t *e)
 {
     reader_t r = {.p = data, .end = (const char *)data + len};
-    if (len < 1 || *r.p != INBOX_VERSION)
+    /* A NUL anywhere is damage (in a field it would cut the string; where
+     * a length or a number stands it does not parse): one look at the
+     * whole record rather than one per field. */
+    if (len < 1 || *r.p != INBOX_VERSION || memchr(data, '\0', len))
         return -EBADMSG;
     r.p++;
     get_str(&r, e->last_id, sizeof(e->last_id));
