@@ -312,21 +312,54 @@ int pl_notify_wanted(pl_server_t *srv, const char *domain)
     return host && host->nhooks[PL_EV_NOTIFY] > 0;
 }
 
-void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags)
+/* The NOTIFY hooks' slots of the batch running on one host. */
+typedef struct notify_batch {
+    pl_host_t *host;
+    void **slots; /* one per NOTIFY hook of the host, in running order */
+} notify_batch_t;
+
+static void batch_finish(notify_batch_t *b)
+{
+    if (!b->host)
+        return;
+    for (size_t i = 0; i < b->host->nhooks[PL_EV_NOTIFY]; i++) {
+        const pl_hook_entry_t *e = &b->host->hooks[PL_EV_NOTIFY][i];
+        if (b->slots[i] && e->def->batch_end)
+            e->def->batch_end(e->mod, b->slots[i]);
+    }
+    free(b->slots);
+    *b = (notify_batch_t){0};
+}
+
+/* One addressee of a batch; `from` is parsed once for a run of stanzas
+ * with the same sender (a group's message: all of them). */
+static void notify_one(pl_server_t *srv, notify_batch_t *b, const pl_stanza_t *st, unsigned flags,
+                       pl_jid_t *from, const char **from_str)
 {
     const char *f = pl_stanza_attr(st, "from"), *t = pl_stanza_attr(st, "to");
-    pl_jid_t from, to;
-    if (!f || !t || pl_jid_parse(&from, f) != 0)
+    if (!f || !t)
         return;
-    if (pl_jid_parse(&to, t) != 0) {
-        pl_jid_deinit(&from);
-        return;
+    if (!*from_str || strcmp(*from_str, f) != 0) {
+        if (*from_str)
+            pl_jid_deinit(from);
+        *from_str = NULL;
+        if (pl_jid_parse(from, f) != 0)
+            return;
+        *from_str = f;
     }
+    pl_jid_t to;
+    if (pl_jid_parse(&to, t) != 0)
+        return;
     pl_host_t *host = pl_server_host(srv, to.domain);
     /* Only an account's bare JID, and only one that exists: a member list
      * may still name an account deleted since, which must get nothing. */
     if (host && host->nhooks[PL_EV_NOTIFY] > 0 && to.local && !to.resource &&
         pl_server_account_exists(srv, to.bare)) {
+        if (b->host != host) {
+            batch_finish(b);
+            b->host = host;
+            b->slots = pl_xcalloc(host->nhooks[PL_EV_NOTIFY], sizeof(*b->slots));
+        }
         const pl_xml_t *root = pl_stanza_root(st);
         const char *type = pl_xml_attr(root, "type"), *id = pl_xml_attr(root, "id");
         for (size_t i = 0; i < host->nhooks[PL_EV_NOTIFY]; i++) {
@@ -340,17 +373,35 @@ void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags)
                 .module = e->mod,
                 .stanza = st,
                 .payload = payload,
-                .from = &from,
+                .from = from,
                 .to = &to,
                 .type = type ? type : "",
                 .id = id ? id : "",
                 .notify = flags,
+                .batch = &b->slots[i],
             };
             e->def->handler(&hc); /* observers: every one runs */
         }
     }
     pl_jid_deinit(&to);
-    pl_jid_deinit(&from);
+}
+
+void pl_notify_many(pl_server_t *srv, pl_stanza_t *const *st, const unsigned *flags, size_t n)
+{
+    notify_batch_t b = {0};
+    pl_jid_t from;
+    const char *from_str = NULL;
+    for (size_t i = 0; i < n; i++)
+        notify_one(srv, &b, st[i], flags[i], &from, &from_str);
+    batch_finish(&b);
+    if (from_str)
+        pl_jid_deinit(&from);
+}
+
+void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags)
+{
+    pl_stanza_t *one = (pl_stanza_t *)st; /* borrowed, as by pl_notify_many */
+    pl_notify_many(srv, &one, &flags, 1);
 }
 
 /* ---- module context accessors ---- */

@@ -96,6 +96,13 @@ typedef struct pl_hook_def {
     const char *type;    /* IQ "get"/"set", message/presence type; NULL = any */
     int priority;
     pl_hook_fn handler;
+    /* PL_EV_NOTIFY only, optional: runs once at the end of a pl_notify or
+     * pl_notify_many call (on the same loop, after the handler ran for
+     * every addressee), with what the handler left in *hc->batch, when it
+     * left something there.  So a module can do one thing per batch (the
+     * inbox queues one storage write for all the members a group's message
+     * notifies) instead of one per addressee. */
+    void (*batch_end)(pl_module_ctx_t *mod, void *batch);
 } pl_hook_def_t;
 
 typedef struct pl_identity {
@@ -187,6 +194,10 @@ struct pl_hook_ctx {
     const char *type;         /* the 'type' attribute or "" */
     const char *id;           /* the 'id' attribute or "" */
     unsigned notify;          /* PL_EV_NOTIFY: PL_NOTIFY_* flags; 0 for other events */
+    /* PL_EV_NOTIFY: this hook's slot for the batch of addressees (NULL at
+     * the first one); what the handler stores there goes to the hook's
+     * batch_end.  NULL for other events. */
+    void **batch;
 };
 
 /* The module's own context on one host. */
@@ -261,6 +272,12 @@ enum {
     PL_NOTIFY_MENTION = 1u << 1, /* the addressee is mentioned in it */
 };
 void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags);
+/* The same for n stanzas (each to one addressee, flags[i] for st[i]) as one
+ * batch: each NOTIFY hook runs for every addressee, in order, then each
+ * hook's batch_end once (a change of host among the addressees ends the
+ * batch of the previous one).  A group's message for its members.  Borrows
+ * the stanzas. */
+void pl_notify_many(pl_server_t *srv, pl_stanza_t *const *st, const unsigned *flags, size_t n);
 /* 1 when some module of the host `domain` hooks PL_EV_NOTIFY: a caller
  * that builds one copy per addressee asks first, so that a host without
  * inbox or push pays nothing. */

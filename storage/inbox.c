@@ -208,11 +208,33 @@ int pl_inbox_entry_apply(pl_inbox_entry_t *e, const pl_inbox_event_t *ev)
 
 /* ---- record format ---- */
 
+/* Writes v in decimal at the end of tmp (24 bytes) and returns where it
+ * starts: a record has some eighty fields, and formatting their lengths
+ * with printf was most of the cost of writing one (a group's message
+ * rewrites a record per member). */
+static char *decimal(char tmp[24], unsigned long long v)
+{
+    char *p = tmp + 24; /* 20 digits at most, and room for a sign */
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+/* "n:bytes," written straight into the buffer. */
 static void put_field(pl_buf_t *out, const char *s, size_t n)
 {
-    pl_buf_printf(out, "%zu:", n);
-    pl_buf_append(out, s, n);
-    pl_buf_append(out, ",", 1);
+    char tmp[24];
+    char *d = decimal(tmp, n);
+    size_t dl = (size_t)(tmp + 24 - d);
+    pl_buf_reserve(out, dl + 2 + n);
+    char *p = out->data + out->len;
+    memcpy(p, d, dl);
+    p[dl] = ':';
+    memcpy(p + dl + 1, s, n);
+    p[dl + 1 + n] = ',';
+    out->len += dl + 2 + n;
 }
 
 static void put_str(pl_buf_t *out, const char *s)
@@ -222,9 +244,12 @@ static void put_str(pl_buf_t *out, const char *s)
 
 static void put_num(pl_buf_t *out, long long v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", v);
-    put_field(out, tmp, (size_t)n);
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    char *d = decimal(tmp, u);
+    if (v < 0)
+        *--d = '-'; /* as printf wrote it (decode refuses it) */
+    put_field(out, d, (size_t)(tmp + 24 - d));
 }
 
 void pl_inbox_entry_encode(const pl_inbox_entry_t *e, pl_buf_t *out)
@@ -276,10 +301,8 @@ static void get_str(reader_t *r, char *dst, size_t cap)
         dst[0] = '\0';
         return;
     }
-    memcpy(dst, p + 1, n);
+    memcpy(dst, p + 1, n); /* no NUL in it: pl_inbox_entry_decode looked */
     dst[n] = '\0';
-    if (memchr(dst, '\0', n))
-        r->bad = 1;
     r->p = p + 2 + n;
 }
 
@@ -297,7 +320,10 @@ static long long get_num(reader_t *r, long long min, long long max)
 int pl_inbox_entry_decode(const void *data, size_t len, pl_inbox_entry_t *e)
 {
     reader_t r = {.p = data, .end = (const char *)data + len};
-    if (len < 1 || *r.p != INBOX_VERSION)
+    /* A NUL anywhere is damage (in a field it would cut the string; where
+     * a length or a number stands it does not parse): one look at the
+     * whole record rather than one per field. */
+    if (len < 1 || *r.p != INBOX_VERSION || memchr(data, '\0', len))
         return -EBADMSG;
     r.p++;
     get_str(&r, e->last_id, sizeof(e->last_id));
@@ -450,7 +476,11 @@ static int count_put(pl_wtxn_t *txn, pl_kv_t *kv, const char *key, int klen, lon
     return pl_kv_put(txn, kv, key, (size_t)klen, tmp, (size_t)len);
 }
 
-/* A new conversation: counted, after making room by removing `evict`. */
+static int oldest_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, char *out);
+
+/* A new conversation: counted, after making room by removing `evict`, or
+ * without one the least active conversation as this transaction sees it
+ * (so a burst of new conversations never goes over the limit). */
 static int add_conversation(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const char *partner,
                             long max, const char *evict)
 {
@@ -463,6 +493,13 @@ static int add_conversation(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const
     pl_buf_deinit(&val);
     if (r < 0)
         return r;
+    char oldest[PL_INBOX_JID_MAX + 1];
+    if (n >= max && !evict) {
+        int o = oldest_in(txn, kv, user, oldest);
+        if (o < 0)
+            return o;
+        evict = o == 1 ? oldest : NULL;
+    }
     if (n >= max && evict && *evict && strcmp(evict, partner) != 0) {
         int elen = make_key(ekey, user, 'c', evict);
         int d = elen < 0 ? 0 : pl_kv_del(txn, kv, ekey, (size_t)elen);
@@ -566,7 +603,8 @@ static int by_activity(const void *a, const void *b)
     return strcmp(x->partner, y->partner);
 }
 
-int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
+/* The list as pl_inbox_list makes it; inside a write job with txn. */
+static int list_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -578,7 +616,8 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
                   .scratch = pl_xmalloc(sizeof(pl_inbox_entry_t)),
                   .ring = kv->st->seal,
                   .user = user};
-    int r = pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
+    int r = txn ? (int)pl_kv_txn_scan(txn, kv, prefix, (size_t)plen, list_visit, &l)
+                : pl_kv_scan(kv, prefix, (size_t)plen, list_visit, &l);
     free(l.scratch);
     if (r < 0 || l.err < 0) {
         pl_inbox_items_free(&l.items, l.n);
@@ -589,6 +628,11 @@ int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *
     *out = l.items;
     *n = l.n;
     return 0;
+}
+
+int pl_inbox_list(pl_kv_t *kv, const char *user, pl_inbox_item_t **out, size_t *n)
+{
+    return list_in(NULL, kv, user, out, n);
 }
 
 void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
@@ -602,15 +646,20 @@ void pl_inbox_items_free(pl_inbox_item_t **itemsp, size_t n)
     free(items);
 }
 
-int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
+static int oldest_in(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, char *out)
 {
     pl_inbox_item_t *items;
     size_t n;
-    int r = pl_inbox_list(kv, user, &items, &n);
+    int r = list_in(txn, kv, user, &items, &n);
     if (r < 0)
         return r;
     if (n > 0)
         copy_bounded(out, PL_INBOX_JID_MAX + 1, items[n - 1].partner);
     pl_inbox_items_free(&items, n);
     return n > 0;
+}
+
+int pl_inbox_oldest(pl_kv_t *kv, const char *user, char *out)
+{
+    return oldest_in(NULL, kv, user, out);
 }

@@ -103,11 +103,12 @@ int pl_inbox_get(pl_kv_t *kv, const char *user, const char *partner, pl_inbox_en
 
 /* Inside a write job: applies `ev` to the user's conversation with
  * ev->partner, creating it if needed (READ never creates one).  When the
- * user already has `max` conversations, a new one first removes `evict` (the
- * least recently active, found by the caller with pl_inbox_oldest) if it
- * still exists.  On return *before_unread / *after (may be NULL) hold the
- * unread count before and the entry after.  Returns 1 changed, 0 unchanged,
- * <0 error (-ENAMETOOLONG for a key over LMDB's limit). */
+ * user already has `max` conversations, a new one first removes `evict` if
+ * it still exists, or with `evict` NULL the least recently active one as
+ * this transaction sees it (what the inbox module does: each of the queued
+ * writes of a burst sees the ones before it, so the limit holds).  On return *before_unread /
+ * *after (may be NULL) hold the unread count before and the entry after.  Returns 1 changed, 0
+ * unchanged, <0 error (-ENAMETOOLONG for a key over LMDB's limit). */
 int pl_inbox_update(pl_wtxn_t *txn, pl_kv_t *kv, const char *user, const pl_inbox_event_t *ev,
                     long max, const char *evict, uint32_t *before_unread, pl_inbox_entry_t *after);
 

@@ -6,7 +6,10 @@
  * storage write submitted inside the hook that saw the stanza (so stream
  * management acknowledges it only once stored); when a change means the
  * user read something, the user's clients that asked for their inbox are
- * told (urn:parley:inbox).  The query itself is in query.c. */
+ * told (urn:parley:inbox).  A group's message reaches every member as one
+ * batch of notifications (pl_notify_many): it is one write job for all of
+ * them, the message's fields carried once.  The query itself is in query.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +29,7 @@ typedef struct inbox_job {
     pl_kv_t *kv;
     unsigned push_flag; /* the sessions told of a read carry it (INBOX_FLAG_PUSH) */
     long max;
-    char *user, *evict;
+    char *user;
     pl_inbox_kind_t kind;
     char *partner, *stanza_id, *msg_id, *from, *to, *type, *body;
     long long stamp;
@@ -51,8 +54,7 @@ static void job_free(inbox_job_t **jp)
     if (!j)
         return;
     *jp = NULL;
-    char *strs[] = {j->user, j->evict, j->partner, j->stanza_id, j->msg_id,
-                    j->from, j->to,    j->type,    j->body};
+    char *strs[] = {j->user, j->partner, j->stanza_id, j->msg_id, j->from, j->to, j->type, j->body};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(strs[i]);
     free(j->after);
@@ -74,7 +76,9 @@ static int job_run(pl_wtxn_t *txn, void *ud)
         .stamp = j->stamp,
         .mention = j->mention,
     };
-    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, j->evict, &j->before, j->after);
+    /* No eviction named: the transaction finds the least active
+     * conversation itself, so the loop reads nothing to queue a write. */
+    j->result = pl_inbox_update(txn, j->kv, j->user, &ev, j->max, NULL, &j->before, j->after);
     return j->result < 0 ? j->result : 0;
 }
 
@@ -132,21 +136,6 @@ static void job_done(void *ud, int status)
     job_free(&j);
 }
 
-/* The least active conversation to drop when a new one would go over the
- * limit, or NULL. */
-static char *find_evict(pl_kv_t *kv, const char *user, const char *partner, long max)
-{
-    if (pl_inbox_count(kv, user) < max)
-        return NULL;
-    pl_inbox_entry_t *e = pl_xmalloc(sizeof(*e));
-    int exists = pl_inbox_get(kv, user, partner, e);
-    free(e);
-    char oldest[PL_INBOX_JID_MAX + 1];
-    if (exists != 0 || pl_inbox_oldest(kv, user, oldest) != 1)
-        return NULL;
-    return pl_xstrdup(oldest);
-}
-
 /* Queues the change (synchronously, from the hook: see the file comment). */
 static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
 {
@@ -155,8 +144,6 @@ static void submit(pl_hook_ctx_t *hc, inbox_job_t *j)
     j->kv = inbox_kv(hc->module);
     j->push_flag = pl_module_session_flag(hc->module, INBOX_FLAG_PUSH);
     j->max = (long)conf->max_conversations;
-    if (j->kind != PL_INBOX_READ)
-        j->evict = find_evict(j->kv, j->user, j->partner, j->max);
     if (pl_server_write(hc->server, job_run, job_done, j) != 0) {
         pl_module_log(hc->module, PL_LOG_WARN, "queue_full", "user=%s", j->user);
         job_free(&j);
@@ -219,6 +206,186 @@ static const char *own_stanza_id(const pl_stanza_t *st, const char *bare)
             return pl_xml_attr(c, "id");
     }
     return NULL;
+}
+
+/* ---- a group's message for its members: one job per batch ---- */
+
+/* A message the batch tells of, its fields carried once for all the
+ * members told of it (a room's batch is one message). */
+typedef struct group_msg {
+    char *partner, *stanza_id, *msg_id, *from, *type, *body;
+    long long stamp;
+} group_msg_t;
+
+typedef struct group_member {
+    char *user;
+    char *to;   /* the stanza's 'to' when it is not `user` written the same way, else NULL */
+    size_t msg; /* in msgs */
+    int mention;
+    int result; /* filled on the storage thread */
+} group_member_t;
+
+typedef struct group_job {
+    pl_server_t *server;
+    pl_kv_t *kv;
+    long max;
+    group_msg_t *msgs;
+    size_t nmsgs, capmsgs;
+    group_member_t *members;
+    size_t n, cap;
+} group_job_t;
+
+static void group_free(group_job_t **gp)
+{
+    group_job_t *g = *gp;
+    if (!g)
+        return;
+    *gp = NULL;
+    for (size_t i = 0; i < g->nmsgs; i++) {
+        group_msg_t *m = &g->msgs[i];
+        char *strs[] = {m->partner, m->stanza_id, m->msg_id, m->from, m->type, m->body};
+        for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+            free(strs[k]);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->members[i].user);
+        free(g->members[i].to);
+    }
+    free(g->msgs);
+    free(g->members);
+    free(g);
+}
+
+/* pl_inbox_update's errors that come before it writes anything: the
+ * member's conversation is left as it was, the batch goes on. */
+static int nothing_written(int rc)
+{
+    return rc == -EBADMSG || rc == -ENOKEY || rc == -ENAMETOOLONG || rc == -EINVAL;
+}
+
+static int group_run(pl_wtxn_t *txn, void *ud)
+{
+    group_job_t *g = ud;
+    for (size_t i = 0; i < g->n; i++) {
+        group_member_t *m = &g->members[i];
+        const group_msg_t *msg = &g->msgs[m->msg];
+        pl_inbox_event_t ev = {
+            .kind = PL_INBOX_IN,
+            .partner = msg->partner,
+            .stanza_id = msg->stanza_id,
+            .msg_id = msg->msg_id,
+            .from = msg->from,
+            .to = m->to ? m->to : m->user,
+            .type = msg->type,
+            .body = msg->body,
+            .stamp = msg->stamp,
+            .mention = m->mention,
+        };
+        m->result = pl_inbox_update(txn, g->kv, m->user, &ev, g->max, NULL, NULL, NULL);
+        /* A failure after a write (the store itself failing) undoes the
+         * whole batch rather than leave a conversation half written: each
+         * job runs in a nested transaction of its own. */
+        if (m->result < 0 && !nothing_written(m->result))
+            return m->result;
+    }
+    return 0;
+}
+
+/* A message for the user never lowers the unread count, so no client is
+ * told of a read: only failures are left to report. */
+static void group_done(void *ud, int status)
+{
+    group_job_t *g = ud;
+    for (size_t i = 0; i < g->n; i++) {
+        const group_member_t *m = &g->members[i];
+        if (status < 0 || m->result < 0)
+            pl_log(pl_server_log(g->server), PL_LOG_WARN, "inbox.write_failed",
+                   "user=%s partner=%s status=%d", m->user, g->msgs[m->msg].partner,
+                   status < 0 ? status : m->result);
+    }
+    group_free(&g);
+}
+
+/* PL_EV_NOTIFY's batch_end: queues the batch's one write. */
+static void group_submit(pl_module_ctx_t *mod, void *batch)
+{
+    group_job_t *g = batch;
+    if (pl_server_write(g->server, group_run, group_done, g) != 0) {
+        pl_module_log(mod, PL_LOG_WARN, "queue_full", "user=%s members=%zu", g->members[0].user,
+                      g->n);
+        group_free(&g);
+    }
+}
+
+/* a (stored, NULL for absent) and b (as the stanza has it, "" or NULL for
+ * absent) say the same. */
+static int same_field(const char *a, const char *b)
+{
+    return a ? b && strcmp(a, b) == 0 : !b || !*b;
+}
+
+/* The batch's message for these fields: the last one when it is the same
+ * message (same stanza-id and all), else a new one, which takes `body`. */
+static size_t group_msg(group_job_t *g, const pl_hook_ctx_t *hc, const char *sid, char **body)
+{
+    const char *from = pl_stanza_attr(hc->stanza, "from");
+    if (g->nmsgs > 0 && sid && *sid) {
+        const group_msg_t *m = &g->msgs[g->nmsgs - 1];
+        if (same_field(m->stanza_id, sid) && strcmp(m->partner, hc->from->bare) == 0 &&
+            same_field(m->msg_id, hc->id) && same_field(m->from, from) &&
+            same_field(m->type, hc->type) && same_field(m->body, *body)) {
+            free(*body);
+            *body = NULL;
+            return g->nmsgs - 1;
+        }
+    }
+    if (g->nmsgs == g->capmsgs) {
+        g->capmsgs = g->capmsgs ? g->capmsgs * 2 : 1;
+        g->msgs = pl_xrealloc(g->msgs, g->capmsgs * sizeof(*g->msgs));
+    }
+    unsigned long long t = sid ? pl_id_value(sid) : 0;
+    if (!t) {
+        char now[PL_ID_SIZE];
+        pl_server_new_id(hc->server, now);
+        t = pl_id_value(now);
+    }
+    g->msgs[g->nmsgs] = (group_msg_t){
+        .partner = pl_xstrdup(hc->from->bare),
+        .stanza_id = dup_or_null(sid),
+        .msg_id = dup_or_null(hc->id),
+        .from = dup_or_null(from),
+        .type = dup_or_null(hc->type),
+        .body = *body,
+        .stamp = (long long)t,
+    };
+    *body = NULL;
+    return g->nmsgs++;
+}
+
+/* Adds the member told of the message to the batch in *hc->batch. */
+static void group_add(pl_hook_ctx_t *hc, char *body)
+{
+    group_job_t *g = *hc->batch;
+    if (!g) {
+        const inbox_conf_t *conf = pl_module_conf(hc->module);
+        g = pl_xcalloc(1, sizeof(*g));
+        g->server = hc->server;
+        g->kv = inbox_kv(hc->module);
+        g->max = (long)conf->max_conversations;
+        *hc->batch = g;
+    }
+    size_t msg = group_msg(g, hc, own_stanza_id(hc->stanza, hc->from->bare), &body);
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 16;
+        g->members = pl_xrealloc(g->members, g->cap * sizeof(*g->members));
+    }
+    const char *to = pl_stanza_attr(hc->stanza, "to");
+    g->members[g->n++] = (group_member_t){
+        .user = pl_xstrdup(hc->to->bare),
+        .to = to && *to && strcmp(to, hc->to->bare) != 0 ? pl_xstrdup(to) : NULL,
+        .msg = msg,
+        .mention = (hc->notify & PL_NOTIFY_MENTION) != 0,
+    };
 }
 
 /* Will the router give this message to a session or to offline storage
@@ -295,19 +462,9 @@ static pl_hook_result_t inbox_notified(pl_hook_ctx_t *hc)
     char *body = NULL;
     if (strcmp(hc->from->bare, hc->to->bare) == 0 || !carry_body(pl_stanza_root(hc->stanza), &body))
         return PL_PASS;
-    inbox_job_t *j = job_new(PL_INBOX_IN, hc->to->bare, hc->from->bare);
-    const char *sid = own_stanza_id(hc->stanza, hc->from->bare);
-    j->stanza_id = dup_or_null(sid);
-    unsigned long long t = sid ? pl_id_value(sid) : 0;
-    if (!t) {
-        char now[PL_ID_SIZE];
-        pl_server_new_id(hc->server, now);
-        t = pl_id_value(now);
-    }
-    j->stamp = (long long)t;
-    j->mention = (hc->notify & PL_NOTIFY_MENTION) != 0;
-    fill_message(j, hc, body);
-    submit(hc, j);
+    /* pl_notify gives every NOTIFY hook a batch: all the members a
+     * message is told to are written by one job, queued at its end. */
+    group_add(hc, body);
     return PL_PASS;
 }
 
@@ -454,7 +611,7 @@ static const pl_hook_def_t hooks[] = {
     {.event = PL_EV_MESSAGE, .targets = PL_TO_BARE | PL_TO_FULL, .priority = PL_PRIO_OBSERVER,
      .handler = inbox_inbound},
     {.event = PL_EV_NOTIFY, .targets = PL_TO_BARE, .priority = PL_PRIO_OBSERVER,
-     .handler = inbox_notified},
+     .handler = inbox_notified, .batch_end = group_submit},
     {0},
 };
 // clang-format on

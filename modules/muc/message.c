@@ -4,8 +4,8 @@
  * occupants.  A room message is built once without 'to' and every
  * occupant gets a copy whose bytes are the same but for its 'to'.  Every
  * member, joined or not, is told of a message with a body through
- * pl_notify (the inbox counts it, push wakes a phone), with the members it
- * mentions marked (mention.c). */
+ * pl_notify_many, one batch per message (the inbox counts it, push wakes a
+ * phone), with the members it mentions marked (mention.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,12 +125,12 @@ static void notes_add(muc_notes_t *nt, pl_stanza_t *st, unsigned flags)
     nt->flags[nt->n++] = flags;
 }
 
+/* One batch, so that the inbox queues one write for all the members. */
 static void notes_flush(pl_server_t *srv, muc_notes_t *nt)
 {
-    for (size_t i = 0; i < nt->n; i++) {
-        pl_notify(srv, nt->v[i], nt->flags[i]);
+    pl_notify_many(srv, nt->v, nt->flags, nt->n);
+    for (size_t i = 0; i < nt->n; i++)
         pl_stanza_unref(&nt->v[i]);
-    }
     free(nt->v);
     free(nt->flags);
     *nt = (muc_notes_t){0};

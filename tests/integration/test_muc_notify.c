@@ -7,7 +7,8 @@
  * test_push.c) wakes members with no connected client as the room's push
  * setting says (all, mentions — by XEP-0372 reference and plain @name —
  * or none), and mentions per message are capped.  Another tenant's user on
- * the member list is never told. */
+ * the member list is never told.  A burst of messages in groups new to a
+ * member keeps its inbox within max_conversations. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,58 @@ out:
     h_ctx_free(ctx);
 }
 
+/* ---- the limit ---- */
+
+/* Messages in groups new to a member, sent at once, keep the member's
+ * inbox within max_conversations (3 on this server): each new group
+ * replaces the least active conversation, even when their writes are
+ * queued together. */
+static void group_conversations_keep_the_limit_under_a_burst(h_server_t *srv)
+{
+    xmpp_ctx_t *ctx = h_ctx_new();
+    h_client_t *alice = h_login(ctx, srv, "alice@example.test/desk", "pw", 0);
+    h_client_t *bob = NULL;
+    static const char *const members[] = {"bob@example.test", NULL};
+    static const char *const rooms[] = {"g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8"};
+    if (!alice)
+        goto out;
+    for (int i = 0; i < 8; i++)
+        if (!make_group(alice, rooms[i], members, "none"))
+            goto out;
+    /* Bob's inbox at the limit, one at a time. */
+    for (int i = 0; i < 3; i++)
+        if (!say(alice, rooms[i], "early", "", NULL))
+            goto out;
+    /* Then five new groups at once. */
+    for (int i = 3; i < 8; i++)
+        h_send(alice,
+               "<message to='%s@" SVC "' type='groupchat' id='%s'><body>burst %d</body></message>",
+               rooms[i], h_id(), i);
+    xmpp_stanza_t *echo = h_wait(
+        alice, &(h_match_t){.name = "message", .type = "groupchat", .body = "burst 7"}, 5000);
+    CHECK(echo != NULL);
+    rel(echo);
+    h_settle(alice);
+    bob = h_login(ctx, srv, "bob@example.test/desk", "pw", 0);
+    if (!bob)
+        goto out;
+    conv_t last = inbox_entry(bob, "g8@" SVC);
+    CHECK_INT(last.total, 3);
+    CHECK(last.found);
+    CHECK_STR(last.body, "burst 7");
+    CHECK(inbox_entry(bob, "g7@" SVC).found);
+    CHECK(inbox_entry(bob, "g6@" SVC).found);
+    for (int i = 0; i < 5; i++) {
+        char jid[64];
+        snprintf(jid, sizeof(jid), "%s@" SVC, rooms[i]);
+        CHECK_MSG(!inbox_entry(bob, jid).found, "the less active %s should have gone", jid);
+    }
+out:
+    h_client_free(bob);
+    h_client_free(alice);
+    h_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -430,6 +483,11 @@ int main(int argc, char **argv)
         H_RUN(the_inbox_shows_the_group_to_every_member, &srv);
         H_RUN(push_follows_the_rooms_setting, &srv);
     }
+    h_server_stop(&srv);
+    /* A server whose inbox keeps three conversations. */
+    opts.modules = "roster = {}; presence = {}; inbox = { max_conversations = 3; }; muc = {};";
+    if (h_server_start(&srv, &opts) == 0)
+        H_RUN(group_conversations_keep_the_limit_under_a_burst, &srv);
     h_server_stop(&srv);
     return h_finish(argv[0]);
 }

@@ -236,6 +236,38 @@ START_TEST(records_round_trip_and_damage_is_refused)
 }
 END_TEST
 
+/* The bytes of a record do not change with the code that writes them:
+ * stored records are read back by later versions. */
+START_TEST(records_keep_their_format)
+{
+    pl_inbox_entry_t *e = entry_new();
+    strcpy(e->last_id, "0000000000020");
+    strcpy(e->last_msg_id, "m2");
+    e->stamp = 1234567890123;
+    strcpy(e->from, "bob@x/p");
+    strcpy(e->to, "alice@x");
+    strcpy(e->type, "chat");
+    strcpy(e->excerpt, "hi, there");
+    e->unread = 2;
+    e->nring = 2;
+    strcpy(e->ring[0].stanza_id, "0000000000010");
+    strcpy(e->ring[0].msg_id, "m1");
+    strcpy(e->ring[1].stanza_id, "0000000000020");
+    strcpy(e->ring[1].msg_id, "m2");
+    e->ring[1].mention = 1;
+    pl_buf_t b;
+    pl_buf_init(&b);
+    pl_inbox_entry_encode(e, &b);
+    const char *want = "113:0000000000020,2:m2,13:1234567890123,1:0,7:bob@x/p,7:alice@x,4:chat,"
+                       "9:hi, there,1:0,1:2,0:,0:,1:2,13:0000000000010,2:m1,13:0000000000020,"
+                       "2:m2,1:2,";
+    ck_assert_uint_eq(b.len, strlen(want));
+    ck_assert(memcmp(b.data, want, b.len) == 0);
+    pl_buf_deinit(&b);
+    free(e);
+}
+END_TEST
+
 START_TEST(mentions_are_marked_and_read_with_their_messages)
 {
     pl_inbox_entry_t *e = entry_new();
@@ -401,6 +433,53 @@ START_TEST(store_evicts_the_oldest_at_the_limit)
 }
 END_TEST
 
+/* Several new conversations in one transaction, as a group's messages
+ * queued together are written. */
+typedef struct burst {
+    const char *partners[4];
+    long max;
+    int results[4];
+} burst_t;
+
+static int burst_run(pl_wtxn_t *txn, void *ud)
+{
+    burst_t *b = ud;
+    for (int i = 0; i < 4 && b->partners[i]; i++) {
+        pl_inbox_event_t ev = msg_from(b->partners[i], 10 + i);
+        b->results[i] = pl_inbox_update(txn, kv, USER, &ev, b->max, NULL, NULL, NULL);
+    }
+    return 0;
+}
+
+START_TEST(without_a_named_eviction_the_transaction_finds_the_oldest)
+{
+    store_open();
+    pl_inbox_event_t ev = msg_from("a@x", 1);
+    update(&ev, 2, NULL);
+    ev = msg_from("b@x", 2);
+    update(&ev, 2, NULL);
+    /* Each new one removes the least active as the transaction sees it:
+     * the ones written before it in the same transaction count. */
+    burst_t b = {.partners = {"c@x", "d@x", "e@x"}, .max = 2};
+    ck_assert_int_eq(pl_storage_write_sync(st, burst_run, &b), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(b.results[i], 1);
+    ck_assert_int_eq(pl_inbox_count(kv, USER), 2);
+    pl_inbox_item_t *items;
+    size_t n;
+    ck_assert_int_eq(pl_inbox_list(kv, USER, &items, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(items[0].partner, "e@x");
+    ck_assert_str_eq(items[1].partner, "d@x");
+    pl_inbox_items_free(&items, n);
+    /* Under the limit nothing goes. */
+    ev = msg_from("f@x", 20);
+    ck_assert_int_eq(update(&ev, 3, NULL), 1);
+    ck_assert_int_eq(pl_inbox_count(kv, USER), 3);
+    store_close();
+}
+END_TEST
+
 typedef struct raw_put {
     const char *key;
     size_t klen;
@@ -491,9 +570,11 @@ Suite *inbox_suite(void)
     tcase_add_test(tc, the_ring_forgets_the_oldest_but_counts_them);
     tcase_add_test(tc, excerpts_are_bounded_on_a_character);
     tcase_add_test(tc, records_round_trip_and_damage_is_refused);
+    tcase_add_test(tc, records_keep_their_format);
     tcase_add_test(tc, mentions_are_marked_and_read_with_their_messages);
     tcase_add_test(tc, store_keeps_conversations_in_activity_order);
     tcase_add_test(tc, store_evicts_the_oldest_at_the_limit);
+    tcase_add_test(tc, without_a_named_eviction_the_transaction_finds_the_oldest);
     tcase_add_test(tc, sealed_entries_hide_the_excerpt);
     suite_add_tcase(s, tc);
     return s;

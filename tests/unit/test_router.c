@@ -177,6 +177,8 @@ typedef struct rec {
     pl_stanza_t *last; /* the last stanza a message hook saw (a reference) */
     char answer[64];   /* what an IQ the server sent got back: "result", a
                           condition, or "" while nothing came */
+    int batches;       /* the batching NOTIFY hook counts addressees and logs
+                          "batch-end@HOST n=N" at the end of each batch */
 } rec_t;
 
 /* The defined condition of an error stanza, or NULL. */
@@ -266,6 +268,26 @@ static pl_hook_result_t notify_second(pl_hook_ctx_t *hc)
     return notified(hc, "notify:second");
 }
 
+/* Counts the addressees of a batch in its slot, when asked to. */
+static pl_hook_result_t notify_batched(pl_hook_ctx_t *hc)
+{
+    rec_t *r = pl_module_data(hc->module);
+    if (!r->batches)
+        return PL_PASS;
+    int *n = *hc->batch;
+    if (!n)
+        *hc->batch = n = calloc(1, sizeof(*n));
+    ++*n;
+    return PL_PASS;
+}
+static void notify_batch_end(pl_module_ctx_t *mod, void *batch)
+{
+    rec_t *r = pl_module_data(mod);
+    int *n = batch;
+    pl_buf_printf(&r->log, "batch-end@%s n=%d\n", pl_host_name(pl_module_host(mod)), *n);
+    free(n);
+}
+
 /* One hook per target, so the log shows the target bits the router chose;
  * for a stanza with several bits the higher priority runs first. */
 static const pl_hook_def_t rec_hooks[] = {
@@ -282,6 +304,7 @@ static const pl_hook_def_t rec_hooks[] = {
     {.event = PL_EV_UNDELIVERED, .handler = undelivered},
     {.event = PL_EV_NOTIFY, .priority = 2, .handler = notify_first},
     {.event = PL_EV_NOTIFY, .targets = PL_TO_BARE, .priority = 1, .handler = notify_second},
+    {.event = PL_EV_NOTIFY, .handler = notify_batched, .batch_end = notify_batch_end},
     /* Names targets a notification never has: never runs. */
     {.event = PL_EV_NOTIFY, .targets = PL_TO_FULL | PL_TO_HOST, .handler = notify_second},
     {0},
@@ -890,6 +913,67 @@ START_TEST(a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone)
 }
 END_TEST
 
+/* Notifies a batch like a group service would; the hooks' log. */
+static const char *notify_many(fixture_t *f, const char *const *xml, const unsigned *flags,
+                               size_t n)
+{
+    pl_buf_reset(&f->rec.log);
+    pl_stanza_t *st[8];
+    for (size_t i = 0; i < n; i++)
+        st[i] = ut_parse(xml[i]);
+    pl_notify_many(f->srv, st, flags, n);
+    for (size_t i = 0; i < n; i++)
+        pl_stanza_unref(&st[i]);
+    return pl_buf_cstr(&f->rec.log);
+}
+
+START_TEST(a_batch_of_notifications_ends_once_per_host_for_each_hook)
+{
+    fixture_t f;
+    fx_open(&f);
+    f.rec.batches = 1;
+    /* Every hook for every addressee, in order, each with its flags; a
+     * missing account gets nothing and counts for nothing; then the end of
+     * the batch, once, with what the hook kept in its slot. */
+    const char *members[] = {GROUP_TO("bob@example.test"), GROUP_TO("nobody@example.test"),
+                             GROUP_TO("alice@example.test")};
+    const unsigned fl[] = {PL_NOTIFY_MENTION, PL_NOTIFY_PUSH, 0};
+    ck_assert_str_eq(notify_many(&f, members, fl, 3),
+                     "notify:first flags=2 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:first@example.test groupchat\n"
+                     "notify:second flags=2 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:second@example.test groupchat\n"
+                     "notify:first flags=0 from=room@rooms.example.test/ann to=alice@example.test "
+                     "notify:first@example.test groupchat\n"
+                     "notify:second flags=0 from=room@rooms.example.test/ann to=alice@example.test "
+                     "notify:second@example.test groupchat\n"
+                     "batch-end@example.test n=2\n");
+    /* Another host in between ends the batch of the first. */
+    const char *hosts[] = {GROUP_TO("bob@example.test"), GROUP_TO("carol@other.test"),
+                           GROUP_TO("alice@example.test")};
+    const unsigned none_flags[] = {0, 0, 0};
+    const char *log = notify_many(&f, hosts, none_flags, 3);
+    const char *end1 = strstr(log, "batch-end@example.test n=1\n");
+    const char *carol = strstr(log, "to=carol@other.test");
+    const char *end2 = strstr(log, "batch-end@other.test n=1\n");
+    const char *alice = strstr(log, "to=alice@example.test");
+    ck_assert(end1 && carol && end2 && alice);
+    ck_assert(end1 < carol && carol < end2 && end2 < alice);
+    ck_assert_str_eq(strstr(alice, "batch-end@"), "batch-end@example.test n=1\n");
+    /* pl_notify is a batch of one; a batch nobody is told of has no end. */
+    ck_assert_str_eq(notify(&f, GROUP_TO("bob@example.test"), PL_NOTIFY_PUSH),
+                     "notify:first flags=1 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:first@example.test groupchat\n"
+                     "notify:second flags=1 from=room@rooms.example.test/ann to=bob@example.test "
+                     "notify:second@example.test groupchat\n"
+                     "batch-end@example.test n=1\n");
+    const char *nobody[] = {GROUP_TO("nobody@example.test"), GROUP_TO("bob@remote.test")};
+    ck_assert_str_eq(notify_many(&f, nobody, none_flags, 2), "");
+    ck_assert_str_eq(notify_many(&f, nobody, none_flags, 0), "");
+    fx_close(&f);
+}
+END_TEST
+
 Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -923,6 +1007,7 @@ Suite *router_suite(void)
     tcase_add_test(tc, a_components_stanzas_meet_the_policy_hooks_of_its_tenant);
     tcase_add_test(tc, a_message_to_an_account_carries_one_stanza_id_of_its_own);
     tcase_add_test(tc, a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone);
+    tcase_add_test(tc, a_batch_of_notifications_ends_once_per_host_for_each_hook);
     suite_add_tcase(s, tc);
     return s;
 }
