@@ -106,7 +106,7 @@ static void set_subject(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_
 }
 
 /* Notifications for the room's members (GRP-6, GRP-7), made under the
- * lock and given to pl_notify once it is released (the inbox and push
+ * lock and given to pl_notify_many once it is released (the inbox and push
  * hooks read storage and sessions). */
 typedef struct muc_notes {
     pl_stanza_t **v;
