@@ -245,6 +245,11 @@ struct bench_conn {
     uint8_t events;    /* poll events requested */
     uint8_t feat;      /* BENCH_FEAT_* seen in the last features */
     uint16_t flags;    /* BENCH_CF_* */
+    /* Bytes given to this stream's parser, and where in them the last
+     * top-level element ended (its end tag's last byte + 1); equal when the
+     * parser stands between stanzas with nothing buffered, which is when
+     * the muc fast path may read a stanza without it (client.c). */
+    uint64_t xml_fed, xml_boundary, xml_head_end;
 };
 
 enum {
