@@ -167,6 +167,9 @@ typedef struct bench_stats {
     uint64_t join_t0, join_t1; /* muc: first join sent, last membership settled */
     /* The generator process(es): CPU seconds and memory, filled at the end. */
     double gen_cpu_s;
+    /* The worker threads' CPU seconds in the measured phase (without the
+     * logins and joins before it), summed. */
+    double gen_cpu_run_s;
     long gen_rss_kb, gen_hwm_kb;
     char first_error[200]; /* the first failure, in words */
 } bench_stats_t;
@@ -360,6 +363,7 @@ struct bench_worker {
     uint32_t attempted;   /* users handled in a one-pass login phase */
     uint32_t login_seq;
     uint64_t phase_t0; /* when the current phase began (ns) */
+    double cpu_run0;   /* this thread's CPU seconds when the measured phase began */
     bench_conn_t *pending_head, *pending_tail;
     uint32_t nconns; /* connections open (any state) */
     /* scenario pacing */
