@@ -145,6 +145,18 @@ static char *finish_part(pl_buf_t *b)
     return out;
 }
 
+/* 1 when s[0..len) is all ASCII: then each part has a simple, byte-wise
+ * normalisation (below), the same as the code-point one gives for ASCII,
+ * without decoding UTF-8 or growing a buffer a code point at a time.  Every
+ * routed stanza parses two JIDs, so this is on the path of every delivery. */
+static int all_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 /* ---- localpart ---- */
 
 static int local_forbidden(uint32_t cp)
@@ -163,6 +175,19 @@ char *pl_jid_norm_local(const char *s, size_t len)
      * result; the input bound only stops absurd inputs early. */
     if (!s || len == 0 || len > 4 * PL_JID_PART_MAX)
         return NULL;
+    if (len <= PL_JID_PART_MAX && all_ascii(s, len)) {
+        char *out = pl_xmalloc(len + 1);
+        for (size_t k = 0; k < len; k++) {
+            unsigned char ch = (unsigned char)s[k];
+            if (local_forbidden(ch)) {
+                free(out);
+                return NULL;
+            }
+            out[k] = (char)fold_lower(ch);
+        }
+        out[len] = '\0';
+        return out;
+    }
     const unsigned char *u = (const unsigned char *)s;
     pl_buf_t b;
     pl_buf_init(&b);
@@ -235,6 +260,48 @@ static int label_ok(const domain_label_t *l)
     return l->chars >= 1 && l->chars <= JID_LABEL_MAX && !l->first_hyphen && l->last != '-';
 }
 
+/* A name numeric in its last label can only be an IPv4 address; a
+ * hostname's top-level label is never all digits (RFC 3696 §2).  The glibc
+ * parser rejects leading zeros and anything but four parts. */
+static int ipv4_ok(const char *name)
+{
+    struct in_addr addr;
+    return inet_pton(AF_INET, name, &addr) == 1;
+}
+
+/* pl_jid_norm_domain for an all-ASCII name of at most PL_JID_PART_MAX bytes
+ * (no trailing dot, not an IPv6 literal): the same rules, byte by byte. */
+static char *norm_ascii_domain(const char *s, size_t len)
+{
+    char *out = pl_xmalloc(len + 1);
+    domain_label_t label = {.all_digits = 1};
+    for (size_t i = 0; i < len; i++) {
+        uint32_t cp = fold_lower((unsigned char)s[i]);
+        out[i] = (char)cp;
+        if (cp == '.') {
+            if (!label_ok(&label))
+                goto bad;
+            label = (domain_label_t){.all_digits = 1};
+            continue;
+        }
+        if (!((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '-'))
+            goto bad;
+        if (label.chars == 0)
+            label.first_hyphen = cp == '-';
+        label.chars++;
+        label.last = cp;
+        if (cp < '0' || cp > '9')
+            label.all_digits = 0;
+    }
+    out[len] = '\0';
+    if (!label_ok(&label) || (label.all_digits && !ipv4_ok(out)))
+        goto bad;
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
 char *pl_jid_norm_domain(const char *s, size_t len)
 {
     if (!s || len == 0 || len > 4 * PL_JID_PART_MAX)
@@ -246,7 +313,8 @@ char *pl_jid_norm_domain(const char *s, size_t len)
         return NULL;
     if (s[0] == '[')
         return norm_ip6_literal(s, len);
-
+    if (len <= PL_JID_PART_MAX && all_ascii(s, len))
+        return norm_ascii_domain(s, len);
     const unsigned char *u = (const unsigned char *)s;
     pl_buf_t b;
     pl_buf_init(&b);
@@ -277,14 +345,8 @@ char *pl_jid_norm_domain(const char *s, size_t len)
     }
     if (!label_ok(&label))
         goto bad;
-    /* A name whose last label is numeric can only be an IPv4 address; a
-     * hostname's top-level label is never all digits (RFC 3696 §2).  The
-     * glibc parser rejects leading zeros and anything but four parts. */
-    if (label.all_digits) {
-        struct in_addr addr;
-        if (inet_pton(AF_INET, pl_buf_cstr(&b), &addr) != 1)
-            goto bad;
-    }
+    if (label.all_digits && !ipv4_ok(pl_buf_cstr(&b)))
+        goto bad;
     return finish_part(&b);
 bad:
     pl_buf_deinit(&b);
@@ -300,6 +362,11 @@ char *pl_jid_norm_resource(const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        if (u[i] < 0x80) { /* ASCII: one byte, one code point */
+            if (is_control(u[i++]))
+                return NULL;
+            continue;
+        }
         uint32_t cp;
         if (pl_utf8_next(u, len, &i, &cp) != 0 || is_control(cp))
             return NULL;
@@ -327,12 +394,19 @@ static int jid_build(pl_jid_t *out, const char *local, size_t llen, const char *
         goto bad;
 
     pl_buf_init(&b);
-    if (out->local)
-        pl_buf_printf(&b, "%s@", out->local);
-    pl_buf_puts(&b, out->domain);
+    size_t ll = out->local ? strlen(out->local) : 0, dl = strlen(out->domain);
+    size_t rl = out->resource ? strlen(out->resource) : 0;
+    pl_buf_reserve(&b, ll + dl + rl + 3);
+    if (out->local) {
+        pl_buf_append(&b, out->local, ll);
+        pl_buf_append(&b, "@", 1);
+    }
+    pl_buf_append(&b, out->domain, dl);
     out->bare = pl_xstrndup(b.data, b.len);
-    if (out->resource)
-        pl_buf_printf(&b, "/%s", out->resource);
+    if (out->resource) {
+        pl_buf_append(&b, "/", 1);
+        pl_buf_append(&b, out->resource, rl);
+    }
     out->full = pl_xstrndup(b.data, b.len);
     pl_buf_deinit(&b);
     return 0;

@@ -167,6 +167,9 @@ typedef struct bench_stats {
     uint64_t join_t0, join_t1; /* muc: first join sent, last membership settled */
     /* The generator process(es): CPU seconds and memory, filled at the end. */
     double gen_cpu_s;
+    /* The worker threads' CPU seconds in the measured phase (without the
+     * logins and joins before it), summed. */
+    double gen_cpu_run_s;
     long gen_rss_kb, gen_hwm_kb;
     char first_error[200]; /* the first failure, in words */
 } bench_stats_t;
@@ -245,6 +248,11 @@ struct bench_conn {
     uint8_t events;    /* poll events requested */
     uint8_t feat;      /* BENCH_FEAT_* seen in the last features */
     uint16_t flags;    /* BENCH_CF_* */
+    /* Bytes given to this stream's parser, and where in them the last
+     * top-level element ended (its end tag's last byte + 1); equal when the
+     * parser stands between stanzas with nothing buffered, which is when
+     * the muc fast path may read a stanza without it (client.c). */
+    uint64_t xml_fed, xml_boundary, xml_head_end;
 };
 
 enum {
@@ -355,6 +363,7 @@ struct bench_worker {
     uint32_t attempted;   /* users handled in a one-pass login phase */
     uint32_t login_seq;
     uint64_t phase_t0; /* when the current phase began (ns) */
+    double cpu_run0;   /* this thread's CPU seconds when the measured phase began */
     bench_conn_t *pending_head, *pending_tail;
     uint32_t nconns; /* connections open (any state) */
     /* scenario pacing */
