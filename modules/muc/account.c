@@ -135,17 +135,7 @@ static int plain_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r)
         muc_room_destroy(st, out, r, NULL, "the room's last owner was deleted");
         return 1;
     }
-    char *jid = pl_xstrdup(heir->jid);
-    muc_room_set_affil(r, jid, MUC_AFFIL_OWNER, pl_now_ms());
-    pl_module_log(st->ctx, PL_LOG_INFO, "room.handover", "room=%s owner=%s", r->jid, jid);
-    for (size_t i = 0; i < r->nocc; i++) {
-        muc_occupant_t *o = r->occ[i];
-        if (strcmp(o->bare, jid) != 0)
-            continue;
-        o->role = muc_default_role(&r->config, MUC_AFFIL_OWNER);
-        muc_broadcast_occupant(out, r, o, NULL, NULL, NULL, NULL, NULL);
-    }
-    free(jid);
+    muc_hand_to_heir(st, out, r, heir, "room.handover");
     return 0;
 }
 

@@ -262,6 +262,23 @@ void muc_groups_announce_bulletin(muc_out_t *out, const muc_room_t *r)
     pl_stanza_unref(&base);
 }
 
+void muc_hand_to_heir(muc_state_t *st, muc_out_t *out, muc_room_t *r, const muc_aff_t *heir,
+                      const char *event)
+{
+    /* The heir's entry moves when its affiliation is set: copy the JID. */
+    char *jid = pl_xstrdup(heir->jid);
+    muc_room_set_affil(r, jid, MUC_AFFIL_OWNER, pl_now_ms());
+    pl_module_log(st->ctx, PL_LOG_INFO, event, "room=%s owner=%s", r->jid, jid);
+    for (size_t i = 0; i < r->nocc; i++) {
+        muc_occupant_t *o = r->occ[i];
+        if (strcmp(o->bare, jid) != 0)
+            continue;
+        o->role = muc_default_role(&r->config, MUC_AFFIL_OWNER);
+        muc_broadcast_occupant(out, r, o, NULL, NULL, NULL, NULL, NULL);
+    }
+    free(jid);
+}
+
 int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r)
 {
     if (r->kind == MUC_KIND_ROOM || muc_room_count_affil(r, MUC_AFFIL_OWNER) > 0)
@@ -271,17 +288,7 @@ int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r)
         muc_groups_dismiss(st, out, r, "the last member left the group");
         return 1;
     }
-    char *jid = pl_xstrdup(heir->jid);
-    muc_room_set_affil(r, jid, MUC_AFFIL_OWNER, pl_now_ms());
-    pl_module_log(st->ctx, PL_LOG_INFO, "group.handover", "room=%s owner=%s", r->jid, jid);
-    for (size_t i = 0; i < r->nocc; i++) {
-        muc_occupant_t *o = r->occ[i];
-        if (strcmp(o->bare, jid) != 0)
-            continue;
-        o->role = muc_default_role(&r->config, MUC_AFFIL_OWNER);
-        muc_broadcast_occupant(out, r, o, NULL, NULL, NULL, NULL, NULL);
-    }
-    free(jid);
+    muc_hand_to_heir(st, out, r, heir, "group.handover");
     return 0;
 }
 

@@ -429,6 +429,11 @@ void muc_groups_announce_bulletin(muc_out_t *out, const muc_room_t *r);
  * heir, or is dismissed when nobody is left.  1 when `r` was dismissed
  * (and freed). */
 int muc_groups_hand_over(muc_state_t *st, muc_out_t *out, muc_room_t *r);
+/* Makes `heir` (an affiliation of `r`, chosen by muc_group_heir) the
+ * owner, logs `event` and tells the occupants of the heir's new
+ * affiliation (the lock is held). */
+void muc_hand_to_heir(muc_state_t *st, muc_out_t *out, muc_room_t *r, const muc_aff_t *heir,
+                      const char *event);
 /* Dismisses a group: a notice to every member, the occupants leave with
  * <destroy/>, the room and its record go.  `r` is freed. */
 void muc_groups_dismiss(muc_state_t *st, muc_out_t *out, muc_room_t *r, const char *why);
