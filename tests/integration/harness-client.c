@@ -340,6 +340,26 @@ int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
     return want ? v && strcmp(v, want) == 0 : v == NULL;
 }
 
+void h_rel(xmpp_stanza_t *st)
+{
+    if (st)
+        xmpp_stanza_release(st);
+}
+
+int h_got(xmpp_stanza_t *st)
+{
+    h_rel(st);
+    return st != NULL;
+}
+
+int h_error_is(xmpp_stanza_t *st, const char *cond)
+{
+    const char *c = st ? h_error_condition(st) : NULL;
+    int yes = c && strcmp(c, cond) == 0;
+    h_rel(st);
+    return yes;
+}
+
 xmpp_stanza_t *h_iq(h_client_t *c, const char *type, const char *to, const char *payload,
                     int timeout_ms)
 {

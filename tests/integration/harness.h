@@ -190,6 +190,12 @@ int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want);
 char *h_child_text(xmpp_stanza_t *st, const char *name);
 /* The child of `st` named `name` in `ns`, or NULL (also when st is NULL). */
 xmpp_stanza_t *h_child(xmpp_stanza_t *st, const char *name, const char *ns);
+/* Releases `st` when it is not NULL. */
+void h_rel(xmpp_stanza_t *st);
+/* 1 when a stanza came (st not NULL); releases it. */
+int h_got(xmpp_stanza_t *st);
+/* 1 when `st` is an error with the condition `cond`; releases it. */
+int h_error_is(xmpp_stanza_t *st, const char *cond);
 
 /* ---- steps many tests take ---- */
 
