@@ -2,8 +2,8 @@
  * share: occupant and room JIDs on the group service, entering, creating
  * and leaving rooms, and reading the muc#user parts of what comes back.
  * Linked into every test binary with the rest of harness*.c. */
-#ifndef PARLEY_TEST_HARNESS_MUC_H
-#define PARLEY_TEST_HARNESS_MUC_H
+#ifndef PL_TEST_HARNESS_MUC_H
+#define PL_TEST_HARNESS_MUC_H
 
 #include "tests/integration/harness.h"
 

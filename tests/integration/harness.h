@@ -17,6 +17,15 @@
 #define CHECK(e) h_check(!!(e), #e, __FILE__, __LINE__, NULL)
 /* The same with a printf-style explanation shown on failure. */
 #define CHECK_MSG(e, ...) h_check(!!(e), #e, __FILE__, __LINE__, __VA_ARGS__)
+/* Checks that a string is `want`, showing both on failure (needs string.h). */
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
+    } while (0)
+/* Checks that an integer is `want`, showing both on failure. */
+#define CHECK_INT(got, want)                                                                       \
+    CHECK_MSG((got) == (want), "%s: got %d, want %d", #got, (int)(got), (int)(want))
 
 int h_check(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
