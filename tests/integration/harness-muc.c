@@ -47,25 +47,23 @@ int h_muc_has_status(xmpp_stanza_t *st, const char *code)
     return 0;
 }
 
+typedef struct pres_want {
+    const char *from;
+    const char *type;
+} pres_want_t;
+
+static int is_presence(xmpp_stanza_t *st, const void *ud)
+{
+    const pres_want_t *w = ud;
+    return strcmp(xmpp_stanza_get_name(st), "presence") == 0 && h_attr_eq(st, "from", w->from) &&
+           h_attr_eq(st, "type", w->type);
+}
+
 xmpp_stanza_t *h_muc_presence_from(h_client_t *c, const char *from, const char *type)
 {
-    /* h_wait takes a NULL type for any type; here it means none, so that
-     * an available presence is not confused with an unavailable one. */
-    long long deadline = h_now_ms() + 5000;
-    for (;;) {
-        for (size_t i = 0; i < c->ninbox; i++) {
-            xmpp_stanza_t *st = c->inbox[i];
-            if (strcmp(xmpp_stanza_get_name(st), "presence") == 0 && h_attr_eq(st, "from", from) &&
-                h_attr_eq(st, "type", type)) {
-                memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
-                c->ninbox--;
-                return st;
-            }
-        }
-        if (c->disconnected || h_now_ms() >= deadline)
-            return NULL;
-        xmpp_run_once(c->ctx, 5);
-    }
+    /* Not h_wait: its NULL type takes any type, and here NULL means none,
+     * so that an available presence is not confused with an unavailable one. */
+    return h_wait_for(c, is_presence, &(pres_want_t){.from = from, .type = type}, 5000);
 }
 
 const char *h_muc_join(h_client_t *c, const char *occupant, const char *inner, const char *extra,

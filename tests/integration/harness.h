@@ -183,6 +183,9 @@ int h_matches(xmpp_stanza_t *st, const h_match_t *m);
 /* Waits for a matching stanza, removes it from the inbox and returns it
  * (caller releases with xmpp_stanza_release), or NULL on timeout. */
 xmpp_stanza_t *h_wait(h_client_t *c, const h_match_t *m, int timeout_ms);
+/* The same with a predicate (`ud` passed on) for what h_match_t cannot say. */
+xmpp_stanza_t *h_wait_for(h_client_t *c, int (*fn)(xmpp_stanza_t *st, const void *ud),
+                          const void *ud, int timeout_ms);
 /* Number of matching stanzas currently in the inbox (without waiting). */
 int h_count(h_client_t *c, const h_match_t *m);
 /* Sends an IQ (payload XML, may be "") and waits for its answer. */

@@ -32,28 +32,6 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-typedef int (*pred_fn)(xmpp_stanza_t *st, const void *ud);
-
-/* Waits for a stanza the predicate accepts, removes it from the inbox and
- * returns it (release it), or NULL. */
-static xmpp_stanza_t *wait_for(h_client_t *c, pred_fn fn, const void *ud, int timeout_ms)
-{
-    long long deadline = h_now_ms() + timeout_ms;
-    for (;;) {
-        for (size_t i = 0; i < c->ninbox; i++) {
-            xmpp_stanza_t *st = c->inbox[i];
-            if (fn(st, ud)) {
-                memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
-                c->ninbox--;
-                return st;
-            }
-        }
-        if (c->disconnected || h_now_ms() >= deadline)
-            return NULL;
-        xmpp_run_once(c->ctx, 5);
-    }
-}
-
 static xmpp_stanza_t *muc_x(xmpp_stanza_t *st)
 {
     return h_child(st, "x", NS_USER);
@@ -160,7 +138,7 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
     CHECK(strcmp(h_muc_enter_x(bob, "semi", "Bo", "<history maxstanzas='0'/>", &again), "ok") == 0);
     h_rel(again);
     CHECK(h_got(h_muc_presence_from(bob, h_muc_occ("semi", "Al"), NULL)));
-    CHECK(h_got(wait_for(bob, is_subject, NULL, 5000)));
+    CHECK(h_got(h_wait_for(bob, is_subject, NULL, 5000)));
     h_drain(alice);
     /* A status change is broadcast too. */
     h_send(bob, "<presence to='%s'><show>away</show></presence>", h_muc_occ("semi", "Bo"));
@@ -343,7 +321,7 @@ static void history_on_entering_honours_what_the_client_asks(h_server_t *srv)
         int delayed, n = count_history(bob, "hist", &delayed);
         CHECK_MSG(n == cases[i].want && delayed == n, "%s: %d messages, %d delayed, want %d",
                   cases[i].inner, n, delayed, cases[i].want);
-        xmpp_stanza_t *subj = wait_for(bob, is_subject, NULL, 2000);
+        xmpp_stanza_t *subj = h_wait_for(bob, is_subject, NULL, 2000);
         CHECK_MSG(subj && xmpp_stanza_get_child_by_name(subj, "subject"), "%s: no subject",
                   cases[i].inner);
         if (subj)
