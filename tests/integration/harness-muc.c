@@ -3,6 +3,7 @@
 #include "tests/integration/harness-muc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NS_USER H_NS_MUC "#user"
@@ -146,6 +147,21 @@ int h_muc_create(h_client_t *owner, const char *room, const char *nick, const ch
     h_rel(self);
     h_drain(owner);
     return ok;
+}
+
+const char *h_muc_field(xmpp_stanza_t *x, const char *var, char *out, size_t len,
+                        const char *absent)
+{
+    snprintf(out, len, "%s", absent);
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
+        if (xmpp_stanza_is_tag(f) && h_attr_eq(f, "var", var)) {
+            char *v = h_child_text(f, "value");
+            snprintf(out, len, "%s", v ? v : "");
+            free(v);
+        }
+    }
+    return out;
 }
 
 void h_muc_say(h_client_t *c, const char *room, const char *body)

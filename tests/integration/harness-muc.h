@@ -54,6 +54,12 @@ const char *h_muc_admin_set(h_client_t *c, const char *room, const char *items);
 int h_muc_create(h_client_t *owner, const char *room, const char *nick, const char *fields,
                  int must_be_new);
 
+/* Copies the value of field `var` of a data form `x` (or of an <item/> of
+ * a search result) to out — of the last such field, "" when it has no
+ * <value/> — or `absent` when there is none; returns out. */
+const char *h_muc_field(xmpp_stanza_t *x, const char *var, char *out, size_t len,
+                        const char *absent);
+
 /* Sends `body` as a groupchat message to the room (does not wait). */
 void h_muc_say(h_client_t *c, const char *room, const char *body);
 /* Waits (5 s) for the groupchat message with `body` from `from` (NULL:

@@ -153,17 +153,7 @@ static const char *field(xmpp_stanza_t *x, const char *var)
 {
     static char out[4][512];
     static unsigned next;
-    char *o = out[next++ % 4];
-    snprintf(o, 512, "(none)");
-    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
-         f = xmpp_stanza_get_next(f)) {
-        if (xmpp_stanza_is_tag(f) && h_attr_eq(f, "var", var)) {
-            char *v = h_child_text(f, "value");
-            snprintf(o, 512, "%s", v ? v : "");
-            free(v);
-        }
-    }
-    return o;
+    return h_muc_field(x, var, out[next++ % 4], sizeof(out[0]), "(none)");
 }
 
 /* disco#info of the room as `c` sees it (release), or NULL. */

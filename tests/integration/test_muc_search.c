@@ -103,17 +103,6 @@ static void read_set(xmpp_stanza_t *q, found_t *f)
     }
 }
 
-static void field_value(xmpp_stanza_t *item, const char *var, char *out, size_t len)
-{
-    for (xmpp_stanza_t *fl = xmpp_stanza_get_children(item); fl; fl = xmpp_stanza_get_next(fl)) {
-        if (!xmpp_stanza_is_tag(fl) || !h_attr_eq(fl, "var", var))
-            continue;
-        char *t = h_child_text(fl, "value");
-        snprintf(out, len, "%s", t ? t : "");
-        free(t);
-    }
-}
-
 static found_t *search_to(h_client_t *c, const char *svc, const char *fields, const char *rsm)
 {
     static found_t f;
@@ -142,11 +131,11 @@ static found_t *search_to(h_client_t *c, const char *svc, const char *fields, co
          it = xmpp_stanza_get_next(it)) {
         if (!xmpp_stanza_is_tag(it) || strcmp(xmpp_stanza_get_name(it), "item") != 0 || f.n >= 128)
             continue;
-        field_value(it, "jid", f.jids[f.n], sizeof(f.jids[0]));
+        h_muc_field(it, "jid", f.jids[f.n], sizeof(f.jids[0]), "");
         if (f.n == 0) {
-            field_value(it, "name", f.name0, sizeof(f.name0));
-            field_value(it, "kind", f.kind0, sizeof(f.kind0));
-            field_value(it, "members", f.members0, sizeof(f.members0));
+            h_muc_field(it, "name", f.name0, sizeof(f.name0), "");
+            h_muc_field(it, "kind", f.kind0, sizeof(f.kind0), "");
+            h_muc_field(it, "members", f.members0, sizeof(f.members0), "");
         }
         f.n++;
     }
