@@ -303,6 +303,25 @@ xmpp_stanza_t *h_wait(h_client_t *c, const h_match_t *m, int timeout_ms)
     }
 }
 
+xmpp_stanza_t *h_wait_for(h_client_t *c, int (*fn)(xmpp_stanza_t *st, const void *ud),
+                          const void *ud, int timeout_ms)
+{
+    long long deadline = h_now_ms() + timeout_ms;
+    for (;;) {
+        for (size_t i = 0; i < c->ninbox; i++) {
+            xmpp_stanza_t *st = c->inbox[i];
+            if (fn(st, ud)) {
+                memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
+                c->ninbox--;
+                return st;
+            }
+        }
+        if (c->disconnected || h_now_ms() >= deadline)
+            return NULL;
+        xmpp_run_once(c->ctx, 5);
+    }
+}
+
 int h_count(h_client_t *c, const h_match_t *m)
 {
     int n = 0;
@@ -338,6 +357,26 @@ int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want)
 {
     const char *v = st ? xmpp_stanza_get_attribute(st, name) : NULL;
     return want ? v && strcmp(v, want) == 0 : v == NULL;
+}
+
+void h_rel(xmpp_stanza_t *st)
+{
+    if (st)
+        xmpp_stanza_release(st);
+}
+
+int h_got(xmpp_stanza_t *st)
+{
+    h_rel(st);
+    return st != NULL;
+}
+
+int h_error_is(xmpp_stanza_t *st, const char *cond)
+{
+    const char *c = st ? h_error_condition(st) : NULL;
+    int yes = c && strcmp(c, cond) == 0;
+    h_rel(st);
+    return yes;
 }
 
 xmpp_stanza_t *h_iq(h_client_t *c, const char *type, const char *to, const char *payload,

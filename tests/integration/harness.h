@@ -17,6 +17,15 @@
 #define CHECK(e) h_check(!!(e), #e, __FILE__, __LINE__, NULL)
 /* The same with a printf-style explanation shown on failure. */
 #define CHECK_MSG(e, ...) h_check(!!(e), #e, __FILE__, __LINE__, __VA_ARGS__)
+/* Checks that a string is `want`, showing both on failure (needs string.h). */
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *got_ = (got), *want_ = (want);                                                 \
+        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
+    } while (0)
+/* Checks that an integer is `want`, showing both on failure. */
+#define CHECK_INT(got, want)                                                                       \
+    CHECK_MSG((got) == (want), "%s: got %d, want %d", #got, (int)(got), (int)(want))
 
 int h_check(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -174,6 +183,9 @@ int h_matches(xmpp_stanza_t *st, const h_match_t *m);
 /* Waits for a matching stanza, removes it from the inbox and returns it
  * (caller releases with xmpp_stanza_release), or NULL on timeout. */
 xmpp_stanza_t *h_wait(h_client_t *c, const h_match_t *m, int timeout_ms);
+/* The same with a predicate (`ud` passed on) for what h_match_t cannot say. */
+xmpp_stanza_t *h_wait_for(h_client_t *c, int (*fn)(xmpp_stanza_t *st, const void *ud),
+                          const void *ud, int timeout_ms);
 /* Number of matching stanzas currently in the inbox (without waiting). */
 int h_count(h_client_t *c, const h_match_t *m);
 /* Sends an IQ (payload XML, may be "") and waits for its answer. */
@@ -190,6 +202,12 @@ int h_attr_eq(xmpp_stanza_t *st, const char *name, const char *want);
 char *h_child_text(xmpp_stanza_t *st, const char *name);
 /* The child of `st` named `name` in `ns`, or NULL (also when st is NULL). */
 xmpp_stanza_t *h_child(xmpp_stanza_t *st, const char *name, const char *ns);
+/* Releases `st` when it is not NULL. */
+void h_rel(xmpp_stanza_t *st);
+/* 1 when a stanza came (st not NULL); releases it. */
+int h_got(xmpp_stanza_t *st);
+/* 1 when `st` is an error with the condition `cond`; releases it. */
+int h_error_is(xmpp_stanza_t *st, const char *cond);
 
 /* ---- steps many tests take ---- */
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -32,83 +33,12 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
-    } while (0)
-#define CHECK_INT(got, want)                                                                       \
-    CHECK_MSG((got) == (want), "%s: got %d, want %d", #got, (int)(got), (int)(want))
-
-static void rel(xmpp_stanza_t *st)
-{
-    if (st)
-        xmpp_stanza_release(st);
-}
-
-static const char *occ(const char *room, const char *nick)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC "/%s", room, nick);
-    return b;
-}
-
-static const char *room_jid(const char *room)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC, room);
-    return b;
-}
-
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_USER);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
-
-/* Enters room/nick: "ok" on the self-presence (110), else the error
- * condition or "timeout". */
-static const char *enter(h_client_t *c, const char *room, const char *nick)
-{
-    static char out[8][64];
-    static unsigned next;
-    char *o = out[next++ % 8];
-    const char *from = occ(room, nick);
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", from);
-    snprintf(o, 64, "timeout");
-    long long deadline = h_now_ms() + 5000;
-    while (h_now_ms() < deadline) {
-        xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = from}, 5000);
-        if (!p)
-            break;
-        int done = 1;
-        if (h_attr_eq(p, "type", "error"))
-            snprintf(o, 64, "%s", h_error_condition(p) ? h_error_condition(p) : "error");
-        else if (has_status(p, "110"))
-            snprintf(o, 64, "ok");
-        else
-            done = 0;
-        xmpp_stanza_release(p);
-        if (done)
-            break;
-    }
-    return o;
-}
-
 /* muc#owner set with the given forms (each a whole <x/>). */
 static const char *owner_set(h_client_t *c, const char *room, const char *forms)
 {
     char q[4096];
     snprintf(q, sizeof(q), "<query xmlns='" NS_OWNER "'>%s</query>", forms);
-    return h_iq_outcome(c, "set", room_jid(room), q);
+    return h_iq_outcome(c, "set", h_muc_room(room), q);
 }
 
 /* The forms, written out. */
@@ -149,19 +79,12 @@ static const char *two(const char *a, const char *b)
 /* Creates `room` with `owner` as `nick`, configured with `forms`. */
 static int create(h_client_t *owner, const char *room, const char *nick, const char *forms)
 {
-    const char *r = enter(owner, room, nick);
+    const char *r = h_muc_enter(owner, room, nick);
     int ok = CHECK_MSG(strcmp(r, "ok") == 0, "creating %s: %s", room, r);
     const char *s = owner_set(owner, room, forms);
     ok = ok && CHECK_MSG(strcmp(s, "result") == 0, "configuring %s: %s", room, s);
     h_drain(owner);
     return ok;
-}
-
-static const char *set_affil(h_client_t *c, const char *room, const char *items)
-{
-    char q[2048];
-    snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'>%s</query>", items);
-    return h_iq_outcome(c, "set", room_jid(room), q);
 }
 
 /* The error's <text/> of an IQ answer, or "" (static). */
@@ -170,13 +93,13 @@ static const char *set_affil_text(h_client_t *c, const char *room, const char *i
     static char out[512];
     char q[2048];
     snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'>%s</query>", items);
-    xmpp_stanza_t *r = h_iq(c, "set", room_jid(room), q, 5000);
+    xmpp_stanza_t *r = h_iq(c, "set", h_muc_room(room), q, 5000);
     xmpp_stanza_t *e = r ? xmpp_stanza_get_child_by_name(r, "error") : NULL;
     char *t = e ? h_child_text(e, "text") : NULL;
     snprintf(out, sizeof(out), "%s %s",
              r ? (h_error_condition(r) ? h_error_condition(r) : "result") : "timeout", t ? t : "");
     free(t);
-    rel(r);
+    h_rel(r);
     return out;
 }
 
@@ -187,7 +110,7 @@ static const char *affil_list(h_client_t *c, const char *room, const char *affil
     static char out[1024];
     char q[256];
     snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'><item affiliation='%s'/></query>", affil);
-    xmpp_stanza_t *r = h_iq(c, "get", room_jid(room), q, 5000);
+    xmpp_stanza_t *r = h_iq(c, "get", h_muc_room(room), q, 5000);
     out[0] = '\0';
     xmpp_stanza_t *qq = h_child(r, "query", NS_ADMIN);
     for (xmpp_stanza_t *k = qq ? xmpp_stanza_get_children(qq) : NULL; k;
@@ -201,7 +124,7 @@ static const char *affil_list(h_client_t *c, const char *room, const char *affil
     }
     if (!qq)
         snprintf(out, sizeof(out), "(%s)", r ? h_error_condition(r) : "timeout");
-    rel(r);
+    h_rel(r);
     return out;
 }
 
@@ -230,25 +153,15 @@ static const char *field(xmpp_stanza_t *x, const char *var)
 {
     static char out[4][512];
     static unsigned next;
-    char *o = out[next++ % 4];
-    snprintf(o, 512, "(none)");
-    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
-         f = xmpp_stanza_get_next(f)) {
-        if (xmpp_stanza_is_tag(f) && h_attr_eq(f, "var", var)) {
-            char *v = h_child_text(f, "value");
-            snprintf(o, 512, "%s", v ? v : "");
-            free(v);
-        }
-    }
-    return o;
+    return h_muc_field(x, var, out[next++ % 4], sizeof(out[0]), "(none)");
 }
 
 /* disco#info of the room as `c` sees it (release), or NULL. */
 static xmpp_stanza_t *room_info(h_client_t *c, const char *room)
 {
-    xmpp_stanza_t *r = h_iq(c, "get", room_jid(room), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
+    xmpp_stanza_t *r = h_iq(c, "get", h_muc_room(room), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     if (r && !h_child(r, "query", NS_DISCO_INFO)) {
-        rel(r);
+        h_rel(r);
         return NULL;
     }
     return r;
@@ -259,7 +172,7 @@ static int room_exists(h_client_t *c, const char *room)
 {
     xmpp_stanza_t *r = room_info(c, room);
     int yes = r != NULL;
-    rel(r);
+    h_rel(r);
     return yes;
 }
 
@@ -271,7 +184,7 @@ static const char *info(h_client_t *c, const char *room, const char *var)
     char *o = out[next++ % 4];
     xmpp_stanza_t *r = room_info(c, room);
     snprintf(o, 256, "%s", field(form_of(h_child(r, "query", NS_DISCO_INFO), NS_GROUPS), var));
-    rel(r);
+    h_rel(r);
     return o;
 }
 
@@ -283,14 +196,14 @@ static int has_feature(h_client_t *c, const char *room, const char *var)
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
         yes |= xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "feature") == 0 &&
                h_attr_eq(k, "var", var);
-    rel(r);
+    h_rel(r);
     return yes;
 }
 
 static void invite(h_client_t *c, const char *room, const char *who)
 {
     h_send(c, "<message to='%s'><x xmlns='" NS_USER "'><invite to='%s'/></x></message>",
-           room_jid(room), who);
+           h_muc_room(room), who);
 }
 
 /* ---- cases ---- */
@@ -313,7 +226,7 @@ static void a_contact_group_is_members_only_and_bounded(h_server_t *srv)
         CHECK_STR(info(bob, "dept", "member_count"), "1");
         CHECK_STR(info(bob, "dept", "max_members"), "4");
         CHECK_STR(info(bob, "dept", "locked"), "1");
-        CHECK_STR(enter(bob, "dept", "Bo"), "registration-required");
+        CHECK_STR(h_muc_enter(bob, "dept", "Bo"), "registration-required");
         /* Past the limit in one request: nobody is added. */
         CHECK_STR(set_affil_text(alice, "dept",
                                  "<item jid='bob@example.test' affiliation='member'/>"
@@ -322,28 +235,30 @@ static void a_contact_group_is_members_only_and_bounded(h_server_t *srv)
                                  "<item jid='erin@example.test' affiliation='member'/>"),
                   "resource-constraint the group has as many members as a contact group may");
         CHECK_STR(affil_list(alice, "dept", "member"), "");
-        CHECK_STR(set_affil(alice, "dept",
-                            "<item jid='bob@example.test' affiliation='member'/>"
-                            "<item jid='carol@example.test' affiliation='member'/>"
-                            "<item jid='dave@example.test' affiliation='admin'/>"),
+        CHECK_STR(h_muc_admin_set(alice, "dept",
+                                  "<item jid='bob@example.test' affiliation='member'/>"
+                                  "<item jid='carol@example.test' affiliation='member'/>"
+                                  "<item jid='dave@example.test' affiliation='admin'/>"),
                   "result");
         CHECK_STR(info(bob, "dept", "member_count"), "4");
-        CHECK_STR(set_affil(alice, "dept", "<item jid='erin@example.test' affiliation='member'/>"),
-                  "resource-constraint");
+        CHECK_STR(
+            h_muc_admin_set(alice, "dept", "<item jid='erin@example.test' affiliation='member'/>"),
+            "resource-constraint");
         /* An invitation past the limit is refused too. */
         invite(alice, "dept", "erin@example.test");
         xmpp_stanza_t *e = h_wait(alice, &(h_match_t){.name = "message", .type = "error"}, 5000);
         CHECK_STR(e ? h_error_condition(e) : "none", "resource-constraint");
-        rel(e);
+        h_rel(e);
         /* Swapping a member for another keeps the count: allowed. */
-        CHECK_STR(set_affil(alice, "dept",
-                            "<item jid='carol@example.test' affiliation='none'/>"
-                            "<item jid='erin@example.test' affiliation='member'/>"),
+        CHECK_STR(h_muc_admin_set(alice, "dept",
+                                  "<item jid='carol@example.test' affiliation='none'/>"
+                                  "<item jid='erin@example.test' affiliation='member'/>"),
                   "result");
-        CHECK_STR(enter(bob, "dept", "Bo"), "ok");
+        CHECK_STR(h_muc_enter(bob, "dept", "Bo"), "ok");
         /* A member manages nothing in a contact group. */
-        CHECK_STR(set_affil(bob, "dept", "<item jid='erin@example.test' affiliation='none'/>"),
-                  "forbidden");
+        CHECK_STR(
+            h_muc_admin_set(bob, "dept", "<item jid='erin@example.test' affiliation='none'/>"),
+            "forbidden");
     }
     h_client_free(alice);
     h_client_free(bob);
@@ -365,53 +280,56 @@ static void a_temporary_groups_members_invite_and_rename(h_server_t *srv)
         CHECK_STR(info(alice, "proj", "max_members"), "3");
         CHECK_STR(info(alice, "proj", "locked"), "0");
         invite(alice, "proj", "bob@example.test");
-        rel(h_wait(bob, &(h_match_t){.name = "message", .from = room_jid("proj")}, 5000));
-        CHECK_STR(enter(bob, "proj", "Bo"), "ok");
+        h_rel(h_wait(bob, &(h_match_t){.name = "message", .from = h_muc_room("proj")}, 5000));
+        CHECK_STR(h_muc_enter(bob, "proj", "Bo"), "ok");
         /* A member invites: the invitee becomes a member and may enter. */
         invite(bob, "proj", "carol@example.test");
         xmpp_stanza_t *inv =
-            h_wait(carol, &(h_match_t){.name = "message", .from = room_jid("proj")}, 5000);
+            h_wait(carol, &(h_match_t){.name = "message", .from = h_muc_room("proj")}, 5000);
         CHECK_MSG(inv != NULL, "carol got no invitation");
-        rel(inv);
-        CHECK_STR(enter(carol, "proj", "Ca"), "ok");
+        h_rel(inv);
+        CHECK_STR(h_muc_enter(carol, "proj", "Ca"), "ok");
         CHECK_STR(affil_list(alice, "proj", "member"), "bob@example.test carol@example.test");
         /* Full: the next invitation is refused with the reason. */
         h_drain(bob);
         invite(bob, "proj", "dave@example.test");
         xmpp_stanza_t *e = h_wait(bob, &(h_match_t){.name = "message", .type = "error"}, 5000);
         CHECK_STR(e ? h_error_condition(e) : "none", "resource-constraint");
-        rel(e);
+        h_rel(e);
         /* A member renames the group: everyone is told (104), disco shows it. */
         h_drain(alice);
         CHECK_STR(owner_set(bob, "proj", groups(GF("name", "Launch v2"))), "result");
         xmpp_stanza_t *n =
-            h_wait(alice, &(h_match_t){.name = "message", .from = room_jid("proj")}, 5000);
-        CHECK_MSG(n && has_status(n, "104"), "no 104 after the rename");
-        rel(n);
+            h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_room("proj")}, 5000);
+        CHECK_MSG(n && h_muc_has_status(n, "104"), "no 104 after the rename");
+        h_rel(n);
         xmpp_stanza_t *di = room_info(carol, "proj");
         xmpp_stanza_t *id =
             di ? xmpp_stanza_get_child_by_name(h_child(di, "query", NS_DISCO_INFO), "identity")
                : NULL;
         CHECK(id && h_attr_eq(id, "name", "Launch v2"));
-        rel(di);
+        h_rel(di);
         /* ... and the subject. */
         h_send(bob, "<message to='%s' type='groupchat'><subject>Ship it</subject></message>",
-               room_jid("proj"));
+               h_muc_room("proj"));
         xmpp_stanza_t *s =
-            h_wait(carol, &(h_match_t){.name = "message", .from = occ("proj", "Bo")}, 5000);
+            h_wait(carol, &(h_match_t){.name = "message", .from = h_muc_occ("proj", "Bo")}, 5000);
         CHECK_MSG(s != NULL, "the member's subject did not reach the others");
-        rel(s);
+        h_rel(s);
         /* Nothing but the name, and no standard configuration. */
         CHECK_STR(owner_set(bob, "proj", groups(GF("bulletin", "mine"))), "forbidden");
         CHECK_STR(owner_set(bob, "proj", roomconfig(RC("roomname", "x"))), "forbidden");
         /* Only admins remove members, nor may a member kick. */
-        CHECK_STR(set_affil(bob, "proj", "<item jid='carol@example.test' affiliation='none'/>"),
-                  "forbidden");
-        CHECK_STR(set_affil(bob, "proj", "<item nick='Ca' role='none'/>"), "forbidden");
-        CHECK_STR(set_affil(alice, "proj", "<item jid='dave@example.test' affiliation='admin'/>"),
-                  "resource-constraint");
-        CHECK_STR(set_affil(alice, "proj", "<item jid='carol@example.test' affiliation='none'/>"),
-                  "result");
+        CHECK_STR(
+            h_muc_admin_set(bob, "proj", "<item jid='carol@example.test' affiliation='none'/>"),
+            "forbidden");
+        CHECK_STR(h_muc_admin_set(bob, "proj", "<item nick='Ca' role='none'/>"), "forbidden");
+        CHECK_STR(
+            h_muc_admin_set(alice, "proj", "<item jid='dave@example.test' affiliation='admin'/>"),
+            "resource-constraint");
+        CHECK_STR(
+            h_muc_admin_set(alice, "proj", "<item jid='carol@example.test' affiliation='none'/>"),
+            "result");
         CHECK_STR(affil_list(alice, "proj", "member"), "bob@example.test");
     }
     h_client_free(alice);
@@ -433,22 +351,24 @@ static void open_groups_admit_members_and_members_quit(h_server_t *srv)
     if (alice && bob && carol && dave &&
         create(alice, "open", "Al", groups(GF("kind", "temporary") GF("join_auth", "none")))) {
         CHECK_STR(info(bob, "open", "join_auth"), "none");
-        CHECK_STR(enter(bob, "open", "Bo"), "ok");
-        CHECK_STR(enter(carol, "open", "Ca"), "ok");
+        CHECK_STR(h_muc_enter(bob, "open", "Bo"), "ok");
+        CHECK_STR(h_muc_enter(carol, "open", "Ca"), "ok");
         CHECK_STR(info(bob, "open", "member_count"), "3");
         CHECK_STR(affil_list(alice, "open", "member"), "bob@example.test carol@example.test");
         /* The fourth would pass temporary_max_members (3). */
-        CHECK_STR(enter(dave, "open", "Da"), "resource-constraint");
+        CHECK_STR(h_muc_enter(dave, "open", "Da"), "resource-constraint");
         /* A member removes nobody else, but quits. */
-        CHECK_STR(set_affil(bob, "open", "<item jid='carol@example.test' affiliation='none'/>"),
-                  "forbidden");
-        CHECK_STR(set_affil(bob, "open", "<item jid='bob@example.test' affiliation='outcast'/>"),
-                  "forbidden");
-        CHECK_STR(set_affil(bob, "open", "<item jid='bob@example.test' affiliation='none'/>"),
+        CHECK_STR(
+            h_muc_admin_set(bob, "open", "<item jid='carol@example.test' affiliation='none'/>"),
+            "forbidden");
+        CHECK_STR(
+            h_muc_admin_set(bob, "open", "<item jid='bob@example.test' affiliation='outcast'/>"),
+            "forbidden");
+        CHECK_STR(h_muc_admin_set(bob, "open", "<item jid='bob@example.test' affiliation='none'/>"),
                   "result");
         CHECK_STR(info(alice, "open", "member_count"), "2");
         CHECK_STR(affil_list(alice, "open", "member"), "carol@example.test");
-        CHECK_STR(enter(dave, "open", "Da"), "ok");
+        CHECK_STR(h_muc_enter(dave, "open", "Da"), "ok");
     }
     h_client_free(alice);
     h_client_free(bob);
@@ -467,16 +387,17 @@ static void lock_and_unlock_switch_the_kinds(h_server_t *srv)
         CHECK_STR(owner_set(alice, "lk", groups(GF("locked", "1"))), "result");
         CHECK_STR(info(alice, "lk", "kind"), "contact");
         CHECK_STR(info(alice, "lk", "max_members"), "4");
-        CHECK_STR(set_affil(alice, "lk",
-                            "<item jid='bob@example.test' affiliation='member'/>"
-                            "<item jid='carol@example.test' affiliation='member'/>"
-                            "<item jid='dave@example.test' affiliation='member'/>"),
+        CHECK_STR(h_muc_admin_set(alice, "lk",
+                                  "<item jid='bob@example.test' affiliation='member'/>"
+                                  "<item jid='carol@example.test' affiliation='member'/>"
+                                  "<item jid='dave@example.test' affiliation='member'/>"),
                   "result");
         CHECK_STR(owner_set(alice, "lk", groups(GF("kind", "temporary"))), "not-allowed");
         CHECK_STR(owner_set(alice, "lk", groups(GF("locked", "0"))), "not-allowed");
         CHECK_STR(info(alice, "lk", "kind"), "contact");
-        CHECK_STR(set_affil(alice, "lk", "<item jid='dave@example.test' affiliation='none'/>"),
-                  "result");
+        CHECK_STR(
+            h_muc_admin_set(alice, "lk", "<item jid='dave@example.test' affiliation='none'/>"),
+            "result");
         CHECK_STR(owner_set(alice, "lk", groups(GF("locked", "0"))), "result");
         CHECK_STR(info(alice, "lk", "kind"), "temporary");
         CHECK_STR(info(alice, "lk", "locked"), "0");
@@ -501,25 +422,29 @@ static void the_last_owner_hands_over_and_transfers(h_server_t *srv)
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
     h_client_t *dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
     if (alice && carol && dave && create(alice, "ho", "Al", groups(GF("kind", "contact")))) {
-        CHECK_STR(set_affil(alice, "ho", "<item jid='bob@example.test' affiliation='member'/>"),
-                  "result");
+        CHECK_STR(
+            h_muc_admin_set(alice, "ho", "<item jid='bob@example.test' affiliation='member'/>"),
+            "result");
         h_run_for(alice->ctx, 5);
-        CHECK_STR(set_affil(alice, "ho", "<item jid='carol@example.test' affiliation='admin'/>"),
-                  "result");
-        CHECK_STR(enter(carol, "ho", "Ca"), "ok");
-        CHECK_STR(enter(dave, "ho", "Da"), "registration-required");
-        CHECK_STR(set_affil(alice, "ho", "<item jid='dave@example.test' affiliation='member'/>"),
-                  "result");
-        CHECK_STR(enter(dave, "ho", "Da"), "ok");
+        CHECK_STR(
+            h_muc_admin_set(alice, "ho", "<item jid='carol@example.test' affiliation='admin'/>"),
+            "result");
+        CHECK_STR(h_muc_enter(carol, "ho", "Ca"), "ok");
+        CHECK_STR(h_muc_enter(dave, "ho", "Da"), "registration-required");
+        CHECK_STR(
+            h_muc_admin_set(alice, "ho", "<item jid='dave@example.test' affiliation='member'/>"),
+            "result");
+        CHECK_STR(h_muc_enter(dave, "ho", "Da"), "ok");
         h_drain(carol);
         /* Alice leaves the group: carol, the oldest admin, owns it and is
          * told by her own presence. */
-        CHECK_STR(set_affil(alice, "ho", "<item jid='alice@example.test' affiliation='none'/>"),
-                  "result");
+        CHECK_STR(
+            h_muc_admin_set(alice, "ho", "<item jid='alice@example.test' affiliation='none'/>"),
+            "result");
         xmpp_stanza_t *p = NULL;
         for (int i = 0; i < 5 && !p; i++) {
-            xmpp_stanza_t *q =
-                h_wait(carol, &(h_match_t){.name = "presence", .from = occ("ho", "Ca")}, 5000);
+            xmpp_stanza_t *q = h_wait(
+                carol, &(h_match_t){.name = "presence", .from = h_muc_occ("ho", "Ca")}, 5000);
             if (!q)
                 break;
             xmpp_stanza_t *item =
@@ -529,38 +454,40 @@ static void the_last_owner_hands_over_and_transfers(h_server_t *srv)
             if (item && h_attr_eq(item, "affiliation", "owner"))
                 p = q;
             else
-                rel(q);
+                h_rel(q);
         }
         CHECK_MSG(p != NULL, "carol was not told she owns the group");
-        rel(p);
+        h_rel(p);
         CHECK_STR(affil_list(carol, "ho", "owner"), "carol@example.test");
         CHECK_STR(affil_list(carol, "ho", "member"), "bob@example.test dave@example.test");
         /* Stepping down to member would leave nobody in charge. */
-        CHECK_STR(set_affil(carol, "ho", "<item jid='carol@example.test' affiliation='member'/>"),
-                  "conflict");
+        CHECK_STR(
+            h_muc_admin_set(carol, "ho", "<item jid='carol@example.test' affiliation='member'/>"),
+            "conflict");
         /* Explicit transfer: drop first, then name the new owner. */
-        CHECK_STR(set_affil(carol, "ho",
-                            "<item jid='carol@example.test' affiliation='none'/>"
-                            "<item jid='dave@example.test' affiliation='owner'/>"),
+        CHECK_STR(h_muc_admin_set(carol, "ho",
+                                  "<item jid='carol@example.test' affiliation='none'/>"
+                                  "<item jid='dave@example.test' affiliation='owner'/>"),
                   "result");
         CHECK_STR(affil_list(dave, "ho", "owner"), "dave@example.test");
         CHECK_STR(affil_list(dave, "ho", "admin"), "");
         /* With no admin, the oldest member inherits: bob. */
-        CHECK_STR(set_affil(dave, "ho", "<item jid='dave@example.test' affiliation='none'/>"),
+        CHECK_STR(h_muc_admin_set(dave, "ho", "<item jid='dave@example.test' affiliation='none'/>"),
                   "result");
         CHECK_STR(affil_list(alice, "ho", "owner"), "(forbidden)");
         h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
         if (bob) {
             CHECK_STR(affil_list(bob, "ho", "owner"), "bob@example.test");
-            CHECK_STR(enter(bob, "ho", "Bo"), "ok");
+            CHECK_STR(h_muc_enter(bob, "ho", "Bo"), "ok");
             /* The last member leaves: the group is dismissed. */
-            CHECK_STR(set_affil(bob, "ho", "<item jid='bob@example.test' affiliation='none'/>"),
-                      "result");
+            CHECK_STR(
+                h_muc_admin_set(bob, "ho", "<item jid='bob@example.test' affiliation='none'/>"),
+                "result");
             /* bob is out as a non-member (321), and nobody inherits. */
             xmpp_stanza_t *d =
                 h_wait(bob, &(h_match_t){.name = "presence", .type = "unavailable"}, 5000);
-            CHECK_MSG(d && has_status(d, "321"), "the last member was not let out");
-            rel(d);
+            CHECK_MSG(d && h_muc_has_status(d, "321"), "the last member was not let out");
+            h_rel(d);
             CHECK(!room_exists(bob, "ho"));
         }
         h_client_free(bob);
@@ -581,11 +508,12 @@ static void the_groups_form_changes_are_told_to_occupants(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     if (alice && bob && create(alice, "info", "Al", groups(GF("kind", "contact")))) {
-        CHECK_STR(set_affil(alice, "info", "<item jid='bob@example.test' affiliation='member'/>"),
-                  "result");
-        CHECK_STR(enter(bob, "info", "Bo"), "ok");
+        CHECK_STR(
+            h_muc_admin_set(alice, "info", "<item jid='bob@example.test' affiliation='member'/>"),
+            "result");
+        CHECK_STR(h_muc_enter(bob, "info", "Bo"), "ok");
         xmpp_stanza_t *r =
-            h_iq(alice, "get", room_jid("info"), "<query xmlns='" NS_OWNER "'/>", 5000);
+            h_iq(alice, "get", h_muc_room("info"), "<query xmlns='" NS_OWNER "'/>", 5000);
         xmpp_stanza_t *q = h_child(r, "query", NS_OWNER);
         xmpp_stanza_t *first = q ? xmpp_stanza_get_child_by_name(q, "x") : NULL;
         CHECK_MSG(first && first == form_of(q, NS_MUC "#roomconfig"), "roomconfig is not first");
@@ -595,9 +523,9 @@ static void the_groups_form_changes_are_told_to_occupants(h_server_t *srv)
         CHECK_STR(field(g, "member_count"), "2");
         CHECK_STR(field(g, "bulletin"), "");
         CHECK_STR(field(form_of(q, NS_MUC "#roomconfig"), "muc#roomconfig_membersonly"), "1");
-        rel(r);
+        h_rel(r);
         /* Only owners read it. */
-        CHECK_STR(h_iq_outcome(bob, "get", room_jid("info"), "<query xmlns='" NS_OWNER "'/>"),
+        CHECK_STR(h_iq_outcome(bob, "get", h_muc_room("info"), "<query xmlns='" NS_OWNER "'/>"),
                   "forbidden");
         h_drain(bob);
         CHECK_STR(owner_set(alice, "info",
@@ -605,21 +533,21 @@ static void the_groups_form_changes_are_told_to_occupants(h_server_t *srv)
                                        GF("bulletin", "Party on Friday"))),
                   "result");
         xmpp_stanza_t *n104 =
-            h_wait(bob, &(h_match_t){.name = "message", .from = room_jid("info")}, 5000);
-        CHECK_MSG(n104 && has_status(n104, "104"), "no 104");
-        rel(n104);
+            h_wait(bob, &(h_match_t){.name = "message", .from = h_muc_room("info")}, 5000);
+        CHECK_MSG(n104 && h_muc_has_status(n104, "104"), "no 104");
+        h_rel(n104);
         xmpp_stanza_t *bm = h_wait(
             bob,
-            &(h_match_t){.name = "message", .from = room_jid("info"), .body = "Party on Friday"},
+            &(h_match_t){.name = "message", .from = h_muc_room("info"), .body = "Party on Friday"},
             5000);
         CHECK_MSG(bm && h_child(bm, "bulletin", NS_GROUPS), "the bulletin was not announced");
-        rel(bm);
+        h_rel(bm);
         CHECK_STR(info(bob, "info", "bulletin"), "Party on Friday");
         xmpp_stanza_t *di = room_info(bob, "info");
         CHECK_STR(field(form_of(h_child(di, "query", NS_DISCO_INFO), NS_MUC "#roominfo"),
                         "muc#roominfo_description"),
                   "We sell");
-        rel(di);
+        h_rel(di);
         /* join_auth password needs a password; with one in the same
          * request it works. A refused request changes nothing. */
         CHECK_STR(owner_set(alice, "info", groups(GF("name", "Gone") GF("join_auth", "password"))),
@@ -633,7 +561,7 @@ static void the_groups_form_changes_are_told_to_occupants(h_server_t *srv)
             di ? xmpp_stanza_get_child_by_name(h_child(di, "query", NS_DISCO_INFO), "identity")
                : NULL;
         CHECK(id && h_attr_eq(id, "name", "Team"));
-        rel(di);
+        h_rel(di);
         CHECK_STR(
             owner_set(alice, "info",
                       two(roomconfig(RC("passwordprotectedroom", "1") RC("roomsecret", "s3cret")),
@@ -662,17 +590,18 @@ static void standard_rooms_are_unaffected(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     if (alice && create(alice, "plain", "Al", roomconfig(""))) {
         xmpp_stanza_t *r =
-            h_iq(alice, "get", room_jid("plain"), "<query xmlns='" NS_OWNER "'/>", 5000);
+            h_iq(alice, "get", h_muc_room("plain"), "<query xmlns='" NS_OWNER "'/>", 5000);
         xmpp_stanza_t *q = h_child(r, "query", NS_OWNER);
         int forms = 0;
         for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k;
              k = xmpp_stanza_get_next(k))
             forms += xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "x") == 0;
         CHECK_INT(forms, 1);
-        rel(r);
+        h_rel(r);
         CHECK_STR(info(alice, "plain", "kind"), "(none)");
-        CHECK_STR(set_affil(alice, "plain", "<item jid='alice@example.test' affiliation='none'/>"),
-                  "conflict");
+        CHECK_STR(
+            h_muc_admin_set(alice, "plain", "<item jid='alice@example.test' affiliation='none'/>"),
+            "conflict");
         /* A plain room is not locked or unlocked. */
         CHECK_STR(owner_set(alice, "plain", groups(GF("locked", "1"))), "not-acceptable");
         xmpp_stanza_t *s = h_iq(alice, "get", SVC, "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
@@ -682,7 +611,7 @@ static void standard_rooms_are_unaffected(h_server_t *srv)
              k = xmpp_stanza_get_next(k))
             adv |= xmpp_stanza_is_tag(k) && h_attr_eq(k, "var", NS_GROUPS);
         CHECK(adv);
-        rel(s);
+        h_rel(s);
     }
     h_client_free(alice);
     h_ctx_free(ctx);
@@ -700,35 +629,37 @@ static void an_idle_temporary_group_is_dismissed_with_a_notice(h_server_t *srv)
     if (alice && bob && create(alice, "idle", "Al", groups(GF("kind", "temporary"))) &&
         create(alice, "busy", "Al", groups(GF("kind", "temporary"))) &&
         create(alice, "stay", "Al", groups(GF("kind", "contact")))) {
-        CHECK_STR(set_affil(alice, "idle", "<item jid='bob@example.test' affiliation='member'/>"),
-                  "result");
+        CHECK_STR(
+            h_muc_admin_set(alice, "idle", "<item jid='bob@example.test' affiliation='member'/>"),
+            "result");
         h_drain(bob);
         /* "busy" keeps talking every half second. */
         long long until = h_now_ms() + 3000;
         xmpp_stanza_t *notice = NULL;
         while (h_now_ms() < until) {
             h_send(alice, "<message to='%s' type='groupchat'><body>still here</body></message>",
-                   room_jid("busy"));
+                   h_muc_room("busy"));
             h_run_for(ctx, 500);
         }
-        notice = h_wait(bob, &(h_match_t){.name = "message", .from = room_jid("idle")}, 4000);
+        notice = h_wait(bob, &(h_match_t){.name = "message", .from = h_muc_room("idle")}, 4000);
         CHECK_MSG(notice && h_child(notice, "dismissed", NS_GROUPS), "bob got no dismissal notice");
         char *body = notice ? h_child_text(notice, "body") : NULL;
         CHECK_MSG(body && strstr(body, "no activity"), "notice body: %s", body ? body : "(none)");
         free(body);
-        rel(notice);
-        xmpp_stanza_t *d = h_wait(
-            alice,
-            &(h_match_t){.name = "presence", .from = occ("idle", "Al"), .type = "unavailable"},
-            2000);
+        h_rel(notice);
+        xmpp_stanza_t *d =
+            h_wait(alice,
+                   &(h_match_t){
+                       .name = "presence", .from = h_muc_occ("idle", "Al"), .type = "unavailable"},
+                   2000);
         CHECK_MSG(d && xmpp_stanza_get_child_by_name(h_child(d, "x", NS_USER), "destroy"),
                   "the occupant got no <destroy/>");
-        rel(d);
+        h_rel(d);
         CHECK(!room_exists(alice, "idle"));
         CHECK(room_exists(alice, "busy"));
         CHECK_STR(info(alice, "stay", "kind"), "contact");
         /* Entering again makes a new room, not the old group. */
-        CHECK_STR(enter(bob, "idle", "Bo"), "ok");
+        CHECK_STR(h_muc_enter(bob, "idle", "Bo"), "ok");
     }
     h_client_free(alice);
     h_client_free(bob);

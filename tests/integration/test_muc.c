@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -31,208 +32,9 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-static void rel(xmpp_stanza_t *st)
-{
-    if (st)
-        xmpp_stanza_release(st);
-}
-
-typedef int (*pred_fn)(xmpp_stanza_t *st, const void *ud);
-
-/* Waits for a stanza the predicate accepts, removes it from the inbox and
- * returns it (release it), or NULL. */
-static xmpp_stanza_t *wait_for(h_client_t *c, pred_fn fn, const void *ud, int timeout_ms)
-{
-    long long deadline = h_now_ms() + timeout_ms;
-    for (;;) {
-        for (size_t i = 0; i < c->ninbox; i++) {
-            xmpp_stanza_t *st = c->inbox[i];
-            if (fn(st, ud)) {
-                memmove(c->inbox + i, c->inbox + i + 1, (c->ninbox - i - 1) * sizeof(*c->inbox));
-                c->ninbox--;
-                return st;
-            }
-        }
-        if (c->disconnected || h_now_ms() >= deadline)
-            return NULL;
-        xmpp_run_once(c->ctx, 5);
-    }
-}
-
-static int attr_is(xmpp_stanza_t *st, const char *name, const char *want)
-{
-    const char *v = xmpp_stanza_get_attribute(st, name);
-    return want ? v && strcmp(v, want) == 0 : v == NULL;
-}
-
 static xmpp_stanza_t *muc_x(xmpp_stanza_t *st)
 {
     return h_child(st, "x", NS_USER);
-}
-
-static xmpp_stanza_t *item_of(xmpp_stanza_t *st)
-{
-    xmpp_stanza_t *x = muc_x(st);
-    return x ? xmpp_stanza_get_child_by_name(x, "item") : NULL;
-}
-
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = muc_x(st);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            attr_is(k, "code", code))
-            return 1;
-    return 0;
-}
-
-typedef struct pres_want {
-    const char *from;
-    const char *type; /* NULL: available */
-} pres_want_t;
-
-static int is_presence(xmpp_stanza_t *st, const void *ud)
-{
-    const pres_want_t *w = ud;
-    return strcmp(xmpp_stanza_get_name(st), "presence") == 0 && attr_is(st, "from", w->from) &&
-           attr_is(st, "type", w->type);
-}
-
-/* The presence from `from` of `type` (NULL: available), or NULL. */
-static xmpp_stanza_t *presence_from(h_client_t *c, const char *from, const char *type)
-{
-    pres_want_t w = {from, type};
-    return wait_for(c, is_presence, &w, 5000);
-}
-
-static const char *occ(const char *room, const char *nick)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC "/%s", room, nick);
-    return b;
-}
-
-static const char *room_jid(const char *room)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC, room);
-    return b;
-}
-
-/* Enters room/nick with <x xmlns=muc>inner</x>: "ok" when the self-presence
- * (status 110) came, else the error condition, or "timeout".  The
- * self-presence is left in *self when self is not NULL. */
-static const char *enter_x(h_client_t *c, const char *room, const char *nick, const char *inner,
-                           xmpp_stanza_t **self)
-{
-    static char out[8][64];
-    static unsigned next;
-    char *o = out[next++ % 8];
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'>%s</x></presence>", occ(room, nick),
-           inner ? inner : "");
-    const char *from = occ(room, nick);
-    long long deadline = h_now_ms() + 5000;
-    snprintf(o, 64, "timeout");
-    while (h_now_ms() < deadline) {
-        xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = from}, 5000);
-        if (!p)
-            break;
-        if (attr_is(p, "type", "error")) {
-            const char *cond = h_error_condition(p);
-            snprintf(o, 64, "%s", cond ? cond : "error");
-            xmpp_stanza_release(p);
-            break;
-        }
-        if (has_status(p, "110")) {
-            snprintf(o, 64, "ok");
-            if (self)
-                *self = p;
-            else
-                xmpp_stanza_release(p);
-            break;
-        }
-        xmpp_stanza_release(p);
-    }
-    return o;
-}
-
-static const char *enter(h_client_t *c, const char *room, const char *nick)
-{
-    return enter_x(c, room, nick, NULL, NULL);
-}
-
-static const char *configure(h_client_t *c, const char *room, const char *fields)
-{
-    char q[2048];
-    snprintf(q, sizeof(q),
-             "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' type='submit'>"
-             "<field var='FORM_TYPE'><value>" NS_MUC "#roomconfig</value></field>%s</x></query>",
-             fields ? fields : "");
-    return h_iq_outcome(c, "set", room_jid(room), q);
-}
-
-/* Creates `room` with `owner` as `nick` and the given configuration. */
-static int create_room(h_client_t *owner, const char *room, const char *nick, const char *fields)
-{
-    xmpp_stanza_t *self = NULL;
-    const char *r = enter_x(owner, room, nick, NULL, &self);
-    int ok =
-        CHECK_MSG(strcmp(r, "ok") == 0, "creating %s: %s", room, r) &&
-        CHECK_MSG(has_status(self, "201"), "no 201 creating %s", room) &&
-        CHECK_MSG(strcmp(configure(owner, room, fields), "result") == 0, "configuring %s", room);
-    if (self)
-        xmpp_stanza_release(self);
-    h_drain(owner);
-    return ok;
-}
-
-static void leave(h_client_t *c, const char *room, const char *nick)
-{
-    h_send(c, "<presence to='%s' type='unavailable'/>", occ(room, nick));
-    rel(presence_from(c, occ(room, nick), "unavailable"));
-}
-
-static void say(h_client_t *c, const char *room, const char *body)
-{
-    h_send(c, "<message to='%s' type='groupchat' id='%s'><body>%s</body></message>", room_jid(room),
-           h_id(), body);
-}
-
-typedef struct msg_want {
-    const char *from, *body;
-} msg_want_t;
-
-static int is_groupchat(xmpp_stanza_t *st, const void *ud)
-{
-    const msg_want_t *w = ud;
-    return h_matches(
-        st, &(h_match_t){.name = "message", .type = "groupchat", .from = w->from, .body = w->body});
-}
-
-static xmpp_stanza_t *heard(h_client_t *c, const char *from, const char *body)
-{
-    msg_want_t w = {from, body};
-    return wait_for(c, is_groupchat, &w, 5000);
-}
-
-/* 1 when `st` is an error with `cond`; releases it. */
-static int error_is(xmpp_stanza_t *st, const char *cond)
-{
-    const char *c = st ? h_error_condition(st) : NULL;
-    int yes = c && strcmp(c, cond) == 0;
-    rel(st);
-    return yes;
-}
-
-/* 1 when a stanza came; releases it. */
-static int got(xmpp_stanza_t *st)
-{
-    rel(st);
-    return st != NULL;
 }
 
 static int is_subject(xmpp_stanza_t *st, const void *ud)
@@ -255,49 +57,50 @@ static void the_first_joiner_creates_a_locked_room_and_unlocks_it_by_configuring
     if (!alice || !bob)
         goto out;
     xmpp_stanza_t *self = NULL;
-    CHECK(strcmp(enter_x(alice, "tea", "Al", NULL, &self), "ok") == 0);
-    xmpp_stanza_t *it = item_of(self);
-    CHECK(has_status(self, "201") && has_status(self, "110"));
-    CHECK(it && attr_is(it, "affiliation", "owner") && attr_is(it, "role", "moderator"));
+    CHECK(strcmp(h_muc_enter_x(alice, "tea", "Al", NULL, &self), "ok") == 0);
+    xmpp_stanza_t *it = h_muc_item_of(self);
+    CHECK(h_muc_has_status(self, "201") && h_muc_has_status(self, "110"));
+    CHECK(it && h_attr_eq(it, "affiliation", "owner") && h_attr_eq(it, "role", "moderator"));
     if (self)
         xmpp_stanza_release(self);
-    CHECK_MSG(strcmp(enter(bob, "tea", "Bo"), "item-not-found") == 0, "bob entered a locked room");
+    CHECK_MSG(strcmp(h_muc_enter(bob, "tea", "Bo"), "item-not-found") == 0,
+              "bob entered a locked room");
     /* The owner asks for the form, then submits it empty: an instant room. */
     xmpp_stanza_t *form =
-        h_iq(alice, "get", room_jid("tea"), "<query xmlns='" NS_OWNER "'/>", 5000);
+        h_iq(alice, "get", h_muc_room("tea"), "<query xmlns='" NS_OWNER "'/>", 5000);
     xmpp_stanza_t *q = h_child(form, "query", NS_OWNER);
     xmpp_stanza_t *x = q ? h_child(q, "x", "jabber:x:data") : NULL;
-    CHECK_MSG(x && attr_is(x, "type", "form"), "no configuration form");
+    CHECK_MSG(x && h_attr_eq(x, "type", "form"), "no configuration form");
     if (form)
         xmpp_stanza_release(form);
-    CHECK(strcmp(h_iq_outcome(bob, "get", room_jid("tea"), "<query xmlns='" NS_OWNER "'/>"),
+    CHECK(strcmp(h_iq_outcome(bob, "get", h_muc_room("tea"), "<query xmlns='" NS_OWNER "'/>"),
                  "forbidden") == 0);
-    CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("tea"),
+    CHECK(strcmp(h_iq_outcome(alice, "set", h_muc_room("tea"),
                               "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
                               "type='submit'/></query>"),
                  "result") == 0);
-    CHECK(strcmp(enter(bob, "tea", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "tea", "Bo"), "ok") == 0);
     /* A groupchat 1.0 join (no <x/>) makes an unlocked instant room at once. */
-    h_send(bob, "<presence to='%s'/>", occ("gc10", "Bo"));
-    xmpp_stanza_t *p = presence_from(bob, occ("gc10", "Bo"), NULL);
-    CHECK(p && has_status(p, "110") && has_status(p, "201"));
+    h_send(bob, "<presence to='%s'/>", h_muc_occ("gc10", "Bo"));
+    xmpp_stanza_t *p = h_muc_presence_from(bob, h_muc_occ("gc10", "Bo"), NULL);
+    CHECK(p && h_muc_has_status(p, "110") && h_muc_has_status(p, "201"));
     if (p)
         xmpp_stanza_release(p);
-    CHECK(strcmp(enter(alice, "gc10", "Al"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(alice, "gc10", "Al"), "ok") == 0);
     /* Cancelling the first configuration cancels the room (§10.1.3). */
-    CHECK(strcmp(enter(bob, "cancelled", "Bo"), "ok") == 0);
-    CHECK(strcmp(h_iq_outcome(bob, "set", room_jid("cancelled"),
+    CHECK(strcmp(h_muc_enter(bob, "cancelled", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "set", h_muc_room("cancelled"),
                               "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
                               "type='cancel'/></query>"),
                  "result") == 0);
-    CHECK(got(presence_from(bob, occ("cancelled", "Bo"), "unavailable")));
-    CHECK(strcmp(
-              h_iq_outcome(bob, "get", room_jid("cancelled"), "<query xmlns='" NS_DISCO_INFO "'/>"),
-              "item-not-found") == 0);
-    leave(alice, "tea", "Al");
-    leave(bob, "tea", "Bo");
-    leave(alice, "gc10", "Al");
-    leave(bob, "gc10", "Bo");
+    CHECK(h_got(h_muc_presence_from(bob, h_muc_occ("cancelled", "Bo"), "unavailable")));
+    CHECK(strcmp(h_iq_outcome(bob, "get", h_muc_room("cancelled"),
+                              "<query xmlns='" NS_DISCO_INFO "'/>"),
+                 "item-not-found") == 0);
+    h_muc_leave(alice, "tea", "Al");
+    h_muc_leave(bob, "tea", "Bo");
+    h_muc_leave(alice, "gc10", "Al");
+    h_muc_leave(bob, "gc10", "Bo");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -312,18 +115,19 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "semi", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "semi", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "semi", "Bo"), "ok") == 0);
-    xmpp_stanza_t *p = presence_from(bob, occ("semi", "Al"), NULL);
-    xmpp_stanza_t *it = item_of(p);
-    CHECK_MSG(it && attr_is(it, "role", "moderator") && attr_is(it, "jid", NULL),
+    CHECK(strcmp(h_muc_enter(bob, "semi", "Bo"), "ok") == 0);
+    xmpp_stanza_t *p = h_muc_presence_from(bob, h_muc_occ("semi", "Al"), NULL);
+    xmpp_stanza_t *it = h_muc_item_of(p);
+    CHECK_MSG(it && h_attr_eq(it, "role", "moderator") && h_attr_eq(it, "jid", NULL),
               "bob saw the owner wrongly");
     if (p)
         xmpp_stanza_release(p);
-    p = presence_from(alice, occ("semi", "Bo"), NULL);
-    it = item_of(p);
-    CHECK_MSG(it && attr_is(it, "role", "participant") && attr_is(it, "jid", "bob@example.test/b"),
+    p = h_muc_presence_from(alice, h_muc_occ("semi", "Bo"), NULL);
+    it = h_muc_item_of(p);
+    CHECK_MSG(it && h_attr_eq(it, "role", "participant") &&
+                  h_attr_eq(it, "jid", "bob@example.test/b"),
               "the moderator did not see bob's JID");
     if (p)
         xmpp_stanza_release(p);
@@ -331,46 +135,46 @@ static void occupants_see_each_other_and_real_jids_only_as_the_room_allows(h_ser
      * the whole entry sequence again: the others, itself, the subject. */
     h_drain(bob);
     xmpp_stanza_t *again = NULL;
-    CHECK(strcmp(enter_x(bob, "semi", "Bo", "<history maxstanzas='0'/>", &again), "ok") == 0);
-    rel(again);
-    CHECK(got(presence_from(bob, occ("semi", "Al"), NULL)));
-    CHECK(got(wait_for(bob, is_subject, NULL, 5000)));
+    CHECK(strcmp(h_muc_enter_x(bob, "semi", "Bo", "<history maxstanzas='0'/>", &again), "ok") == 0);
+    h_rel(again);
+    CHECK(h_got(h_muc_presence_from(bob, h_muc_occ("semi", "Al"), NULL)));
+    CHECK(h_got(h_wait_for(bob, is_subject, NULL, 5000)));
     h_drain(alice);
     /* A status change is broadcast too. */
-    h_send(bob, "<presence to='%s'><show>away</show></presence>", occ("semi", "Bo"));
-    p = presence_from(alice, occ("semi", "Bo"), NULL);
+    h_send(bob, "<presence to='%s'><show>away</show></presence>", h_muc_occ("semi", "Bo"));
+    p = h_muc_presence_from(alice, h_muc_occ("semi", "Bo"), NULL);
     char *show = p ? h_child_text(p, "show") : NULL;
     CHECK(show && strcmp(show, "away") == 0);
     free(show);
     if (p)
         xmpp_stanza_release(p);
-    leave(bob, "semi", "Bo");
-    p = presence_from(alice, occ("semi", "Bo"), "unavailable");
-    it = item_of(p);
-    CHECK(it && attr_is(it, "role", "none"));
+    h_muc_leave(bob, "semi", "Bo");
+    p = h_muc_presence_from(alice, h_muc_occ("semi", "Bo"), "unavailable");
+    it = h_muc_item_of(p);
+    CHECK(it && h_attr_eq(it, "role", "none"));
     if (p)
         xmpp_stanza_release(p);
 
-    CHECK(create_room(alice, "open", "Al", FIELD("whois", "anyone")));
+    CHECK(h_muc_create(alice, "open", "Al", FIELD("whois", "anyone"), 1));
     xmpp_stanza_t *self = NULL;
-    CHECK(strcmp(enter_x(bob, "open", "Bo", NULL, &self), "ok") == 0);
-    CHECK_MSG(self && has_status(self, "100"), "no 100 in a non-anonymous room");
+    CHECK(strcmp(h_muc_enter_x(bob, "open", "Bo", NULL, &self), "ok") == 0);
+    CHECK_MSG(self && h_muc_has_status(self, "100"), "no 100 in a non-anonymous room");
     if (self)
         xmpp_stanza_release(self);
     /* 100 warns the newcomer alone; the others' copy carries no status. */
-    p = presence_from(alice, occ("open", "Bo"), NULL);
-    CHECK_MSG(p && !has_status(p, "100") && !has_status(p, "110"),
+    p = h_muc_presence_from(alice, h_muc_occ("open", "Bo"), NULL);
+    CHECK_MSG(p && !h_muc_has_status(p, "100") && !h_muc_has_status(p, "110"),
               "the others' copy of an entering presence carries the newcomer's status");
     if (p)
         xmpp_stanza_release(p);
-    p = presence_from(bob, occ("open", "Al"), NULL);
-    it = item_of(p);
-    CHECK(it && attr_is(it, "jid", "alice@example.test/a"));
+    p = h_muc_presence_from(bob, h_muc_occ("open", "Al"), NULL);
+    it = h_muc_item_of(p);
+    CHECK(it && h_attr_eq(it, "jid", "alice@example.test/a"));
     if (p)
         xmpp_stanza_release(p);
-    leave(bob, "open", "Bo");
-    leave(alice, "open", "Al");
-    leave(alice, "semi", "Al");
+    h_muc_leave(bob, "open", "Bo");
+    h_muc_leave(alice, "open", "Al");
+    h_muc_leave(alice, "semi", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -386,36 +190,37 @@ static void groupchat_reaches_every_occupant_with_the_rooms_stanza_id(h_server_t
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
-    if (!alice || !bob || !carol || !create_room(alice, "chat", "Al", NULL))
+    if (!alice || !bob || !carol || !h_muc_create(alice, "chat", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "chat", "Bo"), "ok") == 0);
-    CHECK(strcmp(enter(carol, "chat", "Ca"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "chat", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "chat", "Ca"), "ok") == 0);
     h_drain(alice);
     h_drain(bob);
     h_drain(carol);
     h_send(bob,
            "<message to='%s' type='groupchat' id='m1'><body>hello all</body>"
            "<stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='%s'/></message>",
-           room_jid("chat"), room_jid("chat"));
+           h_muc_room("chat"), h_muc_room("chat"));
     h_client_t *all[] = {alice, bob, carol};
     for (int i = 0; i < 3; i++) {
-        xmpp_stanza_t *m = heard(all[i], occ("chat", "Bo"), "hello all");
+        xmpp_stanza_t *m = h_muc_heard(all[i], h_muc_occ("chat", "Bo"), "hello all");
         xmpp_stanza_t *sid = h_child(m, "stanza-id", "urn:xmpp:sid:0");
         CHECK_MSG(m, "client %d did not get the message", i);
-        CHECK_MSG(sid && attr_is(sid, "by", room_jid("chat")) && !attr_is(sid, "id", "forged"),
+        CHECK_MSG(sid && h_attr_eq(sid, "by", h_muc_room("chat")) &&
+                      !h_attr_eq(sid, "id", "forged"),
                   "client %d: no room stanza-id", i);
         int sids = 0;
         for (xmpp_stanza_t *k = m ? xmpp_stanza_get_children(m) : NULL; k;
              k = xmpp_stanza_get_next(k))
             sids += xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "stanza-id") == 0;
         CHECK_MSG(sids == 1, "client %d: %d stanza-ids", i, sids);
-        CHECK_MSG(m && attr_is(m, "id", "m1"), "client %d: the sender's id was not kept", i);
+        CHECK_MSG(m && h_attr_eq(m, "id", "m1"), "client %d: the sender's id was not kept", i);
         if (m)
             xmpp_stanza_release(m);
     }
-    leave(carol, "chat", "Ca");
-    leave(bob, "chat", "Bo");
-    leave(alice, "chat", "Al");
+    h_muc_leave(carol, "chat", "Ca");
+    h_muc_leave(bob, "chat", "Bo");
+    h_muc_leave(alice, "chat", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -434,30 +239,31 @@ static void an_occupant_cannot_speak_as_another_or_from_outside(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
-    if (!alice || !bob || !carol || !create_room(alice, "forge", "Al", NULL))
+    if (!alice || !bob || !carol || !h_muc_create(alice, "forge", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "forge", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "forge", "Bo"), "ok") == 0);
     h_drain(alice);
     h_send(carol, "<message to='%s' type='groupchat' id='out1'><body>let me in</body></message>",
-           room_jid("forge"));
-    CHECK(error_is(h_wait(carol, &(h_match_t){.name = "message", .id = "out1"}, 5000),
-                   "not-acceptable"));
+           h_muc_room("forge"));
+    CHECK(h_error_is(h_wait(carol, &(h_match_t){.name = "message", .id = "out1"}, 5000),
+                     "not-acceptable"));
     h_send(carol, "<message to='%s' type='groupchat' id='none1'><body>x</body></message>",
-           room_jid("nosuchroom"));
-    CHECK(error_is(h_wait(carol, &(h_match_t){.name = "message", .id = "none1"}, 5000),
-                   "item-not-found"));
+           h_muc_room("nosuchroom"));
+    CHECK(h_error_is(h_wait(carol, &(h_match_t){.name = "message", .id = "none1"}, 5000),
+                     "item-not-found"));
     h_send(bob, "<message to='%s' type='groupchat' id='gc2'><body>x</body></message>",
-           occ("forge", "Al"));
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "gc2"}, 5000), "bad-request"));
+           h_muc_occ("forge", "Al"));
+    CHECK(
+        h_error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "gc2"}, 5000), "bad-request"));
     h_send(bob,
            "<message from='alice@example.test/a' to='%s' type='groupchat' id='f1'>"
            "<body>I am alice</body></message>",
-           room_jid("forge"));
+           h_muc_room("forge"));
     CHECK(h_wait_disconnect(bob, 5000));
     h_settle(alice);
     CHECK_MSG(h_count(alice, &(h_match_t){.name = "message", .body = "I am alice"}) == 0,
               "the forged message reached the room");
-    leave(alice, "forge", "Al");
+    h_muc_leave(alice, "forge", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -477,7 +283,7 @@ static int count_history(h_client_t *c, const char *room, int *delayed)
             continue;
         n++;
         xmpp_stanza_t *d = h_child(m, "delay", "urn:xmpp:delay");
-        *delayed += d && attr_is(d, "from", room_jid(room));
+        *delayed += d && h_attr_eq(d, "from", h_muc_room(room));
     }
     return n;
 }
@@ -490,13 +296,13 @@ static void history_on_entering_honours_what_the_client_asks(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "hist", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "hist", "Al", NULL, 1))
         goto out;
     for (int i = 1; i <= 4; i++) {
         char body[16];
         snprintf(body, sizeof(body), "h%d", i);
-        say(alice, "hist", body);
-        rel(heard(alice, occ("hist", "Al"), body));
+        h_muc_say(alice, "hist", body);
+        h_rel(h_muc_heard(alice, h_muc_occ("hist", "Al"), body));
     }
     struct {
         const char *inner;
@@ -511,18 +317,18 @@ static void history_on_entering_honours_what_the_client_asks(h_server_t *srv)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         h_drain(bob);
-        CHECK(strcmp(enter_x(bob, "hist", "Bo", cases[i].inner, NULL), "ok") == 0);
+        CHECK(strcmp(h_muc_enter_x(bob, "hist", "Bo", cases[i].inner, NULL), "ok") == 0);
         int delayed, n = count_history(bob, "hist", &delayed);
         CHECK_MSG(n == cases[i].want && delayed == n, "%s: %d messages, %d delayed, want %d",
                   cases[i].inner, n, delayed, cases[i].want);
-        xmpp_stanza_t *subj = wait_for(bob, is_subject, NULL, 2000);
+        xmpp_stanza_t *subj = h_wait_for(bob, is_subject, NULL, 2000);
         CHECK_MSG(subj && xmpp_stanza_get_child_by_name(subj, "subject"), "%s: no subject",
                   cases[i].inner);
         if (subj)
             xmpp_stanza_release(subj);
-        leave(bob, "hist", "Bo");
+        h_muc_leave(bob, "hist", "Bo");
     }
-    leave(alice, "hist", "Al");
+    h_muc_leave(alice, "hist", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -538,39 +344,39 @@ static void the_subject_is_set_by_whom_the_room_allows(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
-    if (!alice || !bob || !carol || !create_room(alice, "subj", "Al", NULL))
+    if (!alice || !bob || !carol || !h_muc_create(alice, "subj", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "subj", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "subj", "Bo"), "ok") == 0);
     h_drain(alice);
     h_drain(bob);
     h_send(bob, "<message to='%s' type='groupchat'><subject>Tea time</subject></message>",
-           room_jid("subj"));
+           h_muc_room("subj"));
     xmpp_stanza_t *m =
-        h_wait(alice, &(h_match_t){.name = "message", .from = occ("subj", "Bo")}, 5000);
+        h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_occ("subj", "Bo")}, 5000);
     char *t = m ? h_child_text(m, "subject") : NULL;
     CHECK(t && strcmp(t, "Tea time") == 0);
     free(t);
     if (m)
         xmpp_stanza_release(m);
-    CHECK(strcmp(enter(carol, "subj", "Ca"), "ok") == 0);
-    m = h_wait(carol, &(h_match_t){.name = "message", .from = occ("subj", "Bo")}, 5000);
+    CHECK(strcmp(h_muc_enter(carol, "subj", "Ca"), "ok") == 0);
+    m = h_wait(carol, &(h_match_t){.name = "message", .from = h_muc_occ("subj", "Bo")}, 5000);
     t = m ? h_child_text(m, "subject") : NULL;
     CHECK_MSG(t && strcmp(t, "Tea time") == 0, "the newcomer did not get the subject");
     free(t);
     if (m)
         xmpp_stanza_release(m);
-    CHECK(strcmp(configure(alice, "subj", FIELD("changesubject", "0")), "result") == 0);
+    CHECK(strcmp(h_muc_configure(alice, "subj", FIELD("changesubject", "0")), "result") == 0);
     /* Occupants are told the configuration changed (104). */
-    m = h_wait(bob, &(h_match_t){.name = "message", .from = room_jid("subj")}, 5000);
-    CHECK(m && has_status(m, "104"));
+    m = h_wait(bob, &(h_match_t){.name = "message", .from = h_muc_room("subj")}, 5000);
+    CHECK(m && h_muc_has_status(m, "104"));
     if (m)
         xmpp_stanza_release(m);
     h_send(bob, "<message to='%s' type='groupchat' id='s2'><subject>Mine</subject></message>",
-           room_jid("subj"));
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "s2"}, 5000), "forbidden"));
-    leave(carol, "subj", "Ca");
-    leave(bob, "subj", "Bo");
-    leave(alice, "subj", "Al");
+           h_muc_room("subj"));
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "s2"}, 5000), "forbidden"));
+    h_muc_leave(carol, "subj", "Ca");
+    h_muc_leave(bob, "subj", "Bo");
+    h_muc_leave(alice, "subj", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -585,22 +391,22 @@ static void private_messages_go_between_occupants(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "pm", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "pm", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "pm", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "pm", "Bo"), "ok") == 0);
     h_send(alice, "<message to='%s' type='chat' id='p1'><body>psst</body></message>",
-           occ("pm", "Bo"));
-    xmpp_stanza_t *m =
-        h_wait(bob, &(h_match_t){.name = "message", .from = occ("pm", "Al"), .body = "psst"}, 5000);
-    CHECK(m && attr_is(m, "type", "chat") && muc_x(m));
+           h_muc_occ("pm", "Bo"));
+    xmpp_stanza_t *m = h_wait(
+        bob, &(h_match_t){.name = "message", .from = h_muc_occ("pm", "Al"), .body = "psst"}, 5000);
+    CHECK(m && h_attr_eq(m, "type", "chat") && muc_x(m));
     if (m)
         xmpp_stanza_release(m);
     h_send(alice, "<message to='%s' type='chat' id='p2'><body>anyone?</body></message>",
-           occ("pm", "Nobody"));
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "p2"}, 5000),
-                   "item-not-found"));
-    leave(bob, "pm", "Bo");
-    leave(alice, "pm", "Al");
+           h_muc_occ("pm", "Nobody"));
+    CHECK(h_error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "p2"}, 5000),
+                     "item-not-found"));
+    h_muc_leave(bob, "pm", "Bo");
+    h_muc_leave(alice, "pm", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -617,64 +423,60 @@ static void entering_is_refused_with_the_xep_0045_conditions(h_server_t *srv)
     h_client_t *oscar = h_login(ctx, srv, "oscar@other.test/o", "pw", 0);
     if (!alice || !bob || !carol || !oscar)
         goto out;
-    CHECK(create_room(alice, "secret", "Al",
-                      FIELD("passwordprotectedroom", "1") FIELD("roomsecret", "tea4two")));
-    CHECK(strcmp(enter(bob, "secret", "Bo"), "not-authorized") == 0);
-    CHECK(strcmp(enter_x(bob, "secret", "Bo", "<password>wrong</password>", NULL),
+    CHECK(h_muc_create(alice, "secret", "Al",
+                       FIELD("passwordprotectedroom", "1") FIELD("roomsecret", "tea4two"), 1));
+    CHECK(strcmp(h_muc_enter(bob, "secret", "Bo"), "not-authorized") == 0);
+    CHECK(strcmp(h_muc_enter_x(bob, "secret", "Bo", "<password>wrong</password>", NULL),
                  "not-authorized") == 0);
-    CHECK(strcmp(enter_x(bob, "secret", "Bo", "<password>tea4two</password>", NULL), "ok") == 0);
-    CHECK(strcmp(enter_x(carol, "secret", "Bo", "<password>tea4two</password>", NULL),
+    CHECK(strcmp(h_muc_enter_x(bob, "secret", "Bo", "<password>tea4two</password>", NULL), "ok") ==
+          0);
+    CHECK(strcmp(h_muc_enter_x(carol, "secret", "Bo", "<password>tea4two</password>", NULL),
                  "conflict") == 0);
     /* A password-protected room without a password is refused as a form. */
-    CHECK(strcmp(configure(alice, "secret", FIELD("roomsecret", "")), "not-acceptable") == 0);
-    CHECK(strcmp(configure(alice, "secret", FIELD("membersonly", "maybe")), "not-acceptable") == 0);
-    CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("secret"),
+    CHECK(strcmp(h_muc_configure(alice, "secret", FIELD("roomsecret", "")), "not-acceptable") == 0);
+    CHECK(strcmp(h_muc_configure(alice, "secret", FIELD("membersonly", "maybe")),
+                 "not-acceptable") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "set", h_muc_room("secret"),
                               "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
                               "type='submit'><field><value>v</value></field></x></query>"),
                  "bad-request") == 0);
-    leave(bob, "secret", "Bo");
-    leave(alice, "secret", "Al");
+    h_muc_leave(bob, "secret", "Bo");
+    h_muc_leave(alice, "secret", "Al");
 
-    CHECK(create_room(alice, "club", "Al", FIELD("membersonly", "1")));
-    CHECK(strcmp(enter(bob, "club", "Bo"), "registration-required") == 0);
+    CHECK(h_muc_create(alice, "club", "Al", FIELD("membersonly", "1"), 1));
+    CHECK(strcmp(h_muc_enter(bob, "club", "Bo"), "registration-required") == 0);
     /* A refused entry carries <x xmlns='…/muc'/>, which clients look for. */
-    h_send(bob, "<presence to='%s' id='rr'><x xmlns='" NS_MUC "'/></presence>", occ("club", "Bo"));
+    h_send(bob, "<presence to='%s' id='rr'><x xmlns='" NS_MUC "'/></presence>",
+           h_muc_occ("club", "Bo"));
     xmpp_stanza_t *refused = h_wait(bob, &(h_match_t){.name = "presence", .id = "rr"}, 5000);
-    CHECK(refused && h_child(refused, "x", NS_MUC) && error_is(refused, "registration-required"));
-    CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("club"),
+    CHECK(refused && h_child(refused, "x", NS_MUC) && h_error_is(refused, "registration-required"));
+    CHECK(strcmp(h_iq_outcome(alice, "set", h_muc_room("club"),
                               "<query xmlns='" NS_ADMIN "'><item affiliation='member' "
                               "jid='bob@example.test'/></query>"),
                  "result") == 0);
-    CHECK(strcmp(enter(bob, "club", "Bo"), "ok") == 0);
-    leave(bob, "club", "Bo");
+    CHECK(strcmp(h_muc_enter(bob, "club", "Bo"), "ok") == 0);
+    h_muc_leave(bob, "club", "Bo");
 
-    CHECK(create_room(alice, "small", "Al", FIELD("maxusers", "2")));
-    CHECK(strcmp(enter(bob, "small", "Bo"), "ok") == 0);
-    CHECK(strcmp(enter(carol, "small", "Ca"), "service-unavailable") == 0);
-    leave(bob, "small", "Bo");
-    CHECK(strcmp(enter(carol, "small", "Ca"), "ok") == 0);
-    leave(carol, "small", "Ca");
-    leave(alice, "small", "Al");
+    CHECK(h_muc_create(alice, "small", "Al", FIELD("maxusers", "2"), 1));
+    CHECK(strcmp(h_muc_enter(bob, "small", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "small", "Ca"), "service-unavailable") == 0);
+    h_muc_leave(bob, "small", "Bo");
+    CHECK(strcmp(h_muc_enter(carol, "small", "Ca"), "ok") == 0);
+    h_muc_leave(carol, "small", "Ca");
+    h_muc_leave(alice, "small", "Al");
 
     /* No nickname; another tenant's user. */
-    h_send(bob, "<presence to='%s' id='nn'><x xmlns='" NS_MUC "'/></presence>", room_jid("club"));
-    CHECK(
-        error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nn"}, 5000), "jid-malformed"));
-    CHECK(strcmp(enter(oscar, "club", "Os"), "forbidden") == 0);
-    leave(alice, "club", "Al");
+    h_send(bob, "<presence to='%s' id='nn'><x xmlns='" NS_MUC "'/></presence>", h_muc_room("club"));
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nn"}, 5000),
+                     "jid-malformed"));
+    CHECK(strcmp(h_muc_enter(oscar, "club", "Os"), "forbidden") == 0);
+    h_muc_leave(alice, "club", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
     h_client_free(carol);
     h_client_free(oscar);
     h_ctx_free(ctx);
-}
-
-static const char *admin_item(h_client_t *c, const char *room, const char *item)
-{
-    char q[512];
-    snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'>%s</query>", item);
-    return h_iq_outcome(c, "set", room_jid(room), q);
 }
 
 /* §8.2, §8.4, §8.5, §9.1: a moderator kicks (307), bans (301; the banned
@@ -686,56 +488,60 @@ static void moderators_kick_ban_and_give_voice(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
-    if (!alice || !bob || !carol || !create_room(alice, "mod", "Al", FIELD("moderatedroom", "1")))
+    if (!alice || !bob || !carol ||
+        !h_muc_create(alice, "mod", "Al", FIELD("moderatedroom", "1"), 1))
         goto out;
     xmpp_stanza_t *self = NULL;
-    CHECK(strcmp(enter_x(bob, "mod", "Bo", NULL, &self), "ok") == 0);
-    CHECK(self && attr_is(item_of(self), "role", "visitor"));
+    CHECK(strcmp(h_muc_enter_x(bob, "mod", "Bo", NULL, &self), "ok") == 0);
+    CHECK(self && h_attr_eq(h_muc_item_of(self), "role", "visitor"));
     if (self)
         xmpp_stanza_release(self);
-    CHECK(strcmp(enter(carol, "mod", "Ca"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "mod", "Ca"), "ok") == 0);
     h_send(bob, "<message to='%s' type='groupchat' id='v1'><body>hi</body></message>",
-           room_jid("mod"));
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "v1"}, 5000), "forbidden"));
-    CHECK(strcmp(admin_item(bob, "mod", "<item nick='Ca' role='none'/>"), "forbidden") == 0);
-    CHECK(strcmp(admin_item(alice, "mod", "<item nick='Bo' role='participant'/>"), "result") == 0);
-    xmpp_stanza_t *p = presence_from(bob, occ("mod", "Bo"), NULL);
-    CHECK(p && attr_is(item_of(p), "role", "participant"));
-    if (p)
-        xmpp_stanza_release(p);
-    say(bob, "mod", "voiced");
-    CHECK(got(heard(carol, occ("mod", "Bo"), "voiced")));
-    /* Bob is a participant, not a moderator: he kicks nobody. */
-    CHECK(strcmp(admin_item(bob, "mod", "<item nick='Al' role='none'/>"), "forbidden") == 0);
-    CHECK(strcmp(admin_item(alice, "mod", "<item nick='Al' role='none'/>"), "not-allowed") == 0);
-    CHECK(strcmp(admin_item(alice, "mod", "<item nick='Nobody' role='none'/>"), "item-not-found") ==
+           h_muc_room("mod"));
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "v1"}, 5000), "forbidden"));
+    CHECK(strcmp(h_muc_admin_set(bob, "mod", "<item nick='Ca' role='none'/>"), "forbidden") == 0);
+    CHECK(strcmp(h_muc_admin_set(alice, "mod", "<item nick='Bo' role='participant'/>"), "result") ==
           0);
-    CHECK(strcmp(admin_item(alice, "mod",
-                            "<item nick='Bo' role='none'><reason>too loud</reason></item>"),
-                 "result") == 0);
-    p = presence_from(bob, occ("mod", "Bo"), "unavailable");
-    CHECK_MSG(p && has_status(p, "307") && has_status(p, "110"), "bob was not told of the kick");
-    xmpp_stanza_t *it = item_of(p);
-    xmpp_stanza_t *actor = it ? xmpp_stanza_get_child_by_name(it, "actor") : NULL;
-    CHECK(actor && attr_is(actor, "nick", "Al"));
+    xmpp_stanza_t *p = h_muc_presence_from(bob, h_muc_occ("mod", "Bo"), NULL);
+    CHECK(p && h_attr_eq(h_muc_item_of(p), "role", "participant"));
     if (p)
         xmpp_stanza_release(p);
-    p = presence_from(carol, occ("mod", "Bo"), "unavailable");
-    CHECK(p && has_status(p, "307"));
+    h_muc_say(bob, "mod", "voiced");
+    CHECK(h_got(h_muc_heard(carol, h_muc_occ("mod", "Bo"), "voiced")));
+    /* Bob is a participant, not a moderator: he kicks nobody. */
+    CHECK(strcmp(h_muc_admin_set(bob, "mod", "<item nick='Al' role='none'/>"), "forbidden") == 0);
+    CHECK(strcmp(h_muc_admin_set(alice, "mod", "<item nick='Al' role='none'/>"), "not-allowed") ==
+          0);
+    CHECK(strcmp(h_muc_admin_set(alice, "mod", "<item nick='Nobody' role='none'/>"),
+                 "item-not-found") == 0);
+    CHECK(strcmp(h_muc_admin_set(alice, "mod",
+                                 "<item nick='Bo' role='none'><reason>too loud</reason></item>"),
+                 "result") == 0);
+    p = h_muc_presence_from(bob, h_muc_occ("mod", "Bo"), "unavailable");
+    CHECK_MSG(p && h_muc_has_status(p, "307") && h_muc_has_status(p, "110"),
+              "bob was not told of the kick");
+    xmpp_stanza_t *it = h_muc_item_of(p);
+    xmpp_stanza_t *actor = it ? xmpp_stanza_get_child_by_name(it, "actor") : NULL;
+    CHECK(actor && h_attr_eq(actor, "nick", "Al"));
+    if (p)
+        xmpp_stanza_release(p);
+    p = h_muc_presence_from(carol, h_muc_occ("mod", "Bo"), "unavailable");
+    CHECK(p && h_muc_has_status(p, "307"));
     if (p)
         xmpp_stanza_release(p);
     /* Kicked is not banned: bob comes back, then is banned. */
-    CHECK(strcmp(enter(bob, "mod", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "mod", "Bo"), "ok") == 0);
     /* Banned by nick: the occupant's bare JID is what is banned. */
-    CHECK(strcmp(admin_item(alice, "mod", "<item affiliation='outcast' nick='Bo'/>"), "result") ==
-          0);
-    p = presence_from(bob, occ("mod", "Bo"), "unavailable");
-    CHECK(p && has_status(p, "301"));
+    CHECK(strcmp(h_muc_admin_set(alice, "mod", "<item affiliation='outcast' nick='Bo'/>"),
+                 "result") == 0);
+    p = h_muc_presence_from(bob, h_muc_occ("mod", "Bo"), "unavailable");
+    CHECK(p && h_muc_has_status(p, "301"));
     if (p)
         xmpp_stanza_release(p);
-    CHECK(strcmp(enter(bob, "mod", "Bo"), "forbidden") == 0);
-    leave(carol, "mod", "Ca");
-    leave(alice, "mod", "Al");
+    CHECK(strcmp(h_muc_enter(bob, "mod", "Bo"), "forbidden") == 0);
+    h_muc_leave(carol, "mod", "Ca");
+    h_muc_leave(alice, "mod", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -748,7 +554,7 @@ static void affil_list(h_client_t *c, const char *room, const char *affil, char 
 {
     char q[256];
     snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'><item affiliation='%s'/></query>", affil);
-    xmpp_stanza_t *r = h_iq(c, "get", room_jid(room), q, 5000);
+    xmpp_stanza_t *r = h_iq(c, "get", h_muc_room(room), q, 5000);
     xmpp_stanza_t *qq = r && h_attr_eq(r, "type", "result") ? h_child(r, "query", NS_ADMIN) : NULL;
     snprintf(out, len, "%s", qq ? "" : (r && h_error_condition(r) ? h_error_condition(r) : "?"));
     for (xmpp_stanza_t *k = qq ? xmpp_stanza_get_children(qq) : NULL; k;
@@ -771,40 +577,43 @@ static void affiliation_lists_are_read_and_changed_by_rank(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "ranks", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "ranks", "Al", NULL, 1))
         goto out;
     char l[512];
     affil_list(alice, "ranks", "owner", l, sizeof(l));
     CHECK_MSG(strcmp(l, "alice@example.test ") == 0, "owners: %s", l);
-    CHECK(strcmp(admin_item(alice, "ranks",
-                            "<item affiliation='admin' jid='bob@example.test'/>"
-                            "<item affiliation='member' jid='carol@example.test'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "ranks",
+                                 "<item affiliation='admin' jid='bob@example.test'/>"
+                                 "<item affiliation='member' jid='carol@example.test'/>"),
                  "result") == 0);
     affil_list(bob, "ranks", "member", l, sizeof(l));
     CHECK_MSG(strcmp(l, "carol@example.test ") == 0, "members as admin: %s", l);
     affil_list(bob, "ranks", "owner", l, sizeof(l));
     CHECK_MSG(strcmp(l, "forbidden") == 0, "owners as admin: %s", l);
-    CHECK(strcmp(admin_item(bob, "ranks", "<item affiliation='member' jid='dave@example.test'/>"),
-                 "result") == 0);
-    CHECK(strcmp(admin_item(bob, "ranks", "<item affiliation='admin' jid='dave@example.test'/>"),
-                 "not-allowed") == 0);
-    CHECK(strcmp(admin_item(bob, "ranks", "<item affiliation='none' jid='alice@example.test'/>"),
-                 "not-allowed") == 0);
+    CHECK(strcmp(
+              h_muc_admin_set(bob, "ranks", "<item affiliation='member' jid='dave@example.test'/>"),
+              "result") == 0);
     CHECK(
-        strcmp(admin_item(alice, "ranks", "<item affiliation='member' jid='alice@example.test'/>"),
-               "conflict") == 0);
+        strcmp(h_muc_admin_set(bob, "ranks", "<item affiliation='admin' jid='dave@example.test'/>"),
+               "not-allowed") == 0);
+    CHECK(
+        strcmp(h_muc_admin_set(bob, "ranks", "<item affiliation='none' jid='alice@example.test'/>"),
+               "not-allowed") == 0);
+    CHECK(strcmp(h_muc_admin_set(alice, "ranks",
+                                 "<item affiliation='member' jid='alice@example.test'/>"),
+                 "conflict") == 0);
     /* One bad item: the good one before it is not applied either. */
-    CHECK(strcmp(admin_item(alice, "ranks",
-                            "<item affiliation='member' jid='erin@example.test'/>"
-                            "<item affiliation='king' jid='frank@example.test'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "ranks",
+                                 "<item affiliation='member' jid='erin@example.test'/>"
+                                 "<item affiliation='king' jid='frank@example.test'/>"),
                  "bad-request") == 0);
     affil_list(alice, "ranks", "member", l, sizeof(l));
     CHECK_MSG(strcmp(l, "carol@example.test dave@example.test ") == 0, "members: %s", l);
-    CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' jid='x@y/res'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "ranks", "<item affiliation='member' jid='x@y/res'/>"),
                  "jid-malformed") == 0);
-    CHECK(strcmp(admin_item(alice, "ranks", "<item affiliation='member' nick='Nobody'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "ranks", "<item affiliation='member' nick='Nobody'/>"),
                  "item-not-found") == 0);
-    leave(alice, "ranks", "Al");
+    h_muc_leave(alice, "ranks", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -819,29 +628,29 @@ static void nick_changes_are_announced_and_conflicts_refused(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "nicks", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "nicks", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "nicks", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "nicks", "Bo"), "ok") == 0);
     h_drain(alice);
-    h_send(bob, "<presence to='%s'/>", occ("nicks", "Bob2"));
-    xmpp_stanza_t *p = presence_from(alice, occ("nicks", "Bo"), "unavailable");
-    CHECK(p && has_status(p, "303") && attr_is(item_of(p), "nick", "Bob2"));
+    h_send(bob, "<presence to='%s'/>", h_muc_occ("nicks", "Bob2"));
+    xmpp_stanza_t *p = h_muc_presence_from(alice, h_muc_occ("nicks", "Bo"), "unavailable");
+    CHECK(p && h_muc_has_status(p, "303") && h_attr_eq(h_muc_item_of(p), "nick", "Bob2"));
     if (p)
         xmpp_stanza_release(p);
-    p = presence_from(alice, occ("nicks", "Bob2"), NULL);
+    p = h_muc_presence_from(alice, h_muc_occ("nicks", "Bob2"), NULL);
     CHECK(p != NULL);
     if (p)
         xmpp_stanza_release(p);
-    p = presence_from(bob, occ("nicks", "Bob2"), NULL);
-    CHECK(p && has_status(p, "110"));
+    p = h_muc_presence_from(bob, h_muc_occ("nicks", "Bob2"), NULL);
+    CHECK(p && h_muc_has_status(p, "110"));
     if (p)
         xmpp_stanza_release(p);
-    h_send(bob, "<presence to='%s' id='nc'/>", occ("nicks", "Al"));
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nc"}, 5000), "conflict"));
-    say(bob, "nicks", "still Bob2");
-    CHECK(got(heard(alice, occ("nicks", "Bob2"), "still Bob2")));
-    leave(bob, "nicks", "Bob2");
-    leave(alice, "nicks", "Al");
+    h_send(bob, "<presence to='%s' id='nc'/>", h_muc_occ("nicks", "Al"));
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "presence", .id = "nc"}, 5000), "conflict"));
+    h_muc_say(bob, "nicks", "still Bob2");
+    CHECK(h_got(h_muc_heard(alice, h_muc_occ("nicks", "Bob2"), "still Bob2")));
+    h_muc_leave(bob, "nicks", "Bob2");
+    h_muc_leave(alice, "nicks", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -855,22 +664,23 @@ static void destroying_a_room_sends_everyone_to_the_alternate_venue(h_server_t *
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "doomed", "Al", FIELD("persistentroom", "1")))
+    if (!alice || !bob || !h_muc_create(alice, "doomed", "Al", FIELD("persistentroom", "1"), 1))
         goto out;
-    CHECK(strcmp(enter(bob, "doomed", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "doomed", "Bo"), "ok") == 0);
     const char *destroy = "<query xmlns='" NS_OWNER "'><destroy jid='new@" SVC "'>"
                           "<reason>moved</reason></destroy></query>";
-    CHECK(strcmp(h_iq_outcome(bob, "set", room_jid("doomed"), destroy), "forbidden") == 0);
-    CHECK(strcmp(h_iq_outcome(alice, "set", room_jid("doomed"), destroy), "result") == 0);
-    xmpp_stanza_t *p = presence_from(bob, occ("doomed", "Bo"), "unavailable");
+    CHECK(strcmp(h_iq_outcome(bob, "set", h_muc_room("doomed"), destroy), "forbidden") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "set", h_muc_room("doomed"), destroy), "result") == 0);
+    xmpp_stanza_t *p = h_muc_presence_from(bob, h_muc_occ("doomed", "Bo"), "unavailable");
     xmpp_stanza_t *d = p && muc_x(p) ? xmpp_stanza_get_child_by_name(muc_x(p), "destroy") : NULL;
     char *why = d ? h_child_text(d, "reason") : NULL;
-    CHECK(d && attr_is(d, "jid", "new@" SVC) && why && strcmp(why, "moved") == 0);
+    CHECK(d && h_attr_eq(d, "jid", "new@" SVC) && why && strcmp(why, "moved") == 0);
     free(why);
     if (p)
         xmpp_stanza_release(p);
-    CHECK(strcmp(h_iq_outcome(bob, "get", room_jid("doomed"), "<query xmlns='" NS_DISCO_INFO "'/>"),
-                 "item-not-found") == 0);
+    CHECK(
+        strcmp(h_iq_outcome(bob, "get", h_muc_room("doomed"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+               "item-not-found") == 0);
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -881,7 +691,7 @@ static int has_feature(xmpp_stanza_t *q, const char *var)
 {
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
         if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "feature") == 0 &&
-            attr_is(k, "var", var))
+            h_attr_eq(k, "var", var))
             return 1;
     return 0;
 }
@@ -889,7 +699,7 @@ static int has_feature(xmpp_stanza_t *q, const char *var)
 static int has_item(xmpp_stanza_t *q, const char *jid)
 {
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && attr_is(k, "jid", jid))
+        if (xmpp_stanza_is_tag(k) && h_attr_eq(k, "jid", jid))
             return 1;
     return 0;
 }
@@ -902,10 +712,11 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     if (!alice ||
-        !create_room(alice, "shown", "Al",
-                     FIELD("roomname", "Shown room") FIELD("roomdesc", "for all")
-                         FIELD("persistentroom", "1") FIELD("membersonly", "1")) ||
-        !create_room(alice, "hidden", "Al", FIELD("publicroom", "0")))
+        !h_muc_create(alice, "shown", "Al",
+                      FIELD("roomname", "Shown room") FIELD("roomdesc", "for all")
+                          FIELD("persistentroom", "1") FIELD("membersonly", "1"),
+                      1) ||
+        !h_muc_create(alice, "hidden", "Al", FIELD("publicroom", "0"), 1))
         goto out;
     xmpp_stanza_t *r =
         h_iq(alice, "get", "example.test", "<query xmlns='" NS_DISCO_ITEMS "'/>", 5000);
@@ -915,19 +726,19 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     r = h_iq(alice, "get", SVC, "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     xmpp_stanza_t *q = h_child(r, "query", NS_DISCO_INFO);
     xmpp_stanza_t *id = q ? xmpp_stanza_get_child_by_name(q, "identity") : NULL;
-    CHECK(id && attr_is(id, "category", "conference") && attr_is(id, "type", "text"));
+    CHECK(id && h_attr_eq(id, "category", "conference") && h_attr_eq(id, "type", "text"));
     CHECK(has_feature(q, NS_MUC));
     if (r)
         xmpp_stanza_release(r);
     r = h_iq(alice, "get", SVC, "<query xmlns='" NS_DISCO_ITEMS "'/>", 5000);
     q = h_child(r, "query", NS_DISCO_ITEMS);
-    CHECK(has_item(q, room_jid("shown")) && !has_item(q, room_jid("hidden")));
+    CHECK(has_item(q, h_muc_room("shown")) && !has_item(q, h_muc_room("hidden")));
     if (r)
         xmpp_stanza_release(r);
-    r = h_iq(alice, "get", room_jid("shown"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
+    r = h_iq(alice, "get", h_muc_room("shown"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     q = h_child(r, "query", NS_DISCO_INFO);
     id = q ? xmpp_stanza_get_child_by_name(q, "identity") : NULL;
-    CHECK(id && attr_is(id, "name", "Shown room"));
+    CHECK(id && h_attr_eq(id, "name", "Shown room"));
     CHECK(has_feature(q, NS_MUC) && has_feature(q, "muc_persistent") &&
           has_feature(q, "muc_membersonly") && has_feature(q, "muc_public") &&
           has_feature(q, "muc_semianonymous") && has_feature(q, "muc_unsecured") &&
@@ -935,7 +746,7 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     xmpp_stanza_t *x = q ? h_child(q, "x", "jabber:x:data") : NULL;
     int desc = 0;
     for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && attr_is(k, "var", "muc#roominfo_description")) {
+        if (xmpp_stanza_is_tag(k) && h_attr_eq(k, "var", "muc#roominfo_description")) {
             char *v = h_child_text(k, "value");
             desc = v && strcmp(v, "for all") == 0;
             free(v);
@@ -943,14 +754,14 @@ static void disco_shows_the_service_its_public_rooms_and_each_rooms_features(h_s
     CHECK_MSG(desc, "no muc#roominfo_description");
     if (r)
         xmpp_stanza_release(r);
-    CHECK(strcmp(
-              h_iq_outcome(alice, "get", room_jid("nowhere"), "<query xmlns='" NS_DISCO_INFO "'/>"),
-              "item-not-found") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", h_muc_room("nowhere"),
+                              "<query xmlns='" NS_DISCO_INFO "'/>"),
+                 "item-not-found") == 0);
     /* An IQ the service does not know is service-unavailable. */
     CHECK(strcmp(h_iq_outcome(alice, "get", SVC, "<query xmlns='jabber:iq:version'/>"),
                  "service-unavailable") == 0);
-    leave(alice, "hidden", "Al");
-    leave(alice, "shown", "Al");
+    h_muc_leave(alice, "hidden", "Al");
+    h_muc_leave(alice, "shown", "Al");
 out:
     h_client_free(alice);
     h_ctx_free(ctx);
@@ -963,17 +774,18 @@ static void persistent_rooms_and_their_lists_survive_a_restart(h_server_t *srv)
 {
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
-    if (!alice || !create_room(alice, "keep", "Al",
-                               FIELD("roomname", "Kept &amp; sound") FIELD("persistentroom", "1")
-                                   FIELD("membersonly", "1")))
+    if (!alice || !h_muc_create(alice, "keep", "Al",
+                                FIELD("roomname", "Kept &amp; sound") FIELD("persistentroom", "1")
+                                    FIELD("membersonly", "1"),
+                                1))
         goto out;
-    CHECK(strcmp(admin_item(alice, "keep",
-                            "<item affiliation='member' jid='bob@example.test'/>"
-                            "<item affiliation='outcast' jid='carol@example.test'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "keep",
+                                 "<item affiliation='member' jid='bob@example.test'/>"
+                                 "<item affiliation='outcast' jid='carol@example.test'/>"),
                  "result") == 0);
     h_send(alice, "<message to='%s' type='groupchat'><subject>Kept subject</subject></message>",
-           room_jid("keep"));
-    rel(h_wait(alice, &(h_match_t){.name = "message", .from = occ("keep", "Al")}, 5000));
+           h_muc_room("keep"));
+    h_rel(h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_occ("keep", "Al")}, 5000));
     h_settle(alice);
     h_client_free(alice);
     alice = NULL;
@@ -991,28 +803,29 @@ static void persistent_rooms_and_their_lists_survive_a_restart(h_server_t *srv)
         goto out;
     }
     xmpp_stanza_t *r =
-        h_iq(alice, "get", room_jid("keep"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
+        h_iq(alice, "get", h_muc_room("keep"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     xmpp_stanza_t *q = h_child(r, "query", NS_DISCO_INFO);
     xmpp_stanza_t *id = q ? xmpp_stanza_get_child_by_name(q, "identity") : NULL;
-    CHECK_MSG(id && attr_is(id, "name", "Kept & sound"), "the room's name was lost");
+    CHECK_MSG(id && h_attr_eq(id, "name", "Kept & sound"), "the room's name was lost");
     CHECK(has_feature(q, "muc_membersonly"));
     if (r)
         xmpp_stanza_release(r);
     char l[256];
     affil_list(alice, "keep", "member", l, sizeof(l));
     CHECK_MSG(strcmp(l, "bob@example.test ") == 0, "members after restart: %s", l);
-    CHECK(strcmp(enter(carol, "keep", "Ca"), "forbidden") == 0);
-    CHECK(strcmp(enter(bob, "keep", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "keep", "Ca"), "forbidden") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "keep", "Bo"), "ok") == 0);
     xmpp_stanza_t *m =
-        h_wait(bob, &(h_match_t){.name = "message", .from = occ("keep", "Al")}, 5000);
+        h_wait(bob, &(h_match_t){.name = "message", .from = h_muc_occ("keep", "Al")}, 5000);
     char *t = m ? h_child_text(m, "subject") : NULL;
     CHECK_MSG(t && strcmp(t, "Kept subject") == 0, "the subject was lost");
     free(t);
     if (m)
         xmpp_stanza_release(m);
-    leave(bob, "keep", "Bo");
-    CHECK(strcmp(h_iq_outcome(alice, "get", room_jid("tea"), "<query xmlns='" NS_DISCO_INFO "'/>"),
-                 "item-not-found") == 0);
+    h_muc_leave(bob, "keep", "Bo");
+    CHECK(
+        strcmp(h_iq_outcome(alice, "get", h_muc_room("tea"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+               "item-not-found") == 0);
     h_client_free(bob);
     h_client_free(carol);
 out:
@@ -1028,17 +841,17 @@ static void an_occupant_whose_session_ends_leaves_the_room(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "gone", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "gone", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "gone", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "gone", "Bo"), "ok") == 0);
     h_drain(alice);
     h_client_free(bob);
     bob = NULL;
-    xmpp_stanza_t *p = presence_from(alice, occ("gone", "Bo"), "unavailable");
+    xmpp_stanza_t *p = h_muc_presence_from(alice, h_muc_occ("gone", "Bo"), "unavailable");
     CHECK_MSG(p != NULL, "no unavailable from the vanished occupant");
     if (p)
         xmpp_stanza_release(p);
-    leave(alice, "gone", "Al");
+    h_muc_leave(alice, "gone", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -1052,21 +865,21 @@ static void a_flooding_occupant_is_slowed_with_a_clear_error(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "flood", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "flood", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "flood", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "flood", "Bo"), "ok") == 0);
     h_drain(alice);
     for (int i = 0; i < 20; i++)
         h_send(bob, "<message to='%s' type='groupchat' id='fl%d'><body>spam</body></message>",
-               room_jid("flood"), i);
+               h_muc_room("flood"), i);
     h_settle(bob);
     h_settle(alice);
     int refused = h_count(bob, &(h_match_t){.name = "message", .error = "resource-constraint"});
     int got = h_count(alice, &(h_match_t){.name = "message", .body = "spam"});
     CHECK_MSG(refused > 0 && got > 0 && got + refused == 20, "refused %d, delivered %d", refused,
               got);
-    leave(bob, "flood", "Bo");
-    leave(alice, "flood", "Al");
+    h_muc_leave(bob, "flood", "Bo");
+    h_muc_leave(alice, "flood", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -1083,47 +896,49 @@ static void mediated_invitations_reach_the_invitee_and_declines_the_inviter(h_se
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
     h_client_t *erin = h_login(ctx, srv, "erin@example.test/e", "pw", 0);
-    if (!alice || !dave || !erin || !create_room(alice, "invites", "Al", FIELD("membersonly", "1")))
+    if (!alice || !dave || !erin ||
+        !h_muc_create(alice, "invites", "Al", FIELD("membersonly", "1"), 1))
         goto out;
-    CHECK(strcmp(enter(dave, "invites", "Da"), "registration-required") == 0);
+    CHECK(strcmp(h_muc_enter(dave, "invites", "Da"), "registration-required") == 0);
     h_send(alice,
            "<message to='%s' id='i1'><x xmlns='" NS_USER "'><invite to='dave@example.test'>"
            "<reason>tea?</reason></invite></x></message>",
-           room_jid("invites"));
+           h_muc_room("invites"));
     xmpp_stanza_t *m =
-        h_wait(dave, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+        h_wait(dave, &(h_match_t){.name = "message", .from = h_muc_room("invites")}, 5000);
     xmpp_stanza_t *inv = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "invite") : NULL;
     char *reason = inv ? h_child_text(inv, "reason") : NULL;
-    CHECK_MSG(inv && attr_is(inv, "from", "alice@example.test") && reason &&
+    CHECK_MSG(inv && h_attr_eq(inv, "from", "alice@example.test") && reason &&
                   strcmp(reason, "tea?") == 0,
               "dave got no invitation");
     free(reason);
-    rel(m);
-    CHECK(strcmp(enter(dave, "invites", "Da"), "ok") == 0);
-    leave(dave, "invites", "Da");
+    h_rel(m);
+    CHECK(strcmp(h_muc_enter(dave, "invites", "Da"), "ok") == 0);
+    h_muc_leave(dave, "invites", "Da");
     h_send(erin,
            "<message to='%s'><x xmlns='" NS_USER "'><decline to='alice@example.test'>"
            "<reason>busy</reason></decline></x></message>",
-           room_jid("invites"));
-    m = h_wait(alice, &(h_match_t){.name = "message", .from = room_jid("invites")}, 5000);
+           h_muc_room("invites"));
+    m = h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_room("invites")}, 5000);
     xmpp_stanza_t *dec = m && muc_x(m) ? xmpp_stanza_get_child_by_name(muc_x(m), "decline") : NULL;
-    CHECK_MSG(dec && attr_is(dec, "from", "erin@example.test"), "alice got no decline");
-    rel(m);
+    CHECK_MSG(dec && h_attr_eq(dec, "from", "erin@example.test"), "alice got no decline");
+    h_rel(m);
     h_send(erin,
            "<message to='%s' id='i2'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
            "</x></message>",
-           room_jid("invites"));
-    CHECK(error_is(h_wait(erin, &(h_match_t){.name = "message", .id = "i2"}, 5000),
-                   "not-acceptable"));
-    CHECK(strcmp(admin_item(alice, "invites",
-                            "<item affiliation='outcast' jid='frank@example.test'/>"),
+           h_muc_room("invites"));
+    CHECK(h_error_is(h_wait(erin, &(h_match_t){.name = "message", .id = "i2"}, 5000),
+                     "not-acceptable"));
+    CHECK(strcmp(h_muc_admin_set(alice, "invites",
+                                 "<item affiliation='outcast' jid='frank@example.test'/>"),
                  "result") == 0);
     h_send(alice,
            "<message to='%s' id='i3'><x xmlns='" NS_USER "'><invite to='frank@example.test'/>"
            "</x></message>",
-           room_jid("invites"));
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "i3"}, 5000), "forbidden"));
-    leave(alice, "invites", "Al");
+           h_muc_room("invites"));
+    CHECK(
+        h_error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "i3"}, 5000), "forbidden"));
+    h_muc_leave(alice, "invites", "Al");
 out:
     h_client_free(alice);
     h_client_free(dave);
@@ -1138,32 +953,35 @@ static void self_ping_tells_a_client_whether_it_is_still_in_the_room(h_server_t 
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "pingme", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "pingme", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "pingme", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "pingme", "Bo"), "ok") == 0);
     const char *ping = "<ping xmlns='urn:xmpp:ping'/>";
-    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Al"), ping), "result") == 0);
-    CHECK(strcmp(h_iq_outcome(alice, "get", occ("pingme", "Nobody"), ping), "item-not-found") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", h_muc_occ("pingme", "Al"), ping), "result") == 0);
+    CHECK(strcmp(h_iq_outcome(alice, "get", h_muc_occ("pingme", "Nobody"), ping),
+                 "item-not-found") == 0);
     /* A ping to another occupant is no self-ping: it goes to that
      * occupant's client (forward.c; more in test_muc_search.c), from the
      * pinger's occupant JID, and the answer comes back. */
-    h_send(alice, "<iq type='get' id='pp1' to='%s'>%s</iq>", occ("pingme", "Bo"), ping);
-    xmpp_stanza_t *fw =
-        h_wait(bob, &(h_match_t){.name = "iq", .type = "get", .from = occ("pingme", "Al")}, 5000);
+    h_send(alice, "<iq type='get' id='pp1' to='%s'>%s</iq>", h_muc_occ("pingme", "Bo"), ping);
+    xmpp_stanza_t *fw = h_wait(
+        bob, &(h_match_t){.name = "iq", .type = "get", .from = h_muc_occ("pingme", "Al")}, 5000);
     CHECK(fw != NULL);
     if (fw) {
         h_send(bob, "<iq type='result' id='%s' to='%s'/>", xmpp_stanza_get_id(fw),
-               occ("pingme", "Al"));
+               h_muc_occ("pingme", "Al"));
         xmpp_stanza_release(fw);
     }
     xmpp_stanza_t *ans = h_wait(alice, &(h_match_t){.name = "iq", .id = "pp1"}, 5000);
-    CHECK(ans && h_attr_eq(ans, "type", "result") && h_attr_eq(ans, "from", occ("pingme", "Bo")));
+    CHECK(ans && h_attr_eq(ans, "type", "result") &&
+          h_attr_eq(ans, "from", h_muc_occ("pingme", "Bo")));
     if (ans)
         xmpp_stanza_release(ans);
-    leave(bob, "pingme", "Bo");
-    CHECK(strcmp(h_iq_outcome(bob, "get", occ("pingme", "Bo"), ping), "not-acceptable") == 0);
-    CHECK(strcmp(h_iq_outcome(bob, "get", occ("nosuchroom", "Bo"), ping), "not-acceptable") == 0);
-    leave(alice, "pingme", "Al");
+    h_muc_leave(bob, "pingme", "Bo");
+    CHECK(strcmp(h_iq_outcome(bob, "get", h_muc_occ("pingme", "Bo"), ping), "not-acceptable") == 0);
+    CHECK(strcmp(h_iq_outcome(bob, "get", h_muc_occ("nosuchroom", "Bo"), ping), "not-acceptable") ==
+          0);
+    h_muc_leave(alice, "pingme", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -1178,20 +996,20 @@ static void an_occupant_whose_messages_bounce_is_removed(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "one", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "one", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "one", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "one", "Bo"), "ok") == 0);
     h_drain(alice);
     h_client_free(bob);
     bob = NULL;
     h_run_for(ctx, 300);
-    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("one", "Bo")}),
+    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = h_muc_occ("one", "Bo")}),
               "the room learnt of the departure without the presence module");
-    say(alice, "one", "anyone there?");
-    xmpp_stanza_t *p = presence_from(alice, occ("one", "Bo"), "unavailable");
-    CHECK_MSG(p && has_status(p, "333"), "the gone occupant was not removed");
-    rel(p);
-    leave(alice, "one", "Al");
+    h_muc_say(alice, "one", "anyone there?");
+    xmpp_stanza_t *p = h_muc_presence_from(alice, h_muc_occ("one", "Bo"), "unavailable");
+    CHECK_MSG(p && h_muc_has_status(p, "333"), "the gone occupant was not removed");
+    h_rel(p);
+    h_muc_leave(alice, "one", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -1206,21 +1024,22 @@ static void a_live_occupant_that_refuses_a_message_stays(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
-    if (!alice || !bob || !create_room(alice, "refusing", "Al", NULL))
+    if (!alice || !bob || !h_muc_create(alice, "refusing", "Al", NULL, 1))
         goto out;
-    CHECK(strcmp(enter(bob, "refusing", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "refusing", "Bo"), "ok") == 0);
     h_drain(alice);
     h_send(bob,
            "<message to='%s' type='error' id='e1'><error type='cancel'><service-unavailable "
            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
-           occ("refusing", "Al"));
+           h_muc_occ("refusing", "Al"));
     h_settle(alice);
-    CHECK_MSG(!h_count(alice, &(h_match_t){.name = "presence", .from = occ("refusing", "Bo")}),
-              "bob was removed from the room");
-    say(bob, "refusing", "still here");
-    CHECK(got(heard(alice, occ("refusing", "Bo"), "still here")));
-    leave(bob, "refusing", "Bo");
-    leave(alice, "refusing", "Al");
+    CHECK_MSG(
+        !h_count(alice, &(h_match_t){.name = "presence", .from = h_muc_occ("refusing", "Bo")}),
+        "bob was removed from the room");
+    h_muc_say(bob, "refusing", "still here");
+    CHECK(h_got(h_muc_heard(alice, h_muc_occ("refusing", "Bo"), "still here")));
+    h_muc_leave(bob, "refusing", "Bo");
+    h_muc_leave(alice, "refusing", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -1233,8 +1052,8 @@ static void the_room_count_per_host_is_bounded(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     if (alice) {
-        CHECK(strcmp(enter(alice, "one", "Al"), "ok") == 0);
-        CHECK(strcmp(enter(alice, "two", "Al"), "resource-constraint") == 0);
+        CHECK(strcmp(h_muc_enter(alice, "one", "Al"), "ok") == 0);
+        CHECK(strcmp(h_muc_enter(alice, "two", "Al"), "resource-constraint") == 0);
     }
     h_client_free(alice);
     h_ctx_free(ctx);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -20,12 +21,6 @@
 #define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_FWD "urn:xmpp:forward:0"
 #define NS_MUC "http://jabber.org/protocol/muc"
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
-    } while (0)
 
 // clang-format off
 static const char *const accounts[] = {
@@ -39,20 +34,13 @@ static const char *const accounts[] = {
  * `fields` (muc#roomconfig_ var/value pairs as XML). */
 static int open_room(h_client_t *alice, const char *room, const char *fields)
 {
-    h_send(alice, "<presence to='%s@" SVC "/Al'><x xmlns='" NS_MUC "'/></presence>", room);
-    char from[128];
-    snprintf(from, sizeof(from), "%s@" SVC "/Al", room);
-    xmpp_stanza_t *p = h_wait(alice, &(h_match_t){.name = "presence", .from = from}, 5000);
+    /* The first presence back is enough: a fresh room has no one else. */
+    h_send(alice, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", h_muc_occ(room, "Al"));
+    xmpp_stanza_t *p =
+        h_wait(alice, &(h_match_t){.name = "presence", .from = h_muc_occ(room, "Al")}, 5000);
     int entered = CHECK_MSG(p && !h_attr_eq(p, "type", "error"), "alice entering %s", room);
-    if (p)
-        xmpp_stanza_release(p);
-    char form[2048], to[128];
-    snprintf(form, sizeof(form),
-             "<query xmlns='" NS_MUC "#owner'><x xmlns='jabber:x:data' type='submit'>"
-             "<field var='FORM_TYPE'><value>" NS_MUC "#roomconfig</value></field>%s</x></query>",
-             fields);
-    snprintf(to, sizeof(to), "%s@" SVC, room);
-    int ok = entered && CHECK(strcmp(h_iq_outcome(alice, "set", to, form), "result") == 0);
+    h_rel(p);
+    int ok = entered && CHECK(strcmp(h_muc_configure(alice, room, fields), "result") == 0);
     h_drain(alice);
     return ok;
 }
@@ -60,12 +48,9 @@ static int open_room(h_client_t *alice, const char *room, const char *fields)
 static const char *affiliate(h_client_t *owner, const char *room, const char *jid,
                              const char *affil)
 {
-    char q[512], to[128];
-    snprintf(q, sizeof(q),
-             "<query xmlns='" NS_MUC "#admin'><item affiliation='%s' jid='%s'/></query>", affil,
-             jid);
-    snprintf(to, sizeof(to), "%s@" SVC, room);
-    return h_iq_outcome(owner, "set", to, q);
+    char item[256];
+    snprintf(item, sizeof(item), "<item affiliation='%s' jid='%s'/>", affil, jid);
+    return h_muc_admin_set(owner, room, item);
 }
 
 /* Alice says body1..bodyN in the room, waiting for each to come back. */
@@ -363,17 +348,6 @@ out:
     h_ctx_free(ctx);
 }
 
-/* Whether `st` carries <status code='code'/> in its muc#user x. */
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_MUC "#user");
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
-
 /* The owner submits `fields` to `room`'s configuration. */
 static const char *reconfigure(h_client_t *owner, const char *room, const char *fields)
 {
@@ -394,12 +368,12 @@ static const char *change_notice(h_client_t *c, const char *room)
     snprintf(from, sizeof(from), "%s@" SVC, room);
     xmpp_stanza_t *m =
         h_wait(c, &(h_match_t){.name = "message", .from = from, .child_ns = NS_MUC "#user"}, 5000);
-    const char *got = !m                                             ? "none"
-                      : !has_status(m, "104")                        ? "no 104"
-                      : has_status(m, "170") && has_status(m, "171") ? "104+170+171"
-                      : has_status(m, "170")                         ? "104+170"
-                      : has_status(m, "171")                         ? "104+171"
-                                                                     : "104";
+    const char *got = !m                                                         ? "none"
+                      : !h_muc_has_status(m, "104")                              ? "no 104"
+                      : h_muc_has_status(m, "170") && h_muc_has_status(m, "171") ? "104+170+171"
+                      : h_muc_has_status(m, "170")                               ? "104+170"
+                      : h_muc_has_status(m, "171")                               ? "104+171"
+                                                                                 : "104";
     if (m)
         xmpp_stanza_release(m);
     return got;
@@ -415,8 +389,8 @@ static int enter_says_170(h_client_t *alice, h_client_t *bob, const char *room, 
     h_send(bob, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", from);
     xmpp_stanza_t *self = h_wait(bob, &(h_match_t){.name = "presence", .from = from}, 5000);
     xmpp_stanza_t *seen = h_wait(alice, &(h_match_t){.name = "presence", .from = from}, 5000);
-    int r = self && has_status(self, "110") ? has_status(self, "170") : -1;
-    *others_170 = seen ? has_status(seen, "170") : -1;
+    int r = self && h_muc_has_status(self, "110") ? h_muc_has_status(self, "170") : -1;
+    *others_170 = seen ? h_muc_has_status(seen, "170") : -1;
     if (self)
         xmpp_stanza_release(self);
     if (seen)

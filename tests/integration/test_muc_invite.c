@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -32,108 +33,6 @@ static const char *const accounts[] = {
 
 /* ---- helpers ---- */
 
-static void rel(xmpp_stanza_t *st)
-{
-    if (st)
-        xmpp_stanza_release(st);
-}
-
-static const char *occ(const char *room, const char *nick)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC "/%s", room, nick);
-    return b;
-}
-
-static const char *room_jid(const char *room)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC, room);
-    return b;
-}
-
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_USER);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
-
-/* Enters room/nick: "ok" on the self-presence (110), else the error
- * condition or "timeout". */
-static const char *enter_at(h_client_t *c, const char *occupant)
-{
-    static char out[8][64];
-    static unsigned next;
-    char *o = out[next++ % 8];
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", occupant);
-    long long deadline = h_now_ms() + 5000;
-    snprintf(o, 64, "timeout");
-    while (h_now_ms() < deadline) {
-        xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = occupant}, 5000);
-        if (!p)
-            break;
-        int done = 1;
-        if (h_attr_eq(p, "type", "error")) {
-            const char *cond = h_error_condition(p);
-            snprintf(o, 64, "%s", cond ? cond : "error");
-        } else if (has_status(p, "110")) {
-            snprintf(o, 64, "ok");
-        } else {
-            done = 0;
-        }
-        rel(p);
-        if (done)
-            break;
-    }
-    return o;
-}
-
-static const char *enter(h_client_t *c, const char *room, const char *nick)
-{
-    return enter_at(c, occ(room, nick));
-}
-
-static void leave(h_client_t *c, const char *room, const char *nick)
-{
-    h_send(c, "<presence to='%s' type='unavailable'/>", occ(room, nick));
-    rel(h_wait(c, &(h_match_t){.name = "presence", .type = "unavailable", .from = occ(room, nick)},
-               5000));
-}
-
-static const char *configure(h_client_t *c, const char *room, const char *fields)
-{
-    char q[2048];
-    snprintf(q, sizeof(q),
-             "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' type='submit'>"
-             "<field var='FORM_TYPE'><value>" NS_MUC "#roomconfig</value></field>%s</x></query>",
-             fields ? fields : "");
-    return h_iq_outcome(c, "set", room_jid(room), q);
-}
-
-static int create_room(h_client_t *owner, const char *room, const char *nick, const char *fields)
-{
-    int ok =
-        CHECK_MSG(strcmp(enter(owner, room, nick), "ok") == 0, "creating %s", room) &&
-        CHECK_MSG(strcmp(configure(owner, room, fields), "result") == 0, "configuring %s", room);
-    h_drain(owner);
-    return ok;
-}
-
-static const char *admin_item(h_client_t *c, const char *room, const char *item)
-{
-    char q[512];
-    snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'>%s</query>", item);
-    return h_iq_outcome(c, "set", room_jid(room), q);
-}
-
 static void mediated_invite(h_client_t *c, const char *room_bare, const char *id, const char *who)
 {
     h_send(c,
@@ -149,7 +48,7 @@ static int got_mediated(h_client_t *c, const char *room_bare, const char *invite
     xmpp_stanza_t *x = h_child(m, "x", NS_USER);
     xmpp_stanza_t *inv = x ? xmpp_stanza_get_child_by_name(x, "invite") : NULL;
     int ok = inv && h_attr_eq(inv, "from", inviter);
-    rel(m);
+    h_rel(m);
     return ok;
 }
 
@@ -160,31 +59,8 @@ static int got_direct(h_client_t *c, const char *room_bare, int timeout_ms)
         h_wait(c, &(h_match_t){.name = "message", .child_ns = NS_CONFERENCE}, timeout_ms);
     xmpp_stanza_t *x = h_child(m, "x", NS_CONFERENCE);
     int ok = x && h_attr_eq(x, "jid", room_bare);
-    rel(m);
+    h_rel(m);
     return ok;
-}
-
-static int error_is(xmpp_stanza_t *st, const char *cond)
-{
-    const char *c = st ? h_error_condition(st) : NULL;
-    int yes = c && strcmp(c, cond) == 0;
-    rel(st);
-    return yes;
-}
-
-static void say(h_client_t *c, const char *room, const char *body)
-{
-    h_send(c, "<message to='%s' type='groupchat' id='%s'><body>%s</body></message>", room_jid(room),
-           h_id(), body);
-}
-
-/* 1 when `c` hears `body` in `room` (from anyone). */
-static int hears(h_client_t *c, const char *body)
-{
-    xmpp_stanza_t *m =
-        h_wait(c, &(h_match_t){.name = "message", .type = "groupchat", .body = body}, 5000);
-    rel(m);
-    return m != NULL;
 }
 
 /* ---- cases ---- */
@@ -201,38 +77,38 @@ static void invitations_reach_every_client_of_the_invitee(h_server_t *srv)
     h_client_t *b_phone = h_login(ctx, srv, "bob@example.test/phone", "pw", 0);
     h_client_t *b_away = h_login(ctx, srv, "bob@example.test/away", "pw", -1);
     if (!alice || !b_desk || !b_phone || !b_away ||
-        !create_room(alice, "everyone", "Al", FIELD("membersonly", "1")))
+        !h_muc_create(alice, "everyone", "Al", FIELD("membersonly", "1"), 0))
         goto out;
     h_drain(b_desk);
     h_drain(b_phone);
     h_drain(b_away);
-    mediated_invite(alice, room_jid("everyone"), "m1", "bob@example.test");
-    CHECK_MSG(got_mediated(b_desk, room_jid("everyone"), "alice@example.test", 5000),
+    mediated_invite(alice, h_muc_room("everyone"), "m1", "bob@example.test");
+    CHECK_MSG(got_mediated(b_desk, h_muc_room("everyone"), "alice@example.test", 5000),
               "the priority-5 client got no mediated invitation");
-    CHECK_MSG(got_mediated(b_phone, room_jid("everyone"), "alice@example.test", 5000),
+    CHECK_MSG(got_mediated(b_phone, h_muc_room("everyone"), "alice@example.test", 5000),
               "the priority-0 client got no mediated invitation");
     h_send(alice,
            "<message to='bob@example.test' id='d1'><x xmlns='" NS_CONFERENCE "' jid='%s' "
            "reason='the plan'/></message>",
-           room_jid("everyone"));
-    CHECK_MSG(got_direct(b_desk, room_jid("everyone"), 5000),
+           h_muc_room("everyone"));
+    CHECK_MSG(got_direct(b_desk, h_muc_room("everyone"), 5000),
               "the priority-5 client got no direct invitation");
-    CHECK_MSG(got_direct(b_phone, room_jid("everyone"), 5000),
+    CHECK_MSG(got_direct(b_phone, h_muc_room("everyone"), 5000),
               "the priority-0 client got no direct invitation");
     /* A direct invitation sent as chat (some clients do) too. */
     h_send(alice,
            "<message type='chat' to='bob@example.test' id='d2'><x xmlns='" NS_CONFERENCE
            "' jid='%s'/></message>",
-           room_jid("everyone"));
-    CHECK(got_direct(b_desk, room_jid("everyone"), 5000));
-    CHECK(got_direct(b_phone, room_jid("everyone"), 5000));
+           h_muc_room("everyone"));
+    CHECK(got_direct(b_desk, h_muc_room("everyone"), 5000));
+    CHECK(got_direct(b_phone, h_muc_room("everyone"), 5000));
     h_settle(b_away);
     CHECK_MSG(h_count(b_away, &(h_match_t){.name = "message"}) == 0,
               "a negative-priority client got a message to the bare JID");
     /* Every client may use it: the invitee is a member now. */
-    CHECK(strcmp(enter(b_phone, "everyone", "Bo"), "ok") == 0);
-    leave(b_phone, "everyone", "Bo");
-    leave(alice, "everyone", "Al");
+    CHECK(strcmp(h_muc_enter(b_phone, "everyone", "Bo"), "ok") == 0);
+    h_muc_leave(b_phone, "everyone", "Bo");
+    h_muc_leave(alice, "everyone", "Al");
 out:
     h_client_free(alice);
     h_client_free(b_desk);
@@ -249,26 +125,26 @@ static void an_offline_invitee_gets_its_invitations_at_login(h_server_t *srv)
     xmpp_ctx_t *ctx = h_ctx_new();
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *dave = NULL;
-    if (!alice || !create_room(alice, "later", "Al", FIELD("membersonly", "1")))
+    if (!alice || !h_muc_create(alice, "later", "Al", FIELD("membersonly", "1"), 0))
         goto out;
-    mediated_invite(alice, room_jid("later"), "m2", "dave@example.test");
+    mediated_invite(alice, h_muc_room("later"), "m2", "dave@example.test");
     h_send(alice,
            "<message to='dave@example.test' id='d3'><x xmlns='" NS_CONFERENCE "' jid='%s'/>"
            "</message>",
-           room_jid("later"));
+           h_muc_room("later"));
     h_settle(alice);
     CHECK_MSG(h_count(alice, &(h_match_t){.name = "message", .type = "error"}) == 0,
               "an invitation to an offline user bounced");
     dave = h_login(ctx, srv, "dave@example.test/d", "pw", 0);
     if (!dave)
         goto out;
-    CHECK_MSG(got_mediated(dave, room_jid("later"), "alice@example.test", 5000),
+    CHECK_MSG(got_mediated(dave, h_muc_room("later"), "alice@example.test", 5000),
               "the stored mediated invitation did not come at login");
-    CHECK_MSG(got_direct(dave, room_jid("later"), 5000),
+    CHECK_MSG(got_direct(dave, h_muc_room("later"), 5000),
               "the stored direct invitation did not come at login");
-    CHECK(strcmp(enter(dave, "later", "Da"), "ok") == 0);
-    leave(dave, "later", "Da");
-    leave(alice, "later", "Al");
+    CHECK(strcmp(h_muc_enter(dave, "later", "Da"), "ok") == 0);
+    h_muc_leave(dave, "later", "Da");
+    h_muc_leave(alice, "later", "Al");
 out:
     h_client_free(alice);
     h_client_free(dave);
@@ -288,11 +164,11 @@ static void members_invite_while_the_room_allows_it(h_server_t *srv)
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
     h_client_t *erin = h_login(ctx, srv, "erin@example.test/e", "pw", 0);
     if (!alice || !bob || !carol || !erin ||
-        !create_room(alice, "staff", "Al", FIELD("membersonly", "1")))
+        !h_muc_create(alice, "staff", "Al", FIELD("membersonly", "1"), 0))
         goto out;
     /* The form offers the field, on by default. */
     xmpp_stanza_t *form =
-        h_iq(alice, "get", room_jid("staff"), "<query xmlns='" NS_OWNER "'/>", 5000);
+        h_iq(alice, "get", h_muc_room("staff"), "<query xmlns='" NS_OWNER "'/>", 5000);
     xmpp_stanza_t *x = h_child(h_child(form, "query", NS_OWNER), "x", "jabber:x:data");
     int offered = 0;
     for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f; f = xmpp_stanza_get_next(f))
@@ -301,60 +177,61 @@ static void members_invite_while_the_room_allows_it(h_server_t *srv)
             offered = v && strcmp(v, "1") == 0;
             free(v);
         }
-    rel(form);
+    h_rel(form);
     CHECK_MSG(offered, "the configuration form has no allowinvites set to 1");
 
-    CHECK(strcmp(admin_item(alice, "staff", "<item affiliation='member' jid='bob@example.test'/>"),
+    CHECK(strcmp(h_muc_admin_set(alice, "staff",
+                                 "<item affiliation='member' jid='bob@example.test'/>"),
                  "result") == 0);
-    CHECK(strcmp(enter(bob, "staff", "Bo"), "ok") == 0);
-    CHECK(strcmp(enter(carol, "staff", "Ca"), "registration-required") == 0);
-    mediated_invite(bob, room_jid("staff"), "m3", "carol@example.test");
-    CHECK_MSG(got_mediated(carol, room_jid("staff"), "bob@example.test", 5000),
+    CHECK(strcmp(h_muc_enter(bob, "staff", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "staff", "Ca"), "registration-required") == 0);
+    mediated_invite(bob, h_muc_room("staff"), "m3", "carol@example.test");
+    CHECK_MSG(got_mediated(carol, h_muc_room("staff"), "bob@example.test", 5000),
               "carol got no invitation from a member");
-    CHECK_MSG(strcmp(enter(carol, "staff", "Ca"), "ok") == 0,
+    CHECK_MSG(strcmp(h_muc_enter(carol, "staff", "Ca"), "ok") == 0,
               "a member's invitation did not make a member");
-    leave(carol, "staff", "Ca");
+    h_muc_leave(carol, "staff", "Ca");
 
     /* Off: a member is refused, nothing changes for the invitee; the owner
      * still invites. */
-    CHECK(strcmp(configure(alice, "staff", FIELD("allowinvites", "0")), "result") == 0);
-    mediated_invite(bob, room_jid("staff"), "m4", "erin@example.test");
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "m4"}, 5000), "forbidden"));
+    CHECK(strcmp(h_muc_configure(alice, "staff", FIELD("allowinvites", "0")), "result") == 0);
+    mediated_invite(bob, h_muc_room("staff"), "m4", "erin@example.test");
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "m4"}, 5000), "forbidden"));
     h_settle(erin);
-    CHECK(h_count(erin, &(h_match_t){.name = "message", .from = room_jid("staff")}) == 0);
-    CHECK(strcmp(enter(erin, "staff", "Er"), "registration-required") == 0);
-    mediated_invite(alice, room_jid("staff"), "m5", "erin@example.test");
-    CHECK(got_mediated(erin, room_jid("staff"), "alice@example.test", 5000));
-    CHECK(strcmp(enter(erin, "staff", "Er"), "ok") == 0);
-    leave(erin, "staff", "Er");
+    CHECK(h_count(erin, &(h_match_t){.name = "message", .from = h_muc_room("staff")}) == 0);
+    CHECK(strcmp(h_muc_enter(erin, "staff", "Er"), "registration-required") == 0);
+    mediated_invite(alice, h_muc_room("staff"), "m5", "erin@example.test");
+    CHECK(got_mediated(erin, h_muc_room("staff"), "alice@example.test", 5000));
+    CHECK(strcmp(h_muc_enter(erin, "staff", "Er"), "ok") == 0);
+    h_muc_leave(erin, "staff", "Er");
 
     /* The invitee says no: the inviter hears it from the room. */
     h_send(erin,
            "<message to='%s'><x xmlns='" NS_USER "'><decline to='alice@example.test'>"
            "<reason>busy</reason></decline></x></message>",
-           room_jid("staff"));
+           h_muc_room("staff"));
     int declined = 0;
     for (xmpp_stanza_t *m;
          !declined &&
-         (m = h_wait(alice, &(h_match_t){.name = "message", .from = room_jid("staff")}, 5000));
-         rel(m)) {
+         (m = h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_room("staff")}, 5000));
+         h_rel(m)) {
         xmpp_stanza_t *ux = h_child(m, "x", NS_USER);
         xmpp_stanza_t *dec = ux ? xmpp_stanza_get_child_by_name(ux, "decline") : NULL;
         declined = dec && h_attr_eq(dec, "from", "erin@example.test");
     }
     CHECK_MSG(declined, "alice got no decline");
-    leave(bob, "staff", "Bo");
+    h_muc_leave(bob, "staff", "Bo");
 
     /* An open room with allowinvites off: a plain occupant is refused. */
-    CHECK(create_room(alice, "lobby", "Al", FIELD("allowinvites", "0")));
-    CHECK(strcmp(enter(bob, "lobby", "Bo"), "ok") == 0);
-    mediated_invite(bob, room_jid("lobby"), "m6", "carol@example.test");
-    CHECK(error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "m6"}, 5000), "forbidden"));
-    mediated_invite(alice, room_jid("lobby"), "m7", "carol@example.test");
-    CHECK(got_mediated(carol, room_jid("lobby"), "alice@example.test", 5000));
-    leave(bob, "lobby", "Bo");
-    leave(alice, "lobby", "Al");
-    leave(alice, "staff", "Al");
+    CHECK(h_muc_create(alice, "lobby", "Al", FIELD("allowinvites", "0"), 0));
+    CHECK(strcmp(h_muc_enter(bob, "lobby", "Bo"), "ok") == 0);
+    mediated_invite(bob, h_muc_room("lobby"), "m6", "carol@example.test");
+    CHECK(h_error_is(h_wait(bob, &(h_match_t){.name = "message", .id = "m6"}, 5000), "forbidden"));
+    mediated_invite(alice, h_muc_room("lobby"), "m7", "carol@example.test");
+    CHECK(got_mediated(carol, h_muc_room("lobby"), "alice@example.test", 5000));
+    h_muc_leave(bob, "lobby", "Bo");
+    h_muc_leave(alice, "lobby", "Al");
+    h_muc_leave(alice, "staff", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -375,18 +252,20 @@ static void invitations_stay_inside_the_tenant(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *oscar = h_login(ctx, srv, "oscar@other.test/o", "pw", 0);
     h_client_t *tina = h_login(ctx, srv, "tina@third.test/t", "pw", 0);
-    if (!alice || !oscar || !tina || !create_room(alice, "home", "Al", FIELD("membersonly", "1")))
+    if (!alice || !oscar || !tina ||
+        !h_muc_create(alice, "home", "Al", FIELD("membersonly", "1"), 0))
         goto out;
-    mediated_invite(oscar, room_jid("home"), "x1", "alice@example.test");
-    CHECK(error_is(h_wait(oscar, &(h_match_t){.name = "message", .id = "x1"}, 5000),
-                   "not-acceptable"));
-    mediated_invite(alice, room_jid("home"), "x2", "oscar@other.test");
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x2"}, 5000), "forbidden"));
+    mediated_invite(oscar, h_muc_room("home"), "x1", "alice@example.test");
+    CHECK(h_error_is(h_wait(oscar, &(h_match_t){.name = "message", .id = "x1"}, 5000),
+                     "not-acceptable"));
+    mediated_invite(alice, h_muc_room("home"), "x2", "oscar@other.test");
+    CHECK(
+        h_error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x2"}, 5000), "forbidden"));
     h_settle(oscar);
-    CHECK_MSG(h_count(oscar, &(h_match_t){.name = "message", .from = room_jid("home")}) == 0,
+    CHECK_MSG(h_count(oscar, &(h_match_t){.name = "message", .from = h_muc_room("home")}) == 0,
               "an invitation crossed to another tenant");
     xmpp_stanza_t *list =
-        h_iq(alice, "get", room_jid("home"),
+        h_iq(alice, "get", h_muc_room("home"),
              "<query xmlns='" NS_ADMIN "'><item affiliation='member'/></query>", 5000);
     xmpp_stanza_t *q = h_child(list, "query", NS_ADMIN);
     int foreign = 0;
@@ -394,30 +273,33 @@ static void invitations_stay_inside_the_tenant(h_server_t *srv)
          it = xmpp_stanza_get_next(it))
         foreign |= xmpp_stanza_is_tag(it) && h_attr_eq(it, "jid", "oscar@other.test");
     CHECK_MSG(list && !foreign, "a refused invitation made a foreign member");
-    rel(list);
+    h_rel(list);
     /* A decline to or from another tenant. */
     h_send(oscar,
            "<message to='%s' id='x3'><x xmlns='" NS_USER "'><decline to='alice@example.test'/>"
            "</x></message>",
-           room_jid("home"));
-    CHECK(error_is(h_wait(oscar, &(h_match_t){.name = "message", .id = "x3"}, 5000), "forbidden"));
+           h_muc_room("home"));
+    CHECK(
+        h_error_is(h_wait(oscar, &(h_match_t){.name = "message", .id = "x3"}, 5000), "forbidden"));
     h_send(alice,
            "<message to='%s' id='x4'><x xmlns='" NS_USER "'><decline to='oscar@other.test'/>"
            "</x></message>",
-           room_jid("home"));
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x4"}, 5000), "forbidden"));
+           h_muc_room("home"));
+    CHECK(
+        h_error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x4"}, 5000), "forbidden"));
     /* Another tenant's room (groups.third.test): alice is not an occupant
      * and cannot be one. */
-    CHECK(strcmp(enter_at(tina, "there@groups.third.test/Ti"), "ok") == 0);
+    CHECK(strcmp(h_muc_join(tina, "there@groups.third.test/Ti", NULL, NULL, NULL), "ok") == 0);
     CHECK(strcmp(h_iq_outcome(tina, "set", "there@groups.third.test",
                               "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' "
                               "type='submit'/></query>"),
                  "result") == 0);
-    CHECK(strcmp(enter_at(alice, "there@groups.third.test/Al"), "forbidden") == 0);
+    CHECK(strcmp(h_muc_join(alice, "there@groups.third.test/Al", NULL, NULL, NULL), "forbidden") ==
+          0);
     mediated_invite(alice, "there@groups.third.test", "x5", "bob@example.test");
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x5"}, 5000),
-                   "not-acceptable"));
-    leave(alice, "home", "Al");
+    CHECK(h_error_is(h_wait(alice, &(h_match_t){.name = "message", .id = "x5"}, 5000),
+                     "not-acceptable"));
+    h_muc_leave(alice, "home", "Al");
 out:
     h_client_free(alice);
     h_client_free(oscar);
@@ -436,32 +318,32 @@ static void oversized_and_forged_messages_harm_no_other_occupant(h_server_t *srv
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
     h_client_t *frank = h_login(ctx, srv, "frank@example.test/f", "pw", 0);
     char *big = NULL;
-    if (!alice || !bob || !carol || !frank || !create_room(alice, "noisy", "Al", NULL))
+    if (!alice || !bob || !carol || !frank || !h_muc_create(alice, "noisy", "Al", NULL, 0))
         goto out;
-    CHECK(strcmp(enter(bob, "noisy", "Bo"), "ok") == 0);
-    CHECK(strcmp(enter(carol, "noisy", "Ca"), "ok") == 0);
-    CHECK(strcmp(enter(frank, "noisy", "Fr"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "noisy", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(carol, "noisy", "Ca"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(frank, "noisy", "Fr"), "ok") == 0);
     h_drain(alice);
     size_t n = 300 * 1024; /* over the default 256k */
     big = malloc(n + 1);
     memset(big, 'x', n);
     big[n] = 0;
     h_send(bob, "<message to='%s' type='groupchat' id='big'><body>%s</body></message>",
-           room_jid("noisy"), big);
+           h_muc_room("noisy"), big);
     CHECK_MSG(h_wait_disconnect(bob, 10000), "the oversized message did not end bob's stream");
     /* A forged 'from' (carol speaking as alice). */
     h_send(carol,
            "<message from='alice@example.test/a' to='%s' type='groupchat' id='f1'>"
            "<body>I am alice</body></message>",
-           room_jid("noisy"));
+           h_muc_room("noisy"));
     CHECK_MSG(h_wait_disconnect(carol, 5000), "the forger's stream stayed");
-    say(frank, "noisy", "still here");
-    CHECK_MSG(hears(alice, "still here"), "alice no longer hears the room");
+    h_muc_say(frank, "noisy", "still here");
+    CHECK_MSG(h_muc_hears(alice, "still here"), "alice no longer hears the room");
     h_settle(alice);
     CHECK(h_count(alice, &(h_match_t){.name = "message", .body = "I am alice"}) == 0);
     CHECK(h_count(alice, &(h_match_t){.name = "message", .id = "big"}) == 0);
-    leave(frank, "noisy", "Fr");
-    leave(alice, "noisy", "Al");
+    h_muc_leave(frank, "noisy", "Fr");
+    h_muc_leave(alice, "noisy", "Al");
 out:
     free(big);
     h_client_free(alice);
@@ -481,20 +363,23 @@ static void malformed_configuration_forms_are_refused_whole(h_server_t *srv)
     h_client_t *alice = h_login(ctx, srv, "alice@example.test/a", "pw", 0);
     h_client_t *bob = h_login(ctx, srv, "bob@example.test/b", "pw", 0);
     char *huge = NULL;
-    if (!alice || !bob || !create_room(alice, "forms", "Al", FIELD("roomname", "Forms")))
+    if (!alice || !bob || !h_muc_create(alice, "forms", "Al", FIELD("roomname", "Forms"), 0))
         goto out;
-    CHECK(strcmp(enter(bob, "forms", "Bo"), "ok") == 0);
+    CHECK(strcmp(h_muc_enter(bob, "forms", "Bo"), "ok") == 0);
     h_drain(alice);
     CHECK(
-        strcmp(h_iq_outcome(alice, "set", room_jid("forms"),
+        strcmp(h_iq_outcome(alice, "set", h_muc_room("forms"),
                             "<query xmlns='" NS_OWNER "'><x xmlns='jabber:x:data' type='submit'>"
                             "<field var='FORM_TYPE'><value>urn:example:other</value></field>" FIELD(
                                 "roomname", "Other") "</x></query>"),
                "bad-request") == 0);
-    CHECK(strcmp(configure(alice, "forms", FIELD("roomname", "Half") FIELD("maxusers", "ten")),
-                 "not-acceptable") == 0);
-    CHECK(strcmp(configure(alice, "forms", FIELD("maxusers", "12abc")), "not-acceptable") == 0);
-    CHECK(strcmp(configure(alice, "forms", FIELD("roomname", "Half") FIELD("whois", "everybody")),
+    CHECK(
+        strcmp(h_muc_configure(alice, "forms", FIELD("roomname", "Half") FIELD("maxusers", "ten")),
+               "not-acceptable") == 0);
+    CHECK(strcmp(h_muc_configure(alice, "forms", FIELD("maxusers", "12abc")), "not-acceptable") ==
+          0);
+    CHECK(strcmp(h_muc_configure(alice, "forms",
+                                 FIELD("roomname", "Half") FIELD("whois", "everybody")),
                  "not-acceptable") == 0);
     /* 10,000 fields (about 200 kB, inside the stanza limit). */
     size_t cap = 10000 * 24 + 512, len = 0;
@@ -502,23 +387,24 @@ static void malformed_configuration_forms_are_refused_whole(h_server_t *srv)
     len += (size_t)snprintf(huge + len, cap - len,
                             "<iq type='set' id='huge' to='%s'><query xmlns='" NS_OWNER "'>"
                             "<x xmlns='jabber:x:data' type='submit'>",
-                            room_jid("forms"));
+                            h_muc_room("forms"));
     for (int i = 0; i < 10000; i++)
         len += (size_t)snprintf(huge + len, cap - len, "<field var='f%d'/>", i);
     snprintf(huge + len, cap - len, "</x></query></iq>");
     h_send(alice, "%s", huge);
-    CHECK(error_is(h_wait(alice, &(h_match_t){.name = "iq", .id = "huge"}, 10000), "bad-request"));
+    CHECK(
+        h_error_is(h_wait(alice, &(h_match_t){.name = "iq", .id = "huge"}, 10000), "bad-request"));
     /* Nothing of the refused forms was applied. */
-    xmpp_stanza_t *info = h_iq(bob, "get", room_jid("forms"),
+    xmpp_stanza_t *info = h_iq(bob, "get", h_muc_room("forms"),
                                "<query xmlns='http://jabber.org/protocol/disco#info'/>", 5000);
     xmpp_stanza_t *q = h_child(info, "query", "http://jabber.org/protocol/disco#info");
     xmpp_stanza_t *id = q ? xmpp_stanza_get_child_by_name(q, "identity") : NULL;
     CHECK_MSG(id && h_attr_eq(id, "name", "Forms"), "a refused form changed the room's name");
-    rel(info);
-    say(bob, "forms", "after the forms");
-    CHECK(hears(alice, "after the forms"));
-    leave(bob, "forms", "Bo");
-    leave(alice, "forms", "Al");
+    h_rel(info);
+    h_muc_say(bob, "forms", "after the forms");
+    CHECK(h_muc_hears(alice, "after the forms"));
+    h_muc_leave(bob, "forms", "Bo");
+    h_muc_leave(alice, "forms", "Al");
 out:
     free(huge);
     h_client_free(alice);

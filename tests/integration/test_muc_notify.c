@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -36,57 +37,14 @@ static const char *const accounts[] = {
 };
 // clang-format on
 
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
-    } while (0)
-#define CHECK_INT(got, want)                                                                       \
-    CHECK_MSG((got) == (want), "%s: got %d, want %d", #got, (int)(got), (int)(want))
-
-static void rel(xmpp_stanza_t *st)
-{
-    if (st)
-        xmpp_stanza_release(st);
-}
-
 /* ---- the room ---- */
-
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_USER);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
-
-/* Enters room/nick; 1 on the self-presence (110). */
-static int enter(h_client_t *c, const char *room, const char *nick)
-{
-    char from[256];
-    snprintf(from, sizeof(from), "%s@" SVC "/%s", room, nick);
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", from);
-    long long deadline = h_now_ms() + 5000;
-    while (h_now_ms() < deadline) {
-        xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = from}, 5000);
-        if (!p)
-            return 0;
-        int self = has_status(p, "110"), err = h_attr_eq(p, "type", "error");
-        xmpp_stanza_release(p);
-        if (self || err)
-            return self;
-    }
-    return 0;
-}
 
 /* A contact group `room` owned by `owner` (nick Alice) with these members
  * and the push setting `push` (NULL: the default). */
 static int make_group(h_client_t *owner, const char *room, const char *const *members,
                       const char *push)
 {
-    if (!CHECK_MSG(enter(owner, room, "Alice"), "creating %s", room))
+    if (!CHECK_MSG(strcmp(h_muc_enter(owner, room, "Alice"), "ok") == 0, "creating %s", room))
         return 0;
     char q[2048], jid[128];
     snprintf(jid, sizeof(jid), "%s@" SVC, room);
@@ -135,7 +93,7 @@ static int say(h_client_t *c, const char *room, const char *body, const char *ex
     const char *id = s ? xmpp_stanza_get_attribute(s, "id") : NULL;
     if (sid)
         snprintf(sid, 64, "%s", id ? id : "");
-    rel(m);
+    h_rel(m);
     h_settle(c);
     return 1;
 }
@@ -158,13 +116,13 @@ static conv_t inbox_entry(h_client_t *c, const char *jid)
     h_drain(c);
     xmpp_stanza_t *r = h_iq(c, "get", NULL, "<inbox xmlns='" NS_INBOX "'/>", 5000);
     if (!CHECK(r && h_attr_eq(r, "type", "result"))) {
-        rel(r);
+        h_rel(r);
         return out;
     }
     xmpp_stanza_t *fin = h_child(r, "fin", NS_INBOX);
     const char *t = fin ? xmpp_stanza_get_attribute(fin, "total") : NULL;
     out.total = t ? atoi(t) : -1;
-    rel(r);
+    h_rel(r);
     for (size_t i = 0; i < c->ninbox; i++) {
         xmpp_stanza_t *m = c->inbox[i];
         xmpp_stanza_t *e = h_child(m, "entry", NS_INBOX);
@@ -208,7 +166,7 @@ static void the_inbox_shows_the_group_to_every_member(h_server_t *srv)
     char sid1[64], sid2[64];
     if (!alice || !carol || !make_group(alice, "team", members, NULL))
         goto out;
-    CHECK(enter(carol, "team", "Cee"));
+    CHECK(strcmp(h_muc_enter(carol, "team", "Cee"), "ok") == 0);
     h_drain(carol);
     if (!say(alice, "team", "one", "", sid1) || !say(alice, "team", "two", "", sid2))
         goto out;
@@ -255,7 +213,7 @@ static void the_inbox_shows_the_group_to_every_member(h_server_t *srv)
              "<item id='team@" SVC "'><displayed xmlns='" MDS "'><stanza-id xmlns='" NS_SID "' "
              "by='team@" SVC "' id='%s'/></displayed></item></publish></pubsub>",
              sid2);
-    rel(h_iq(bob, "set", NULL, xml, 5000));
+    h_rel(h_iq(bob, "set", NULL, xml, 5000));
     h_settle(bob);
     CHECK_INT(inbox_entry(bob, "team@" SVC).unread, 1); /* carol's "hi all" is newer */
     /* Olga (corp.test, another tenant) is on the member list: nothing. */
@@ -321,7 +279,7 @@ static const char *pushed(h_client_t *app, const char *body)
         CHECK_MSG(b && !strcmp(b, body), "body %s, want %s", b ? b : "(none)", body);
         free(sender);
         free(b);
-        rel(iq);
+        h_rel(iq);
         n++;
     }
     for (int i = 1; i < n; i++)
@@ -348,7 +306,7 @@ static int register_and_leave(xmpp_ctx_t *ctx, h_server_t *srv, const char *jid)
                             "<include-body xmlns='urn:parley:push'/></enable>",
                             5000);
     int ok = CHECK(r && h_attr_eq(r, "type", "result"));
-    rel(r);
+    h_rel(r);
     h_client_free(c);
     h_run_for(ctx, 200);
     return ok;
@@ -444,7 +402,7 @@ static void group_conversations_keep_the_limit_under_a_burst(h_server_t *srv)
     xmpp_stanza_t *echo = h_wait(
         alice, &(h_match_t){.name = "message", .type = "groupchat", .body = "burst 7"}, 5000);
     CHECK(echo != NULL);
-    rel(echo);
+    h_rel(echo);
     h_settle(alice);
     bob = h_login(ctx, srv, "bob@example.test/desk", "pw", 0);
     if (!bob)

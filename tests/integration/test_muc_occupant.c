@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -28,24 +29,6 @@ static const char *const accounts[] = {
     NULL,
 };
 // clang-format on
-
-static const char *occ(const char *room, const char *nick)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC "/%s", room, nick);
-    return b;
-}
-
-static const char *room_jid(const char *room)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC, room);
-    return b;
-}
 
 /* The one occupant id a stanza (or a message inside it) carries, copied to
  * out; "" when it has none, "several" when it has more than one. */
@@ -78,38 +61,19 @@ static int looks_made_by_the_room(const char *id)
     return 1;
 }
 
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_USER);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
-
 /* Enters room/nick (the presence carrying `extra`, e.g. a forged occupant
  * id, and <x/> holding `inner`) and copies the occupant id of the
  * self-presence (110) to id; 1 when it came. */
 static int enter(h_client_t *c, const char *room, const char *nick, const char *inner,
                  const char *extra, char *id, size_t len)
 {
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'>%s</x>%s</presence>", occ(room, nick),
-           inner ? inner : "", extra ? extra : "");
+    xmpp_stanza_t *self = NULL;
+    int ok = strcmp(h_muc_join(c, h_muc_occ(room, nick), inner, extra, &self), "ok") == 0;
     id[0] = '\0';
-    for (long long dl = h_now_ms() + 5000; h_now_ms() < dl;) {
-        xmpp_stanza_t *p =
-            h_wait(c, &(h_match_t){.name = "presence", .from = occ(room, nick)}, 5000);
-        if (!p)
-            break;
-        int self = has_status(p, "110"), err = h_attr_eq(p, "type", "error");
-        if (self)
-            oid_of(p, id, len);
-        xmpp_stanza_release(p);
-        if (self || err)
-            return self;
-    }
-    return 0;
+    if (self)
+        oid_of(self, id, len);
+    h_rel(self);
+    return ok;
 }
 
 static int create_room(h_client_t *owner, const char *room, const char *nick, const char *fields,
@@ -117,30 +81,10 @@ static int create_room(h_client_t *owner, const char *room, const char *nick, co
 {
     if (!CHECK_MSG(enter(owner, room, nick, NULL, NULL, id, len), "creating %s", room))
         return 0;
-    char q[2048];
-    snprintf(q, sizeof(q),
-             "<query xmlns='" NS_MUC "#owner'><x xmlns='jabber:x:data' type='submit'>"
-             "<field var='FORM_TYPE'><value>" NS_MUC "#roomconfig</value></field>%s</x></query>",
-             fields ? fields : "");
-    int ok = CHECK_MSG(strcmp(h_iq_outcome(owner, "set", room_jid(room), q), "result") == 0,
+    int ok = CHECK_MSG(strcmp(h_muc_configure(owner, room, fields), "result") == 0,
                        "configuring %s", room);
     h_drain(owner);
     return ok;
-}
-
-static void leave(h_client_t *c, const char *room, const char *nick)
-{
-    h_send(c, "<presence to='%s' type='unavailable'/>", occ(room, nick));
-    xmpp_stanza_t *p = h_wait(
-        c, &(h_match_t){.name = "presence", .from = occ(room, nick), .type = "unavailable"}, 5000);
-    if (p)
-        xmpp_stanza_release(p);
-}
-
-static xmpp_stanza_t *heard(h_client_t *c, const char *from, const char *body)
-{
-    return h_wait(
-        c, &(h_match_t){.name = "message", .type = "groupchat", .from = from, .body = body}, 5000);
 }
 
 static void sid_of(xmpp_stanza_t *m, char *out, size_t len)
@@ -168,13 +112,13 @@ static void occupant_ids_go_with_every_presence_and_message_of_an_occupant(h_ser
     CHECK_MSG(looks_made_by_the_room(bo), "bob's own presence: occupant id '%s'", bo);
     CHECK_MSG(strcmp(al, bo) != 0, "alice and bob have the same id %s", al);
     xmpp_stanza_t *p =
-        h_wait(alice, &(h_match_t){.name = "presence", .from = occ("oid", "Bo")}, 5000);
+        h_wait(alice, &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Bo")}, 5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), bo) == 0,
               "alice sees bob's presence with occupant id '%s', not '%s'", got, bo);
     if (p)
         xmpp_stanza_release(p);
     /* What bob saw of alice on entering. */
-    p = h_wait(bob, &(h_match_t){.name = "presence", .from = occ("oid", "Al")}, 5000);
+    p = h_wait(bob, &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Al")}, 5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), al) == 0,
               "bob sees alice with occupant id '%s', not '%s'", got, al);
     if (p)
@@ -182,18 +126,18 @@ static void occupant_ids_go_with_every_presence_and_message_of_an_occupant(h_ser
     h_drain(alice);
     h_drain(bob);
     /* A status change, forging again. */
-    h_send(bob, "<presence to='%s'><show>away</show>" FORGED "</presence>", occ("oid", "Bo"));
-    p = h_wait(alice, &(h_match_t){.name = "presence", .from = occ("oid", "Bo")}, 5000);
+    h_send(bob, "<presence to='%s'><show>away</show>" FORGED "</presence>", h_muc_occ("oid", "Bo"));
+    p = h_wait(alice, &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Bo")}, 5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), bo) == 0,
               "status change: occupant id '%s', not '%s'", got, bo);
     if (p)
         xmpp_stanza_release(p);
     /* Groupchat with a forged id: everyone gets bob's, once. */
     h_send(bob, "<message to='%s' type='groupchat' id='g1'><body>hello</body>" FORGED "</message>",
-           room_jid("oid"));
+           h_muc_room("oid"));
     h_client_t *both[] = {alice, bob};
     for (int i = 0; i < 2; i++) {
-        xmpp_stanza_t *m = heard(both[i], occ("oid", "Bo"), "hello");
+        xmpp_stanza_t *m = h_muc_heard(both[i], h_muc_occ("oid", "Bo"), "hello");
         CHECK_MSG(m && strcmp(oid_of(m, got, sizeof(got)), bo) == 0,
                   "client %d: groupchat with occupant id '%s', not '%s'", i, got, bo);
         if (m)
@@ -201,47 +145,50 @@ static void occupant_ids_go_with_every_presence_and_message_of_an_occupant(h_ser
     }
     /* A private message and a subject change. */
     h_send(bob, "<message to='%s' type='chat'><body>psst</body>" FORGED "</message>",
-           occ("oid", "Al"));
+           h_muc_occ("oid", "Al"));
     xmpp_stanza_t *m = h_wait(
-        alice, &(h_match_t){.name = "message", .from = occ("oid", "Bo"), .body = "psst"}, 5000);
+        alice, &(h_match_t){.name = "message", .from = h_muc_occ("oid", "Bo"), .body = "psst"},
+        5000);
     CHECK_MSG(m && strcmp(oid_of(m, got, sizeof(got)), bo) == 0,
               "private message with occupant id '%s', not '%s'", got, bo);
     if (m)
         xmpp_stanza_release(m);
     h_send(bob, "<message to='%s' type='groupchat'><subject>Tea</subject>" FORGED "</message>",
-           room_jid("oid"));
-    m = h_wait(alice, &(h_match_t){.name = "message", .from = occ("oid", "Bo")}, 5000);
+           h_muc_room("oid"));
+    m = h_wait(alice, &(h_match_t){.name = "message", .from = h_muc_occ("oid", "Bo")}, 5000);
     CHECK_MSG(m && h_child(m, "subject", "jabber:client") &&
                   strcmp(oid_of(m, got, sizeof(got)), bo) == 0,
               "subject change with occupant id '%s', not '%s'", got, bo);
     if (m)
         xmpp_stanza_release(m);
     /* A nick change: both presences carry the same id. */
-    h_send(bob, "<presence to='%s'/>", occ("oid", "Bob2"));
-    p = h_wait(alice,
-               &(h_match_t){.name = "presence", .from = occ("oid", "Bo"), .type = "unavailable"},
-               5000);
+    h_send(bob, "<presence to='%s'/>", h_muc_occ("oid", "Bob2"));
+    p = h_wait(
+        alice,
+        &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Bo"), .type = "unavailable"},
+        5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), bo) == 0,
               "nick change (303): occupant id '%s', not '%s'", got, bo);
     if (p)
         xmpp_stanza_release(p);
-    p = h_wait(alice, &(h_match_t){.name = "presence", .from = occ("oid", "Bob2")}, 5000);
+    p = h_wait(alice, &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Bob2")}, 5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), bo) == 0,
               "new nick: occupant id '%s', not '%s'", got, bo);
     if (p)
         xmpp_stanza_release(p);
     /* Leaving. */
-    h_send(bob, "<presence to='%s' type='unavailable'/>", occ("oid", "Bob2"));
-    p = h_wait(alice,
-               &(h_match_t){.name = "presence", .from = occ("oid", "Bob2"), .type = "unavailable"},
-               5000);
+    h_send(bob, "<presence to='%s' type='unavailable'/>", h_muc_occ("oid", "Bob2"));
+    p = h_wait(
+        alice,
+        &(h_match_t){.name = "presence", .from = h_muc_occ("oid", "Bob2"), .type = "unavailable"},
+        5000);
     CHECK_MSG(p && strcmp(oid_of(p, got, sizeof(got)), bo) == 0,
               "leaving: occupant id '%s', not '%s'", got, bo);
     if (p)
         xmpp_stanza_release(p);
     /* The room says it does this. */
     xmpp_stanza_t *r =
-        h_iq(alice, "get", room_jid("oid"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
+        h_iq(alice, "get", h_muc_room("oid"), "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     xmpp_stanza_t *q = h_child(r, "query", NS_DISCO_INFO);
     int feature = 0;
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
@@ -250,7 +197,7 @@ static void occupant_ids_go_with_every_presence_and_message_of_an_occupant(h_ser
     CHECK_MSG(feature, "the room's disco#info does not list " NS_OID);
     if (r)
         xmpp_stanza_release(r);
-    leave(alice, "oid", "Al");
+    h_muc_leave(alice, "oid", "Al");
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -273,7 +220,7 @@ static void an_occupant_id_is_stable_in_a_room_and_differs_between_rooms(h_serve
     CHECK_MSG(strcmp(al, al2) != 0, "alice has the same id %s in two rooms", al);
     CHECK(enter(bob, "stay", "Bo", NULL, NULL, first, sizeof(first)));
     CHECK(looks_made_by_the_room(first));
-    leave(bob, "stay", "Bo");
+    h_muc_leave(bob, "stay", "Bo");
     /* Another nick from another session of bob's. */
     bob2 = h_login(ctx, srv, "bob@example.test/phone", "pw", 0);
     CHECK(bob2 && enter(bob2, "stay", "Bobby", NULL, FORGED, again, sizeof(again)));
@@ -321,8 +268,8 @@ static void a_message_keeps_its_ids_live_in_history_and_in_the_archive(h_server_
     h_send(bob,
            "<message to='%s' type='groupchat' id='k1'><body>to keep</body>"
            "<stanza-id xmlns='" NS_SID "' by='%s' id='forged'/>" FORGED "</message>",
-           room_jid("kept"), room_jid("kept"));
-    xmpp_stanza_t *m = heard(alice, occ("kept", "Bo"), "to keep");
+           h_muc_room("kept"), h_muc_room("kept"));
+    xmpp_stanza_t *m = h_muc_heard(alice, h_muc_occ("kept", "Bo"), "to keep");
     sid_of(m, live_sid, sizeof(live_sid));
     CHECK_MSG(m && live_sid[0] && strcmp(live_sid, "forged") != 0, "live: stanza-id '%s'",
               live_sid);
@@ -333,7 +280,7 @@ static void a_message_keeps_its_ids_live_in_history_and_in_the_archive(h_server_
     /* Carol enters and gets it as history. */
     char ca[64];
     CHECK(enter(carol, "kept", "Ca", "<history maxstanzas='5'/>", NULL, ca, sizeof(ca)));
-    m = heard(carol, occ("kept", "Bo"), "to keep");
+    m = h_muc_heard(carol, h_muc_occ("kept", "Bo"), "to keep");
     sid_of(m, hist_sid, sizeof(hist_sid));
     CHECK_MSG(m && h_child(m, "delay", "urn:xmpp:delay"), "no history with a delay");
     CHECK_MSG(strcmp(hist_sid, live_sid) == 0, "history: stanza-id '%s', live '%s'", hist_sid,
@@ -344,7 +291,7 @@ static void a_message_keeps_its_ids_live_in_history_and_in_the_archive(h_server_
     /* The room archive: the result's id is the stanza-id, and the message
      * it forwards carries both ids. */
     h_send(carol, "<iq type='set' id='arch' to='%s'><query xmlns='" NS_MAM "' queryid='qa'/></iq>",
-           room_jid("kept"));
+           h_muc_room("kept"));
     xmpp_stanza_t *iq = h_wait(carol, &(h_match_t){.name = "iq", .id = "arch"}, 5000);
     CHECK_MSG(iq && h_attr_eq(iq, "type", "result"), "the archive query failed");
     if (iq)

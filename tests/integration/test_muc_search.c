@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/harness-muc.h"
 #include "tests/integration/harness.h"
 
 #define SVC "groups.example.test"
@@ -33,87 +34,13 @@ static const char *const accounts[] = {
 };
 // clang-format on
 
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        CHECK_MSG(strcmp(got_, want_) == 0, "%s: got \"%s\", want \"%s\"", #got, got_, want_);     \
-    } while (0)
-#define CHECK_INT(got, want)                                                                       \
-    CHECK_MSG((got) == (want), "%s: got %d, want %d", #got, (int)(got), (int)(want))
-
 /* ---- helpers ---- */
-
-static void rel(xmpp_stanza_t *st)
-{
-    if (st)
-        xmpp_stanza_release(st);
-}
-
-static const char *occ_at(const char *svc, const char *room, const char *nick)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@%s/%s", room, svc, nick);
-    return b;
-}
-
-static const char *occ(const char *room, const char *nick)
-{
-    return occ_at(SVC, room, nick);
-}
-
-static const char *room_jid(const char *room)
-{
-    static char buf[8][256];
-    static unsigned next;
-    char *b = buf[next++ % 8];
-    snprintf(b, sizeof(buf[0]), "%s@" SVC, room);
-    return b;
-}
-
-static int has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = h_child(st, "x", NS_USER);
-    for (xmpp_stanza_t *k = x ? xmpp_stanza_get_children(x) : NULL; k; k = xmpp_stanza_get_next(k))
-        if (xmpp_stanza_is_tag(k) && strcmp(xmpp_stanza_get_name(k), "status") == 0 &&
-            h_attr_eq(k, "code", code))
-            return 1;
-    return 0;
-}
 
 /* Enters room/nick at `svc`: "ok" on the self-presence, else the error
  * condition or "timeout". */
 static const char *enter_at(h_client_t *c, const char *svc, const char *room, const char *nick)
 {
-    static char out[8][64];
-    static unsigned next;
-    char *o = out[next++ % 8];
-    const char *from = occ_at(svc, room, nick);
-    h_send(c, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", from);
-    snprintf(o, 64, "timeout");
-    long long deadline = h_now_ms() + 5000;
-    while (h_now_ms() < deadline) {
-        xmpp_stanza_t *p = h_wait(c, &(h_match_t){.name = "presence", .from = from}, 5000);
-        if (!p)
-            break;
-        int done = 1;
-        if (h_attr_eq(p, "type", "error"))
-            snprintf(o, 64, "%s", h_error_condition(p) ? h_error_condition(p) : "error");
-        else if (has_status(p, "110"))
-            snprintf(o, 64, "ok");
-        else
-            done = 0;
-        xmpp_stanza_release(p);
-        if (done)
-            break;
-    }
-    return o;
-}
-
-static const char *enter(h_client_t *c, const char *room, const char *nick)
-{
-    return enter_at(c, SVC, room, nick);
+    return h_muc_join(c, h_muc_occ_at(svc, room, nick), NULL, NULL, NULL);
 }
 
 /* Creates and configures a persistent room with more roomconfig fields
@@ -141,13 +68,6 @@ static int create(h_client_t *owner, const char *room, const char *name, const c
     char f[2048];
     snprintf(f, sizeof(f), RC("roomname", "%s") "%s", name, fields ? fields : "");
     return create_at(owner, SVC, room, f, NULL);
-}
-
-static const char *set_affil(h_client_t *c, const char *room, const char *items)
-{
-    char q[2048];
-    snprintf(q, sizeof(q), "<query xmlns='" NS_ADMIN "'>%s</query>", items);
-    return h_iq_outcome(c, "set", room_jid(room), q);
 }
 
 /* What a search answered: the room JIDs in order, the <set/>'s count,
@@ -183,17 +103,6 @@ static void read_set(xmpp_stanza_t *q, found_t *f)
     }
 }
 
-static void field_value(xmpp_stanza_t *item, const char *var, char *out, size_t len)
-{
-    for (xmpp_stanza_t *fl = xmpp_stanza_get_children(item); fl; fl = xmpp_stanza_get_next(fl)) {
-        if (!xmpp_stanza_is_tag(fl) || !h_attr_eq(fl, "var", var))
-            continue;
-        char *t = h_child_text(fl, "value");
-        snprintf(out, len, "%s", t ? t : "");
-        free(t);
-    }
-}
-
 static found_t *search_to(h_client_t *c, const char *svc, const char *fields, const char *rsm)
 {
     static found_t f;
@@ -213,7 +122,7 @@ static found_t *search_to(h_client_t *c, const char *svc, const char *fields, co
     if (!h_attr_eq(r, "type", "result")) {
         const char *e = h_error_condition(r);
         snprintf(f.error, sizeof(f.error), "%s", e ? e : "error");
-        rel(r);
+        h_rel(r);
         return &f;
     }
     xmpp_stanza_t *query = h_child(r, "query", NS_SEARCH);
@@ -222,16 +131,16 @@ static found_t *search_to(h_client_t *c, const char *svc, const char *fields, co
          it = xmpp_stanza_get_next(it)) {
         if (!xmpp_stanza_is_tag(it) || strcmp(xmpp_stanza_get_name(it), "item") != 0 || f.n >= 128)
             continue;
-        field_value(it, "jid", f.jids[f.n], sizeof(f.jids[0]));
+        h_muc_field(it, "jid", f.jids[f.n], sizeof(f.jids[0]), "");
         if (f.n == 0) {
-            field_value(it, "name", f.name0, sizeof(f.name0));
-            field_value(it, "kind", f.kind0, sizeof(f.kind0));
-            field_value(it, "members", f.members0, sizeof(f.members0));
+            h_muc_field(it, "name", f.name0, sizeof(f.name0), "");
+            h_muc_field(it, "kind", f.kind0, sizeof(f.kind0), "");
+            h_muc_field(it, "members", f.members0, sizeof(f.members0), "");
         }
         f.n++;
     }
     read_set(query, &f);
-    rel(r);
+    h_rel(r);
     return &f;
 }
 
@@ -305,14 +214,14 @@ static void search_finds_rooms_by_name_in_any_case_and_in_chinese(h_server_t *sr
         fields +=
             xmpp_stanza_is_tag(fl) && (h_attr_eq(fl, "var", "name") || h_attr_eq(fl, "var", "id"));
     CHECK_INT(fields, 2);
-    rel(r);
+    h_rel(r);
     r = h_iq(bob, "get", SVC, "<query xmlns='" NS_DISCO_INFO "'/>", 5000);
     int feat = 0;
     q = h_child(r, "query", NS_DISCO_INFO);
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
         feat += xmpp_stanza_is_tag(k) && h_attr_eq(k, "var", NS_SEARCH);
     CHECK_INT(feat, 1);
-    rel(r);
+    h_rel(r);
 out:
     h_client_free(alice);
     h_client_free(bob);
@@ -427,17 +336,18 @@ static void hidden_and_members_only_rooms_are_found_only_by_their_own(h_server_t
     CHECK_STR(list(search(bob, NAME("club"), NULL)), "");
     CHECK_STR(list(search(alice, NAME("secret"), NULL)), "secret");
     CHECK_STR(list(search(alice, NAME("club"), NULL)), "club");
-    CHECK_STR(set_affil(alice, "club", "<item jid='bob@example.test' affiliation='member'/>"),
+    CHECK_STR(h_muc_admin_set(alice, "club", "<item jid='bob@example.test' affiliation='member'/>"),
               "result");
-    CHECK_STR(set_affil(alice, "secret", "<item jid='bob@example.test' affiliation='member'/>"),
-              "result");
+    CHECK_STR(
+        h_muc_admin_set(alice, "secret", "<item jid='bob@example.test' affiliation='member'/>"),
+        "result");
     CHECK_STR(list(search(bob, NAME("club"), NULL)), "club");
     CHECK_STR(list(search(bob, ID("secret"), NULL)), "secret");
     /* An outcast sees nothing of a room, public or not. */
-    CHECK_STR(set_affil(alice, "eng", "<item jid='bob@example.test' affiliation='outcast'/>"),
+    CHECK_STR(h_muc_admin_set(alice, "eng", "<item jid='bob@example.test' affiliation='outcast'/>"),
               "result");
     CHECK_STR(list(search(bob, ID("eng"), NULL)), "");
-    CHECK_STR(set_affil(alice, "eng", "<item jid='bob@example.test' affiliation='none'/>"),
+    CHECK_STR(h_muc_admin_set(alice, "eng", "<item jid='bob@example.test' affiliation='none'/>"),
               "result");
     CHECK_STR(list(search(bob, ID("eng"), NULL)), "eng");
 out:
@@ -514,7 +424,7 @@ static void disco_items_are_paged_and_hide_hidden_rooms(h_server_t *srv)
     CHECK_INT(n, 100);
     CHECK_MSG(f.count >= 110, "count %d", f.count);
     int total = f.count;
-    rel(r);
+    h_rel(r);
     /* Paging through all of it, 40 at a time. */
     char after[128] = "", rsm[512];
     int seen = 0, pages = 0;
@@ -540,7 +450,7 @@ static void disco_items_are_paged_and_hide_hidden_rooms(h_server_t *srv)
         memset(&f, 0, sizeof(f));
         f.count = f.index = -1;
         read_set(q, &f);
-        rel(r);
+        h_rel(r);
         seen += got;
         pages++;
         if (got < 40 || pages > 10)
@@ -560,7 +470,7 @@ static void disco_items_are_paged_and_hide_hidden_rooms(h_server_t *srv)
     f.count = f.index = -1;
     read_set(h_child(r, "query", NS_DISCO_ITEMS), &f);
     CHECK_INT(f.index, total - 5);
-    rel(r);
+    h_rel(r);
     CHECK_STR(h_iq_outcome(bob, "get", SVC,
                            "<query xmlns='" NS_DISCO_ITEMS "'><set xmlns='" NS_RSM
                            "'><max>-1</max></set></query>"),
@@ -582,14 +492,14 @@ static void iqs_to_an_occupant_reach_its_client(h_server_t *srv)
     h_client_t *carol = h_login(ctx, srv, "carol@example.test/c", "pw", 0);
     if (!alice || !bob || !carol || !create(alice, "fw", "Forwarding", NULL))
         goto out;
-    CHECK_STR(enter(bob, "fw", "Bo"), "ok");
+    CHECK_STR(h_muc_enter(bob, "fw", "Bo"), "ok");
     h_drain(alice);
     h_drain(bob);
     /* Version: bob's client answers. */
     h_send(alice, "<iq type='get' id='v1' to='%s'><query xmlns='jabber:iq:version'/></iq>",
-           occ("fw", "Bo"));
-    xmpp_stanza_t *fw =
-        h_wait(bob, &(h_match_t){.name = "iq", .type = "get", .from = occ("fw", "Own")}, 5000);
+           h_muc_occ("fw", "Bo"));
+    xmpp_stanza_t *fw = h_wait(
+        bob, &(h_match_t){.name = "iq", .type = "get", .from = h_muc_occ("fw", "Own")}, 5000);
     CHECK_MSG(fw != NULL, "the request did not reach the occupant");
     if (fw) {
         CHECK(!h_attr_eq(fw, "id", "v1"));
@@ -597,60 +507,63 @@ static void iqs_to_an_occupant_reach_its_client(h_server_t *srv)
         h_send(bob,
                "<iq type='result' id='%s' to='%s'><query xmlns='jabber:iq:version'>"
                "<name>BobClient</name><version>1.0</version></query></iq>",
-               xmpp_stanza_get_id(fw), occ("fw", "Own"));
-        rel(fw);
+               xmpp_stanza_get_id(fw), h_muc_occ("fw", "Own"));
+        h_rel(fw);
     }
     xmpp_stanza_t *ans = h_wait(alice, &(h_match_t){.name = "iq", .id = "v1"}, 5000);
-    CHECK(ans && h_attr_eq(ans, "type", "result") && h_attr_eq(ans, "from", occ("fw", "Bo")));
+    CHECK(ans && h_attr_eq(ans, "type", "result") && h_attr_eq(ans, "from", h_muc_occ("fw", "Bo")));
     char *name = ans ? h_child_text(h_child(ans, "query", "jabber:iq:version"), "name") : NULL;
     CHECK(name && strcmp(name, "BobClient") == 0);
     free(name);
-    rel(ans);
+    h_rel(ans);
     /* An error from the client comes back as the error. */
     h_send(alice, "<iq type='set' id='s1' to='%s'><thing xmlns='urn:example:thing'/></iq>",
-           occ("fw", "Bo"));
-    fw = h_wait(bob, &(h_match_t){.name = "iq", .type = "set", .from = occ("fw", "Own")}, 5000);
+           h_muc_occ("fw", "Bo"));
+    fw = h_wait(bob, &(h_match_t){.name = "iq", .type = "set", .from = h_muc_occ("fw", "Own")},
+                5000);
     CHECK(fw != NULL);
     if (fw) {
         h_send(bob,
                "<iq type='error' id='%s' to='%s'><error type='cancel'><feature-not-implemented "
                "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
-               xmpp_stanza_get_id(fw), occ("fw", "Own"));
-        rel(fw);
+               xmpp_stanza_get_id(fw), h_muc_occ("fw", "Own"));
+        h_rel(fw);
     }
     ans = h_wait(alice, &(h_match_t){.name = "iq", .id = "s1"}, 5000);
-    CHECK(ans && h_attr_eq(ans, "type", "error") && h_attr_eq(ans, "from", occ("fw", "Bo")) &&
+    CHECK(ans && h_attr_eq(ans, "type", "error") && h_attr_eq(ans, "from", h_muc_occ("fw", "Bo")) &&
           h_error_condition(ans) && strcmp(h_error_condition(ans), "feature-not-implemented") == 0);
-    rel(ans);
+    h_rel(ans);
     /* A ping from bob to the owner's nick, answered by alice's client. */
     h_send(bob, "<iq type='get' id='p1' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
-           occ("fw", "Own"));
-    fw = h_wait(alice, &(h_match_t){.name = "iq", .type = "get", .from = occ("fw", "Bo")}, 5000);
+           h_muc_occ("fw", "Own"));
+    fw = h_wait(alice, &(h_match_t){.name = "iq", .type = "get", .from = h_muc_occ("fw", "Bo")},
+                5000);
     CHECK(fw != NULL);
     if (fw) {
         h_send(alice, "<iq type='result' id='%s' to='%s'/>", xmpp_stanza_get_id(fw),
-               occ("fw", "Bo"));
-        rel(fw);
+               h_muc_occ("fw", "Bo"));
+        h_rel(fw);
     }
     ans = h_wait(bob, &(h_match_t){.name = "iq", .id = "p1"}, 5000);
     CHECK(ans && h_attr_eq(ans, "type", "result"));
-    rel(ans);
+    h_rel(ans);
     /* vCard: the account's, answered by the server, not by the client. */
     CHECK_STR(
         h_iq_outcome(bob, "set", NULL, "<vCard xmlns='vcard-temp'><FN>Bob Builder</FN></vCard>"),
         "result");
     h_drain(bob);
-    xmpp_stanza_t *vc = h_iq(alice, "get", occ("fw", "Bo"), "<vCard xmlns='vcard-temp'/>", 5000);
+    xmpp_stanza_t *vc =
+        h_iq(alice, "get", h_muc_occ("fw", "Bo"), "<vCard xmlns='vcard-temp'/>", 5000);
     char *fn = vc ? h_child_text(h_child(vc, "vCard", "vcard-temp"), "FN") : NULL;
     CHECK_MSG(vc && h_attr_eq(vc, "type", "result") && fn && strcmp(fn, "Bob Builder") == 0,
               "vCard through the room: %s", fn ? fn : "none");
     free(fn);
-    rel(vc);
+    h_rel(vc);
     CHECK_INT(h_count(bob, &(h_match_t){.name = "iq", .type = "get"}), 0);
     /* A roster push through the room is still a stranger's push (the
      * roster module's filter sees room/nick as another account). */
     CHECK_STR(
-        h_iq_outcome(alice, "set", occ("fw", "Bo"),
+        h_iq_outcome(alice, "set", h_muc_occ("fw", "Bo"),
                      "<query xmlns='jabber:iq:roster'><item jid='evil@example.test'/></query>"),
         "forbidden");
     /* A client that never answers holds at most 16 of one user's requests:
@@ -659,33 +572,36 @@ static void iqs_to_an_occupant_reach_its_client(h_server_t *srv)
     h_drain(bob);
     for (int i = 0; i < 16; i++)
         h_send(alice, "<iq type='get' id='q%d' to='%s'><query xmlns='jabber:iq:version'/></iq>", i,
-               occ("fw", "Bo"));
-    CHECK_STR(h_iq_outcome(alice, "get", occ("fw", "Bo"), "<query xmlns='jabber:iq:version'/>"),
-              "resource-constraint");
+               h_muc_occ("fw", "Bo"));
+    CHECK_STR(
+        h_iq_outcome(alice, "get", h_muc_occ("fw", "Bo"), "<query xmlns='jabber:iq:version'/>"),
+        "resource-constraint");
     h_settle(bob);
-    const h_match_t relayed = {.name = "iq", .type = "get", .from = occ("fw", "Own")};
+    const h_match_t relayed = {.name = "iq", .type = "get", .from = h_muc_occ("fw", "Own")};
     CHECK_INT(h_count(bob, &relayed), 16);
     fw = h_wait(bob, &relayed, 1000);
     if (fw) {
         h_send(bob, "<iq type='result' id='%s' to='%s'/>", xmpp_stanza_get_id(fw),
-               occ("fw", "Own"));
-        rel(fw);
+               h_muc_occ("fw", "Own"));
+        h_rel(fw);
     }
-    ans =
-        h_wait(alice, &(h_match_t){.name = "iq", .type = "result", .from = occ("fw", "Bo")}, 5000);
+    ans = h_wait(alice, &(h_match_t){.name = "iq", .type = "result", .from = h_muc_occ("fw", "Bo")},
+                 5000);
     CHECK(ans != NULL);
-    rel(ans);
+    h_rel(ans);
     h_send(alice, "<iq type='get' id='q16' to='%s'><query xmlns='jabber:iq:version'/></iq>",
-           occ("fw", "Bo"));
+           h_muc_occ("fw", "Bo"));
     h_settle(bob);
     CHECK_MSG(h_count(bob, &relayed) == 16, "after an answer, one more request is relayed");
     h_drain(alice);
     h_drain(bob);
     /* Unknown nick, and someone outside the room. */
-    CHECK_STR(h_iq_outcome(alice, "get", occ("fw", "Nobody"), "<query xmlns='jabber:iq:version'/>"),
-              "item-not-found");
-    CHECK_STR(h_iq_outcome(carol, "get", occ("fw", "Bo"), "<query xmlns='jabber:iq:version'/>"),
-              "not-acceptable");
+    CHECK_STR(
+        h_iq_outcome(alice, "get", h_muc_occ("fw", "Nobody"), "<query xmlns='jabber:iq:version'/>"),
+        "item-not-found");
+    CHECK_STR(
+        h_iq_outcome(carol, "get", h_muc_occ("fw", "Bo"), "<query xmlns='jabber:iq:version'/>"),
+        "not-acceptable");
     CHECK_INT(h_count(bob, &(h_match_t){.name = "iq", .type = "get"}), 0);
 out:
     h_client_free(alice);
@@ -698,13 +614,13 @@ out:
 static int owns(h_client_t *c, const char *room, const char *jid)
 {
     xmpp_stanza_t *r =
-        h_iq(c, "get", room_jid(room),
+        h_iq(c, "get", h_muc_room(room),
              "<query xmlns='" NS_ADMIN "'><item affiliation='owner'/></query>", 5000);
     int found = 0;
     xmpp_stanza_t *q = h_child(r, "query", NS_ADMIN);
     for (xmpp_stanza_t *k = q ? xmpp_stanza_get_children(q) : NULL; k; k = xmpp_stanza_get_next(k))
         found += xmpp_stanza_is_tag(k) && h_attr_eq(k, "jid", jid);
-    rel(r);
+    h_rel(r);
     return found;
 }
 
@@ -724,13 +640,14 @@ static void a_deleted_account_leaves_its_rooms(h_server_t *srv)
         !create_at(dave, SVC, "dept", RC("roomname", "Department"), groups_form) ||
         !create(dave, "solo", "Solo Room", NULL) || !create(dave, "pair", "Pair Room", NULL))
         goto out;
-    CHECK_STR(set_affil(dave, "dept",
-                        "<item jid='erin@example.test' affiliation='admin'/>"
-                        "<item jid='carol@example.test' affiliation='member'/>"),
+    CHECK_STR(h_muc_admin_set(dave, "dept",
+                              "<item jid='erin@example.test' affiliation='admin'/>"
+                              "<item jid='carol@example.test' affiliation='member'/>"),
               "result");
-    CHECK_STR(set_affil(dave, "pair", "<item jid='carol@example.test' affiliation='member'/>"),
-              "result");
-    CHECK_STR(enter(carol, "pair", "Ca"), "ok");
+    CHECK_STR(
+        h_muc_admin_set(dave, "pair", "<item jid='carol@example.test' affiliation='member'/>"),
+        "result");
+    CHECK_STR(h_muc_enter(carol, "pair", "Ca"), "ok");
     h_drain(carol);
     h_client_free(dave);
     dave = NULL;
@@ -744,11 +661,11 @@ static void a_deleted_account_leaves_its_rooms(h_server_t *srv)
     CHECK(owns(carol, "pair", "carol@example.test"));
     /* Carol, in the room, hears that she is its owner now. */
     xmpp_stanza_t *p =
-        h_wait(carol, &(h_match_t){.name = "presence", .from = occ("pair", "Ca")}, 5000);
+        h_wait(carol, &(h_match_t){.name = "presence", .from = h_muc_occ("pair", "Ca")}, 5000);
     xmpp_stanza_t *item = p ? h_child(h_child(p, "x", NS_USER), "item", NS_USER) : NULL;
     CHECK(item && h_attr_eq(item, "affiliation", "owner"));
-    rel(p);
-    CHECK_STR(h_iq_outcome(carol, "get", room_jid("solo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+    h_rel(p);
+    CHECK_STR(h_iq_outcome(carol, "get", h_muc_room("solo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
               "item-not-found");
     h_client_free(erin);
     h_client_free(carol);
@@ -762,7 +679,7 @@ static void a_deleted_account_leaves_its_rooms(h_server_t *srv)
     CHECK(owns(erin, "dept", "erin@example.test"));
     CHECK(!owns(erin, "dept", "dave@example.test"));
     CHECK(owns(carol, "pair", "carol@example.test"));
-    CHECK_STR(h_iq_outcome(carol, "get", room_jid("solo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+    CHECK_STR(h_iq_outcome(carol, "get", h_muc_room("solo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
               "item-not-found");
 out:
     h_client_free(dave);
@@ -782,8 +699,9 @@ static void an_account_deleted_while_the_server_is_down_leaves_its_rooms(h_serve
     if (!erin || !alice || !create(erin, "erinroom", "Erin's", NULL) ||
         !create(erin, "erinsolo", "Erin alone", NULL))
         goto out;
-    CHECK_STR(set_affil(erin, "erinroom", "<item jid='alice@example.test' affiliation='admin'/>"),
-              "result");
+    CHECK_STR(
+        h_muc_admin_set(erin, "erinroom", "<item jid='alice@example.test' affiliation='admin'/>"),
+        "result");
     CHECK(owns(erin, "dept", "erin@example.test")); /* from the case before */
     h_client_free(erin);
     h_client_free(alice);
@@ -804,7 +722,7 @@ static void an_account_deleted_while_the_server_is_down_leaves_its_rooms(h_serve
     CHECK(!owns(alice, "erinroom", "erin@example.test"));
     CHECK(owns(carol, "dept", "carol@example.test")); /* the oldest member */
     CHECK_STR(
-        h_iq_outcome(alice, "get", room_jid("erinsolo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
+        h_iq_outcome(alice, "get", h_muc_room("erinsolo"), "<query xmlns='" NS_DISCO_INFO "'/>"),
         "item-not-found");
 out:
     h_client_free(erin);
@@ -823,15 +741,16 @@ static void each_tenant_has_its_own_room_limit_with_a_clear_error(h_server_t *sr
     if (!alice || !tom || !create(alice, "lim1", "One", NULL) ||
         !create(alice, "lim2", "Two", NULL))
         goto out;
-    h_send(alice, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", occ("lim3", "Own"));
+    h_send(alice, "<presence to='%s'><x xmlns='" NS_MUC "'/></presence>", h_muc_occ("lim3", "Own"));
     xmpp_stanza_t *p = h_wait(
-        alice, &(h_match_t){.name = "presence", .type = "error", .from = occ("lim3", "Own")}, 5000);
+        alice, &(h_match_t){.name = "presence", .type = "error", .from = h_muc_occ("lim3", "Own")},
+        5000);
     const char *cond = p ? h_error_condition(p) : NULL;
     CHECK_STR(cond ? cond : "none", "resource-constraint");
     char *text = p ? h_child_text(xmpp_stanza_get_child_by_name(p, "error"), "text") : NULL;
     CHECK_MSG(text && strstr(text, "as many rooms"), "text: %s", text ? text : "none");
     free(text);
-    rel(p);
+    h_rel(p);
     /* The other tenant still creates rooms. */
     for (int i = 0; i < 3; i++) {
         char room[16];
