@@ -259,10 +259,6 @@ void pl_reply_later(pl_server_t *srv, const pl_stanza_t *request, pl_stanza_err_
 /* Routes a stanza as if it came from its 'from' address; from/to must be
  * set.  Takes ownership of `st` (pl_router_route, inside the core, borrows). */
 void pl_route_take(pl_server_t *srv, pl_stanza_t *st);
-/* pl_route_take for v[0..n) in order, each taken: for a fan-out whose
- * copies share their sender (a room's message to its occupants), the
- * `from` is parsed once for a run of copies with the same one. */
-void pl_route_many_take(pl_server_t *srv, pl_stanza_t **v, size_t n);
 
 /* PL_EV_NOTIFY: tells the modules of a local account's host about a
  * message for that account without delivering it to any session or to the

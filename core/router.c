@@ -274,33 +274,6 @@ void pl_route_take(pl_server_t *srv, pl_stanza_t *st)
     pl_stanza_unref(&st);
 }
 
-void pl_route_many_take(pl_server_t *srv, pl_stanza_t **v, size_t n)
-{
-    pl_jid_t from;
-    /* The stanza whose 'from' `from` was parsed from (a JID may point into
-     * the text it was parsed from: the stanza is kept while it is used). */
-    pl_stanza_t *owner = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const char *f = pl_stanza_attr(v[i], "from"), *t = pl_stanza_attr(v[i], "to");
-        if (owner && (!f || strcmp(f, pl_stanza_attr(owner, "from")) != 0)) {
-            pl_jid_deinit(&from);
-            pl_stanza_unref(&owner);
-        }
-        if (f && !owner && pl_jid_parse(&from, f) == 0)
-            owner = pl_stanza_ref(v[i]);
-        pl_jid_t to;
-        if (owner && t && pl_jid_parse(&to, t) == 0) {
-            pl_router_route(srv, v[i], &from, &to, NULL);
-            pl_jid_deinit(&to);
-        }
-        pl_stanza_unref(&v[i]);
-    }
-    if (owner) {
-        pl_jid_deinit(&from);
-        pl_stanza_unref(&owner);
-    }
-}
-
 /* ---- stanzas a session will never take ---- */
 
 static int is_own_copy(const pl_session_t *s, const pl_stanza_t *st)

@@ -48,7 +48,8 @@ void muc_out_error(muc_out_t *o, const pl_stanza_t *orig, pl_stanza_err_t cond, 
 
 void muc_out_flush(pl_server_t *srv, muc_out_t *o)
 {
-    pl_route_many_take(srv, o->v, o->n);
+    for (size_t i = 0; i < o->n; i++)
+        pl_route_take(srv, o->v[i]);
     free(o->v);
     memset(o, 0, sizeof(*o));
 }

@@ -914,34 +914,6 @@ START_TEST(a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone)
 END_TEST
 
 /* Notifies a batch like a group service would; the hooks' log. */
-#define HEADLINE(from)                                                                             \
-    "<message from='" from "' to='alice@example.test' type='headline'><body>hi</body></message>"
-
-/* A fan-out's copies routed together: the sender's JID is parsed once for
- * a run of copies from the same address, and a copy from another address
- * (or one that does not parse) is routed as its own, in order. */
-START_TEST(a_batch_of_copies_is_routed_in_order_each_from_its_own_sender)
-{
-    fixture_t f;
-    fx_open(&f);
-    pl_buf_reset(&f.rec.log);
-    const char *xml[] = {HEADLINE("alice@example.test/desk"), HEADLINE("alice@example.test/desk"),
-                         HEADLINE("carol@other.test/x"), HEADLINE("bad@@example.test"),
-                         HEADLINE("alice@example.test/desk")};
-    pl_stanza_t *st[5];
-    for (size_t i = 0; i < 5; i++)
-        st[i] = ut_parse(xml[i]);
-    pl_route_many_take(f.srv, st, 5);
-#define SELF "message:self@example.test headline sid=alice@example.test\n"
-#define BARE "message:bare@example.test headline sid=alice@example.test\n"
-    ck_assert_str_eq(pl_buf_cstr(&f.rec.log), SELF BARE SELF BARE BARE SELF BARE);
-#undef SELF
-#undef BARE
-    pl_route_many_take(f.srv, NULL, 0);
-    fx_close(&f);
-}
-END_TEST
-
 static const char *notify_many(fixture_t *f, const char *const *xml, const unsigned *flags,
                                size_t n)
 {
@@ -1036,7 +1008,6 @@ Suite *router_suite(void)
     tcase_add_test(tc, a_message_to_an_account_carries_one_stanza_id_of_its_own);
     tcase_add_test(tc, a_notification_reaches_the_notify_hooks_of_the_addressees_host_alone);
     tcase_add_test(tc, a_batch_of_notifications_ends_once_per_host_for_each_hook);
-    tcase_add_test(tc, a_batch_of_copies_is_routed_in_order_each_from_its_own_sender);
     suite_add_tcase(s, tc);
     return s;
 }
