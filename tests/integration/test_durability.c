@@ -104,6 +104,48 @@ static void sender_account(sender_t *s)
             msgs[s->sent[k]].acked = 1;
 }
 
+/* One round's sending: messages next.. up to `end`, or up to and including
+ * kill_at, each through `send`.  Like a real client it asks for an ack
+ * every 20, and most rounds keep a window (wait for the ack of a batch
+ * when more than 40 are out), so the server has taken most messages when
+ * it is killed; the others pour everything out at once.  Returns where
+ * it stopped (kill_at itself when the round is cut there). */
+static int send_round(sender_t *s, int next, int end, int kill_at, void (*send)(sender_t *, int))
+{
+    int windowed = rand() % 3 != 0;
+    for (; next < end; next++) {
+        send(s, next);
+        if (next % 20 == 19) {
+            h_raw_sendf(&s->r, "<r xmlns='urn:xmpp:sm:3'/>");
+            if (windowed && s->nsent > 40) {
+                long want = s->nsent - 20;
+                for (long long dl = h_now_ms() + 2000; s->acked_h < want && h_now_ms() < dl;) {
+                    h_raw_wait(&s->r, "<a xmlns", 100);
+                    sender_account(s);
+                }
+            }
+        }
+        if (next % 50 == 0)
+            sender_account(s);
+        if (next == kill_at)
+            break;
+    }
+    return next;
+}
+
+/* Half the time the kill comes right behind the last stanzas (they are in
+ * flight, unacknowledged); otherwise a few milliseconds after asking for
+ * an ack.  Either way what was acknowledged by then is counted. */
+static void before_kill(sender_t *s)
+{
+    if (rand() % 2) {
+        h_raw_sendf(&s->r, "<r xmlns='urn:xmpp:sm:3'/>");
+        struct timespec ts = {0, (rand() % 6) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sender_account(s);
+}
+
 /* The body "<prefix><i>" of each message in a text, counted into the
  * table. */
 static void count_bodies_of(const char *text, const char *prefix, int offline)
@@ -240,39 +282,10 @@ static void acknowledged_messages_survive_sigkill(h_server_t *srv)
         int last_round = round == rounds - 1;
         int end = !last_round && next + per_round < nmsgs ? next + per_round : nmsgs;
         int kill_at = last_round ? -1 : next + (per_round / 3) + rand() % (per_round * 2 / 3 + 1);
-        /* A real client keeps a window of unacknowledged stanzas: most
-         * rounds wait for the ack of each batch of 20, so the server has
-         * taken (stored, archived) most messages when it is killed; the
-         * others pour everything out at once. */
-        int windowed = rand() % 3 != 0;
-        for (; next < end; next++) {
-            sender_send(&s, next);
-            if (next % 20 == 19) {
-                h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
-                if (windowed && s.nsent > 40) {
-                    long want = s.nsent - 20;
-                    for (long long dl = h_now_ms() + 2000; s.acked_h < want && h_now_ms() < dl;) {
-                        h_raw_wait(&s.r, "<a xmlns", 100);
-                        sender_account(&s);
-                    }
-                }
-            }
-            if (next % 50 == 0)
-                sender_account(&s);
-            if (next == kill_at)
-                break;
-        }
+        next = send_round(&s, next, end, kill_at, sender_send);
         if (!last_round) {
             next++;
-            /* Half the time the kill comes right behind the last stanzas
-             * (they are in flight, unacknowledged); otherwise a few
-             * milliseconds after asking for an ack. */
-            if (rand() % 2) {
-                h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
-                struct timespec ts = {0, (rand() % 6) * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-            sender_account(&s);
+            before_kill(&s);
             if (!CHECK(h_server_crash_restart(srv) == 0))
                 break;
             crashes++;
@@ -435,32 +448,10 @@ static void acknowledged_room_messages_survive_sigkill(h_server_t *srv)
         int last_round = round == rounds - 1;
         int end = !last_round && next + per_round < nmsgs ? next + per_round : nmsgs;
         int kill_at = last_round ? -1 : next + (per_round / 3) + rand() % (per_round * 2 / 3 + 1);
-        int windowed = rand() % 3 != 0;
-        for (; next < end; next++) {
-            speaker_say(&s, next);
-            if (next % 20 == 19) {
-                h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
-                if (windowed && s.nsent > 40) {
-                    long want = s.nsent - 20;
-                    for (long long dl = h_now_ms() + 2000; s.acked_h < want && h_now_ms() < dl;) {
-                        h_raw_wait(&s.r, "<a xmlns", 100);
-                        sender_account(&s);
-                    }
-                }
-            }
-            if (next % 50 == 0)
-                sender_account(&s);
-            if (next == kill_at)
-                break;
-        }
+        next = send_round(&s, next, end, kill_at, speaker_say);
         if (!last_round) {
             next++;
-            if (rand() % 2) {
-                h_raw_sendf(&s.r, "<r xmlns='urn:xmpp:sm:3'/>");
-                struct timespec ts = {0, (rand() % 6) * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-            sender_account(&s);
+            before_kill(&s);
             started = h_log_mark(srv);
             if (!CHECK(h_server_crash_restart(srv) == 0))
                 break;
