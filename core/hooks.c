@@ -331,24 +331,13 @@ static void batch_finish(notify_batch_t *b)
     *b = (notify_batch_t){0};
 }
 
-/* One addressee of a batch; `from` is parsed once for a run of stanzas
- * with the same sender (a group's message: all of them). */
-static void notify_one(pl_server_t *srv, notify_batch_t *b, const pl_stanza_t *st, unsigned flags,
-                       pl_jid_t *from, const char **from_str)
+/* One addressee `t` of the batch's message `st` (its sender parsed once
+ * for the batch, in `from`). */
+static void notify_one(pl_server_t *srv, notify_batch_t *b, const pl_stanza_t *st,
+                       const pl_jid_t *from, const char *t, unsigned flags)
 {
-    const char *f = pl_stanza_attr(st, "from"), *t = pl_stanza_attr(st, "to");
-    if (!f || !t)
-        return;
-    if (!*from_str || strcmp(*from_str, f) != 0) {
-        if (*from_str)
-            pl_jid_deinit(from);
-        *from_str = NULL;
-        if (pl_jid_parse(from, f) != 0)
-            return;
-        *from_str = f;
-    }
     pl_jid_t to;
-    if (pl_jid_parse(&to, t) != 0)
+    if (!t || pl_jid_parse(&to, t) != 0)
         return;
     pl_host_t *host = pl_server_host(srv, to.domain);
     /* Only an account's bare JID, and only one that exists: a member list
@@ -386,22 +375,27 @@ static void notify_one(pl_server_t *srv, notify_batch_t *b, const pl_stanza_t *s
     pl_jid_deinit(&to);
 }
 
-void pl_notify_many(pl_server_t *srv, pl_stanza_t *const *st, const unsigned *flags, size_t n)
+void pl_notify_many(pl_server_t *srv, const pl_stanza_t *st, const char *const *to,
+                    const unsigned *flags, size_t n)
 {
-    notify_batch_t b = {0};
+    if (n == 0)
+        return;
+    const char *f = pl_stanza_attr(st, "from");
     pl_jid_t from;
-    const char *from_str = NULL;
+    if (!f || pl_jid_parse(&from, f) != 0)
+        return;
+    notify_batch_t b = {0};
     for (size_t i = 0; i < n; i++)
-        notify_one(srv, &b, st[i], flags[i], &from, &from_str);
+        notify_one(srv, &b, st, &from, to[i], flags[i]);
     batch_finish(&b);
-    if (from_str)
-        pl_jid_deinit(&from);
+    pl_jid_deinit(&from);
 }
 
 void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags)
 {
-    pl_stanza_t *one = (pl_stanza_t *)st; /* borrowed, as by pl_notify_many */
-    pl_notify_many(srv, &one, &flags, 1);
+    const char *to = pl_stanza_attr(st, "to");
+    if (to)
+        pl_notify_many(srv, st, &to, &flags, 1);
 }
 
 /* ---- module context accessors ---- */

@@ -272,15 +272,18 @@ enum {
     PL_NOTIFY_MENTION = 1u << 1, /* the addressee is mentioned in it */
 };
 void pl_notify(pl_server_t *srv, const pl_stanza_t *st, unsigned flags);
-/* The same for n stanzas (each to one addressee, flags[i] for st[i]) as one
- * batch: each NOTIFY hook runs for every addressee, in order, then each
- * hook's batch_end once (a change of host among the addressees ends the
- * batch of the previous one).  A group's message for its members.  Borrows
- * the stanzas. */
-void pl_notify_many(pl_server_t *srv, pl_stanza_t *const *st, const unsigned *flags, size_t n);
+/* The same message `st` for n addressees as one batch: to[i] (a local
+ * account's bare JID) with flags[i].  The hooks see `st` itself (its own
+ * 'to' is not read: the room's message as members see it) with hc->to the
+ * addressee, so no copy is made per addressee.  Each NOTIFY hook runs for
+ * every addressee, in order, then each hook's batch_end once (a change of
+ * host among the addressees ends the batch of the previous one).  A
+ * group's message for its members.  Borrows `st` and `to`. */
+void pl_notify_many(pl_server_t *srv, const pl_stanza_t *st, const char *const *to,
+                    const unsigned *flags, size_t n);
 /* 1 when some module of the host `domain` hooks PL_EV_NOTIFY: a caller
- * that builds one copy per addressee asks first, so that a host without
- * inbox or push pays nothing. */
+ * that gathers the addressees asks first, so that a host without inbox or
+ * push pays nothing. */
 int pl_notify_wanted(pl_server_t *srv, const char *domain);
 
 /* Calls fn(ctx) every interval_ms (resolution: one second) on the first

@@ -109,29 +109,32 @@ static void set_subject(pl_hook_ctx_t *hc, muc_state_t *st, muc_out_t *out, muc_
  * lock and given to pl_notify_many once it is released (the inbox and push
  * hooks read storage and sessions). */
 typedef struct muc_notes {
-    pl_stanza_t **v;
+    pl_stanza_t *msg; /* the room's message as members see it (one, shared) */
+    char **to;        /* the members' bare JIDs, copied: the room may change */
     unsigned *flags;
     size_t n, cap;
 } muc_notes_t;
 
-static void notes_add(muc_notes_t *nt, pl_stanza_t *st, unsigned flags)
+static void notes_add(muc_notes_t *nt, const char *bare, unsigned flags)
 {
     if (nt->n == nt->cap) {
         nt->cap = nt->cap ? nt->cap * 2 : 16;
-        nt->v = pl_xrealloc(nt->v, nt->cap * sizeof(*nt->v));
+        nt->to = pl_xrealloc(nt->to, nt->cap * sizeof(*nt->to));
         nt->flags = pl_xrealloc(nt->flags, nt->cap * sizeof(*nt->flags));
     }
-    nt->v[nt->n] = st;
+    nt->to[nt->n] = pl_xstrdup(bare);
     nt->flags[nt->n++] = flags;
 }
 
 /* One batch, so that the inbox queues one write for all the members. */
 static void notes_flush(pl_server_t *srv, muc_notes_t *nt)
 {
-    pl_notify_many(srv, nt->v, nt->flags, nt->n);
+    if (nt->msg)
+        pl_notify_many(srv, nt->msg, (const char *const *)nt->to, nt->flags, nt->n);
     for (size_t i = 0; i < nt->n; i++)
-        pl_stanza_unref(&nt->v[i]);
-    free(nt->v);
+        free(nt->to[i]);
+    pl_stanza_unref(&nt->msg);
+    free(nt->to);
     free(nt->flags);
     *nt = (muc_notes_t){0};
 }
@@ -188,8 +191,10 @@ static void notify_members(pl_hook_ctx_t *hc, muc_state_t *st, muc_notes_t *nt, 
         unsigned f = hit[i] ? PL_NOTIFY_MENTION : 0;
         if (!(flags & MUC_CONF_PUSH_NONE) && (hit[i] || !(flags & MUC_CONF_PUSH_MENTIONS)))
             f |= PL_NOTIFY_PUSH;
-        notes_add(nt, pl_stanza_readdress_to(base, who[i].bare), f);
+        notes_add(nt, who[i].bare, f);
     }
+    if (n)
+        nt->msg = pl_stanza_ref((pl_stanza_t *)base);
     free(hit);
     free(who);
 }

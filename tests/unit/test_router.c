@@ -918,10 +918,14 @@ static const char *notify_many(fixture_t *f, const char *const *xml, const unsig
                                size_t n)
 {
     pl_buf_reset(&f->rec.log);
+    /* One message (they differ only in 'to'), for each one's addressee. */
     pl_stanza_t *st[8];
-    for (size_t i = 0; i < n; i++)
+    const char *to[8];
+    for (size_t i = 0; i < n; i++) {
         st[i] = ut_parse(xml[i]);
-    pl_notify_many(f->srv, st, flags, n);
+        to[i] = pl_stanza_attr(st[i], "to");
+    }
+    pl_notify_many(f->srv, n ? st[0] : NULL, to, flags, n);
     for (size_t i = 0; i < n; i++)
         pl_stanza_unref(&st[i]);
     return pl_buf_cstr(&f->rec.log);
